@@ -1,0 +1,161 @@
+# changestream-migration — GNU make, one file.
+#
+# Sources are found by wildcard so that a new lib/ module, tool, unit test
+# or mongod-lite file needs no edit here:
+#   lib/*.c              -> build/libcsm.a (the shared code)
+#   tools/NAME.c         -> bin/NAME        (one program each)
+#   test/unit/NAME.c     -> build/test/NAME (unit tests, linked with libcsm.a)
+#   test/mongod-lite/*.c -> build/mongod-lite (the test server)
+#   bench/*.c            -> build/bench/NAME (benchmark drivers)
+
+PKG_CONFIG ?= pkg-config
+PKG_MODULES := libmongoc-1.0 libbson-1.0 jansson
+MLITE_MODULES := libbson-1.0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+
+BUILD := build
+BIN := bin
+
+# Project flags first; CFLAGS belongs to the user and comes last.
+CSM_WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
+CSM_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g $(CSM_WARN) -MMD -MP -Ilib
+CFLAGS ?=
+LDFLAGS ?=
+
+ifdef SANITIZE
+CSM_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+CSM_LDFLAGS += -fsanitize=$(SANITIZE)
+BUILD := build-san
+BIN := build-san/bin
+endif
+
+PKG_CHECK := $(shell $(PKG_CONFIG) --exists $(PKG_MODULES) && echo yes)
+ifneq ($(PKG_CHECK),yes)
+ifeq ($(filter deps clean format lint,$(MAKECMDGOALS)),)
+$(error missing libraries ($(PKG_MODULES)): run 'make deps' first)
+endif
+endif
+
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKG_MODULES) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKG_MODULES) 2>/dev/null)
+MLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MLITE_MODULES) 2>/dev/null)
+MLITE_LIBS := $(shell $(PKG_CONFIG) --libs $(MLITE_MODULES) 2>/dev/null) -lpthread -lm
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIBCSM := $(BUILD)/libcsm.a
+
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOLS := $(TOOL_SRCS:tools/%.c=$(BIN)/%)
+
+UNIT_SRCS := $(wildcard test/unit/*.c)
+UNITS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/test/%)
+
+MLITE_SRCS := $(wildcard test/mongod-lite/*.c)
+MLITE_OBJS := $(MLITE_SRCS:%.c=$(BUILD)/%.o)
+MLITE := $(BUILD)/mongod-lite
+
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+SCRIPTS := init_migration.sh sync_migration.sh $(wildcard .ci/run test/*.bash bench/*.sh test/*.sh)
+
+BATS ?= bats
+BATS_JOBS ?= 2
+# Every .bats file; TESTS=test/foo.bats narrows a run.
+TESTS ?= test
+
+DEB_PACKAGES := libmongoc-dev libbson-dev libjansson-dev pkg-config bats \
+	python3-pymongo shellcheck parallel time gnuplot-nox
+
+.PHONY: all deps test check asan-test unit mongod-lite bench demo lint format \
+	install clean valgrind
+
+all: $(TOOLS)
+
+$(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBCSM): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/%: tools/%.c $(LIBCSM)
+	@mkdir -p $(@D)
+	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
+		$(CSM_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
+
+$(BUILD)/test/%: test/unit/%.c $(LIBCSM)
+	@mkdir -p $(@D)
+	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
+		$(CSM_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
+
+$(BUILD)/test/mongod-lite/%.o: test/mongod-lite/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CSM_CFLAGS) -Itest/mongod-lite $(MLITE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(MLITE): $(MLITE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(CSM_LDFLAGS) $(LDFLAGS) $(MLITE_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIBCSM)
+	@mkdir -p $(@D)
+	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
+		$(CSM_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
+
+mongod-lite: $(MLITE)
+unit: $(UNITS)
+
+# Installs only what is missing; apt-get update runs first when anything is.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "all dependencies present"; fi
+
+test check: $(TOOLS) $(UNITS) $(MLITE) $(BENCHES)
+	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) \
+		$(BATS) --jobs $(BATS_JOBS) --no-parallelize-within-files \
+		$(BATS_FLAGS) $(TESTS)
+
+asan-test:
+	$(MAKE) SANITIZE=address,undefined test \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+
+# Runs each tool's --help and a short dump/restore under valgrind.
+valgrind: $(TOOLS) $(MLITE)
+	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) CSM_VALGRIND=1 \
+		$(BATS) $(BATS_FLAGS) test/valgrind.bats
+
+bench: $(TOOLS) $(MLITE) $(BENCHES)
+	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) bench/run.sh
+
+demo: $(TOOLS) $(MLITE)
+	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) test/demo.sh
+
+lint:
+	shellcheck -x $(SCRIPTS)
+
+format:
+	clang-format -i $(wildcard lib/*.[ch] tools/*.c test/unit/*.[ch] \
+		test/mongod-lite/*.[ch] bench/*.c)
+
+install: $(TOOLS)
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(TOOLS) init_migration.sh sync_migration.sh $(DESTDIR)$(BINDIR)
+
+clean:
+	rm -rf build build-san bin
+
+-include $(LIB_OBJS:.o=.d) $(MLITE_OBJS:.o=.d)

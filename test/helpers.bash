@@ -1,0 +1,139 @@
+# Shared helpers for every bats suite. Load from setup()/setup_file():
+#   load helpers
+#
+# Servers: mlite_start NAME [mongod-lite options...] starts a mongod-lite on a
+# free loopback port and exports NAME_URI, NAME_PID, NAME_PORT, NAME_DBPATH
+# (when --dbpath is not given, none is used). With MONGO_TEST_URI set, NAME_URI
+# is that real replica set instead (and MONGO_TEST_URI2 for a second name),
+# and nothing is started.
+#
+# Every test gets its own database name in $DB (test_db), scratch files go to
+# $BATS_TEST_TMPDIR, and conditions are awaited with wait_until, never sleep.
+
+bats_require_minimum_version 1.5.0
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export REPO_ROOT
+export CSM_BIN="${CSM_BIN:-$REPO_ROOT/bin}"
+export CSM_BUILD="${CSM_BUILD:-$REPO_ROOT/build}"
+export MLITE="${MLITE:-$CSM_BUILD/mongod-lite}"
+export PATH="$CSM_BIN:$PATH"
+# Debian's interpreter sees python3-pymongo; another python3 on PATH may not.
+export PY=/usr/bin/python3
+export PYTHONPATH="$REPO_ROOT/test/py${PYTHONPATH:+:$PYTHONPATH}"
+# Sanitizer builds: leaks are failures, reports go to stderr.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+
+# mlite_start NAME [options...]: start a server, export NAME_URI/_PID/_PORT.
+mlite_start() {
+	local name="$1"
+	shift
+	local real_var=MONGO_TEST_URI
+	if [[ -n "${MONGO_TEST_URI:-}" ]]; then
+		if [[ -n "${MLITE_SECOND:-}" ]]; then real_var=MONGO_TEST_URI2; fi
+		if [[ -z "${!real_var:-}" ]]; then
+			skip "needs $real_var for a second real server"
+		fi
+		export "${name}_URI=${!real_var}"
+		MLITE_SECOND=1
+		return 0
+	fi
+	local dir="${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/mlite-$name"
+	mkdir -p "$dir"
+	local port_file="$dir/port"
+	rm -f "$port_file"
+	"$MLITE" --port 0 --port-file "$port_file" "$@" \
+		>>"$dir/log" 2>&1 &
+	local pid=$!
+	export "${name}_PID=$pid"
+	export "${name}_DIR=$dir"
+	# Remember how it was started so mlite_restart can do it again.
+	printf '%q ' "$@" >"$dir/args"
+	if ! wait_until 10 test -s "$port_file"; then
+		cat "$dir/log" >&2
+		echo "mongod-lite $name did not start" >&2
+		return 1
+	fi
+	local port
+	port="$(cat "$port_file")"
+	export "${name}_PORT=$port"
+	export "${name}_URI=mongodb://127.0.0.1:$port/?replicaSet=rs0"
+	if [[ " $* " == *" --standalone "* ]]; then
+		export "${name}_URI=mongodb://127.0.0.1:$port/"
+	fi
+}
+
+# mlite_stop NAME: SIGTERM and wait for exit.
+mlite_stop() {
+	local pid_var="${1}_PID"
+	local pid="${!pid_var:-}"
+	[[ -n "$pid" ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	export "${pid_var}="
+}
+
+# mlite_kill9 NAME: kill -9, as a crash would.
+mlite_kill9() {
+	local pid_var="${1}_PID"
+	local pid="${!pid_var:-}"
+	[[ -n "$pid" ]] || return 0
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	export "${pid_var}="
+}
+
+# mlite_restart NAME: start again on the same port with the same options.
+mlite_restart() {
+	local name="$1"
+	local dir_var="${name}_DIR" port_var="${name}_PORT"
+	local dir="${!dir_var}" port="${!port_var}"
+	local args
+	args="$(cat "$dir/args")"
+	rm -f "$dir/port"
+	eval "set -- $args"
+	"$MLITE" --port "$port" --port-file "$dir/port" "$@" >>"$dir/log" 2>&1 &
+	export "${name}_PID=$!"
+	wait_until 10 test -s "$dir/port"
+}
+
+# test_db: a database name unique to this test; sets and exports DB.
+test_db() {
+	DB="t${BATS_SUITE_TEST_NUMBER:-0}_${BATS_TEST_NUMBER:-0}_$$"
+	export DB
+}
+
+# wait_until SECONDS COMMAND...: poll COMMAND until it succeeds or the
+# deadline passes (status 1).
+wait_until() {
+	local timeout="$1"
+	shift
+	local deadline=$((SECONDS + timeout))
+	while ((SECONDS <= deadline)); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.05
+	done
+	"$@"
+}
+
+# pyrun URI CODE [ARGS...]: run Python with `client` (a pymongo client on
+# URI), `db_name` ($DB) and sys.argv[1:] = ARGS. Prints what CODE prints.
+pyrun() {
+	local uri="$1" code="$2"
+	shift 2
+	"$PY" -c "
+import sys, os, pymongo
+from bson import *
+client = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=10000)
+db_name = os.environ.get('DB', 'test')
+sys.argv = sys.argv[1:]
+$code
+" "$uri" "$@"
+}
+
+# file_mode PATH: octal permissions (600).
+file_mode() {
+	stat -c '%a' "$1"
+}

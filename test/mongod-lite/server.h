@@ -1,0 +1,48 @@
+/*
+ * Process-wide state of mongod-lite shared by every file: the configuration,
+ * the one big lock, and the condition change-stream getMores wait on.
+ *
+ * Concurrency model: one thread per connection; every command runs with
+ * server_lock held (simple, and fast enough: the toolkit's benchmarks must
+ * not be limited by us). Waits (awaitData getMore, blockConnection) release
+ * the lock through pthread_cond_timedwait / by unlocking while sleeping.
+ */
+#ifndef MLITE_SERVER_H
+#define MLITE_SERVER_H
+
+#include <bson/bson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { SYNC_ALWAYS, SYNC_BATCH, SYNC_NONE } sync_policy_t;
+
+typedef struct server_config {
+	const char *bind_addr;      /* default 127.0.0.1 */
+	int port;                   /* 0 = any free port */
+	const char *port_file;      /* written once listening */
+	const char *replset;        /* default "rs0" */
+	const char *host_name;      /* "host:port" in hello; default bind:port */
+	int log_level;              /* 0 quiet .. 2 chatty */
+	bool standalone;            /* --standalone: no replset, no streams */
+	const char *dbpath;         /* --dbpath: NULL = memory only */
+	sync_policy_t sync_policy;  /* --sync-policy always|batch|none */
+	int64_t oplog_max_entries;  /* --oplog-max-entries */
+} server_config_t;
+
+extern server_config_t server_config;
+/* "host:port" this server calls itself (hello's me/hosts). */
+extern char server_me[256];
+
+/* Held while a command runs. */
+extern pthread_mutex_t server_lock;
+/* Broadcast (under server_lock) after every oplog append and at shutdown. */
+extern pthread_cond_t server_oplog_cond;
+/* Set by SIGTERM/SIGINT; waits end early when it is. */
+extern volatile sig_atomic_t server_shutting_down;
+
+/* Log to stderr when level <= server_config.log_level. */
+void server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
