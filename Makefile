@@ -125,7 +125,7 @@ deps:
 	else echo "all dependencies present"; fi
 
 test check: $(TOOLS) $(UNITS) $(MLITE) $(BENCHES)
-	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) \
+	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) \
 		$(BATS) --jobs $(BATS_JOBS) --no-parallelize-within-files \
 		$(BATS_FLAGS) $(TESTS)
 
@@ -135,14 +135,14 @@ asan-test:
 
 # Runs each tool's --help and a short dump/restore under valgrind.
 valgrind: $(TOOLS) $(MLITE)
-	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) CSM_VALGRIND=1 \
+	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) CSM_VALGRIND=1 \
 		$(BATS) $(BATS_FLAGS) test/valgrind.bats
 
 bench: $(TOOLS) $(MLITE) $(BENCHES)
-	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) bench/run.sh
+	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) bench/run.sh
 
 demo: $(TOOLS) $(MLITE)
-	CSM_BIN=$(CURDIR)/$(BIN) CSM_BUILD=$(CURDIR)/$(BUILD) test/demo.sh
+	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) test/demo.sh
 
 lint:
 	shellcheck -x $(SCRIPTS)

@@ -16,6 +16,10 @@ typedef enum { LOG_FORMAT_HUMAN, LOG_FORMAT_JSON } log_format_t;
  * handler that routes driver messages through this logger. */
 void log_init(const char *program, log_level_t threshold, log_format_t format);
 
+/* Routes libmongoc's log messages through this logger (log_init does it
+ * too; conn_global_init calls it for tools that skip log_init). */
+void log_install_driver_handler(void);
+
 /* Parses "human"|"json" / "debug"|"info"|"warn"|"error"; false when unknown. */
 bool log_parse_format(const char *name, log_format_t *out);
 bool log_parse_level(const char *name, log_level_t *out);

@@ -1,0 +1,321 @@
+/*
+ * The logger (log.h): one line per call on stderr, human or JSON, every
+ * message and string field passed through redact_uri_text() first. A mutex
+ * keeps lines from interleaving; each line goes out in one write(2).
+ */
+#include <errno.h>
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "redact.h"
+
+static char log_program[64] = "changestream-migration";
+static log_level_t log_threshold = LOG_INFO;
+static log_format_t log_format = LOG_FORMAT_HUMAN;
+static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static const char *
+level_name(log_level_t level)
+{
+	if ((int)level < 0 || level > LOG_ERROR)
+		return "error";
+	return level_names[level];
+}
+
+/* "2026-11-25T18:45:53.123Z" into buf (at least 32 bytes). */
+static void
+format_now(char *buf, size_t size)
+{
+	struct timespec now;
+	struct tm tm;
+	char secs[24];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03ldZ", secs, now.tv_nsec / 1000000L);
+}
+
+/* Writes all of line to stderr under the lock. */
+static void
+write_line(const char *line, size_t len)
+{
+	ssize_t n;
+
+	pthread_mutex_lock(&log_mutex);
+	while (len > 0) {
+		n = write(STDERR_FILENO, line, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		line += n;
+		len -= (size_t)n;
+	}
+	pthread_mutex_unlock(&log_mutex);
+}
+
+/*
+ * A JSON string for text; jansson refuses invalid UTF-8, so such bytes
+ * become '?' rather than losing the line.
+ */
+static json_t *
+json_text(const char *text)
+{
+	json_t *s;
+	char *copy;
+	size_t i;
+
+	s = json_string(text);
+	if (s)
+		return s;
+	copy = strdup(text);
+	if (!copy)
+		return json_string("(out of memory)");
+	for (i = 0; copy[i]; i++)
+		if ((unsigned char)copy[i] >= 0x80)
+			copy[i] = '?';
+	s = json_string(copy);
+	free(copy);
+	return s;
+}
+
+/* Replaces every string inside value (recursively) by its redacted form. */
+static void
+redact_json(json_t *value)
+{
+	const char *key;
+	json_t *item;
+	size_t index;
+	char *clean;
+
+	if (json_is_object(value)) {
+		json_object_foreach (value, key, item) {
+			if (json_is_string(item)) {
+				clean = redact_uri_text(json_string_value(item));
+				if (clean)
+					json_string_set(item, clean);
+				free(clean);
+			} else {
+				redact_json(item);
+			}
+		}
+	} else if (json_is_array(value)) {
+		json_array_foreach (value, index, item) {
+			if (json_is_string(item)) {
+				clean = redact_uri_text(json_string_value(item));
+				if (clean)
+					json_string_set(item, clean);
+				free(clean);
+			} else {
+				redact_json(item);
+			}
+		}
+	}
+}
+
+/* True when a human-form string value needs quotes to stay one token. */
+static bool
+needs_quotes(const char *s)
+{
+	return *s == '\0' || strpbrk(s, " \t\n\"=") != NULL;
+}
+
+/* Emits one line; msg is already formatted. fields may be NULL (borrowed). */
+static void
+emit(log_level_t level, const char *msg, json_t *fields)
+{
+	char ts[40];
+	char *clean, *line = NULL, *dumped;
+	size_t len = 0;
+	FILE *mem;
+	json_t *obj, *value;
+	const char *key;
+
+	if (level < log_threshold)
+		return;
+	clean = redact_uri_text(msg ? msg : "");
+	if (!clean)
+		return;
+	format_now(ts, sizeof ts);
+	if (fields)
+		redact_json(fields);
+
+	if (log_format == LOG_FORMAT_JSON) {
+		obj = json_object();
+		json_object_set_new(obj, "ts", json_string(ts));
+		json_object_set_new(obj, "prog", json_text(log_program));
+		json_object_set_new(obj, "level", json_string(level_name(level)));
+		json_object_set_new(obj, "msg", json_text(clean));
+		if (json_is_object(fields)) {
+			json_object_foreach (fields, key, value) {
+				/* The fixed keys stay what they are. */
+				if (!json_object_get(obj, key))
+					json_object_set(obj, key, value);
+			}
+		}
+		dumped = json_dumps(obj, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+		json_decref(obj);
+		if (dumped) {
+			len = strlen(dumped);
+			dumped = realloc(dumped, len + 2);
+			if (dumped) {
+				dumped[len++] = '\n';
+				dumped[len] = '\0';
+				write_line(dumped, len);
+			}
+			free(dumped);
+		}
+		free(clean);
+		return;
+	}
+
+	mem = open_memstream(&line, &len);
+	if (!mem) {
+		free(clean);
+		return;
+	}
+	fprintf(mem, "%s %s %s: %s", ts, log_program, level_name(level), clean);
+	if (json_is_object(fields)) {
+		json_object_foreach (fields, key, value) {
+			if (json_is_string(value)) {
+				const char *s = json_string_value(value);
+
+				if (needs_quotes(s)) {
+					dumped = json_dumps(value, JSON_ENCODE_ANY);
+					fprintf(mem, " %s=%s", key, dumped ? dumped : "\"\"");
+					free(dumped);
+				} else {
+					fprintf(mem, " %s=%s", key, s);
+				}
+			} else {
+				dumped = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT |
+								   JSON_REAL_PRECISION(6));
+				fprintf(mem, " %s=%s", key, dumped ? dumped : "null");
+				free(dumped);
+			}
+		}
+	}
+	fputc('\n', mem);
+	if (fclose(mem) == 0 && line)
+		write_line(line, len);
+	free(line);
+	free(clean);
+}
+
+static void
+driver_log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+	log_level_t ours;
+	char *line;
+
+	(void)data;
+	switch (level) {
+	case MONGOC_LOG_LEVEL_ERROR:
+	case MONGOC_LOG_LEVEL_CRITICAL:
+		ours = LOG_ERROR;
+		break;
+	case MONGOC_LOG_LEVEL_WARNING:
+		ours = LOG_WARN;
+		break;
+	case MONGOC_LOG_LEVEL_TRACE:
+		return; /* only in tracing builds, and far too verbose */
+	default:
+		ours = LOG_DEBUG;
+		break;
+	}
+	if (ours < log_threshold)
+		return;
+	line = bson_strdup_printf("driver (%s): %s", domain ? domain : "mongoc",
+				  message ? message : "");
+	emit(ours, line, NULL);
+	bson_free(line);
+}
+
+void
+log_install_driver_handler(void)
+{
+	mongoc_log_set_handler(driver_log_handler, NULL);
+}
+
+void
+log_init(const char *program, log_level_t threshold, log_format_t format)
+{
+	if (program) {
+		const char *slash = strrchr(program, '/');
+
+		snprintf(log_program, sizeof log_program, "%s", slash ? slash + 1 : program);
+	}
+	log_threshold = threshold;
+	log_format = format;
+	log_install_driver_handler();
+}
+
+bool
+log_parse_format(const char *name, log_format_t *out)
+{
+	if (!name)
+		return false;
+	if (strcmp(name, "human") == 0)
+		*out = LOG_FORMAT_HUMAN;
+	else if (strcmp(name, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return false;
+	return true;
+}
+
+bool
+log_parse_level(const char *name, log_level_t *out)
+{
+	int i;
+
+	if (!name)
+		return false;
+	for (i = 0; i <= (int)LOG_ERROR; i++) {
+		if (strcmp(name, level_names[i]) == 0) {
+			*out = (log_level_t)i;
+			return true;
+		}
+	}
+	if (strcmp(name, "warning") == 0) {
+		*out = LOG_WARN;
+		return true;
+	}
+	return false;
+}
+
+void
+log_msg(log_level_t level, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	int n;
+
+	if (level < log_threshold)
+		return;
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	emit(level, msg, NULL);
+	free(msg);
+}
+
+void
+log_fields(log_level_t level, const char *msg, json_t *fields)
+{
+	emit(level, msg, fields);
+	json_decref(fields);
+}

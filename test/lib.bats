@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# The shared library (lib/): redaction, token and state files, numeric and
+# logging options, the logger, connections, error codes. Each test runs one
+# or more named cases of a unit test program from test/unit/.
+
+setup() {
+	load helpers
+}
+
+teardown() {
+	mlite_stop SRC
+}
+
+# unit PROGRAM CASE...: run the named cases; their checks print on failure.
+unit() {
+	local program="$CSM_BUILD/test/$1"
+	shift
+	[[ -x "$program" ]] || {
+		echo "$program is not built: make unit" >&2
+		return 1
+	}
+	run "$program" "$@"
+	if ((status != 0)); then
+		echo "$output" >&2
+		return 1
+	fi
+}
+
+@test "URI passwords of every form (plain, percent-encoded, srv, several per line) are replaced by ***" {
+	unit test_redact password srv percent_encoded several_uris in_messages
+}
+
+@test "a password holding raw '@', ':' or '/' is redacted whole, never in part" {
+	unit test_redact raw_special_chars generated
+}
+
+@test "URIs without a password and text without URIs pass redaction unchanged" {
+	unit test_redact unchanged
+}
+
+@test "a token file written then read gives back the same token, ns, clusterTime and writer" {
+	unit test_tokenfile path round_trip
+}
+
+@test "a token file is plain JSON of mode 0600 even under umask 0" {
+	unit test_tokenfile plain_json_0600
+}
+
+@test "a token writer killed before its rename leaves the previous token readable" {
+	unit test_tokenfile crash_mid_write_keeps_old
+}
+
+@test "a truncated, mistyped or garbage token file is exit 65 naming the file and field, and stays untouched" {
+	unit test_tokenfile corrupt_is_65
+}
+
+@test "a missing token file is exit 66 telling to run token-probe first" {
+	unit test_tokenfile missing_is_66
+}
+
+@test "a state file write leaves mode 0600 and no temp file, even over an 0644 file" {
+	unit test_fsutil write_creates_0600 overwrite_fixes_mode
+}
+
+@test "a state file writer killed before its rename leaves the old contents" {
+	unit test_fsutil crash_before_rename_keeps_old
+}
+
+@test "state file I/O errors are exit 74 (66 when missing) and name the path" {
+	unit test_fsutil write_error_names_path read_all mkdir_p
+}
+
+@test "numeric options reject empty, trailing garbage, overflow and out-of-range values" {
+	unit test_numparse accepts rejects range
+}
+
+@test "a bad numeric or logging option value is exit 64 stating what is accepted" {
+	unit test_numparse cli_message cli_log_opts
+}
+
+@test "JSON log lines parse with Python's json module and hold no password" {
+	run -0 --separate-stderr "$CSM_BUILD/test/test_log" emit_json_sample
+	[[ "$stderr" != *hunter2* ]]
+	[[ "$stderr" != *p%40ss* ]]
+	# Every line but the runner's last "ok" line is one JSON object.
+	printf '%s\n' "$stderr" | grep -v '^ok ' | "$PY" -c '
+import json, sys
+lines = [json.loads(l) for l in sys.stdin if l.strip()]
+assert len(lines) == 4, lines
+for o in lines:
+    assert list(o)[:4] == ["ts", "prog", "level", "msg"], o
+    assert o["prog"] == "sample"
+assert "mongodb://app:***@h1:27017,h2/shop" in lines[0]["msg"], lines[0]
+assert "mongodb+srv://bob:***@c.example.net/x" in lines[0]["msg"], lines[0]
+assert lines[1]["level"] == "debug" and "\n" in lines[1]["msg"]
+assert lines[2]["applied"] == 123456789012 and lines[2]["uri"] == "mongodb://u:***@h"
+assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (cluster)")
+'
+}
+
+@test "JSON log mode redacts the message and every string field, nested ones too" {
+	unit test_log json_lines invalid_utf8_stays_json
+}
+
+@test "a human log line reads 'timestamp program level: message k=v' and honours the level" {
+	unit test_log human_format threshold
+}
+
+@test "libmongoc's own messages go through the logger, redacted, warnings at warn" {
+	unit test_log driver_messages
+}
+
+@test "log lines written by four threads at once never interleave" {
+	unit test_log threads_do_not_interleave
+}
+
+@test "a malformed or missing URI is exit 64 and the message never shows the password" {
+	unit test_conn malformed_uri_is_64 missing_uri_is_64
+}
+
+@test "--source-uri beats --source-uri-file beats SOURCE_URI, and an open URI file is warned about" {
+	unit test_conn env_fallback uri_file readable_uri_file_warns
+}
+
+@test "an unreachable server is exit 69 naming its host, not the password" {
+	unit test_conn unreachable_is_69
+}
+
+@test "a client and a pool on a running server ping and report server errors by code" {
+	[[ -n "${MONGO_TEST_URI:-}" || -x "$MLITE" ]] || skip "mongod-lite is not built"
+	mlite_start SRC
+	CSM_TEST_URI="$SRC_URI" unit test_conn reachable
+}
+
+@test "driver errors map to exit codes 69, 77, 75, 3 and 65 and retry labels count as transient" {
+	unit test_error exit_codes transient prefix
+}
+
+@test "SIGTERM ends a stop-aware sleep at once" {
+	unit test_error stop_sleep
+}

@@ -1,0 +1,240 @@
+/*
+ * Unit test of lib/capture and lib/staging without a server: where a
+ * restarted capture resumes, which source versions get the split stage,
+ * and how an event becomes staged documents (whole, or chunk parts).
+ */
+#include <mongoc/mongoc.h>
+#include <string.h>
+
+#include "capture.h"
+#include "staging.h"
+#include "staging_format.h"
+#include "unit.h"
+
+static void
+set_token(bson_t *doc, const char *data)
+{
+	bson_reinit(doc);
+	BSON_APPEND_UTF8(doc, "_data", data);
+}
+
+static const char *
+token_data(const bson_t *token)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, token, "_data") && BSON_ITER_HOLDS_UTF8(&it))
+		return bson_iter_utf8(&it, NULL);
+	return "";
+}
+
+static void
+case_start_needs_a_point(void)
+{
+	capture_start_t start;
+	staging_last_t last;
+
+	capture_start_init(&start);
+	staging_last_init(&last);
+	CHECK(!capture_choose_start(NULL, &last, NULL, &start));
+	CHECK(!capture_choose_start(NULL, NULL, NULL, &start));
+	staging_last_cleanup(&last);
+	capture_start_cleanup(&start);
+}
+
+static void
+case_start_prefers_staged(void)
+{
+	capture_start_t start;
+	staging_last_t last;
+	staging_checkpoint_t cp;
+	token_file_t tf;
+
+	capture_start_init(&start);
+	staging_last_init(&last);
+	staging_checkpoint_init(&cp);
+	token_file_init(&tf);
+
+	/* A probe's token file written before the events were staged. */
+	set_token(&tf.resume_token, "8200000001");
+	tf.writer = bson_strdup("token-probe/dummy");
+	tf.written_at_ms = 1000;
+	tf.cluster_time_t = 500; /* an operationTime later than the staged events */
+	last.seq = 7;
+	set_token(&last.token, "8200000009");
+	last.ct_t = 100;
+	last.staged_at_ms = 2000;
+	CHECK(capture_choose_start(&tf, &last, NULL, &start));
+	CHECK_STR(token_data(&start.token), "8200000009");
+	CHECK_STR(start.from, "staged events");
+
+	/* A checkpoint behind the staged tail is stale. */
+	cp.last_seq = 6;
+	set_token(&cp.token, "8200000008");
+	cp.heartbeat_ms = 1500;
+	CHECK(capture_choose_start(&tf, &last, &cp, &start));
+	CHECK_STR(token_data(&start.token), "8200000009");
+
+	/* One at the tail (an idle PBRT) is at or after it. */
+	cp.last_seq = 7;
+	set_token(&cp.token, "820000000F");
+	cp.heartbeat_ms = 3000;
+	CHECK(capture_choose_start(&tf, &last, &cp, &start));
+	CHECK_STR(token_data(&start.token), "820000000F");
+	CHECK_STR(start.from, "checkpoint");
+
+	/* Capture's own token file never beats what it staged. */
+	bson_free(tf.writer);
+	tf.writer = bson_strdup(CAPTURE_WRITER);
+	tf.written_at_ms = 9000;
+	CHECK(capture_choose_start(&tf, &last, NULL, &start));
+	CHECK_STR(token_data(&start.token), "8200000009");
+
+	/* A probe written after everything staged: a new init. */
+	bson_free(tf.writer);
+	tf.writer = bson_strdup("token-probe/now");
+	set_token(&tf.resume_token, "8200000100");
+	CHECK(capture_choose_start(&tf, &last, &cp, &start));
+	CHECK_STR(token_data(&start.token), "8200000100");
+	CHECK_STR(start.from, "token file");
+
+	/* Nothing staged, no checkpoint: the token file. */
+	staging_last_cleanup(&last);
+	CHECK(capture_choose_start(&tf, &last, NULL, &start));
+	CHECK_STR(start.from, "token file");
+
+	token_file_cleanup(&tf);
+	staging_checkpoint_cleanup(&cp);
+	staging_last_cleanup(&last);
+	capture_start_cleanup(&start);
+}
+
+static bool
+has_split(int major, int minor, int patch)
+{
+	bson_t *info = BCON_NEW("versionArray", "[", BCON_INT32(major), BCON_INT32(minor),
+				BCON_INT32(patch), BCON_INT32(0), "]");
+	bool yes = capture_version_has_split_stage(info);
+
+	bson_destroy(info);
+	return yes;
+}
+
+static void
+case_split_stage_versions(void)
+{
+	bson_t empty = BSON_INITIALIZER;
+
+	CHECK(has_split(7, 0, 0));
+	CHECK(has_split(8, 0, 3));
+	CHECK(has_split(6, 0, 9));
+	CHECK(has_split(6, 0, 14));
+	CHECK(!has_split(6, 0, 8));
+	CHECK(!has_split(6, 1, 0));
+	CHECK(!has_split(5, 0, 20));
+	CHECK(!capture_version_has_split_stage(&empty));
+}
+
+static bson_t *
+event_of_size(size_t payload, const char *optype, bool with_header)
+{
+	bson_t *ev = bson_new();
+	bson_t id;
+	char *big = bson_malloc(payload + 1);
+
+	memset(big, 'x', payload);
+	big[payload] = '\0';
+	BSON_APPEND_DOCUMENT_BEGIN(ev, "_id", &id);
+	BSON_APPEND_UTF8(&id, "_data", "82000000AA");
+	bson_append_document_end(ev, &id);
+	if (with_header) {
+		BSON_APPEND_UTF8(ev, "operationType", optype);
+		BSON_APPEND_TIMESTAMP(ev, "clusterTime", 77, 3);
+		BSON_APPEND_DATE_TIME(ev, "wallTime", 123456);
+	}
+	BSON_APPEND_UTF8(ev, "big", big);
+	bson_free(big);
+	return ev;
+}
+
+static void
+case_staged_forms(void)
+{
+	mongoc_client_t *client;
+	staging_t *st;
+	staging_batch_t batch;
+	bson_error_t error;
+	bson_iter_t it, sub;
+	bson_t *small, *large, *frag2;
+	uint32_t total = 0, first_len = 0;
+	size_t i;
+
+	mongoc_init();
+	client = mongoc_client_new("mongodb://127.0.0.1:1/");
+	st = staging_new(client, "db", "cdc", "db.coll", &error);
+	CHECK(st != NULL);
+	staging_batch_init(&batch, 41);
+
+	small = event_of_size(100, "insert", true);
+	CHECK(staging_batch_add_event(st, &batch, small, &error));
+	CHECK_INT(batch.n, 1);
+	CHECK(bson_iter_init_find(&it, batch.docs[0], "seq") && bson_iter_int64(&it) == 41);
+	CHECK(bson_iter_init_find(&it, batch.docs[0], "operationType"));
+	CHECK(bson_iter_init_find(&it, batch.docs[0], "event"));
+	CHECK(bson_iter_init_find(&it, batch.docs[0], "status") &&
+	      !strcmp(bson_iter_utf8(&it, NULL), "pending"));
+
+	/* Under 16 MiB itself, over it with the staging fields. */
+	large = event_of_size(BSON_MAX_DOC_SIZE - 150, "insert", true);
+	CHECK(large->len <= BSON_MAX_DOC_SIZE);
+	CHECK(staging_batch_add_event(st, &batch, large, &error));
+	CHECK_INT(batch.n, 3);
+	CHECK_INT(batch.events, 2);
+	CHECK_INT(batch.next_seq, 44);
+	for (i = 1; i < 3; i++) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_subtype_t subtype;
+
+		CHECK(batch.docs[i]->len <= BSON_MAX_DOC_SIZE);
+		CHECK(!bson_iter_init_find(&it, batch.docs[i], "event"));
+		CHECK(bson_iter_init_find(&it, batch.docs[i], "chunk") &&
+		      bson_iter_recurse(&it, &sub) && bson_iter_find(&sub, "index") &&
+		      bson_iter_int32(&sub) == (int32_t)(i - 1));
+		CHECK(bson_iter_init_find(&it, batch.docs[i], "eventBytes"));
+		bson_iter_binary(&it, &subtype, &len, &data);
+		if (i == 1)
+			first_len = len;
+		total += len;
+	}
+	/* The slices are the event's bytes, cut at STAGING_CHUNK_BYTES. */
+	CHECK_INT(first_len, STAGING_CHUNK_BYTES);
+	CHECK_INT(total, large->len);
+
+	/* A later split fragment inherits operationType and clusterTime. */
+	frag2 = event_of_size(10, "", false);
+	CHECK(staging_batch_add_event(st, &batch, frag2, &error));
+	CHECK(bson_iter_init_find(&it, batch.docs[3], "operationType") &&
+	      !strcmp(bson_iter_utf8(&it, NULL), "insert"));
+	CHECK(bson_iter_init_find(&it, batch.docs[3], "clusterTime"));
+
+	staging_batch_reset(&batch);
+	CHECK_INT(batch.n, 0);
+	CHECK_INT(batch.first_seq, 45);
+	bson_destroy(frag2);
+	bson_destroy(large);
+	bson_destroy(small);
+	staging_batch_destroy(&batch);
+	staging_destroy(st);
+	mongoc_client_destroy(client);
+	mongoc_cleanup();
+}
+
+static const unit_case_t cases[] = {
+	{"start_needs_a_point", case_start_needs_a_point},
+	{"start_prefers_staged", case_start_prefers_staged},
+	{"split_stage_versions", case_split_stage_versions},
+	{"staged_forms", case_staged_forms},
+};
+
+UNIT_MAIN(cases)
