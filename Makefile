@@ -87,13 +87,13 @@ $(LIBCSM): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BIN)/%: tools/%.c $(LIBCSM)
-	@mkdir -p $(@D)
-	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
+	@mkdir -p $(@D) $(BUILD)/tools
+	$(CC) $(CSM_CFLAGS) -MF $(BUILD)/tools/$*.d $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
 		$(CSM_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
 
 $(BUILD)/test/%: test/unit/%.c $(LIBCSM)
 	@mkdir -p $(@D)
-	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
+	$(CC) $(CSM_CFLAGS) -MF $@.d $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
 		$(CSM_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
 
 $(BUILD)/test/mongod-lite/%.o: test/mongod-lite/%.c
@@ -106,7 +106,7 @@ $(MLITE): $(MLITE_OBJS)
 
 $(BUILD)/bench/%: bench/%.c $(LIBCSM)
 	@mkdir -p $(@D)
-	$(CC) $(CSM_CFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
+	$(CC) $(CSM_CFLAGS) -MF $@.d $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIBCSM) \
 		$(CSM_LDFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
 
 mongod-lite: $(MLITE)
@@ -136,7 +136,7 @@ asan-test:
 # Runs each tool's --help and a short dump/restore under valgrind.
 valgrind: $(TOOLS) $(MLITE)
 	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) CSM_VALGRIND=1 \
-		$(BATS) $(BATS_FLAGS) test/valgrind.bats
+		$(BATS) $(BATS_FLAGS) test/valgrind
 
 bench: $(TOOLS) $(MLITE) $(BENCHES)
 	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) bench/run.sh
@@ -158,4 +158,5 @@ install: $(TOOLS)
 clean:
 	rm -rf build build-san bin
 
--include $(LIB_OBJS:.o=.d) $(MLITE_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MLITE_OBJS:.o=.d) $(TOOLS:$(BIN)/%=$(BUILD)/tools/%.d) \
+	$(UNITS:=.d) $(BENCHES:=.d)

@@ -1,0 +1,136 @@
+/*
+ * mongodump's on-disk format (WIRE-NOTES "mongodump format"), read and
+ * written by dump-wrap's native engine and laid out the same way for the
+ * external one:
+ *   <root>/<db>/<coll>.bson           concatenated BSON documents
+ *   <root>/<db>/<coll>.metadata.json  {options?, indexes, uuid, collectionName, type}
+ *   <root>/prelude.json               {ServerVersion, ToolVersion}
+ *   <root>/<db>/<coll>.dump-end.json  ours: the source's cluster time when
+ *                                     the copy ended (SPEC §6)
+ * <coll> is URL-query-escaped. With gzip the .bson and .metadata.json files
+ * end in .gz and are compressed by /usr/bin/gzip through a pipe.
+ *
+ * A dump is written under <root>/.<db>.<coll>.partial and published by
+ * dump_publish(), which moves the metadata file in last: a dump whose
+ * metadata file exists is complete.
+ */
+#ifndef CSM_DUMP_FORMAT_H
+#define CSM_DUMP_FORMAT_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Query-escapes name as mongodump does for file names ("a/b$" ->
+ * "a%2Fb%24"). The caller bson_free()s the result. */
+char *dump_escape_name(const char *name);
+
+/* The reverse of dump_escape_name; NULL on a malformed %-escape. The caller
+ * bson_free()s the result. */
+char *dump_unescape_name(const char *name);
+
+/* "<root>/<db>/<escaped coll><suffix>[.gz]"; suffix is ".bson",
+ * ".metadata.json" or ".dump-end.json". The caller bson_free()s it. */
+char *dump_file_path(const char *root, const char *db, const char *coll, const char *suffix,
+		     bool gzip);
+
+/* "<root>/.<db>.<escaped coll>.partial": where a dump is written before it
+ * is published. The caller bson_free()s it. */
+char *dump_partial_root(const char *root, const char *db, const char *coll);
+
+/* The metadata of one collection. Initialize with dump_metadata_init. */
+typedef struct dump_metadata {
+	bson_t options;        /* create options from listCollections; may be empty */
+	bson_t indexes;        /* array of index specs as listIndexes returns them */
+	char uuid[33];         /* 32 lowercase hex digits, "" when unknown */
+	char *collection_name; /* owned; NULL when the file has none */
+	char *type;            /* owned; "collection" normally */
+} dump_metadata_t;
+
+void dump_metadata_init(dump_metadata_t *metadata);
+void dump_metadata_cleanup(dump_metadata_t *metadata);
+
+/* Writes metadata as one line of canonical extended JSON to path (gzip'd
+ * when gzip), mode 0600. Errors name the path, exit code 74. */
+bool dump_metadata_write(const char *path, bool gzip, const dump_metadata_t *metadata,
+			 bson_error_t *error);
+
+/* Reads path (canonical, relaxed or legacy extended JSON) into metadata
+ * (initialized by the call). Missing: exit code 65 (the dump is incomplete);
+ * unparsable or wrongly typed: 65. */
+bool dump_metadata_read(const char *path, bool gzip, dump_metadata_t *metadata,
+			bson_error_t *error);
+
+/* Writes <root>/prelude.json as mongodump does. */
+bool dump_prelude_write(const char *root, const char *server_version, bson_error_t *error);
+
+/* Writes the dump-end file (ns, dumpEndTime as a Timestamp, writtenAt,
+ * engine) atomically, mode 0600. */
+bool dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const char *engine,
+		    bson_error_t *error);
+
+/* Reads a dump-end file. A missing file sets *found false and succeeds (a
+ * dump made by mongodump alone has none); an unreadable one is exit 65. */
+bool dump_end_read(const char *path, bool *found, uint32_t *t, uint32_t *i, bson_error_t *error);
+
+/* A file of BSON documents being written (optionally through gzip). */
+typedef struct dump_out dump_out_t;
+
+/* Creates path (truncating it), mode 0600. NULL with error (74) on failure. */
+dump_out_t *dump_out_open(const char *path, bool gzip, bson_error_t *error);
+
+/* Appends len bytes. */
+bool dump_out_write(dump_out_t *out, const void *data, size_t len, bson_error_t *error);
+
+/* Flushes, waits for gzip, fsyncs, closes and frees out (also on failure). */
+bool dump_out_close(dump_out_t *out, bson_error_t *error);
+
+/* A file of BSON documents being read (optionally through gzip). */
+typedef struct dump_in dump_in_t;
+
+/* Opens path. Missing: exit code 66. */
+dump_in_t *dump_in_open(const char *path, bool gzip, bson_error_t *error);
+
+/*
+ * The next document, borrowed until the next call; NULL at the end (*eof
+ * true) or on a truncated or corrupt file (*eof false, error filled, 65).
+ */
+const bson_t *dump_in_next(dump_in_t *in, bool *eof, bson_error_t *error);
+
+/* Bytes of BSON read so far (uncompressed). */
+int64_t dump_in_offset(const dump_in_t *in);
+
+/* Closes and frees in. With check, fails when gzip reported an error. */
+bool dump_in_close(dump_in_t *in, bool check, bson_error_t *error);
+
+/*
+ * Moves the files of a finished dump of db.coll from partial_root to root:
+ * the old metadata file first out, then the data, dump-end and prelude, then
+ * the new metadata file, so that at every moment a metadata file means a
+ * complete dump. Removes partial_root afterwards.
+ */
+bool dump_publish(const char *partial_root, const char *root, const char *db, const char *coll,
+		  bool gzip, bson_error_t *error);
+
+/* Removes the tree at path (a partial dump); a missing path is success. */
+bool dump_remove_tree(const char *path, bson_error_t *error);
+
+/* The files of a dump to restore, as found by dump_locate. */
+typedef struct dump_files {
+	char *bson;     /* owned */
+	char *metadata; /* owned */
+	char *dump_end; /* owned */
+	bool gzip;
+} dump_files_t;
+
+/*
+ * Finds the dump of db.coll under root. gzip_flag forces the .gz names;
+ * otherwise plain files are looked for first, then .gz ones. No data file:
+ * exit code 66; data without its metadata file: 65 (incomplete dump).
+ */
+bool dump_locate(const char *root, const char *db, const char *coll, bool gzip_flag,
+		 dump_files_t *files, bson_error_t *error);
+
+void dump_files_cleanup(dump_files_t *files);
+
+#endif

@@ -1,0 +1,813 @@
+/*
+ * The native dump/restore engine (dump_native.h).
+ *
+ * Restore pipeline: the calling thread reads the dump and cuts it into
+ * batches of raw BSON bytes; batch k goes to worker k % jobs, whose queue
+ * holds at most DUMP_QUEUE_DEPTH batches, so the reader blocks instead of
+ * buffering. Each worker inserts with an unordered bulk write through its
+ * own pooled client. A retry after a transient error re-sends the whole
+ * batch: documents that did land come back as duplicate keys, which are
+ * counted, never fatal, so a retry is always safe.
+ */
+#include "dump_native.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "log.h"
+
+#define DUMP_QUEUE_DEPTH 2
+#define DUMP_INSERT_ATTEMPTS 5
+#define DUMP_PROGRESS_EVERY 512
+
+/* ---- metadata ---- */
+
+/* Finds db.coll in listCollections; *info is set to a copy (bson_destroy
+ * it) when found, left empty otherwise. */
+static bool
+find_collection_info(mongoc_client_t *client, const char *db, const char *coll, bson_t *info,
+		     bool *found, bson_error_t *error)
+{
+	mongoc_database_t *database = mongoc_client_get_database(client, db);
+	bson_t opts = BSON_INITIALIZER;
+	bson_t filter;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	bool ok;
+
+	*found = false;
+	bson_init(info);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
+	BSON_APPEND_UTF8(&filter, "name", coll);
+	bson_append_document_end(&opts, &filter);
+	cursor = mongoc_database_find_collections_with_opts(database, &opts);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		if (!*found) {
+			bson_destroy(info);
+			bson_copy_to(doc, info);
+			*found = true;
+		}
+	}
+	ok = !mongoc_cursor_error(cursor, error);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&opts);
+	mongoc_database_destroy(database);
+	return ok;
+}
+
+bool
+dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
+			  dump_metadata_t *metadata, bson_error_t *error)
+{
+	mongoc_collection_t *collection = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	bson_t info = BSON_INITIALIZER;
+	bson_t indexes = BSON_INITIALIZER;
+	bson_iter_t iter;
+	const bson_t *spec;
+	bool found = false;
+	bool ok = false;
+	uint32_t n = 0;
+
+	dump_metadata_init(metadata);
+	bson_destroy(&info);
+	if (!find_collection_info(client, db, coll, &info, &found, error)) {
+		csm_error_prefix(error, "cannot list collections of '%s'", db);
+		goto cleanup;
+	}
+	if (!found) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "no collection '%s.%s' on the source: check the database and "
+			      "collection names",
+			      db, coll);
+		goto cleanup;
+	}
+	metadata->collection_name = bson_strdup(coll);
+	metadata->type = bson_strdup("collection");
+	if (bson_iter_init_find(&iter, &info, "type") && BSON_ITER_HOLDS_UTF8(&iter)) {
+		const char *type = bson_iter_utf8(&iter, NULL);
+
+		if (strcmp(type, "view") == 0) {
+			csm_error_set(error, CSM_EXIT_DATAERR,
+				      "'%s.%s' is a view, not a collection: migrate the collection "
+				      "it reads from",
+				      db, coll);
+			goto cleanup;
+		}
+		bson_free(metadata->type);
+		metadata->type = bson_strdup(type);
+	}
+	if (bson_iter_init_find(&iter, &info, "options") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		uint32_t len;
+		const uint8_t *data;
+		bson_t view;
+
+		bson_iter_document(&iter, &len, &data);
+		if (bson_init_static(&view, data, len)) {
+			bson_destroy(&metadata->options);
+			bson_copy_to(&view, &metadata->options);
+		}
+	}
+	if (bson_iter_init(&iter, &info) && bson_iter_find_descendant(&iter, "info.uuid", &iter) &&
+	    BSON_ITER_HOLDS_BINARY(&iter)) {
+		bson_subtype_t subtype;
+		uint32_t len;
+		const uint8_t *bytes;
+
+		bson_iter_binary(&iter, &subtype, &len, &bytes);
+		if (len == 16) {
+			for (uint32_t k = 0; k < 16; k++)
+				snprintf(metadata->uuid + 2 * k, 3, "%02x", bytes[k]);
+		}
+	}
+	collection = mongoc_client_get_collection(client, db, coll);
+	cursor = mongoc_collection_find_indexes_with_opts(collection, NULL);
+	while (mongoc_cursor_next(cursor, &spec)) {
+		char key[16];
+		const char *key_str;
+
+		bson_uint32_to_string(n++, &key_str, key, sizeof key);
+		BSON_APPEND_DOCUMENT(&indexes, key_str, spec);
+	}
+	if (mongoc_cursor_error(cursor, error)) {
+		csm_error_prefix(error, "cannot list indexes of '%s.%s'", db, coll);
+		goto cleanup;
+	}
+	bson_destroy(&metadata->indexes);
+	bson_copy_to(&indexes, &metadata->indexes);
+	ok = true;
+
+cleanup:
+	if (!ok) {
+		dump_metadata_cleanup(metadata);
+		dump_metadata_init(metadata);
+	}
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(collection);
+	bson_destroy(&indexes);
+	bson_destroy(&info);
+	return ok;
+}
+
+/* ---- dump ---- */
+
+bool
+dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
+		      const char *bson_path, bool gzip, progress_t *progress, int64_t *docs,
+		      int64_t *bytes, bson_error_t *error)
+{
+	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+	mongoc_cursor_t *cursor = NULL;
+	dump_out_t *out = NULL;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t sort;
+	const bson_t *doc;
+	int64_t pending_docs = 0, pending_bytes = 0;
+	bool ok = false;
+
+	*docs = *bytes = 0;
+	out = dump_out_open(bson_path, gzip, error);
+	if (out == NULL)
+		goto cleanup;
+	/* _id order: a stable, resumable order that every collection has an
+	 * index for, so the scan never sorts in memory on the server. */
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "hint", &sort);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(&opts, &sort);
+	cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		if (!dump_out_write(out, bson_get_data(doc), doc->len, error))
+			goto cleanup;
+		*docs += 1;
+		*bytes += doc->len;
+		pending_docs++;
+		pending_bytes += doc->len;
+		if (pending_docs == DUMP_PROGRESS_EVERY) {
+			progress_add(progress, pending_docs, pending_bytes);
+			pending_docs = pending_bytes = 0;
+		}
+	}
+	if (mongoc_cursor_error(cursor, error)) {
+		csm_error_prefix(error, "cannot read '%s.%s' after %" PRId64 " documents", db, coll,
+				 *docs);
+		goto cleanup;
+	}
+	progress_add(progress, pending_docs, pending_bytes);
+	ok = dump_out_close(out, error);
+	out = NULL;
+
+cleanup:
+	if (out != NULL)
+		dump_out_close(out, NULL);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(collection);
+	return ok;
+}
+
+/* ---- restore ---- */
+
+typedef struct batch {
+	uint8_t *data; /* concatenated BSON documents */
+	size_t len;
+	size_t cap;
+	int ndocs;
+	struct batch *next;
+} batch_t;
+
+typedef struct restore_shared {
+	mongoc_client_pool_t *pool;
+	const char *db;
+	const char *coll;
+	progress_t *progress;
+	pthread_mutex_t lock; /* guards the fields below */
+	int64_t inserted;
+	int64_t duplicates;
+	bool failed;
+	bson_error_t error;
+} restore_shared_t;
+
+typedef struct worker {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	batch_t *head;
+	batch_t *tail;
+	int queued;
+	bool closed;
+	restore_shared_t *shared;
+} worker_t;
+
+static void
+batch_free(batch_t *batch)
+{
+	if (batch == NULL)
+		return;
+	bson_free(batch->data);
+	bson_free(batch);
+}
+
+static void
+batch_append(batch_t *batch, const uint8_t *data, size_t len)
+{
+	if (batch->len + len > batch->cap) {
+		size_t cap = batch->cap ? batch->cap : 256 * 1024;
+
+		while (cap < batch->len + len)
+			cap *= 2;
+		batch->data = bson_realloc(batch->data, cap);
+		batch->cap = cap;
+	}
+	memcpy(batch->data + batch->len, data, len);
+	batch->len += len;
+	batch->ndocs++;
+}
+
+static bool
+shared_failed(restore_shared_t *shared)
+{
+	bool failed;
+
+	pthread_mutex_lock(&shared->lock);
+	failed = shared->failed;
+	pthread_mutex_unlock(&shared->lock);
+	return failed;
+}
+
+static void
+shared_fail(restore_shared_t *shared, const bson_error_t *error)
+{
+	pthread_mutex_lock(&shared->lock);
+	if (!shared->failed) {
+		shared->failed = true;
+		memcpy(&shared->error, error, sizeof shared->error);
+	}
+	pthread_mutex_unlock(&shared->lock);
+}
+
+/*
+ * Sorts a failed bulk reply's write errors into duplicates (counted) and
+ * others (fatal: the first fills error). Returns false when the failure was
+ * not (only) per-document write errors.
+ */
+static bool
+classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bson_error_t *error)
+{
+	bson_iter_t iter, errors;
+	bool any = false;
+
+	*duplicates = 0;
+	*fatal = false;
+	if (bson_iter_init_find(&iter, reply, "writeConcernErrors") &&
+	    BSON_ITER_HOLDS_ARRAY(&iter) && bson_iter_recurse(&iter, &errors) &&
+	    bson_iter_next(&errors))
+		return false;
+	if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+	    !bson_iter_recurse(&iter, &errors))
+		return false;
+	while (bson_iter_next(&errors)) {
+		bson_iter_t field;
+		int32_t code = 0;
+		const char *message = "";
+
+		any = true;
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field))
+			continue;
+		while (bson_iter_next(&field)) {
+			if (strcmp(bson_iter_key(&field), "code") == 0)
+				code = (int32_t)bson_iter_as_int64(&field);
+			else if (strcmp(bson_iter_key(&field), "errmsg") == 0 &&
+				 BSON_ITER_HOLDS_UTF8(&field))
+				message = bson_iter_utf8(&field, NULL);
+		}
+		if (code == 11000 || code == 11001) {
+			*duplicates += 1;
+		} else if (!*fatal) {
+			*fatal = true;
+			bson_set_error(error, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+		}
+	}
+	return any;
+}
+
+/* Inserts one batch; counts into shared. False with error on a fatal error. */
+static bool
+insert_batch(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
+	     bson_error_t *error)
+{
+	bson_t bulk_opts = BSON_INITIALIZER;
+	bson_t insert_opts = BSON_INITIALIZER;
+	int64_t backoff_ms = 100;
+	bool ok = false;
+
+	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
+	/* Dumped documents are what the server already accepted; field names
+	 * with dots or dollars are legal there since 5.0. */
+	BSON_APPEND_BOOL(&insert_opts, "validate", false);
+	for (int attempt = 1; attempt <= DUMP_INSERT_ATTEMPTS; attempt++) {
+		mongoc_bulk_operation_t *bulk =
+			mongoc_collection_create_bulk_operation_with_opts(collection, &bulk_opts);
+		bson_t reply;
+		size_t offset = 0;
+		int64_t duplicates = 0;
+		bool fatal = false;
+		bool done;
+
+		while (offset < batch->len) {
+			uint32_t doc_len;
+			bson_t doc;
+
+			memcpy(&doc_len, batch->data + offset, sizeof doc_len);
+			doc_len = BSON_UINT32_FROM_LE(doc_len);
+			bson_init_static(&doc, batch->data + offset, doc_len);
+			mongoc_bulk_operation_insert_with_opts(bulk, &doc, &insert_opts, NULL);
+			offset += doc_len;
+		}
+		done = mongoc_bulk_operation_execute(bulk, &reply, error) != 0;
+		if (!done && classify_write_errors(&reply, &duplicates, &fatal, error) && !fatal)
+			done = true;
+		if (done) {
+			bson_iter_t iter;
+			int64_t inserted = 0;
+
+			if (bson_iter_init_find(&iter, &reply, "nInserted"))
+				inserted = bson_iter_as_int64(&iter);
+			pthread_mutex_lock(&shared->lock);
+			shared->inserted += inserted;
+			shared->duplicates += duplicates;
+			pthread_mutex_unlock(&shared->lock);
+		}
+		bool transient = !done && !fatal && csm_error_is_transient(error, &reply);
+
+		bson_destroy(&reply);
+		mongoc_bulk_operation_destroy(bulk);
+		if (done) {
+			ok = true;
+			break;
+		}
+		if (!transient || attempt == DUMP_INSERT_ATTEMPTS)
+			break;
+		log_warn("insert into '%s.%s' failed (%s); retrying in %" PRId64 " ms", shared->db,
+			 shared->coll, error->message, backoff_ms);
+		{
+			struct timespec pause = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
+
+			nanosleep(&pause, NULL);
+		}
+		backoff_ms *= 2;
+	}
+	bson_destroy(&insert_opts);
+	bson_destroy(&bulk_opts);
+	return ok;
+}
+
+static void *
+worker_main(void *arg)
+{
+	worker_t *worker = arg;
+	restore_shared_t *shared = worker->shared;
+	mongoc_client_t *client = mongoc_client_pool_pop(shared->pool);
+	mongoc_collection_t *collection =
+		mongoc_client_get_collection(client, shared->db, shared->coll);
+
+	for (;;) {
+		batch_t *batch;
+		bson_error_t error;
+
+		pthread_mutex_lock(&worker->lock);
+		while (worker->head == NULL && !worker->closed)
+			pthread_cond_wait(&worker->changed, &worker->lock);
+		batch = worker->head;
+		if (batch != NULL) {
+			worker->head = batch->next;
+			if (worker->head == NULL)
+				worker->tail = NULL;
+			worker->queued--;
+			pthread_cond_broadcast(&worker->changed);
+		}
+		pthread_mutex_unlock(&worker->lock);
+		if (batch == NULL)
+			break;
+		/* After a failure the rest is drained unsent. */
+		if (!shared_failed(shared)) {
+			if (insert_batch(collection, batch, shared, &error)) {
+				progress_add(shared->progress, batch->ndocs, (int64_t)batch->len);
+			} else {
+				csm_error_prefix(&error, "cannot insert into '%s.%s'", shared->db,
+						 shared->coll);
+				shared_fail(shared, &error);
+			}
+		}
+		batch_free(batch);
+	}
+	mongoc_collection_destroy(collection);
+	mongoc_client_pool_push(shared->pool, client);
+	return NULL;
+}
+
+/* Queues batch on worker, waiting while its queue is full. */
+static void
+worker_push(worker_t *worker, batch_t *batch)
+{
+	pthread_mutex_lock(&worker->lock);
+	while (worker->queued >= DUMP_QUEUE_DEPTH)
+		pthread_cond_wait(&worker->changed, &worker->lock);
+	batch->next = NULL;
+	if (worker->tail != NULL)
+		worker->tail->next = batch;
+	else
+		worker->head = batch;
+	worker->tail = batch;
+	worker->queued++;
+	pthread_cond_broadcast(&worker->changed);
+	pthread_mutex_unlock(&worker->lock);
+}
+
+static void
+worker_close(worker_t *worker)
+{
+	pthread_mutex_lock(&worker->lock);
+	worker->closed = true;
+	pthread_cond_broadcast(&worker->changed);
+	pthread_mutex_unlock(&worker->lock);
+}
+
+bool
+dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char *coll,
+			 const char *bson_path, bool gzip, int jobs, progress_t *progress,
+			 dump_restore_stats_t *stats, bson_error_t *error)
+{
+	restore_shared_t shared;
+	worker_t *workers = NULL;
+	dump_in_t *in = NULL;
+	batch_t *batch = NULL;
+	bson_error_t read_error;
+	bool read_failed = false;
+	int next_worker = 0;
+	bool ok = false;
+
+	memset(stats, 0, sizeof *stats);
+	memset(&shared, 0, sizeof shared);
+	shared.pool = pool;
+	shared.db = db;
+	shared.coll = coll;
+	shared.progress = progress;
+	pthread_mutex_init(&shared.lock, NULL);
+	if (jobs < 1)
+		jobs = 1;
+	in = dump_in_open(bson_path, gzip, error);
+	if (in == NULL)
+		goto cleanup;
+	workers = bson_malloc0(sizeof *workers * (size_t)jobs);
+	for (int k = 0; k < jobs; k++) {
+		pthread_mutex_init(&workers[k].lock, NULL);
+		pthread_cond_init(&workers[k].changed, NULL);
+		workers[k].shared = &shared;
+		if (pthread_create(&workers[k].thread, NULL, worker_main, &workers[k]) != 0) {
+			csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start an insert thread: %s",
+				      strerror(errno));
+			read_failed = true;
+			memcpy(&read_error, error, sizeof read_error);
+			break;
+		}
+		workers[k].started = true;
+	}
+	while (!read_failed && !shared_failed(&shared)) {
+		bool eof = false;
+		const bson_t *doc = dump_in_next(in, &eof, &read_error);
+
+		if (doc == NULL) {
+			read_failed = !eof;
+			break;
+		}
+		stats->documents++;
+		if (batch != NULL && (batch->ndocs >= DUMP_BATCH_MAX_DOCS ||
+				      batch->len + doc->len > DUMP_BATCH_MAX_BYTES)) {
+			worker_push(&workers[next_worker], batch);
+			next_worker = (next_worker + 1) % jobs;
+			batch = NULL;
+		}
+		if (batch == NULL)
+			batch = bson_malloc0(sizeof *batch);
+		batch_append(batch, bson_get_data(doc), doc->len);
+	}
+	if (batch != NULL && !read_failed && workers[next_worker].started) {
+		worker_push(&workers[next_worker], batch);
+		batch = NULL;
+	}
+	for (int k = 0; k < jobs; k++) {
+		if (!workers[k].started)
+			continue;
+		worker_close(&workers[k]);
+		pthread_join(workers[k].thread, NULL);
+	}
+	stats->inserted = shared.inserted;
+	stats->duplicates = shared.duplicates;
+	if (read_failed) {
+		memcpy(error, &read_error, sizeof *error);
+		goto cleanup;
+	}
+	if (shared.failed) {
+		memcpy(error, &shared.error, sizeof *error);
+		goto cleanup;
+	}
+	ok = dump_in_close(in, true, error);
+	in = NULL;
+
+cleanup:
+	batch_free(batch);
+	if (in != NULL)
+		dump_in_close(in, false, NULL);
+	if (workers != NULL) {
+		for (int k = 0; k < jobs; k++) {
+			batch_t *left = workers[k].head;
+
+			while (left != NULL) {
+				batch_t *next = left->next;
+
+				batch_free(left);
+				left = next;
+			}
+			pthread_cond_destroy(&workers[k].changed);
+			pthread_mutex_destroy(&workers[k].lock);
+		}
+		bson_free(workers);
+	}
+	pthread_mutex_destroy(&shared.lock);
+	return ok;
+}
+
+/* ---- catalog ---- */
+
+bool
+dump_native_collection_exists(mongoc_client_t *client, const char *db, const char *coll,
+			      bool *exists, bson_error_t *error)
+{
+	bson_t info;
+	bool ok = find_collection_info(client, db, coll, &info, exists, error);
+
+	bson_destroy(&info);
+	return ok;
+}
+
+bool
+dump_native_create_collection(mongoc_client_t *client, const char *db, const char *coll,
+			      const bson_t *options, bool *created, bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER;
+	bool exists = false;
+	bool ok = false;
+
+	*created = false;
+	if (!dump_native_collection_exists(client, db, coll, &exists, error))
+		goto cleanup;
+	if (exists) {
+		ok = true;
+		goto cleanup;
+	}
+	BSON_APPEND_UTF8(&cmd, "create", coll);
+	if (options != NULL && !bson_empty(options))
+		bson_concat(&cmd, options);
+	if (!mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error)) {
+		/* 48 NamespaceExists: created meanwhile; that is what we wanted. */
+		if (error->code == 48) {
+			ok = true;
+			goto cleanup;
+		}
+		csm_error_prefix(error, "cannot create '%s.%s'", db, coll);
+		goto cleanup;
+	}
+	*created = true;
+	ok = true;
+
+cleanup:
+	bson_destroy(&cmd);
+	return ok;
+}
+
+bool
+dump_native_drop_collection(mongoc_client_t *client, const char *db, const char *coll,
+			    bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_UTF8(&cmd, "drop", coll);
+	ok = mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error);
+	/* 26 NamespaceNotFound, or "ns not found" from older servers. */
+	if (!ok && (error->code == 26 || strstr(error->message, "ns not found") != NULL))
+		ok = true;
+	if (!ok)
+		csm_error_prefix(error, "cannot drop '%s.%s'", db, coll);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+bool
+dump_index_is_constraint(const bson_t *spec)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init_find(&iter, spec, "name") && BSON_ITER_HOLDS_UTF8(&iter) &&
+	    strcmp(bson_iter_utf8(&iter, NULL), "_id_") == 0)
+		return false;
+	if (bson_iter_init_find(&iter, spec, "expireAfterSeconds"))
+		return true;
+	return bson_iter_init_find(&iter, spec, "unique") && bson_iter_as_bool(&iter);
+}
+
+/* Copies spec without the fields createIndexes rejects or ignores ("ns"). */
+static void
+append_clean_spec(bson_t *array, uint32_t index, const bson_t *spec)
+{
+	char key[16];
+	const char *key_str;
+	bson_t clean;
+	bson_iter_t iter;
+
+	bson_uint32_to_string(index, &key_str, key, sizeof key);
+	BSON_APPEND_DOCUMENT_BEGIN(array, key_str, &clean);
+	if (bson_iter_init(&iter, spec)) {
+		while (bson_iter_next(&iter)) {
+			if (strcmp(bson_iter_key(&iter), "ns") == 0)
+				continue;
+			bson_append_iter(&clean, NULL, 0, &iter);
+		}
+	}
+	bson_append_document_end(array, &clean);
+}
+
+bool
+dump_native_create_indexes(mongoc_client_t *client, const char *db, const char *coll,
+			   const bson_t *index_specs, bool defer, bson_t *deferred, int *built,
+			   int *deferred_count, bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER;
+	bson_t array;
+	bson_iter_t iter;
+	uint32_t n_build = 0;
+	uint32_t n_defer = 0;
+	bson_string_t *unique_names = bson_string_new(NULL);
+	bool ok = false;
+
+	*built = *deferred_count = 0;
+	BSON_APPEND_UTF8(&cmd, "createIndexes", coll);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &array);
+	if (bson_iter_init(&iter, index_specs)) {
+		while (bson_iter_next(&iter)) {
+			uint32_t len;
+			const uint8_t *data;
+			bson_t spec;
+			bson_iter_t name_iter;
+			const char *name = "?";
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+				continue;
+			bson_iter_document(&iter, &len, &data);
+			if (!bson_init_static(&spec, data, len))
+				continue;
+			if (bson_iter_init_find(&name_iter, &spec, "name") &&
+			    BSON_ITER_HOLDS_UTF8(&name_iter))
+				name = bson_iter_utf8(&name_iter, NULL);
+			if (strcmp(name, "_id_") == 0)
+				continue;
+			if (defer && dump_index_is_constraint(&spec)) {
+				append_clean_spec(deferred, n_defer++, &spec);
+				continue;
+			}
+			if (dump_index_is_constraint(&spec))
+				bson_string_append_printf(unique_names, "%s'%s'",
+							  unique_names->len ? ", " : "", name);
+			append_clean_spec(&array, n_build++, &spec);
+		}
+	}
+	bson_append_array_end(&cmd, &array);
+	*deferred_count = (int)n_defer;
+	if (n_build == 0) {
+		ok = true;
+		goto cleanup;
+	}
+	if (!mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error)) {
+		if (error->code == 11000) {
+			char detail[sizeof error->message];
+
+			bson_strncpy(detail, error->message, sizeof detail);
+			csm_error_set(
+				error, CSM_EXIT_DATAERR,
+				"cannot build the indexes of '%s.%s': the restored data violates a "
+				"unique index (%s): %s; restore with --defer-constraints and let "
+				"cdc-replay build it after the catch-up",
+				db, coll, unique_names->str, detail);
+		} else {
+			csm_error_prefix(error, "cannot build the indexes of '%s.%s'", db, coll);
+		}
+		goto cleanup;
+	}
+	*built = (int)n_build;
+	ok = true;
+
+cleanup:
+	bson_string_free(unique_names, true);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+/* ---- server facts ---- */
+
+bool
+dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint32_t *i,
+			 bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER;
+	bson_t reply;
+	bson_iter_t iter;
+	bool ok;
+
+	*found = false;
+	*t = *i = 0;
+	BSON_APPEND_INT32(&cmd, "ping", 1);
+	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error);
+	if (ok) {
+		if (bson_iter_init_find(&iter, &reply, "operationTime") &&
+		    BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
+			bson_iter_timestamp(&iter, t, i);
+			*found = true;
+		} else if (bson_iter_init(&iter, &reply) &&
+			   bson_iter_find_descendant(&iter, "$clusterTime.clusterTime", &iter) &&
+			   BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
+			bson_iter_timestamp(&iter, t, i);
+			*found = true;
+		}
+	} else {
+		csm_error_prefix(error, "cannot read the source's cluster time");
+	}
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+char *
+dump_native_server_version(mongoc_client_t *client)
+{
+	bson_t cmd = BSON_INITIALIZER;
+	bson_t reply;
+	bson_iter_t iter;
+	char *version = NULL;
+
+	BSON_APPEND_INT32(&cmd, "buildInfo", 1);
+	if (mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, NULL) &&
+	    bson_iter_init_find(&iter, &reply, "version") && BSON_ITER_HOLDS_UTF8(&iter))
+		version = bson_strdup(bson_iter_utf8(&iter, NULL));
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	return version;
+}

@@ -1,0 +1,384 @@
+/*
+ * Resume-point probes (probe.h). The dummy probe writes one document whose
+ * _id cannot be a user's: a subdocument keyed by PROBE_SENTINEL_FIELD holding
+ * a fresh ObjectId, the host name and pid. Only that _id is ever deleted, so
+ * no user document can be touched whatever the collection holds.
+ */
+#include "probe.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "log.h"
+
+#define PROBE_AWAIT_MS 1000
+
+bool
+probe_method_parse(const char *name, probe_method_t *method)
+{
+	if (strcmp(name, "dummy") == 0)
+		*method = PROBE_METHOD_DUMMY;
+	else if (strcmp(name, "now") == 0)
+		*method = PROBE_METHOD_NOW;
+	else
+		return false;
+	return true;
+}
+
+static void
+set_no_replset_error(bson_error_t *error, const char *db, const char *coll)
+{
+	csm_error_set(error, CSM_EXIT_UNAVAILABLE,
+		      "cannot open a change stream on '%s.%s': the source is a standalone server, "
+		      "and change streams need a replica set or sharded cluster; convert it to a "
+		      "one-node replica set (replSetInitiate) first",
+		      db, coll);
+}
+
+/* Rewrites a driver error from a change stream into the project's words. */
+static void
+explain_stream_error(bson_error_t *error, const char *db, const char *coll)
+{
+	if (error->code == 40573) {
+		set_no_replset_error(error, db, coll);
+		return;
+	}
+	if (error->code == 13) {
+		csm_error_prefix(error,
+				 "not authorized to open a change stream on '%s.%s' (needs "
+				 "the changeStream and find actions)",
+				 db, coll);
+		return;
+	}
+	csm_error_prefix(error, "cannot open a change stream on '%s.%s'", db, coll);
+}
+
+bool
+probe_check_source(mongoc_client_t *client, const char *db, const char *coll, bool *capped,
+		   bson_error_t *error)
+{
+	mongoc_database_t *database = NULL;
+	mongoc_cursor_t *cursor = NULL;
+	bson_t cmd = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t filter;
+	bson_iter_t iter;
+	const bson_t *info;
+	bool found = false;
+	bool ok = false;
+
+	*capped = false;
+	/* isMaster rather than hello: every server version answers it. */
+	BSON_APPEND_INT32(&cmd, "isMaster", 1);
+	bson_destroy(&reply);
+	if (!mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error)) {
+		csm_error_prefix(error, "cannot ask the source what it is");
+		goto cleanup;
+	}
+	if (!bson_iter_init_find(&iter, &reply, "setName") &&
+	    !(bson_iter_init_find(&iter, &reply, "msg") && BSON_ITER_HOLDS_UTF8(&iter) &&
+	      strcmp(bson_iter_utf8(&iter, NULL), "isdbgrid") == 0)) {
+		set_no_replset_error(error, db, coll);
+		goto cleanup;
+	}
+	database = mongoc_client_get_database(client, db);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
+	BSON_APPEND_UTF8(&filter, "name", coll);
+	bson_append_document_end(&opts, &filter);
+	cursor = mongoc_database_find_collections_with_opts(database, &opts);
+	while (mongoc_cursor_next(cursor, &info)) {
+		found = true;
+		if (bson_iter_init(&iter, info) &&
+		    bson_iter_find_descendant(&iter, "options.capped", &iter))
+			*capped = bson_iter_as_bool(&iter);
+	}
+	if (mongoc_cursor_error(cursor, error)) {
+		csm_error_prefix(error, "cannot list the collections of '%s'", db);
+		goto cleanup;
+	}
+	if (!found) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "no collection '%s.%s' on the source: check the database and "
+			      "collection names",
+			      db, coll);
+		goto cleanup;
+	}
+	ok = true;
+
+cleanup:
+	mongoc_cursor_destroy(cursor);
+	mongoc_database_destroy(database);
+	bson_destroy(&opts);
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+bool
+probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i)
+{
+	bson_iter_t iter;
+	const char *data;
+	uint32_t len;
+	char part[9];
+
+	if (!bson_iter_init_find(&iter, token, "_data") || !BSON_ITER_HOLDS_UTF8(&iter))
+		return false;
+	data = bson_iter_utf8(&iter, &len);
+	if (len < 18 || strncasecmp(data, "82", 2) != 0)
+		return false;
+	for (int k = 2; k < 18; k++) {
+		if (!strchr("0123456789abcdefABCDEF", data[k]))
+			return false;
+	}
+	memcpy(part, data + 2, 8);
+	part[8] = '\0';
+	*t = (uint32_t)strtoul(part, NULL, 16);
+	memcpy(part, data + 10, 8);
+	*i = (uint32_t)strtoul(part, NULL, 16);
+	return true;
+}
+
+/* The operationTime of a ping, when the server reports one. */
+static bool
+operation_time(mongoc_client_t *client, uint32_t *t, uint32_t *i, bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER;
+	bson_t reply;
+	bson_iter_t iter;
+	bool ok;
+
+	*t = *i = 0;
+	BSON_APPEND_INT32(&cmd, "ping", 1);
+	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error);
+	if (ok && bson_iter_init_find(&iter, &reply, "operationTime") &&
+	    BSON_ITER_HOLDS_TIMESTAMP(&iter))
+		bson_iter_timestamp(&iter, t, i);
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+/* Opens a change stream on collection; checks the aggregate's error. */
+static mongoc_change_stream_t *
+open_stream(mongoc_collection_t *collection, const char *db, const char *coll, bson_error_t *error)
+{
+	bson_t pipeline = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t stages;
+	mongoc_change_stream_t *stream;
+
+	BSON_APPEND_ARRAY_BEGIN(&pipeline, "pipeline", &stages);
+	bson_append_array_end(&pipeline, &stages);
+	BSON_APPEND_INT64(&opts, "maxAwaitTimeMS", PROBE_AWAIT_MS);
+	stream = mongoc_collection_watch(collection, &pipeline, &opts);
+	bson_destroy(&opts);
+	bson_destroy(&pipeline);
+	if (mongoc_change_stream_error_document(stream, error, NULL)) {
+		explain_stream_error(error, db, coll);
+		mongoc_change_stream_destroy(stream);
+		return NULL;
+	}
+	return stream;
+}
+
+static bool
+probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *db,
+	  const char *coll, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+{
+	mongoc_change_stream_t *stream = NULL;
+	const bson_t *event = NULL;
+	const bson_t *resume_token;
+	uint32_t before_t = 0, before_i = 0;
+	bool ok = false;
+
+	/* Taken before the stream opens, so it is never later than the token:
+	 * safe even as a startAtOperationTime. */
+	if (!operation_time(client, &before_t, &before_i, error)) {
+		csm_error_prefix(error, "cannot read the source's operation time");
+		return false;
+	}
+	stream = open_stream(collection, db, coll, error);
+	if (stream == NULL)
+		return false;
+	/* An event here is fine too: its token is a point before the dump. */
+	mongoc_change_stream_next(stream, &event);
+	if (mongoc_change_stream_error_document(stream, error, NULL)) {
+		explain_stream_error(error, db, coll);
+		goto cleanup;
+	}
+	resume_token = mongoc_change_stream_get_resume_token(stream);
+	if (resume_token == NULL || bson_empty(resume_token)) {
+		csm_error_set(error, CSM_EXIT_UNAVAILABLE,
+			      "the source returned no postBatchResumeToken for '%s.%s' (it needs "
+			      "MongoDB 4.0.7 or newer); use --method dummy",
+			      db, coll);
+		goto cleanup;
+	}
+	bson_destroy(token);
+	bson_copy_to(resume_token, token);
+	if (!probe_token_time(token, t, i)) {
+		*t = before_t;
+		*i = before_i;
+	}
+	ok = true;
+
+cleanup:
+	mongoc_change_stream_destroy(stream);
+	return ok;
+}
+
+/* True when event is the delete of the document whose _id is sentinel_id. */
+static bool
+is_sentinel_delete(const bson_t *event, const bson_t *sentinel_id)
+{
+	bson_iter_t iter;
+	uint32_t len;
+	const uint8_t *data;
+
+	if (!bson_iter_init_find(&iter, event, "operationType") || !BSON_ITER_HOLDS_UTF8(&iter) ||
+	    strcmp(bson_iter_utf8(&iter, NULL), "delete") != 0)
+		return false;
+	if (!bson_iter_init(&iter, event) ||
+	    !bson_iter_find_descendant(&iter, "documentKey._id", &iter) ||
+	    !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return false;
+	bson_iter_document(&iter, &len, &data);
+	return len == sentinel_id->len && memcmp(data, bson_get_data(sentinel_id), len) == 0;
+}
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
+	    bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+{
+	mongoc_change_stream_t *stream = NULL;
+	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
+	bson_t sentinel_id = BSON_INITIALIZER;
+	bson_t sentinel = BSON_INITIALIZER;
+	bson_t write_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_oid_t oid;
+	char host[256] = "unknown";
+	char oid_text[25];
+	const bson_t *event;
+	bson_iter_t iter;
+	int64_t deadline;
+	bool ok = false;
+
+	bson_oid_init(&oid, NULL);
+	bson_oid_to_string(&oid, oid_text);
+	gethostname(host, sizeof host - 1);
+	BSON_APPEND_OID(&sentinel_id, PROBE_SENTINEL_FIELD, &oid);
+	BSON_APPEND_UTF8(&sentinel_id, "host", host);
+	BSON_APPEND_INT32(&sentinel_id, "pid", (int32_t)getpid());
+	BSON_APPEND_DOCUMENT(&sentinel, "_id", &sentinel_id);
+	mongoc_write_concern_set_wmajority(write_concern, 0);
+	mongoc_write_concern_append(write_concern, &write_opts);
+
+	stream = open_stream(collection, db, coll, error);
+	if (stream == NULL)
+		goto cleanup;
+	if (!mongoc_collection_insert_one(collection, &sentinel, &write_opts, NULL, error)) {
+		csm_error_prefix(error,
+				 "cannot insert the probe document into '%s.%s'; nothing was "
+				 "changed (--method now takes a resume point without writing)",
+				 db, coll);
+		goto cleanup;
+	}
+	bson_destroy(&reply);
+	if (!mongoc_collection_delete_one(collection, &sentinel, &write_opts, &reply, error)) {
+		csm_error_prefix(error,
+				 "inserted the probe document into '%s.%s' but cannot delete it; "
+				 "delete {_id: {\"%s\": ObjectId(\"%s\"), ...}} by hand",
+				 db, coll, PROBE_SENTINEL_FIELD, oid_text);
+		goto cleanup;
+	}
+	if (bson_iter_init_find(&iter, &reply, "deletedCount") && bson_iter_as_int64(&iter) != 1)
+		log_warn("the probe document in '%s.%s' was gone before the probe deleted it", db,
+			 coll);
+	deadline = monotonic_ms() + timeout_ms;
+	for (;;) {
+		if (mongoc_change_stream_next(stream, &event)) {
+			if (!is_sentinel_delete(event, &sentinel_id))
+				continue;
+			if (!bson_iter_init_find(&iter, event, "_id") ||
+			    !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+				csm_error_set(
+					error, CSM_EXIT_DATAERR,
+					"the delete event of the probe document on '%s.%s' has "
+					"no resume token (_id); the pipeline must not remove it",
+					db, coll);
+				goto cleanup;
+			}
+			{
+				uint32_t len;
+				const uint8_t *data;
+				bson_t view;
+
+				bson_iter_document(&iter, &len, &data);
+				bson_init_static(&view, data, len);
+				bson_destroy(token);
+				bson_copy_to(&view, token);
+			}
+			if (bson_iter_init_find(&iter, event, "clusterTime") &&
+			    BSON_ITER_HOLDS_TIMESTAMP(&iter))
+				bson_iter_timestamp(&iter, t, i);
+			else
+				probe_token_time(token, t, i);
+			ok = true;
+			break;
+		}
+		if (mongoc_change_stream_error_document(stream, error, NULL)) {
+			explain_stream_error(error, db, coll);
+			goto cleanup;
+		}
+		if (monotonic_ms() >= deadline) {
+			csm_error_set(error, CSM_EXIT_TEMPFAIL,
+				      "no change event for the probe document on '%s.%s' within "
+				      "%" PRId64
+				      " s (it was inserted and deleted); run token-probe "
+				      "again",
+				      db, coll, timeout_ms / 1000);
+			goto cleanup;
+		}
+	}
+
+cleanup:
+	mongoc_change_stream_destroy(stream);
+	bson_destroy(&reply);
+	bson_destroy(&write_opts);
+	bson_destroy(&sentinel);
+	bson_destroy(&sentinel_id);
+	mongoc_write_concern_destroy(write_concern);
+	return ok;
+}
+
+bool
+probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
+	  int64_t timeout_ms, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+{
+	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+	bool ok;
+
+	bson_init(token);
+	*t = *i = 0;
+	if (method == PROBE_METHOD_NOW)
+		ok = probe_now(client, collection, db, coll, token, t, i, error);
+	else
+		ok = probe_dummy(collection, db, coll, timeout_ms, token, t, i, error);
+	mongoc_collection_destroy(collection);
+	return ok;
+}

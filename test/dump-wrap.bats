@@ -1,0 +1,317 @@
+#!/usr/bin/env bats
+# dump-wrap: the bulk copy. mongodump's on-disk format both ways, a dump that
+# is either complete or absent, restore that builds indexes after the data,
+# defers constraints on request and never runs twice with --once, bounded
+# memory, and credentials never in argv (SPEC §2, §3, §6).
+#
+# DUMP_TEST_DOCS (default 200000) sizes the big round trip.
+
+setup_file() {
+	load helpers
+	mlite_start SRC
+	mlite_start TGT
+	export BIG_N="${DUMP_TEST_DOCS:-200000}"
+	export BIG_DB="big$$"
+	export BIG_OUT="$BATS_FILE_TMPDIR/bigdump"
+	# ~1 KiB documents of mixed types and sizes in a capped collection with a
+	# unique secondary index (indexes built after the fill: it is faster).
+	# No TTL index: real servers refuse one on a capped collection.
+	pyrun "$SRC_URI" "client[sys.argv[1]].create_collection('docs', capped=True, size=2**40)" \
+		"$BIG_DB"
+	"$PY" -m dump_fill "$SRC_URI" "$BIG_DB" docs "$BIG_N" --avg-size 1024
+	pyrun "$SRC_URI" "
+db = client[sys.argv[1]]
+db.docs.create_index('u', unique=True)
+db.docs.create_index([('i32', 1), ('flag', -1)])" "$BIG_DB"
+	SOURCE_URI="$SRC_URI" /usr/bin/time -f %M -o "$BATS_FILE_TMPDIR/dump.rss" \
+		"$CSM_BIN/dump-wrap" dump --db "$BIG_DB" --coll docs --out "$BIG_OUT" \
+		2>"$BATS_FILE_TMPDIR/dump.log"
+}
+
+teardown_file() {
+	mlite_stop SRC
+	mlite_stop TGT
+}
+
+setup() {
+	load helpers
+	test_db
+	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
+	OUT="$BATS_TEST_TMPDIR/dump"
+	FIXTURES="$REPO_ROOT/test/fixtures"
+}
+
+compare() {
+	"$PY" -m dump_compare "$@"
+}
+
+# marker NS [DB]: the restore marker of target NS as relaxed JSON.
+marker() {
+	pyrun "$TGT_URI" "
+from bson.json_util import dumps
+print(dumps(client[sys.argv[2]].cdc_meta.find_one({'_id': 'restore:' + sys.argv[1]})))" \
+		"$1" "${2:-$DB}"
+}
+
+@test "native dump writes mongodump's layout: data, metadata with indexes, options and uuid, dump-end time" {
+	local d="$BIG_OUT/$BIG_DB"
+	[ -s "$d/docs.bson" ]
+	[ "$(stat -c %s "$d/docs.bson")" -gt $((BIG_N * 200)) ]
+	run -0 "$PY" -c "
+import json, sys, re
+m = json.load(open(sys.argv[1]))
+assert m['collectionName'] == 'docs' and m['type'] == 'collection', m
+assert re.fullmatch('[0-9a-f]{32}', m['uuid']), m['uuid']
+assert m['options']['capped'] is True, m['options']
+names = {i['name']: i for i in m['indexes']}
+assert names['u_1']['unique'] is True, names
+assert '_id_' in names and 'i32_1_flag_-1' in names, names
+e = json.load(open(sys.argv[2]))
+assert e['ns'] == sys.argv[3] and e['dumpEndTime']['\$timestamp']['t'] > 0, e
+print('ok')" "$d/docs.metadata.json" "$d/docs.dump-end.json" "$BIG_DB.docs"
+	[ -s "$BIG_OUT/prelude.json" ]
+	[ "$(file_mode "$d/docs.bson")" = 600 ]
+	run ls -A "$BIG_OUT"
+	[[ "$output" != *partial* ]]
+	grep -q "dumped $BIG_N documents" "$BATS_FILE_TMPDIR/dump.log"
+}
+
+@test "dump of $BIG_N ~1 KiB documents peaks under 64 MiB RSS" {
+	local kib
+	kib="$(tail -n1 "$BATS_FILE_TMPDIR/dump.rss")"
+	echo "dump peak RSS ${kib} KiB"
+	[ "$kib" -lt $((64 * 1024)) ]
+}
+
+@test "restore into another server gives identical documents, indexes and options, under 64 MiB RSS" {
+	run -0 /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/restore.rss" \
+		dump-wrap restore --db "$BIG_DB" --coll docs --in "$BIG_OUT" --jobs 4
+	[[ "$output" == *"restored $BIG_N documents"* ]]
+	[[ "$output" == *"0 duplicate keys skipped"* ]]
+	local kib
+	kib="$(tail -n1 "$BATS_TEST_TMPDIR/restore.rss")"
+	echo "restore peak RSS ${kib} KiB"
+	[ "$kib" -lt $((64 * 1024)) ]
+	run -0 compare "$SRC_URI" "$BIG_DB.docs" "$TGT_URI" "$BIG_DB.docs" --indexes --options
+	[[ "$output" == "identical: $BIG_N documents" ]]
+	run -0 marker "$BIG_DB.docs" "$BIG_DB"
+	[[ "$output" == *'"documents": '"$BIG_N"* ]]
+	[[ "$output" == *'"deferredIndexes": []'* ]]
+	[[ "$output" == *'"dumpEndTime": {"$timestamp"'* ]]
+}
+
+@test "restore --defer-constraints loads data and ordinary indexes; unique and TTL specs go to the marker" {
+	run -0 dump-wrap restore --db legacy --coll things --in "$FIXTURES/dump-legacy" \
+		--to-db "$DB" --to-coll things --defer-constraints --staging-coll stg
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" \
+		--to-db "$DB" --to-coll people --defer-constraints --staging-coll stg
+	run -0 pyrun "$TGT_URI" "
+db = client[db_name]
+print(sorted(db.people.index_information()), db.people.count_documents({}))
+print(sorted(db.things.index_information()), db.things.count_documents({}))"
+	[ "${lines[0]}" = "['_id_', 'age_-1_name_1'] 5" ]
+	[ "${lines[1]}" = "['_id_', 'ts_1'] 3" ]
+	run -0 pyrun "$TGT_URI" "
+m = client['fixture'].stg_meta.find_one({'_id': 'restore:%s.people' % db_name})
+print([(i['name'], i.get('unique'), i.get('expireAfterSeconds')) for i in m['deferredIndexes']])
+print(m['documents'], m['sourceNs'], m['ns'], 'ns' in m['deferredIndexes'][0])
+m = client['legacy'].stg_meta.find_one({'_id': 'restore:%s.things' % db_name})
+print(m['deferredIndexes'], m['documents'])"
+	[ "${lines[0]}" = "[('email_1', True, None), ('joined_1', None, 2147483647)]" ]
+	[ "${lines[1]}" = "5 fixture.people $DB.people False" ]
+	[ "${lines[2]}" = "[] 3" ]
+}
+
+@test "restore without --defer-constraints builds every index, from real mongodump and legacy metadata" {
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" \
+		--to-db "$DB"
+	run -0 dump-wrap restore --db legacy --coll things --in "$FIXTURES/dump-legacy" --to-db "$DB"
+	run -0 pyrun "$TGT_URI" "
+db = client[db_name]
+ix = db.people.index_information()
+print(sorted(ix), ix['email_1'].get('unique'), ix['joined_1'].get('expireAfterSeconds'))
+print(sorted(db.things.index_information()))
+print(db.things.options())"
+	[ "${lines[0]}" = "['_id_', 'age_-1_name_1', 'email_1', 'joined_1'] True 2147483647" ]
+	[ "${lines[1]}" = "['_id_', 'ts_1']" ]
+	[ "${lines[2]}" = "{'capped': True, 'size': 1048576}" ]
+	# The documents are the fixture's bytes, odd _ids included.
+	run -0 pyrun "$TGT_URI" "
+import bson
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+c = client[db_name].get_collection('people', codec_options=CodecOptions(document_class=RawBSONDocument))
+got = sorted(d.raw for d in c.find())
+want = sorted(d.raw for d in bson.decode_file_iter(open(sys.argv[1], 'rb'), codec_options=CodecOptions(document_class=RawBSONDocument)))
+print(got == want, len(got))" "$FIXTURES/dump-mongodump/fixture/people.bson"
+	[ "$output" = "True 5" ]
+}
+
+@test "a dump whose data violates its unique index: exit 65 naming it, or deferred with --defer-constraints" {
+	# As a dump taken while a unique value moved between documents can be.
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': 1, 'e': 'x'}, {'_id': 2, 'e': 'x'}])"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	"$PY" -c "
+import json, sys
+p = sys.argv[1]
+m = json.load(open(p))
+m['indexes'].append({'v': 2, 'key': {'e': 1}, 'name': 'e_1', 'unique': True})
+open(p, 'w').write(json.dumps(m))" "$OUT/$DB/c.metadata.json"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT"
+	[[ "$output" == *"cannot build the indexes of '$DB.c': the restored data violates a unique index ('e_1')"* ]]
+	[[ "$output" == *"--defer-constraints"* ]]
+	run -0 dump-wrap restore --db "$DB" --coll c --in "$OUT" --drop --defer-constraints
+	run -0 pyrun "$TGT_URI" "
+m = client[db_name].cdc_meta.find_one({'_id': 'restore:%s.c' % db_name})
+print([i['name'] for i in m['deferredIndexes']], sorted(client[db_name].c.index_information()))"
+	[ "$output" = "['e_1'] ['_id_']" ]
+}
+
+@test "restore --once skips a completed restore without touching the data" {
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" \
+		--to-db "$DB" --once
+	pyrun "$TGT_URI" "client[db_name].people.delete_one({'_id': -1})"
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" \
+		--to-db "$DB" --once --drop
+	[[ "$output" == *"restore of '$DB.people' already completed at "*"; skipping"* ]]
+	run -0 pyrun "$TGT_URI" "print(client[db_name].people.count_documents({}))"
+	[ "$output" = 4 ]
+}
+
+@test "restoring twice counts duplicate keys instead of failing" {
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	[[ "$output" == *"0 inserted, 5 duplicate keys skipped"* ]]
+}
+
+@test "--gzip dump and restore round trip; names are query-escaped in file names" {
+	pyrun "$SRC_URI" "
+db = client[db_name]
+db['with/slash'].insert_many([{'_id': i, 's': 'v' * i} for i in range(300)])
+db['with/slash'].create_index('s')"
+	run -0 dump-wrap dump --db "$DB" --coll with/slash --out "$OUT" --gzip
+	run -0 gzip -t "$OUT/$DB/with%2Fslash.bson.gz" "$OUT/$DB/with%2Fslash.metadata.json.gz"
+	[ ! -e "$OUT/$DB/with%2Fslash.bson" ]
+	run -0 dump-wrap restore --db "$DB" --coll with/slash --in "$OUT"
+	run -0 compare "$SRC_URI" "$DB.with/slash" "$TGT_URI" "$DB.with/slash" --indexes
+	# And a real mongodump's escaped name reads back.
+	run -0 dump-wrap restore --db fixture --coll with/slash --in "$FIXTURES/dump-mongodump" \
+		--to-db "$DB" --to-coll slash2
+	run -0 pyrun "$TGT_URI" "print(client[db_name].slash2.find_one())"
+	[ "$output" = "{'_id': 1, 'x': 'slash'}" ]
+}
+
+@test "a dump is published whole: a stale .partial is replaced and an old dump overwritten" {
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': i} for i in range(10)])"
+	mkdir -p "$OUT/.$DB.c.partial/$DB"
+	echo junk >"$OUT/.$DB.c.partial/$DB/c.bson"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	[ ! -e "$OUT/.$DB.c.partial" ]
+	pyrun "$SRC_URI" "client[db_name].c.insert_one({'_id': 10})"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	run -0 dump-wrap restore --db "$DB" --coll c --in "$OUT"
+	[[ "$output" == *"restored 11 documents"* ]]
+}
+
+@test "a dump without its metadata file is refused with exit 65; a missing dump with 66" {
+	mkdir -p "$OUT/$DB"
+	cp "$FIXTURES/dump-mongodump/fixture/people.bson" "$OUT/$DB/c.bson"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT"
+	[[ "$output" == *"has no metadata file"*"incomplete"* ]]
+	run -66 dump-wrap restore --db "$DB" --coll nosuch --in "$OUT"
+	[[ "$output" == *"no dump of '$DB.nosuch'"* ]]
+	run -0 pyrun "$TGT_URI" "print(client[db_name].list_collection_names())"
+	[ "$output" = "[]" ]
+}
+
+@test "a corrupt data file is refused with exit 65" {
+	mkdir -p "$OUT/$DB"
+	cp "$FIXTURES/dump-mongodump/fixture/people.metadata.json" "$OUT/$DB/c.metadata.json"
+	head -c 300 "$FIXTURES/dump-mongodump/fixture/people.bson" >"$OUT/$DB/c.bson"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT"
+	[[ "$output" == *"corrupt or truncated BSON"* ]]
+}
+
+@test "dump of a missing collection exits 66; an unreachable source 69 without the password" {
+	run -66 dump-wrap dump --db "$DB" --coll nosuch --out "$OUT"
+	[[ "$output" == *"no collection '$DB.nosuch'"* ]]
+	[ ! -e "$OUT/$DB/nosuch.metadata.json" ]
+	SOURCE_URI="mongodb://u:hunter2pw@127.0.0.1:1/?serverSelectionTimeoutMS=300" \
+		run -69 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	[[ "$output" != *hunter2pw* ]]
+}
+
+@test "external engine: mongodump gets the URI only through a 0600 config file, deleted afterwards" {
+	local fake="$BATS_TEST_TMPDIR/fakebin"
+	mkdir -p "$fake"
+	ln -s "$FIXTURES/fake-mongodump" "$fake/mongodump"
+	export FAKE_MONGO_RECORD="$BATS_TEST_TMPDIR/record"
+	pyrun "$SRC_URI" "client[db_name].c.insert_one({'_id': 1})"
+	export TMPDIR="$BATS_TEST_TMPDIR/tmp"
+	mkdir -p "$TMPDIR"
+	PATH="$fake:$PATH" run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	cat "$FAKE_MONGO_RECORD"
+	grep -qx "tool: mongodump" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --db=$DB" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --collection=c" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --out=$OUT/.$DB.c.partial" "$FAKE_MONGO_RECORD"
+	grep -qx "config-mode: 600" "$FAKE_MONGO_RECORD"
+	grep -qxF "config: uri: \"$SRC_URI\"" "$FAKE_MONGO_RECORD"
+	! grep '^arg:' "$FAKE_MONGO_RECORD" | grep -q 'mongodb://'
+	# The config file and its private directory are gone.
+	run ls -A "$TMPDIR"
+	[ -z "$output" ]
+	[ -s "$OUT/$DB/c.metadata.json" ]
+	[ -s "$OUT/$DB/c.dump-end.json" ]
+}
+
+@test "external engine: mongorestore is run without indexes; dump-wrap builds or defers them and writes the marker" {
+	local fake="$BATS_TEST_TMPDIR/fakebin"
+	mkdir -p "$fake"
+	ln -s "$FIXTURES/fake-mongodump" "$fake/mongorestore"
+	export FAKE_MONGO_RECORD="$BATS_TEST_TMPDIR/record"
+	PATH="$fake:$PATH" run -0 dump-wrap restore --db fixture --coll people \
+		--in "$FIXTURES/dump-mongodump" --to-db "$DB" --to-coll p2 --defer-constraints --jobs 3
+	cat "$FAKE_MONGO_RECORD"
+	grep -qx "tool: mongorestore" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --nsInclude=fixture.people" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --nsFrom=fixture.people" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --nsTo=$DB.p2" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --noIndexRestore" "$FAKE_MONGO_RECORD"
+	grep -qx "arg: --numInsertionWorkersPerCollection=3" "$FAKE_MONGO_RECORD"
+	grep -qx "config-mode: 600" "$FAKE_MONGO_RECORD"
+	! grep '^arg:' "$FAKE_MONGO_RECORD" | grep -q 'mongodb://'
+	run -0 pyrun "$TGT_URI" "
+print(sorted(client[db_name].p2.index_information()))
+m = client['fixture'].cdc_meta.find_one({'_id': 'restore:%s.p2' % db_name})
+print([i['name'] for i in m['deferredIndexes']])"
+	[ "${lines[0]}" = "['_id_', 'age_-1_name_1']" ]
+	[ "${lines[1]}" = "['email_1', 'joined_1']" ]
+}
+
+@test "--engine external without mongodump on PATH exits 69 naming the tool" {
+	PATH="/usr/bin:/bin" run -69 "$CSM_BIN/dump-wrap" dump --db "$DB" --coll c --out "$OUT" \
+		--engine external
+	[[ "$output" == *"needs 'mongodump' on PATH"* ]]
+}
+
+@test "progress: a status line on a pipe, a redrawn bar with rate and ETA on a TTY" {
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': i, 'p': 'x' * 100} for i in range(2000)])"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	[[ "$output" == *"copy finished"*"docs=2000"* ]]
+	[[ "$output" != *$'\r'* ]]
+	run -0 script -qec "'$CSM_BIN/dump-wrap' dump --db '$DB' --coll c --out '$OUT'" /dev/null
+	[[ "$output" == *$'\r'"dump '$DB.c'  2000/2000 docs 100%"*"MB/s"*"done in"* ]]
+}
+
+@test "bad usage exits 64 with the synopsis" {
+	run -64 dump-wrap
+	[[ "$output" == *"expected a command, dump or restore"* ]]
+	run -64 dump-wrap dump --db d --coll c
+	[[ "$output" == *"dump takes --out DIR"* ]]
+	run -64 dump-wrap restore --db d --coll c --in x --jobs 0
+	[[ "$output" == *"invalid value '0' for --jobs"* ]]
+	run -64 dump-wrap dump --db d --coll c --out x --drop
+	run -0 dump-wrap --help
+	[[ "$output" == *"--defer-constraints"* ]]
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bats
+# The tools under valgrind (make valgrind): no invalid access, no leak.
+# Not part of `make test` (too slow for every run); run before resolving.
+
+setup_file() {
+	load ../helpers
+	mlite_start SRC
+	mlite_start TGT
+}
+
+teardown_file() {
+	load ../helpers
+	mlite_stop SRC
+	mlite_stop TGT
+}
+
+setup() {
+	load ../helpers
+	command -v valgrind || skip "valgrind not installed"
+	test_db
+	VG=(valgrind --quiet --error-exitcode=99 --leak-check=full
+		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect)
+}
+
+@test "every tool's --help runs clean under valgrind" {
+	local tool
+	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify; do
+		run -0 "${VG[@]}" "$CSM_BIN/$tool" --help
+	done
+}
+
+@test "probe, dump, restore, capture, replay and verify run clean under valgrind" {
+	pyrun "$SRC_URI" '
+c = client[db_name].c
+c.create_index("u", unique=True)
+c.insert_many([{"_id": i, "u": i, "pad": "x" * 100} for i in range(2000)])'
+	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
+	local st="$BATS_TEST_TMPDIR"
+	run -0 "${VG[@]}" "$CSM_BIN/token-probe" --db "$DB" --coll c --state-dir "$st"
+	run -0 "${VG[@]}" "$CSM_BIN/dump-wrap" dump --db "$DB" --coll c --out "$st/dump"
+	run -0 "${VG[@]}" "$CSM_BIN/dump-wrap" restore --db "$DB" --coll c --in "$st/dump" --defer-constraints
+	pyrun "$SRC_URI" '
+c = client[db_name].c
+c.update_many({"_id": {"$lt": 100}}, {"$set": {"v": 1}})
+c.delete_many({"_id": {"$gte": 1900}})'
+	"${VG[@]}" --log-file="$st/capture.vg" "$CSM_BIN/cdc-capture" --db "$DB" --coll c \
+		--state-dir "$st" >"$st/capture.log" 2>&1 &
+	local pid=$!
+	wait_until 60 pyrun "$TGT_URI" '
+n = client[db_name].cdc.count_documents({})
+sys.exit(0 if n == 200 else 1)'
+	kill -TERM "$pid"
+	run -0 wait "$pid"
+	run -0 "${VG[@]}" "$CSM_BIN/cdc-replay" --db "$DB" --coll c --drain
+	run -0 "${VG[@]}" "$CSM_BIN/cdc-verify" --db "$DB" --coll c
+}
