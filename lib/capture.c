@@ -1,0 +1,225 @@
+/*
+ * The source side of cdc-capture (capture.h).
+ */
+#include <string.h>
+
+#include "capture.h"
+#include "error.h"
+
+struct capture_source {
+	mongoc_client_t *client; /* borrowed */
+	mongoc_collection_t *coll;
+	mongoc_apm_callbacks_t *apm;
+	bool has_split;
+	char version[64];
+	bool have_op_time;
+	uint32_t op_t, op_i;
+};
+
+static void
+on_command_succeeded(const mongoc_apm_command_succeeded_t *event)
+{
+	capture_source_t *src = mongoc_apm_command_succeeded_get_context(event);
+	const char *name = mongoc_apm_command_succeeded_get_command_name(event);
+	const bson_t *reply = mongoc_apm_command_succeeded_get_reply(event);
+	bson_iter_t it;
+	uint32_t t, i;
+
+	if (strcmp(name, "aggregate") != 0 && strcmp(name, "getMore") != 0)
+		return;
+	if (!bson_iter_init_find(&it, reply, "operationTime") || !BSON_ITER_HOLDS_TIMESTAMP(&it))
+		return;
+	bson_iter_timestamp(&it, &t, &i);
+	/* Replies come in order on one client, but never step back anyway. */
+	if (!src->have_op_time || t > src->op_t || (t == src->op_t && i > src->op_i)) {
+		src->op_t = t;
+		src->op_i = i;
+		src->have_op_time = true;
+	}
+}
+
+bool
+capture_version_has_split_stage(const bson_t *build_info)
+{
+	bson_iter_t it, arr;
+	int64_t v[3] = {0, 0, 0};
+	int n = 0;
+
+	if (!bson_iter_init_find(&it, build_info, "versionArray") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &arr))
+		return false;
+	while (n < 3 && bson_iter_next(&arr)) {
+		if (!BSON_ITER_HOLDS_NUMBER(&arr))
+			return false;
+		v[n++] = bson_iter_as_int64(&arr);
+	}
+	if (n < 2)
+		return false;
+	/* 7.0 introduced the stage; 6.0.9 got it as a backport, 6.1-6.3 did not. */
+	if (v[0] >= 7)
+		return true;
+	return v[0] == 6 && v[1] == 0 && v[2] >= 9;
+}
+
+capture_source_t *
+capture_source_new(mongoc_client_t *client, const char *db, const char *coll, bson_error_t *error)
+{
+	capture_source_t *src;
+	bson_t cmd = BSON_INITIALIZER, reply;
+	bson_iter_t it;
+
+	BSON_APPEND_INT32(&cmd, "buildInfo", 1);
+	if (!mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error)) {
+		csm_error_prefix(error, "cannot run buildInfo on the source");
+		bson_destroy(&reply);
+		bson_destroy(&cmd);
+		return NULL;
+	}
+	src = bson_malloc0(sizeof *src);
+	src->client = client;
+	src->coll = mongoc_client_get_collection(client, db, coll);
+	src->has_split = capture_version_has_split_stage(&reply);
+	if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
+		bson_strncpy(src->version, bson_iter_utf8(&it, NULL), sizeof src->version);
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+
+	src->apm = mongoc_apm_callbacks_new();
+	mongoc_apm_set_command_succeeded_cb(src->apm, on_command_succeeded);
+	mongoc_client_set_apm_callbacks(client, src->apm, src);
+	return src;
+}
+
+void
+capture_source_destroy(capture_source_t *src)
+{
+	if (!src)
+		return;
+	mongoc_client_set_apm_callbacks(src->client, NULL, NULL);
+	mongoc_apm_callbacks_destroy(src->apm);
+	mongoc_collection_destroy(src->coll);
+	bson_free(src);
+}
+
+bool
+capture_source_has_split_stage(const capture_source_t *src)
+{
+	return src->has_split;
+}
+
+const char *
+capture_source_version(const capture_source_t *src)
+{
+	return src->version;
+}
+
+bool
+capture_source_op_time(const capture_source_t *src, uint32_t *t, uint32_t *i)
+{
+	*t = src->op_t;
+	*i = src->op_i;
+	return src->have_op_time;
+}
+
+mongoc_change_stream_t *
+capture_stream_open(capture_source_t *src, const bson_t *resume_token,
+		    const capture_stream_opts_t *opts)
+{
+	bson_t pipeline = BSON_INITIALIZER, watch_opts = BSON_INITIALIZER, stages, stage, empty;
+	mongoc_change_stream_t *stream;
+
+	BSON_APPEND_ARRAY_BEGIN(&pipeline, "pipeline", &stages);
+	if (opts->split_events) {
+		BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
+		BSON_APPEND_DOCUMENT_BEGIN(&stage, "$changeStreamSplitLargeEvent", &empty);
+		bson_append_document_end(&stage, &empty);
+		bson_append_document_end(&stages, &stage);
+	}
+	bson_append_array_end(&pipeline, &stages);
+
+	BSON_APPEND_UTF8(&watch_opts, "fullDocument",
+			 opts->update_lookup ? "updateLookup" : "default");
+	BSON_APPEND_DOCUMENT(&watch_opts, "resumeAfter", resume_token);
+	if (opts->batch_size > 0)
+		BSON_APPEND_INT32(&watch_opts, "batchSize", opts->batch_size);
+	if (opts->max_await_ms > 0)
+		BSON_APPEND_INT64(&watch_opts, "maxAwaitTimeMS", opts->max_await_ms);
+
+	stream = mongoc_collection_watch(src->coll, &pipeline, &watch_opts);
+	bson_destroy(&watch_opts);
+	bson_destroy(&pipeline);
+	return stream;
+}
+
+void
+capture_start_init(capture_start_t *start)
+{
+	memset(start, 0, sizeof *start);
+	bson_init(&start->token);
+}
+
+void
+capture_start_cleanup(capture_start_t *start)
+{
+	bson_destroy(&start->token);
+	capture_start_init(start);
+}
+
+static void
+start_set(capture_start_t *start, const bson_t *token, uint32_t t, uint32_t i, const char *from)
+{
+	bson_destroy(&start->token);
+	bson_copy_to(token, &start->token);
+	start->ct_t = t;
+	start->ct_i = i;
+	start->from = from;
+}
+
+bool
+capture_choose_start(const token_file_t *tf, const staging_last_t *last,
+		     const staging_checkpoint_t *cp, capture_start_t *start)
+{
+	int64_t newest_write_ms = 0;
+	bool have = false, ours;
+
+	capture_start_cleanup(start);
+	if (last && last->seq > 0 && !bson_empty(&last->token)) {
+		start_set(start, &last->token, last->ct_t, last->ct_i, "staged events");
+		newest_write_ms = last->staged_at_ms;
+		have = true;
+	}
+	/*
+	 * The checkpoint is written after its batch is staged, so a lastSeq
+	 * not behind the staged tail means its token is at or after it.
+	 */
+	if (cp && !bson_empty(&cp->token) && cp->last_seq >= (last ? last->seq : 0)) {
+		if (have && !cp->ct_t)
+			start_set(start, &cp->token, start->ct_t, start->ct_i, "checkpoint");
+		else
+			start_set(start, &cp->token, cp->ct_t, cp->ct_i, "checkpoint");
+		if (cp->heartbeat_ms > newest_write_ms)
+			newest_write_ms = cp->heartbeat_ms;
+		have = true;
+	}
+	if (tf && !bson_empty(&tf->resume_token)) {
+		ours = tf->writer && !strncmp(tf->writer, CAPTURE_WRITER, strlen(CAPTURE_WRITER));
+		if (!have || (!ours && tf->written_at_ms > newest_write_ms)) {
+			start_set(start, &tf->resume_token, tf->cluster_time_t, tf->cluster_time_i,
+				  "token file");
+			have = true;
+		}
+	}
+	return have;
+}
+
+bool
+capture_is_ddl(const char *operation_type)
+{
+	static const char *const ddl[] = {"drop", "rename", "dropDatabase", "invalidate"};
+	size_t i;
+
+	for (i = 0; i < sizeof ddl / sizeof ddl[0]; i++)
+		if (!strcmp(operation_type, ddl[i]))
+			return true;
+	return false;
+}

@@ -1,0 +1,94 @@
+/*
+ * The source side of cdc-capture: which server features the source has,
+ * opening and resuming its change stream, the source's cluster time, and
+ * where a (re)started capture resumes (SPEC §5).
+ */
+#ifndef CSM_CAPTURE_H
+#define CSM_CAPTURE_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "staging.h"
+#include "tokenfile.h"
+
+/* The token file's "writer" when cdc-capture wrote it. */
+#define CAPTURE_WRITER "cdc-capture"
+
+typedef struct capture_source capture_source_t;
+
+/* How a stream is opened. */
+typedef struct capture_stream_opts {
+	bool update_lookup;   /* fullDocument "updateLookup", else "default" */
+	bool split_events;    /* add {$changeStreamSplitLargeEvent: {}} */
+	int32_t batch_size;   /* cursor batchSize */
+	int64_t max_await_ms; /* maxAwaitTimeMS of each getMore */
+} capture_stream_opts_t;
+
+/*
+ * A source for db.coll on client (borrowed; must outlive the source). Runs
+ * buildInfo to learn whether the server has $changeStreamSplitLargeEvent,
+ * and installs APM callbacks on client that record the operationTime of
+ * every aggregate/getMore reply (capture_source_op_time).
+ */
+capture_source_t *capture_source_new(mongoc_client_t *client, const char *db, const char *coll,
+				     bson_error_t *error);
+void capture_source_destroy(capture_source_t *src);
+
+/* True when buildInfo's versionArray says 6.0.9+ (6.0 line) or 7.0+. */
+bool capture_source_has_split_stage(const capture_source_t *src);
+/* "7.0.0" (borrowed), "" when buildInfo had no version. */
+const char *capture_source_version(const capture_source_t *src);
+
+/* The same decision on a buildInfo reply (exposed for unit tests). */
+bool capture_version_has_split_stage(const bson_t *build_info);
+
+/*
+ * The operationTime of the newest aggregate/getMore reply on the source:
+ * the cluster time a postBatchResumeToken of an empty batch stands for
+ * (tokens are opaque; decoding them is not portable). false when none yet.
+ */
+bool capture_source_op_time(const capture_source_t *src, uint32_t *t, uint32_t *i);
+
+/*
+ * Opens the change stream resuming after resume_token (resumeAfter; must
+ * not be empty). Never NULL: errors are in
+ * mongoc_change_stream_error_document. The caller destroys it.
+ */
+mongoc_change_stream_t *capture_stream_open(capture_source_t *src, const bson_t *resume_token,
+					    const capture_stream_opts_t *opts);
+
+/* Where to resume. */
+typedef struct capture_start {
+	bson_t token;        /* owned */
+	uint32_t ct_t, ct_i; /* 0 when unknown */
+	const char *from;    /* "token file" | "staged events" | "checkpoint" */
+} capture_start_t;
+
+void capture_start_init(capture_start_t *start);
+void capture_start_cleanup(capture_start_t *start);
+
+/*
+ * Picks the newest safe resume point of:
+ *  - the highest staged event (last, when last->seq > 0): the staged
+ *    documents are the source of truth;
+ *  - the checkpoint (cp, may be NULL), only when its lastSeq is not behind
+ *    the highest staged seq: then its token (possibly a postBatchResumeToken
+ *    taken while idle) is at or after every staged event;
+ *  - the token file (tf, may be NULL): used when there is neither of the
+ *    above, or when another program (token-probe) wrote it after the newest
+ *    staged document and checkpoint were written (a new init after an old
+ *    run). A token file written by cdc-capture itself is never newer than
+ *    what it staged. Write times decide, not clusterTimes: a probe's
+ *    clusterTime may be an operationTime later than its token, and tokens
+ *    are opaque.
+ * Returns false when there is none (never "start from now").
+ */
+bool capture_choose_start(const token_file_t *tf, const staging_last_t *last,
+			  const staging_checkpoint_t *cp, capture_start_t *start);
+
+/* True for drop, rename, dropDatabase and invalidate (SPEC §5). */
+bool capture_is_ddl(const char *operation_type);
+
+#endif
