@@ -41,14 +41,35 @@ void oplog_shutdown(void);
 bool oplog_append(const bson_t *entry, bson_error_t *error);
 
 /* Makes every appended entry durable (fsync per --sync-policy). Called
- * before acknowledging a write with j:true or w:"majority". */
+ * before acknowledging a write with j:true or w:"majority". With
+ * --sync-policy batch it waits for the group commit with server_lock
+ * RELEASED (like an awaitData wait): call it when the command no longer
+ * holds pointers into the store, i.e. just before replying. */
 bool oplog_sync(bson_error_t *error);
 
 /* The newest cluster time (for $clusterTime/operationTime and hello's
- * lastWrite); {now, 0} when empty. */
+ * lastWrite); {now, 1} when empty. */
 void oplog_last_time(uint32_t *t, uint32_t *i);
 
-/* A no-op tick so the cluster time moves (used for PBRT and operationTime). */
+/* A no-op tick so the cluster time moves (used for PBRT and operationTime):
+ * at a new wall-clock second the cluster time becomes {now, 1} without an
+ * entry; the next append gets a later time. */
 void oplog_current_time(uint32_t *t, uint32_t *i);
+
+/* --- Readers (change streams). Calls with server_lock held. --- */
+
+/* The seq of the oldest and of the newest entry held; *first = *last + 1
+ * when none is held. *first > 1 once entries have fallen off. */
+void oplog_bounds(int64_t *first, int64_t *last);
+
+/*
+ * Points entry (bson_init_static: do not destroy) at entry seq and sets its
+ * time. Borrowed: valid while server_lock stays held and no append runs
+ * (an append may drop the oldest entries). false when seq is not held.
+ */
+bool oplog_get(int64_t seq, bson_t *entry, uint32_t *t, uint32_t *i);
+
+/* The seq of the first held entry with time >= {t, i}; last + 1 when none. */
+int64_t oplog_seek_time(uint32_t t, uint32_t i);
 
 #endif

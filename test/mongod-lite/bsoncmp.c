@@ -1,0 +1,223 @@
+/* BSON comparison in MongoDB's order (see bsoncmp.h). */
+#include "bsoncmp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+bsoncmp_type_rank(bson_type_t type)
+{
+	switch (type) {
+	case BSON_TYPE_MINKEY:
+		return 0;
+	case BSON_TYPE_NULL:
+	case BSON_TYPE_UNDEFINED:
+		return 1;
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DOUBLE:
+	case BSON_TYPE_DECIMAL128:
+		return 2;
+	case BSON_TYPE_SYMBOL:
+	case BSON_TYPE_UTF8:
+		return 3;
+	case BSON_TYPE_DOCUMENT:
+		return 4;
+	case BSON_TYPE_ARRAY:
+		return 5;
+	case BSON_TYPE_BINARY:
+		return 6;
+	case BSON_TYPE_OID:
+		return 7;
+	case BSON_TYPE_BOOL:
+		return 8;
+	case BSON_TYPE_DATE_TIME:
+		return 9;
+	case BSON_TYPE_TIMESTAMP:
+		return 10;
+	case BSON_TYPE_REGEX:
+		return 11;
+	case BSON_TYPE_DBPOINTER:
+		return 12;
+	case BSON_TYPE_CODE:
+		return 13;
+	case BSON_TYPE_CODEWSCOPE:
+		return 14;
+	case BSON_TYPE_MAXKEY:
+		return 100;
+	case BSON_TYPE_EOD:
+	default:
+		return 50;
+	}
+}
+
+long double
+bsoncmp_number(const bson_value_t *v)
+{
+	switch (v->value_type) {
+	case BSON_TYPE_INT32:
+		return v->value.v_int32;
+	case BSON_TYPE_INT64:
+		return v->value.v_int64;
+	case BSON_TYPE_DOUBLE:
+		return v->value.v_double;
+	case BSON_TYPE_DECIMAL128: {
+		char s[BSON_DECIMAL128_STRING];
+		bson_decimal128_to_string(&v->value.v_decimal128, s);
+		if (strcmp(s, "NaN") == 0)
+			return NAN;
+		if (strcmp(s, "Infinity") == 0)
+			return INFINITY;
+		if (strcmp(s, "-Infinity") == 0)
+			return -INFINITY;
+		return strtold(s, NULL);
+	}
+	default:
+		return 0;
+	}
+}
+
+static int
+cmp_numbers(const bson_value_t *a, const bson_value_t *b)
+{
+	bool a_int = a->value_type == BSON_TYPE_INT32 || a->value_type == BSON_TYPE_INT64;
+	bool b_int = b->value_type == BSON_TYPE_INT32 || b->value_type == BSON_TYPE_INT64;
+
+	if (a_int && b_int) {
+		int64_t x = a->value_type == BSON_TYPE_INT32 ? a->value.v_int32 : a->value.v_int64;
+		int64_t y = b->value_type == BSON_TYPE_INT32 ? b->value.v_int32 : b->value.v_int64;
+		return x < y ? -1 : x > y;
+	}
+	long double x = bsoncmp_number(a), y = bsoncmp_number(b);
+	/* NaN sorts below every other number and equals itself. */
+	if (isnan(x) || isnan(y))
+		return isnan(x) && isnan(y) ? 0 : isnan(x) ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static int
+cmp_bytes(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c)
+		return c < 0 ? -1 : 1;
+	return alen < blen ? -1 : alen > blen;
+}
+
+int
+bsoncmp_values(const bson_value_t *a, const bson_value_t *b)
+{
+	int ra = bsoncmp_type_rank(a->value_type), rb = bsoncmp_type_rank(b->value_type);
+	int c;
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	switch (a->value_type) {
+	case BSON_TYPE_MINKEY:
+	case BSON_TYPE_MAXKEY:
+	case BSON_TYPE_NULL:
+	case BSON_TYPE_UNDEFINED:
+		return 0;
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DOUBLE:
+	case BSON_TYPE_DECIMAL128:
+		return cmp_numbers(a, b);
+	case BSON_TYPE_UTF8:
+	case BSON_TYPE_SYMBOL: {
+		const char *sa = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.str : a->value.v_symbol.symbol;
+		size_t la = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.len : a->value.v_symbol.len;
+		const char *sb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.str : b->value.v_symbol.symbol;
+		size_t lb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.len : b->value.v_symbol.len;
+		return cmp_bytes(sa, la, sb, lb);
+	}
+	case BSON_TYPE_DOCUMENT:
+	case BSON_TYPE_ARRAY:
+		return bsoncmp_docs(a->value.v_doc.data, a->value.v_doc.data_len, b->value.v_doc.data,
+				    b->value.v_doc.data_len);
+	case BSON_TYPE_BINARY:
+		if (a->value.v_binary.data_len != b->value.v_binary.data_len)
+			return a->value.v_binary.data_len < b->value.v_binary.data_len ? -1 : 1;
+		if (a->value.v_binary.subtype != b->value.v_binary.subtype)
+			return a->value.v_binary.subtype < b->value.v_binary.subtype ? -1 : 1;
+		return cmp_bytes(a->value.v_binary.data, a->value.v_binary.data_len, b->value.v_binary.data,
+				 b->value.v_binary.data_len);
+	case BSON_TYPE_OID:
+		return cmp_bytes(a->value.v_oid.bytes, 12, b->value.v_oid.bytes, 12);
+	case BSON_TYPE_BOOL:
+		return (int)a->value.v_bool - (int)b->value.v_bool;
+	case BSON_TYPE_DATE_TIME:
+		return a->value.v_datetime < b->value.v_datetime ? -1 : a->value.v_datetime > b->value.v_datetime;
+	case BSON_TYPE_TIMESTAMP:
+		if (a->value.v_timestamp.timestamp != b->value.v_timestamp.timestamp)
+			return a->value.v_timestamp.timestamp < b->value.v_timestamp.timestamp ? -1 : 1;
+		return a->value.v_timestamp.increment < b->value.v_timestamp.increment
+			       ? -1
+			       : a->value.v_timestamp.increment > b->value.v_timestamp.increment;
+	case BSON_TYPE_REGEX:
+		c = strcmp(a->value.v_regex.regex, b->value.v_regex.regex);
+		if (c)
+			return c < 0 ? -1 : 1;
+		c = strcmp(a->value.v_regex.options, b->value.v_regex.options);
+		return c < 0 ? -1 : c > 0;
+	case BSON_TYPE_DBPOINTER:
+		c = cmp_bytes(a->value.v_dbpointer.collection, a->value.v_dbpointer.collection_len,
+			      b->value.v_dbpointer.collection, b->value.v_dbpointer.collection_len);
+		if (c)
+			return c;
+		return cmp_bytes(a->value.v_dbpointer.oid.bytes, 12, b->value.v_dbpointer.oid.bytes, 12);
+	case BSON_TYPE_CODE:
+		return cmp_bytes(a->value.v_code.code, a->value.v_code.code_len, b->value.v_code.code,
+				 b->value.v_code.code_len);
+	case BSON_TYPE_CODEWSCOPE:
+		c = cmp_bytes(a->value.v_codewscope.code, a->value.v_codewscope.code_len, b->value.v_codewscope.code,
+			      b->value.v_codewscope.code_len);
+		if (c)
+			return c;
+		return bsoncmp_docs(a->value.v_codewscope.scope_data, a->value.v_codewscope.scope_len,
+				    b->value.v_codewscope.scope_data, b->value.v_codewscope.scope_len);
+	case BSON_TYPE_EOD:
+	default:
+		return 0;
+	}
+}
+
+static int
+cmp_elements(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, bool names)
+{
+	bson_iter_t ia, ib;
+	bool ha, hb;
+
+	if (!bson_iter_init_from_data(&ia, a, alen) || !bson_iter_init_from_data(&ib, b, blen))
+		return cmp_bytes(a, alen, b, blen);
+	for (;;) {
+		ha = bson_iter_next(&ia);
+		hb = bson_iter_next(&ib);
+		if (!ha || !hb)
+			return ha == hb ? 0 : ha ? 1 : -1;
+		int ra = bsoncmp_type_rank(bson_iter_type(&ia)), rb = bsoncmp_type_rank(bson_iter_type(&ib));
+		if (ra != rb)
+			return ra < rb ? -1 : 1;
+		if (names) {
+			int c = strcmp(bson_iter_key(&ia), bson_iter_key(&ib));
+			if (c)
+				return c < 0 ? -1 : 1;
+		}
+		int c = bsoncmp_values(bson_iter_value(&ia), bson_iter_value(&ib));
+		if (c)
+			return c;
+	}
+}
+
+int
+bsoncmp_docs(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+	return cmp_elements(a, alen, b, blen, true);
+}
+
+int
+bsoncmp_keys(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+	return cmp_elements(a, alen, b, blen, false);
+}

@@ -1,0 +1,596 @@
+/* Command table, fail points, retryable writes, common reply fields. */
+#include "dispatch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmds.h"
+#include "command.h"
+#include "failpoint.h"
+#include "oplog.h"
+#include "server.h"
+
+mlite_stats_t mlite_stats;
+
+enum {
+	F_RETRYABLE = 1, /* de-duplicated by (lsid, txnNumber) */
+	F_WRITE = 2,	 /* honours j:true / w:"majority" */
+	F_CRUD = 4,	 /* counted in its own opcounter, not "command" */
+};
+
+typedef struct {
+	const char *name;
+	command_fn fn;
+	int flags;
+} command_entry_t;
+
+static bool end_sessions(command_ctx_t *ctx, bson_t *reply, bson_error_t *error);
+
+/* Names match case-sensitively; aliases are listed explicitly. */
+static const command_entry_t commands[] = {
+	{"hello", cmd_hello, 0},
+	{"isMaster", cmd_hello, 0},
+	{"ismaster", cmd_hello, 0},
+	{"ping", cmd_ping, 0},
+	{"buildInfo", cmd_build_info, 0},
+	{"buildinfo", cmd_build_info, 0},
+	{"serverStatus", cmd_server_status, 0},
+	{"listDatabases", cmd_list_databases, 0},
+	{"endSessions", end_sessions, 0},
+	{"killSessions", cmd_ping, 0},
+	{"killAllSessions", cmd_ping, 0},
+	{"refreshSessions", cmd_ping, 0},
+	{"startSession", cmd_ping, 0},
+	{"getParameter", cmd_get_parameter, 0},
+	{"getCmdLineOpts", cmd_get_cmd_line_opts, 0},
+	{"whatsmyuri", cmd_whatsmyuri, 0},
+	{"connectionStatus", cmd_connection_status, 0},
+	{"replSetGetStatus", cmd_repl_set_get_status, 0},
+	{"getLastError", cmd_ping, 0},
+	{"getlasterror", cmd_ping, 0},
+	{"create", cmd_create, F_WRITE},
+	{"collMod", cmd_coll_mod, F_WRITE},
+	{"drop", cmd_drop, F_WRITE},
+	{"dropDatabase", cmd_drop_database, F_WRITE},
+	{"renameCollection", cmd_rename_collection, F_WRITE},
+	{"listCollections", cmd_list_collections, 0},
+	{"listIndexes", cmd_list_indexes, 0},
+	{"createIndexes", cmd_create_indexes, F_WRITE},
+	{"dropIndexes", cmd_drop_indexes, F_WRITE},
+	{"deleteIndexes", cmd_drop_indexes, F_WRITE},
+	{"dbStats", cmd_db_stats, 0},
+	{"dbstats", cmd_db_stats, 0},
+	{"collStats", cmd_coll_stats, 0},
+	{"collstats", cmd_coll_stats, 0},
+	{"insert", cmd_insert, F_RETRYABLE | F_WRITE | F_CRUD},
+	{"update", cmd_update, F_RETRYABLE | F_WRITE | F_CRUD},
+	{"delete", cmd_delete, F_RETRYABLE | F_WRITE | F_CRUD},
+	{"findAndModify", cmd_find_and_modify, F_RETRYABLE | F_WRITE},
+	{"findandmodify", cmd_find_and_modify, F_RETRYABLE | F_WRITE},
+	{"find", cmd_find, F_CRUD},
+	{"getMore", cmd_get_more, F_CRUD},
+	{"killCursors", cmd_kill_cursors, 0},
+	{"count", cmd_count, 0},
+	{"distinct", cmd_distinct, 0},
+	{"aggregate", cmd_aggregate, 0},
+	{"configureFailPoint", cmd_configure_fail_point, 0},
+};
+
+void
+server_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+	char ts[32];
+	struct timespec now;
+	struct tm tm;
+
+	if (level > server_config.log_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	flockfile(stderr);
+	fprintf(stderr, "%s.%03ldZ mongod-lite: ", ts, now.tv_nsec / 1000000);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+}
+
+void
+cmd_error(bson_error_t *error, int code, const char *fmt, ...)
+{
+	va_list ap;
+	if (!error)
+		return;
+	error->domain = 1;
+	error->code = (uint32_t)(code ? code : 1);
+	va_start(ap, fmt);
+	vsnprintf(error->message, sizeof error->message, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+cmd_code_name(int code)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} names[] = {
+		{1, "InternalError"},
+		{2, "BadValue"},
+		{4, "NoSuchKey"},
+		{6, "HostUnreachable"},
+		{7, "HostNotFound"},
+		{8, "UnknownError"},
+		{9, "FailedToParse"},
+		{11, "UserNotFound"},
+		{13, "Unauthorized"},
+		{14, "TypeMismatch"},
+		{15, "Overflow"},
+		{16, "InvalidLength"},
+		{17, "ProtocolError"},
+		{18, "AuthenticationFailed"},
+		{20, "IllegalOperation"},
+		{24, "LockTimeout"},
+		{26, "NamespaceNotFound"},
+		{27, "IndexNotFound"},
+		{28, "PathNotViable"},
+		{40, "ConflictingUpdateOperators"},
+		{43, "CursorNotFound"},
+		{48, "NamespaceExists"},
+		{50, "MaxTimeMSExpired"},
+		{52, "DollarPrefixedFieldName"},
+		{59, "CommandNotFound"},
+		{66, "ImmutableField"},
+		{67, "CannotCreateIndex"},
+		{72, "InvalidOptions"},
+		{73, "InvalidNamespace"},
+		{85, "IndexOptionsConflict"},
+		{86, "IndexKeySpecsConflict"},
+		{89, "NetworkTimeout"},
+		{91, "ShutdownInProgress"},
+		{96, "OperationFailed"},
+		{112, "WriteConflict"},
+		{115, "CommandNotSupported"},
+		{136, "CappedPositionLost"},
+		{166, "CommandNotSupportedOnView"},
+		{175, "QueryPlanKilled"},
+		{189, "PrimarySteppedDown"},
+		{197, "InvalidIndexSpecificationOption"},
+		{225, "TransactionTooOld"},
+		{237, "CursorKilled"},
+		{251, "NoSuchTransaction"},
+		{260, "InvalidResumeToken"},
+		{262, "ExceededTimeLimit"},
+		{276, "IndexBuildAborted"},
+		{280, "ChangeStreamFatalError"},
+		{286, "ChangeStreamHistoryLost"},
+		{10107, "NotWritablePrimary"},
+		{10334, "BSONObjectTooLarge"},
+		{11000, "DuplicateKey"},
+		{11600, "InterruptedAtShutdown"},
+		{11601, "Interrupted"},
+		{11602, "InterruptedDueToReplStateChange"},
+		{13435, "NotPrimaryNoSecondaryOk"},
+		{13436, "NotPrimaryOrSecondary"},
+		{31254, "Location31254"},
+		{40573, "Location40573"},
+	};
+	static __thread char buf[32];
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].code == code)
+			return names[i].name;
+	snprintf(buf, sizeof buf, "Location%d", code);
+	return buf;
+}
+
+/* ---- shared helpers ---- */
+
+bool
+cmd_as_int64(const bson_iter_t *it, int64_t *out)
+{
+	switch (bson_iter_type(it)) {
+	case BSON_TYPE_INT32:
+		*out = bson_iter_int32(it);
+		return true;
+	case BSON_TYPE_INT64:
+		*out = bson_iter_int64(it);
+		return true;
+	case BSON_TYPE_DOUBLE: {
+		double d = bson_iter_double(it);
+		if (d != d || d > 9.2e18 || d < -9.2e18)
+			return false;
+		*out = (int64_t)d;
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+bool
+cmd_doc_field(const bson_t *cmd, const char *field, bson_t *view, bool *present, bson_error_t *error)
+{
+	bson_iter_t it;
+	*present = false;
+	bson_init(view);
+	if (!bson_iter_init_find(&it, cmd, field) || BSON_ITER_HOLDS_NULL(&it))
+		return true;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		cmd_error(error, 14, "BSON field '%s' is the wrong type '%s', expected type 'object'", field,
+			  BSON_ITER_HOLDS_ARRAY(&it) ? "array" : "scalar");
+		return false;
+	}
+	const uint8_t *d;
+	uint32_t l;
+	bson_iter_document(&it, &l, &d);
+	bson_init_static(view, d, l);
+	*present = true;
+	return true;
+}
+
+bool
+cmd_valid_coll_name(const char *db, const char *coll, bson_error_t *error)
+{
+	if (!coll[0] || strchr(coll, '$') || strlen(db) + strlen(coll) + 1 > 255) {
+		cmd_error(error, 73, "Invalid collection name: %s.%s", db, coll);
+		return false;
+	}
+	return true;
+}
+
+const char *
+cmd_coll_arg(command_ctx_t *ctx, bson_error_t *error)
+{
+	bson_iter_t it;
+	if (!bson_iter_init(&it, ctx->cmd) || !bson_iter_next(&it) || !BSON_ITER_HOLDS_UTF8(&it)) {
+		cmd_error(error, 2, "collection name has invalid type");
+		return NULL;
+	}
+	const char *coll = bson_iter_utf8(&it, NULL);
+	if (!cmd_valid_coll_name(ctx->db, coll, error))
+		return NULL;
+	return coll;
+}
+
+bool
+cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2, const bson_t *ud,
+	  const bson_t *pre, bson_error_t *error)
+{
+	/* one buffer reused for every entry (server_lock is held): a fresh
+	 * megabyte-class allocation per write fragments the heap */
+	static bson_t entry = BSON_INITIALIZER;
+	char ns[512];
+
+	bson_reinit(&entry);
+	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll ? coll : "$cmd");
+	BSON_APPEND_UTF8(&entry, "op", op);
+	BSON_APPEND_UTF8(&entry, "ns", ns);
+	BSON_APPEND_DOCUMENT(&entry, "o", o);
+	if (o2)
+		BSON_APPEND_DOCUMENT(&entry, "o2", o2);
+	if (ud)
+		BSON_APPEND_DOCUMENT(&entry, "ud", ud);
+	if (pre)
+		BSON_APPEND_DOCUMENT(&entry, "pre", pre);
+	if (ctx->lsid && ctx->txn_number >= 0) {
+		BSON_APPEND_DOCUMENT(&entry, "lsid", ctx->lsid);
+		BSON_APPEND_INT64(&entry, "txnNumber", ctx->txn_number);
+	}
+	return oplog_append(&entry, error);
+}
+
+bool
+cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_error_t *error)
+{
+	*out = store_get_coll(ctx->db, coll);
+	if (*out)
+		return true;
+	if (!cmd_valid_coll_name(ctx->db, coll, error))
+		return false;
+	if (!store_create_coll(ctx->db, coll, NULL, out, error))
+		return false;
+	bson_t o = BSON_INITIALIZER;
+	BSON_APPEND_UTF8(&o, "create", coll);
+	bool ok = cmd_oplog(ctx, "c", NULL, &o, NULL, NULL, NULL, error);
+	bson_destroy(&o);
+	return ok;
+}
+
+/* ---- retryable writes: (lsid.id, txnNumber) -> the reply sent ---- */
+
+typedef struct txn_record {
+	uint8_t lsid[16];
+	int64_t txn_number;
+	bson_t reply;
+	struct txn_record *next;
+} txn_record_t;
+
+#define TXN_BUCKETS 1024
+static txn_record_t *txn_table[TXN_BUCKETS];
+
+static bool
+lsid_bytes(const bson_t *lsid, uint8_t out[16])
+{
+	bson_iter_t it;
+	bson_subtype_t st;
+	uint32_t len;
+	const uint8_t *data;
+	if (!lsid || !bson_iter_init_find(&it, lsid, "id") || !BSON_ITER_HOLDS_BINARY(&it))
+		return false;
+	bson_iter_binary(&it, &st, &len, &data);
+	memset(out, 0, 16);
+	memcpy(out, data, len < 16 ? len : 16);
+	return true;
+}
+
+static size_t
+txn_bucket(const uint8_t lsid[16])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ lsid[i]) * 16777619u;
+	return h % TXN_BUCKETS;
+}
+
+static txn_record_t *
+txn_lookup(const uint8_t lsid[16])
+{
+	for (txn_record_t *r = txn_table[txn_bucket(lsid)]; r; r = r->next)
+		if (memcmp(r->lsid, lsid, 16) == 0)
+			return r;
+	return NULL;
+}
+
+static txn_record_t *
+txn_create(const uint8_t lsid[16])
+{
+	txn_record_t *r = store_calloc(sizeof *r);
+	memcpy(r->lsid, lsid, 16);
+	r->txn_number = -1;
+	bson_init(&r->reply);
+	r->next = txn_table[txn_bucket(lsid)];
+	txn_table[txn_bucket(lsid)] = r;
+	return r;
+}
+
+/* endSessions: forgets the sessions' retryable-write records. */
+static bool
+end_sessions(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
+{
+	bson_iter_t it, el;
+	(void)reply;
+	(void)error;
+	if (!bson_iter_init_find(&it, ctx->cmd, "endSessions") || !BSON_ITER_HOLDS_ARRAY(&it))
+		return true;
+	bson_iter_recurse(&it, &el);
+	while (bson_iter_next(&el)) {
+		bson_t lsid;
+		uint8_t id[16];
+		const uint8_t *d;
+		uint32_t l;
+		if (!BSON_ITER_HOLDS_DOCUMENT(&el))
+			continue;
+		bson_iter_document(&el, &l, &d);
+		bson_init_static(&lsid, d, l);
+		if (!lsid_bytes(&lsid, id))
+			continue;
+		for (txn_record_t **p = &txn_table[txn_bucket(id)]; *p; p = &(*p)->next) {
+			if (memcmp((*p)->lsid, id, 16) == 0) {
+				txn_record_t *r = *p;
+				*p = r->next;
+				bson_destroy(&r->reply);
+				free(r);
+				break;
+			}
+		}
+	}
+	return true;
+}
+
+/* ---- dispatch ---- */
+
+void
+dispatch_append_cluster_time(bson_t *reply)
+{
+	uint32_t t, i;
+	uint8_t zeros[20] = {0};
+	bson_t ct, sig;
+
+	oplog_last_time(&t, &i);
+	bson_append_document_begin(reply, "$clusterTime", -1, &ct);
+	BSON_APPEND_TIMESTAMP(&ct, "clusterTime", t, i);
+	bson_append_document_begin(&ct, "signature", -1, &sig);
+	BSON_APPEND_BINARY(&sig, "hash", BSON_SUBTYPE_BINARY, zeros, 20);
+	BSON_APPEND_INT64(&sig, "keyId", 0);
+	bson_append_document_end(&ct, &sig);
+	bson_append_document_end(reply, &ct);
+	BSON_APPEND_TIMESTAMP(reply, "operationTime", t, i);
+}
+
+static const command_entry_t *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void
+count_command(const char *name, const command_entry_t *e)
+{
+	if (!e || !(e->flags & F_CRUD)) {
+		mlite_stats.command++;
+		return;
+	}
+	if (strcmp(name, "insert") == 0)
+		mlite_stats.insert++;
+	else if (strcmp(name, "update") == 0)
+		mlite_stats.update++;
+	else if (strcmp(name, "delete") == 0)
+		mlite_stats.delete_++;
+	else if (strcmp(name, "find") == 0)
+		mlite_stats.query++;
+	else
+		mlite_stats.getmore++;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && !server_shutting_down)
+		;
+}
+
+bool
+dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t *reply)
+{
+	bson_iter_t it;
+	command_ctx_t ctx = {.conn = conn, .cmd = cmd, .txn_number = -1, .connection_id = conn->id};
+	bson_t lsid_view, body = BSON_INITIALIZER; /* fields to put after an error's */
+	bson_error_t error = {0};
+	bool ok = false, keep = true;
+	failpoint_action_t fp;
+
+	if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it)) {
+		pthread_mutex_lock(&server_lock);
+		cmd_error(&error, 9, "empty command document");
+		goto reply_error;
+	}
+	ctx.name = bson_iter_key(&it);
+	ctx.db = legacy_db;
+	bson_iter_init(&it, cmd);
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+		if (strcmp(k, "$db") == 0 && BSON_ITER_HOLDS_UTF8(&it)) {
+			ctx.db = bson_iter_utf8(&it, NULL);
+		} else if (strcmp(k, "lsid") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			const uint8_t *d;
+			uint32_t l;
+			bson_iter_document(&it, &l, &d);
+			bson_init_static(&lsid_view, d, l);
+			ctx.lsid = &lsid_view;
+		} else if (strcmp(k, "txnNumber") == 0) {
+			int64_t n;
+			if (cmd_as_int64(&it, &n))
+				ctx.txn_number = n;
+		} else if (strcmp(k, "writeConcern") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			bson_iter_t wc;
+			bson_iter_recurse(&it, &wc);
+			while (bson_iter_next(&wc)) {
+				if (strcmp(bson_iter_key(&wc), "j") == 0 && bson_iter_as_bool(&wc))
+					ctx.wants_durable = true;
+				if (strcmp(bson_iter_key(&wc), "w") == 0 && BSON_ITER_HOLDS_UTF8(&wc) &&
+				    strcmp(bson_iter_utf8(&wc, NULL), "majority") == 0)
+					ctx.wants_durable = true;
+			}
+		}
+	}
+
+	pthread_mutex_lock(&server_lock);
+	if (!ctx.db || !ctx.db[0]) {
+		cmd_error(&error, 40571, "OP_MSG requests require a $db argument");
+		goto reply_error;
+	}
+	const command_entry_t *entry = find_command(ctx.name);
+	count_command(ctx.name, entry);
+	server_log(2, "conn%" PRId64 " %s.%s", conn->id, ctx.db, ctx.name);
+
+	failpoint_check(ctx.name, conn->app_name[0] ? conn->app_name : NULL, &fp);
+	if (fp.fire) {
+		if (fp.block_ms > 0) {
+			pthread_mutex_unlock(&server_lock);
+			sleep_ms(fp.block_ms);
+			pthread_mutex_lock(&server_lock);
+		}
+		if (fp.close_connection) {
+			server_log(1, "conn%" PRId64 ": fail point closes the connection on '%s'", conn->id, ctx.name);
+			failpoint_action_cleanup(&fp);
+			keep = false;
+			goto done;
+		}
+		if (fp.error_code != 0) {
+			cmd_error(&error, fp.error_code, "Failing command via 'failCommand' failpoint");
+			if (!bson_empty(&fp.error_labels))
+				bson_append_array(&body, "errorLabels", -1, &fp.error_labels);
+			failpoint_action_cleanup(&fp);
+			goto reply_error;
+		}
+	}
+
+	if (!entry) {
+		cmd_error(&error, 59, "no such command: '%s'", ctx.name);
+		failpoint_action_cleanup(&fp);
+		goto reply_error;
+	}
+
+	uint8_t lsid_id[16];
+	txn_record_t *rec = NULL;
+	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 && lsid_bytes(ctx.lsid, lsid_id);
+	if (retryable) {
+		rec = txn_lookup(lsid_id);
+		if (rec && rec->txn_number == ctx.txn_number) {
+			server_log(1, "conn%" PRId64 ": retried %s (txnNumber %" PRId64 ") answered from its first reply",
+				   conn->id, ctx.name, ctx.txn_number);
+			bson_concat(reply, &rec->reply);
+			ok = true;
+			goto finish;
+		}
+		if (rec && rec->txn_number > ctx.txn_number) {
+			cmd_error(&error, 225,
+				  "Retryable write with txnNumber %" PRId64 " is prohibited on session because a newer "
+				  "retryable write with txnNumber %" PRId64 " has already started on this session.",
+				  ctx.txn_number, rec->txn_number);
+			failpoint_action_cleanup(&fp);
+			goto reply_error;
+		}
+	}
+
+	ok = entry->fn(&ctx, reply, &error);
+	if (ok && (entry->flags & F_WRITE) && ctx.wants_durable && !oplog_sync(&error))
+		ok = false;
+	if (ok && retryable) {
+		if (!rec)
+			rec = txn_create(lsid_id);
+		rec->txn_number = ctx.txn_number;
+		bson_destroy(&rec->reply);
+		bson_copy_to(reply, &rec->reply);
+	}
+finish:
+	if (ok && fp.fire && !bson_empty(&fp.write_concern_error))
+		BSON_APPEND_DOCUMENT(reply, "writeConcernError", &fp.write_concern_error);
+	failpoint_action_cleanup(&fp);
+	if (!ok) {
+		/* what the handler wrote (errorLabels, keyValue...) follows the error */
+		bson_concat(&body, reply);
+		bson_reinit(reply);
+		goto reply_error;
+	}
+	BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+	dispatch_append_cluster_time(reply);
+	goto done;
+
+reply_error:
+	if (error.code == 0)
+		error.code = 1;
+	BSON_APPEND_DOUBLE(reply, "ok", 0.0);
+	BSON_APPEND_UTF8(reply, "errmsg", error.message);
+	BSON_APPEND_INT32(reply, "code", (int32_t)error.code);
+	BSON_APPEND_UTF8(reply, "codeName", cmd_code_name((int)error.code));
+	bson_concat(reply, &body);
+	dispatch_append_cluster_time(reply);
+	/* an unknown command is worth a line even when quiet: it marks a gap */
+	server_log(error.code == 59 ? 0 : 1, "conn%" PRId64 " %s: error %u: %s", conn->id, ctx.name ? ctx.name : "?",
+		   error.code, error.message);
+done:
+	pthread_mutex_unlock(&server_lock);
+	bson_destroy(&body);
+	return keep;
+}

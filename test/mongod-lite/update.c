@@ -1,0 +1,1192 @@
+/* Update application and updateDescription (see update.h). */
+#include "update.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "bsoncmp.h"
+#include "command.h"
+#include "query.h"
+
+/* ---- a mutable document: containers expand lazily on first touch ---- */
+
+typedef struct mnode {
+	char *key;
+	bson_value_t val; /* scalars: an owned copy; containers not yet expanded: raw copy */
+	bool expanded;	  /* container whose children are in kids */
+	struct mnode **kids;
+	size_t n, cap;
+} mnode_t;
+
+static bool
+is_container(const mnode_t *m)
+{
+	return m->val.value_type == BSON_TYPE_DOCUMENT || m->val.value_type == BSON_TYPE_ARRAY;
+}
+
+static mnode_t *
+mnode_new(const char *key, size_t klen)
+{
+	mnode_t *m = calloc(1, sizeof *m);
+	m->key = bson_strndup(key, klen);
+	m->val.value_type = BSON_TYPE_NULL;
+	return m;
+}
+
+static void mnode_free(mnode_t *m);
+
+static void
+mnode_clear(mnode_t *m)
+{
+	if (m->expanded) {
+		for (size_t i = 0; i < m->n; i++)
+			mnode_free(m->kids[i]);
+		free(m->kids);
+		m->kids = NULL;
+		m->n = m->cap = 0;
+		m->expanded = false;
+	} else {
+		bson_value_destroy(&m->val);
+	}
+	memset(&m->val, 0, sizeof m->val);
+	m->val.value_type = BSON_TYPE_NULL;
+}
+
+static void
+mnode_free(mnode_t *m)
+{
+	if (!m)
+		return;
+	mnode_clear(m);
+	bson_free(m->key);
+	free(m);
+}
+
+static void
+mnode_set(mnode_t *m, const bson_value_t *v)
+{
+	mnode_clear(m);
+	bson_value_copy(v, &m->val);
+}
+
+static void
+mnode_push(mnode_t *parent, mnode_t *kid)
+{
+	if (parent->n == parent->cap) {
+		parent->cap = parent->cap ? parent->cap * 2 : 8;
+		parent->kids = realloc(parent->kids, parent->cap * sizeof *parent->kids);
+	}
+	parent->kids[parent->n++] = kid;
+}
+
+static void
+mnode_insert_at(mnode_t *parent, size_t pos, mnode_t *kid)
+{
+	mnode_push(parent, kid);
+	memmove(parent->kids + pos + 1, parent->kids + pos, (parent->n - 1 - pos) * sizeof *parent->kids);
+	parent->kids[pos] = kid;
+}
+
+/* Makes m an expanded empty container of type t. */
+static void
+mnode_make_container(mnode_t *m, bson_type_t t)
+{
+	mnode_clear(m);
+	m->val.value_type = t;
+	m->expanded = true;
+}
+
+static void
+mnode_expand(mnode_t *m)
+{
+	bson_iter_t it;
+	if (m->expanded || !is_container(m))
+		return;
+	bson_value_t raw = m->val;
+	memset(&m->val, 0, sizeof m->val);
+	m->val.value_type = raw.value_type;
+	m->expanded = true;
+	bson_iter_init_from_data(&it, raw.value.v_doc.data, raw.value.v_doc.data_len);
+	while (bson_iter_next(&it)) {
+		mnode_t *k = mnode_new(bson_iter_key(&it), bson_iter_key_len(&it));
+		bson_value_copy(bson_iter_value(&it), &k->val);
+		mnode_push(m, k);
+	}
+	bson_value_destroy(&raw);
+}
+
+static void mnode_append_to(const mnode_t *m, bson_t *out, const char *key, int klen);
+
+static void
+mnode_kids_to(const mnode_t *m, bson_t *out)
+{
+	bool arr = m->val.value_type == BSON_TYPE_ARRAY;
+	for (size_t i = 0; i < m->n; i++) {
+		char buf[16];
+		const char *k = m->kids[i]->key;
+		int kl = -1;
+		if (arr)
+			kl = (int)bson_uint32_to_string((uint32_t)i, &k, buf, sizeof buf);
+		mnode_append_to(m->kids[i], out, k, kl);
+	}
+}
+
+static void
+mnode_append_to(const mnode_t *m, bson_t *out, const char *key, int klen)
+{
+	if (!m->expanded) {
+		bson_append_value(out, key, klen, &m->val);
+		return;
+	}
+	bson_t child;
+	if (m->val.value_type == BSON_TYPE_ARRAY)
+		bson_append_array_begin(out, key, klen, &child);
+	else
+		bson_append_document_begin(out, key, klen, &child);
+	mnode_kids_to(m, &child);
+	if (m->val.value_type == BSON_TYPE_ARRAY)
+		bson_append_array_end(out, &child);
+	else
+		bson_append_document_end(out, &child);
+}
+
+static mnode_t *
+mnode_from_doc(const bson_t *doc)
+{
+	mnode_t *root = mnode_new("", 0);
+	bson_value_t v = {.value_type = BSON_TYPE_DOCUMENT};
+	v.value.v_doc.data = (uint8_t *)bson_get_data(doc);
+	v.value.v_doc.data_len = doc->len;
+	bson_value_copy(&v, &root->val);
+	mnode_expand(root);
+	return root;
+}
+
+static int
+kid_index(const mnode_t *m, const char *key, size_t klen)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strlen(m->kids[i]->key) == klen && memcmp(m->kids[i]->key, key, klen) == 0)
+			return (int)i;
+	return -1;
+}
+
+static bool
+parse_index(const char *s, size_t n, size_t *out)
+{
+	if (n == 0 || n > 9)
+		return false;
+	size_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (size_t)(s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * Finds the node at path. With create, makes missing parts (documents
+ * on the way, null-padding arrays); *parent_out is the node's parent. NULL when absent (no create) or not viable (error set).
+ */
+static mnode_t *
+mnode_path(mnode_t *root, const char *path, bool create, mnode_t **parent_out, bson_error_t *error)
+{
+	mnode_t *cur = root, *parent = NULL;
+	const char *p = path;
+
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t cl = dot ? (size_t)(dot - p) : strlen(p);
+		if (cl == 0) {
+			cmd_error(error, 56, "An empty update path is not valid.");
+			return NULL;
+		}
+		if (!is_container(cur)) {
+			if (create)
+				cmd_error(error, 28, "Cannot create field '%.*s' in element {%s: ...}", (int)cl, p,
+					  cur->key);
+			return NULL;
+		}
+		mnode_expand(cur);
+		mnode_t *next = NULL;
+		if (cur->val.value_type == BSON_TYPE_ARRAY) {
+			size_t idx;
+			if (!parse_index(p, cl, &idx)) {
+				if (create)
+					cmd_error(error, 28, "Cannot create field '%.*s' in element {%s: [...]}", (int)cl,
+						  p, cur->key);
+				return NULL;
+			}
+			if (idx >= cur->n) {
+				if (!create)
+					return NULL;
+				while (cur->n <= idx)
+					mnode_push(cur, mnode_new("", 0));
+			}
+			next = cur->kids[idx];
+		} else {
+			int i = kid_index(cur, p, cl);
+			if (i < 0) {
+				if (!create)
+					return NULL;
+				next = mnode_new(p, cl);
+				mnode_push(cur, next);
+				if (dot)
+					mnode_make_container(next, BSON_TYPE_DOCUMENT);
+			} else {
+				next = cur->kids[i];
+			}
+		}
+		parent = cur;
+		cur = next;
+		if (!dot)
+			break;
+		p = dot + 1;
+	}
+	if (parent_out)
+		*parent_out = parent;
+	return cur;
+}
+
+static void
+mnode_remove(mnode_t *root, const char *path)
+{
+	mnode_t *parent = NULL;
+	mnode_t *m = mnode_path(root, path, false, &parent, NULL);
+	if (!m || !parent)
+		return;
+	if (parent->val.value_type == BSON_TYPE_ARRAY) {
+		bson_value_t null_v = {.value_type = BSON_TYPE_NULL};
+		mnode_set(m, &null_v); /* $unset of an element leaves null, like mongod */
+		return;
+	}
+	for (size_t i = 0; i < parent->n; i++) {
+		if (parent->kids[i] == m) {
+			memmove(parent->kids + i, parent->kids + i + 1, (parent->n - i - 1) * sizeof *parent->kids);
+			parent->n--;
+			break;
+		}
+	}
+	mnode_free(m);
+}
+
+/* The value of m as a bson_value_t; containers are serialized into tmp. */
+static void
+mnode_value(const mnode_t *m, bson_t *tmp, bson_value_t *out)
+{
+	if (!m->expanded) {
+		*out = m->val;
+		return;
+	}
+	bson_init(tmp);
+	mnode_kids_to(m, tmp);
+	out->value_type = m->val.value_type;
+	out->value.v_doc.data = (uint8_t *)bson_get_data(tmp);
+	out->value.v_doc.data_len = tmp->len;
+}
+
+/* ---- validation ---- */
+
+typedef enum {
+	U_SET, U_UNSET, U_INC, U_MUL, U_MIN, U_MAX, U_PUSH, U_ADDTOSET, U_POP, U_PULL, U_PULLALL, U_RENAME,
+	U_SETONINSERT, U_CURRENTDATE, U_NONE
+} uop_t;
+
+static uop_t
+uop_of(const char *name)
+{
+	static const char *names[] = {"$set",  "$unset",    "$inc",  "$mul",	"$min",	   "$max",
+				      "$push", "$addToSet", "$pop",  "$pull",	"$pullAll", "$rename",
+				      "$setOnInsert", "$currentDate"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(names[i], name) == 0)
+			return (uop_t)i;
+	return U_NONE;
+}
+
+bool
+update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
+{
+	bson_iter_t it;
+
+	if (u->value_type == BSON_TYPE_ARRAY) {
+		*kind = UPDATE_PIPELINE;
+		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+		while (bson_iter_next(&it)) {
+			bson_iter_t st;
+			if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+				cmd_error(error, 14, "Each element of the 'pipeline' array must be an object");
+				return false;
+			}
+			bson_iter_recurse(&it, &st);
+			if (!bson_iter_next(&st)) {
+				cmd_error(error, 40323, "A pipeline stage specification object must contain exactly one field.");
+				return false;
+			}
+			const char *s = bson_iter_key(&st);
+			if (strcmp(s, "$set") && strcmp(s, "$addFields") && strcmp(s, "$unset")) {
+				cmd_error(error, 72, "%s is not allowed to be used within an update", s);
+				return false;
+			}
+		}
+		return true;
+	}
+	if (u->value_type != BSON_TYPE_DOCUMENT) {
+		cmd_error(error, 14, "Update argument must be either an object or an array");
+		return false;
+	}
+	bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+	if (!bson_iter_next(&it) || bson_iter_key(&it)[0] != '$') {
+		*kind = UPDATE_REPLACEMENT;
+		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+		while (bson_iter_next(&it)) {
+			if (bson_iter_key(&it)[0] == '$') {
+				cmd_error(error, 52, "The dollar ($) prefixed field '%s' in '%s' is not allowed in the context of an update's replacement document.",
+					  bson_iter_key(&it), bson_iter_key(&it));
+				return false;
+			}
+		}
+		return true;
+	}
+	*kind = UPDATE_OPERATORS;
+	bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+		if (uop_of(k) == U_NONE) {
+			cmd_error(error, 9,
+				  "Unknown modifier: %s. Expected a valid update modifier or pipeline-style update specified as an array",
+				  k);
+			return false;
+		}
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			cmd_error(error, 9, "Modifiers operate on fields but we found type %s instead. For example: {$mod: {<field>: ...}} not {%s: ...}",
+				  "scalar", k);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- applying ---- */
+
+typedef enum { REC_SET, REC_UNSET, REC_ARRAY } rec_kind_t;
+
+typedef struct {
+	const char *path;
+	rec_kind_t kind;
+} rec_t;
+
+typedef struct {
+	rec_t *recs;
+	size_t n, cap;
+} recs_t;
+
+static void
+rec_add(recs_t *r, const char *path, rec_kind_t kind)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->recs = realloc(r->recs, r->cap * sizeof *r->recs);
+	}
+	r->recs[r->n].path = path;
+	r->recs[r->n].kind = kind;
+	r->n++;
+}
+
+static bool
+is_number(const bson_value_t *v)
+{
+	return bsoncmp_type_rank(v->value_type) == 2;
+}
+
+static void
+arith(const bson_value_t *a, const bson_value_t *b, bool mul, bson_value_t *out)
+{
+	bool a_dbl = a->value_type == BSON_TYPE_DOUBLE || a->value_type == BSON_TYPE_DECIMAL128;
+	bool b_dbl = b->value_type == BSON_TYPE_DOUBLE || b->value_type == BSON_TYPE_DECIMAL128;
+
+	if (a_dbl || b_dbl) {
+		double x = (double)bsoncmp_number(a), y = (double)bsoncmp_number(b);
+		out->value_type = BSON_TYPE_DOUBLE;
+		out->value.v_double = mul ? x * y : x + y;
+		return;
+	}
+	int64_t x = a->value_type == BSON_TYPE_INT32 ? a->value.v_int32 : a->value.v_int64;
+	int64_t y = b->value_type == BSON_TYPE_INT32 ? b->value.v_int32 : b->value.v_int64;
+	int64_t r;
+	bool overflow = mul ? __builtin_mul_overflow(x, y, &r) : __builtin_add_overflow(x, y, &r);
+	if (overflow) {
+		out->value_type = BSON_TYPE_DOUBLE;
+		out->value.v_double = mul ? (double)x * (double)y : (double)x + (double)y;
+		return;
+	}
+	if (a->value_type == BSON_TYPE_INT32 && b->value_type == BSON_TYPE_INT32 && r >= INT32_MIN && r <= INT32_MAX) {
+		out->value_type = BSON_TYPE_INT32;
+		out->value.v_int32 = (int32_t)r;
+	} else {
+		out->value_type = BSON_TYPE_INT64;
+		out->value.v_int64 = r;
+	}
+}
+
+static bool
+ensure_array(mnode_t *m, const char *path, const char *op, bson_error_t *error)
+{
+	if (m->val.value_type != BSON_TYPE_ARRAY) {
+		cmd_error(error, 2, "The field '%s' must be an array but is of a different type (%s)", path, op);
+		return false;
+	}
+	mnode_expand(m);
+	return true;
+}
+
+static int
+sort_values_cmp(const void *a, const void *b);
+static const bson_value_t *sort_spec_value; /* $push $sort spec (server_lock serializes) */
+
+static int
+node_cmp_for_sort(const mnode_t *x, const mnode_t *y)
+{
+	bson_t tx, ty;
+	bson_value_t vx, vy;
+	int c;
+	mnode_value(x, &tx, &vx);
+	mnode_value(y, &ty, &vy);
+	if (sort_spec_value->value_type == BSON_TYPE_DOCUMENT) {
+		bson_t spec;
+		bson_init_static(&spec, sort_spec_value->value.v_doc.data, sort_spec_value->value.v_doc.data_len);
+		if (vx.value_type == BSON_TYPE_DOCUMENT && vy.value_type == BSON_TYPE_DOCUMENT)
+			c = query_sort_cmp(&spec, vx.value.v_doc.data, vx.value.v_doc.data_len, vy.value.v_doc.data,
+					   vy.value.v_doc.data_len);
+		else
+			c = bsoncmp_values(&vx, &vy);
+	} else {
+		c = bsoncmp_values(&vx, &vy);
+		if (bsoncmp_number(sort_spec_value) < 0)
+			c = -c;
+	}
+	if (x->expanded)
+		bson_destroy(&tx);
+	if (y->expanded)
+		bson_destroy(&ty);
+	return c;
+}
+
+static int
+sort_values_cmp(const void *a, const void *b)
+{
+	return node_cmp_for_sort(*(mnode_t *const *)a, *(mnode_t *const *)b);
+}
+
+static bool
+do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *error)
+{
+	bson_iter_t it;
+	const bson_value_t *each = NULL, *slice = NULL, *position = NULL, *sort = NULL;
+	bson_value_t each_v, slice_v, position_v, sort_v;
+
+	if (arg->value_type == BSON_TYPE_DOCUMENT) {
+		bson_iter_init_from_data(&it, arg->value.v_doc.data, arg->value.v_doc.data_len);
+		if (bson_iter_next(&it) && strcmp(bson_iter_key(&it), "$each") == 0) {
+			bson_iter_init_from_data(&it, arg->value.v_doc.data, arg->value.v_doc.data_len);
+			while (bson_iter_next(&it)) {
+				const char *k = bson_iter_key(&it);
+				if (strcmp(k, "$each") == 0)
+					each_v = *bson_iter_value(&it), each = &each_v;
+				else if (strcmp(k, "$slice") == 0)
+					slice_v = *bson_iter_value(&it), slice = &slice_v;
+				else if (strcmp(k, "$position") == 0)
+					position_v = *bson_iter_value(&it), position = &position_v;
+				else if (strcmp(k, "$sort") == 0)
+					sort_v = *bson_iter_value(&it), sort = &sort_v;
+				else {
+					cmd_error(error, 2, "Unrecognized clause in $push: %s", k);
+					return false;
+				}
+			}
+			if (each->value_type != BSON_TYPE_ARRAY) {
+				cmd_error(error, 2, "The argument to $each in $push must be an array");
+				return false;
+			}
+			if ((slice && !is_number(slice)) || (position && !is_number(position))) {
+				cmd_error(error, 2, "$slice and $position must be numbers");
+				return false;
+			}
+		}
+	}
+	size_t pos = arr->n;
+	if (position) {
+		long double p = bsoncmp_number(position);
+		if (p < 0)
+			p = (long double)arr->n + p < 0 ? 0 : (long double)arr->n + p;
+		pos = p > (long double)arr->n ? arr->n : (size_t)p;
+	}
+	bson_iter_t el;
+	const bson_value_t *single = arg;
+	bool use_each = each != NULL;
+	if (use_each)
+		bson_iter_init_from_data(&el, each->value.v_doc.data, each->value.v_doc.data_len);
+	for (;;) {
+		const bson_value_t *v;
+		if (use_each) {
+			if (!bson_iter_next(&el))
+				break;
+			v = bson_iter_value(&el);
+		} else {
+			if (!single)
+				break;
+			v = single;
+			single = NULL;
+		}
+		if (add_to_set) {
+			bool found = false;
+			for (size_t i = 0; i < arr->n && !found; i++) {
+				bson_t t;
+				bson_value_t cur;
+				mnode_value(arr->kids[i], &t, &cur);
+				found = cur.value_type == v->value_type && bsoncmp_values(&cur, v) == 0;
+				if (arr->kids[i]->expanded)
+					bson_destroy(&t);
+			}
+			if (found)
+				continue;
+		}
+		mnode_t *k = mnode_new("", 0);
+		mnode_set(k, v);
+		mnode_insert_at(arr, pos++, k);
+	}
+	if (sort) {
+		sort_spec_value = sort;
+		qsort(arr->kids, arr->n, sizeof *arr->kids, sort_values_cmp);
+	}
+	if (slice) {
+		long double s = bsoncmp_number(slice);
+		if (s >= 0 && (size_t)s < arr->n) {
+			for (size_t i = (size_t)s; i < arr->n; i++)
+				mnode_free(arr->kids[i]);
+			arr->n = (size_t)s;
+		} else if (s < 0 && (size_t)(-s) < arr->n) {
+			size_t keep = (size_t)(-s), drop = arr->n - keep;
+			for (size_t i = 0; i < drop; i++)
+				mnode_free(arr->kids[i]);
+			memmove(arr->kids, arr->kids + drop, keep * sizeof *arr->kids);
+			arr->n = keep;
+		}
+	}
+	return true;
+}
+
+static void
+do_pull(mnode_t *arr, const bson_value_t *cond, bool pull_all)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < arr->n; i++) {
+		bson_t t;
+		bson_value_t cur;
+		bool match = false;
+		mnode_value(arr->kids[i], &t, &cur);
+		if (pull_all) {
+			bson_iter_t el;
+			bson_iter_init_from_data(&el, cond->value.v_doc.data, cond->value.v_doc.data_len);
+			while (bson_iter_next(&el) && !match)
+				match = bsoncmp_values(&cur, bson_iter_value(&el)) == 0;
+		} else {
+			match = query_match_value(&cur, cond);
+		}
+		if (arr->kids[i]->expanded)
+			bson_destroy(&t);
+		if (match)
+			mnode_free(arr->kids[i]);
+		else
+			arr->kids[w++] = arr->kids[i];
+	}
+	arr->n = w;
+}
+
+/* True when paths a and b overlap: equal, or one a dotted prefix of the other. */
+static bool
+paths_conflict(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t l = la < lb ? la : lb;
+	if (strncmp(a, b, l) != 0)
+		return false;
+	if (la == lb)
+		return true;
+	return (la < lb ? b[l] : a[l]) == '.';
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Applies one operator's fields to root. */
+static bool
+apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *recs, bson_error_t *error)
+{
+	while (bson_iter_next(fields)) {
+		const char *path = bson_iter_key(fields);
+		const bson_value_t *arg = bson_iter_value(fields);
+		mnode_t *m, *parent = NULL;
+
+		switch (op) {
+		case U_SETONINSERT:
+			if (!inserting)
+				break;
+			/* fall through */
+		case U_SET:
+			if (!(m = mnode_path(root, path, true, NULL, error)))
+				return false;
+			mnode_set(m, arg);
+			rec_add(recs, path, REC_SET);
+			break;
+		case U_UNSET:
+			mnode_remove(root, path);
+			rec_add(recs, path, REC_UNSET);
+			break;
+		case U_INC:
+		case U_MUL:
+			if (!is_number(arg)) {
+				cmd_error(error, 14, "Cannot %s with non-numeric argument: {%s: ...}",
+					  op == U_INC ? "increment" : "multiply", path);
+				return false;
+			}
+			m = mnode_path(root, path, false, NULL, NULL);
+			if (!m) {
+				if (!(m = mnode_path(root, path, true, NULL, error)))
+					return false;
+				if (op == U_INC) {
+					mnode_set(m, arg);
+				} else {
+					bson_value_t zero = {.value_type = arg->value_type};
+					bson_value_t r;
+					if (arg->value_type == BSON_TYPE_DECIMAL128)
+						zero.value_type = BSON_TYPE_DOUBLE;
+					arith(&zero, arg, true, &r);
+					mnode_set(m, &r);
+				}
+			} else {
+				if (!is_number(&m->val) || m->expanded) {
+					cmd_error(error, 14,
+						  "Cannot apply %s to a value of non-numeric type. The field '%s' is not numeric",
+						  op == U_INC ? "$inc" : "$mul", path);
+					return false;
+				}
+				bson_value_t r;
+				arith(&m->val, arg, op == U_MUL, &r);
+				mnode_set(m, &r);
+			}
+			rec_add(recs, path, REC_SET);
+			break;
+		case U_MIN:
+		case U_MAX:
+			m = mnode_path(root, path, false, NULL, NULL);
+			if (!m) {
+				if (!(m = mnode_path(root, path, true, NULL, error)))
+					return false;
+				mnode_set(m, arg);
+			} else {
+				bson_t t;
+				bson_value_t cur;
+				mnode_value(m, &t, &cur);
+				int c = bsoncmp_values(arg, &cur);
+				if (m->expanded)
+					bson_destroy(&t);
+				if ((op == U_MIN && c < 0) || (op == U_MAX && c > 0))
+					mnode_set(m, arg);
+			}
+			rec_add(recs, path, REC_SET);
+			break;
+		case U_CURRENTDATE: {
+			if (!(m = mnode_path(root, path, true, NULL, error)))
+				return false;
+			bson_value_t v;
+			bool ts = false;
+			if (arg->value_type == BSON_TYPE_DOCUMENT) {
+				bson_iter_t t;
+				if (bson_iter_init_from_data(&t, arg->value.v_doc.data, arg->value.v_doc.data_len) &&
+				    bson_iter_find(&t, "$type") && BSON_ITER_HOLDS_UTF8(&t))
+					ts = strcmp(bson_iter_utf8(&t, NULL), "timestamp") == 0;
+			}
+			if (ts) {
+				v.value_type = BSON_TYPE_TIMESTAMP;
+				v.value.v_timestamp.timestamp = (uint32_t)(now_ms() / 1000);
+				v.value.v_timestamp.increment = 1;
+			} else {
+				v.value_type = BSON_TYPE_DATE_TIME;
+				v.value.v_datetime = now_ms();
+			}
+			mnode_set(m, &v);
+			rec_add(recs, path, REC_SET);
+			break;
+		}
+		case U_PUSH:
+		case U_ADDTOSET:
+			m = mnode_path(root, path, false, NULL, NULL);
+			if (!m) {
+				if (!(m = mnode_path(root, path, true, NULL, error)))
+					return false;
+				mnode_make_container(m, BSON_TYPE_ARRAY);
+			}
+			if (!ensure_array(m, path, op == U_PUSH ? "$push" : "$addToSet", error))
+				return false;
+			if (op == U_ADDTOSET && arg->value_type == BSON_TYPE_DOCUMENT) {
+				bson_iter_t e;
+				if (bson_iter_init_from_data(&e, arg->value.v_doc.data, arg->value.v_doc.data_len) &&
+				    bson_iter_next(&e) && strcmp(bson_iter_key(&e), "$each") == 0) {
+					if (!BSON_ITER_HOLDS_ARRAY(&e)) {
+						cmd_error(error, 2, "The argument to $each in $addToSet must be an array");
+						return false;
+					}
+					bson_iter_t el;
+					bson_iter_recurse(&e, &el);
+					while (bson_iter_next(&el))
+						if (!do_push(m, bson_iter_value(&el), true, error))
+							return false;
+					rec_add(recs, path, REC_ARRAY);
+					break;
+				}
+			}
+			if (!do_push(m, arg, op == U_ADDTOSET, error))
+				return false;
+			rec_add(recs, path, REC_ARRAY);
+			break;
+		case U_POP:
+		case U_PULL:
+		case U_PULLALL:
+			m = mnode_path(root, path, false, &parent, NULL);
+			if (!m)
+				break;
+			if (!ensure_array(m, path, "$pull", error))
+				return false;
+			if (op == U_POP) {
+				if (m->n > 0) {
+					if (bsoncmp_number(arg) < 0) {
+						mnode_free(m->kids[0]);
+						memmove(m->kids, m->kids + 1, (m->n - 1) * sizeof *m->kids);
+					} else {
+						mnode_free(m->kids[m->n - 1]);
+					}
+					m->n--;
+				}
+			} else {
+				if (op == U_PULLALL && arg->value_type != BSON_TYPE_ARRAY) {
+					cmd_error(error, 2, "$pullAll requires an array argument");
+					return false;
+				}
+				do_pull(m, arg, op == U_PULLALL);
+			}
+			rec_add(recs, path, REC_ARRAY);
+			break;
+		case U_RENAME: {
+			if (arg->value_type != BSON_TYPE_UTF8) {
+				cmd_error(error, 2, "The 'to' field for $rename must be a string: %s", path);
+				return false;
+			}
+			const char *to = arg->value.v_utf8.str;
+			if (paths_conflict(path, to)) {
+				cmd_error(error, 2, "The source and target field for $rename must not be on the same path: %s: \"%s\"", path, to);
+				return false;
+			}
+			m = mnode_path(root, path, false, &parent, NULL);
+			if (!m)
+				break;
+			bson_t t;
+			bson_value_t v, copy;
+			mnode_value(m, &t, &v);
+			bson_value_copy(&v, &copy);
+			if (m->expanded)
+				bson_destroy(&t);
+			mnode_remove(root, path);
+			mnode_t *dst = mnode_path(root, to, true, NULL, error);
+			if (!dst) {
+				bson_value_destroy(&copy);
+				return false;
+			}
+			mnode_set(dst, &copy);
+			bson_value_destroy(&copy);
+			rec_add(recs, path, REC_UNSET);
+			rec_add(recs, to, REC_SET);
+			break;
+		}
+		case U_NONE:
+			break;
+		}
+	}
+	return true;
+}
+
+/* Values equal byte for byte (1 and 1.0 differ). */
+static bool
+identical(const bson_value_t *a, const bson_value_t *b)
+{
+	if (a->value_type != b->value_type)
+		return false;
+	if (a->value_type == BSON_TYPE_DOCUMENT || a->value_type == BSON_TYPE_ARRAY)
+		return a->value.v_doc.data_len == b->value.v_doc.data_len &&
+		       memcmp(a->value.v_doc.data, b->value.v_doc.data, a->value.v_doc.data_len) == 0;
+	if (a->value_type == BSON_TYPE_DOUBLE)
+		return memcmp(&a->value.v_double, &b->value.v_double, sizeof(double)) == 0;
+	return bsoncmp_values(a, b) == 0;
+}
+
+static bool
+lookup(const bson_t *doc, const char *path, bson_iter_t *it)
+{
+	return query_lookup(bson_get_data(doc), doc->len, path, it);
+}
+
+/* Reports a written path: at the first component old lacked, or whole. */
+static void
+ud_set(const bson_t *old, const bson_t *neu, const char *path, bson_t *updated)
+{
+	bson_iter_t oi, ni;
+	char prefix[1024];
+	const char *p = path;
+
+	if (lookup(old, path, &oi) && lookup(neu, path, &ni) && identical(bson_iter_value(&oi), bson_iter_value(&ni)))
+		return;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t len = dot ? (size_t)(dot - path) : strlen(path);
+		if (len >= sizeof prefix)
+			len = sizeof prefix - 1;
+		memcpy(prefix, path, len);
+		prefix[len] = '\0';
+		if (!dot || !lookup(old, prefix, &oi)) {
+			if (lookup(neu, prefix, &ni) && !bson_has_field(updated, prefix))
+				bson_append_value(updated, prefix, -1, bson_iter_value(&ni));
+			return;
+		}
+		p = dot + 1;
+	}
+}
+
+static void
+ud_array(const bson_t *old, const bson_t *neu, const char *path, bson_t *updated, bson_t *truncated,
+	 uint32_t *ntrunc)
+{
+	bson_iter_t oi, ni;
+	if (!lookup(old, path, &oi) || !BSON_ITER_HOLDS_ARRAY(&oi) || !lookup(neu, path, &ni) ||
+	    !BSON_ITER_HOLDS_ARRAY(&ni)) {
+		ud_set(old, neu, path, updated);
+		return;
+	}
+	bson_iter_t oe, ne;
+	bson_t oa, na;
+	const uint8_t *d;
+	uint32_t l;
+	bson_iter_array(&oi, &l, &d);
+	bson_init_static(&oa, d, l);
+	bson_iter_array(&ni, &l, &d);
+	bson_init_static(&na, d, l);
+	uint32_t lo = bson_count_keys(&oa), ln = bson_count_keys(&na), k = 0;
+	bson_iter_init(&oe, &oa);
+	bson_iter_init(&ne, &na);
+	while (k < lo && k < ln && bson_iter_next(&oe) && bson_iter_next(&ne) &&
+	       identical(bson_iter_value(&oe), bson_iter_value(&ne)))
+		k++;
+	if (ln >= lo && k == lo) {
+		bson_iter_init(&ne, &na);
+		uint32_t i = 0;
+		while (bson_iter_next(&ne)) {
+			if (i >= lo) {
+				char *key = bson_strdup_printf("%s.%u", path, i);
+				bson_append_value(updated, key, -1, bson_iter_value(&ne));
+				bson_free(key);
+			}
+			i++;
+		}
+	} else if (ln < lo && k == ln) {
+		char key[16];
+		const char *kp;
+		bson_t t;
+		bson_uint32_to_string((*ntrunc)++, &kp, key, sizeof key);
+		bson_append_document_begin(truncated, kp, -1, &t);
+		BSON_APPEND_UTF8(&t, "field", path);
+		BSON_APPEND_INT32(&t, "newSize", (int32_t)ln);
+		bson_append_document_end(truncated, &t);
+	} else {
+		bson_append_value(updated, path, -1, bson_iter_value(&ni));
+	}
+}
+
+static void
+build_ud(const bson_t *old, const bson_t *neu, const recs_t *recs, bson_t *ud)
+{
+	bson_t updated = BSON_INITIALIZER, removed = BSON_INITIALIZER, truncated = BSON_INITIALIZER;
+	uint32_t nrem = 0, ntrunc = 0;
+
+	for (size_t i = 0; i < recs->n; i++) {
+		const char *path = recs->recs[i].path;
+		bson_iter_t it;
+		switch (recs->recs[i].kind) {
+		case REC_SET:
+			ud_set(old, neu, path, &updated);
+			break;
+		case REC_UNSET:
+			if (!lookup(old, path, &it))
+				break;
+			if (lookup(neu, path, &it)) {
+				ud_set(old, neu, path, &updated);
+			} else {
+				char key[16];
+				const char *kp;
+				bson_uint32_to_string(nrem++, &kp, key, sizeof key);
+				bson_append_utf8(&removed, kp, -1, path, -1);
+			}
+			break;
+		case REC_ARRAY:
+			ud_array(old, neu, path, &updated, &truncated, &ntrunc);
+			break;
+		}
+	}
+	BSON_APPEND_DOCUMENT(ud, "updatedFields", &updated);
+	BSON_APPEND_ARRAY(ud, "removedFields", &removed);
+	BSON_APPEND_ARRAY(ud, "truncatedArrays", &truncated);
+	bson_destroy(&updated);
+	bson_destroy(&removed);
+	bson_destroy(&truncated);
+}
+
+/* Seeds an upsert's document with the equality fields of query. */
+static bool
+seed_from_query(mnode_t *root, const bson_t *query, bson_error_t *error)
+{
+	bson_iter_t it;
+	if (!query || !bson_iter_init(&it, query))
+		return true;
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+		const bson_value_t *v = bson_iter_value(&it);
+		if (strcmp(k, "$and") == 0 && BSON_ITER_HOLDS_ARRAY(&it)) {
+			bson_iter_t el;
+			bson_iter_recurse(&it, &el);
+			while (bson_iter_next(&el)) {
+				if (BSON_ITER_HOLDS_DOCUMENT(&el)) {
+					const uint8_t *d;
+					uint32_t l;
+					bson_t sub;
+					bson_iter_document(&el, &l, &d);
+					bson_init_static(&sub, d, l);
+					if (!seed_from_query(root, &sub, error))
+						return false;
+				}
+			}
+			continue;
+		}
+		if (k[0] == '$' || v->value_type == BSON_TYPE_REGEX)
+			continue;
+		if (v->value_type == BSON_TYPE_DOCUMENT) {
+			bson_iter_t inner;
+			bson_iter_recurse(&it, &inner);
+			if (bson_iter_next(&inner) && bson_iter_key(&inner)[0] == '$') {
+				if (strcmp(bson_iter_key(&inner), "$eq") != 0)
+					continue;
+				v = bson_iter_value(&inner);
+			}
+		}
+		mnode_t *m = mnode_path(root, k, true, NULL, error);
+		if (!m)
+			return false;
+		mnode_set(m, v);
+	}
+	return true;
+}
+
+static bool
+eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, recs_t *recs, bson_error_t *error)
+{
+	const char *name = bson_iter_key(stage);
+	bson_iter_t f;
+
+	if (strcmp(name, "$unset") == 0) {
+		if (BSON_ITER_HOLDS_UTF8(stage)) {
+			const char *p = bson_iter_utf8(stage, NULL);
+			mnode_remove(root, p);
+			rec_add(recs, p, REC_UNSET);
+			return true;
+		}
+		if (!BSON_ITER_HOLDS_ARRAY(stage)) {
+			cmd_error(error, 31002, "$unset specification must be a string or an array");
+			return false;
+		}
+		bson_iter_recurse(stage, &f);
+		while (bson_iter_next(&f)) {
+			if (BSON_ITER_HOLDS_UTF8(&f)) {
+				const char *p = bson_iter_utf8(&f, NULL);
+				mnode_remove(root, p);
+				rec_add(recs, p, REC_UNSET);
+			}
+		}
+		return true;
+	}
+	if (!BSON_ITER_HOLDS_DOCUMENT(stage)) {
+		cmd_error(error, 40272, "%s specification stage must be an object", name);
+		return false;
+	}
+	bson_iter_recurse(stage, &f);
+	while (bson_iter_next(&f)) {
+		const char *path = bson_iter_key(&f);
+		const bson_value_t *v = bson_iter_value(&f);
+		bson_iter_t src;
+		if (v->value_type == BSON_TYPE_UTF8 && v->value.v_utf8.str[0] == '$') {
+			if (!lookup(current, v->value.v_utf8.str + 1, &src)) {
+				mnode_remove(root, path);
+				rec_add(recs, path, REC_UNSET);
+				continue;
+			}
+			v = bson_iter_value(&src);
+		} else if (v->value_type == BSON_TYPE_DOCUMENT) {
+			bson_iter_t inner;
+			bson_iter_recurse(&f, &inner);
+			if (bson_iter_next(&inner) && bson_iter_key(&inner)[0] == '$') {
+				if (strcmp(bson_iter_key(&inner), "$literal") != 0) {
+					cmd_error(error, 168, "Unrecognized expression '%s'", bson_iter_key(&inner));
+					return false;
+				}
+				v = bson_iter_value(&inner);
+			}
+		}
+		mnode_t *m = mnode_path(root, path, true, NULL, error);
+		if (!m)
+			return false;
+		mnode_set(m, v);
+		rec_add(recs, path, REC_SET);
+	}
+	return true;
+}
+
+bool
+update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
+{
+	bson_iter_t it;
+	bson_init(out);
+	if (bson_iter_init_find(&it, doc, "_id")) {
+		bson_type_t t = bson_iter_type(&it);
+		if (t == BSON_TYPE_ARRAY || t == BSON_TYPE_REGEX || t == BSON_TYPE_UNDEFINED) {
+			cmd_error(error, 2, "can't use a%s for _id",
+				  t == BSON_TYPE_ARRAY ? "n array" : t == BSON_TYPE_REGEX ? " regex" : "n undefined");
+			return false;
+		}
+		bson_append_iter(out, "_id", 3, &it);
+	} else {
+		bson_oid_t oid;
+		bson_oid_init(&oid, NULL);
+		BSON_APPEND_OID(out, "_id", &oid);
+	}
+	bson_iter_init(&it, doc);
+	while (bson_iter_next(&it))
+		if (strcmp(bson_iter_key(&it), "_id") != 0)
+			bson_append_iter(out, NULL, 0, &it);
+	return true;
+}
+
+bool
+update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc, bson_t *ud,
+	     bson_error_t *error)
+{
+	update_kind_t kind;
+	bson_t empty = BSON_INITIALIZER, built = BSON_INITIALIZER;
+	mnode_t *root = NULL;
+	recs_t recs = {0};
+	bool ok = false;
+	bson_iter_t it;
+
+	bson_init(new_doc);
+	if (ud)
+		bson_init(ud);
+	if (!update_validate(u, &kind, error))
+		goto done;
+
+	if (kind == UPDATE_REPLACEMENT) {
+		bson_t repl;
+		bson_init_static(&repl, u->value.v_doc.data, u->value.v_doc.data_len);
+		bson_iter_t rid, oid_it;
+		bool has_id = bson_iter_init_find(&rid, &repl, "_id");
+		if (old && bson_iter_init_find(&oid_it, old, "_id")) {
+			if (has_id && !identical(bson_iter_value(&rid), bson_iter_value(&oid_it))) {
+				cmd_error(error, 66,
+					  "After applying the update, the (immutable) field '_id' was found to have been altered");
+				goto done;
+			}
+			bson_append_iter(&built, "_id", 3, &oid_it);
+		} else if (!has_id && query) {
+			/* an upsert takes _id from the query's equality */
+			bson_iter_t qid;
+			if (query_id_equality(query, &qid))
+				bson_append_iter(&built, "_id", 3, &qid);
+		}
+		bson_iter_init(&it, &repl);
+		while (bson_iter_next(&it))
+			if (strcmp(bson_iter_key(&it), "_id") != 0 || !bson_has_field(&built, "_id"))
+				bson_append_iter(&built, NULL, 0, &it);
+		ok = update_id_first(&built, new_doc, error);
+		goto done;
+	}
+
+	root = mnode_from_doc(old ? old : &empty);
+	if (!old && !seed_from_query(root, query, error))
+		goto done;
+	if (kind == UPDATE_OPERATORS) {
+		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+		while (bson_iter_next(&it)) {
+			bson_iter_t fields;
+			bson_iter_recurse(&it, &fields);
+			if (!apply_op(root, uop_of(bson_iter_key(&it)), &fields, old == NULL, &recs, error))
+				goto done;
+		}
+		for (size_t i = 0; i < recs.n; i++) {
+			for (size_t j = i + 1; j < recs.n; j++) {
+				if (paths_conflict(recs.recs[i].path, recs.recs[j].path)) {
+					cmd_error(error, 40, "Updating the path '%s' would create a conflict at '%s'",
+						  recs.recs[j].path, recs.recs[i].path);
+					goto done;
+				}
+			}
+		}
+	} else {
+		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+		while (bson_iter_next(&it)) {
+			bson_iter_t stage;
+			bson_t current = BSON_INITIALIZER;
+			bson_iter_recurse(&it, &stage);
+			bson_iter_next(&stage);
+			mnode_kids_to(root, &current);
+			bool stage_ok = eval_pipeline_stage(root, &current, &stage, &recs, error);
+			bson_destroy(&current);
+			if (!stage_ok)
+				goto done;
+		}
+	}
+	mnode_kids_to(root, &built);
+	if (old) {
+		bson_iter_t a, b;
+		bool had = bson_iter_init_find(&a, old, "_id");
+		bool has = bson_iter_init_find(&b, &built, "_id");
+		if (had != has || (had && !identical(bson_iter_value(&a), bson_iter_value(&b)))) {
+			cmd_error(error, 66,
+				  "Performing an update on the path '_id' would modify the immutable field '_id'");
+			goto done;
+		}
+	}
+	if (!update_id_first(&built, new_doc, error))
+		goto done;
+	if (old && ud)
+		build_ud(old, new_doc, &recs, ud);
+	ok = true;
+done:
+	mnode_free(root);
+	free(recs.recs);
+	bson_destroy(&empty);
+	bson_destroy(&built);
+	return ok;
+}

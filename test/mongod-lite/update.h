@@ -1,0 +1,37 @@
+/*
+ * Updates: replacement and operator updates ($set $unset $inc $mul $min
+ * $max $push($each $slice $position $sort) $addToSet $pop $pull $pullAll
+ * $rename $setOnInsert $currentDate) and simple pipeline updates ($set,
+ * $addFields, $unset), upsert seeding from the query, and the change-stream
+ * updateDescription of each write.
+ */
+#ifndef MLITE_UPDATE_H
+#define MLITE_UPDATE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+
+typedef enum { UPDATE_REPLACEMENT, UPDATE_OPERATORS, UPDATE_PIPELINE } update_kind_t;
+
+/* Checks u (a document or a pipeline array) before any document is
+ * touched; sets *kind. false + 9/14/2 when malformed. */
+bool update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error);
+
+/*
+ * Computes the new version of old (NULL when an upsert inserts: the
+ * document then starts from query's equality fields) into new_doc
+ * (initialized by the call; _id first). For operator and pipeline updates
+ * of an existing document, ud (when not NULL, initialized by the call)
+ * receives {updatedFields, removedFields, truncatedArrays}. false + error
+ * (66 ImmutableField, 14 TypeMismatch, 40 ConflictingUpdateOperators, 28
+ * PathNotViable, 2 BadValue).
+ */
+bool update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc, bson_t *ud,
+		  bson_error_t *error);
+
+/* Copies doc into out (initialized by the call) with _id first, generating
+ * an ObjectId when it has none. false + 2 when _id is an array, regex or
+ * undefined. */
+bool update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error);
+
+#endif
