@@ -216,8 +216,79 @@ bsoncmp_docs(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 	return cmp_elements(a, alen, b, blen, true);
 }
 
+static int32_t
+le32(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+static int64_t
+le64(const uint8_t *p)
+{
+	return (int64_t)((uint64_t)(uint32_t)le32(p) | (uint64_t)(uint32_t)le32(p + 4) << 32);
+}
+
+/*
+ * Index keys are documents with empty field names, so their first value
+ * starts at byte 6. For the types _ids and leading key fields mostly have,
+ * compare it in place: true with *out when that decides the comparison,
+ * false when the generic walk must.
+ */
+static bool
+fast_first(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, int *out)
+{
+	if (alen < 8 || blen < 8 || a[5] != 0 || b[5] != 0 || a[4] != b[4])
+		return false;
+	const uint8_t *va = a + 6, *vb = b + 6;
+	uint32_t used; /* bytes of the value */
+	switch (a[4]) {
+	case BSON_TYPE_INT32:
+		if (alen < 11 || blen < 11)
+			return false;
+		*out = le32(va) < le32(vb) ? -1 : le32(va) > le32(vb);
+		used = 4;
+		break;
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DATE_TIME:
+		if (alen < 15 || blen < 15)
+			return false;
+		*out = le64(va) < le64(vb) ? -1 : le64(va) > le64(vb);
+		used = 8;
+		break;
+	case BSON_TYPE_OID: {
+		if (alen < 19 || blen < 19)
+			return false;
+		int c = memcmp(va, vb, 12);
+		*out = c < 0 ? -1 : c > 0;
+		used = 12;
+		break;
+	}
+	case BSON_TYPE_UTF8: {
+		int32_t la = le32(va), lb = le32(vb);
+		if (la < 1 || lb < 1 || (uint32_t)la > alen - 10 || (uint32_t)lb > blen - 10)
+			return false;
+		size_t n = (size_t)(la < lb ? la : lb) - 1;
+		int c = memcmp(va + 4, vb + 4, n);
+		*out = c ? (c < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
+		if (*out != 0)
+			return true;
+		used = 4 + (uint32_t)la;
+		return alen == 6 + used + 1 && blen == 6 + used + 1; /* equal single-value keys */
+	}
+	default:
+		return false;
+	}
+	if (*out != 0)
+		return true;
+	/* equal first values: decided only when that was all */
+	return alen == 6 + used + 1 && blen == 6 + used + 1;
+}
+
 int
 bsoncmp_keys(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
+	int c;
+	if (fast_first(a, alen, b, blen, &c))
+		return c;
 	return cmp_elements(a, alen, b, blen, false);
 }

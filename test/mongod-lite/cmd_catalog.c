@@ -47,7 +47,7 @@ bool
 cmd_create(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
 	const char *coll = cmd_coll_arg(ctx, error);
-	bson_t options, o = BSON_INITIALIZER;
+	bson_t options;
 	scoll_t *c = NULL;
 	bson_iter_t it;
 	(void)reply;
@@ -72,12 +72,8 @@ cmd_create(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_destroy(&options);
 		return true;
 	}
-	if (ok) {
-		BSON_APPEND_UTF8(&o, "create", coll);
-		bson_concat(&o, &options);
-		ok = log_command(ctx, &o, error);
-	}
-	bson_destroy(&o);
+	if (ok)
+		ok = cmd_oplog_create(ctx, c, error);
 	bson_destroy(&options);
 	return ok;
 }

@@ -15,6 +15,9 @@
 
 /* ---- shared pieces ---- */
 
+/* The largest document a collection holds (hello's maxBsonObjectSize). */
+#define MAX_DOC_BYTES (16 * 1024 * 1024)
+
 static void
 append_indexed(bson_t *arr, uint32_t *n, const bson_t *doc)
 {
@@ -115,6 +118,11 @@ doc_key(const bson_t *doc, bson_t *o2)
 static bool
 insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *error)
 {
+	if (doc->len > MAX_DOC_BYTES) {
+		cmd_error(error, 10334, "object to insert too large. size in bytes: %u, max size: %d", doc->len,
+			  MAX_DOC_BYTES);
+		return false;
+	}
 	if (!(doc = store_insert(c, doc, dup_info, error)))
 		return false;
 	bson_t o2;
@@ -171,7 +179,7 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			n++;
 		} else {
 			add_write_error(&errors, &nerr, index, &err, &dup_info);
-			if (err.code != 11000 && err.code != 2 && err.code != 14) {
+			if (err.code != 11000 && err.code != 2 && err.code != 14 && err.code != 10334) {
 				/* an oplog failure: stop whatever ordered says */
 				bson_destroy(&dup_info);
 				break;
@@ -209,6 +217,12 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 	*modified = false;
 	update_validate(u, &kind, &ignored);
 	if (!update_apply(old, u, NULL, &neu, &ud, error)) {
+		bson_destroy(&neu);
+		bson_destroy(&ud);
+		return false;
+	}
+	if (neu.len > MAX_DOC_BYTES) {
+		cmd_error(error, 17419, "Resulting document after update is larger than %d", MAX_DOC_BYTES);
 		bson_destroy(&neu);
 		bson_destroy(&ud);
 		return false;

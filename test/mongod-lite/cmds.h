@@ -68,6 +68,10 @@ bool cmd_valid_coll_name(const char *db, const char *coll, bson_error_t *error);
 bool cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2,
 	       const bson_t *ud, const bson_t *pre, bson_error_t *error);
 
+/* Appends the "c" entry {create: name, <options>} of a new collection,
+ * with its UUID as the entry's "ui" so a journal replay keeps it. */
+bool cmd_oplog_create(command_ctx_t *ctx, const scoll_t *c, bson_error_t *error);
+
 /* The collection for a write: created (with its "c" create entry) when
  * missing. */
 bool cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_error_t *error);

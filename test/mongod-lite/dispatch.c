@@ -258,9 +258,10 @@ cmd_coll_arg(command_ctx_t *ctx, bson_error_t *error)
 	return coll;
 }
 
-bool
-cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2, const bson_t *ud,
-	  const bson_t *pre, bson_error_t *error)
+/* Builds and appends an entry; ui (16 bytes) only for "c" create. */
+static bool
+append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2,
+	     const bson_t *ud, const bson_t *pre, const uint8_t *ui, bson_error_t *error)
 {
 	/* one buffer reused for every entry (server_lock is held): a fresh
 	 * megabyte-class allocation per write fragments the heap */
@@ -271,6 +272,8 @@ cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o,
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll ? coll : "$cmd");
 	BSON_APPEND_UTF8(&entry, "op", op);
 	BSON_APPEND_UTF8(&entry, "ns", ns);
+	if (ui)
+		BSON_APPEND_BINARY(&entry, "ui", BSON_SUBTYPE_UUID, ui, 16);
 	BSON_APPEND_DOCUMENT(&entry, "o", o);
 	if (o2)
 		BSON_APPEND_DOCUMENT(&entry, "o2", o2);
@@ -286,6 +289,24 @@ cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o,
 }
 
 bool
+cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2, const bson_t *ud,
+	  const bson_t *pre, bson_error_t *error)
+{
+	return append_entry(ctx, op, coll, o, o2, ud, pre, NULL, error);
+}
+
+bool
+cmd_oplog_create(command_ctx_t *ctx, const scoll_t *c, bson_error_t *error)
+{
+	bson_t o = BSON_INITIALIZER;
+	BSON_APPEND_UTF8(&o, "create", c->name);
+	bson_concat(&o, &c->options);
+	bool ok = append_entry(ctx, "c", NULL, &o, NULL, NULL, NULL, c->uuid, error);
+	bson_destroy(&o);
+	return ok;
+}
+
+bool
 cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_error_t *error)
 {
 	*out = store_get_coll(ctx->db, coll);
@@ -295,11 +316,7 @@ cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_err
 		return false;
 	if (!store_create_coll(ctx->db, coll, NULL, out, error))
 		return false;
-	bson_t o = BSON_INITIALIZER;
-	BSON_APPEND_UTF8(&o, "create", coll);
-	bool ok = cmd_oplog(ctx, "c", NULL, &o, NULL, NULL, NULL, error);
-	bson_destroy(&o);
-	return ok;
+	return cmd_oplog_create(ctx, *out, error);
 }
 
 /* ---- retryable writes: (lsid.id, txnNumber) -> the reply sent ---- */

@@ -44,6 +44,42 @@ iter_true(const bson_iter_t *it)
 	return bson_iter_as_bool(it);
 }
 
+/* MongoDB's retryable error codes (the driver specs' retryable-writes and
+ * change-streams lists). */
+static bool
+is_retryable_code(int32_t code)
+{
+	static const int32_t codes[] = {6,	7,     89,    91,    189,   262,  9001,
+					10107, 11600, 11602, 13435, 13436, 63,   150,
+					13388, 234,   133};
+	for (size_t k = 0; k < sizeof codes / sizeof codes[0]; k++)
+		if (codes[k] == code)
+			return true;
+	return false;
+}
+
+/*
+ * Without an explicit errorLabels, real mongod labels the error as it would
+ * the real failure: a retryable code on a getMore is a
+ * ResumableChangeStreamError, on a write a RetryableWriteError. Tests that
+ * want an unlabeled error pass "errorLabels": [].
+ */
+static void
+add_default_labels(const char *name, failpoint_action_t *action)
+{
+	const char *label = NULL;
+
+	if (!is_retryable_code(action->error_code))
+		return;
+	if (strcmp(name, "getMore") == 0)
+		label = "ResumableChangeStreamError";
+	else if (strcmp(name, "insert") == 0 || strcmp(name, "update") == 0 ||
+		 strcmp(name, "delete") == 0 || strcmp(name, "findAndModify") == 0)
+		label = "RetryableWriteError";
+	if (label)
+		BSON_APPEND_UTF8(&action->error_labels, "0", label);
+}
+
 void
 failpoint_check(const char *name, const char *app_name, failpoint_action_t *action)
 {
@@ -90,6 +126,8 @@ failpoint_check(const char *name, const char *app_name, failpoint_action_t *acti
 			bson_copy_to(&view, &action->error_labels);
 		}
 	}
+	if (action->error_code != 0 && !bson_iter_init_find(&it, &fp_data, "errorLabels"))
+		add_default_labels(name, action);
 	if (bson_iter_init_find(&it, &fp_data, "writeConcernError") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *data;

@@ -252,6 +252,8 @@ main(int argc, char **argv)
 	server_config.port = port;
 	if (server_config.host_name)
 		snprintf(server_me, sizeof server_me, "%s", server_config.host_name);
+	else if (strchr(server_config.bind_addr, ':'))
+		snprintf(server_me, sizeof server_me, "[%s]:%d", server_config.bind_addr, port);
 	else
 		snprintf(server_me, sizeof server_me, "%s:%d", server_config.bind_addr, port);
 

@@ -21,6 +21,8 @@
  *   pre   u/r/d: the document before, when the collection has
  *         changeStreamPreAndPostImages enabled
  *   lsid, txnNumber  when the write came with them
+ *   ui    c create only: the new collection's UUID (BinData 4), so that a
+ *         journal replay gives it back the same UUID
  */
 #ifndef MLITE_OPLOG_H
 #define MLITE_OPLOG_H

@@ -1,6 +1,7 @@
 /* Index selection and bounded index walks (see plan.h). */
 #include "plan.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "bsoncmp.h"
@@ -85,6 +86,56 @@ range_of(const bson_t *filter, const char *field, plan_t *p)
 	return true;
 }
 
+static int
+value_cmp(const void *a, const void *b)
+{
+	return bsoncmp_values(a, b);
+}
+
+/* The sorted distinct values of {field: {$in: [...]}} when every one can
+ * be looked up by equality (no null, array, regex or operator); NULL
+ * otherwise. Owned by the caller (free()); values borrow from filter. */
+static bson_value_t *
+in_points(const bson_t *filter, const char *field, size_t *n)
+{
+	bson_iter_t it, in, el;
+	*n = 0;
+	if (!filter || !bson_iter_init_find(&it, filter, field) || !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return NULL;
+	bson_iter_recurse(&it, &in);
+	if (!bson_iter_next(&in) || strcmp(bson_iter_key(&in), "$in") != 0 || !BSON_ITER_HOLDS_ARRAY(&in) ||
+	    bson_iter_next(&in))
+		return NULL;
+	bson_iter_recurse(&it, &in);
+	bson_iter_next(&in);
+	size_t cap = 0;
+	bson_iter_recurse(&in, &el);
+	while (bson_iter_next(&el))
+		cap++;
+	if (cap == 0)
+		return NULL;
+	bson_value_t *pts = malloc(cap * sizeof *pts);
+	bson_iter_recurse(&in, &el);
+	while (bson_iter_next(&el)) {
+		const bson_value_t *v = bson_iter_value(&el);
+		int r = bsoncmp_type_rank(v->value_type);
+		if (r == 1 || v->value_type == BSON_TYPE_ARRAY || v->value_type == BSON_TYPE_REGEX ||
+		    (v->value_type == BSON_TYPE_DOCUMENT && v->value.v_doc.data_len > 5 && v->value.v_doc.data[4] &&
+		     v->value.v_doc.data[5] == '$')) {
+			free(pts);
+			return NULL;
+		}
+		pts[(*n)++] = *v;
+	}
+	qsort(pts, *n, sizeof *pts, value_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (w == 0 || bsoncmp_values(&pts[w - 1], &pts[i]) != 0)
+			pts[w++] = pts[i];
+	*n = w;
+	return pts;
+}
+
 /* Whether an index can serve queries at all. */
 static bool
 usable(const sindex_t *ix)
@@ -131,7 +182,12 @@ bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t 
 		p->neq++;
 		score += 2;
 	}
-	if (i < nf && range_of(filter, fields[i], p))
+	free(p->points);
+	p->points = NULL;
+	p->npoints = p->point = 0;
+	if (i < nf && (p->points = in_points(filter, fields[i], &p->npoints)))
+		score += 2;
+	else if (i < nf && range_of(filter, fields[i], p))
 		score += 1;
 	/* sort: the fields left after the equality ones must follow the key */
 	*sorted = true;
@@ -210,11 +266,30 @@ plan_start(plan_t *p, const uint8_t *after_key, uint32_t after_len)
 
 	if (after_key) {
 		tree_iter_seek(&p->it, t, after_key, after_len, true, p->reverse);
+		if (p->points) {
+			/* resume at the point the key belongs to */
+			bson_iter_t ki;
+			bson_iter_init_from_data(&ki, after_key, after_len);
+			for (uint32_t i = 0; i <= p->neq; i++)
+				bson_iter_next(&ki);
+			const bson_value_t *v = bson_iter_value(&ki);
+			p->point = p->reverse ? p->npoints - 1 : 0;
+			if (!p->reverse)
+				while (p->point + 1 < p->npoints && bsoncmp_values(&p->points[p->point], v) < 0)
+					p->point++;
+			else
+				while (p->point > 0 && bsoncmp_values(&p->points[p->point], v) > 0)
+					p->point--;
+		}
 		bson_destroy(&seek);
 		return;
 	}
 	bson_concat(&seek, &p->eq);
-	bool bounded = p->neq > 0;
+	if (p->points) {
+		p->point = p->reverse ? p->npoints - 1 : 0;
+		bson_append_value(&seek, "", 0, &p->points[p->point]);
+	}
+	bool bounded = p->neq > 0 || p->points;
 	if (!p->reverse && p->has_lo) {
 		bson_append_value(&seek, "", 0, &p->lo);
 		bounded = true;
@@ -272,7 +347,25 @@ plan_next(plan_t *p, const uint8_t **key, uint32_t *keylen)
 				break;
 			}
 		}
-		if (!stop && p->range_rank >= 0 && bson_iter_next(&ki)) {
+		if (!stop && p->points && bson_iter_next(&ki)) {
+			int c = bsoncmp_values(bson_iter_value(&ki), &p->points[p->point]);
+			if (c != 0) {
+				/* left this value: on to the next one the walk can reach */
+				bool more = p->reverse ? p->point > 0 : p->point + 1 < p->npoints;
+				if (!more)
+					return NULL;
+				p->point = p->reverse ? p->point - 1 : p->point + 1;
+				bson_t seek = BSON_INITIALIZER;
+				bson_concat(&seek, &p->eq);
+				bson_append_value(&seek, "", 0, &p->points[p->point]);
+				if (p->reverse)
+					bson_append_maxkey(&seek, "", 0);
+				tree_iter_seek(&p->it, p->ix ? &p->ix->tree : &p->coll->docs, bson_get_data(&seek), seek.len,
+					       false, p->reverse);
+				bson_destroy(&seek);
+				continue;
+			}
+		} else if (!stop && p->range_rank >= 0 && bson_iter_next(&ki)) {
 			int pos = range_position(p, bson_iter_value(&ki));
 			if (pos != 0) {
 				/* before the range: keep walking; past it: done */
@@ -302,4 +395,6 @@ void
 plan_cleanup(plan_t *p)
 {
 	bson_destroy(&p->eq);
+	free(p->points);
+	p->points = NULL;
 }

@@ -26,6 +26,10 @@ typedef struct plan {
 	bool has_lo, has_hi, lo_incl, hi_incl;
 	bson_value_t lo, hi; /* borrowed from filter */
 	int range_rank;	     /* type bracket of the range; -1 when none */
+	/* {$in: [...]} on the field after the equality ones: the walk visits
+	 * each value (sorted, distinct) as one more equality in turn */
+	bson_value_t *points; /* borrowed from filter; NULL when none */
+	size_t npoints, point;
 	tree_iter_t it;
 } plan_t;
 

@@ -807,7 +807,7 @@ split_ns(const char *ns, char *db, size_t dbsize)
 }
 
 static bool
-apply_command(const char *db, const bson_t *o, bson_error_t *error)
+apply_command(const char *db, const bson_t *o, const uint8_t *ui, bson_error_t *error)
 {
 	bson_iter_t it;
 	if (!bson_iter_init(&it, o) || !bson_iter_next(&it)) {
@@ -821,8 +821,9 @@ apply_command(const char *db, const bson_t *o, bson_error_t *error)
 		bson_t options = BSON_INITIALIZER;
 		while (bson_iter_next(&it))
 			bson_append_iter(&options, NULL, 0, &it);
-		if (!store_get_coll(db, coll))
-			store_create_coll(db, coll, &options, NULL, NULL);
+		scoll_t *made = NULL;
+		if (!store_get_coll(db, coll) && store_create_coll(db, coll, &options, &made, NULL) && ui)
+			memcpy(made->uuid, ui, 16); /* the UUID it had before the restart */
 		bson_destroy(&options);
 		return true;
 	}
@@ -883,7 +884,7 @@ store_apply_oplog_entry(const bson_t *entry, bson_error_t *error)
 {
 	bson_iter_t it;
 	const char *op = NULL, *ns = NULL;
-	const uint8_t *o = NULL, *o2 = NULL;
+	const uint8_t *o = NULL, *o2 = NULL, *ui = NULL;
 	uint32_t olen = 0, o2len = 0;
 	char db[256];
 
@@ -901,6 +902,14 @@ store_apply_oplog_entry(const bson_t *entry, bson_error_t *error)
 			bson_iter_document(&it, &olen, &o);
 		else if (strcmp(k, "o2") == 0 && BSON_ITER_HOLDS_DOCUMENT(&it))
 			bson_iter_document(&it, &o2len, &o2);
+		else if (strcmp(k, "ui") == 0 && BSON_ITER_HOLDS_BINARY(&it)) {
+			bson_subtype_t st;
+			uint32_t ulen;
+			const uint8_t *u;
+			bson_iter_binary(&it, &st, &ulen, &u);
+			if (ulen == 16)
+				ui = u;
+		}
 	}
 	if (!op || !ns) {
 		cmd_error(error, 9, "oplog entry without op or ns");
@@ -916,7 +925,7 @@ store_apply_oplog_entry(const bson_t *entry, bson_error_t *error)
 	bson_t odoc;
 	bson_init_static(&odoc, o, olen);
 	if (strcmp(op, "c") == 0)
-		return apply_command(db, &odoc, error);
+		return apply_command(db, &odoc, ui, error);
 
 	scoll_t *c = store_get_coll(db, coll);
 	if (strcmp(op, "d") == 0) {

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# mongod-lite part 1: wire protocol, handshake, commands, storage and
+# queries, through pymongo (test/py/mlcore_cases.py holds the checks; each
+# prints "ok" or exits non-zero with the difference) and through libmongoc
+# (test/unit/mlite_client.c).
+
+setup_file() {
+	load helpers
+	mlite_start M
+}
+
+teardown_file() {
+	mlite_stop M
+}
+
+setup() {
+	load helpers
+	test_db
+}
+
+teardown() {
+	mlite_stop SOLO
+	mlite_stop TERM
+	mlite_stop DUR
+}
+
+cases() {
+	"$PY" "$REPO_ROOT/test/py/mlcore_cases.py" "$@"
+}
+
+client() {
+	"$CSM_BUILD/test/mlite_client" "$@"
+}
+
+plain_uri() {
+	local uri="$1"
+	echo "${uri%%\?*}"
+}
+
+needs_mlite() {
+	if [[ -n "${MONGO_TEST_URI:-}" ]]; then
+		skip "needs a mongod-lite started with special options"
+	fi
+}
+
+@test "pymongo connects with and without replicaSet=rs0; hello is a typed one-node primary" {
+	run -0 cases connect "$M_URI" "$DB" "$(plain_uri "$M_URI")"
+	[[ "$output" == ok* ]]
+}
+
+@test "libmongoc connects with and without replicaSet=rs0: CRUD, bulk writeErrors, cursors" {
+	run -0 client "$M_URI" crud "$DB"
+	run -0 client "$(plain_uri "$M_URI")" crud "${DB}_plain"
+}
+
+@test "a pooled libmongoc client left idle 5 s sends fewer than 20 hellos" {
+	needs_mlite
+	run -0 client "$M_URI" idle 5
+	echo "# hellos while idle: $output" >&3
+	((output < 20))
+}
+
+@test "documents of every BSON type and of 16 MiB - 1 KiB round-trip byte for byte" {
+	run -0 cases types "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "ordered and unordered bulk writes with duplicates report MongoDB's indexes and counts" {
+	run -0 cases bulk "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "sort and range queries over mixed-type _ids follow BSON comparison order" {
+	run -0 cases order "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "a 100,000-document cursor pages through getMore by batchSize; killCursors frees it (43 after)" {
+	run -0 cases cursor "$M_URI" "$DB" 100000
+	[[ "$output" == ok* ]]
+}
+
+@test "malformed frames close only their connection; checksum and moreToCome flags are honoured" {
+	needs_mlite
+	run -0 cases malformed "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+	grep -q "closing: " "$M_DIR/log"
+}
+
+@test "8 clients writing concurrently lose nothing" {
+	run -0 cases concurrent "$M_URI" "$DB" 8 2000
+	[[ "$output" == ok* ]]
+}
+
+@test "bad input gets MongoDB's error codes (59, 2, 14, 9, 40, 66, 43...) and never a crash" {
+	run -0 cases errors "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "query operators match dotted paths, array elements and null-for-missing" {
+	run -0 cases queries "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "update operators, upserts and findAndModify give MongoDB's documents" {
+	run -0 cases updates "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "catalog: options and uuid listed, unique (compound, partial) enforced, rename and drops" {
+	run -0 cases catalog "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "queries through secondary indexes (equality prefix, range, sort, paging while documents move) match a scan" {
+	run -0 cases indexed "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "a retried write with the same lsid and txnNumber is not applied twice" {
+	run -0 cases retry "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "aggregate \$match \$group \$sort \$skip \$limit \$project \$count and count paths" {
+	run -0 cases aggregate "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "updates carry updatedFields as written, removedFields and truncatedArrays" {
+	run -0 cases update-description "$M_URI" "$DB"
+	[[ "$output" == ok* ]]
+}
+
+@test "100,000 1 KiB inserts in 1000-document batches and a cursor read back all arrive (rates recorded)" {
+	run -0 client "$M_URI" bench "$DB" 100000
+	read -r inserts reads <<<"$output"
+	echo "# libmongoc: $inserts inserts/s, $reads documents/s read" >&3
+}
+
+@test "after kill -9 a --dbpath server replays its journal into the same collections, UUIDs, indexes, documents" {
+	needs_mlite
+	mkdir -p "$BATS_TEST_TMPDIR/db"
+	mlite_start DUR --dbpath "$BATS_TEST_TMPDIR/db" --sync-policy always
+	run -0 cases populate "$DUR_URI" "$DB"
+	run -0 cases snapshot "$DUR_URI" "$DB"
+	local before="$output"
+	[[ "$before" == *'"replaced": true'* && "$before" == *'"moved"'* ]]
+	mlite_kill9 DUR
+	mlite_restart DUR
+	run -0 cases snapshot "$DUR_URI" "$DB"
+	[ "$output" == "$before" ]
+}
+
+@test "--standalone answers hello without setName or hosts" {
+	needs_mlite
+	mlite_start SOLO --standalone
+	run -0 "$PY" -c "
+import sys, pymongo
+h = pymongo.MongoClient(sys.argv[1]).admin.command('hello')
+assert h['isWritablePrimary'] and 'setName' not in h and 'hosts' not in h, h
+print('ok')" "$SOLO_URI"
+	[[ "$output" == ok ]]
+}
+
+@test "the port file holds just the port; SIGTERM exits 0; a bad option exits 64" {
+	needs_mlite
+	mlite_start TERM
+	run -0 cat "$TERM_DIR/port"
+	[[ "$output" =~ ^[0-9]+$ ]]
+	kill -TERM "$TERM_PID"
+	local rc=0
+	wait "$TERM_PID" || rc=$?
+	export TERM_PID=
+	[ "$rc" -eq 0 ]
+	run -64 "$MLITE" --port nope
+	[[ "$output" == *"invalid --port 'nope'"* ]]
+}
