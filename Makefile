@@ -124,6 +124,10 @@ deps:
 			apt-get install -y -qq --no-install-recommends $$missing; \
 	else echo "all dependencies present"; fi
 
+# A hung test fails after BATS_TEST_TIMEOUT seconds instead of hanging CI.
+BATS_TEST_TIMEOUT ?= 300
+export BATS_TEST_TIMEOUT
+
 test check: $(TOOLS) $(UNITS) $(MLITE) $(BENCHES)
 	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) \
 		$(BATS) --jobs $(BATS_JOBS) --no-parallelize-within-files \

@@ -65,7 +65,7 @@ probe() {
 capture_bg() {
 	local coll="$1"
 	shift
-	cdc-capture --db "$DB" --coll "$coll" --state-dir "$STATE" "$@" \
+	cdc-capture --db "$DB" --coll "$coll" --state-dir "$STATE" --full-document updateLookup "$@" \
 		2>>"$BATS_TEST_TMPDIR/capture.log" &
 	CAP_PID=$!
 	CAP_PIDS+=("$CAP_PID")
@@ -235,7 +235,7 @@ assert cu.read_token_file(sys.argv[1]) == last["token"]
 	local faults=(
 		"$SRC_URI|{\"mode\": {\"times\": 2}, \"data\": {\"failCommands\": [\"getMore\"], \"closeConnection\": true}}|$src_app"
 		"$SRC_URI|{\"mode\": {\"times\": 3}, \"data\": {\"failCommands\": [\"getMore\"], \"errorCode\": 11600, \"errorLabels\": [\"ResumableChangeStreamError\"]}}|$src_app"
-		"$SRC_URI|{\"mode\": {\"times\": 2}, \"data\": {\"failCommands\": [\"getMore\"], \"errorCode\": 91}}|$src_app"
+		"$SRC_URI|{\"mode\": {\"times\": 2}, \"data\": {\"failCommands\": [\"getMore\"], \"errorCode\": 91, \"errorLabels\": []}}|$src_app"
 		"$TGT_URI|{\"mode\": {\"times\": 3}, \"data\": {\"failCommands\": [\"insert\"], \"errorCode\": 91, \"errorLabels\": [\"RetryableWriteError\"]}}|$tgt_app"
 		"$TGT_URI|{\"mode\": {\"times\": 3}, \"data\": {\"failCommands\": [\"insert\"], \"closeConnection\": true}}|$tgt_app"
 		"$TGT_URI|{\"mode\": {\"times\": 2}, \"data\": {\"failCommands\": [\"insert\"], \"errorCode\": 11600}}|$tgt_app"

@@ -50,7 +50,9 @@ static const char usage_text[] =
 	"  --coll COLL             source collection\n"
 	"  --state-dir DIR         where the token file lives (default: .)\n"
 	"  --staging-coll NAME     staging collection (default: cdc)\n"
-	"  --full-document MODE    updateLookup (default) or default\n"
+	"  --full-document MODE    default (the default: updates carry their delta)\n"
+	"                          or updateLookup (also the current document;\n"
+	"                          it can run ahead of other documents, see README)\n"
 	"  --split-events MODE     auto (default: $changeStreamSplitLargeEvent when the\n"
 	"                          source has it) or never\n"
 	"  --batch-size N          events per staged batch (default: 1000)\n"
@@ -772,7 +774,7 @@ main(int argc, char **argv)
 	options_t opts = {
 		.state_dir = ".",
 		.staging_coll = STAGING_DEFAULT_COLL,
-		.update_lookup = true,
+		.update_lookup = false,
 		.batch_size = 1000,
 		.batch_ms = 200,
 		.status_interval = 10,
