@@ -1,0 +1,534 @@
+/*
+ * Change event -> write models (SPEC §6) and reassembly of staged parts.
+ */
+#include "apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "exitcodes.h"
+
+void
+apply_op_list_init(apply_op_list_t *list)
+{
+	list->ops = NULL;
+	list->len = 0;
+	list->cap = 0;
+}
+
+void
+apply_op_list_clear(apply_op_list_t *list)
+{
+	for (size_t i = 0; i < list->len; i++) {
+		bson_destroy(list->ops[i].filter);
+		bson_destroy(list->ops[i].doc);
+	}
+	list->len = 0;
+}
+
+void
+apply_op_list_destroy(apply_op_list_t *list)
+{
+	apply_op_list_clear(list);
+	bson_free(list->ops);
+	apply_op_list_init(list);
+}
+
+/* A new op at the end of list, its documents initialized empty. */
+static apply_op_t *
+op_list_push(apply_op_list_t *list, apply_op_kind_t kind, const bson_t *filter, size_t event_index)
+{
+	apply_op_t *op;
+
+	if (list->len == list->cap) {
+		list->cap = list->cap ? list->cap * 2 : 64;
+		list->ops = bson_realloc(list->ops, list->cap * sizeof *list->ops);
+	}
+	op = &list->ops[list->len++];
+	op->kind = kind;
+	op->filter = bson_copy(filter);
+	op->doc = bson_new();
+	op->upsert = false;
+	op->event_index = event_index;
+	op->filter_hash = apply_hash_bytes(bson_get_data(filter), filter->len);
+	return op;
+}
+
+uint32_t
+apply_hash_bytes(const uint8_t *data, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= data[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+apply_kind_t
+apply_classify(const char *operation_type)
+{
+	static const char *const data[] = {"insert", "replace", "update", "delete"};
+	static const char *const stop[] = {"drop", "rename", "dropDatabase", "invalidate"};
+	static const char *const noop[] = {"create", "createIndexes", "dropIndexes", "modify",
+					   "shardCollection", "refineCollectionShardKey",
+					   "reshardCollection"};
+
+	for (size_t i = 0; i < sizeof data / sizeof *data; i++)
+		if (strcmp(operation_type, data[i]) == 0)
+			return APPLY_KIND_DATA;
+	for (size_t i = 0; i < sizeof stop / sizeof *stop; i++)
+		if (strcmp(operation_type, stop[i]) == 0)
+			return APPLY_KIND_STOP;
+	for (size_t i = 0; i < sizeof noop / sizeof *noop; i++)
+		if (strcmp(operation_type, noop[i]) == 0)
+			return APPLY_KIND_NOOP;
+	return APPLY_KIND_UNKNOWN;
+}
+
+/* Reads a top-level document field into a static view; false if absent or
+ * not a document. */
+static bool
+get_doc(const bson_t *doc, const char *key, bson_t *out)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!bson_iter_init_find(&iter, doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&iter))
+		return false;
+	bson_iter_document(&iter, &len, &data);
+	return bson_init_static(out, data, len);
+}
+
+/* True when MongoDB refuses paths a and b in one update document: the same
+ * path, or one a prefix of the other at a dot. */
+static bool
+paths_conflict(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la == lb)
+		return strcmp(a, b) == 0;
+	if (la > lb) {
+		const char *t = a;
+		size_t tl = la;
+		a = b;
+		la = lb;
+		b = t;
+		lb = tl;
+	}
+	return strncmp(a, b, la) == 0 && b[la] == '.';
+}
+
+/*
+ * Builds the update documents of one updateDescription, greedily: each
+ * modification joins the current update unless its path conflicts with one
+ * already there, which starts the next update. Order: truncations, then
+ * removals, then sets (MongoDB's own diff applies them in that order).
+ */
+typedef struct update_builder {
+	bson_t push, unset, set;
+	const char **paths; /* borrowed from the event */
+	size_t n_paths, cap_paths;
+	size_t n_push; /* paths[0..n_push) are truncations */
+	size_t n_unset_end;
+} update_builder_t;
+
+static void
+builder_reset(update_builder_t *b)
+{
+	bson_reinit(&b->push);
+	bson_reinit(&b->unset);
+	bson_reinit(&b->set);
+	b->n_paths = 0;
+	b->n_push = 0;
+	b->n_unset_end = 0;
+}
+
+static void
+builder_flush(update_builder_t *b, apply_op_list_t *ops, const bson_t *filter, size_t event_index)
+{
+	apply_op_t *op;
+
+	if (b->n_paths == 0)
+		return;
+	op = op_list_push(ops, APPLY_OP_UPDATE, filter, event_index);
+	if (!bson_empty(&b->push))
+		BSON_APPEND_DOCUMENT(op->doc, "$push", &b->push);
+	if (!bson_empty(&b->unset))
+		BSON_APPEND_DOCUMENT(op->doc, "$unset", &b->unset);
+	if (!bson_empty(&b->set))
+		BSON_APPEND_DOCUMENT(op->doc, "$set", &b->set);
+	builder_reset(b);
+}
+
+/* Whether path conflicts with a path in the current update. Sets are never
+ * checked against sets, nor removals against removals: one change event
+ * never holds two such paths that conflict. */
+static bool
+builder_conflicts(const update_builder_t *b, const char *path, int kind)
+{
+	size_t end = b->n_paths;
+
+	/* kind 0 truncation: against everything; 1 unset: against truncations;
+	 * 2 set: against truncations and unsets. */
+	if (kind == 1)
+		end = b->n_push;
+	else if (kind == 2)
+		end = b->n_unset_end;
+	for (size_t i = 0; i < end; i++)
+		if (paths_conflict(b->paths[i], path))
+			return true;
+	return false;
+}
+
+static void
+builder_add_path(update_builder_t *b, const char *path)
+{
+	if (b->n_paths == b->cap_paths) {
+		b->cap_paths = b->cap_paths ? b->cap_paths * 2 : 16;
+		b->paths = bson_realloc(b->paths, b->cap_paths * sizeof *b->paths);
+	}
+	b->paths[b->n_paths++] = path;
+}
+
+static bool
+update_description_ops(const bson_t *event, const bson_t *filter, size_t event_index,
+		       apply_op_list_t *ops, bson_error_t *error)
+{
+	bson_t desc, updated, removed, truncated;
+	bson_iter_t iter;
+	update_builder_t b;
+	bool has_updated, has_removed, has_truncated;
+	bool ok = false;
+
+	if (!get_doc(event, "updateDescription", &desc)) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "update event has neither fullDocument nor updateDescription");
+		return false;
+	}
+	has_updated = get_doc(&desc, "updatedFields", &updated);
+	has_removed = false;
+	has_truncated = false;
+	if (bson_iter_init_find(&iter, &desc, "removedFields") && BSON_ITER_HOLDS_ARRAY(&iter)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_iter_array(&iter, &len, &data);
+		has_removed = bson_init_static(&removed, data, len);
+	}
+	if (bson_iter_init_find(&iter, &desc, "truncatedArrays") && BSON_ITER_HOLDS_ARRAY(&iter)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_iter_array(&iter, &len, &data);
+		has_truncated = bson_init_static(&truncated, data, len);
+	}
+
+	memset(&b, 0, sizeof b);
+	bson_init(&b.push);
+	bson_init(&b.unset);
+	bson_init(&b.set);
+
+	if (has_truncated && bson_iter_init(&iter, &truncated)) {
+		while (bson_iter_next(&iter)) {
+			bson_t entry, each, spec;
+			const char *field = NULL;
+			bson_iter_t f;
+			int64_t new_size = -1;
+			const uint8_t *data;
+			uint32_t len;
+
+			if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+				goto bad_truncated;
+			bson_iter_document(&iter, &len, &data);
+			bson_init_static(&entry, data, len);
+			if (bson_iter_init_find(&f, &entry, "field") && BSON_ITER_HOLDS_UTF8(&f))
+				field = bson_iter_utf8(&f, NULL);
+			if (bson_iter_init_find(&f, &entry, "newSize") && BSON_ITER_HOLDS_NUMBER(&f))
+				new_size = bson_iter_as_int64(&f);
+			if (!field || new_size < 0)
+				goto bad_truncated;
+			if (builder_conflicts(&b, field, 0))
+				builder_flush(&b, ops, filter, event_index);
+			BSON_APPEND_DOCUMENT_BEGIN(&b.push, field, &spec);
+			BSON_APPEND_ARRAY_BEGIN(&spec, "$each", &each);
+			bson_append_array_end(&spec, &each);
+			if (new_size <= INT32_MAX)
+				bson_append_int32(&spec, "$slice", 6, (int32_t)new_size);
+			else
+				bson_append_int64(&spec, "$slice", 6, new_size);
+			bson_append_document_end(&b.push, &spec);
+			builder_add_path(&b, field);
+			b.n_push = b.n_paths;
+			b.n_unset_end = b.n_paths;
+		}
+	}
+	if (has_removed && bson_iter_init(&iter, &removed)) {
+		while (bson_iter_next(&iter)) {
+			const char *field;
+
+			if (!BSON_ITER_HOLDS_UTF8(&iter)) {
+				csm_error_set(error, CSM_EXIT_DATAERR,
+					      "updateDescription.removedFields holds a non-string");
+				goto done;
+			}
+			field = bson_iter_utf8(&iter, NULL);
+			if (builder_conflicts(&b, field, 1))
+				builder_flush(&b, ops, filter, event_index);
+			bson_append_utf8(&b.unset, field, -1, "", 0);
+			builder_add_path(&b, field);
+			b.n_unset_end = b.n_paths;
+		}
+	}
+	if (has_updated && bson_iter_init(&iter, &updated)) {
+		while (bson_iter_next(&iter)) {
+			const char *field = bson_iter_key(&iter);
+
+			if (builder_conflicts(&b, field, 2))
+				builder_flush(&b, ops, filter, event_index);
+			bson_append_value(&b.set, field, -1, bson_iter_value(&iter));
+			builder_add_path(&b, field);
+		}
+	}
+	builder_flush(&b, ops, filter, event_index);
+	ok = true;
+	goto done;
+
+bad_truncated:
+	csm_error_set(error, CSM_EXIT_DATAERR,
+		      "updateDescription.truncatedArrays entry is not {field, newSize}");
+done:
+	bson_destroy(&b.push);
+	bson_destroy(&b.unset);
+	bson_destroy(&b.set);
+	bson_free(b.paths);
+	return ok;
+}
+
+bool
+apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops,
+		bson_error_t *error)
+{
+	bson_iter_t iter;
+	const char *type = NULL;
+	bson_t key, full;
+	bool has_full = false;
+
+	if (bson_iter_init_find(&iter, event, "operationType") && BSON_ITER_HOLDS_UTF8(&iter))
+		type = bson_iter_utf8(&iter, NULL);
+	if (!type) {
+		csm_error_set(error, CSM_EXIT_DATAERR, "change event has no operationType");
+		return false;
+	}
+	if (apply_classify(type) != APPLY_KIND_DATA) {
+		csm_error_set(error, CSM_EXIT_DATAERR, "'%s' is not a data change event", type);
+		return false;
+	}
+	if (!get_doc(event, "documentKey", &key) || bson_empty(&key)) {
+		csm_error_set(error, CSM_EXIT_DATAERR, "%s event has no documentKey", type);
+		return false;
+	}
+	/* fullDocument: null means the document was gone at lookup time. */
+	has_full = get_doc(event, "fullDocument", &full);
+
+	if (strcmp(type, "delete") == 0) {
+		op_list_push(ops, APPLY_OP_DELETE, &key, event_index);
+		return true;
+	}
+	if (has_full) {
+		apply_op_t *op = op_list_push(ops, APPLY_OP_REPLACE, &key, event_index);
+		bson_concat(op->doc, &full);
+		op->upsert = true;
+		return true;
+	}
+	if (strcmp(type, "update") == 0)
+		return update_description_ops(event, &key, event_index, ops, error);
+	csm_error_set(error, CSM_EXIT_DATAERR, "%s event has no fullDocument", type);
+	return false;
+}
+
+bool
+apply_op_to_bulk(mongoc_bulk_operation_t *bulk, const apply_op_t *op, bson_error_t *error)
+{
+	bson_t opts = BSON_INITIALIZER;
+	bool ok = false;
+
+	BSON_APPEND_BOOL(&opts, "validate", false);
+	switch (op->kind) {
+	case APPLY_OP_REPLACE:
+		BSON_APPEND_BOOL(&opts, "upsert", op->upsert);
+		ok = mongoc_bulk_operation_replace_one_with_opts(bulk, op->filter, op->doc, &opts,
+								 error);
+		break;
+	case APPLY_OP_UPDATE:
+		ok = mongoc_bulk_operation_update_one_with_opts(bulk, op->filter, op->doc, &opts,
+								error);
+		break;
+	case APPLY_OP_DELETE:
+		bson_reinit(&opts);
+		ok = mongoc_bulk_operation_remove_one_with_opts(bulk, op->filter, &opts, error);
+		break;
+	}
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* Reads an int32/int64/double field as int32; false when absent or not a
+ * number. */
+static bool
+get_int(const bson_t *doc, const char *key, int32_t *out)
+{
+	bson_iter_t iter;
+	int64_t v;
+
+	if (!bson_iter_init_find(&iter, doc, key) || !BSON_ITER_HOLDS_NUMBER(&iter))
+		return false;
+	v = bson_iter_as_int64(&iter);
+	if (v < 0 || v > INT32_MAX)
+		return false;
+	*out = (int32_t)v;
+	return true;
+}
+
+bool
+apply_part_info(const bson_t *staged, int32_t *index, int32_t *of, bool *is_chunk,
+		bson_error_t *error)
+{
+	bson_t event, part;
+
+	*is_chunk = false;
+	if (get_doc(staged, "chunk", &part)) {
+		bson_iter_t iter;
+
+		*is_chunk = true;
+		if (!get_int(&part, "index", index) || !get_int(&part, "of", of) || *of < 1 ||
+		    *index >= *of) {
+			csm_error_set(error, CSM_EXIT_DATAERR, "malformed chunk {index, of}");
+			return false;
+		}
+		if (!bson_iter_init_find(&iter, staged, "eventBytes") ||
+		    !BSON_ITER_HOLDS_BINARY(&iter)) {
+			csm_error_set(error, CSM_EXIT_DATAERR, "chunk part has no eventBytes");
+			return false;
+		}
+		return true;
+	}
+	if (!get_doc(staged, "event", &event)) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "staged document has neither event nor chunk");
+		return false;
+	}
+	if (get_doc(&event, "splitEvent", &part)) {
+		int32_t fragment;
+
+		if (!get_int(&part, "fragment", &fragment) || !get_int(&part, "of", of) ||
+		    fragment < 1 || fragment > *of) {
+			csm_error_set(error, CSM_EXIT_DATAERR,
+				      "malformed event.splitEvent {fragment, of}");
+			return false;
+		}
+		*index = fragment - 1;
+		return true;
+	}
+	*index = 0;
+	*of = 1;
+	return true;
+}
+
+static bson_t *
+reassemble_chunks(const bson_t *const *parts, size_t n, bson_error_t *error)
+{
+	size_t total = 0, off = 0;
+	uint8_t *buf;
+	bson_t view;
+	bson_t *event;
+	size_t err_offset;
+
+	for (size_t i = 0; i < n; i++) {
+		bson_iter_t iter;
+		uint32_t len;
+		const uint8_t *data;
+
+		bson_iter_init_find(&iter, parts[i], "eventBytes");
+		bson_iter_binary(&iter, NULL, &len, &data);
+		total += len;
+	}
+	if (total < 5 || total > (size_t)INT32_MAX) {
+		csm_error_set(error, CSM_EXIT_DATAERR, "chunked event of %zu bytes is not BSON",
+			      total);
+		return NULL;
+	}
+	buf = bson_malloc(total);
+	for (size_t i = 0; i < n; i++) {
+		bson_iter_t iter;
+		uint32_t len;
+		const uint8_t *data;
+
+		bson_iter_init_find(&iter, parts[i], "eventBytes");
+		bson_iter_binary(&iter, NULL, &len, &data);
+		memcpy(buf + off, data, len);
+		off += len;
+	}
+	if (!bson_init_static(&view, buf, total) ||
+	    !bson_validate(&view, BSON_VALIDATE_NONE, &err_offset)) {
+		bson_free(buf);
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "chunked event's eventBytes do not form a BSON document");
+		return NULL;
+	}
+	event = bson_copy(&view);
+	bson_free(buf);
+	return event;
+}
+
+bson_t *
+apply_reassemble(const bson_t *const *parts, size_t n, bson_error_t *error)
+{
+	int32_t index, of;
+	bool first_chunk, is_chunk;
+	bson_t *event;
+
+	if (n == 0) {
+		csm_error_set(error, CSM_EXIT_DATAERR, "event with no staged part");
+		return NULL;
+	}
+	if (!apply_part_info(parts[0], &index, &of, &first_chunk, error))
+		return NULL;
+	if ((size_t)of != n) {
+		csm_error_set(error, CSM_EXIT_DATAERR, "event staged in %d parts, %zu found", of, n);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int32_t pof;
+
+		if (!apply_part_info(parts[i], &index, &pof, &is_chunk, error))
+			return NULL;
+		if (is_chunk != first_chunk || pof != of || (size_t)index != i) {
+			csm_error_set(error, CSM_EXIT_DATAERR,
+				      "event parts out of order: part %d of %d where %zu expected",
+				      index + 1, pof, i + 1);
+			return NULL;
+		}
+	}
+	if (first_chunk)
+		return reassemble_chunks(parts, n, error);
+	event = bson_new();
+	for (size_t i = 0; i < n; i++) {
+		bson_t fragment;
+		bson_iter_t iter;
+
+		get_doc(parts[i], "event", &fragment);
+		bson_iter_init(&iter, &fragment);
+		while (bson_iter_next(&iter)) {
+			const char *key = bson_iter_key(&iter);
+
+			if (strcmp(key, "splitEvent") == 0 ||
+			    (n > 1 && bson_has_field(event, key)))
+				continue;
+			bson_append_value(event, key, -1, bson_iter_value(&iter));
+		}
+	}
+	return event;
+}
