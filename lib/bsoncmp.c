@@ -1,0 +1,324 @@
+/*
+ * MongoDB's BSON sort order (see bsoncmp.h). Follows the server's
+ * canonicalizeBSONType and compareElementValues.
+ */
+#include "bsoncmp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_elements_of(const uint8_t *a_data, uint32_t a_len, const uint8_t *b_data,
+			   uint32_t b_len, bool consider_names);
+
+int
+bsoncmp_type_rank(bson_type_t type)
+{
+	switch (type) {
+	case BSON_TYPE_MINKEY:
+		return -1;
+	case BSON_TYPE_EOD:
+	case BSON_TYPE_UNDEFINED:
+		return 0;
+	case BSON_TYPE_NULL:
+		return 5;
+	case BSON_TYPE_DOUBLE:
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DECIMAL128:
+		return 10;
+	case BSON_TYPE_UTF8:
+	case BSON_TYPE_SYMBOL:
+		return 15;
+	case BSON_TYPE_DOCUMENT:
+		return 20;
+	case BSON_TYPE_ARRAY:
+		return 25;
+	case BSON_TYPE_BINARY:
+		return 30;
+	case BSON_TYPE_OID:
+		return 35;
+	case BSON_TYPE_BOOL:
+		return 40;
+	case BSON_TYPE_DATE_TIME:
+		return 45;
+	case BSON_TYPE_TIMESTAMP:
+		return 47;
+	case BSON_TYPE_REGEX:
+		return 50;
+	case BSON_TYPE_DBPOINTER:
+		return 55;
+	case BSON_TYPE_CODE:
+		return 60;
+	case BSON_TYPE_CODEWSCOPE:
+		return 65;
+	case BSON_TYPE_MAXKEY:
+		return 127;
+	default:
+		return 126;
+	}
+}
+
+static int
+sign_of_int64(int64_t a, int64_t b)
+{
+	return (a > b) - (a < b);
+}
+
+/* The server's compareDoubles: NaN is below every number and equals NaN. */
+static int
+cmp_doubles(double a, double b)
+{
+	if (a < b)
+		return -1;
+	if (a > b)
+		return 1;
+	if (isnan(a))
+		return isnan(b) ? 0 : -1;
+	if (isnan(b))
+		return 1;
+	return 0;
+}
+
+/* The server's compareLongToDouble: exact for every pair of values. */
+static int
+cmp_long_double(int64_t a, double b)
+{
+	if (isnan(b))
+		return 1;
+	/* Integers up to 2^53 in magnitude are exact as doubles. */
+	if (a <= (INT64_C(1) << 53) && a >= -(INT64_C(1) << 53))
+		return cmp_doubles((double)a, b);
+	if (b >= 9223372036854775808.0)
+		return -1;
+	if (b < -9223372036854775808.0)
+		return 1;
+	/* |a| > 2^53 here, so truncating b's fraction cannot change the order. */
+	return sign_of_int64(a, (int64_t)b);
+}
+
+/*
+ * Decimal128 is compared through its nearest double: exact for the values
+ * applications use as keys, approximate beyond 15 significant digits.
+ */
+static double
+decimal_to_double(const bson_decimal128_t *dec)
+{
+	char text[BSON_DECIMAL128_STRING];
+
+	bson_decimal128_to_string(dec, text);
+	return strtod(text, NULL);
+}
+
+static bool
+value_is_integral(const bson_value_t *v, int64_t *out)
+{
+	if (v->value_type == BSON_TYPE_INT32) {
+		*out = v->value.v_int32;
+		return true;
+	}
+	if (v->value_type == BSON_TYPE_INT64) {
+		*out = v->value.v_int64;
+		return true;
+	}
+	return false;
+}
+
+static double
+value_as_double(const bson_value_t *v)
+{
+	if (v->value_type == BSON_TYPE_DOUBLE)
+		return v->value.v_double;
+	return decimal_to_double(&v->value.v_decimal128);
+}
+
+static int
+cmp_numbers(const bson_value_t *a, const bson_value_t *b)
+{
+	int64_t ai, bi;
+	bool a_int = value_is_integral(a, &ai);
+	bool b_int = value_is_integral(b, &bi);
+
+	if (a_int && b_int)
+		return sign_of_int64(ai, bi);
+	if (a_int)
+		return cmp_long_double(ai, value_as_double(b));
+	if (b_int)
+		return -cmp_long_double(bi, value_as_double(a));
+	return cmp_doubles(value_as_double(a), value_as_double(b));
+}
+
+/* Strings may hold NULs: bytewise over the common length, then length. */
+static int
+cmp_bytes_then_len(const void *a, uint32_t a_len, const void *b, uint32_t b_len)
+{
+	uint32_t common = a_len < b_len ? a_len : b_len;
+	int c = common ? memcmp(a, b, common) : 0;
+
+	if (c != 0)
+		return c < 0 ? -1 : 1;
+	return (a_len > b_len) - (a_len < b_len);
+}
+
+static int
+cmp_cstr(const char *a, const char *b)
+{
+	int c = strcmp(a ? a : "", b ? b : "");
+
+	return (c > 0) - (c < 0);
+}
+
+static void
+text_of(const bson_value_t *v, const char **text, uint32_t *len)
+{
+	switch (v->value_type) {
+	case BSON_TYPE_UTF8:
+		*text = v->value.v_utf8.str;
+		*len = v->value.v_utf8.len;
+		break;
+	case BSON_TYPE_SYMBOL:
+		*text = v->value.v_symbol.symbol;
+		*len = v->value.v_symbol.len;
+		break;
+	case BSON_TYPE_CODE:
+		*text = v->value.v_code.code;
+		*len = v->value.v_code.code_len;
+		break;
+	default:
+		*text = "";
+		*len = 0;
+		break;
+	}
+}
+
+int
+bsoncmp_value(const bson_value_t *a, const bson_value_t *b)
+{
+	int ra = bsoncmp_type_rank(a->value_type);
+	int rb = bsoncmp_type_rank(b->value_type);
+	const char *ta, *tb;
+	uint32_t la, lb;
+	int c;
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+
+	switch (a->value_type) {
+	case BSON_TYPE_MINKEY:
+	case BSON_TYPE_MAXKEY:
+	case BSON_TYPE_EOD:
+	case BSON_TYPE_UNDEFINED:
+	case BSON_TYPE_NULL:
+		return 0;
+	case BSON_TYPE_DOUBLE:
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DECIMAL128:
+		return cmp_numbers(a, b);
+	case BSON_TYPE_UTF8:
+	case BSON_TYPE_SYMBOL:
+	case BSON_TYPE_CODE:
+		text_of(a, &ta, &la);
+		text_of(b, &tb, &lb);
+		return cmp_bytes_then_len(ta, la, tb, lb);
+	case BSON_TYPE_DOCUMENT:
+		return cmp_elements_of(a->value.v_doc.data, a->value.v_doc.data_len,
+				       b->value.v_doc.data, b->value.v_doc.data_len, true);
+	case BSON_TYPE_ARRAY:
+		return cmp_elements_of(a->value.v_doc.data, a->value.v_doc.data_len,
+				       b->value.v_doc.data, b->value.v_doc.data_len, false);
+	case BSON_TYPE_BINARY:
+		la = a->value.v_binary.data_len;
+		lb = b->value.v_binary.data_len;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		if (a->value.v_binary.subtype != b->value.v_binary.subtype)
+			return a->value.v_binary.subtype < b->value.v_binary.subtype ? -1 : 1;
+		c = la ? memcmp(a->value.v_binary.data, b->value.v_binary.data, la) : 0;
+		return (c > 0) - (c < 0);
+	case BSON_TYPE_OID:
+		c = bson_oid_compare(&a->value.v_oid, &b->value.v_oid);
+		return (c > 0) - (c < 0);
+	case BSON_TYPE_BOOL:
+		return (a->value.v_bool > b->value.v_bool) - (a->value.v_bool < b->value.v_bool);
+	case BSON_TYPE_DATE_TIME:
+		return sign_of_int64(a->value.v_datetime, b->value.v_datetime);
+	case BSON_TYPE_TIMESTAMP: {
+		uint64_t xa = ((uint64_t)a->value.v_timestamp.timestamp << 32) |
+			      a->value.v_timestamp.increment;
+		uint64_t xb = ((uint64_t)b->value.v_timestamp.timestamp << 32) |
+			      b->value.v_timestamp.increment;
+		return (xa > xb) - (xa < xb);
+	}
+	case BSON_TYPE_REGEX:
+		c = cmp_cstr(a->value.v_regex.regex, b->value.v_regex.regex);
+		if (c != 0)
+			return c;
+		return cmp_cstr(a->value.v_regex.options, b->value.v_regex.options);
+	case BSON_TYPE_DBPOINTER:
+		la = a->value.v_dbpointer.collection_len;
+		lb = b->value.v_dbpointer.collection_len;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		c = memcmp(a->value.v_dbpointer.collection, b->value.v_dbpointer.collection, la);
+		if (c != 0)
+			return (c > 0) - (c < 0);
+		c = bson_oid_compare(&a->value.v_dbpointer.oid, &b->value.v_dbpointer.oid);
+		return (c > 0) - (c < 0);
+	case BSON_TYPE_CODEWSCOPE:
+		c = cmp_cstr(a->value.v_codewscope.code, b->value.v_codewscope.code);
+		if (c != 0)
+			return c;
+		return cmp_elements_of(a->value.v_codewscope.scope_data,
+				       a->value.v_codewscope.scope_len,
+				       b->value.v_codewscope.scope_data,
+				       b->value.v_codewscope.scope_len, true);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The server's BSONObj::woCompare: element by element, canonical type first
+ * (numbers of different types compare by value), then the field name when
+ * consider_names, then the value; a document that runs out first is less.
+ */
+static int
+cmp_elements_of(const uint8_t *a_data, uint32_t a_len, const uint8_t *b_data, uint32_t b_len,
+		bool consider_names)
+{
+	bson_iter_t ia, ib;
+	bool a_ok = bson_iter_init_from_data(&ia, a_data, a_len);
+	bool b_ok = bson_iter_init_from_data(&ib, b_data, b_len);
+
+	if (!a_ok || !b_ok)
+		return (a_ok > b_ok) - (a_ok < b_ok);
+	for (;;) {
+		bool a_more = bson_iter_next(&ia);
+		bool b_more = bson_iter_next(&ib);
+		const bson_value_t *va, *vb;
+		int c;
+
+		if (!a_more || !b_more)
+			return (a_more > b_more) - (a_more < b_more);
+		va = bson_iter_value(&ia);
+		vb = bson_iter_value(&ib);
+		c = bsoncmp_type_rank(va->value_type) - bsoncmp_type_rank(vb->value_type);
+		if (c != 0)
+			return c < 0 ? -1 : 1;
+		if (consider_names) {
+			c = cmp_cstr(bson_iter_key(&ia), bson_iter_key(&ib));
+			if (c != 0)
+				return c;
+		}
+		c = bsoncmp_value(va, vb);
+		if (c != 0)
+			return c;
+	}
+}
+
+int
+bsoncmp_doc(const bson_t *a, const bson_t *b)
+{
+	return cmp_elements_of(bson_get_data(a), a->len, bson_get_data(b), b->len, true);
+}

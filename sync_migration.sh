@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Usage: sync_migration.sh [options] TARGET_URI DB COLL
+#
+# Summary: phase 2 of migrating DB.COLL: restore the dump once, then replay
+#
+# Phase 2 (SPEC §1): dump-wrap restore loads the dump made by
+# init_migration.sh into the target collection, once: a marker on the target
+# records a finished restore, and a rerun goes straight to replay (restoring
+# again after deletes were replayed would bring deleted documents back).
+# Unique and TTL indexes are deferred (SPEC §6): cdc-replay builds them when
+# it is safe. Then cdc-replay applies the staged changes in the foreground,
+# follows new ones and reports lag. Killed at any point, run the same command
+# again: it picks up where it stopped.
+#
+# TARGET_URI (and the --verify SOURCE_URI) given as - is read from the
+# environment variable of that name; the programs get the URIs through their
+# environment, never their argv.
+#
+# Options:
+#   --drain               exit 0 once everything staged is applied and
+#                         capture has caught up (cutover: stop the writes
+#                         on the source first)
+#   --verify SOURCE_URI   after a successful --drain, compare source and
+#                         target with cdc-verify (exit 1 when they differ)
+#   --to-db DB2           target database (default: DB)
+#   --to-coll COLL2       target collection (default: COLL)
+#   --workers N           parallel replay workers (cdc-replay --workers)
+#   --dump-dir DIR        the dump to restore (default: ./dump)
+#   --staging-coll NAME   staging collection on the target (default: cdc)
+#   --no-restore          replay only: no dump to load (rollback sync, set
+#                         up with init_migration.sh --no-dump)
+#   -h, --help            print this help
+#
+# Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
+# CSM_DEBUG=1 traces the script (the URIs are not traced).
+#
+# Exit status: that of the program that stopped it: cdc-replay's (0 drained
+# or stopped by a signal, 4 DDL event, 65 unique-key conflict...), or
+# cdc-verify's with --verify (0 equal, 1 different); 64 usage.
+
+set -euo pipefail
+
+prog="${0##*/}"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# die STATUS MESSAGE...: print "sync_migration.sh: MESSAGE" and exit STATUS.
+die() {
+	local status="$1"
+	shift
+	printf '%s: %s\n' "$prog" "$*" >&2
+	exit "$status"
+}
+
+usage() {
+	sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+# usage_error MESSAGE...: the reason and the synopsis on stderr, status 64.
+usage_error() {
+	printf '%s: %s\n' "$prog" "$*" >&2
+	sed -n '2,/^#$/{/^#$/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
+	printf 'Try %s --help for the options.\n' "$prog" >&2
+	exit 64
+}
+
+# find_bin NAME: the path of program NAME.
+find_bin() {
+	local name="$1"
+	if [[ -n "${CSM_BIN:-}" && -x "$CSM_BIN/$name" ]]; then
+		printf '%s\n' "$CSM_BIN/$name"
+	elif [[ -x "$script_dir/bin/$name" ]]; then
+		printf '%s\n' "$script_dir/bin/$name"
+	elif command -v "$name" >/dev/null 2>&1; then
+		command -v "$name"
+	else
+		die 69 "cannot find '$name': build it with make, or set CSM_BIN to its directory"
+	fi
+}
+
+# SIGINT/SIGTERM: passed on to the running program, which finishes its batch
+# and saves its position; no further step starts.
+child_pid=""
+stop_requested=0
+on_signal() {
+	stop_requested=1
+	[[ -z "$child_pid" ]] || kill -TERM "$child_pid" 2>/dev/null || true
+}
+trap on_signal INT TERM
+
+# run_child PROGRAM ARGS...: run in the foreground (see on_signal); sets
+# child_status. A stop requested before it starts exits 0 at once.
+run_child() {
+	if ((stop_requested)); then
+		printf '%s: stopped by a signal before %s started\n' "$prog" "${1##*/}" >&2
+		exit 0
+	fi
+	"$@" &
+	child_pid=$!
+	# A signal that came between the check above and now.
+	((!stop_requested)) || kill -TERM "$child_pid" 2>/dev/null || true
+	child_status=0
+	# wait returns early (> 128) when a trapped signal arrives: wait again.
+	while :; do
+		wait "$child_pid" && child_status=0 || child_status=$?
+		kill -0 "$child_pid" 2>/dev/null || break
+	done
+	child_pid=""
+}
+
+drain=0
+verify=0
+source_arg=""
+to_db=""
+to_coll=""
+workers=""
+dump_dir=./dump
+staging_coll=""
+no_restore=0
+
+while (($# > 0)); do
+	case "$1" in
+	--drain) drain=1; shift ;;
+	--verify) (($# > 1)) || usage_error "$1 needs a value"; verify=1; source_arg="$2"; shift 2 ;;
+	--verify=*) verify=1; source_arg="${1#*=}"; shift ;;
+	--to-db) (($# > 1)) || usage_error "$1 needs a value"; to_db="$2"; shift 2 ;;
+	--to-db=*) to_db="${1#*=}"; shift ;;
+	--to-coll) (($# > 1)) || usage_error "$1 needs a value"; to_coll="$2"; shift 2 ;;
+	--to-coll=*) to_coll="${1#*=}"; shift ;;
+	--workers) (($# > 1)) || usage_error "$1 needs a value"; workers="$2"; shift 2 ;;
+	--workers=*) workers="${1#*=}"; shift ;;
+	--dump-dir) (($# > 1)) || usage_error "$1 needs a value"; dump_dir="$2"; shift 2 ;;
+	--dump-dir=*) dump_dir="${1#*=}"; shift ;;
+	--staging-coll) (($# > 1)) || usage_error "$1 needs a value"; staging_coll="$2"; shift 2 ;;
+	--staging-coll=*) staging_coll="${1#*=}"; shift ;;
+	--no-restore) no_restore=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; break ;;
+	-?*) usage_error "unknown option '$1'" ;;
+	*) break ;;
+	esac
+done
+
+(($# == 3)) || usage_error "expected TARGET_URI DB COLL, got $# arguments"
+if [[ "$1" == - ]]; then
+	[[ -n "${TARGET_URI:-}" ]] || usage_error "TARGET_URI is - but the environment has no TARGET_URI"
+else
+	TARGET_URI="$1"
+fi
+export TARGET_URI
+if ((verify)); then
+	((drain)) || usage_error "--verify needs --drain: a comparison while changes flow cannot be equal"
+	if [[ "$source_arg" == - ]]; then
+		[[ -n "${SOURCE_URI:-}" ]] || usage_error "--verify - but the environment has no SOURCE_URI"
+	else
+		[[ -n "$source_arg" ]] || usage_error "--verify needs a SOURCE_URI (or - for the environment)"
+		SOURCE_URI="$source_arg"
+	fi
+	export SOURCE_URI
+fi
+source_arg=""
+db="$2" coll="$3"
+set -- # the URIs leave the positional parameters before tracing starts
+[[ -n "$db" && -n "$coll" ]] || usage_error "DB and COLL must not be empty"
+if [[ -n "$workers" && ! "$workers" =~ ^[1-9][0-9]*$ ]]; then
+	usage_error "invalid value '$workers' for --workers: expected a positive integer"
+fi
+
+if [[ -n "${CSM_DEBUG:-}" ]]; then
+	PS4='+ ${BASH_SOURCE##*/}:${LINENO}: '
+	set -x
+fi
+
+umask 077
+ns="$db.$coll"
+target_ns="${to_db:-$db}.${to_coll:-$coll}"
+target_args=()
+[[ -z "$to_db" ]] || target_args+=(--to-db "$to_db")
+[[ -z "$to_coll" ]] || target_args+=(--to-coll "$to_coll")
+staging_args=()
+[[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
+replay_bin="$(find_bin cdc-replay)"
+verify_bin=""
+((!verify)) || verify_bin="$(find_bin cdc-verify)"
+
+if ((no_restore)); then
+	printf '== %s: no restore (--no-restore): replay only\n' "$ns"
+else
+	dump_bin="$(find_bin dump-wrap)"
+	printf '== %s: restore %s into %s (once; unique and TTL indexes deferred)\n' \
+		"$ns" "$dump_dir" "$target_ns"
+	run_child "$dump_bin" restore --db "$db" --coll "$coll" --in "$dump_dir" \
+		"${target_args[@]}" "${staging_args[@]}" --once --defer-constraints
+	((child_status == 0)) || die "$child_status" "dump-wrap restore failed (status" \
+		"$child_status); fix the cause and run the same command again"
+fi
+
+printf '== %s: replay into %s%s\n' "$ns" "$target_ns" "$( ((drain)) && printf ' until drained')"
+replay_args=(--db "$db" --coll "$coll" "${target_args[@]}" "${staging_args[@]}")
+[[ -z "$workers" ]] || replay_args+=(--workers "$workers")
+((!drain)) || replay_args+=(--drain)
+run_child "$replay_bin" "${replay_args[@]}"
+if ((child_status != 0)); then
+	printf '%s: cdc-replay stopped with status %s; run the same command again to continue\n' \
+		"$prog" "$child_status" >&2
+	exit "$child_status"
+fi
+
+if ((verify)); then
+	printf '== %s: verify source %s against target %s\n' "$ns" "$ns" "$target_ns"
+	run_child "$verify_bin" --db "$db" --coll "$coll" "${target_args[@]}"
+	exit "$child_status"
+fi

@@ -1,0 +1,252 @@
+#!/usr/bin/env bats
+# init_migration.sh and sync_migration.sh: command lines, exit codes, the
+# running-capture guard, the restart commands and where secrets may go.
+
+setup_file() {
+	load helpers
+	mlite_start SRC
+	mlite_start DST
+}
+
+teardown_file() {
+	mlite_stop SRC
+	mlite_stop DST
+}
+
+setup() {
+	load helpers
+	test_db
+	export SOURCE_URI="$SRC_URI" TARGET_URI="$DST_URI"
+	STATE="$BATS_TEST_TMPDIR/state"
+	DUMP="$BATS_TEST_TMPDIR/dump"
+	INIT="$REPO_ROOT/init_migration.sh"
+	SYNC="$REPO_ROOT/sync_migration.sh"
+}
+
+teardown() {
+	# Stop the captures this test started (their pid files say which).
+	local f pid
+	for f in "$BATS_TEST_TMPDIR"/state/*.capture.pid; do
+		[[ -f "$f" ]] || continue
+		pid="$(cat "$f")"
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_until 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# alive PID / gone PID: whether the process runs (a zombie its new parent has not reaped
+# yet counts as gone: the captures are detached).
+alive() {
+	ps -o stat= -p "$1" 2>/dev/null | grep -qv Z
+}
+gone() {
+	! alive "$1"
+}
+
+# capture_alive: the capture of $DB.c named by its pid file runs.
+capture_alive() {
+	local pid
+	pid="$(cat "$STATE/$DB.c.capture.pid" 2>/dev/null)" || return 1
+	alive "$pid"
+}
+
+# c_programs_argv: the command lines of the toolkit's C programs now running.
+c_programs_argv() {
+	ps -eo args | grep -E '^[^ ]*(cdc-capture|cdc-replay|cdc-verify|token-probe|dump-wrap)( |$)' || true
+}
+
+seed() {
+	pyrun "$SRC_URI" 'client[db_name].c.insert_many([{"_id": i, "v": i} for i in range(50)])'
+}
+
+@test "init_migration.sh and sync_migration.sh --help print their usage and exit 0" {
+	run -0 --separate-stderr "$INIT" --help
+	[[ "$output" == "Usage: init_migration.sh [options] SOURCE_URI TARGET_URI DB COLL"* ]]
+	[[ "$output" == *"--resume-capture"* ]]
+	[[ "$output" == *"--no-dump"* ]]
+	run -0 --separate-stderr "$SYNC" --help
+	[[ "$output" == "Usage: sync_migration.sh [options] TARGET_URI DB COLL"* ]]
+	[[ "$output" == *"--drain"* ]]
+}
+
+@test "a wrong number of arguments exits 64 with the usage on stderr" {
+	run -64 --separate-stderr "$INIT" - - "$DB"
+	[[ "$stderr" == *"expected SOURCE_URI TARGET_URI DB COLL, got 3 arguments"* ]]
+	[[ "$stderr" == *"Usage: init_migration.sh"* ]]
+	run -64 --separate-stderr "$SYNC" - "$DB" c extra
+	[[ "$stderr" == *"Usage: sync_migration.sh"* ]]
+	run -64 --separate-stderr "$INIT" --probe-method maybe - - "$DB" c
+	run -64 --separate-stderr "$INIT" --bogus - - "$DB" c
+	run -64 --separate-stderr "$SYNC" --verify - - "$DB" c
+	[[ "$stderr" == *"--verify needs --drain"* ]]
+	[ ! -e "$STATE" ]
+}
+
+@test "a - URI with no such variable in the environment exits 64" {
+	SOURCE_URI= run -64 --separate-stderr "$INIT" --state-dir "$STATE" - - "$DB" c
+	[[ "$stderr" == *"no SOURCE_URI"* ]]
+	TARGET_URI= run -64 --separate-stderr "$SYNC" - "$DB" c
+	[[ "$stderr" == *"no TARGET_URI"* ]]
+}
+
+@test "an unreachable source makes init exit 69 and start nothing" {
+	seed
+	run -69 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" \
+		"mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=2000" - "$DB" c
+	[ ! -e "$STATE/$DB.c.capture.pid" ]
+	[ ! -e "$STATE/$DB.c.token" ]
+}
+
+@test "an unreachable target makes sync exit 69" {
+	run -69 --separate-stderr "$SYNC" --dump-dir "$DUMP" \
+		"mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=2000" "$DB" c
+}
+
+@test "a missing source collection makes init exit 66" {
+	run -66 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" nosuch
+	[[ "$stderr" == *"$DB.nosuch"* ]]
+	[ ! -e "$STATE/$DB.nosuch.capture.pid" ]
+}
+
+@test "sync without a dump to restore exits 66" {
+	run -66 --separate-stderr "$SYNC" --dump-dir "$BATS_TEST_TMPDIR/none" - "$DB" c
+}
+
+@test "a corrupt token file makes --resume-capture exit 65 and is left as it was" {
+	mkdir -p "$STATE"
+	printf '{"version": 1, "ns": ' >"$STATE/$DB.c.token"
+	chmod 600 "$STATE/$DB.c.token"
+	run -65 --separate-stderr "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	[[ "$stderr" == *"$DB.c.token"* ]]
+	[ "$(cat "$STATE/$DB.c.token")" = '{"version": 1, "ns": ' ]
+	run ! capture_alive
+}
+
+@test "init over a running capture exits 73 and changes nothing" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	capture_alive
+	local pid before
+	pid="$(cat "$STATE/$DB.c.capture.pid")"
+	before="$(cd "$STATE" && ls -l --time-style=+%s.%N "$DB.c.capture.pid"; ls -lR --time-style=+%s.%N "$DUMP")"
+	run -73 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$stderr" == *"already running (pid $pid)"* ]]
+	[[ "$stderr" == *"--force"* ]]
+	run -73 --separate-stderr "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	[ "$(cat "$STATE/$DB.c.capture.pid")" = "$pid" ]
+	alive "$pid"
+	[ "$(cd "$STATE" && ls -l --time-style=+%s.%N "$DB.c.capture.pid"; ls -lR --time-style=+%s.%N "$DUMP")" = "$before" ]
+}
+
+@test "init over an existing token of a dead capture exits 73 and names the restart command" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	local pid
+	pid="$(cat "$STATE/$DB.c.capture.pid")"
+	kill -KILL "$pid"
+	wait_until 10 gone "$pid"
+	run -73 --separate-stderr "$INIT" --state-dir "$STATE" - - "$DB" c
+	[[ "$stderr" == *"--resume-capture"* ]]
+	[ ! -e "$DUMP" ]
+}
+
+@test "--resume-capture restarts a killed capture with the same state and it keeps staging" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	local pid
+	pid="$(cat "$STATE/$DB.c.capture.pid")"
+	kill -KILL "$pid"
+	wait_until 10 gone "$pid"
+	run -0 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	[ "$(cat "$STATE/$DB.c.capture.pid")" != "$pid" ]
+	capture_alive
+	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "after-restart"})'
+	wait_until 20 pyrun "$DST_URI" '
+assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "event.documentKey._id": "after-restart"}) == 1'
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	run ! capture_alive
+}
+
+@test "no URI reaches the C programs' argv: not in ps while capture runs, nor in its log" {
+	seed
+	# mongod-lite has no authentication, so the secret rides in the URI's
+	# appname: anything of the URI in an argv or log would show it.
+	local secret="s3cretMARK" src tgt
+	src="$SRC_URI&appname=$secret"
+	tgt="$DST_URI&appname=$secret"
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" "$src" "$tgt" "$DB" c
+	capture_alive
+	c_programs_argv >"$BATS_TEST_TMPDIR/ps"
+	grep -q cdc-capture "$BATS_TEST_TMPDIR/ps"
+	run ! grep -F -- "$secret" "$BATS_TEST_TMPDIR/ps"
+	local pid
+	pid="$(cat "$STATE/$DB.c.capture.pid")"
+	tr '\0' ' ' <"/proc/$pid/cmdline" >"$BATS_TEST_TMPDIR/cmdline"
+	grep -q -- --state-dir "$BATS_TEST_TMPDIR/cmdline"
+	run ! grep -F -- "$secret" "$BATS_TEST_TMPDIR/cmdline"
+	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "x"})'
+	wait_until 20 pyrun "$DST_URI" '
+assert client[db_name].cdc.count_documents({"ns": db_name + ".c"}) >= 1'
+	run ! grep -rF -- "$secret" "$STATE" "$DUMP"
+	local f
+	for f in "$STATE"/*; do
+		[ "$(file_mode "$f")" = 600 ]
+	done
+}
+
+@test "a password in a URI shows nowhere in the drivers' output or state files" {
+	seed
+	local secret="s3cretPW"
+	run --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" \
+		"mongodb://app:$secret@127.0.0.1:$SRC_PORT/?replicaSet=rs0&serverSelectionTimeoutMS=2000" - "$DB" c
+	[ "$status" -ne 0 ]
+	[[ "$output$stderr" != *"$secret"* ]]
+	run ! grep -rF -- "$secret" "$STATE"
+	run --separate-stderr "$SYNC" --dump-dir "$DUMP" \
+		"mongodb://app:$secret@127.0.0.1:$DST_PORT/?replicaSet=rs0&serverSelectionTimeoutMS=2000" "$DB" c
+	[ "$status" -ne 0 ]
+	[[ "$output$stderr" != *"$secret"* ]]
+}
+
+@test "a finished restore is not repeated: a rerun of sync goes straight to replay" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 "$SYNC" --dump-dir "$DUMP" --drain - "$DB" c
+	pyrun "$SRC_URI" 'client[db_name].c.delete_one({"_id": 3})'
+	wait_until 20 pyrun "$DST_URI" '
+assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType": "delete"}) == 1'
+	run -0 --separate-stderr "$SYNC" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output$stderr" == *"already"* ]]
+	[[ "$output" == *"result: equal"* ]]
+	pyrun "$DST_URI" 'assert client[db_name].c.find_one({"_id": 3}) is None'
+}
+
+@test "--force over a running capture stops it and starts the collection over" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	local old
+	old="$(cat "$STATE/$DB.c.capture.pid")"
+	run -0 "$INIT" --force --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$output" == *"stopping the running cdc-capture"* ]]
+	gone "$old"
+	capture_alive
+	[ "$(cat "$STATE/$DB.c.capture.pid")" != "$old" ]
+	[ -f "$STATE/$DB.c.token.replaced" ]
+	[ -f "$STATE/$DB.c.token" ]
+}
+
+@test "rollback sync: init --no-dump and sync --no-restore keep an existing copy in step" {
+	# The target already holds the data (as after a cutover).
+	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$SRC_URI" "$DB" c 500
+	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$DST_URI" "$DB" c 500
+	run -0 "$INIT" --no-dump --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[ ! -e "$DUMP" ]
+	pyrun "$SRC_URI" '
+c = client[db_name].c
+c.delete_one({"_id": 1})
+c.update_one({"_id": 2}, {"$set": {"s": "changed"}, "$unset": {"tag": ""}})
+c.insert_one({"_id": "new"})'
+	run -0 --separate-stderr "$SYNC" --no-restore --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+	pyrun "$DST_URI" 'assert client[db_name].c.find_one({"_id": 1}) is None'
+}
