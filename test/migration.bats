@@ -164,8 +164,8 @@ assert any(len(BSON.encode(d)) > 1024 * 1024 for d in big), [len(BSON.encode(d))
 	run -0 init c
 	sync_follow c
 	local round n
-	# No appName filters: on the source only capture runs getMore; on the
-	# target only capture inserts (staging) and only replay reads with find.
+	# On the source only capture runs getMore; on the target only capture
+	# inserts (staging); replay is singled out by its appName.
 	for ((round = 0; round < 4; round++)); do
 		n="$(staged c done)"
 		case $round in
@@ -182,11 +182,13 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 2}, dat
 			pyrun "$DST_URI" '
 client.admin.command("configureFailPoint", "failCommand", mode={"times": 2}, data={
     "failCommands": ["insert"], "errorCode": 91, "errorLabels": ["RetryableWriteError"]})' ;;
-		2) # Target: replay's reads and the writes of both fail.
+		2) # Target: replay's reads and writes fail (capture's own
+			# checkpoint updates would otherwise take the faults).
 			pyrun "$DST_URI" '
 client.admin.command("configureFailPoint", "failCommand", mode={"times": 3}, data={
     "failCommands": ["find", "update"], "errorCode": 11600,
-    "errorLabels": ["RetryableWriteError"]})' ;;
+    "errorLabels": ["RetryableWriteError"],
+    "appName": "changestream-migration/target"})' ;;
 		esac
 		wait_staged_above c $((n + 100)) done
 	done
