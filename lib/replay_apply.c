@@ -32,6 +32,9 @@ struct replay_applier {
 	lane_t *lanes;
 	apply_op_list_t ops;
 	int64_t fallbacks;
+	bool has_window;
+	uint32_t window_t, window_i;
+	int64_t window_skips;
 };
 
 replay_applier_t *
@@ -70,6 +73,20 @@ replay_applier_fallbacks(const replay_applier_t *a)
 	return a->fallbacks;
 }
 
+void
+replay_applier_set_window(replay_applier_t *a, uint32_t dump_end_t, uint32_t dump_end_i)
+{
+	a->has_window = true;
+	a->window_t = dump_end_t;
+	a->window_i = dump_end_i;
+}
+
+int64_t
+replay_applier_window_skips(const replay_applier_t *a)
+{
+	return a->window_skips;
+}
+
 bool
 replay_backoff(unsigned attempt, const char *what, const bson_error_t *cause)
 {
@@ -85,12 +102,13 @@ replay_backoff(unsigned attempt, const char *what, const bson_error_t *cause)
 }
 
 /*
- * Runs ops (op_index[0..n), or all ops when op_index is NULL) as one
- * ordered bulk write on coll. false with error and reply filled on failure.
+ * Runs ops (op_index[0..n), or ops[first..first+n) when op_index is NULL)
+ * as one ordered bulk write on coll. false with error and reply filled on
+ * failure.
  */
 static bool
 run_bulk(mongoc_collection_t *coll, const apply_op_list_t *ops, const size_t *op_index,
-	 size_t n, bson_t *reply, bson_error_t *error)
+	 size_t first, size_t n, bson_t *reply, bson_error_t *error)
 {
 	bson_t opts = BSON_INITIALIZER;
 	mongoc_bulk_operation_t *bulk;
@@ -102,7 +120,7 @@ run_bulk(mongoc_collection_t *coll, const apply_op_list_t *ops, const size_t *op
 	BSON_APPEND_BOOL(&opts, "ordered", true);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
 	for (size_t i = 0; i < n && ok; i++)
-		ok = apply_op_to_bulk(bulk, &ops->ops[op_index ? op_index[i] : i], error);
+		ok = apply_op_to_bulk(bulk, &ops->ops[op_index ? op_index[i] : first + i], error);
 	if (ok) {
 		bson_destroy(reply);
 		ok = mongoc_bulk_operation_execute(bulk, reply, error) != 0;
@@ -122,7 +140,7 @@ lane_main(void *arg)
 	bson_t reply;
 	bson_error_t error;
 
-	lane->ok = run_bulk(coll, &a->ops, lane->op_index, lane->len, &reply, &error);
+	lane->ok = run_bulk(coll, &a->ops, lane->op_index, 0, lane->len, &reply, &error);
 	if (!lane->ok)
 		log_debug("parallel lane failed: %s", error.message);
 	bson_destroy(&reply);
@@ -226,10 +244,49 @@ holders_of(mongoc_collection_t *coll, const bson_t *key_value)
 	return bson_string_free(text, false);
 }
 
-/* Fills error (exit 65) for write error werr of the ordered bulk. */
+/* The bulk index and code of write error werr. */
+static void
+write_error_index_code(const bson_t *werr, int64_t *index, int32_t *code)
+{
+	bson_iter_t iter;
+
+	*index = -1;
+	*code = 0;
+	if (bson_iter_init_find(&iter, werr, "index") && BSON_ITER_HOLDS_NUMBER(&iter))
+		*index = bson_iter_as_int64(&iter);
+	if (bson_iter_init_find(&iter, werr, "code") && BSON_ITER_HOLDS_NUMBER(&iter))
+		*code = (int32_t)bson_iter_as_int64(&iter);
+}
+
+/*
+ * Whether the write of ops[op] that failed with code may be passed over:
+ * only inside the catch-up window (the event is at or before the dump
+ * end), and only for errors about the document's shape (2 BadValue, e.g.
+ * $push on a non-array; 14 TypeMismatch; 28 PathNotViable, e.g. $set
+ * "a.b" where a is a number). The source accepted the write on the
+ * document as it was then, so such an error means the dump copied a newer
+ * version of the document, and a later event of the window, also
+ * replayed, writes the path again.
+ */
+static bool
+superseded_in_window(const replay_applier_t *a, const replay_batch_t *batch, size_t op,
+		     int32_t code)
+{
+	const replay_event_t *ev;
+
+	if (!a->has_window || op >= a->ops.len || (code != 2 && code != 14 && code != 28))
+		return false;
+	ev = &batch->events[a->ops.ops[op].event_index];
+	return ev->cluster_time_t != 0 &&
+	       (ev->cluster_time_t < a->window_t ||
+		(ev->cluster_time_t == a->window_t && ev->cluster_time_i <= a->window_i));
+}
+
+/* Fills error (exit 65) for write error werr of the ordered bulk, whose
+ * ops start at ops[first]. */
 static void
 refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *batch,
-       const bson_t *werr, bson_error_t *error)
+       size_t first, const bson_t *werr, bson_error_t *error)
 {
 	bson_iter_t iter;
 	int64_t index = -1;
@@ -252,6 +309,8 @@ refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *bat
 		bson_iter_document(&iter, &len, &data);
 		has_key_value = bson_init_static(&key_value, data, len);
 	}
+	if (index >= 0)
+		index += (int64_t)first;
 	if (index >= 0 && (size_t)index < a->ops.len)
 		what = replay_event_describe(&batch->events[a->ops.ops[index].event_index]);
 	else
@@ -285,19 +344,44 @@ static bool
 apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(a->client, a->db, a->coll);
+	size_t first = 0; /* ops before it are applied */
 	bool ok = false;
 
 	for (unsigned attempt = 0;; attempt++) {
 		bson_t reply, werr;
 		bson_error_t err;
 
-		if (run_bulk(coll, &a->ops, NULL, a->ops.len, &reply, &err)) {
+		if (run_bulk(coll, &a->ops, NULL, first, a->ops.len - first, &reply, &err)) {
 			bson_destroy(&reply);
 			ok = true;
 			break;
 		}
 		if (first_write_error(&reply, &werr)) {
-			refuse(a, coll, batch, &werr, error);
+			int64_t index;
+			int32_t code;
+
+			write_error_index_code(&werr, &index, &code);
+			if (index >= 0 &&
+			    superseded_in_window(a, batch, first + (size_t)index, code)) {
+				char *what = replay_event_describe(
+					&batch->events[a->ops.ops[first + (size_t)index].event_index]);
+
+				log_warn("passing over a write of %s inside the catch-up window: "
+					 "the dump copied a newer version of the document (code %d); "
+					 "a later event writes the same path",
+					 what, code);
+				bson_free(what);
+				a->window_skips++;
+				first += (size_t)index + 1;
+				attempt = 0;
+				bson_destroy(&reply);
+				if (first >= a->ops.len) {
+					ok = true;
+					break;
+				}
+				continue;
+			}
+			refuse(a, coll, batch, first, &werr, error);
 			bson_destroy(&reply);
 			break;
 		}

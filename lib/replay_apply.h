@@ -47,6 +47,18 @@ bool replay_applier_apply(replay_applier_t *applier, const replay_batch_t *batch
 int64_t replay_applier_fallbacks(const replay_applier_t *applier);
 
 /*
+ * Declares the catch-up window (SPEC §6): events at or before the dump end
+ * may meet documents the dump copied in a newer version. In ordered mode a
+ * write of such an event that the target refuses for the document's shape
+ * (codes 2, 14, 28: a path that is now a scalar, an array that is now
+ * something else) is passed over with a warning, because a later event
+ * rewrites that path; the same error after the dump end stops replay (65).
+ */
+void replay_applier_set_window(replay_applier_t *applier, uint32_t dump_end_t,
+			       uint32_t dump_end_i);
+int64_t replay_applier_window_skips(const replay_applier_t *applier);
+
+/*
  * Sleeps before retry number attempt (0-based) of what failed with cause:
  * 100 ms doubling up to 5 s, logging a warning. Returns false (without
  * sleeping it all) when a stop is requested.

@@ -268,6 +268,8 @@ run(const replay_ctx_t *ctx, replay_applier_t *applier, int64_t batch_size, bool
 			goto fail;
 	}
 	attempt = 0;
+	if (marker.found && marker.has_dump_end)
+		replay_applier_set_window(applier, marker.dump_end_t, marker.dump_end_i);
 	if (marker.found)
 		log_info("restore marker of '%s': %zu deferred unique, %zu deferred TTL "
 			 "index(es)%s",

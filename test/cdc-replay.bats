@@ -1,0 +1,404 @@
+#!/usr/bin/env bats
+# cdc-replay: staged events -> target, in order, idempotent, restartable.
+# Events are staged directly (test/py/replay_events.py builds them in
+# MongoDB's change-event shape), so these tests need no cdc-capture.
+
+setup_file() {
+	load helpers
+	mlite_start TGT
+	mlite_start SRC
+}
+
+teardown_file() {
+	load helpers
+	mlite_stop SRC
+	mlite_stop TGT
+}
+
+setup() {
+	load helpers
+	test_db
+	export TARGET_URI="$TGT_URI"
+	REPLAY_PID=
+}
+
+teardown() {
+	# A failed test must not leave a follower behind (bats would wait for it).
+	if [[ -n "$REPLAY_PID" ]] && kill -0 "$REPLAY_PID" 2>/dev/null; then
+		kill -KILL "$REPLAY_PID"
+		cat "$BATS_TEST_TMPDIR/log" >&2 || true
+	fi
+}
+
+# replay_bg ARGS...: cdc-replay on $DB in the background, output in
+# $BATS_TEST_TMPDIR/log (appended), pid in REPLAY_PID.
+replay_bg() {
+	cdc-replay --db "$DB" "$@" >>"$BATS_TEST_TMPDIR/log" 2>&1 3>&- &
+	REPLAY_PID=$!
+}
+
+# replay_wait_exit SECONDS: wait for the background cdc-replay to exit;
+# sets status to its exit code.
+replay_wait_exit() {
+	wait_until "$1" bash -c "! kill -0 $REPLAY_PID 2>/dev/null"
+	status=0
+	wait "$REPLAY_PID" || status=$?
+	REPLAY_PID=
+}
+
+# replay ARGS...: cdc-replay on $DB.c (unless --coll is given later).
+replay() {
+	# A bound, so that a replay that never ends fails the test instead of
+	# hanging the suite.
+	timeout 120 cdc-replay --db "$DB" --status-interval 0 "$@"
+}
+
+py() {
+	pyrun "$TGT_URI" "import replay_cases as rc, replay_events as rev
+$1" "${@:2}"
+}
+
+@test "--help prints the synopsis and exits 0; a bad option value exits 64" {
+	run -0 cdc-replay --help
+	[[ "$output" == *"usage: cdc-replay --db DB --coll COLL"* ]]
+	run -64 cdc-replay --db d --coll c --batch-size 0
+	[[ "$output" == *"invalid value '0' for --batch-size"* ]]
+	run -64 cdc-replay --coll c
+	[[ "$output" == *"--db and --coll are required"* ]]
+}
+
+@test "every replay rule of SPEC §6 lands on the target, composite keys included" {
+	py 'rc.stage_rows(client, db_name)'
+	run -0 replay --coll c --drain
+	run -0 replay --coll s --drain
+	py 'rc.check_rows(client, db_name); rc.all_done(client, db_name, db_name + ".c"); rc.all_done(client, db_name, db_name + ".s")'
+}
+
+@test "a batch applied twice (crash between apply and mark) converges" {
+	py 'rc.stage_rows(client, db_name)'
+	run -0 replay --coll c --drain --batch-size 4
+	# As if the marks had never been written: everything is applied again.
+	py 'client[db_name].cdc.update_many({}, {"$set": {"status": "pending"}, "$unset": {"appliedAt": 1}})'
+	run -0 replay --coll c --drain --batch-size 3
+	run -0 replay --coll s --drain
+	py 'rc.check_rows(client, db_name); rc.all_done(client, db_name, db_name + ".c")'
+}
+
+@test "5,000 random events converge to the simulated source, in batches and with workers" {
+	py '
+sim = rev.SimSource(db_name, "c", seed=7)
+rev.stage(client, db_name, db_name + ".c", [sim.random_event(300) for _ in range(5000)])
+open(sys.argv[1], "wb").write(__import__("pickle").dumps(sim.docs))' "$BATS_TEST_TMPDIR/want"
+	run -0 replay --coll c --drain --batch-size 333 --workers 3
+	py '
+want = __import__("pickle").loads(open(sys.argv[1], "rb").read())
+d = rev.diff(want, rev.target_state(client, db_name, "c"))
+assert not d, "\n".join(d)
+rc.all_done(client, db_name, db_name + ".c")' "$BATS_TEST_TMPDIR/want"
+}
+
+@test "a unique value moving between documents replays with --workers 4" {
+	py 'rc.stage_unique_moves(client, db_name)'
+	run -0 replay --coll c --drain --workers 4 --batch-size 200 --log-level debug
+	echo "$output"
+	py 'rc.check_unique_moves(client, db_name)'
+	# Reordering across documents did hit the index, and fell back.
+	[[ "$output" == *"applying the batch again as one ordered stream"* ]]
+}
+
+@test "a duplicate key that persists in order stops with exit 65 naming both _ids" {
+	py '
+c = client[db_name].c
+c.create_index("email", unique=True)
+c.insert_many([{"_id": 1, "email": "x"}, {"_id": 2, "email": "y"}])
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.upd(rc.k(3), {"n": 1}), e.upd(rc.k(2), {"email": "x"}), e.upd(rc.k(1), {"n": 2})])'
+	run -65 replay --coll c --drain --workers 2
+	echo "$output"
+	[[ "$output" == *"duplicate key"* ]]
+	[[ "$output" == *'seq 2 (update of { "_id" : 2 })'* ]]
+	[[ "$output" == *'{ "_id" : 1 }'* ]]
+	# Nothing of that batch is marked done; nothing was skipped.
+	py 'assert client[db_name].cdc.count_documents({"status": "done"}) == 0'
+}
+
+@test "a staged drop stops replay with exit 4 after everything before it, again on restart" {
+	py '
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [
+    e.ev("insert", rc.k(1), fullDocument={"_id": 1}),
+    e.ev("insert", rc.k(2), fullDocument={"_id": 2}),
+    e.ev("drop", None),
+    e.ev("invalidate", None),
+    e.ev("insert", rc.k(3), fullDocument={"_id": 3})])'
+	run -4 replay --coll c
+	[[ "$output" == *"stopped at seq 3 (drop)"* ]]
+	py '
+st = {d["seq"]: d["status"] for d in client[db_name].cdc.find()}
+assert st == {1: "done", 2: "done", 3: "pending", 4: "pending", 5: "pending"}, st
+assert sorted(d["_id"] for d in client[db_name].c.find()) == [1, 2]'
+	run -4 replay --coll c
+	[[ "$output" == *"stopped at seq 3 (drop)"* ]]
+}
+
+@test "split events are reassembled: server fragments and chunk parts" {
+	py '
+import bson
+from bson.binary import Binary
+ns = db_name + ".c"
+big = "x" * 1000
+e = rc.Events(db_name, "c")
+whole = e.ev("insert", rc.k(1), fullDocument={"_id": 1, "big": big, "n": 1})
+# Server fragments: top-level fields spread over 3 fragments.
+f = e.ev("update", rc.k(2), fullDocument={"_id": 2, "big": big})
+f1 = rev.SON([(k, f[k]) for k in ("_id", "operationType", "clusterTime", "wallTime", "ns")])
+f1["splitEvent"] = {"fragment": 1, "of": 3}
+f2 = rev.SON([("_id", {"_data": "ff02"}), ("documentKey", f["documentKey"]), ("splitEvent", {"fragment": 2, "of": 3})])
+f3 = rev.SON([("_id", {"_data": "ff03"}), ("fullDocument", f["fullDocument"]), ("splitEvent", {"fragment": 3, "of": 3})])
+docs = [rev.staged(ns, 1, whole), rev.staged(ns, 2, f1), rev.staged(ns, 3, f2), rev.staged(ns, 4, f3)]
+# Chunk parts: the BSON bytes of one event in 3 slices.
+c = e.ev("replace", rc.k(3), fullDocument={"_id": 3, "big": big})
+raw = bson.BSON.encode(c)
+cuts = [0, 100, 700, len(raw)]
+for i in range(3):
+    d = rev.staged(ns, 5 + i, c)
+    del d["event"]
+    d["chunk"] = {"index": i, "of": 3}
+    d["eventBytes"] = Binary(raw[cuts[i]:cuts[i + 1]])
+    docs.append(d)
+rev.ensure_staging(client, db_name)
+client[db_name].cdc.insert_many([rev.raw(d) for d in docs])'
+	# Batch sizes that end inside both split events: the read extends.
+	run -0 replay --coll c --drain --batch-size 2
+	py '
+got = rev.target_state(client, db_name, "c")
+assert set(got) == {1, 2, 3}, got.keys()
+assert got[2] == {"_id": 2, "big": "x" * 1000}, got[2]
+assert got[3] == {"_id": 3, "big": "x" * 1000}, got[3]
+rc.all_done(client, db_name, db_name + ".c")'
+}
+
+@test "an event whose last parts are not staged yet waits; the events before it apply" {
+	py '
+e = rc.Events(db_name, "c")
+ns = db_name + ".c"
+a = rev.staged(ns, 1, e.ev("insert", rc.k(1), fullDocument={"_id": 1}))
+f = e.ev("insert", rc.k(2))
+f["splitEvent"] = {"fragment": 1, "of": 2}
+rev.ensure_staging(client, db_name)
+client[db_name].cdc.insert_many([rev.raw(a), rev.raw(rev.staged(ns, 2, f))])'
+	replay_bg --coll c --status-interval 0 --drain
+	local pid=$REPLAY_PID
+	wait_until 10 py 'assert client[db_name].cdc.find_one({"seq": 1})["status"] == "done"'
+	py 'assert client[db_name].cdc.find_one({"seq": 2})["status"] == "pending"'
+	kill -0 "$pid"
+	py '
+f2 = rev.SON([("_id", {"_data": "ff"}), ("fullDocument", {"_id": 2, "late": 1}), ("splitEvent", {"fragment": 2, "of": 2})])
+d = rev.staged(db_name + ".c", 3, f2)
+client[db_name].cdc.insert_one(rev.raw(d))'
+	replay_wait_exit 20
+	((status == 0))
+	py 'assert client[db_name].c.find_one({"_id": 2}) == {"_id": 2, "late": 1}'
+}
+
+@test "catch-up window: deferred unique index once past the dump end, TTL only after --drain" {
+	py 'rc.stage_window(client, db_name)'
+	replay_bg --coll c --status-interval 0
+	local pid=$REPLAY_PID
+	# Every event applies although "x" is duplicated on the way.
+	wait_until 20 py 'rc.all_done(client, db_name, db_name + ".c")'
+	# Capture's checkpoint is still before the dump end: nothing built.
+	py '
+ix = rc.indexes(client, db_name)
+assert "email_1" not in ix and "at_1" not in ix, ix
+assert "uniqueCreatedAt" not in client[db_name].cdc_meta.find_one({"_id": "restore:%s.c" % db_name})'
+	# Capture passes the dump end: the unique index is built, TTL is not.
+	py 'rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0 + 1, 1), heartbeat=rev.datetime.datetime.utcnow() - rev.datetime.timedelta(hours=1))'
+	wait_until 20 py 'assert "email_1" in rc.indexes(client, db_name)'
+	py '
+ix = rc.indexes(client, db_name)
+assert ix["email_1"].get("unique") is True, ix
+assert "at_1" not in ix, ix
+m = client[db_name].cdc_meta.find_one({"_id": "restore:%s.c" % db_name})
+assert "uniqueCreatedAt" in m and "ttlCreatedAt" not in m, m
+assert [d["email"] for d in client[db_name].c.find(sort=[("_id", 1)])] == ["x", "y", "z"]'
+	kill -TERM "$pid"
+	replay_wait_exit 20
+	((status == 0))
+	# Cutover: --drain ends once capture is past the drain start; TTL then.
+	replay_bg --coll c --status-interval 0 --drain
+	pid=$REPLAY_PID
+	py 'assert "at_1" not in rc.indexes(client, db_name)'
+	py 'rev.checkpoint(client, db_name, db_name + ".c", rev.now_ts())'
+	replay_wait_exit 20
+	((status == 0))
+	py '
+ix = rc.indexes(client, db_name)
+assert ix["at_1"].get("expireAfterSeconds") == 3600, ix
+assert "ttlCreatedAt" in client[db_name].cdc_meta.find_one({"_id": "restore:%s.c" % db_name})'
+	# Restarting after everything is built changes nothing (capture keeps
+	# its checkpoint moving; here it is written ahead).
+	py 'rev.checkpoint(client, db_name, db_name + ".c", rev.now_ts(30))'
+	run -0 replay --coll c --drain
+}
+
+@test "catch-up window: a real duplicate after the dump end exits 65 naming the index" {
+	py '
+rc.stage_window(client, db_name)
+client[db_name].c.insert_one({"_id": 9, "email": "z"})
+rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0 + 1, 1))'
+	run -65 replay --coll c --drain
+	echo "$output"
+	[[ "$output" == *"cannot create deferred unique index 'email_1'"* ]]
+	[[ "$output" == *'"z"'* ]]
+}
+
+@test "catch-up window: writes refused for a newer document shape are passed over, after it they stop replay" {
+	py 'rc.stage_window_shapes(client, db_name, "c"); rc.stage_window_shapes(client, db_name, "d", marker=False)'
+	run -0 replay --coll c --drain
+	[[ "$output" == *"passing over a write of seq 1 (update"*"inside the catch-up window"* ]]
+	py '
+assert client[db_name].c.find_one() == {"_id": 1, "a": 5, "arr": "str", "n": 1}
+rc.all_done(client, db_name, db_name + ".c")'
+	# Without a restore marker there is no window: the same error is real.
+	run -65 replay --coll d --drain
+	[[ "$output" == *"cannot apply seq 1 (update"*"Cannot create field"* ]]
+}
+
+@test "--drain exits only after the last event staged before capture caught up is applied" {
+	py '
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 101)])
+rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0, 100), heartbeat=rev.datetime.datetime.utcnow() - rev.datetime.timedelta(minutes=5))'
+	replay_bg --coll c --status-interval 0 --drain
+	local pid=$REPLAY_PID
+	wait_until 20 py 'rc.all_done(client, db_name, db_name + ".c")'
+	# Everything staged so far is applied, but capture has not looked at
+	# the source since the drain began: keep waiting.
+	py 'pass'
+	kill -0 "$pid"
+	# Writes stop; capture stages the last events, then its heartbeat.
+	py '
+e = rc.Events(db_name, "c", t=rc.T0 + 1)
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(101, 151)])
+rev.checkpoint(client, db_name, db_name + ".c", rev.now_ts())'
+	replay_wait_exit 20
+	((status == 0))
+	py '
+assert client[db_name].c.count_documents({}) == 150
+assert client[db_name].c.find_one({"_id": 150}) == {"_id": 150}
+rc.all_done(client, db_name, db_name + ".c")'
+}
+
+@test "--drain without any capture checkpoint ends once nothing is pending, with a warning" {
+	py '
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(1), fullDocument={"_id": 1})])'
+	run -0 replay --coll c --drain
+	[[ "$output" == *"no capture checkpoint for '$DB.c'"* ]]
+}
+
+@test "SIGTERM finishes the batch in flight, marks it and exits 0" {
+	REPLAY_KILL_SIGNAL=TERM run -0 "$PY" "$REPO_ROOT/test/py/replay_kill.py" "$TGT_URI" "$DB" 6000 3 300 5
+	echo "$output"
+}
+
+@test "status line: JSON with applied, rate, pending and lag from the checkpoint when idle" {
+	py '
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 21)])
+rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0, 20), heartbeat=rev.datetime.datetime.utcnow() - rev.datetime.timedelta(seconds=30))'
+	replay_bg --coll c --status-interval 1 --log-format json
+	local pid=$REPLAY_PID
+	wait_until 20 grep -q '"replay status"' "$BATS_TEST_TMPDIR/log"
+	wait_until 20 bash -c "grep '\"replay status\"' '$BATS_TEST_TMPDIR/log' | grep -q '\"applied\": *20'"
+	kill -TERM "$pid"
+	replay_wait_exit 20
+	((status == 0))
+	"$PY" -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+st = [l for l in lines if l.get("msg") == "replay status" and l.get("applied") == 20][-1]
+assert st["pending"] == 0, st
+assert 25 <= st["lagSeconds"] <= 90, st
+assert "rate" in st, st
+assert any(l.get("msg") == "replay finished" for l in lines), lines' "$BATS_TEST_TMPDIR/log"
+}
+
+# failpoint MODE DATA: failCommand for cdc-replay's connections only.
+failpoint() {
+	local data="${2:-}"
+	[[ -n "$data" ]] || data='{}'
+	py '
+import json
+data = json.loads(sys.argv[2])
+data["appName"] = "changestream-migration/target"
+client.admin.command("configureFailPoint", "failCommand", mode=json.loads(sys.argv[1]), data=data)' "$1" "$data"
+}
+
+@test "transient faults on the target's bulk writes lose nothing (closeConnection, 91 RetryableWriteError)" {
+	py '
+import pickle
+sim = rev.SimSource(db_name, "c", seed=3)
+rev.stage(client, db_name, db_name + ".c", [sim.random_event(200) for _ in range(1000)])
+pickle.dump(sim, open(sys.argv[1], "wb"))' "$BATS_TEST_TMPDIR/sim"
+	failpoint '{"times": 5}' '{"failCommands": ["update", "delete", "insert"], "closeConnection": true}'
+	run -0 replay --coll c --drain --batch-size 100
+	[[ "$output" == *"failed"*"retrying"* ]]
+	py '
+import pickle
+sim = pickle.load(open(sys.argv[1], "rb"))
+d = rev.diff(sim.docs, rev.target_state(client, db_name, "c"))
+assert not d, "\n".join(d)
+rev.stage(client, db_name, db_name + ".c", [sim.random_event(200) for _ in range(1000)])
+pickle.dump(sim, open(sys.argv[1], "wb"))' "$BATS_TEST_TMPDIR/sim"
+	failpoint '{"times": 5}' '{"failCommands": ["update", "delete", "insert"], "errorCode": 91, "errorLabels": ["RetryableWriteError"]}'
+	run -0 replay --coll c --drain --batch-size 100
+	[[ "$output" == *"failed"*"retrying"* ]]
+	py '
+import pickle
+sim = pickle.load(open(sys.argv[1], "rb"))
+d = rev.diff(sim.docs, rev.target_state(client, db_name, "c"))
+assert not d, "\n".join(d)
+rc.all_done(client, db_name, db_name + ".c")' "$BATS_TEST_TMPDIR/sim"
+}
+
+@test "while the apply fails nothing is marked done; a failing mark is retried until it lands" {
+	py '
+client[db_name].c.insert_many([{"_id": i} for i in range(1, 21)])
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("delete", rc.k(i)) for i in range(1, 21)])'
+	failpoint '"alwaysOn"' '{"failCommands": ["delete"], "errorCode": 91, "errorLabels": ["RetryableWriteError"]}'
+	replay_bg --coll c --status-interval 0 --drain
+	local pid=$REPLAY_PID
+	wait_until 20 grep -q "applying a batch to the target failed" "$BATS_TEST_TMPDIR/log"
+	py '
+assert client[db_name].cdc.count_documents({"status": "done"}) == 0
+assert client[db_name].c.count_documents({}) == 20'
+	# The deletes go through now; the marking write fails instead.
+	failpoint '"alwaysOn"' '{"failCommands": ["update"], "closeConnection": true}'
+	wait_until 20 grep -q "marking a batch done failed" "$BATS_TEST_TMPDIR/log"
+	py '
+assert client[db_name].c.count_documents({}) == 0
+assert client[db_name].cdc.count_documents({"status": "done"}) == 0'
+	kill -0 "$pid"
+	failpoint '"off"'
+	replay_wait_exit 30
+	((status == 0))
+	py 'rc.all_done(client, db_name, db_name + ".c")'
+}
+
+@test "source's real change events (updates without fullDocument) converge through a racing dump" {
+	run -0 "$PY" "$REPO_ROOT/test/py/replay_e2e.py" "$SRC_URI" "$TGT_URI" "$DB" 3000 default --workers 2
+	echo "$output"
+	SOURCE_URI="$SRC_URI" run -0 cdc-verify --db "$DB" --coll c
+	echo "$output"
+	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "source's real change events with updateLookup converge through a racing dump" {
+	run -0 "$PY" "$REPO_ROOT/test/py/replay_e2e.py" "$SRC_URI" "$TGT_URI" "$DB" 3000 updateLookup
+	echo "$output"
+	SOURCE_URI="$SRC_URI" run -0 cdc-verify --db "$DB" --coll c
+	[[ "$output" == *"result: equal"* ]]
+}
