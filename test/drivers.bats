@@ -32,6 +32,23 @@ teardown() {
 		kill -TERM "$pid" 2>/dev/null || true
 		wait_until 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	done
+	mlite_stop ASRC
+	mlite_stop ADST
+}
+
+# auth_servers: a source and a target that require SASL PLAIN login as
+# "migrator" with AUTH_PW (read from a 0600 file, as a real deployment would).
+auth_servers() {
+	AUTH_PW="Pw4mig9ZrT5kQ2"
+	printf '%s\n' "$AUTH_PW" >"$BATS_TEST_TMPDIR/pw"
+	chmod 600 "$BATS_TEST_TMPDIR/pw"
+	mlite_start ASRC --auth-user migrator --auth-password-file "$BATS_TEST_TMPDIR/pw"
+	mlite_start ADST --auth-user migrator --auth-password-file "$BATS_TEST_TMPDIR/pw"
+}
+
+# auth_uri PORT PASSWORD: a URI logging in as migrator with PLAIN.
+auth_uri() {
+	printf 'mongodb://migrator:%s@127.0.0.1:%s/?replicaSet=rs0&authMechanism=PLAIN&authSource=%%24external' "$2" "$1"
 }
 
 # alive PID / gone PID: whether the process runs (a zombie its new parent has not reaped
@@ -167,31 +184,56 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "event.documen
 	run ! capture_alive
 }
 
-@test "no URI reaches the C programs' argv: not in ps while capture runs, nor in its log" {
-	seed
-	# mongod-lite has no authentication, so the secret rides in the URI's
-	# appname: anything of the URI in an argv or log would show it.
-	local secret="s3cretMARK" src tgt
-	src="$SRC_URI&appname=$secret"
-	tgt="$DST_URI&appname=$secret"
-	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" "$src" "$tgt" "$DB" c
+@test "a real password (PLAIN login) shows nowhere: not in the C programs' ps, logs, tool output, or a non-0600 state file" {
+	auth_servers
+	local src tgt
+	src="$(auth_uri "$ASRC_PORT" "$AUTH_PW")"
+	tgt="$(auth_uri "$ADST_PORT" "$AUTH_PW")"
+	pyrun "$src" 'client[db_name].c.insert_many([{"_id": i, "v": i} for i in range(50)])'
+	# the URIs as arguments of the script: it must keep them out of the C programs' argv
+	run -0 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" "$src" "$tgt" "$DB" c
+	[[ "$output$stderr" != *"$AUTH_PW"* ]]
 	capture_alive
 	c_programs_argv >"$BATS_TEST_TMPDIR/ps"
 	grep -q cdc-capture "$BATS_TEST_TMPDIR/ps"
-	run ! grep -F -- "$secret" "$BATS_TEST_TMPDIR/ps"
+	run -1 grep -F -- "$AUTH_PW" "$BATS_TEST_TMPDIR/ps"
 	local pid
 	pid="$(cat "$STATE/$DB.c.capture.pid")"
 	tr '\0' ' ' <"/proc/$pid/cmdline" >"$BATS_TEST_TMPDIR/cmdline"
 	grep -q -- --state-dir "$BATS_TEST_TMPDIR/cmdline"
-	run ! grep -F -- "$secret" "$BATS_TEST_TMPDIR/cmdline"
-	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "x"})'
-	wait_until 20 pyrun "$DST_URI" '
-assert client[db_name].cdc.count_documents({"ns": db_name + ".c"}) >= 1'
-	run ! grep -rF -- "$secret" "$STATE" "$DUMP"
+	run -1 grep -F -- "$AUTH_PW" "$BATS_TEST_TMPDIR/cmdline"
+	# capture logged in: it stages the source's new writes on the target
+	pyrun "$src" 'client[db_name].c.insert_one({"_id": "x"})'
+	wait_until 20 pyrun "$tgt" '
+assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "event.documentKey._id": "x"}) == 1'
+	SOURCE_URI="$src" TARGET_URI="$tgt" run -0 --separate-stderr "$SYNC" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+	[[ "$output$stderr" != *"$AUTH_PW"* ]]
+	pyrun "$tgt" 'assert client[db_name].c.find_one({"_id": "x"}) is not None'
+	# logs (the capture's is in the state dir) and dump: no password at all
+	run -1 grep -rF -- "$AUTH_PW" "$DUMP" "$ASRC_DIR/log" "$ADST_DIR/log"
+	[ -s "$STATE/$DB.c.capture.log" ]
+	run -1 grep -F -- "$AUTH_PW" "$STATE/$DB.c.capture.log"
+	# any state file that holds it must be private
 	local f
+	grep -rlF -- "$AUTH_PW" "$STATE" >"$BATS_TEST_TMPDIR/holders" || true
+	while read -r f; do
+		[ "$(file_mode "$f")" = 600 ]
+	done <"$BATS_TEST_TMPDIR/holders"
 	for f in "$STATE"/*; do
 		[ "$(file_mode "$f")" = 600 ]
 	done
+}
+
+@test "token-probe with a wrong password exits 69 (login refused) and does not print the password" {
+	auth_servers
+	local bad="Wr0ngPassw0rdQ7"
+	SOURCE_URI="$(auth_uri "$ASRC_PORT" "$bad")&serverSelectionTimeoutMS=3000" \
+		run -69 --separate-stderr token-probe --db "$DB" --coll c --state-dir "$STATE"
+	[[ "$stderr" == *"uthentication failed"* ]]
+	[[ "$output$stderr" != *"$bad"* && "$output$stderr" != *"$AUTH_PW"* ]]
+	[ ! -e "$STATE/$DB.c.token" ]
+	run -1 grep -F -e "$bad" -e "$AUTH_PW" "$ASRC_DIR/log"
 }
 
 @test "a password in a URI shows nowhere in the drivers' output or state files" {

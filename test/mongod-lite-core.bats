@@ -22,6 +22,7 @@ teardown() {
 	mlite_stop SOLO
 	mlite_stop TERM
 	mlite_stop DUR
+	mlite_stop AUTH
 }
 
 cases() {
@@ -175,4 +176,111 @@ print('ok')" "$SOLO_URI"
 	[ "$rc" -eq 0 ]
 	run -64 "$MLITE" --port nope
 	[[ "$output" == *"invalid --port 'nope'"* ]]
+}
+
+# auth_start [options...]: a server requiring SASL PLAIN as user "alice"
+# with the password in a 0600 file; exports AUTH_PW.
+auth_start() {
+	AUTH_PW='pw-S3cr3t!x'
+	printf '%s\n' "$AUTH_PW" >"$BATS_TEST_TMPDIR/pw"
+	chmod 600 "$BATS_TEST_TMPDIR/pw"
+	mlite_start AUTH --auth-user alice --auth-password-file "$BATS_TEST_TMPDIR/pw" "$@"
+}
+
+# auth_plain_uri USER PASSWORD: the AUTH server's URI with PLAIN credentials
+# (the password percent-encoded as a URI needs).
+auth_plain_uri() {
+	local pw
+	pw="$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$2")"
+	printf 'mongodb://%s:%s@127.0.0.1:%s/?replicaSet=rs0&authMechanism=PLAIN&authSource=%%24external' \
+		"$1" "$pw" "$AUTH_PORT"
+}
+
+# py_auth: runs Python CODE with `client` on env URI (the password stays out
+# of argv); prints what CODE prints, or "code N" of an OperationFailure.
+py_auth() {
+	URI="$1" "$PY" -c "
+import os, pymongo
+from pymongo.errors import OperationFailure
+client = pymongo.MongoClient(os.environ['URI'], serverSelectionTimeoutMS=5000)
+db_name = os.environ['DB']
+try:
+$2
+except OperationFailure as e:
+    print('code', e.code, e.details.get('codeName'), e.details.get('errmsg'))
+"
+}
+
+@test "--auth-user: pymongo and libmongoc log in with SASL PLAIN (\$external) and then read and write" {
+	needs_mlite
+	auth_start
+	local uri
+	uri="$(auth_plain_uri alice "$AUTH_PW")"
+	run -0 py_auth "$uri" '
+    client[db_name].auth.insert_one({"by": "pymongo"})
+    print("n", client[db_name].auth.count_documents({}))'
+	[ "$output" = "n 1" ]
+	MLITE_AUTH_URI="$uri" run -0 "$CSM_BUILD/test/mlite_auth_client" "$DB"
+	[ "$output" = ok ]
+	run -0 py_auth "$uri" '
+    print(sorted(d["by"] for d in client[db_name].auth.find()))'
+	[ "$output" = "['libmongoc', 'pymongo']" ]
+	run -1 grep -F -- "$AUTH_PW" "$AUTH_DIR/log"
+}
+
+@test "--auth-user: a wrong password or user fails with 18 AuthenticationFailed in both drivers" {
+	needs_mlite
+	auth_start --log-level 2
+	local bad="wrong-Pa55word"
+	run -0 py_auth "$(auth_plain_uri alice "$bad")" '
+    client[db_name].auth.insert_one({})'
+	[ "$output" = "code 18 AuthenticationFailed Authentication failed." ]
+	run -0 py_auth "$(auth_plain_uri mallory "$AUTH_PW")" '
+    client[db_name].auth.insert_one({})'
+	[ "$output" = "code 18 AuthenticationFailed Authentication failed." ]
+	MLITE_AUTH_URI="$(auth_plain_uri alice "$bad")&serverSelectionTimeoutMS=3000" \
+		run -1 --separate-stderr "$CSM_BUILD/test/mlite_auth_client" "$DB"
+	[[ "$stderr" == *"error 1.11: Authentication failed."* ]]
+	grep -q "authentication failed for user 'alice'" "$AUTH_DIR/log"
+	run -1 grep -F -e "$bad" -e "$AUTH_PW" "$AUTH_DIR/log"
+	# nothing was written by the rejected clients
+	run -0 py_auth "$(auth_plain_uri alice "$AUTH_PW")" '
+    print(client[db_name].auth.count_documents({}))'
+	[ "$output" = 0 ]
+}
+
+@test "--auth-user: an unauthenticated connection gets 13 Unauthorized; the handshake still answers" {
+	needs_mlite
+	auth_start
+	local uri="mongodb://127.0.0.1:$AUTH_PORT/?replicaSet=rs0"
+	run -0 py_auth "$uri" '
+    h = client.admin.command("hello")
+    assert h["isWritablePrimary"], h
+    client.admin.command("ping")
+    client.admin.command("buildInfo")
+    client[db_name].auth.insert_one({})'
+	[ "$output" = "code 13 Unauthorized command insert requires authentication" ]
+	run -0 py_auth "$uri" '
+    client[db_name].auth.find_one()'
+	[ "$output" = "code 13 Unauthorized command find requires authentication" ]
+	MLITE_AUTH_URI="$uri" run -1 --separate-stderr "$CSM_BUILD/test/mlite_auth_client" "$DB"
+	[[ "$stderr" == *"error 17.13: command insert requires authentication"* ]]
+}
+
+@test "without --auth-user any PLAIN credentials log in; SCRAM is 334; the password file is checked" {
+	needs_mlite
+	mlite_start AUTH
+	run -0 py_auth "mongodb://anyone:any-pw@127.0.0.1:$AUTH_PORT/?replicaSet=rs0&authMechanism=PLAIN&authSource=%24external" '
+    client[db_name].auth.insert_one({})
+    print("ok")'
+	[ "$output" = ok ]
+	MLITE_AUTH_URI="mongodb://anyone:any-pw@127.0.0.1:$AUTH_PORT/?replicaSet=rs0&authMechanism=PLAIN&authSource=%24external" \
+		run -0 "$CSM_BUILD/test/mlite_auth_client" "$DB"
+	run -0 py_auth "mongodb://anyone:any-pw@127.0.0.1:$AUTH_PORT/?replicaSet=rs0" '
+    client[db_name].auth.insert_one({})'
+	[[ "$output" == "code 334 MechanismUnavailable Received authentication for mechanism SCRAM-SHA-"*" which is unknown or not enabled" ]]
+	run -64 "$MLITE" --auth-user alice
+	[[ "$output" == *"--auth-user and --auth-password-file go together"* ]]
+	run -66 "$MLITE" --auth-user alice --auth-password-file "$BATS_TEST_TMPDIR/none"
+	[[ "$output" == *"cannot read --auth-password-file"* ]]
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cmd_auth.h"
 #include "cmds.h"
 #include "command.h"
 #include "failpoint.h"
@@ -19,6 +20,7 @@ enum {
 	F_RETRYABLE = 1, /* de-duplicated by (lsid, txnNumber) */
 	F_WRITE = 2,	 /* honours j:true / w:"majority" */
 	F_CRUD = 4,	 /* counted in its own opcounter, not "command" */
+	F_NOAUTH = 8,	 /* allowed before authentication (--auth-user) */
 };
 
 typedef struct {
@@ -31,15 +33,15 @@ static bool end_sessions(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 
 /* Names match case-sensitively; aliases are listed explicitly. */
 static const command_entry_t commands[] = {
-	{"hello", cmd_hello, 0},
-	{"isMaster", cmd_hello, 0},
-	{"ismaster", cmd_hello, 0},
-	{"ping", cmd_ping, 0},
-	{"buildInfo", cmd_build_info, 0},
-	{"buildinfo", cmd_build_info, 0},
+	{"hello", cmd_hello, F_NOAUTH},
+	{"isMaster", cmd_hello, F_NOAUTH},
+	{"ismaster", cmd_hello, F_NOAUTH},
+	{"ping", cmd_ping, F_NOAUTH},
+	{"buildInfo", cmd_build_info, F_NOAUTH},
+	{"buildinfo", cmd_build_info, F_NOAUTH},
 	{"serverStatus", cmd_server_status, 0},
 	{"listDatabases", cmd_list_databases, 0},
-	{"endSessions", end_sessions, 0},
+	{"endSessions", end_sessions, F_NOAUTH},
 	{"killSessions", cmd_ping, 0},
 	{"killAllSessions", cmd_ping, 0},
 	{"refreshSessions", cmd_ping, 0},
@@ -77,6 +79,9 @@ static const command_entry_t commands[] = {
 	{"distinct", cmd_distinct, 0},
 	{"aggregate", cmd_aggregate, 0},
 	{"configureFailPoint", cmd_configure_fail_point, 0},
+	{"saslStart", cmd_sasl_start, F_NOAUTH},
+	{"saslContinue", cmd_sasl_continue, F_NOAUTH},
+	{"logout", cmd_logout, 0},
 };
 
 void
@@ -170,6 +175,7 @@ cmd_code_name(int code)
 		{276, "IndexBuildAborted"},
 		{280, "ChangeStreamFatalError"},
 		{286, "ChangeStreamHistoryLost"},
+		{334, "MechanismUnavailable"},
 		{10107, "NotWritablePrimary"},
 		{10334, "BSONObjectTooLarge"},
 		{11000, "DuplicateKey"},
@@ -519,6 +525,11 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	const command_entry_t *entry = find_command(ctx.name);
 	count_command(ctx.name, entry);
 	server_log(2, "conn%" PRId64 " %s.%s", conn->id, ctx.db, ctx.name);
+
+	if (entry && server_config.auth_user && !conn->authenticated && !(entry->flags & F_NOAUTH)) {
+		cmd_error(&error, 13, "command %s requires authentication", ctx.name);
+		goto reply_error;
+	}
 
 	failpoint_check(ctx.name, conn->app_name[0] ? conn->app_name : NULL, &fp);
 	if (fp.fire) {

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cmd_auth.h"
 #include "dispatch.h"
 #include "oplog.h"
 #include "server.h"
@@ -40,10 +41,14 @@ usage(FILE *out)
 		     "                   [--host-name HOST:PORT] [--log-level N] [--standalone]\n"
 		     "                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
 		     "                   [--oplog-max-entries N]\n"
+		     "                   [--auth-user USER --auth-password-file FILE]\n"
 		     "\n"
 		     "A MongoDB-wire-compatible test server: a one-node replica set primary\n"
 		     "(or a standalone) on a loopback port. --port 0 picks a free port and\n"
-		     "--port-file receives it once the server listens.\n");
+		     "--port-file receives it once the server listens.\n"
+		     "With --auth-user, every command but the handshake needs SASL PLAIN\n"
+		     "authentication (authSource $external) as USER with the password\n"
+		     "held in FILE; without it, any PLAIN credentials are accepted.\n");
 }
 
 /* Parses a whole decimal number in [min, max]; false otherwise. */
@@ -128,6 +133,8 @@ main(int argc, char **argv)
 		{"dbpath", required_argument, NULL, 'd'},
 		{"sync-policy", required_argument, NULL, 'y'},
 		{"oplog-max-entries", required_argument, NULL, 'o'},
+		{"auth-user", required_argument, NULL, 'u'},
+		{"auth-password-file", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -135,6 +142,7 @@ main(int argc, char **argv)
 	long long n;
 	bson_error_t error;
 	struct addrinfo hints = {0}, *ai = NULL;
+	const char *password_file = NULL;
 
 	reexec_with_huge_pages(argv);
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -194,6 +202,17 @@ main(int argc, char **argv)
 			}
 			server_config.oplog_max_entries = n;
 			break;
+		case 'u':
+			if (!optarg[0]) {
+				fprintf(stderr, "mongod-lite: empty --auth-user\n");
+				usage(stderr);
+				return 64;
+			}
+			server_config.auth_user = optarg;
+			break;
+		case 'P':
+			password_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -206,6 +225,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "mongod-lite: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 64;
+	}
+	if (!server_config.auth_user != !password_file) {
+		fprintf(stderr, "mongod-lite: --auth-user and --auth-password-file go together\n");
+		usage(stderr);
+		return 64;
+	}
+	if (password_file) {
+		char msg[512];
+		if (!auth_load_password(password_file, msg, sizeof msg)) {
+			fprintf(stderr, "mongod-lite: %s\n", msg);
+			return 66;
+		}
 	}
 
 	/* Up to 4 MiB, command and reply buffers are kept per connection (see

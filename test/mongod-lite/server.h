@@ -29,6 +29,8 @@ typedef struct server_config {
 	const char *dbpath;         /* --dbpath: NULL = memory only */
 	sync_policy_t sync_policy;  /* --sync-policy always|batch|none */
 	int64_t oplog_max_entries;  /* --oplog-max-entries */
+	const char *auth_user;      /* --auth-user: NULL = no authentication required */
+	const char *auth_password;  /* read from --auth-password-file */
 } server_config_t;
 
 extern server_config_t server_config;
