@@ -129,7 +129,7 @@ BATS_TEST_TIMEOUT ?= 300
 export BATS_TEST_TIMEOUT
 
 test check: $(TOOLS) $(UNITS) $(MLITE) $(BENCHES)
-	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) \
+	CSM_BIN=$(abspath $(BIN)) CSM_BUILD=$(abspath $(BUILD)) CSM_SANITIZE=$(SANITIZE) \
 		$(BATS) --jobs $(BATS_JOBS) --no-parallelize-within-files \
 		$(BATS_FLAGS) $(TESTS)
 

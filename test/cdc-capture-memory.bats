@@ -36,6 +36,6 @@ c.drop()
 	local rss_kib
 	rss_kib="$(tail -1 "$BATS_TEST_TMPDIR/rss")"
 	echo "peak RSS: $rss_kib KiB" >&3
-	((rss_kib < 64 * 1024))
+	rss_within_budget "$rss_kib"
 	[ "$(pyrun "$TGT_URI" 'print(client[db_name].cdc.count_documents({}))')" -eq $((n + 1)) ]
 }
