@@ -554,7 +554,9 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 		for (size_t i = 0; i < s->n; i++)
 			if ((i < keep_from || i >= keep_to) && s->items[i].owned)
 				bson_destroy(s->items[i].doc);
-		memmove(s->items, s->items + keep_from, (keep_to - keep_from) * sizeof *s->items);
+		if (keep_to > keep_from) /* items may be NULL when empty */
+			memmove(s->items, s->items + keep_from,
+				(keep_to - keep_from) * sizeof *s->items);
 		s->n = keep_to - keep_from;
 		return true;
 	}

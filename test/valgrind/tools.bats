@@ -50,7 +50,10 @@ c.delete_many({"_id": {"$gte": 1900}})'
 n = client[db_name].cdc.count_documents({})
 sys.exit(0 if n == 200 else 1)'
 	kill -TERM "$pid"
-	run -0 wait "$pid"
+	local rc=0
+	wait "$pid" || rc=$?
+	cat "$st/capture.vg" "$st/capture.log"
+	[ "$rc" -eq 0 ]
 	run -0 "${VG[@]}" "$CSM_BIN/cdc-replay" --db "$DB" --coll c --drain
 	run -0 "${VG[@]}" "$CSM_BIN/cdc-verify" --db "$DB" --coll c
 }
