@@ -49,11 +49,13 @@ c.delete_many({"_id": {"$gte": 1900}})'
 	wait_until 60 pyrun "$TGT_URI" '
 n = client[db_name].cdc.count_documents({})
 sys.exit(0 if n == 200 else 1)'
+	# --drain needs a running capture: it waits for capture's checkpoint to
+	# pass the moment the drain began.
+	run -0 "${VG[@]}" "$CSM_BIN/cdc-replay" --db "$DB" --coll c --drain
+	run -0 "${VG[@]}" "$CSM_BIN/cdc-verify" --db "$DB" --coll c
 	kill -TERM "$pid"
 	local rc=0
 	wait "$pid" || rc=$?
 	cat "$st/capture.vg" "$st/capture.log"
 	[ "$rc" -eq 0 ]
-	run -0 "${VG[@]}" "$CSM_BIN/cdc-replay" --db "$DB" --coll c --drain
-	run -0 "${VG[@]}" "$CSM_BIN/cdc-verify" --db "$DB" --coll c
 }
