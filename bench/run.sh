@@ -1,0 +1,733 @@
+#!/usr/bin/env bash
+# Usage: bench/run.sh
+#        bench/run.sh --help
+#
+# Measures the toolkit's speed against mongod-lite (--sync-policy none, on
+# loopback), each figure beside a limit measured in the same run on the same
+# server, and writes bench/results.md and bench/lag.png.
+#
+# Environment:
+#   CSM_BIN       where the tools are (default: bin)
+#   CSM_BUILD     where mongod-lite and build/bench/* are (default: build)
+#   BENCH_SCALE   fraction of the full sizes, e.g. 0.01 (default 1)
+#   BENCH_RUNS    runs per figure; the median is reported (default 3)
+#   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e
+#   BENCH_RESULTS where the table goes (default bench/results.md)
+#   BENCH_PLOT    where the lag plot goes (default bench/lag.png)
+#   BENCH_TIMEOUT seconds after which a tool run is killed (default 1800)
+#   BENCH_KEEP    1 keeps the scratch directory (logs, dumps) for inspection
+#   BENCH_DEBUG   1 traces every command
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+CSM_BIN="${CSM_BIN:-$REPO_ROOT/bin}"
+CSM_BUILD="${CSM_BUILD:-$REPO_ROOT/build}"
+MLITE="$CSM_BUILD/mongod-lite"
+DRIVERS="$CSM_BUILD/bench"
+BENCH_SCALE="${BENCH_SCALE:-1}"
+BENCH_RUNS="${BENCH_RUNS:-3}"
+BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e}"
+BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results.md}"
+BENCH_PLOT="${BENCH_PLOT:-$BENCH_DIR/lag.png}"
+PY=/usr/bin/python3
+TIME=/usr/bin/time
+
+# Full-size parameters (the issue's); BENCH_SCALE shrinks the counts.
+DUMP_DOCS_FULL=1000000
+DOC_SIZE=1024
+EVENTS_FULL=200000
+EVENT_DOC_SIZE=256
+RESTORE_BATCH=1000
+REPLAY_BATCH=1000
+E2E_RATE=5000
+E2E_PRELOAD_FULL=200000
+E2E_FOLLOW_FULL=120
+RESTORE_JOBS="1 2 4"
+REPLAY_WORKERS="1 2 4"
+# Goals recorded (not asserted) in the table.
+GOAL_RATIO=0.8
+GOAL_EVENTS=50000
+GOAL_RSS_MIB=64
+# No tool run may take longer than this (a hung tool ends the measure).
+BENCH_TIMEOUT="${BENCH_TIMEOUT:-1800}"
+
+if [[ -n "${BENCH_DEBUG:-}" ]]; then
+	export PS4='+ ${BASH_SOURCE##*/}:${LINENO}: '
+	set -x
+fi
+
+die() {
+	echo "bench/run.sh: $*" >&2
+	local dir
+	# A server that died explains most failures: say so.
+	for dir in "${WORK:-/nonexistent}"/server-*; do
+		[[ -s "$dir/pid" ]] || continue
+		if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+			echo "bench/run.sh: mongod-lite ${dir##*/server-} is not running; its log ends:" >&2
+			tail -n 5 "$dir/log" >&2
+		fi
+	done
+	exit 1
+}
+
+say() {
+	echo "bench: $*" >&2
+}
+
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+
+# scaled FULL [MIN]: FULL * BENCH_SCALE rounded, at least MIN (default 1000).
+scaled() {
+	awk -v n="$1" -v s="$BENCH_SCALE" -v m="${2:-1000}" \
+		'BEGIN { v = int(n * s + 0.5); if (v < m) v = m; print v }'
+}
+
+# median NUMBER...: the median (mean of the middle two for an even count).
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 }
+		END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2];
+		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# max NUMBER...
+max() {
+	printf '%s\n' "$@" | sort -g | tail -n 1
+}
+
+# calc EXPR: awk arithmetic, printed with %.6g unless EXPR is formatted.
+calc() {
+	awk "BEGIN { print $1 }"
+}
+
+# jget JSON KEY: a number from a flat one-line JSON object (the drivers').
+jget() {
+	local value
+	value="$(sed -n "s/.*\"$2\": *\(-\{0,1\}[0-9.eE+]*\).*/\1/p" <<<"$1")"
+	[[ -n "$value" ]] || die "no '$2' in driver output: $1"
+	echo "$value"
+}
+
+now_s() {
+	date +%s.%N
+}
+
+# rss_mib FILE: peak RSS in MiB from /usr/bin/time -f %M output.
+rss_mib() {
+	awk 'END { printf "%.1f", $1 / 1024 }' "$1"
+}
+
+# ---------------------------------------------------------------- servers
+
+# Processes this run started and has not reaped yet: only these are ever
+# signalled (a reaped PID may belong to someone else by now).
+PIDS=()
+
+# forget PID: drop a reaped process from PIDS.
+forget() {
+	local kept=() pid
+	for pid in "${PIDS[@]}"; do
+		[[ "$pid" == "$1" ]] || kept+=("$pid")
+	done
+	PIDS=("${kept[@]}")
+}
+
+cleanup() {
+	local pid child
+	for pid in "${PIDS[@]}"; do
+		for child in $(pgrep -P "$pid" 2>/dev/null); do
+			kill -TERM "$child" 2>/dev/null || true
+		done
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	PIDS=()
+}
+
+# server_start NAME [mongod-lite options...]: a fresh mongod-lite on a free
+# loopback port; sets NAME_URI and NAME_PID.
+server_start() {
+	local name="$1"
+	shift
+	local dir="$WORK/server-$name"
+	mkdir -p "$dir"
+	rm -f "$dir/port"
+	"$MLITE" --port 0 --port-file "$dir/port" --sync-policy none "$@" \
+		>>"$dir/log" 2>&1 &
+	local pid=$!
+	PIDS+=("$pid")
+	echo "$pid" >"$dir/pid"
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[[ -s "$dir/port" ]] && break
+		kill -0 "$pid" 2>/dev/null || { cat "$dir/log" >&2; die "mongod-lite $name exited"; }
+		sleep 0.05
+	done
+	[[ -s "$dir/port" ]] || die "mongod-lite $name did not start"
+	printf -v "${name}_URI" 'mongodb://127.0.0.1:%s/?replicaSet=rs0' "$(cat "$dir/port")"
+	printf -v "${name}_PID" '%s' "$pid"
+}
+
+# server_stop NAME
+server_stop() {
+	local pid_var="${1}_PID"
+	local pid="${!pid_var}"
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	forget "$pid"
+	rm -f "$WORK/server-$1/pid"
+}
+
+# drop_db URI DB
+drop_db() {
+	"$PY" - "$1" "$2" <<'EOF'
+import sys, pymongo
+pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=10000).drop_database(sys.argv[2])
+EOF
+}
+
+# create_coll URI DB COLL: token-probe wants the collection to exist.
+create_coll() {
+	"$PY" - "$1" "$2" "$3" <<'EOF'
+import sys, pymongo
+pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=10000)[sys.argv[2]].create_collection(sys.argv[3])
+EOF
+}
+
+# ------------------------------------------------------------------ tools
+# Every tool invocation goes through one of the tool_* functions, so an
+# option rename in a tool is a one-line change here. Each exports the URIs
+# the tool reads (SPEC §3: never in argv) and sets CMD; timed/bg_timed call
+# it in a subshell, so nothing leaks into this shell.
+
+# run_tool OUT_PREFIX TOOL_FN ARGS...: execs the tool under /usr/bin/time
+# (peak RSS to OUT_PREFIX.rss, in KiB) and timeout(1) (BENCH_TIMEOUT).
+run_tool() {
+	local out="$1" fn="$2"
+	shift 2
+	"$fn" "$@"
+	exec "$TIME" -f '%M' -o "$out.rss" timeout -k 10 "$BENCH_TIMEOUT" "${CMD[@]}" \
+		>"$out.out" 2>"$out.err"
+}
+
+# timed OUT_PREFIX TOOL_FN ARGS...: runs the tool to its end; wall seconds
+# to OUT_PREFIX.secs, stderr to OUT_PREFIX.err. A failure ends the measure.
+timed() {
+	local out="$1" t0 t1 status=0
+	t0="$(now_s)"
+	(run_tool "$@") || status=$?
+	t1="$(now_s)"
+	calc "$t1 - $t0" >"$out.secs"
+	if ((status != 0)); then
+		tail -n 20 "$out.err" >&2
+		die "$2 failed with status $status (log: $out.err; BENCH_KEEP=1 keeps it)"
+	fi
+}
+
+# bg_timed OUT_PREFIX TOOL_FN ARGS...: the same in the background; sets
+# BG_PID (the /usr/bin/time process).
+bg_timed() {
+	(run_tool "$@") &
+	BG_PID=$!
+	PIDS+=("$BG_PID")
+}
+
+# wait_log FILE TEXT SECONDS: wait until FILE holds TEXT.
+wait_log() {
+	local i
+	for ((i = 0; i < $3 * 20; i++)); do
+		grep -qF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# bg_stop PID: SIGTERM to the tool under bg_timed's PID (timeout(1) passes
+# it on, so time still reports the RSS), then wait; KILL after 30 s.
+bg_stop() {
+	local pid="$1" child i
+	child="$(pgrep -P "$pid" || true)"
+	if [[ -n "$child" ]]; then
+		kill -TERM "$child" 2>/dev/null || true
+	fi
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [[ -n "$child" ]] && kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$child" $(pgrep -P "$child") 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+	forget "$pid"
+}
+
+tool_dump() { # URI DB COLL OUTDIR
+	export SOURCE_URI="$1"
+	CMD=("$CSM_BIN/dump-wrap" dump --engine native --db "$2" --coll "$3" --out "$4")
+}
+
+tool_restore() { # URI DB COLL DUMPDIR JOBS [extra...]
+	export TARGET_URI="$1"
+	CMD=("$CSM_BIN/dump-wrap" restore --engine native --db "$2" --coll "$3" --in "$4"
+		--jobs "$5" "${@:6}")
+}
+
+tool_probe() { # URI DB COLL STATEDIR
+	export SOURCE_URI="$1"
+	CMD=("$CSM_BIN/token-probe" --db "$2" --coll "$3" --state-dir "$4")
+}
+
+tool_capture() { # SOURCE TARGET DB COLL STATEDIR
+	export SOURCE_URI="$1" TARGET_URI="$2"
+	CMD=("$CSM_BIN/cdc-capture" --db "$3" --coll "$4" --state-dir "$5" --log-format json)
+}
+
+tool_replay() { # TARGET DB COLL WORKERS [extra...]
+	export TARGET_URI="$1"
+	CMD=("$CSM_BIN/cdc-replay" --db "$2" --coll "$3" --workers "$4" --log-format json
+		"${@:5}")
+}
+
+# ------------------------------------------------------------- reporting
+
+# row MEASURE FIGURE LIMIT RATIO RSS_MIB NOTES: one line of the table,
+# printed at once and kept for results.md.
+row() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$WORK/rows.tsv"
+	printf 'bench: %-22s %-34s limit %-30s ratio %-5s rss %s MiB %s\n' "$@" >&2
+}
+
+# goals RATIO RSS_MIB [EVENTS_PER_S]: which of the recorded goals are missed.
+goals() {
+	local missed=()
+	if [[ "$1" != "-" ]] && awk -v r="$1" -v g="$GOAL_RATIO" 'BEGIN { exit !(r < g) }'; then
+		missed+=("ratio < $GOAL_RATIO")
+	fi
+	if awk -v r="$2" -v g="$GOAL_RSS_MIB" 'BEGIN { exit !(r >= g) }'; then
+		missed+=("RSS >= $GOAL_RSS_MIB MiB")
+	fi
+	if [[ -n "${3:-}" ]] && awk -v e="$3" -v g="$GOAL_EVENTS" 'BEGIN { exit !(e < g) }'; then
+		missed+=("< $GOAL_EVENTS events/s")
+	fi
+	if ((${#missed[@]} == 0)); then
+		echo "met"
+	else
+		local joined
+		joined="$(printf '%s, ' "${missed[@]}")"
+		echo "missed: ${joined%, }"
+	fi
+}
+
+# ---------------------------------------------------------------- measures
+
+# The 1 KiB-document dataset and its dump, shared by dump and restore.
+DUMP_DB=benchdb
+DUMP_COLL=docs
+
+measure_dump() {
+	local n runs=() limits=() ratios=() mbs=() limit_mbs=() rss=() r out json secs bytes
+	n="$(scaled "$DUMP_DOCS_FULL")"
+	server_start SRC --oplog-max-entries 1000
+	say "dump: loading $n documents of $DOC_SIZE bytes"
+	"$DRIVERS/bench_load" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$n" "$DOC_SIZE" >/dev/null
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		say "dump: run $r/$BENCH_RUNS"
+		json="$("$DRIVERS/limit_cursor" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL")"
+		limits+=("$(jget "$json" docs_per_s)")
+		limit_mbs+=("$(jget "$json" mb_per_s)")
+		out="$WORK/dump-$r"
+		rm -rf "$WORK/dump"
+		timed "$out" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/dump"
+		secs="$(cat "$out.secs")"
+		bytes="$(stat -c %s "$WORK/dump/$DUMP_DB/$DUMP_COLL.bson")"
+		runs+=("$(calc "$n / $secs")")
+		mbs+=("$(calc "$bytes / 1e6 / $secs")")
+		ratios+=("$(calc "${runs[-1]} / ${limits[-1]}")")
+		rss+=("$(rss_mib "$out.rss")")
+	done
+	server_stop SRC
+	local fig lim ratio peak
+	fig="$(printf '%.0f docs/s, %.1f MB/s' "$(median "${runs[@]}")" "$(median "${mbs[@]}")")"
+	lim="$(printf '%.0f docs/s, %.1f MB/s' "$(median "${limits[@]}")" \
+		"$(median "${limit_mbs[@]}")")"
+	ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
+	peak="$(max "${rss[@]}")"
+	row "dump ($n x ${DOC_SIZE} B)" "$fig" "bare cursor: $lim" "$ratio" "$peak" \
+		"$(goals "$ratio" "$peak")"
+}
+
+# A dump to restore from: the one measure_dump left, or a fresh one.
+ensure_dump() {
+	local n
+	n="$(scaled "$DUMP_DOCS_FULL")"
+	[[ -s "$WORK/dump/$DUMP_DB/$DUMP_COLL.bson" ]] && return 0
+	server_start SRC --oplog-max-entries 1000
+	say "restore: loading and dumping $n documents first"
+	"$DRIVERS/bench_load" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$n" "$DOC_SIZE" >/dev/null
+	timed "$WORK/dump-setup" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/dump"
+	server_stop SRC
+}
+
+measure_restore() {
+	local n jobs r out json secs file
+	ensure_dump
+	file="$WORK/dump/$DUMP_DB/$DUMP_COLL.bson"
+	server_start TGT --oplog-max-entries 1000
+	for jobs in $RESTORE_JOBS; do
+		local runs=() limits=() ratios=() rss=()
+		for ((r = 1; r <= BENCH_RUNS; r++)); do
+			say "restore --jobs $jobs: run $r/$BENCH_RUNS"
+			drop_db "$TGT_URI" "$DUMP_DB"
+			json="$("$DRIVERS/limit_insert" "$TGT_URI" "$DUMP_DB" "$DUMP_COLL" "$file" \
+				"$RESTORE_BATCH" "$jobs")"
+			limits+=("$(jget "$json" docs_per_s)")
+			n="$(jget "$json" docs)"
+			drop_db "$TGT_URI" "$DUMP_DB"
+			out="$WORK/restore-$jobs-$r"
+			timed "$out" tool_restore "$TGT_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/dump" "$jobs"
+			secs="$(cat "$out.secs")"
+			runs+=("$(calc "$n / $secs")")
+			ratios+=("$(calc "${runs[-1]} / ${limits[-1]}")")
+			rss+=("$(rss_mib "$out.rss")")
+		done
+		drop_db "$TGT_URI" "$DUMP_DB"
+		local ratio peak
+		ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
+		peak="$(max "${rss[@]}")"
+		row "restore --jobs $jobs" "$(printf '%.0f docs/s' "$(median "${runs[@]}")")" \
+			"$(printf 'insert_many x%s, %s thread(s): %.0f docs/s' "$RESTORE_BATCH" "$jobs" \
+				"$(median "${limits[@]}")")" \
+			"$ratio" "$peak" "$(goals "$ratio" "$peak")"
+	done
+	server_stop TGT
+}
+
+measure_capture() {
+	local n r db out json wjson first last state writer_end lag
+	local runs=() limits=() ratios=() rss=() lags=() writer_rates=()
+	n="$(scaled "$EVENTS_FULL")"
+	server_start SRC --oplog-max-entries $((n * 3 + 10000))
+	server_start TGT --oplog-max-entries 1000
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		db="cap$r"
+		say "capture: run $r/$BENCH_RUNS (limit)"
+		rm -f "$WORK/ready"
+		# fullDocument "default", as cdc-capture asks by default.
+		"$DRIVERS/limit_stream" "$SRC_URI" "$db" lim "$n" "$WORK/ready" default \
+			>"$WORK/limit-stream.out" &
+		local lpid=$!
+		PIDS+=("$lpid")
+		while [[ ! -e "$WORK/ready" ]]; do
+			kill -0 "$lpid" 2>/dev/null || die "limit_stream exited early"
+			sleep 0.05
+		done
+		wjson="$("$DRIVERS/rate_writer" "$SRC_URI" "$db" lim "$n" 0 "$EVENT_DOC_SIZE")"
+		writer_rates+=("$(jget "$wjson" ops_per_s)")
+		wait "$lpid" || die "limit_stream failed"
+		forget "$lpid"
+		limits+=("$(jget "$(cat "$WORK/limit-stream.out")" events_per_s)")
+
+		say "capture: run $r/$BENCH_RUNS (cdc-capture)"
+		state="$WORK/state-cap$r"
+		mkdir -p "$state"
+		out="$WORK/capture-$r"
+		create_coll "$SRC_URI" "$db" events
+		timed "$out-probe" tool_probe "$SRC_URI" "$db" events "$state"
+		bg_timed "$out" tool_capture "$SRC_URI" "$TGT_URI" "$db" events "$state"
+		local cpid="$BG_PID"
+		# Write only once capture follows the stream, as the limit does:
+		# else its first events would be a backlog read faster than live.
+		wait_log "$out.err" '"capturing ' 30 || die "cdc-capture did not start"
+		wjson="$("$DRIVERS/rate_writer" "$SRC_URI" "$db" events "$n" 0 "$EVENT_DOC_SIZE")"
+		writer_rates+=("$(jget "$wjson" ops_per_s)")
+		writer_end="$(jget "$wjson" end_wall_ms)"
+		json="$("$DRIVERS/capture_wait" "$TGT_URI" "$db" cdc "$db.events" "$n" 900)" ||
+			{ tail -n 20 "$out.err" >&2; die "cdc-capture did not stage $n events"; }
+		bg_stop "$cpid"
+		first="$(jget "$json" first_staged_ms)"
+		last="$(jget "$json" last_staged_ms)"
+		runs+=("$(jget "$json" events_per_s)")
+		lag="$(calc "($last - $writer_end) / 1000")"
+		lags+=("$(awk -v l="$lag" 'BEGIN { print (l < 0 ? 0 : l) }')")
+		ratios+=("$(calc "${runs[-1]} / ${limits[-1]}")")
+		rss+=("$(rss_mib "$out.rss")")
+		say "capture: staged first..last $first..$last ms, writer ended $writer_end"
+		drop_db "$SRC_URI" "$db"
+		drop_db "$TGT_URI" "$db"
+	done
+	server_stop SRC
+	server_stop TGT
+	local ratio peak fig
+	ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
+	peak="$(max "${rss[@]}")"
+	fig="$(printf '%.0f events/s, lag at end %.2f s' "$(median "${runs[@]}")" \
+		"$(median "${lags[@]}")")"
+	row "capture ($n events)" "$fig" \
+		"$(printf 'bare change stream: %.0f events/s (the writer: %.0f ops/s)' \
+			"$(median "${limits[@]}")" "$(median "${writer_rates[@]}")")" \
+		"$ratio" "$peak" "$(goals "$ratio" "$peak" "$(median "${runs[@]}")")"
+}
+
+measure_replay() {
+	local n workers r db out json secs
+	n="$(scaled "$EVENTS_FULL")"
+	server_start TGT --oplog-max-entries 1000
+	for workers in $REPLAY_WORKERS; do
+		local runs=() limits=() ratios=() rss=()
+		for ((r = 1; r <= BENCH_RUNS; r++)); do
+			db="rep${workers}_$r"
+			say "replay --workers $workers: run $r/$BENCH_RUNS"
+			"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.events" "$n" "$EVENT_DOC_SIZE" \
+				>/dev/null
+			json="$("$DRIVERS/limit_bulk" "$TGT_URI" "$db" cdc "$db.events" lim \
+				"$REPLAY_BATCH")"
+			limits+=("$(jget "$json" events_per_s)")
+			out="$WORK/replay-$workers-$r"
+			timed "$out" tool_replay "$TGT_URI" "$db" events "$workers" --drain
+			secs="$(cat "$out.secs")"
+			runs+=("$(calc "$n / $secs")")
+			ratios+=("$(calc "${runs[-1]} / ${limits[-1]}")")
+			rss+=("$(rss_mib "$out.rss")")
+			drop_db "$TGT_URI" "$db"
+		done
+		local ratio peak med
+		med="$(median "${runs[@]}")"
+		ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
+		peak="$(max "${rss[@]}")"
+		row "replay --workers $workers" "$(printf '%.0f events/s' "$med")" \
+			"$(printf 'ordered bulk x%s: %.0f events/s' "$REPLAY_BATCH" \
+				"$(median "${limits[@]}")")" \
+			"$ratio" "$peak" "$(goals "$ratio" "$peak" "$med")"
+	done
+	server_stop TGT
+}
+
+# lag_samples LOG OUT: "seconds-since-first-line lag" pairs from cdc-replay's
+# JSON status lines.
+lag_samples() {
+	"$PY" - "$1" "$2" <<'EOF'
+import json, sys, datetime
+rows = []
+for line in open(sys.argv[1], errors="replace"):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        continue
+    if obj.get("msg") == "replay finished":
+        continue  # the summary written after SIGTERM, not a sample
+    lag = None
+    for key in ("lag_s", "lagSeconds", "lag_seconds", "lag"):
+        if isinstance(obj.get(key), (int, float)):
+            lag = float(obj[key])
+            break
+    if lag is None:
+        continue
+    when = None
+    for key in ("ts", "time", "t", "timestamp"):
+        value = obj.get(key)
+        if isinstance(value, (int, float)):
+            when = float(value) / (1000.0 if value > 1e11 else 1.0)
+        elif isinstance(value, str):
+            try:
+                when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                pass
+        if when is not None:
+            break
+    rows.append((when, lag))
+if not rows:
+    sys.exit("no status line with a lag in " + sys.argv[1])
+t0 = rows[0][0]
+with open(sys.argv[2], "w") as out:
+    for i, (when, lag) in enumerate(rows):
+        x = (when - t0) if (when is not None and t0 is not None) else float(i)
+        out.write("%.3f %.3f\n" % (x, lag))
+EOF
+}
+
+measure_e2e() {
+	local preload follow db=e2e state out wjson
+	preload="$(scaled "$E2E_PRELOAD_FULL")"
+	follow="$(scaled "$E2E_FOLLOW_FULL" 20)"
+	server_start SRC --oplog-max-entries 2000000
+	server_start TGT --oplog-max-entries 1000
+	state="$WORK/state-e2e"
+	out="$WORK/e2e"
+	mkdir -p "$state"
+	say "e2e: preloading $preload documents, then writing $E2E_RATE ops/s throughout"
+	"$DRIVERS/bench_load" "$SRC_URI" "$db" events "$preload" "$DOC_SIZE" >/dev/null
+	"$DRIVERS/rate_writer" "$SRC_URI" "$db" events 0 "$E2E_RATE" "$EVENT_DOC_SIZE" 1000000000 \
+		>"$out-writer.out" 2>"$out-writer.err" &
+	local wpid=$!
+	PIDS+=("$wpid")
+	timed "$out-probe" tool_probe "$SRC_URI" "$db" events "$state"
+	bg_timed "$out-capture" tool_capture "$SRC_URI" "$TGT_URI" "$db" events "$state"
+	local cpid="$BG_PID"
+	timed "$out-dump" tool_dump "$SRC_URI" "$db" events "$WORK/e2e-dump"
+	# As sync_migration.sh runs it (--jobs 4 is dump-wrap's default).
+	timed "$out-restore" tool_restore "$TGT_URI" "$db" events "$WORK/e2e-dump" 4 \
+		--once --defer-constraints
+	say "e2e: dump $(cat "$out-dump.secs") s, restore $(cat "$out-restore.secs") s;" \
+		"replay follows for $follow s"
+	bg_timed "$out-replay" tool_replay "$TGT_URI" "$db" events 1 --status-interval 1
+	local rpid="$BG_PID" t_end
+	t_end=$((SECONDS + follow))
+	while ((SECONDS < t_end)); do
+		kill -0 "$rpid" 2>/dev/null || { tail -n 20 "$out-replay.err" >&2; die "cdc-replay exited"; }
+		kill -0 "$wpid" 2>/dev/null || die "the writer exited"
+		sleep 1
+	done
+	kill -TERM "$wpid"
+	wait "$wpid" || true
+	forget "$wpid"
+	wjson="$(cat "$out-writer.out")"
+	bg_stop "$rpid"
+	bg_stop "$cpid"
+	server_stop SRC
+	server_stop TGT
+	lag_samples "$out-replay.err" "$WORK/lag.dat"
+	# Steady state: the second half of the following window (the first
+	# half holds the catch-up of what was written during dump and restore).
+	local stats p50 p99 peak
+	stats="$(awk '{ t[NR] = $1; l[NR] = $2 } END { for (i = 1; i <= NR; i++)
+		if (t[i] >= t[NR] / 2) print l[i] }' "$WORK/lag.dat" | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan nan"; exit }
+			i50 = int(0.50 * NR + 0.999); i99 = int(0.99 * NR + 0.999);
+			if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1; print a[i50], a[i99] }')"
+	read -r p50 p99 <<<"$stats"
+	local steady
+	steady="$(awk 'END { print $1 / 2 }' "$WORK/lag.dat")"
+	gnuplot -e "datafile='$WORK/lag.dat'; outfile='$BENCH_PLOT'; rate=$E2E_RATE; steady=$steady" \
+		"$BENCH_DIR/lag.gnuplot"
+	peak="$(max "$(rss_mib "$out-capture.rss")" "$(rss_mib "$out-replay.rss")")"
+	row "end to end ($E2E_RATE ops/s)" \
+		"$(printf 'replay lag p50 %s s, p99 %s s' "$p50" "$p99")" \
+		"$(printf 'writer achieved %s ops/s' "$(jget "$wjson" ops_per_s)")" "-" "$peak" \
+		"$(goals - "$peak") (RSS: capture $(rss_mib "$out-capture.rss"), replay $(rss_mib "$out-replay.rss"))"
+}
+
+# --------------------------------------------------------------- results
+
+write_results() {
+	local model cores mem
+	model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	cores="$(nproc)"
+	mem="$(free -m | awk '/^Mem:/ { print $2 " MiB total, " $7 " MiB available" }')"
+	{
+		echo "# Benchmark results"
+		echo
+		echo "Written by \`bench/run.sh\` (\`make bench\`) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+		echo
+		echo "- Machine: ${model:-unknown CPU}, $cores cores (nproc), $mem; $(uname -sr);"
+		echo "  load average when the run began: $LOAD_AT_START."
+		echo "- Tree: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(
+			[[ -n "$(git -C "$REPO_ROOT" status --porcelain -- lib tools test/mongod-lite 2>/dev/null)" ]] &&
+				echo " with uncommitted changes in lib/, tools/ or test/mongod-lite/")."
+		echo "- Server: mongod-lite \`--sync-policy none\` on loopback, a fresh one per measure."
+		echo "- Scale: BENCH_SCALE=$BENCH_SCALE of the full sizes; median of $BENCH_RUNS runs;"
+		echo "  ratio = median over runs of (figure / limit measured in the same run)."
+		echo "- Peak RSS: the tool's, \`/usr/bin/time -f %M\`, the largest over the runs."
+		echo "- Goals (recorded, not asserted): ratio >= $GOAL_RATIO, capture and replay"
+		echo "  >= $GOAL_EVENTS events/s, RSS < $GOAL_RSS_MIB MiB."
+		echo
+		echo "| measure | figure | limit (same run, same server) | ratio | peak RSS MiB | goals |"
+		echo "| --- | --- | --- | --- | --- | --- |"
+		awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' \
+			"$WORK/rows.tsv"
+		echo
+		echo "## How each figure is taken"
+		echo
+		echo "- dump: \`dump-wrap dump --engine native\`, documents over wall time (process"
+		echo "  start included); limit: \`limit_cursor\`, the same find (sorted and hinted"
+		echo "  on _id, as the native engine asks) read and discarded."
+		echo "- restore: \`dump-wrap restore --jobs N\` into an empty database; limit:"
+		echo "  \`limit_insert\`, unordered insert_many of $RESTORE_BATCH from the mapped .bson"
+		echo "  file, N threads, no client-side validation (as restore)."
+		echo "- capture: \`rate_writer\` bulk-writes the events (50% insert / 30% update /"
+		echo "  20% delete, $EVENT_DOC_SIZE-byte documents) once cdc-capture follows the stream;"
+		echo "  rate = events over stagedAt(first)..stagedAt(last); lag at end ="
+		echo "  stagedAt(last) - the writer's last reply. Limit: \`limit_stream\`, a change"
+		echo "  stream with cdc-capture's batch size and fullDocument, open before the"
+		echo "  same writes, first to last event received. Both are bounded by the writer."
+		echo "- replay: \`stage_events\` stages the same mix; \`cdc-replay --drain\` wall time;"
+		echo "  limit: \`limit_bulk\`, one sorted cursor over the pending events and the"
+		echo "  SPEC §6 writes as ordered bulks of $REPLAY_BATCH (no marking done)."
+		echo "- end to end: \`rate_writer\` at $E2E_RATE ops/s throughout token-probe, cdc-capture,"
+		echo "  dump, restore (\`--once --defer-constraints\`, as sync_migration.sh) and"
+		echo "  cdc-replay, run as the drivers run them; lag from cdc-replay's JSON status"
+		echo "  lines (\`--status-interval 1\`); steady state = the second half of the"
+		echo "  replay window (the first half catches up on what was written during the"
+		echo "  copy); plot: \`lag.png\`."
+	} >"$BENCH_RESULTS"
+}
+
+# ------------------------------------------------------------------- main
+
+main() {
+	case "${1:-}" in
+	-h | --help)
+		usage
+		return 0
+		;;
+	measure)
+		# Internal: one measure in its own process, so a failing tool ends
+		# only that measure and its servers go with it.
+		WORK="$BENCH_WORK"
+		trap cleanup EXIT
+		"measure_$2"
+		return 0
+		;;
+	"") ;;
+	*)
+		usage >&2
+		return 64
+		;;
+	esac
+
+	[[ -x "$MLITE" ]] || die "no mongod-lite at '$MLITE': run 'make bench'"
+	local name
+	for name in bench_load limit_cursor limit_insert limit_stream limit_bulk stage_events \
+		rate_writer capture_wait; do
+		[[ -x "$DRIVERS/$name" ]] || die "no driver '$DRIVERS/$name': run 'make bench'"
+	done
+	awk -v s="$BENCH_SCALE" 'BEGIN { exit !(s > 0 && s <= 1) }' ||
+		die "BENCH_SCALE must be a fraction in (0, 1], got '$BENCH_SCALE'"
+	[[ "$BENCH_RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
+
+	LOAD_AT_START="$(cut -d ' ' -f 1-3 /proc/loadavg)"
+	WORK="$(mktemp -d "${TMPDIR:-/tmp}/csm-bench.XXXXXX")"
+	export BENCH_WORK="$WORK"
+	if [[ -z "${BENCH_KEEP:-}" ]]; then
+		trap 'rm -rf "$WORK"' EXIT
+	else
+		say "scratch directory: $WORK"
+	fi
+	: >"$WORK/rows.tsv"
+
+	local measure failed=0
+	IFS=',' read -r -a measures <<<"$BENCH_ONLY"
+	for measure in "${measures[@]}"; do
+		case "$measure" in
+		dump | restore | capture | replay | e2e) ;;
+		*) die "unknown measure '$measure' in BENCH_ONLY" ;;
+		esac
+		if ! bash "${BASH_SOURCE[0]}" measure "$measure"; then
+			row "$measure" "failed (see the messages above)" "-" "-" "-" "-"
+			failed=1
+		fi
+		# After every measure, so a long run that is cut short still
+		# leaves what it measured.
+		write_results
+	done
+	say "wrote $BENCH_RESULTS"
+	return "$failed"
+}
+
+main "$@"
