@@ -109,6 +109,12 @@ checkpoint_field() {
 	cu checkpoint "$TGT_URI" "$DB" "$1" "$2" "${3:-cdc}"
 }
 
+# checkpoint_is COLL FIELD OP VALUE: reads the field anew on every call, so
+# wait_until can poll it (test "$(...)" would be evaluated only once).
+checkpoint_is() {
+	test "$(checkpoint_field "$1" "$2")" "$3" "$4"
+}
+
 @test "--help prints the synopsis on stdout; a bad --batch-size is a usage error" {
 	run -0 --separate-stderr cdc-capture --help
 	[[ "$output" == *"usage: cdc-capture --db DB --coll COLL"* ]]
@@ -421,14 +427,14 @@ client[db_name].cdc_meta.delete_many({})'
 @test "while idle the checkpoint heartbeat and token advance; a restart resumes from the checkpoint" {
 	probe c
 	capture_bg c --batch-ms 50 --status-interval 1 --log-format json
-	wait_until 20 test "$(checkpoint_field c state)" = running
+	wait_until 20 checkpoint_is c state = running
 	local hb1 tok1
 	hb1="$(checkpoint_field c heartbeatAt)"
 	tok1="$(checkpoint_field c token)"
 	# Writes elsewhere move the source's clock and the postBatchResumeToken.
 	cpy "$SRC_URI" 'client[db_name].other.insert_one({"_id": 1})'
-	wait_until 20 test "$(checkpoint_field c heartbeatAt)" != "$hb1"
-	wait_until 20 test "$(checkpoint_field c token)" != "$tok1"
+	wait_until 20 checkpoint_is c heartbeatAt != "$hb1"
+	wait_until 20 checkpoint_is c token != "$tok1"
 	[ "$(checkpoint_field c lastSeq)" = 0 ]
 	[ "$(checkpoint_field c clusterTime)" != None ]
 	# A status line in JSON with the lag.
