@@ -540,6 +540,63 @@ index_remove_all(scoll_t *c, const bson_t *doc)
 	}
 }
 
+static bool
+same_key(const bson_t *a, const bson_t *b)
+{
+	return a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0;
+}
+
+/*
+ * Moves index ix's entry of doc `from` to doc `to`: an unchanged key only
+ * has its value pointer redirected, a changed one is removed and inserted.
+ * Returns false (nothing changed in ix) when the new key clashes.
+ */
+static bool
+index_move(scoll_t *c, sindex_t *ix, const bson_t *from, const bson_t *to, bson_t *dup_info,
+	   bson_error_t *error)
+{
+	bson_t kf, kt;
+	bool has_f = index_key(ix, from, &kf), has_t = index_key(ix, to, &kt), ok = true;
+
+	if (has_f && has_t && same_key(&kf, &kt)) {
+		tree_node_t *n = tree_find(&ix->tree, bson_get_data(&kf), kf.len);
+		if (n)
+			n->val = (void *)to;
+	} else {
+		if (has_f)
+			tree_remove(&ix->tree, bson_get_data(&kf), kf.len, NULL);
+		if (has_t && !tree_insert(&ix->tree, bson_get_data(&kt), kt.len, (void *)to, NULL)) {
+			if (error)
+				dup_error(c, ix->name, &ix->key, &kt, dup_info, error);
+			if (has_f)
+				tree_insert(&ix->tree, bson_get_data(&kf), kf.len, (void *)from, NULL);
+			ok = false;
+		}
+	}
+	bson_destroy(&kf);
+	bson_destroy(&kt);
+	return ok;
+}
+
+/*
+ * Re-keys every index from old to stored. Most replaces leave most keys
+ * unchanged (marking a staged event done changes one index of three), so
+ * only changed keys are removed and inserted. On a unique clash the indexes
+ * already moved are moved back and the clash is reported.
+ */
+static bool
+index_rekey(scoll_t *c, const bson_t *old, const bson_t *stored, bson_t *dup_info, bson_error_t *error)
+{
+	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
+		if (!index_move(c, ix, old, stored, dup_info, error)) {
+			for (sindex_t *u = c->indexes; u != ix; u = u->next)
+				index_move(c, u, stored, old, NULL, NULL);
+			return false;
+		}
+	}
+	return true;
+}
+
 const bson_t *
 store_insert(scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *error)
 {
@@ -583,14 +640,9 @@ store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bson_t *dup_info
 		return NULL;
 	}
 	bson_t *stored = doc_new(doc);
-	if (c->indexes) {
-		index_remove_all(c, old);
-		if (!index_add_all(c, stored, dup_info, error)) {
-			bson_error_t ignored;
-			index_add_all(c, old, NULL, &ignored);
-			free_doc(stored);
-			return NULL;
-		}
+	if (c->indexes && !index_rekey(c, old, stored, dup_info, error)) {
+		free_doc(stored);
+		return NULL;
 	}
 	c->data_size += (int64_t)stored->len - (int64_t)old->len;
 	n->val = stored;
