@@ -514,6 +514,15 @@ apply_reassemble(const bson_t *const *parts, size_t n, bson_error_t *error)
 	}
 	if (first_chunk)
 		return reassemble_chunks(parts, n, error);
+	if (n == 1) {
+		bson_t whole;
+
+		/* Nearly every event is whole: one copy instead of a rebuild
+		 * field by field (a quarter of replay's CPU in the bench). */
+		get_doc(parts[0], "event", &whole);
+		if (!bson_has_field(&whole, "splitEvent"))
+			return bson_copy(&whole);
+	}
 	event = bson_new();
 	for (size_t i = 0; i < n; i++) {
 		bson_t fragment;
