@@ -216,9 +216,8 @@ first_write_error(const bson_t *reply, bson_t *werr)
 	}
 }
 
-/* "_id 4, _id 9" of up to three documents of coll matching key_value. */
-static char *
-holders_of(mongoc_collection_t *coll, const bson_t *key_value)
+char *
+replay_key_holders(mongoc_collection_t *coll, const bson_t *key_value)
 {
 	bson_t opts = BSON_INITIALIZER;
 	bson_t proj;
@@ -319,7 +318,7 @@ refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *bat
 	if (code == DUPLICATE_KEY) {
 		char *key_json = has_key_value ? bson_as_relaxed_extended_json(&key_value, NULL)
 					       : bson_strdup("(not reported)");
-		char *holders = has_key_value ? holders_of(coll, &key_value)
+		char *holders = has_key_value ? replay_key_holders(coll, &key_value)
 					      : bson_strdup("(unknown)");
 
 		csm_error_set(error, CSM_EXIT_DATAERR,

@@ -59,6 +59,13 @@ void replay_applier_set_window(replay_applier_t *applier, uint32_t dump_end_t,
 int64_t replay_applier_window_skips(const replay_applier_t *applier);
 
 /*
+ * The _ids of up to three documents of coll matching key_value, as
+ * "{"_id": 4}, {"_id": 9}" ("no document (any more)" when none), to name who
+ * holds a duplicate key. The caller bson_free()s it.
+ */
+char *replay_key_holders(mongoc_collection_t *coll, const bson_t *key_value);
+
+/*
  * Sleeps before retry number attempt (0-based) of what failed with cause:
  * 100 ms doubling up to 5 s, logging a warning. Returns false (without
  * sleeping it all) when a stop is requested.

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "replay_apply.h"
 #include "replay_batch.h"
 #include "staging_format.h"
 
@@ -129,33 +130,6 @@ spec_name(const bson_t *spec)
 	return "(unnamed)";
 }
 
-/* "{_id: 1}, {_id: 7}" of up to three documents of target matching
- * key_value; the caller bson_free()s it. */
-static char *
-holders(mongoc_collection_t *target, const bson_t *key_value)
-{
-	bson_t opts = BSON_INITIALIZER;
-	bson_t proj;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bson_string_t *text = bson_string_new(NULL);
-
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
-	BSON_APPEND_INT32(&proj, "_id", 1);
-	bson_append_document_end(&opts, &proj);
-	BSON_APPEND_INT64(&opts, "limit", 3);
-	cursor = mongoc_collection_find_with_opts(target, key_value, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		char *json = bson_as_relaxed_extended_json(doc, NULL);
-
-		bson_string_append_printf(text, "%s%s", text->len ? ", " : "", json);
-		bson_free(json);
-	}
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	return bson_string_free(text, false);
-}
-
 /* Creates one index; a duplicate key becomes exit 65. */
 static bool
 create_one(mongoc_collection_t *target, const char *target_ns, const bson_t *spec,
@@ -193,7 +167,7 @@ create_one(mongoc_collection_t *target, const char *target_ns, const bson_t *spe
 			bson_iter_document(&iter, &len, &data);
 			bson_init_static(&key_value, data, len);
 			key_json = bson_as_relaxed_extended_json(&key_value, NULL);
-			who = holders(target, &key_value);
+			who = replay_key_holders(target, &key_value);
 		}
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "cannot create deferred unique index '%s' on '%s': duplicate "
