@@ -104,6 +104,10 @@ run_child() {
 		wait "$child_pid" && child_status=0 || child_status=$?
 		kill -0 "$child_pid" 2>/dev/null || break
 	done
+	# The last wait may have been cut short by the trapped signal just as
+	# the child exited (status 143 of the wait, not of the child): bash
+	# keeps the child's own status, so ask for it once more.
+	wait "$child_pid" && child_status=0 || child_status=$?
 	child_pid=""
 }
 

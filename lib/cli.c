@@ -47,3 +47,31 @@ cli_parse_int(const char *optname, const char *arg, int64_t min, int64_t max, in
 		      arg ? arg : "", optname, min, max);
 	return false;
 }
+
+void
+cli_print_exit_codes(FILE *out, const cli_exit_t *codes, size_t n)
+{
+	fputs("\nexit status:\n", out);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "  %-3d %s", codes[i].code, csm_exit_describe(codes[i].code));
+		if (codes[i].detail)
+			fprintf(out, ": %s", codes[i].detail);
+		fputc('\n', out);
+	}
+}
+
+int
+cli_help(void (*usage)(FILE *out))
+{
+	usage(stdout);
+	return fclose(stdout) == 0 ? CSM_EXIT_OK : CSM_EXIT_IOERR;
+}
+
+int
+cli_misuse(const char *prog, void (*usage)(FILE *out), const bson_error_t *error)
+{
+	if (error)
+		fprintf(stderr, "%s: %s\n", prog, error->message);
+	usage(stderr);
+	return CSM_EXIT_USAGE;
+}

@@ -136,6 +136,18 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_error exit_codes transient prefix
 }
 
+@test "server codes sort into transient, history lost, duplicate key, auth, stopped and fatal" {
+	unit test_error classify
+}
+
+@test "cluster times order by seconds then increment" {
+	unit test_error optime
+}
+
+@test "a retry backs off from 100 ms, gives up after its limit and gives way to SIGTERM" {
+	unit test_error retry
+}
+
 @test "SIGTERM ends a stop-aware sleep at once" {
 	unit test_error stop_sleep
 }

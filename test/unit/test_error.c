@@ -4,6 +4,9 @@
 #include <time.h>
 
 #include "error.h"
+#include "optime.h"
+#include "retry.h"
+#include "server_codes.h"
 #include "stop.h"
 #include "unit.h"
 
@@ -116,7 +119,91 @@ case_stop_sleep(void)
 	CHECK(elapsed_ms < 1000);
 }
 
+static void
+case_classify(void)
+{
+	bson_error_t e;
+	bson_t *reply;
+
+	e = driver_error(MONGOC_ERROR_SERVER, SERVER_CHANGE_STREAM_HISTORY_LOST);
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_HISTORY_LOST);
+	e = driver_error(MONGOC_ERROR_SERVER, SERVER_CAPPED_POSITION_LOST);
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_HISTORY_LOST);
+	CHECK_INT(csm_exit_code(&e), CSM_EXIT_HISTORY_LOST);
+	e = driver_error(MONGOC_ERROR_SERVER, SERVER_DUPLICATE_KEY);
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_DUPLICATE_KEY);
+	e = driver_error(MONGOC_ERROR_SERVER, SERVER_UNAUTHORIZED);
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_AUTH);
+	e = driver_error(MONGOC_ERROR_SERVER, SERVER_BAD_VALUE);
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_FATAL);
+	/* The reply's code wins over a client-side domain (a stream error). */
+	e = driver_error(MONGOC_ERROR_CLIENT, 1);
+	reply = BCON_NEW("ok", BCON_DOUBLE(0), "code", BCON_INT32(SERVER_INVALID_RESUME_TOKEN));
+	CHECK_INT(csm_error_server_code(&e, reply), SERVER_INVALID_RESUME_TOKEN);
+	CHECK_INT(csm_error_server_code(&e, NULL), 0);
+	bson_destroy(reply);
+	csm_error_stopped(&e, "stopped before %s", "x");
+	CHECK(csm_error_is_stopped(&e));
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_STOPPED);
+	CHECK_INT(csm_exit_code(&e), CSM_EXIT_OK);
+	csm_error_set(&e, CSM_EXIT_TEMPFAIL, "later");
+	CHECK(!csm_error_is_stopped(&e));
+	CHECK_INT(csm_error_classify(&e, NULL), CSM_ERRCLASS_TRANSIENT);
+	CHECK_STR(csm_exit_describe(CSM_EXIT_USAGE), "bad command line: nothing was done");
+}
+
+static void
+case_optime(void)
+{
+	optime_t a = {5, 1}, b = {5, 2}, c = {6, 0};
+	bson_t *doc = BCON_NEW("ts", BCON_TIMESTAMP(7, 3), "n", BCON_INT32(1));
+	optime_t got = OPTIME_ZERO;
+
+	CHECK(optime_cmp(a, b) < 0);
+	CHECK(optime_cmp(b, a) > 0);
+	CHECK(optime_cmp(b, c) < 0);
+	CHECK(optime_cmp(c, c) == 0);
+	CHECK(optime_is_zero(OPTIME_ZERO));
+	CHECK(!optime_is_zero(a));
+	CHECK(optime_from_doc(doc, "ts", &got));
+	CHECK_INT(got.t, 7);
+	CHECK_INT(got.i, 3);
+	CHECK(!optime_from_doc(doc, "n", &got));
+	CHECK(!optime_from_doc(doc, "missing", &got));
+	CHECK_INT(got.t, 7);
+	bson_destroy(doc);
+}
+
+static void
+case_retry(void)
+{
+	retry_t r;
+	bson_error_t e;
+
+	stop_install_handlers();
+	retry_init(&r, 2);
+	csm_error_set(&e, CSM_EXIT_TEMPFAIL, "busy");
+	CHECK(retry_wait(&r, "a test", &e));
+	CHECK_INT(r.delay_ms, RETRY_FIRST_MS);
+	CHECK(retry_wait(&r, "a test", &e));
+	CHECK_INT(r.delay_ms, 2 * RETRY_FIRST_MS);
+	/* Out of retries: the cause stays the error. */
+	CHECK(!retry_wait(&r, "a test", &e));
+	CHECK_STR(e.message, "busy");
+	CHECK(!csm_error_is_stopped(&e));
+	retry_reset(&r);
+	CHECK_INT(r.delay_ms, 0);
+	raise(SIGTERM);
+	CHECK(!retry_wait(&r, "staging a batch", &e));
+	CHECK(csm_error_is_stopped(&e));
+	CHECK_CONTAINS(e.message, "staging a batch");
+	CHECK_CONTAINS(e.message, "busy");
+}
+
 static const unit_case_t cases[] = {
+	{"classify", case_classify},
+	{"optime", case_optime},
+	{"retry", case_retry},
 	{"exit_codes", case_exit_codes},
 	{"transient", case_transient},
 	{"prefix", case_prefix},
