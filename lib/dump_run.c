@@ -215,6 +215,8 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	const char *to_coll = opts->to_coll ? opts->to_coll : opts->coll;
 	mongoc_client_pool_t *pool = NULL;
 	mongoc_client_t *client = NULL;
+	mongoc_collection_t *meta = NULL;
+	char *meta_name = NULL;
 	dump_files_t files;
 	dump_metadata_t metadata;
 	restore_marker_t marker;
@@ -241,11 +243,12 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	if (pool == NULL)
 		goto cleanup;
 	client = mongoc_client_pool_pop(pool);
+	meta_name = marker_meta_coll_name(opts->staging);
+	meta = mongoc_client_get_collection(client, opts->db, meta_name);
 	if (opts->once) {
 		restore_marker_t existing;
 
-		if (!marker_find(client, opts->db, opts->staging, target_ns, &existing, &found,
-				 error)) {
+		if (!marker_read(meta, target_ns, &existing, &found, error)) {
 			csm_error_prefix(error, "cannot read the restore marker of '%s'",
 					 target_ns);
 			goto cleanup;
@@ -314,10 +317,9 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	marker.source_ns = bson_strdup(source_ns);
 	marker.completed_at_ms = now_ms();
 	marker.documents = stats.documents;
-	marker.has_dump_end = have_end;
-	marker.dump_end_t = end_t;
-	marker.dump_end_i = end_i;
-	if (!marker_write(client, opts->db, opts->staging, &marker, error)) {
+	if (have_end)
+		marker.dump_end = (optime_t){end_t, end_i};
+	if (!marker_write(meta, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",
 				 target_ns);
 		goto cleanup;
@@ -330,6 +332,8 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 
 cleanup:
 	progress_destroy(progress);
+	mongoc_collection_destroy(meta);
+	bson_free(meta_name);
 	if (client != NULL)
 		mongoc_client_pool_push(pool, client);
 	mongoc_client_pool_destroy(pool);

@@ -14,11 +14,14 @@
 #include "server_codes.h"
 
 /* Server error codes a retry can cure: host and network trouble,
- * elections, shutdowns, a lost cursor. */
+ * elections, shutdowns, a lost cursor, secondaries that lag behind a
+ * write concern (the write itself is on the primary, and every write the
+ * toolkit repeats is idempotent). */
 static const int32_t transient_codes[] = {
 	SERVER_HOST_UNREACHABLE,
 	SERVER_HOST_NOT_FOUND,
 	SERVER_CURSOR_NOT_FOUND,
+	SERVER_WRITE_CONCERN_FAILED,
 	SERVER_NETWORK_TIMEOUT,
 	SERVER_SHUTDOWN_IN_PROGRESS,
 	SERVER_PRIMARY_STEPPED_DOWN,

@@ -1,7 +1,9 @@
+/* The restore marker codec (marker.h). */
 #include "marker.h"
 
 #include <string.h>
 
+#include "clock.h"
 #include "error.h"
 #include "staging_format.h"
 
@@ -27,25 +29,46 @@ marker_meta_coll_name(const char *staging)
 	return bson_strdup_printf("%s%s", staging, STAGING_META_SUFFIX);
 }
 
+static char *
+marker_id(const char *target_ns)
+{
+	return bson_strdup_printf("%s%s", STAGING_RESTORE_ID_PREFIX, target_ns);
+}
+
+static char *
+dup_utf8(const bson_t *doc, const char *key)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_UTF8(&iter))
+		return bson_strdup(bson_iter_utf8(&iter, NULL));
+	return NULL;
+}
+
+static int64_t
+get_date(const bson_t *doc, const char *key)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&iter))
+		return bson_iter_date_time(&iter);
+	return 0;
+}
+
 static void
 marker_from_bson(const bson_t *doc, restore_marker_t *marker)
 {
 	bson_iter_t iter;
 
 	restore_marker_init(marker);
-	if (bson_iter_init_find(&iter, doc, "ns") && BSON_ITER_HOLDS_UTF8(&iter))
-		marker->ns = bson_strdup(bson_iter_utf8(&iter, NULL));
-	if (bson_iter_init_find(&iter, doc, "sourceNs") && BSON_ITER_HOLDS_UTF8(&iter))
-		marker->source_ns = bson_strdup(bson_iter_utf8(&iter, NULL));
-	if (bson_iter_init_find(&iter, doc, "completedAt") && BSON_ITER_HOLDS_DATE_TIME(&iter))
-		marker->completed_at_ms = bson_iter_date_time(&iter);
-	if (bson_iter_init_find(&iter, doc, "documents") && BSON_ITER_HOLDS_NUMBER(&iter))
+	marker->ns = dup_utf8(doc, META_F_NS);
+	marker->source_ns = dup_utf8(doc, META_F_SOURCE_NS);
+	marker->completed_at_ms = get_date(doc, META_F_COMPLETED_AT);
+	if (bson_iter_init_find(&iter, doc, META_F_DOCUMENTS) && BSON_ITER_HOLDS_NUMBER(&iter))
 		marker->documents = bson_iter_as_int64(&iter);
-	if (bson_iter_init_find(&iter, doc, "dumpEndTime") && BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
-		bson_iter_timestamp(&iter, &marker->dump_end_t, &marker->dump_end_i);
-		marker->has_dump_end = true;
-	}
-	if (bson_iter_init_find(&iter, doc, "deferredIndexes") && BSON_ITER_HOLDS_ARRAY(&iter)) {
+	optime_from_doc(doc, META_F_DUMP_END_TIME, &marker->dump_end);
+	if (bson_iter_init_find(&iter, doc, META_F_DEFERRED_INDEXES) &&
+	    BSON_ITER_HOLDS_ARRAY(&iter)) {
 		uint32_t len;
 		const uint8_t *data;
 		bson_t view;
@@ -56,29 +79,28 @@ marker_from_bson(const bson_t *doc, restore_marker_t *marker)
 			bson_copy_to(&view, &marker->deferred_indexes);
 		}
 	}
+	marker->unique_created_ms = get_date(doc, META_F_UNIQUE_CREATED_AT);
+	marker->ttl_created_ms = get_date(doc, META_F_TTL_CREATED_AT);
 }
 
 bool
-marker_find(mongoc_client_t *client, const char *db, const char *staging, const char *target_ns,
-	    restore_marker_t *marker, bool *found, bson_error_t *error)
+marker_read(mongoc_collection_t *meta, const char *target_ns, restore_marker_t *marker,
+	    bool *found, bson_error_t *error)
 {
-	char *coll_name = marker_meta_coll_name(staging);
-	char *id = bson_strdup_printf("%s%s", STAGING_RESTORE_ID_PREFIX, target_ns);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
+	char *id = marker_id(target_ns);
 	mongoc_read_concern_t *read_concern = mongoc_read_concern_new();
-	mongoc_cursor_t *cursor = NULL;
+	mongoc_cursor_t *cursor;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
 	const bson_t *doc;
-	bool ok = false;
+	bool ok = true;
 
 	*found = false;
-	BSON_APPEND_UTF8(&filter, "_id", id);
+	BSON_APPEND_UTF8(&filter, META_F_ID, id);
 	BSON_APPEND_INT64(&opts, "limit", 1);
-	/* A marker is only worth trusting once it is majority-committed. */
 	mongoc_read_concern_set_level(read_concern, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
 	mongoc_read_concern_append(read_concern, &opts);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
 		*found = true;
 		if (marker != NULL)
@@ -88,55 +110,83 @@ marker_find(mongoc_client_t *client, const char *db, const char *staging, const 
 		if (*found && marker != NULL)
 			restore_marker_cleanup(marker);
 		*found = false;
-		goto cleanup;
+		ok = false;
 	}
-	ok = true;
-
-cleanup:
 	mongoc_cursor_destroy(cursor);
 	mongoc_read_concern_destroy(read_concern);
 	bson_destroy(&opts);
 	bson_destroy(&filter);
-	mongoc_collection_destroy(coll);
 	bson_free(id);
-	bson_free(coll_name);
 	return ok;
 }
 
-bool
-marker_write(mongoc_client_t *client, const char *db, const char *staging,
-	     const restore_marker_t *marker, bson_error_t *error)
+static void
+append_durable(bson_t *opts)
 {
-	char *coll_name = marker_meta_coll_name(staging);
-	char *id = bson_strdup_printf("%s%s", STAGING_RESTORE_ID_PREFIX, marker->ns);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, coll_name);
 	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
+
+	mongoc_write_concern_set_wmajority(write_concern, 0);
+	mongoc_write_concern_set_journal(write_concern, true);
+	mongoc_write_concern_append(write_concern, opts);
+	mongoc_write_concern_destroy(write_concern);
+}
+
+bool
+marker_write(mongoc_collection_t *meta, const restore_marker_t *marker, bson_error_t *error)
+{
+	char *id = marker_id(marker->ns);
 	bson_t selector = BSON_INITIALIZER;
 	bson_t doc = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
 	bool ok;
 
-	BSON_APPEND_UTF8(&selector, "_id", id);
-	BSON_APPEND_UTF8(&doc, "_id", id);
-	BSON_APPEND_UTF8(&doc, "ns", marker->ns);
+	BSON_APPEND_UTF8(&selector, META_F_ID, id);
+	BSON_APPEND_UTF8(&doc, META_F_ID, id);
+	BSON_APPEND_UTF8(&doc, META_F_NS, marker->ns);
 	if (marker->source_ns != NULL)
-		BSON_APPEND_UTF8(&doc, "sourceNs", marker->source_ns);
-	BSON_APPEND_DATE_TIME(&doc, "completedAt", marker->completed_at_ms);
-	BSON_APPEND_INT64(&doc, "documents", marker->documents);
-	if (marker->has_dump_end)
-		BSON_APPEND_TIMESTAMP(&doc, "dumpEndTime", marker->dump_end_t, marker->dump_end_i);
-	BSON_APPEND_ARRAY(&doc, "deferredIndexes", &marker->deferred_indexes);
-	mongoc_write_concern_set_wmajority(write_concern, 0);
-	mongoc_write_concern_set_journal(write_concern, true);
-	mongoc_write_concern_append(write_concern, &opts);
+		BSON_APPEND_UTF8(&doc, META_F_SOURCE_NS, marker->source_ns);
+	BSON_APPEND_DATE_TIME(&doc, META_F_COMPLETED_AT, marker->completed_at_ms);
+	BSON_APPEND_INT64(&doc, META_F_DOCUMENTS, marker->documents);
+	if (!optime_is_zero(marker->dump_end))
+		optime_append(&doc, META_F_DUMP_END_TIME, marker->dump_end);
+	BSON_APPEND_ARRAY(&doc, META_F_DEFERRED_INDEXES, &marker->deferred_indexes);
+	if (marker->unique_created_ms)
+		BSON_APPEND_DATE_TIME(&doc, META_F_UNIQUE_CREATED_AT, marker->unique_created_ms);
+	if (marker->ttl_created_ms)
+		BSON_APPEND_DATE_TIME(&doc, META_F_TTL_CREATED_AT, marker->ttl_created_ms);
+	append_durable(&opts);
 	BSON_APPEND_BOOL(&opts, "upsert", true);
-	ok = mongoc_collection_replace_one(coll, &selector, &doc, &opts, NULL, error);
+	ok = mongoc_collection_replace_one(meta, &selector, &doc, &opts, NULL, error);
 	bson_destroy(&opts);
 	bson_destroy(&doc);
 	bson_destroy(&selector);
-	mongoc_write_concern_destroy(write_concern);
-	mongoc_collection_destroy(coll);
 	bson_free(id);
-	bson_free(coll_name);
+	return ok;
+}
+
+bool
+marker_set_created(mongoc_collection_t *meta, const char *target_ns, bool ttl,
+		   bson_error_t *error)
+{
+	char *id = marker_id(target_ns);
+	const char *field = ttl ? META_F_TTL_CREATED_AT : META_F_UNIQUE_CREATED_AT;
+	bson_t filter = BSON_INITIALIZER;
+	bson_t update = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+	bson_t set;
+	bool ok;
+
+	BSON_APPEND_UTF8(&filter, META_F_ID, id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_DATE_TIME(&set, field, clock_wall_ms());
+	bson_append_document_end(&update, &set);
+	append_durable(&opts);
+	ok = mongoc_collection_update_one(meta, &filter, &update, &opts, NULL, error);
+	if (!ok)
+		csm_error_prefix(error, "cannot set %s in the restore marker '%s'", field, id);
+	bson_destroy(&opts);
+	bson_destroy(&update);
+	bson_destroy(&filter);
+	bson_free(id);
 	return ok;
 }

@@ -16,6 +16,8 @@ enum server_code {
 	SERVER_TYPE_MISMATCH = 14,
 	SERVER_NAMESPACE_NOT_FOUND = 26,
 	SERVER_PATH_NOT_VIABLE = 28,
+	/* WriteConcernFailed: wtimeout, the secondaries lag; the write is on the primary. */
+	SERVER_WRITE_CONCERN_FAILED = 64,
 	SERVER_CURSOR_NOT_FOUND = 43,
 	SERVER_IMMUTABLE_FIELD = 66,
 	SERVER_NETWORK_TIMEOUT = 89,

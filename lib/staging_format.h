@@ -1,8 +1,9 @@
 /*
- * The staged-event format shared by cdc-capture (writer), cdc-replay
- * (reader), dump-wrap restore (restore marker) and operators (SPEC §5, §6).
- * This header is the single definition of field names; the README documents
- * the same for operators.
+ * The staged-event and meta formats shared by cdc-capture (writer),
+ * cdc-replay (reader), dump-wrap restore (restore marker) and operators
+ * (docs/DESIGN.md, "Staged events" and "Meta documents"). This header is the
+ * single definition of collection suffixes, _id prefixes and field names:
+ * code names a field through these macros, never a string literal.
  *
  * Staging collection <db>.<staging> on the TARGET (default "cdc", db = the
  * source database name). One document per staged event (or event part):
@@ -18,7 +19,7 @@
  *   status         "pending" | "done"
  *   stagedAt       Date
  *   appliedAt      Date, set when status becomes "done"
- * Split events (SPEC §5):
+ * Split events:
  *   - a server-side split ($changeStreamSplitLargeEvent) is staged one
  *     document per fragment; event.splitEvent = {fragment: i, of: n}; replay
  *     merges the top-level fields of fragments 1..n into one event.
@@ -31,13 +32,14 @@
  * Indexes: {ns: 1, status: 1, seq: 1} and unique {ns: 1, seq: 1}.
  *
  * Meta collection <db>.<staging>_meta (same database), one document per kind:
- *   checkpoint, _id "checkpoint:<ns>" — kept by cdc-capture:
+ *   checkpoint, _id "checkpoint:<ns>" — kept by cdc-capture (checkpoint.h):
  *     ns, token (last resume token seen: an event's or a postBatchResumeToken),
  *     clusterTime (Timestamp of that position), heartbeatAt (Date of the last
  *     update; advances while idle), lastSeq (Int64), state ("running" |
  *     "stopped" | "ddl" | "history-lost"), stateDetail (string, optional)
  *   restore marker, _id "restore:<target ns>" — written by
- *   `dump-wrap restore` once the data and the ordinary indexes are in:
+ *   `dump-wrap restore` once the data and the ordinary indexes are in
+ *   (marker.h):
  *     ns (target ns), sourceNs, completedAt (Date), documents (Int64),
  *     dumpEndTime (Timestamp, absent when the dump recorded none),
  *     deferredIndexes [index specs as in listIndexes] (unique and TTL ones,
@@ -57,5 +59,39 @@
 #define STAGING_CHUNK_BYTES (8 * 1024 * 1024)
 /* MongoDB's maximum document size. */
 #define BSON_MAX_DOC_SIZE (16 * 1024 * 1024)
+
+/* Fields of a staged document. */
+#define STAGED_F_ID "_id"
+#define STAGED_F_NS "ns"
+#define STAGED_F_SEQ "seq"
+#define STAGED_F_TOKEN "token"
+#define STAGED_F_CLUSTER_TIME "clusterTime"
+#define STAGED_F_WALL_TIME "wallTime"
+#define STAGED_F_OPERATION_TYPE "operationType"
+#define STAGED_F_EVENT "event"
+#define STAGED_F_STATUS "status"
+#define STAGED_F_STAGED_AT "stagedAt"
+#define STAGED_F_APPLIED_AT "appliedAt"
+#define STAGED_F_CHUNK "chunk"
+#define STAGED_F_CHUNK_INDEX "index"
+#define STAGED_F_CHUNK_OF "of"
+#define STAGED_F_EVENT_BYTES "eventBytes"
+
+/* Fields of the meta documents (checkpoint and restore marker). */
+#define META_F_ID "_id"
+#define META_F_NS "ns"
+#define META_F_TOKEN "token"
+#define META_F_CLUSTER_TIME "clusterTime"
+#define META_F_HEARTBEAT_AT "heartbeatAt"
+#define META_F_LAST_SEQ "lastSeq"
+#define META_F_STATE "state"
+#define META_F_STATE_DETAIL "stateDetail"
+#define META_F_SOURCE_NS "sourceNs"
+#define META_F_COMPLETED_AT "completedAt"
+#define META_F_DOCUMENTS "documents"
+#define META_F_DUMP_END_TIME "dumpEndTime"
+#define META_F_DEFERRED_INDEXES "deferredIndexes"
+#define META_F_UNIQUE_CREATED_AT "uniqueCreatedAt"
+#define META_F_TTL_CREATED_AT "ttlCreatedAt"
 
 #endif

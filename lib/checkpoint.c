@@ -1,0 +1,137 @@
+/* The capture checkpoint codec (checkpoint.h). */
+#include "checkpoint.h"
+
+#include <string.h>
+
+#include "clock.h"
+#include "error.h"
+#include "staging_format.h"
+
+void
+checkpoint_init(checkpoint_t *cp)
+{
+	memset(cp, 0, sizeof *cp);
+	bson_init(&cp->token);
+}
+
+void
+checkpoint_cleanup(checkpoint_t *cp)
+{
+	bson_destroy(&cp->token);
+	checkpoint_init(cp);
+}
+
+static void
+copy_utf8(const bson_t *doc, const char *key, char *out, size_t size)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		bson_strncpy(out, bson_iter_utf8(&it, NULL), size);
+}
+
+static void
+checkpoint_from_bson(const bson_t *doc, checkpoint_t *cp)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, META_F_TOKEN) && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t view;
+
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&view, data, len)) {
+			bson_destroy(&cp->token);
+			bson_copy_to(&view, &cp->token);
+		}
+	}
+	optime_from_doc(doc, META_F_CLUSTER_TIME, &cp->cluster_time);
+	if (bson_iter_init_find(&it, doc, META_F_LAST_SEQ) && BSON_ITER_HOLDS_NUMBER(&it))
+		cp->last_seq = bson_iter_as_int64(&it);
+	if (bson_iter_init_find(&it, doc, META_F_HEARTBEAT_AT) && BSON_ITER_HOLDS_DATE_TIME(&it))
+		cp->heartbeat_ms = bson_iter_date_time(&it);
+	copy_utf8(doc, META_F_STATE, cp->state, sizeof cp->state);
+	copy_utf8(doc, META_F_STATE_DETAIL, cp->detail, sizeof cp->detail);
+}
+
+bool
+checkpoint_read(mongoc_collection_t *meta, const char *ns, checkpoint_t *cp, bool *found,
+		bson_error_t *error)
+{
+	char *id = bson_strdup_printf("%s%s", STAGING_CHECKPOINT_ID_PREFIX, ns);
+	mongoc_read_concern_t *rc = mongoc_read_concern_new();
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	bool ok = true;
+
+	*found = false;
+	checkpoint_cleanup(cp);
+	BSON_APPEND_UTF8(&filter, META_F_ID, id);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	mongoc_read_concern_set_level(rc, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
+	mongoc_read_concern_append(rc, &opts);
+	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
+	if (mongoc_cursor_next(cursor, &doc)) {
+		*found = true;
+		checkpoint_from_bson(doc, cp);
+	}
+	if (mongoc_cursor_error(cursor, error)) {
+		csm_error_prefix(error, "cannot read the checkpoint of '%s'", ns);
+		checkpoint_cleanup(cp);
+		*found = false;
+		ok = false;
+	}
+	mongoc_cursor_destroy(cursor);
+	mongoc_read_concern_destroy(rc);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	bson_free(id);
+	return ok;
+}
+
+bool
+checkpoint_write(mongoc_collection_t *meta, const char *ns, checkpoint_t *cp, bson_error_t *error)
+{
+	char *id = bson_strdup_printf("%s%s", STAGING_CHECKPOINT_ID_PREFIX, ns);
+	mongoc_write_concern_t *wc = mongoc_write_concern_new();
+	bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	bson_t set, unset;
+	int64_t now = clock_wall_ms();
+	bool ok;
+
+	BSON_APPEND_UTF8(&selector, META_F_ID, id);
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_UTF8(&set, META_F_NS, ns);
+	if (!bson_empty(&cp->token))
+		BSON_APPEND_DOCUMENT(&set, META_F_TOKEN, &cp->token);
+	if (!optime_is_zero(cp->cluster_time))
+		optime_append(&set, META_F_CLUSTER_TIME, cp->cluster_time);
+	BSON_APPEND_DATE_TIME(&set, META_F_HEARTBEAT_AT, now);
+	BSON_APPEND_INT64(&set, META_F_LAST_SEQ, cp->last_seq);
+	BSON_APPEND_UTF8(&set, META_F_STATE, cp->state[0] ? cp->state : CHECKPOINT_STATE_RUNNING);
+	if (cp->detail[0])
+		BSON_APPEND_UTF8(&set, META_F_STATE_DETAIL, cp->detail);
+	bson_append_document_end(&update, &set);
+	if (!cp->detail[0]) {
+		BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
+		BSON_APPEND_UTF8(&unset, META_F_STATE_DETAIL, "");
+		bson_append_document_end(&update, &unset);
+	}
+	BSON_APPEND_BOOL(&opts, "upsert", true);
+	mongoc_write_concern_set_wmajority(wc, 0);
+	mongoc_write_concern_set_journal(wc, true);
+	mongoc_write_concern_append(wc, &opts);
+	ok = mongoc_collection_update_one(meta, &selector, &update, &opts, NULL, error);
+	if (ok)
+		cp->heartbeat_ms = now;
+	else
+		csm_error_prefix(error, "cannot write the checkpoint of '%s'", ns);
+	mongoc_write_concern_destroy(wc);
+	bson_destroy(&opts);
+	bson_destroy(&update);
+	bson_destroy(&selector);
+	bson_free(id);
+	return ok;
+}
