@@ -15,12 +15,12 @@
 #include "optime.h"
 
 typedef struct checkpoint {
-	bson_t token;           /* the position: an event's token or a PBRT; empty when unknown */
-	optime_t cluster_time;  /* of that position; zero when unknown */
-	int64_t last_seq;       /* highest seq staged when it was written */
-	int64_t heartbeat_ms;   /* heartbeatAt, Unix ms; set by checkpoint_write */
-	char state[32];         /* CHECKPOINT_STATE_*; "" when absent */
-	char detail[512];       /* stateDetail; "" for none */
+	bson_t token;          /* the position: an event's token or a PBRT; empty when unknown */
+	optime_t cluster_time; /* of that position; zero when unknown */
+	int64_t last_seq;      /* highest seq staged when it was written */
+	int64_t heartbeat_ms;  /* heartbeatAt, Unix ms; set by checkpoint_write */
+	char state[32];        /* CHECKPOINT_STATE_*; "" when absent */
+	char detail[512];      /* stateDetail; "" for none */
 } checkpoint_t;
 
 #define CHECKPOINT_STATE_RUNNING "running"

@@ -28,16 +28,19 @@ enum {
 /* The short options every program takes: -h. */
 #define CLI_SHORTOPTS "h"
 
-#define CLI_LONGOPT_HELP {"help", no_argument, NULL, 'h'}
-
-#define CLI_LONGOPTS_LOG                                                      \
-	{"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},          \
-	{                                                                     \
-		"log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL      \
+#define CLI_LONGOPT_HELP                                                                           \
+	{                                                                                          \
+		"help", no_argument, NULL, 'h'                                                     \
 	}
 
-#define CLI_USAGE_LOG                                                          \
-	"  --log-format human|json  one JSON object per log line with json\n"   \
+#define CLI_LONGOPTS_LOG                                                                           \
+	{"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},                               \
+	{                                                                                          \
+		"log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL                            \
+	}
+
+#define CLI_USAGE_LOG                                                                              \
+	"  --log-format human|json  one JSON object per log line with json\n"                      \
 	"  --log-level LEVEL       debug, info (default), warn or error\n"
 
 #define CLI_USAGE_HELP "  -h, --help              print this help and exit\n"

@@ -46,7 +46,8 @@ static const struct {
 	int code;
 	const char *meaning;
 } exit_meanings[] = {
-	{CSM_EXIT_OK, "done, or stopped by SIGINT/SIGTERM with the position saved"},
+	{CSM_EXIT_OK,
+	 "done, or (capture, replay) stopped by SIGINT/SIGTERM with the position saved"},
 	{CSM_EXIT_DIFFERENT, "source and target differ"},
 	{CSM_EXIT_HISTORY_LOST, "the source oplog no longer holds the resume point: start over"},
 	{CSM_EXIT_DDL, "stopped at a drop, rename, dropDatabase or invalidate event"},

@@ -84,8 +84,8 @@ marker_from_bson(const bson_t *doc, restore_marker_t *marker)
 }
 
 bool
-marker_read(mongoc_collection_t *meta, const char *target_ns, restore_marker_t *marker,
-	    bool *found, bson_error_t *error)
+marker_read(mongoc_collection_t *meta, const char *target_ns, restore_marker_t *marker, bool *found,
+	    bson_error_t *error)
 {
 	char *id = marker_id(target_ns);
 	mongoc_read_concern_t *read_concern = mongoc_read_concern_new();
@@ -165,8 +165,7 @@ marker_write(mongoc_collection_t *meta, const restore_marker_t *marker, bson_err
 }
 
 bool
-marker_set_created(mongoc_collection_t *meta, const char *target_ns, bool ttl,
-		   bson_error_t *error)
+marker_set_created(mongoc_collection_t *meta, const char *target_ns, bool ttl, bson_error_t *error)
 {
 	char *id = marker_id(target_ns);
 	const char *field = ttl ? META_F_TTL_CREATED_AT : META_F_UNIQUE_CREATED_AT;

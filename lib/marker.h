@@ -17,12 +17,12 @@
 #include "optime.h"
 
 typedef struct restore_marker {
-	char *ns;                /* target ns, owned */
-	char *source_ns;         /* owned; NULL when unknown */
-	int64_t completed_at_ms; /* Unix ms */
-	int64_t documents;       /* documents in the dump */
-	optime_t dump_end;       /* dumpEndTime; zero when the dump recorded none */
-	bson_t deferred_indexes; /* array of index specs; empty without deferral */
+	char *ns;                  /* target ns, owned */
+	char *source_ns;           /* owned; NULL when unknown */
+	int64_t completed_at_ms;   /* Unix ms */
+	int64_t documents;         /* documents in the dump */
+	optime_t dump_end;         /* dumpEndTime; zero when the dump recorded none */
+	bson_t deferred_indexes;   /* array of index specs; empty without deferral */
 	int64_t unique_created_ms; /* uniqueCreatedAt; 0 until replay built them */
 	int64_t ttl_created_ms;    /* ttlCreatedAt; 0 until replay built them */
 } restore_marker_t;

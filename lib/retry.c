@@ -33,8 +33,8 @@ retry_wait(retry_t *r, const char *what, bson_error_t *error)
 	r->delay_ms = r->delay_ms ? r->delay_ms * 2 : RETRY_FIRST_MS;
 	if (r->delay_ms > RETRY_MAX_MS)
 		r->delay_ms = RETRY_MAX_MS;
-	fields = json_pack("{s:s, s:i, s:I, s:s}", "what", what, "attempt", r->attempt,
-			   "delayMs", (json_int_t)r->delay_ms, "reason", error->message);
+	fields = json_pack("{s:s, s:i, s:I, s:s}", "what", what, "attempt", r->attempt, "delayMs",
+			   (json_int_t)r->delay_ms, "reason", error->message);
 	log_fields(LOG_WARN, "retrying", fields);
 	if (stop_sleep_ms((long)r->delay_ms))
 		return true;

@@ -201,12 +201,8 @@ case_retry(void)
 }
 
 static const unit_case_t cases[] = {
-	{"classify", case_classify},
-	{"optime", case_optime},
-	{"retry", case_retry},
-	{"exit_codes", case_exit_codes},
-	{"transient", case_transient},
-	{"prefix", case_prefix},
+	{"classify", case_classify},     {"optime", case_optime},       {"retry", case_retry},
+	{"exit_codes", case_exit_codes}, {"transient", case_transient}, {"prefix", case_prefix},
 	{"stop_sleep", case_stop_sleep},
 };
 
