@@ -1,7 +1,8 @@
 /*
  * One change event -> the write model(s) that replay it on the target
- * (SPEC §6), and the reassembly of an event staged in several parts
- * (lib/staging_format.h: server fragments and chunk parts).
+ * (docs/DESIGN.md, "Replay rules"), and the reassembly of an event staged
+ * in several parts (docs/DESIGN.md, "Staged events"; lib/staging_format.h:
+ * server fragments and chunk parts).
  *
  *   insert, replace               replace one by documentKey, upsert
  *   update with fullDocument      replace one by documentKey, upsert
@@ -33,10 +34,10 @@ typedef struct apply_op {
 	apply_op_kind_t kind;
 	/* Heap documents (bson_new), owned by the list: a bson_t must not be
 	 * moved by value, and the list grows by realloc. */
-	bson_t *filter;      /* the event's whole documentKey */
-	bson_t *doc;         /* replacement or update document; empty for delete */
-	bool upsert;         /* replace only */
-	size_t event_index;  /* which event of the caller's batch it comes from */
+	bson_t *filter;       /* the event's whole documentKey */
+	bson_t *doc;          /* replacement or update document; empty for delete */
+	bool upsert;          /* replace only */
+	size_t event_index;   /* which event of the caller's batch it comes from */
 	uint32_t filter_hash; /* FNV-1a of filter's bytes: worker partitioning */
 } apply_op_t;
 

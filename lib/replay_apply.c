@@ -10,9 +10,8 @@
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
-#include "stop.h"
-
-#define DUPLICATE_KEY 11000
+#include "retry.h"
+#include "server_codes.h"
 
 typedef struct lane {
 	replay_applier_t *applier;
@@ -33,7 +32,7 @@ struct replay_applier {
 	apply_op_list_t ops;
 	int64_t fallbacks;
 	bool has_window;
-	uint32_t window_t, window_i;
+	optime_t window_end;
 	int64_t window_skips;
 };
 
@@ -74,31 +73,16 @@ replay_applier_fallbacks(const replay_applier_t *a)
 }
 
 void
-replay_applier_set_window(replay_applier_t *a, uint32_t dump_end_t, uint32_t dump_end_i)
+replay_applier_set_window(replay_applier_t *a, optime_t dump_end)
 {
 	a->has_window = true;
-	a->window_t = dump_end_t;
-	a->window_i = dump_end_i;
+	a->window_end = dump_end;
 }
 
 int64_t
 replay_applier_window_skips(const replay_applier_t *a)
 {
 	return a->window_skips;
-}
-
-bool
-replay_backoff(unsigned attempt, const char *what, const bson_error_t *cause)
-{
-	long ms = 100;
-
-	for (unsigned i = 0; i < attempt && ms < 5000; i++)
-		ms *= 2;
-	if (ms > 5000)
-		ms = 5000;
-	log_warn("%s: %s; retrying in %ld ms (attempt %u)", what, cause->message, ms,
-		 attempt + 1);
-	return stop_sleep_ms(ms);
 }
 
 /*
@@ -257,48 +241,54 @@ write_error_index_code(const bson_t *werr, int64_t *index, int32_t *code)
 		*code = (int32_t)bson_iter_as_int64(&iter);
 }
 
-/*
- * Whether the write of ops[op] that failed with code may be passed over:
- * only inside the catch-up window (the event is at or before the dump
- * end), and only for errors about the document's shape (2 BadValue, e.g.
- * $push on a non-array; 14 TypeMismatch; 28 PathNotViable, e.g. $set
- * "a.b" where a is a number). The source accepted the write on the
- * document as it was then, so such an error means the dump copied a newer
- * version of the document, and a later event of the window, also
- * replayed, writes the path again.
- */
+bool
+replay_window_skippable(bool window_open, optime_t dump_end, optime_t event_time, int32_t code)
+{
+	if (!window_open || optime_is_zero(event_time))
+		return false;
+	if (code != SERVER_BAD_VALUE && code != SERVER_TYPE_MISMATCH &&
+	    code != SERVER_PATH_NOT_VIABLE)
+		return false;
+	return optime_cmp(event_time, dump_end) <= 0;
+}
+
+/* Whether the write of ops[op] that failed with code may be passed over. */
 static bool
 superseded_in_window(const replay_applier_t *a, const replay_batch_t *batch, size_t op,
 		     int32_t code)
 {
-	const replay_event_t *ev;
-
-	if (!a->has_window || op >= a->ops.len || (code != 2 && code != 14 && code != 28))
+	if (op >= a->ops.len)
 		return false;
-	ev = &batch->events[a->ops.ops[op].event_index];
-	return ev->cluster_time_t != 0 &&
-	       (ev->cluster_time_t < a->window_t ||
-		(ev->cluster_time_t == a->window_t && ev->cluster_time_i <= a->window_i));
+	return replay_window_skippable(a->has_window, a->window_end,
+				       batch->events[a->ops.ops[op].event_index].cluster_time,
+				       code);
+}
+
+/* The event of ops[op] for messages; "an event of the batch" when op is out
+ * of range. The caller bson_free()s it. */
+static char *
+describe_op(const replay_applier_t *a, const replay_batch_t *batch, int64_t op)
+{
+	if (op >= 0 && (size_t)op < a->ops.len)
+		return replay_event_describe(&batch->events[a->ops.ops[op].event_index]);
+	return bson_strdup("an event of the batch");
 }
 
 /* Fills error (exit 65) for write error werr of the ordered bulk, whose
  * ops start at ops[first]. */
 static void
-refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *batch,
-       size_t first, const bson_t *werr, bson_error_t *error)
+refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *batch, size_t first,
+       const bson_t *werr, bson_error_t *error)
 {
 	bson_iter_t iter;
-	int64_t index = -1;
-	int32_t code = 0;
+	int64_t index;
+	int32_t code;
 	const char *errmsg = "";
 	bson_t key_value;
 	bool has_key_value = false;
 	char *what;
 
-	if (bson_iter_init_find(&iter, werr, "index") && BSON_ITER_HOLDS_NUMBER(&iter))
-		index = bson_iter_as_int64(&iter);
-	if (bson_iter_init_find(&iter, werr, "code") && BSON_ITER_HOLDS_NUMBER(&iter))
-		code = (int32_t)bson_iter_as_int64(&iter);
+	write_error_index_code(werr, &index, &code);
 	if (bson_iter_init_find(&iter, werr, "errmsg") && BSON_ITER_HOLDS_UTF8(&iter))
 		errmsg = bson_iter_utf8(&iter, NULL);
 	if (bson_iter_init_find(&iter, werr, "keyValue") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
@@ -308,14 +298,8 @@ refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *bat
 		bson_iter_document(&iter, &len, &data);
 		has_key_value = bson_init_static(&key_value, data, len);
 	}
-	if (index >= 0)
-		index += (int64_t)first;
-	if (index >= 0 && (size_t)index < a->ops.len)
-		what = replay_event_describe(&batch->events[a->ops.ops[index].event_index]);
-	else
-		what = bson_strdup("an event of the batch");
-
-	if (code == DUPLICATE_KEY) {
+	what = describe_op(a, batch, index >= 0 ? index + (int64_t)first : -1);
+	if (code == SERVER_DUPLICATE_KEY) {
 		char *key_json = has_key_value ? bson_as_relaxed_extended_json(&key_value, NULL)
 					       : bson_strdup("(not reported)");
 		char *holders = has_key_value ? replay_key_holders(coll, &key_value)
@@ -338,68 +322,101 @@ refuse(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *bat
 	bson_free(what);
 }
 
+/* Counts and reports the write of ops[op], refused with code inside the
+ * catch-up window, as passed over. */
+static void
+pass_over(replay_applier_t *a, const replay_batch_t *batch, size_t op, int32_t code)
+{
+	char *what = describe_op(a, batch, (int64_t)op);
+
+	log_warn("passing over a write of %s inside the catch-up window: the dump copied a "
+		 "newer version of the document (code %d); a later event writes the same path",
+		 what, code);
+	bson_free(what);
+	a->window_skips++;
+}
+
+/*
+ * What to do after the ordered bulk from ops[*first] failed with reply and
+ * error: pass over a write refused inside the window (moves *first past it;
+ * *applied when nothing is left), or refuse the batch (false, error set).
+ * *write_error false when reply holds no write error (error is then the
+ * command's).
+ */
+static bool
+settle_write_error(replay_applier_t *a, mongoc_collection_t *coll, const replay_batch_t *batch,
+		   const bson_t *reply, size_t *first, bool *write_error, bool *applied,
+		   bson_error_t *error)
+{
+	bson_t werr;
+	int64_t index;
+	int32_t code;
+
+	*applied = false;
+	*write_error = first_write_error(reply, &werr);
+	if (!*write_error)
+		return true;
+	write_error_index_code(&werr, &index, &code);
+	if (index < 0 || !superseded_in_window(a, batch, *first + (size_t)index, code)) {
+		refuse(a, coll, batch, *first, &werr, error);
+		return false;
+	}
+	pass_over(a, batch, *first + (size_t)index, code);
+	*first += (size_t)index + 1;
+	*applied = *first >= a->ops.len;
+	return true;
+}
+
+/* Adds to the stopped error that nothing of the batch is marked done. */
+static void
+keeps_pending(bson_error_t *error)
+{
+	char why[sizeof error->message];
+
+	bson_strncpy(why, error->message, sizeof why);
+	csm_error_stopped(error, "%s; the batch stays pending", why);
+}
+
 /* Applies all ops as one ordered stream, retrying transient errors. */
 static bool
 apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(a->client, a->db, a->coll);
+	int64_t first_seq = batch->events[0].first_seq;
+	int64_t last_seq = batch->events[batch->len - 1].last_seq;
+	char *what =
+		bson_strdup_printf("applying seq %" PRId64 "..%" PRId64 " to '%s.%s' on the target",
+				   first_seq, last_seq, a->db, a->coll);
 	size_t first = 0; /* ops before it are applied */
-	bool ok = false;
+	retry_t retry;
+	bool ok = false, done = false;
 
-	for (unsigned attempt = 0;; attempt++) {
-		bson_t reply, werr;
-		bson_error_t err;
+	retry_init(&retry, 0);
+	while (!done) {
+		bson_t reply;
+		bool write_error;
 
-		if (run_bulk(coll, &a->ops, NULL, first, a->ops.len - first, &reply, &err)) {
-			bson_destroy(&reply);
-			ok = true;
-			break;
-		}
-		if (first_write_error(&reply, &werr)) {
-			int64_t index;
-			int32_t code;
-
-			write_error_index_code(&werr, &index, &code);
-			if (index >= 0 &&
-			    superseded_in_window(a, batch, first + (size_t)index, code)) {
-				char *what = replay_event_describe(
-					&batch->events[a->ops.ops[first + (size_t)index].event_index]);
-
-				log_warn("passing over a write of %s inside the catch-up window: "
-					 "the dump copied a newer version of the document (code %d); "
-					 "a later event writes the same path",
-					 what, code);
-				bson_free(what);
-				a->window_skips++;
-				first += (size_t)index + 1;
-				attempt = 0;
-				bson_destroy(&reply);
-				if (first >= a->ops.len) {
-					ok = true;
-					break;
-				}
-				continue;
-			}
-			refuse(a, coll, batch, first, &werr, error);
-			bson_destroy(&reply);
-			break;
-		}
-		if (!csm_error_is_transient(&err, &reply)) {
-			*error = err;
-			csm_error_prefix(error, "cannot apply seq %" PRId64 "..%" PRId64
-						" to '%s.%s'",
-					 batch->events[0].first_seq,
-					 batch->events[batch->len - 1].last_seq, a->db, a->coll);
-			bson_destroy(&reply);
-			break;
+		if (run_bulk(coll, &a->ops, NULL, first, a->ops.len - first, &reply, error)) {
+			ok = done = true;
+		} else if (!settle_write_error(a, coll, batch, &reply, &first, &write_error, &ok,
+					       error)) {
+			done = true;
+		} else if (write_error) {
+			/* A write passed over: the rest goes on, with a fresh backoff. */
+			done = ok;
+			retry_reset(&retry);
+		} else if (!csm_error_is_transient(error, &reply)) {
+			csm_error_prefix(error,
+					 "cannot apply seq %" PRId64 "..%" PRId64 " to '%s.%s'",
+					 first_seq, last_seq, a->db, a->coll);
+			done = true;
+		} else if (!retry_wait(&retry, what, error)) {
+			keeps_pending(error);
+			done = true;
 		}
 		bson_destroy(&reply);
-		if (!replay_backoff(attempt, "applying a batch to the target failed", &err)) {
-			csm_error_set(error, CSM_EXIT_OK,
-				      "stopped while retrying; the batch stays pending");
-			break;
-		}
 	}
+	bson_free(what);
 	mongoc_collection_destroy(coll);
 	return ok;
 }

@@ -1,7 +1,8 @@
 /*
  * Applying a batch of change events to the target collection: ordered bulk
- * writes (SPEC §6), optionally in parallel lanes partitioned by documentKey,
- * with retries of transient errors and the duplicate-key fallback.
+ * writes (docs/DESIGN.md, "Replay rules"), optionally in parallel lanes
+ * partitioned by documentKey, with retries of transient errors and the
+ * duplicate-key fallback.
  */
 #ifndef CSM_REPLAY_APPLY_H
 #define CSM_REPLAY_APPLY_H
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "optime.h"
 #include "replay_batch.h"
 
 typedef struct replay_applier replay_applier_t;
@@ -31,13 +33,13 @@ void replay_applier_destroy(replay_applier_t *applier);
  * key caused by reordering across documents, or anything else) the whole
  * batch is applied again as one ordered stream from its start, which is
  * safe because every rule is idempotent. Transient errors
- * (csm_error_is_transient) are retried with capped backoff, forever.
+ * (csm_error_is_transient) are retried with retry_wait(), forever.
  *
  * Returns true once everything is applied. false + error:
  *  - exit 65: a write the target refuses in ordered mode (a duplicate key
  *    that persists: the message names the event, the key value and the _id
  *    that holds it), or an event that cannot be turned into writes;
- *  - exit 0 (CSM_EXIT_OK): a stop was requested while retrying; nothing
+ *  - csm_error_is_stopped(): a stop was requested while retrying; nothing
  *    may be marked done.
  */
 bool replay_applier_apply(replay_applier_t *applier, const replay_batch_t *batch,
@@ -47,16 +49,29 @@ bool replay_applier_apply(replay_applier_t *applier, const replay_batch_t *batch
 int64_t replay_applier_fallbacks(const replay_applier_t *applier);
 
 /*
- * Declares the catch-up window (SPEC §6): events at or before the dump end
- * may meet documents the dump copied in a newer version. In ordered mode a
- * write of such an event that the target refuses for the document's shape
- * (codes 2, 14, 28: a path that is now a scalar, an array that is now
- * something else) is passed over with a warning, because a later event
- * rewrites that path; the same error after the dump end stops replay (65).
+ * Declares the catch-up window (docs/DESIGN.md, "The catch-up window"):
+ * events at or before dump_end may meet documents the dump copied in a
+ * newer version. In ordered mode a write of such an event that the target
+ * refuses for the document's shape (see replay_window_skippable) is passed
+ * over with a warning, because a later event rewrites that path; the same
+ * error after the dump end stops replay (65).
  */
-void replay_applier_set_window(replay_applier_t *applier, uint32_t dump_end_t,
-			       uint32_t dump_end_i);
+void replay_applier_set_window(replay_applier_t *applier, optime_t dump_end);
 int64_t replay_applier_window_skips(const replay_applier_t *applier);
+
+/*
+ * Whether a write of an event at event_time that the target refused with
+ * server code code may be passed over: only inside the window (a nonzero
+ * event_time at or before dump_end; window_open false: no window), and only
+ * for errors about the document's shape (SERVER_BAD_VALUE, e.g. $push on a
+ * non-array; SERVER_TYPE_MISMATCH; SERVER_PATH_NOT_VIABLE, e.g. $set "a.b"
+ * where a is a number). The source accepted the write on the document as it
+ * was then, so such an error means the dump copied a newer version of the
+ * document, and a later event of the window, also replayed, writes the path
+ * again.
+ */
+bool replay_window_skippable(bool window_open, optime_t dump_end, optime_t event_time,
+			     int32_t code);
 
 /*
  * The _ids of up to three documents of coll matching key_value, as
@@ -64,12 +79,5 @@ int64_t replay_applier_window_skips(const replay_applier_t *applier);
  * holds a duplicate key. The caller bson_free()s it.
  */
 char *replay_key_holders(mongoc_collection_t *coll, const bson_t *key_value);
-
-/*
- * Sleeps before retry number attempt (0-based) of what failed with cause:
- * 100 ms doubling up to 5 s, logging a warning. Returns false (without
- * sleeping it all) when a stop is requested.
- */
-bool replay_backoff(unsigned attempt, const char *what, const bson_error_t *cause);
 
 #endif

@@ -4,20 +4,11 @@
 #include "replay_batch.h"
 
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "staging_format.h"
-
-int64_t
-replay_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 replay_batch_init(replay_batch_t *batch)
@@ -71,7 +62,7 @@ staged_seq(const bson_t *staged)
 {
 	bson_iter_t iter;
 
-	if (bson_iter_init_find(&iter, staged, "seq") &&
+	if (bson_iter_init_find(&iter, staged, STAGED_F_SEQ) &&
 	    (BSON_ITER_HOLDS_INT64(&iter) || BSON_ITER_HOLDS_INT32(&iter)))
 		return bson_iter_as_int64(&iter);
 	return -1;
@@ -87,15 +78,15 @@ event_meta_from_staged(replay_event_t *ev, const bson_t *staged, int64_t first_s
 	ev->first_seq = first_seq;
 	ev->last_seq = last_seq;
 	ev->operation_type[0] = '\0';
-	ev->cluster_time_t = 0;
-	ev->cluster_time_i = 0;
+	ev->cluster_time = OPTIME_ZERO;
 	ev->wall_ms = 0;
-	if (bson_iter_init_find(&iter, staged, "operationType") && BSON_ITER_HOLDS_UTF8(&iter))
+	if (bson_iter_init_find(&iter, staged, STAGED_F_OPERATION_TYPE) &&
+	    BSON_ITER_HOLDS_UTF8(&iter))
 		bson_strncpy(ev->operation_type, bson_iter_utf8(&iter, NULL),
 			     sizeof ev->operation_type);
-	if (bson_iter_init_find(&iter, staged, "clusterTime") && BSON_ITER_HOLDS_TIMESTAMP(&iter))
-		bson_iter_timestamp(&iter, &ev->cluster_time_t, &ev->cluster_time_i);
-	if (bson_iter_init_find(&iter, staged, "wallTime") && BSON_ITER_HOLDS_DATE_TIME(&iter))
+	optime_from_doc(staged, STAGED_F_CLUSTER_TIME, &ev->cluster_time);
+	if (bson_iter_init_find(&iter, staged, STAGED_F_WALL_TIME) &&
+	    BSON_ITER_HOLDS_DATE_TIME(&iter))
 		ev->wall_ms = bson_iter_date_time(&iter);
 }
 
@@ -131,7 +122,8 @@ group_add(part_group_t *g, const bson_t *staged, replay_event_t *done_ev, bool *
 	if (g->len > 0 && ((size_t)index != g->len || of != g->of || seq != g->last_seq + 1)) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "staged seq %" PRId64 " is part %d of %d where part %zu of %d "
-			      "with seq %" PRId64 " was expected; the staging collection is corrupt",
+			      "with seq %" PRId64
+			      " was expected; the staging collection is corrupt",
 			      seq, index + 1, of, g->len + 1, g->of, g->last_seq + 1);
 		return false;
 	}
@@ -198,9 +190,8 @@ take_staged(replay_batch_t *batch, part_group_t *g, const bson_t *staged, size_t
 
 /* Runs find and feeds every document to take_staged until it says stop. */
 static bool
-read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit,
-	  replay_batch_t *batch, part_group_t *g, size_t max_bytes, bool *stop_reading,
-	  bson_error_t *error)
+read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit, replay_batch_t *batch,
+	  part_group_t *g, size_t max_bytes, bool *stop_reading, bson_error_t *error)
 {
 	bson_t opts = BSON_INITIALIZER;
 	bson_t sort;
@@ -210,20 +201,16 @@ read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit,
 	bool ok = true;
 
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "seq", 1);
+	BSON_APPEND_INT32(&sort, STAGED_F_SEQ, 1);
 	bson_append_document_end(&opts, &sort);
 	BSON_APPEND_INT64(&opts, "limit", limit);
 	BSON_APPEND_INT64(&opts, "batchSize", limit < 1000 ? limit : 1000);
 	cursor = mongoc_collection_find_with_opts(staging, filter, &opts, NULL);
 	while (!*stop_reading && mongoc_cursor_next(cursor, &doc)) {
 		if (!batch->has_head) {
-			bson_iter_t iter;
-
 			batch->has_head = true;
-			if (bson_iter_init_find(&iter, doc, "clusterTime") &&
-			    BSON_ITER_HOLDS_TIMESTAMP(&iter))
-				bson_iter_timestamp(&iter, &batch->head_time_t,
-						    &batch->head_time_i);
+			batch->head_time = OPTIME_ZERO;
+			optime_from_doc(doc, STAGED_F_CLUSTER_TIME, &batch->head_time);
 		}
 		if (!take_staged(batch, g, doc, max_bytes, stop_reading, error)) {
 			ok = false;
@@ -231,8 +218,9 @@ read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit,
 		}
 	}
 	if (ok && mongoc_cursor_error_document(cursor, error, &err_doc)) {
+		replay_error_keep_transient(error, err_doc);
 		csm_error_prefix(error, "cannot read staged events from '%s'",
-				  mongoc_collection_get_name(staging));
+				 mongoc_collection_get_name(staging));
 		ok = false;
 	}
 	mongoc_cursor_destroy(cursor);
@@ -241,8 +229,8 @@ read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit,
 }
 
 bool
-replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs,
-		  size_t max_bytes, replay_batch_t *batch, bson_error_t *error)
+replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs, size_t max_bytes,
+		  replay_batch_t *batch, bson_error_t *error)
 {
 	part_group_t g = {0};
 	bson_t filter = BSON_INITIALIZER;
@@ -250,8 +238,8 @@ replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs
 	bool ok = false;
 
 	replay_batch_clear(batch);
-	BSON_APPEND_UTF8(&filter, "ns", ns);
-	BSON_APPEND_UTF8(&filter, "status", STAGING_STATUS_PENDING);
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, ns);
+	BSON_APPEND_UTF8(&filter, STAGED_F_STATUS, STAGING_STATUS_PENDING);
 	if (!read_into(staging, &filter, max_docs, batch, &g, max_bytes, &stop_reading, error))
 		goto done;
 	if (g.len > 0) {
@@ -260,8 +248,8 @@ replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs
 		int64_t missing = g.of - (int64_t)g.len;
 
 		bson_reinit(&filter);
-		BSON_APPEND_UTF8(&filter, "ns", ns);
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+		BSON_APPEND_UTF8(&filter, STAGED_F_NS, ns);
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, STAGED_F_SEQ, &range);
 		BSON_APPEND_INT64(&range, "$gt", g.last_seq);
 		bson_append_document_end(&filter, &range);
 		if (!read_into(staging, &filter, missing, batch, &g, max_bytes, &stop_reading,
@@ -283,10 +271,22 @@ done:
 	return ok;
 }
 
+void
+replay_error_keep_transient(bson_error_t *error, const bson_t *reply)
+{
+	char message[sizeof error->message];
+
+	if (!reply || csm_error_is_transient(error, NULL) || !csm_error_is_transient(error, reply))
+		return;
+	bson_strncpy(message, error->message, sizeof message);
+	csm_error_set(error, CSM_EXIT_TEMPFAIL, "%s", message);
+}
+
 bool
 replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
-		       int64_t last_seq, bson_t *reply, bson_error_t *error)
+		       int64_t last_seq, bson_error_t *error)
 {
+	bson_t reply;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t update = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
@@ -294,20 +294,23 @@ replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t fir
 	mongoc_write_concern_t *wc = mongoc_write_concern_new();
 	bool ok;
 
-	BSON_APPEND_UTF8(&filter, "ns", ns);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, ns);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, STAGED_F_SEQ, &range);
 	BSON_APPEND_INT64(&range, "$gte", first_seq);
 	BSON_APPEND_INT64(&range, "$lte", last_seq);
 	bson_append_document_end(&filter, &range);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "status", STAGING_STATUS_DONE);
-	BSON_APPEND_DATE_TIME(&set, "appliedAt", replay_now_ms());
+	BSON_APPEND_UTF8(&set, STAGED_F_STATUS, STAGING_STATUS_DONE);
+	BSON_APPEND_DATE_TIME(&set, STAGED_F_APPLIED_AT, clock_wall_ms());
 	bson_append_document_end(&update, &set);
 	/* Majority: once the mark survives an election, so do the writes it
 	 * vouches for, which precede it in the oplog. */
 	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
 	mongoc_write_concern_append(wc, &opts);
-	ok = mongoc_collection_update_many(staging, &filter, &update, &opts, reply, error);
+	ok = mongoc_collection_update_many(staging, &filter, &update, &opts, &reply, error);
+	if (!ok)
+		replay_error_keep_transient(error, &reply);
+	bson_destroy(&reply);
 	if (!ok)
 		csm_error_prefix(error, "cannot mark seq %" PRId64 "..%" PRId64 " of '%s' done",
 				 first_seq, last_seq, ns);

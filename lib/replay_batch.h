@@ -13,29 +13,28 @@
 #include <stdint.h>
 
 #include "apply.h"
+#include "optime.h"
 
 /* One change event of a batch, reassembled from its staged part(s). */
 typedef struct replay_event {
-	int64_t first_seq;        /* seq of its first staged part */
-	int64_t last_seq;         /* seq of its last part (== first_seq unless split) */
-	bson_t *event;            /* the whole change event (heap, owned) */
-	char operation_type[32];  /* as staged */
+	int64_t first_seq;       /* seq of its first staged part */
+	int64_t last_seq;        /* seq of its last part (== first_seq unless split) */
+	bson_t *event;           /* the whole change event (heap, owned) */
+	char operation_type[32]; /* as staged */
 	apply_kind_t kind;
-	uint32_t cluster_time_t;  /* 0 when the staged document has none */
-	uint32_t cluster_time_i;
-	int64_t wall_ms;          /* wallTime in Unix ms; 0 when absent */
+	optime_t cluster_time; /* zero when the staged document has none */
+	int64_t wall_ms;       /* wallTime in Unix ms; 0 when absent */
 } replay_event_t;
 
 typedef struct replay_batch {
 	replay_event_t *events; /* events[0..len): to apply, in order */
 	size_t len;
 	size_t cap;
-	size_t bytes;           /* staged bytes read into this batch */
+	size_t bytes; /* staged bytes read into this batch */
 	/* The first pending staged document (the head), read or not into
 	 * events: has_head false when nothing is pending. */
 	bool has_head;
-	uint32_t head_time_t;
-	uint32_t head_time_i;
+	optime_t head_time; /* its clusterTime; zero when it has none */
 	/* The batch ends before an event replay must stop at (drop, rename,
 	 * dropDatabase, invalidate, or an unknown operationType): it is not
 	 * in events, and stays pending. */
@@ -56,8 +55,9 @@ void replay_batch_destroy(replay_batch_t *batch);
  * index), at most max_docs staged documents and, past max_bytes, no more
  * events, into batch (cleared first). An event split in parts is read
  * whole, beyond max_docs if needed: a batch never ends inside an event.
- * false + error on a server error (the caller retries transient ones) or a
- * malformed staged document (exit 65, naming its seq).
+ * false + error on a server error (the caller retries transient ones; see
+ * replay_error_keep_transient) or a malformed staged document (exit 65,
+ * naming its seq).
  */
 bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs,
 		       size_t max_bytes, replay_batch_t *batch, bson_error_t *error);
@@ -65,13 +65,19 @@ bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max
 /*
  * Marks the staged documents of ns with seq in [first_seq, last_seq] done
  * (status "done", appliedAt now) in one update_many, w: majority. false +
- * error (and reply filled when non-NULL) on failure.
+ * error on failure; a failure the server labels retryable is raised as
+ * exit 75 (see replay_error_keep_transient).
  */
 bool replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
-			    int64_t last_seq, bson_t *reply, bson_error_t *error);
+			    int64_t last_seq, bson_error_t *error);
 
-/* The wall clock in Unix milliseconds. */
-int64_t replay_now_ms(void);
+/*
+ * When the error labels of reply (the server's error document; may be NULL)
+ * make error transient but error alone does not say so, re-raises error as
+ * exit 75 (CSM_EXIT_TEMPFAIL) keeping its message, so that a caller that
+ * sees only error still classifies it as transient.
+ */
+void replay_error_keep_transient(bson_error_t *error, const bson_t *reply);
 
 /* "seq 12 (update of {"_id": 3})": a caller-freed (bson_free) description of
  * an event for messages. */

@@ -1,6 +1,6 @@
 /*
- * Restore marker, deferred indexes and capture checkpoint, as cdc-replay
- * uses them.
+ * The restore marker as cdc-replay sees it, and the deferred indexes it
+ * builds (replay_meta.h).
  */
 #include "replay_meta.h"
 
@@ -11,111 +11,75 @@
 #include "log.h"
 #include "replay_apply.h"
 #include "replay_batch.h"
-#include "staging_format.h"
 
-#define DUPLICATE_KEY 11000
-
-int
-replay_ts_cmp(uint32_t at, uint32_t ai, uint32_t bt, uint32_t bi)
+void
+replay_marker_init(replay_marker_t *view)
 {
-	if (at != bt)
-		return at < bt ? -1 : 1;
-	if (ai != bi)
-		return ai < bi ? -1 : 1;
-	return 0;
+	memset(view, 0, sizeof *view);
+	bson_init(&view->unique_specs);
+	bson_init(&view->ttl_specs);
+	view->unique_created = true;
+	view->ttl_created = true;
 }
 
 void
-replay_marker_init(replay_marker_t *m)
+replay_marker_cleanup(replay_marker_t *view)
 {
-	memset(m, 0, sizeof *m);
-	bson_init(&m->unique_specs);
-	bson_init(&m->ttl_specs);
-	m->unique_created = true;
-	m->ttl_created = true;
+	bson_destroy(&view->unique_specs);
+	bson_destroy(&view->ttl_specs);
+	memset(view, 0, sizeof *view);
 }
 
 void
-replay_marker_cleanup(replay_marker_t *m)
+replay_marker_view(replay_marker_t *view, const restore_marker_t *marker)
 {
-	bson_destroy(&m->unique_specs);
-	bson_destroy(&m->ttl_specs);
-	memset(m, 0, sizeof *m);
-}
+	bson_iter_t iter;
 
-/* find_one {_id: id} on coll into *out (a copy, caller destroys); *out NULL
- * when there is none. */
-static bool
-find_by_id(mongoc_collection_t *coll, const char *id, bson_t **out, bson_error_t *error)
-{
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok = true;
-
-	*out = NULL;
-	BSON_APPEND_UTF8(&filter, "_id", id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc))
-		*out = bson_copy(doc);
-	if (mongoc_cursor_error(cursor, error)) {
-		ok = false;
-		if (*out)
-			bson_destroy(*out);
-		*out = NULL;
-	}
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
-	return ok;
-}
-
-bool
-replay_marker_load(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *m,
-		   bson_error_t *error)
-{
-	char *id = bson_strdup_printf("%s%s", STAGING_RESTORE_ID_PREFIX, target_ns);
-	bson_t *doc = NULL;
-	bson_iter_t iter, child;
-	bool ok;
-
-	replay_marker_cleanup(m);
-	replay_marker_init(m);
-	ok = find_by_id(meta, id, &doc, error);
-	bson_free(id);
-	if (!ok || !doc)
-		return ok;
-	m->found = true;
-	if (bson_iter_init_find(&iter, doc, "dumpEndTime") && BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
-		m->has_dump_end = true;
-		bson_iter_timestamp(&iter, &m->dump_end_t, &m->dump_end_i);
-	}
-	if (bson_iter_init_find(&iter, doc, "deferredIndexes") && BSON_ITER_HOLDS_ARRAY(&iter) &&
-	    bson_iter_recurse(&iter, &child)) {
-		while (bson_iter_next(&child)) {
+	replay_marker_cleanup(view);
+	replay_marker_init(view);
+	view->found = true;
+	view->dump_end = marker->dump_end;
+	if (bson_iter_init(&iter, &marker->deferred_indexes)) {
+		while (bson_iter_next(&iter)) {
 			bson_t spec;
 			const uint8_t *data;
 			uint32_t len;
 			char key[16];
 
-			if (!BSON_ITER_HOLDS_DOCUMENT(&child))
+			if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
 				continue;
-			bson_iter_document(&child, &len, &data);
+			bson_iter_document(&iter, &len, &data);
 			bson_init_static(&spec, data, len);
 			if (bson_has_field(&spec, "expireAfterSeconds")) {
-				bson_snprintf(key, sizeof key, "%zu", m->n_ttl++);
-				BSON_APPEND_DOCUMENT(&m->ttl_specs, key, &spec);
+				bson_snprintf(key, sizeof key, "%zu", view->n_ttl++);
+				BSON_APPEND_DOCUMENT(&view->ttl_specs, key, &spec);
 			} else {
-				bson_snprintf(key, sizeof key, "%zu", m->n_unique++);
-				BSON_APPEND_DOCUMENT(&m->unique_specs, key, &spec);
+				bson_snprintf(key, sizeof key, "%zu", view->n_unique++);
+				BSON_APPEND_DOCUMENT(&view->unique_specs, key, &spec);
 			}
 		}
 	}
-	m->unique_created = m->n_unique == 0 || bson_has_field(doc, "uniqueCreatedAt");
-	m->ttl_created = m->n_ttl == 0 || bson_has_field(doc, "ttlCreatedAt");
-	bson_destroy(doc);
+	view->unique_created = view->n_unique == 0 || marker->unique_created_ms != 0;
+	view->ttl_created = view->n_ttl == 0 || marker->ttl_created_ms != 0;
+}
+
+bool
+replay_marker_load(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+		   bson_error_t *error)
+{
+	restore_marker_t marker;
+	bool found;
+
+	replay_marker_cleanup(view);
+	replay_marker_init(view);
+	if (!marker_read(meta, target_ns, &marker, &found, error)) {
+		csm_error_prefix(error, "cannot read the restore marker of '%s'", target_ns);
+		return false;
+	}
+	if (found) {
+		replay_marker_view(view, &marker);
+		restore_marker_cleanup(&marker);
+	}
 	return true;
 }
 
@@ -154,7 +118,7 @@ create_one(mongoc_collection_t *target, const char *target_ns, const bson_t *spe
 	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
 	mongoc_write_concern_append(wc, &opts);
 	ok = mongoc_collection_write_command_with_opts(target, &cmd, &opts, &reply, error);
-	if (!ok && error->code == DUPLICATE_KEY) {
+	if (!ok && csm_error_classify(error, &reply) == CSM_ERRCLASS_DUPLICATE_KEY) {
 		char *key_json = NULL;
 		char *who = NULL;
 
@@ -179,6 +143,7 @@ create_one(mongoc_collection_t *target, const char *target_ns, const bson_t *spe
 		bson_free(key_json);
 		bson_free(who);
 	} else if (!ok) {
+		replay_error_keep_transient(error, &reply);
 		csm_error_prefix(error, "cannot create deferred index '%s' on '%s'",
 				 spec_name(spec), target_ns);
 	}
@@ -192,84 +157,31 @@ create_one(mongoc_collection_t *target, const char *target_ns, const bson_t *spe
 
 bool
 replay_marker_create_deferred(mongoc_collection_t *meta, mongoc_collection_t *target,
-			      const char *target_ns, replay_marker_t *m, bool ttl,
+			      const char *target_ns, replay_marker_t *view, bool ttl,
 			      bson_error_t *error)
 {
-	const bson_t *specs = ttl ? &m->ttl_specs : &m->unique_specs;
-	const char *field = ttl ? "ttlCreatedAt" : "uniqueCreatedAt";
 	bson_iter_t iter;
-	bson_t filter = BSON_INITIALIZER;
-	bson_t update = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bson_t set;
-	mongoc_write_concern_t *wc;
-	char *id;
-	bool ok = true;
 
-	if (ttl ? m->ttl_created : m->unique_created)
+	if (ttl ? view->ttl_created : view->unique_created)
 		return true;
-	bson_iter_init(&iter, specs);
-	while (ok && bson_iter_next(&iter)) {
+	bson_iter_init(&iter, ttl ? &view->ttl_specs : &view->unique_specs);
+	while (bson_iter_next(&iter)) {
 		bson_t spec;
 		const uint8_t *data;
 		uint32_t len;
 
 		bson_iter_document(&iter, &len, &data);
 		bson_init_static(&spec, data, len);
-		ok = create_one(target, target_ns, &spec, error);
-		if (ok)
-			log_info("created deferred %s index '%s' on '%s'", ttl ? "TTL" : "unique",
-				 spec_name(&spec), target_ns);
+		if (!create_one(target, target_ns, &spec, error))
+			return false;
+		log_info("created deferred %s index '%s' on '%s'", ttl ? "TTL" : "unique",
+			 spec_name(&spec), target_ns);
 	}
-	if (!ok)
+	if (!marker_set_created(meta, target_ns, ttl, error))
 		return false;
-
-	id = bson_strdup_printf("%s%s", STAGING_RESTORE_ID_PREFIX, target_ns);
-	BSON_APPEND_UTF8(&filter, "_id", id);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_DATE_TIME(&set, field, replay_now_ms());
-	bson_append_document_end(&update, &set);
-	wc = mongoc_write_concern_new();
-	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
-	mongoc_write_concern_append(wc, &opts);
-	ok = mongoc_collection_update_one(meta, &filter, &update, &opts, NULL, error);
-	if (ok) {
-		if (ttl)
-			m->ttl_created = true;
-		else
-			m->unique_created = true;
-	} else {
-		csm_error_prefix(error, "cannot set %s in the restore marker '%s'", field, id);
-	}
-	mongoc_write_concern_destroy(wc);
-	bson_free(id);
-	bson_destroy(&opts);
-	bson_destroy(&update);
-	bson_destroy(&filter);
-	return ok;
-}
-
-bool
-replay_checkpoint_load(mongoc_collection_t *meta, const char *ns, replay_checkpoint_t *cp,
-		       bson_error_t *error)
-{
-	char *id = bson_strdup_printf("%s%s", STAGING_CHECKPOINT_ID_PREFIX, ns);
-	bson_t *doc = NULL;
-	bson_iter_t iter;
-	bool ok;
-
-	memset(cp, 0, sizeof *cp);
-	ok = find_by_id(meta, id, &doc, error);
-	bson_free(id);
-	if (!ok || !doc)
-		return ok;
-	cp->found = true;
-	if (bson_iter_init_find(&iter, doc, "clusterTime") && BSON_ITER_HOLDS_TIMESTAMP(&iter))
-		bson_iter_timestamp(&iter, &cp->ct_t, &cp->ct_i);
-	if (bson_iter_init_find(&iter, doc, "heartbeatAt") && BSON_ITER_HOLDS_DATE_TIME(&iter))
-		cp->heartbeat_ms = bson_iter_date_time(&iter);
-	if (bson_iter_init_find(&iter, doc, "state") && BSON_ITER_HOLDS_UTF8(&iter))
-		bson_strncpy(cp->state, bson_iter_utf8(&iter, NULL), sizeof cp->state);
-	bson_destroy(doc);
+	if (ttl)
+		view->ttl_created = true;
+	else
+		view->unique_created = true;
 	return true;
 }

@@ -1,7 +1,8 @@
 /*
- * What cdc-replay reads from and writes to <db>.<staging>_meta
- * (lib/staging_format.h): the restore marker's catch-up window and deferred
- * indexes (SPEC §6), and capture's checkpoint (lag, --drain).
+ * What cdc-replay makes of the restore marker (lib/marker.h): the catch-up
+ * window's end and the deferred indexes, split into the unique ones (built
+ * once the window is applied) and the TTL ones (built at cutover), and the
+ * building of those indexes (docs/DESIGN.md, "The catch-up window").
  */
 #ifndef CSM_REPLAY_META_H
 #define CSM_REPLAY_META_H
@@ -12,59 +13,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The restore marker as replay needs it. */
+#include "marker.h"
+#include "optime.h"
+
+/* The restore marker as replay needs it: a view built from restore_marker_t. */
 typedef struct replay_marker {
 	bool found;
-	bool has_dump_end;
-	uint32_t dump_end_t;
-	uint32_t dump_end_i;
-	bson_t unique_specs;  /* array of deferred unique index specs (no TTL) */
-	bson_t ttl_specs;     /* array of deferred TTL index specs */
+	optime_t dump_end;   /* the window's end; zero when the dump recorded none */
+	bson_t unique_specs; /* array of deferred unique index specs (no TTL) */
+	bson_t ttl_specs;    /* array of deferred TTL index specs */
 	size_t n_unique;
 	size_t n_ttl;
-	bool unique_created;  /* uniqueCreatedAt is set (or nothing to create) */
-	bool ttl_created;     /* ttlCreatedAt is set (or nothing to create) */
+	bool unique_created; /* uniqueCreatedAt is set (or nothing to create) */
+	bool ttl_created;    /* ttlCreatedAt is set (or nothing to create) */
 } replay_marker_t;
 
-/* Capture's checkpoint of one ns. */
-typedef struct replay_checkpoint {
-	bool found;
-	uint32_t ct_t; /* clusterTime; 0 when absent */
-	uint32_t ct_i;
-	int64_t heartbeat_ms; /* heartbeatAt; 0 when absent */
-	char state[32];       /* "" when absent */
-} replay_checkpoint_t;
-
-void replay_marker_init(replay_marker_t *marker);
-void replay_marker_cleanup(replay_marker_t *marker);
+/* An empty view (no marker: nothing deferred); replay_marker_cleanup()
+ * frees it. */
+void replay_marker_init(replay_marker_t *view);
+void replay_marker_cleanup(replay_marker_t *view);
 
 /*
- * Reads the restore marker "restore:<target_ns>" from meta into marker
- * (cleaned and refilled). A missing marker is not an error: found false,
- * nothing deferred. Deferred specs with expireAfterSeconds are TTL ones,
- * the others unique ones. false + the driver's error on a read failure.
+ * Fills view (initialized by the caller, refilled) from marker: deferred
+ * specs with expireAfterSeconds are TTL ones, the others unique ones.
+ * marker stays the caller's.
  */
-bool replay_marker_load(mongoc_collection_t *meta, const char *target_ns,
-			replay_marker_t *marker, bson_error_t *error);
+void replay_marker_view(replay_marker_t *view, const restore_marker_t *marker);
+
+/*
+ * Reads the restore marker of target_ns from meta (marker_read) into view
+ * (cleaned and refilled). A missing marker is not an error: found false,
+ * nothing deferred. false + the driver's error on a read failure.
+ */
+bool replay_marker_load(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+			bson_error_t *error);
 
 /*
  * Creates the deferred unique (ttl false) or TTL (ttl true) indexes on
  * target (an index that already exists with the same spec is fine), then
- * sets uniqueCreatedAt / ttlCreatedAt in the marker (w: majority) and in
- * *marker. A duplicate key while building a unique index is a real
+ * sets uniqueCreatedAt / ttlCreatedAt in the marker (marker_set_created)
+ * and in *view. A duplicate key while building a unique index is a real
  * conflict: false + exit 65 naming the index, the duplicate key and the
  * _ids holding it. Other failures: the driver's error (the caller retries
  * transient ones; creating again is harmless).
  */
 bool replay_marker_create_deferred(mongoc_collection_t *meta, mongoc_collection_t *target,
-				   const char *target_ns, replay_marker_t *marker, bool ttl,
+				   const char *target_ns, replay_marker_t *view, bool ttl,
 				   bson_error_t *error);
-
-/* Reads "checkpoint:<ns>" from meta into cp; cp->found false when none. */
-bool replay_checkpoint_load(mongoc_collection_t *meta, const char *ns, replay_checkpoint_t *cp,
-			    bson_error_t *error);
-
-/* <0, 0, >0 as Timestamp (at, ai) sorts before, with, after (bt, bi). */
-int replay_ts_cmp(uint32_t at, uint32_t ai, uint32_t bt, uint32_t bi);
 
 #endif

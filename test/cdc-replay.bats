@@ -59,15 +59,23 @@ $1" "${@:2}"
 }
 
 @test "--help prints the synopsis and exits 0; a bad option value exits 64" {
-	run -0 cdc-replay --help
+	run -0 --separate-stderr cdc-replay --help
 	[[ "$output" == *"usage: cdc-replay --db DB --coll COLL"* ]]
-	run -64 cdc-replay --db d --coll c --batch-size 0
-	[[ "$output" == *"invalid value '0' for --batch-size"* ]]
-	run -64 cdc-replay --coll c
-	[[ "$output" == *"--db and --coll are required"* ]]
+	[[ "$output" == *"exit status:"*"  4   stopped at a drop, rename"* ]]
+	[[ -z "$stderr" ]]
+	run -0 --separate-stderr cdc-replay -h
+	[[ "$output" == "usage: cdc-replay --db DB --coll COLL"* ]]
+	# Misuse: "cdc-replay: reason" then the synopsis, on stderr only.
+	run -64 --separate-stderr cdc-replay --db d --coll c --batch-size 0
+	[[ "${stderr_lines[0]}" == "cdc-replay: invalid value '0' for --batch-size"* ]]
+	[[ "${stderr_lines[1]}" == "usage: cdc-replay --db DB --coll COLL"* ]]
+	[[ -z "$output" ]]
+	run -64 --separate-stderr cdc-replay --coll c
+	[[ "${stderr_lines[0]}" == "cdc-replay: --db and --coll are required" ]]
+	[[ "${stderr_lines[1]}" == "usage: cdc-replay --db DB --coll COLL"* ]]
 }
 
-@test "every replay rule of SPEC §6 lands on the target, composite keys included" {
+@test "every replay rule (docs/DESIGN.md, \"Replay rules\") lands on the target, composite keys included" {
 	py 'rc.stage_rows(client, db_name)'
 	run -0 replay --coll c --drain
 	run -0 replay --coll s --drain
@@ -303,26 +311,29 @@ rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(1), fullDocument
 	echo "$output"
 }
 
-@test "status line: JSON with applied, rate, pending and lag from the checkpoint when idle" {
+@test "status line: JSON with events, rate, pending and lag from the checkpoint when idle" {
 	py '
 e = rc.Events(db_name, "c")
 rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 21)])
 rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0, 20), heartbeat=rev.datetime.datetime.utcnow() - rev.datetime.timedelta(seconds=30))'
 	replay_bg --coll c --status-interval 1 --log-format json
 	local pid=$REPLAY_PID
-	wait_until 20 grep -q '"replay status"' "$BATS_TEST_TMPDIR/log"
-	wait_until 20 bash -c "grep '\"replay status\"' '$BATS_TEST_TMPDIR/log' | grep -q '\"applied\": *20'"
+	wait_until 20 grep -q '"msg": *"status"' "$BATS_TEST_TMPDIR/log"
+	wait_until 20 bash -c "grep '\"msg\": *\"status\"' '$BATS_TEST_TMPDIR/log' | grep -q '\"events\": *20'"
 	kill -TERM "$pid"
 	replay_wait_exit 20
 	((status == 0))
 	"$PY" -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-st = [l for l in lines if l.get("msg") == "replay status" and l.get("applied") == 20][-1]
+st = [l for l in lines if l.get("msg") == "status" and l.get("events") == 20][-1]
 assert st["pending"] == 0, st
 assert 25 <= st["lagSeconds"] <= 90, st
 assert "rate" in st, st
-assert any(l.get("msg") == "replay finished" for l in lines), lines' "$BATS_TEST_TMPDIR/log"
+assert st["ns"] == sys.argv[2] and st["state"] == "idle" and st["lastSeq"] == 20, st
+assert st["clusterTime"]["t"] > 0, st
+fin = [l for l in lines if l.get("msg") == "finished"]
+assert fin and fin[-1]["state"] == "finished" and fin[-1]["events"] == 20, lines' "$BATS_TEST_TMPDIR/log" "$DB.c"
 }
 
 # failpoint MODE DATA: failCommand for cdc-replay's connections only.
@@ -344,7 +355,7 @@ rev.stage(client, db_name, db_name + ".c", [sim.random_event(200) for _ in range
 pickle.dump(sim, open(sys.argv[1], "wb"))' "$BATS_TEST_TMPDIR/sim"
 	failpoint '{"times": 5}' '{"failCommands": ["update", "delete", "insert"], "closeConnection": true}'
 	run -0 replay --coll c --drain --batch-size 100
-	[[ "$output" == *"failed"*"retrying"* ]]
+	[[ "$output" == *"retrying what=\"applying seq "*" to '$DB.c' on the target\""*"reason="* ]]
 	py '
 import pickle
 sim = pickle.load(open(sys.argv[1], "rb"))
@@ -354,7 +365,7 @@ rev.stage(client, db_name, db_name + ".c", [sim.random_event(200) for _ in range
 pickle.dump(sim, open(sys.argv[1], "wb"))' "$BATS_TEST_TMPDIR/sim"
 	failpoint '{"times": 5}' '{"failCommands": ["update", "delete", "insert"], "errorCode": 91, "errorLabels": ["RetryableWriteError"]}'
 	run -0 replay --coll c --drain --batch-size 100
-	[[ "$output" == *"failed"*"retrying"* ]]
+	[[ "$output" == *"retrying what=\"applying seq "*" to '$DB.c' on the target\""*"reason="* ]]
 	py '
 import pickle
 sim = pickle.load(open(sys.argv[1], "rb"))
@@ -371,13 +382,13 @@ rev.stage(client, db_name, db_name + ".c", [e.ev("delete", rc.k(i)) for i in ran
 	failpoint '"alwaysOn"' '{"failCommands": ["delete"], "errorCode": 91, "errorLabels": ["RetryableWriteError"]}'
 	replay_bg --coll c --status-interval 0 --drain
 	local pid=$REPLAY_PID
-	wait_until 20 grep -q "applying a batch to the target failed" "$BATS_TEST_TMPDIR/log"
+	wait_until 20 grep -q "retrying what=\"applying seq 1\.\.20 to '$DB.c' on the target\"" "$BATS_TEST_TMPDIR/log"
 	py '
 assert client[db_name].cdc.count_documents({"status": "done"}) == 0
 assert client[db_name].c.count_documents({}) == 20'
 	# The deletes go through now; the marking write fails instead.
 	failpoint '"alwaysOn"' '{"failCommands": ["update"], "closeConnection": true}'
-	wait_until 20 grep -q "marking a batch done failed" "$BATS_TEST_TMPDIR/log"
+	wait_until 20 grep -q "retrying what=\"marking seq 1\.\.20 of '$DB.c' done on the target\"" "$BATS_TEST_TMPDIR/log"
 	py '
 assert client[db_name].c.count_documents({}) == 0
 assert client[db_name].cdc.count_documents({"status": "done"}) == 0'

@@ -151,3 +151,23 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 @test "SIGTERM ends a stop-aware sleep at once" {
 	unit test_error stop_sleep
 }
+
+@test "--drain ends only once capture's clusterTime (heartbeat without one) is past the start; a lost resume point is final" {
+	unit test_replay drain_no_checkpoint drain_cluster_time drain_heartbeat_only drain_capture_state
+}
+
+@test "deferred unique indexes wait for the window's pending events and for capture to pass the dump end" {
+	unit test_replay unique_nothing_to_do unique_head_in_window unique_capture
+}
+
+@test "replay's lag is the heartbeat's age when idle, the last event's age when busy, never negative" {
+	unit test_replay lag
+}
+
+@test "the restore marker splits deferred indexes into unique and TTL ones and remembers what is built" {
+	unit test_replay marker_view
+}
+
+@test "only shape errors (2, 14, 28) of events at or before the dump end are passed over" {
+	unit test_replay window_skip
+}

@@ -55,7 +55,8 @@ def require(cond, what):
 
 
 def stage_rows(client, db):
-    """Every row of SPEC §6 on collection c, composite keys on s."""
+    """Every replay rule (docs/DESIGN.md, "Replay rules") on collection c,
+    composite keys on s."""
     c = client[db]["c"]
     c.insert_many([
         {"_id": 2, "old": True},

@@ -1,0 +1,55 @@
+/* cdc-replay's decisions (replay_policy.h). */
+#include "replay_policy.h"
+
+#include <string.h>
+
+replay_drain_t
+replay_drain_decide(const checkpoint_t *cp, bool found, int64_t drain_start_ms)
+{
+	bool behind;
+
+	if (!found || !cp)
+		return REPLAY_DRAIN_NO_CAPTURE;
+	if (!optime_is_zero(cp->cluster_time))
+		behind = (int64_t)cp->cluster_time.t * 1000 < drain_start_ms;
+	else
+		behind = cp->heartbeat_ms <= drain_start_ms;
+	if (!behind)
+		return REPLAY_DRAIN_CAUGHT_UP;
+	if (strcmp(cp->state, CHECKPOINT_STATE_HISTORY_LOST) == 0)
+		return REPLAY_DRAIN_HISTORY_LOST;
+	if (cp->state[0] && strcmp(cp->state, CHECKPOINT_STATE_RUNNING) != 0)
+		return REPLAY_DRAIN_PAUSED;
+	return REPLAY_DRAIN_BEHIND;
+}
+
+replay_unique_t
+replay_unique_decide(const replay_marker_t *marker, bool has_head, optime_t head_time,
+		     const checkpoint_t *cp, bool found)
+{
+	if (marker->unique_created || optime_is_zero(marker->dump_end))
+		return REPLAY_UNIQUE_NONE;
+	if (has_head && !optime_is_zero(head_time) && optime_cmp(head_time, marker->dump_end) <= 0)
+		return REPLAY_UNIQUE_IN_WINDOW;
+	if (!cp)
+		return REPLAY_UNIQUE_ASK_CAPTURE;
+	if (!found || optime_cmp(cp->cluster_time, marker->dump_end) < 0)
+		return REPLAY_UNIQUE_WAIT_CAPTURE;
+	return REPLAY_UNIQUE_BUILD;
+}
+
+double
+replay_lag_seconds(int64_t now_ms, int64_t pending, const checkpoint_t *cp, int64_t last_event_ms)
+{
+	double lag;
+
+	if (pending == 0 && cp && cp->heartbeat_ms > 0)
+		lag = (double)(now_ms - cp->heartbeat_ms) / 1000.0;
+	else if (pending == 0 && !cp)
+		lag = 0.0;
+	else if (last_event_ms > 0)
+		lag = (double)(now_ms - last_event_ms) / 1000.0;
+	else
+		return -1.0;
+	return lag < 0 ? 0.0 : lag;
+}

@@ -1,0 +1,492 @@
+/*
+ * The cdc-replay run (replay_run.h): session, follow loop, marking, status.
+ * The decisions themselves are in replay_policy.c.
+ */
+#include "replay_run.h"
+
+#include <jansson.h>
+#include <mongoc/mongoc.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "clock.h"
+#include "conn.h"
+#include "error.h"
+#include "exitcodes.h"
+#include "log.h"
+#include "marker.h"
+#include "replay_apply.h"
+#include "replay_batch.h"
+#include "replay_meta.h"
+#include "replay_policy.h"
+#include "retry.h"
+#include "staging_format.h"
+#include "status.h"
+#include "stop.h"
+
+/* A batch stops growing past this many staged bytes (one event may exceed
+ * it): memory stays bounded by the batch size whatever the events weigh. */
+#define REPLAY_MAX_BATCH_BYTES ((size_t)16 * 1024 * 1024)
+#define REPLAY_IDLE_FIRST_MS 50
+#define REPLAY_IDLE_MAX_MS 1000
+
+struct replay_session {
+	const replay_opts_t *opts;
+	char *ns;        /* "db.coll" of the source */
+	char *target_ns; /* "db2.coll2" */
+	mongoc_client_pool_t *pool;
+	mongoc_client_t *client; /* popped from pool: the ordered path and the loop */
+	mongoc_collection_t *staging;
+	mongoc_collection_t *meta;
+	mongoc_collection_t *target;
+	replay_applier_t *applier;
+};
+
+/* What the status line counts. Intervals run on the monotonic clock. */
+typedef struct replay_progress {
+	int64_t interval_ms;     /* 0: no periodic line */
+	int64_t started_ms;      /* clock_mono_ms() */
+	int64_t last_emit_ms;    /* clock_mono_ms() */
+	int64_t applied;         /* events applied by this run */
+	int64_t applied_at_emit; /* applied at the last line */
+	int64_t last_seq;        /* last seq marked done by this run; 0 none */
+	int64_t last_event_ms;   /* wallTime (else clusterTime) of the last applied event */
+	optime_t cluster_time;   /* of the last applied event */
+} replay_progress_t;
+
+/* The state of the follow loop. */
+typedef struct replay_loop {
+	replay_session_t *s;
+	replay_batch_t batch;
+	replay_marker_t marker;
+	replay_progress_t progress;
+	retry_t retry;          /* reading, the drain check, deferred indexes */
+	int64_t drain_start_ms; /* clock_wall_ms() when the run began */
+	long idle_ms;
+	bool unique_waiting_logged;
+	bool drain_warned;
+} replay_loop_t;
+
+/* How one turn of the loop ended. */
+typedef enum step {
+	STEP_NEXT, /* go on */
+	STEP_STOP, /* end with exit 0 (a stop, or the drain is complete) */
+	STEP_FAIL, /* end with the error's exit code */
+} step_t;
+
+replay_session_t *
+replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_error_t *error)
+{
+	replay_session_t *s = bson_malloc0(sizeof *s);
+	const char *to_db = opts->to_db ? opts->to_db : opts->db;
+	const char *to_coll = opts->to_coll ? opts->to_coll : opts->coll;
+	char *meta_name = marker_meta_coll_name(opts->staging_coll);
+
+	s->opts = opts;
+	s->ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
+	s->target_ns = bson_strdup_printf("%s.%s", to_db, to_coll);
+	s->pool = conn_pool_new(target_uri, "target", error);
+	if (!s->pool) {
+		bson_free(meta_name);
+		replay_session_close(s);
+		return NULL;
+	}
+	s->client = mongoc_client_pool_pop(s->pool);
+	s->staging = mongoc_client_get_collection(s->client, opts->db, opts->staging_coll);
+	s->meta = mongoc_client_get_collection(s->client, opts->db, meta_name);
+	s->target = mongoc_client_get_collection(s->client, to_db, to_coll);
+	s->applier = replay_applier_new(s->pool, s->client, to_db, to_coll, (int)opts->workers);
+	bson_free(meta_name);
+	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
+		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
+		 opts->drain ? ", drain" : "");
+	return s;
+}
+
+void
+replay_session_close(replay_session_t *s)
+{
+	if (!s)
+		return;
+	replay_applier_destroy(s->applier);
+	mongoc_collection_destroy(s->target);
+	mongoc_collection_destroy(s->meta);
+	mongoc_collection_destroy(s->staging);
+	if (s->client)
+		mongoc_client_pool_push(s->pool, s->client);
+	mongoc_client_pool_destroy(s->pool);
+	bson_free(s->target_ns);
+	bson_free(s->ns);
+	bson_free(s);
+}
+
+/* The pending staged documents of the ns (at most limit when > 0) into *n. */
+static bool
+count_pending(const replay_session_t *s, int64_t limit, int64_t *n, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER;
+	bson_t opts = BSON_INITIALIZER;
+
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, s->ns);
+	BSON_APPEND_UTF8(&filter, STAGED_F_STATUS, STAGING_STATUS_PENDING);
+	if (limit > 0)
+		BSON_APPEND_INT64(&opts, "limit", limit);
+	*n = mongoc_collection_count_documents(s->staging, &filter, &opts, NULL, NULL, error);
+	if (*n < 0)
+		csm_error_prefix(error, "cannot count the pending events of '%s'", s->ns);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return *n >= 0;
+}
+
+static void
+progress_init(replay_progress_t *p, int64_t interval_s)
+{
+	*p = (replay_progress_t){0};
+	p->interval_ms = interval_s * 1000;
+	p->started_ms = clock_mono_ms();
+	p->last_emit_ms = p->started_ms;
+}
+
+/* Counts an applied and marked batch. */
+static void
+progress_batch_done(replay_progress_t *p, const replay_batch_t *batch)
+{
+	const replay_event_t *last = &batch->events[batch->len - 1];
+
+	p->applied += (int64_t)batch->len;
+	p->last_seq = last->last_seq;
+	if (!optime_is_zero(last->cluster_time))
+		p->cluster_time = last->cluster_time;
+	if (last->wall_ms > 0)
+		p->last_event_ms = last->wall_ms;
+	else if (last->cluster_time.t > 0)
+		p->last_event_ms = (int64_t)last->cluster_time.t * 1000;
+}
+
+static bool
+progress_due(const replay_progress_t *p)
+{
+	return p->interval_ms > 0 && clock_mono_ms() - p->last_emit_ms >= p->interval_ms;
+}
+
+/*
+ * Writes the status line (final: the one at exit): events, rate since the
+ * previous line (final: since the start), pending, lag (replay_lag_seconds)
+ * and, when a batch ever fell back to the ordered path, orderedFallbacks.
+ */
+static void
+emit_status(replay_loop_t *loop, bool final)
+{
+	replay_progress_t *p = &loop->progress;
+	status_line_t line = {.ns = loop->s->ns, .last_seq = p->last_seq};
+	int64_t now = clock_mono_ms(), fallbacks = replay_applier_fallbacks(loop->s->applier);
+	int64_t span = now - (final ? p->started_ms : p->last_emit_ms);
+	int64_t count = final ? p->applied : p->applied - p->applied_at_emit;
+	checkpoint_t cp;
+	bson_error_t error;
+	bool found = false;
+
+	if (!count_pending(loop->s, 0, &line.pending, &error))
+		log_debug("%s", error.message);
+	checkpoint_init(&cp);
+	if (!checkpoint_read(loop->s->meta, loop->s->ns, &cp, &found, &error))
+		log_debug("%s", error.message);
+	line.lag_seconds = replay_lag_seconds(clock_wall_ms(), line.pending, found ? &cp : NULL,
+					      p->last_event_ms);
+	checkpoint_cleanup(&cp);
+	line.state = final ? "finished" : line.pending == 0 ? "idle" : "applying";
+	line.events = p->applied;
+	line.rate = span > 0 ? (double)count * 1000.0 / (double)span : 0.0;
+	line.cluster_time = p->cluster_time;
+	status_emit(&line, final,
+		    fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks", (json_int_t)fallbacks)
+				  : NULL);
+	p->last_emit_ms = now;
+	p->applied_at_emit = p->applied;
+}
+
+/*
+ * After a failure of the loop's work on ns (doing: "reading staged events
+ * of"): STEP_NEXT once the backoff allows another try of a transient
+ * failure, STEP_STOP when a stop came first (stop_wins: also for a failure
+ * that is not transient), STEP_FAIL otherwise.
+ */
+static step_t
+retry_step(replay_loop_t *loop, const char *doing, const char *ns, bool stop_wins,
+	   bson_error_t *error)
+{
+	char *what = bson_strdup_printf("%s '%s' on the target", doing, ns);
+	bool again = csm_error_is_transient(error, NULL) && retry_wait(&loop->retry, what, error);
+
+	bson_free(what);
+	if (again)
+		return STEP_NEXT;
+	if (csm_error_is_stopped(error) || (stop_wins && stop_requested()))
+		return STEP_STOP;
+	return STEP_FAIL;
+}
+
+/* Reads the restore marker, retrying transient failures. */
+static step_t
+load_marker(replay_loop_t *loop, bson_error_t *error)
+{
+	replay_marker_t *m = &loop->marker;
+	step_t step;
+
+	while (!replay_marker_load(loop->s->meta, loop->s->target_ns, m, error)) {
+		step = retry_step(loop, "reading the restore marker of", loop->s->target_ns, false,
+				  error);
+		if (step != STEP_NEXT)
+			return step;
+	}
+	retry_reset(&loop->retry);
+	if (m->found && !optime_is_zero(m->dump_end))
+		replay_applier_set_window(loop->s->applier, m->dump_end);
+	if (m->found)
+		log_info("restore marker of '%s': %zu deferred unique, %zu deferred TTL "
+			 "index(es)%s",
+			 loop->s->target_ns, m->n_unique, m->n_ttl,
+			 optime_is_zero(m->dump_end) ? ", no dump end time" : "");
+	return STEP_NEXT;
+}
+
+/* Builds the deferred unique indexes once the catch-up window is applied
+ * and capture has passed the dump end (replay_unique_decide). */
+static bool
+maybe_create_unique(replay_loop_t *loop, bson_error_t *error)
+{
+	replay_session_t *s = loop->s;
+	const replay_batch_t *b = &loop->batch;
+	replay_unique_t verdict =
+		replay_unique_decide(&loop->marker, b->has_head, b->head_time, NULL, false);
+	checkpoint_t cp;
+	bool found;
+
+	if (verdict == REPLAY_UNIQUE_ASK_CAPTURE) {
+		checkpoint_init(&cp);
+		if (!checkpoint_read(s->meta, s->ns, &cp, &found, error)) {
+			checkpoint_cleanup(&cp);
+			return false;
+		}
+		verdict =
+			replay_unique_decide(&loop->marker, b->has_head, b->head_time, &cp, found);
+		checkpoint_cleanup(&cp);
+	}
+	if (verdict == REPLAY_UNIQUE_WAIT_CAPTURE && !loop->unique_waiting_logged) {
+		log_info("deferred unique indexes of '%s' wait for capture to pass the dump end "
+			 "(%u, %u)",
+			 s->target_ns, loop->marker.dump_end.t, loop->marker.dump_end.i);
+		loop->unique_waiting_logged = true;
+	}
+	if (verdict != REPLAY_UNIQUE_BUILD)
+		return true;
+	return replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
+					     error);
+}
+
+/* Marks the applied batch done, retrying transient failures. */
+static bool
+mark_batch(replay_loop_t *loop, bson_error_t *error)
+{
+	const replay_batch_t *b = &loop->batch;
+	int64_t first = b->events[0].first_seq, last = b->events[b->len - 1].last_seq;
+	char *what = bson_strdup_printf("marking seq %" PRId64 "..%" PRId64
+					" of '%s' done on the target",
+					first, last, loop->s->ns);
+	retry_t retry;
+	bool ok = true;
+
+	retry_init(&retry, 0);
+	while (!replay_batch_mark_done(loop->s->staging, loop->s->ns, first, last, error)) {
+		if (csm_error_is_transient(error, NULL) && retry_wait(&retry, what, error))
+			continue;
+		if (csm_error_is_stopped(error))
+			csm_error_stopped(error,
+					  "stopped before seq %" PRId64 "..%" PRId64
+					  " could be marked done; they are applied and will be "
+					  "applied again (harmlessly) on restart",
+					  first, last);
+		ok = false;
+		break;
+	}
+	bson_free(what);
+	return ok;
+}
+
+/* Applies the batch read and marks it done. */
+static step_t
+apply_batch(replay_loop_t *loop, bson_error_t *error)
+{
+	if (!replay_applier_apply(loop->s->applier, &loop->batch, error) ||
+	    !mark_batch(loop, error))
+		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
+	progress_batch_done(&loop->progress, &loop->batch);
+	loop->idle_ms = 0;
+	return STEP_NEXT;
+}
+
+/* The batch ended before an event replay cannot apply: error says which. */
+static step_t
+stop_event(replay_loop_t *loop, bson_error_t *error)
+{
+	const replay_event_t *ev = &loop->batch.stop_event;
+	char *what = replay_event_describe(ev);
+
+	if (ev->kind == APPLY_KIND_STOP)
+		csm_error_set(error, CSM_EXIT_DDL,
+			      "stopped at %s on '%s': every event before it is applied; a drop, "
+			      "rename, dropDatabase or invalidate cannot be replayed as data: "
+			      "migrate the collection again from init (the event stays pending)",
+			      what, loop->s->ns);
+	else
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "stopped at %s on '%s': unknown operationType '%s' that cdc-replay "
+			      "cannot apply; every event before it is applied",
+			      what, loop->s->ns, ev->operation_type);
+	bson_free(what);
+	return STEP_FAIL;
+}
+
+/* Warns once that --drain waits, in the words of verdict. */
+static void
+drain_warn_once(replay_loop_t *loop, replay_drain_t verdict, const checkpoint_t *cp)
+{
+	if (loop->drain_warned)
+		return;
+	loop->drain_warned = true;
+	if (verdict == REPLAY_DRAIN_NO_CAPTURE)
+		log_warn("no capture checkpoint for '%s' in '%s': capture never ran; --drain "
+			 "ends once nothing is pending",
+			 loop->s->ns, mongoc_collection_get_name(loop->s->meta));
+	else if (verdict == REPLAY_DRAIN_PAUSED)
+		log_warn("capture of '%s' is '%s' and its checkpoint predates the drain: --drain "
+			 "waits for capture to run again",
+			 loop->s->ns, cp->state);
+}
+
+/* Sets *done when --drain is complete (replay_drain_decide, then nothing
+ * pending once capture's checkpoint allows it); capture having lost its
+ * resume point makes waiting useless (exit 3). */
+static bool
+drain_complete(replay_loop_t *loop, bool *done, bson_error_t *error)
+{
+	checkpoint_t cp;
+	replay_drain_t verdict;
+	int64_t pending;
+	bool found;
+
+	*done = false;
+	checkpoint_init(&cp);
+	if (!checkpoint_read(loop->s->meta, loop->s->ns, &cp, &found, error)) {
+		checkpoint_cleanup(&cp);
+		return false;
+	}
+	verdict = replay_drain_decide(&cp, found, loop->drain_start_ms);
+	if (verdict != REPLAY_DRAIN_CAUGHT_UP)
+		drain_warn_once(loop, verdict, &cp);
+	checkpoint_cleanup(&cp);
+	if (verdict == REPLAY_DRAIN_HISTORY_LOST) {
+		csm_error_set(error, CSM_EXIT_HISTORY_LOST,
+			      "capture of '%s' lost its resume point and stopped: --drain cannot "
+			      "complete; migrate this collection again from init",
+			      loop->s->ns);
+		return false;
+	}
+	if (verdict == REPLAY_DRAIN_BEHIND || verdict == REPLAY_DRAIN_PAUSED)
+		return true;
+	if (!count_pending(loop->s, 1, &pending, error))
+		return false;
+	*done = pending == 0;
+	return true;
+}
+
+/* Everything is applied: whatever is still deferred can be built now,
+ * unique ones first (TTL ones only at cutover). */
+static step_t
+finish_drain(replay_loop_t *loop, bson_error_t *error)
+{
+	replay_session_t *s = loop->s;
+
+	if (!replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
+					   error) ||
+	    !replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, true,
+					   error))
+		return retry_step(loop, "building the deferred indexes of", s->target_ns, false,
+				  error);
+	log_info("drained '%s': nothing pending and capture is past the drain start", s->ns);
+	return STEP_STOP;
+}
+
+/* Caught up: wait for capture, without busy looping. */
+static void
+idle_wait(replay_loop_t *loop)
+{
+	if (loop->batch.waiting_for_parts)
+		log_debug("waiting for the remaining parts of a split event of '%s'", loop->s->ns);
+	loop->idle_ms = loop->idle_ms ? loop->idle_ms * 2 : REPLAY_IDLE_FIRST_MS;
+	if (loop->idle_ms > REPLAY_IDLE_MAX_MS)
+		loop->idle_ms = REPLAY_IDLE_MAX_MS;
+	stop_sleep_ms(loop->idle_ms);
+}
+
+/* One turn: read a batch, then apply it, stop at its stop event, end the
+ * drain or wait for more. */
+static step_t
+loop_step(replay_loop_t *loop, bson_error_t *error)
+{
+	replay_session_t *s = loop->s;
+	bool drained = false;
+
+	if (stop_requested()) {
+		log_info("stop requested: every applied batch is marked done");
+		return STEP_STOP;
+	}
+	if (progress_due(&loop->progress))
+		emit_status(loop, false);
+	if (!replay_batch_read(s->staging, s->ns, s->opts->batch_size, REPLAY_MAX_BATCH_BYTES,
+			       &loop->batch, error))
+		return retry_step(loop, "reading staged events of", s->ns, true, error);
+	if (!maybe_create_unique(loop, error))
+		return retry_step(loop, "building the deferred unique indexes of", s->target_ns,
+				  true, error);
+	retry_reset(&loop->retry);
+	if (loop->batch.len > 0)
+		return apply_batch(loop, error);
+	if (loop->batch.has_stop)
+		return stop_event(loop, error);
+	if (s->opts->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
+		return retry_step(loop, "checking whether --drain is complete for", s->ns, true,
+				  error);
+	if (drained)
+		return finish_drain(loop, error);
+	idle_wait(loop);
+	return STEP_NEXT;
+}
+
+int
+replay_session_run(replay_session_t *s)
+{
+	replay_loop_t loop = {.s = s, .drain_start_ms = clock_wall_ms()};
+	bson_error_t error = {0};
+	step_t step;
+	int rc = CSM_EXIT_OK;
+
+	replay_batch_init(&loop.batch);
+	replay_marker_init(&loop.marker);
+	progress_init(&loop.progress, s->opts->status_interval);
+	retry_init(&loop.retry, 0);
+	step = load_marker(&loop, &error);
+	while (step == STEP_NEXT)
+		step = loop_step(&loop, &error);
+	if (step == STEP_FAIL) {
+		log_error("%s", error.message);
+		rc = csm_exit_code(&error);
+	} else if (csm_error_is_stopped(&error)) {
+		log_warn("%s", error.message);
+	}
+	emit_status(&loop, true);
+	replay_marker_cleanup(&loop.marker);
+	replay_batch_destroy(&loop.batch);
+	return rc;
+}
