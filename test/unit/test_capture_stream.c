@@ -56,38 +56,38 @@ case_history_lost(void)
 	}
 }
 
+/* The verdict on a too-large event read in mode, with and without updateLookup. */
+static capture_verdict_t
+too_large(capture_read_mode_t mode, bool update_lookup, bool has_split, bson_error_t *out)
+{
+	return verdict_of(SERVER_BSON_OBJECT_TOO_LARGE, mode, update_lookup, has_split, out);
+}
+
 static void
 case_too_large(void)
 {
 	bson_error_t out;
 
 	/* In whole batches: find the oversized event, one event at a time. */
-	CHECK_INT(verdict_of(SERVER_BSON_OBJECT_TOO_LARGE, CAPTURE_READ_FULL, true, false, &out),
-		  CAPTURE_VERDICT_NARROW);
-	CHECK_CONTAINS(out.message, "a batch of '" NS "' is too large with its looked-up "
-				    "documents (the server said no)");
-	CHECK_CONTAINS(out.message, "reading one event at a time");
+	CHECK_INT(too_large(CAPTURE_READ_FULL, true, false, &out), CAPTURE_VERDICT_NARROW);
+	CHECK_STR(out.message, "a batch of '" NS "' is too large with its looked-up documents "
+			       "(the server said no): reading one event at a time to find the "
+			       "oversized one");
 	/* One event at a time: that very event goes without updateLookup. */
-	CHECK_INT(verdict_of(SERVER_BSON_OBJECT_TOO_LARGE, CAPTURE_READ_NARROW, true, false, &out),
-		  CAPTURE_VERDICT_NO_LOOKUP);
-	CHECK_CONTAINS(out.message, "an event on '" NS "' is too large with its looked-up "
-				    "document");
-	CHECK_CONTAINS(out.message, "staging it without fullDocument");
+	CHECK_INT(too_large(CAPTURE_READ_NARROW, true, false, &out), CAPTURE_VERDICT_NO_LOOKUP);
+	CHECK_STR(out.message, "an event on '" NS "' is too large with its looked-up document "
+			       "(the server said no): staging it without fullDocument");
 	/* Too large even without it: exit 65, naming the split stage when absent. */
-	CHECK_INT(
-		verdict_of(SERVER_BSON_OBJECT_TOO_LARGE, CAPTURE_READ_NO_LOOKUP, true, false, &out),
-		CAPTURE_VERDICT_FATAL);
+	CHECK_INT(too_large(CAPTURE_READ_NO_LOOKUP, true, false, &out), CAPTURE_VERDICT_FATAL);
 	CHECK_INT(csm_exit_code(&out), CSM_EXIT_DATAERR);
-	CHECK_CONTAINS(out.message, "the event after the last staged one on '" NS "' is larger "
-				    "than 16 MiB even without its looked-up document");
-	CHECK_CONTAINS(out.message, "$changeStreamSplitLargeEvent (MongoDB 6.0.9+ or 7.0+)");
-	CHECK_INT(
-		verdict_of(SERVER_BSON_OBJECT_TOO_LARGE, CAPTURE_READ_NO_LOOKUP, true, true, &out),
-		CAPTURE_VERDICT_FATAL);
+	CHECK_STR(out.message, "the event after the last staged one on '" NS "' is larger than "
+			       "16 MiB even without its looked-up document (the server said no) "
+			       "and cannot be staged; a source with $changeStreamSplitLargeEvent "
+			       "(MongoDB 6.0.9+ or 7.0+) can split it");
+	CHECK_INT(too_large(CAPTURE_READ_NO_LOOKUP, true, true, &out), CAPTURE_VERDICT_FATAL);
 	CHECK_LACKS(out.message, "$changeStreamSplitLargeEvent");
 	/* Without updateLookup there is nothing to leave out. */
-	CHECK_INT(verdict_of(SERVER_BSON_OBJECT_TOO_LARGE, CAPTURE_READ_FULL, false, false, &out),
-		  CAPTURE_VERDICT_FATAL);
+	CHECK_INT(too_large(CAPTURE_READ_FULL, false, false, &out), CAPTURE_VERDICT_FATAL);
 	CHECK_INT(csm_exit_code(&out), CSM_EXIT_DATAERR);
 }
 
@@ -123,28 +123,31 @@ case_transient(void)
 static void
 case_fatal(void)
 {
+	static const struct {
+		int32_t code;
+		int exit_code;
+		const char *message;
+	} fatal[] = {
+		{SERVER_CHANGE_STREAM_NEEDS_REPLICA_SET, CSM_EXIT_UNAVAILABLE,
+		 "cannot open change stream on '" NS "': the source is not a replica set or "
+		 "sharded cluster (the server said no); point the source URI at one"},
+		{SERVER_INVALID_RESUME_TOKEN, CSM_EXIT_DATAERR,
+		 "cannot resume change stream on '" NS "': the source rejects the resume token "
+		 "(the server said no); migrate this collection again from init"},
+		{SERVER_BAD_VALUE, CSM_EXIT_DATAERR,
+		 "change stream on '" NS "' failed: the server said no"},
+		{SERVER_UNAUTHORIZED, CSM_EXIT_NOPERM,
+		 "change stream on '" NS "' failed: the server said no"},
+	};
 	bson_error_t out;
+	size_t i;
 
-	CHECK_INT(verdict_of(SERVER_CHANGE_STREAM_NEEDS_REPLICA_SET, CAPTURE_READ_FULL, true, true,
-			     &out),
-		  CAPTURE_VERDICT_FATAL);
-	CHECK_INT(csm_exit_code(&out), CSM_EXIT_UNAVAILABLE);
-	CHECK_CONTAINS(out.message, "cannot open change stream on '" NS "': the source is not a "
-				    "replica set or sharded cluster (the server said no); point "
-				    "the source URI at one");
-	CHECK_INT(verdict_of(SERVER_INVALID_RESUME_TOKEN, CAPTURE_READ_FULL, true, true, &out),
-		  CAPTURE_VERDICT_FATAL);
-	CHECK_INT(csm_exit_code(&out), CSM_EXIT_DATAERR);
-	CHECK_CONTAINS(out.message, "cannot resume change stream on '" NS "': the source rejects "
-				    "the resume token (the server said no); migrate this "
-				    "collection again from init");
-	CHECK_INT(verdict_of(SERVER_BAD_VALUE, CAPTURE_READ_FULL, true, true, &out),
-		  CAPTURE_VERDICT_FATAL);
-	CHECK_INT(csm_exit_code(&out), CSM_EXIT_DATAERR);
-	CHECK_STR(out.message, "change stream on '" NS "' failed: the server said no");
-	CHECK_INT(verdict_of(SERVER_UNAUTHORIZED, CAPTURE_READ_FULL, true, true, &out),
-		  CAPTURE_VERDICT_FATAL);
-	CHECK_INT(csm_exit_code(&out), CSM_EXIT_NOPERM);
+	for (i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+		CHECK_INT(verdict_of(fatal[i].code, CAPTURE_READ_FULL, true, true, &out),
+			  CAPTURE_VERDICT_FATAL);
+		CHECK_INT(csm_exit_code(&out), fatal[i].exit_code);
+		CHECK_STR(out.message, fatal[i].message);
+	}
 }
 
 static void
