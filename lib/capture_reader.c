@@ -148,11 +148,18 @@ capture_reader_event_ends_mode(capture_reader_t *r)
 	}
 }
 
-void
-capture_reader_batch_empty(capture_reader_t *r)
+bool
+capture_reader_batch_empty(capture_reader_t *r, const bson_t **pbrt)
 {
+	*pbrt = NULL;
 	if (r->mode == CAPTURE_READ_NARROW)
 		r->mode = CAPTURE_READ_FULL;
+	if (r->mode == CAPTURE_READ_NO_LOOKUP)
+		return false;
+	r->idle = true;
+	if (r->stream)
+		*pbrt = mongoc_change_stream_get_resume_token(r->stream);
+	return true;
 }
 
 capture_verdict_t

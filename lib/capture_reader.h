@@ -97,8 +97,14 @@ bool capture_reader_next(capture_reader_t *r, const bson_t **event, bson_error_t
  */
 bool capture_reader_event_ends_mode(capture_reader_t *r);
 
-/* An empty getMore: past the batch that failed, NARROW ends. */
-void capture_reader_batch_empty(capture_reader_t *r);
+/*
+ * An empty getMore; past the batch that failed, NARROW ends. true when
+ * the stream is idle and caught up: every event before its
+ * postBatchResumeToken (*pbrt, borrowed until the next call on r; NULL
+ * when it has none) is read. false while the oversized event is still to
+ * be read (NO_LOOKUP): no position may pass it.
+ */
+bool capture_reader_batch_empty(capture_reader_t *r, const bson_t **pbrt);
 
 /* capture_stream_verdict() for r's mode, switching r to NARROW/NO_LOOKUP. */
 capture_verdict_t capture_reader_verdict(capture_reader_t *r, const bson_error_t *error,

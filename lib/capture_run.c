@@ -121,11 +121,7 @@ batch_empty(capture_run_t *run, bson_error_t *error)
 
 	if (!capture_ns_flush(cns, error))
 		return false;
-	capture_reader_batch_empty(&run->reader);
-	/* Before the oversized event is read, no position may pass it. */
-	if (run->reader.mode != CAPTURE_READ_NO_LOOKUP) {
-		run->reader.idle = true;
-		pbrt = mongoc_change_stream_get_resume_token(run->reader.stream);
+	if (capture_reader_batch_empty(&run->reader, &pbrt)) {
 		if (pbrt) {
 			capture_source_op_time(run->src, &op_time);
 			capture_ns_advance(cns, pbrt, op_time);

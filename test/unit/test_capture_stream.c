@@ -155,6 +155,7 @@ case_read_modes(void)
 {
 	capture_stream_opts_t opts = {.update_lookup = true, .batch_size = 3};
 	capture_reader_t r;
+	const bson_t *pbrt;
 
 	capture_reader_init(&r, NULL, &opts);
 	CHECK_INT(r.mode, CAPTURE_READ_FULL);
@@ -168,12 +169,15 @@ case_read_modes(void)
 	CHECK_INT(r.mode, CAPTURE_READ_FULL);
 	/* ...or after an empty getMore. */
 	r.mode = CAPTURE_READ_NARROW;
-	capture_reader_batch_empty(&r);
+	CHECK(capture_reader_batch_empty(&r, &pbrt));
 	CHECK_INT(r.mode, CAPTURE_READ_FULL);
+	CHECK(r.idle);
 	/* Without updateLookup: for one event only, which an empty batch is not. */
 	r.mode = CAPTURE_READ_NO_LOOKUP;
-	capture_reader_batch_empty(&r);
+	r.idle = false;
+	CHECK(!capture_reader_batch_empty(&r, &pbrt));
 	CHECK_INT(r.mode, CAPTURE_READ_NO_LOOKUP);
+	CHECK(!r.idle);
 	CHECK(capture_reader_event_ends_mode(&r));
 	CHECK_INT(r.mode, CAPTURE_READ_FULL);
 	capture_reader_cleanup(&r);
