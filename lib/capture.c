@@ -13,7 +13,7 @@ struct capture_source {
 	bool has_split;
 	char version[64];
 	bool have_op_time;
-	uint32_t op_t, op_i;
+	optime_t op_time;
 };
 
 static void
@@ -22,18 +22,15 @@ on_command_succeeded(const mongoc_apm_command_succeeded_t *event)
 	capture_source_t *src = mongoc_apm_command_succeeded_get_context(event);
 	const char *name = mongoc_apm_command_succeeded_get_command_name(event);
 	const bson_t *reply = mongoc_apm_command_succeeded_get_reply(event);
-	bson_iter_t it;
-	uint32_t t, i;
+	optime_t op_time;
 
 	if (strcmp(name, "aggregate") != 0 && strcmp(name, "getMore") != 0)
 		return;
-	if (!bson_iter_init_find(&it, reply, "operationTime") || !BSON_ITER_HOLDS_TIMESTAMP(&it))
+	if (!optime_from_doc(reply, "operationTime", &op_time))
 		return;
-	bson_iter_timestamp(&it, &t, &i);
 	/* Replies come in order on one client, but never step back anyway. */
-	if (!src->have_op_time || t > src->op_t || (t == src->op_t && i > src->op_i)) {
-		src->op_t = t;
-		src->op_i = i;
+	if (!src->have_op_time || optime_cmp(op_time, src->op_time) > 0) {
+		src->op_time = op_time;
 		src->have_op_time = true;
 	}
 }
@@ -114,10 +111,9 @@ capture_source_version(const capture_source_t *src)
 }
 
 bool
-capture_source_op_time(const capture_source_t *src, uint32_t *t, uint32_t *i)
+capture_source_op_time(const capture_source_t *src, optime_t *out)
 {
-	*t = src->op_t;
-	*i = src->op_i;
+	*out = src->op_time;
 	return src->have_op_time;
 }
 
@@ -166,25 +162,24 @@ capture_start_cleanup(capture_start_t *start)
 }
 
 static void
-start_set(capture_start_t *start, const bson_t *token, uint32_t t, uint32_t i, const char *from)
+start_set(capture_start_t *start, const bson_t *token, optime_t cluster_time, const char *from)
 {
 	bson_destroy(&start->token);
 	bson_copy_to(token, &start->token);
-	start->ct_t = t;
-	start->ct_i = i;
+	start->cluster_time = cluster_time;
 	start->from = from;
 }
 
 bool
-capture_choose_start(const token_file_t *tf, const staging_last_t *last,
-		     const staging_checkpoint_t *cp, capture_start_t *start)
+capture_choose_start(const token_file_t *tf, const staging_last_t *last, const checkpoint_t *cp,
+		     capture_start_t *start)
 {
 	int64_t newest_write_ms = 0;
 	bool have = false, ours;
 
 	capture_start_cleanup(start);
 	if (last && last->seq > 0 && !bson_empty(&last->token)) {
-		start_set(start, &last->token, last->ct_t, last->ct_i, "staged events");
+		start_set(start, &last->token, last->cluster_time, "staged events");
 		newest_write_ms = last->staged_at_ms;
 		have = true;
 	}
@@ -193,10 +188,10 @@ capture_choose_start(const token_file_t *tf, const staging_last_t *last,
 	 * not behind the staged tail means its token is at or after it.
 	 */
 	if (cp && !bson_empty(&cp->token) && cp->last_seq >= (last ? last->seq : 0)) {
-		if (have && !cp->ct_t)
-			start_set(start, &cp->token, start->ct_t, start->ct_i, "checkpoint");
+		if (have && !cp->cluster_time.t)
+			start_set(start, &cp->token, start->cluster_time, "checkpoint");
 		else
-			start_set(start, &cp->token, cp->ct_t, cp->ct_i, "checkpoint");
+			start_set(start, &cp->token, cp->cluster_time, "checkpoint");
 		if (cp->heartbeat_ms > newest_write_ms)
 			newest_write_ms = cp->heartbeat_ms;
 		have = true;
@@ -204,8 +199,8 @@ capture_choose_start(const token_file_t *tf, const staging_last_t *last,
 	if (tf && !bson_empty(&tf->resume_token)) {
 		ours = tf->writer && !strncmp(tf->writer, CAPTURE_WRITER, strlen(CAPTURE_WRITER));
 		if (!have || (!ours && tf->written_at_ms > newest_write_ms)) {
-			start_set(start, &tf->resume_token, tf->cluster_time_t, tf->cluster_time_i,
-				  "token file");
+			start_set(start, &tf->resume_token,
+				  (optime_t){tf->cluster_time_t, tf->cluster_time_i}, "token file");
 			have = true;
 		}
 	}

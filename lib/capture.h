@@ -1,7 +1,8 @@
 /*
  * The source side of cdc-capture: which server features the source has,
  * opening and resuming its change stream, the source's cluster time, and
- * where a (re)started capture resumes (SPEC §5).
+ * where a (re)started capture resumes (docs/DESIGN.md, "Staged events" and
+ * "Meta documents").
  */
 #ifndef CSM_CAPTURE_H
 #define CSM_CAPTURE_H
@@ -10,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "checkpoint.h"
+#include "optime.h"
 #include "staging.h"
 #include "tokenfile.h"
 
@@ -47,9 +50,10 @@ bool capture_version_has_split_stage(const bson_t *build_info);
 /*
  * The operationTime of the newest aggregate/getMore reply on the source:
  * the cluster time a postBatchResumeToken of an empty batch stands for
- * (tokens are opaque; decoding them is not portable). false when none yet.
+ * (tokens are opaque; decoding them is not portable). false, and *out
+ * zero, when none yet.
  */
-bool capture_source_op_time(const capture_source_t *src, uint32_t *t, uint32_t *i);
+bool capture_source_op_time(const capture_source_t *src, optime_t *out);
 
 /*
  * Opens the change stream resuming after resume_token (resumeAfter; must
@@ -61,9 +65,9 @@ mongoc_change_stream_t *capture_stream_open(capture_source_t *src, const bson_t 
 
 /* Where to resume. */
 typedef struct capture_start {
-	bson_t token;        /* owned */
-	uint32_t ct_t, ct_i; /* 0 when unknown */
-	const char *from;    /* "token file" | "staged events" | "checkpoint" */
+	bson_t token;          /* owned */
+	optime_t cluster_time; /* zero when unknown */
+	const char *from;      /* "token file" | "staged events" | "checkpoint" */
 } capture_start_t;
 
 void capture_start_init(capture_start_t *start);
@@ -86,9 +90,10 @@ void capture_start_cleanup(capture_start_t *start);
  * Returns false when there is none (never "start from now").
  */
 bool capture_choose_start(const token_file_t *tf, const staging_last_t *last,
-			  const staging_checkpoint_t *cp, capture_start_t *start);
+			  const checkpoint_t *cp, capture_start_t *start);
 
-/* True for drop, rename, dropDatabase and invalidate (SPEC §5). */
+/* True for drop, rename, dropDatabase and invalidate: the events capture
+ * stages and then stops at (docs/DESIGN.md, "Signals and stopping"). */
 bool capture_is_ddl(const char *operation_type);
 
 #endif

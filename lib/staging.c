@@ -3,8 +3,8 @@
  * staging_format.h.
  */
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "staging.h"
 #include "staging_format.h"
@@ -17,30 +17,11 @@ struct staging {
 	char *db;
 	char *full_name; /* db.staging */
 	char *ns;
-	char *checkpoint_id;
 	/* Carried to split fragments that lack them (see staging.h). */
 	char carry_optype[64];
-	uint32_t carry_ct_t, carry_ct_i;
+	optime_t carry_cluster_time;
 	int64_t carry_wall_ms;
 };
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 staging_t *
 staging_new(mongoc_client_t *target, const char *db, const char *staging_coll, const char *ns,
@@ -63,7 +44,6 @@ staging_new(mongoc_client_t *target, const char *db, const char *staging_coll, c
 	st->db = bson_strdup(db);
 	st->ns = bson_strdup(ns);
 	st->full_name = bson_strdup_printf("%s.%s", db, staging_coll);
-	st->checkpoint_id = bson_strdup_printf("%s%s", STAGING_CHECKPOINT_ID_PREFIX, ns);
 	meta_name = bson_strdup_printf("%s%s", staging_coll, STAGING_META_SUFFIX);
 	st->coll = mongoc_client_get_collection(target, db, staging_coll);
 	st->meta = mongoc_client_get_collection(target, db, meta_name);
@@ -82,7 +62,6 @@ staging_destroy(staging_t *st)
 	mongoc_write_concern_destroy(st->wc);
 	mongoc_collection_destroy(st->meta);
 	mongoc_collection_destroy(st->coll);
-	bson_free(st->checkpoint_id);
 	bson_free(st->full_name);
 	bson_free(st->ns);
 	bson_free(st->db);
@@ -93,6 +72,12 @@ const char *
 staging_full_name(const staging_t *st)
 {
 	return st->full_name;
+}
+
+mongoc_collection_t *
+staging_meta(const staging_t *st)
+{
+	return st->meta;
 }
 
 bool
@@ -106,16 +91,16 @@ staging_ensure_indexes(staging_t *st, bson_error_t *error)
 	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
 	BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
 	BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
-	BSON_APPEND_INT32(&key, "ns", 1);
-	BSON_APPEND_INT32(&key, "status", 1);
-	BSON_APPEND_INT32(&key, "seq", 1);
+	BSON_APPEND_INT32(&key, STAGED_F_NS, 1);
+	BSON_APPEND_INT32(&key, STAGED_F_STATUS, 1);
+	BSON_APPEND_INT32(&key, STAGED_F_SEQ, 1);
 	bson_append_document_end(&index, &key);
 	BSON_APPEND_UTF8(&index, "name", "ns_1_status_1_seq_1");
 	bson_append_document_end(&indexes, &index);
 	BSON_APPEND_DOCUMENT_BEGIN(&indexes, "1", &index);
 	BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
-	BSON_APPEND_INT32(&key, "ns", 1);
-	BSON_APPEND_INT32(&key, "seq", 1);
+	BSON_APPEND_INT32(&key, STAGED_F_NS, 1);
+	BSON_APPEND_INT32(&key, STAGED_F_SEQ, 1);
 	bson_append_document_end(&index, &key);
 	BSON_APPEND_UTF8(&index, "name", "ns_1_seq_1");
 	BSON_APPEND_BOOL(&index, "unique", true);
@@ -177,16 +162,6 @@ get_int64(const bson_t *doc, const char *key, int64_t dflt)
 	return dflt;
 }
 
-static void
-get_timestamp(const bson_t *doc, const char *key, uint32_t *t, uint32_t *i)
-{
-	bson_iter_t it;
-
-	*t = *i = 0;
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_TIMESTAMP(&it))
-		bson_iter_timestamp(&it, t, i);
-}
-
 static int64_t
 get_date(const bson_t *doc, const char *key)
 {
@@ -217,31 +192,32 @@ staging_read_last(staging_t *st, staging_last_t *last, bson_error_t *error)
 	bool ok = true;
 
 	staging_last_cleanup(last);
-	BSON_APPEND_UTF8(&filter, "ns", st->ns);
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, st->ns);
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &child);
-	BSON_APPEND_INT32(&child, "seq", -1);
+	BSON_APPEND_INT32(&child, STAGED_F_SEQ, -1);
 	bson_append_document_end(&opts, &child);
 	BSON_APPEND_INT64(&opts, "limit", 1);
 	/* The event itself may be 16 MiB: leave it on the server. */
 	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &child);
-	BSON_APPEND_INT32(&child, "event", 0);
-	BSON_APPEND_INT32(&child, "eventBytes", 0);
+	BSON_APPEND_INT32(&child, STAGED_F_EVENT, 0);
+	BSON_APPEND_INT32(&child, STAGED_F_EVENT_BYTES, 0);
 	bson_append_document_end(&opts, &child);
 
 	cursor = mongoc_collection_find_with_opts(st->coll, &filter, &opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
-		last->seq = get_int64(doc, "seq", 0);
-		copy_subdoc(doc, "token", &last->token);
-		get_timestamp(doc, "clusterTime", &last->ct_t, &last->ct_i);
-		last->wall_ms = get_date(doc, "wallTime");
-		last->staged_at_ms = get_date(doc, "stagedAt");
-		get_string(doc, "operationType", last->operation_type, sizeof last->operation_type);
-		if (bson_iter_init_find(&it, doc, "chunk") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-		    bson_iter_recurse(&it, &sub)) {
+		last->seq = get_int64(doc, STAGED_F_SEQ, 0);
+		copy_subdoc(doc, STAGED_F_TOKEN, &last->token);
+		optime_from_doc(doc, STAGED_F_CLUSTER_TIME, &last->cluster_time);
+		last->wall_ms = get_date(doc, STAGED_F_WALL_TIME);
+		last->staged_at_ms = get_date(doc, STAGED_F_STAGED_AT);
+		get_string(doc, STAGED_F_OPERATION_TYPE, last->operation_type,
+			   sizeof last->operation_type);
+		if (bson_iter_init_find(&it, doc, STAGED_F_CHUNK) &&
+		    BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub)) {
 			while (bson_iter_next(&sub)) {
-				if (!strcmp(bson_iter_key(&sub), "index"))
+				if (!strcmp(bson_iter_key(&sub), STAGED_F_CHUNK_INDEX))
 					last->chunk_index = (int32_t)bson_iter_as_int64(&sub);
-				else if (!strcmp(bson_iter_key(&sub), "of"))
+				else if (!strcmp(bson_iter_key(&sub), STAGED_F_CHUNK_OF))
 					last->chunk_of = (int32_t)bson_iter_as_int64(&sub);
 			}
 		}
@@ -277,8 +253,8 @@ staging_repair_tail(staging_t *st, int64_t *removed, bson_error_t *error)
 	ok = staging_read_last(st, &last, error);
 	if (!ok || last.seq == 0 || last.chunk_index < 0 || last.chunk_index >= last.chunk_of - 1)
 		goto done;
-	BSON_APPEND_UTF8(&selector, "ns", st->ns);
-	BSON_APPEND_DOCUMENT_BEGIN(&selector, "seq", &child);
+	BSON_APPEND_UTF8(&selector, STAGED_F_NS, st->ns);
+	BSON_APPEND_DOCUMENT_BEGIN(&selector, STAGED_F_SEQ, &child);
 	BSON_APPEND_INT64(&child, "$gte", last.seq - last.chunk_index);
 	bson_append_document_end(&selector, &child);
 	mongoc_write_concern_append(st->wc, &opts);
@@ -293,96 +269,6 @@ done:
 	bson_destroy(&opts);
 	bson_destroy(&selector);
 	staging_last_cleanup(&last);
-	return ok;
-}
-
-void
-staging_checkpoint_init(staging_checkpoint_t *cp)
-{
-	memset(cp, 0, sizeof *cp);
-	bson_init(&cp->token);
-}
-
-void
-staging_checkpoint_cleanup(staging_checkpoint_t *cp)
-{
-	bson_destroy(&cp->token);
-	staging_checkpoint_init(cp);
-}
-
-bool
-staging_read_checkpoint(staging_t *st, staging_checkpoint_t *cp, bool *found, bson_error_t *error)
-{
-	bson_t filter = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok = true;
-
-	*found = false;
-	staging_checkpoint_cleanup(cp);
-	BSON_APPEND_UTF8(&filter, "_id", st->checkpoint_id);
-	cursor = mongoc_collection_find_with_opts(st->meta, &filter, NULL, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		*found = true;
-		copy_subdoc(doc, "token", &cp->token);
-		get_timestamp(doc, "clusterTime", &cp->ct_t, &cp->ct_i);
-		cp->last_seq = get_int64(doc, "lastSeq", 0);
-		cp->heartbeat_ms = get_date(doc, "heartbeatAt");
-		get_string(doc, "state", cp->state, sizeof cp->state);
-		get_string(doc, "stateDetail", cp->detail, sizeof cp->detail);
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		csm_error_prefix(error, "cannot read the checkpoint of '%s'", st->ns);
-		*found = false;
-		ok = false;
-	}
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&filter);
-	return ok;
-}
-
-bool
-staging_write_checkpoint(staging_t *st, staging_checkpoint_t *cp, bool *transient,
-			 bson_error_t *error)
-{
-	bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	bson_t set, unset, reply;
-	int64_t now = now_ms();
-	bool ok;
-
-	*transient = false;
-	BSON_APPEND_UTF8(&selector, "_id", st->checkpoint_id);
-	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-	BSON_APPEND_UTF8(&set, "ns", st->ns);
-	if (!bson_empty(&cp->token))
-		BSON_APPEND_DOCUMENT(&set, "token", &cp->token);
-	if (cp->ct_t)
-		BSON_APPEND_TIMESTAMP(&set, "clusterTime", cp->ct_t, cp->ct_i);
-	BSON_APPEND_DATE_TIME(&set, "heartbeatAt", now);
-	BSON_APPEND_INT64(&set, "lastSeq", cp->last_seq);
-	BSON_APPEND_UTF8(&set, "state", cp->state[0] ? cp->state : "running");
-	if (cp->detail[0])
-		BSON_APPEND_UTF8(&set, "stateDetail", cp->detail);
-	bson_append_document_end(&update, &set);
-	if (!cp->detail[0]) {
-		BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
-		BSON_APPEND_UTF8(&unset, "stateDetail", "");
-		bson_append_document_end(&update, &unset);
-	}
-	BSON_APPEND_BOOL(&opts, "upsert", true);
-	mongoc_write_concern_append(st->wc, &opts);
-	ok = mongoc_collection_update_one(st->meta, &selector, &update, &opts, &reply, error);
-	if (ok) {
-		cp->heartbeat_ms = now;
-	} else {
-		*transient = error->domain == MONGOC_ERROR_WRITE_CONCERN ||
-			     csm_error_is_transient(error, &reply);
-		csm_error_prefix(error, "cannot write the checkpoint of '%s'", st->ns);
-	}
-	bson_destroy(&reply);
-	bson_destroy(&opts);
-	bson_destroy(&update);
-	bson_destroy(&selector);
 	return ok;
 }
 
@@ -430,31 +316,82 @@ batch_push(staging_batch_t *batch, bson_t *doc)
 
 /* The fields every staged document of one event (or part) starts with. */
 static bson_t *
-staged_head(staging_t *st, int64_t seq, const bson_t *token, const char *optype, uint32_t ct_t,
-	    uint32_t ct_i, int64_t wall_ms)
+staged_head(staging_t *st, int64_t seq, const bson_t *token, const char *optype,
+	    optime_t cluster_time, int64_t wall_ms)
 {
 	bson_t *doc = bson_new();
 	bson_oid_t oid;
 
 	bson_oid_init(&oid, NULL);
-	BSON_APPEND_OID(doc, "_id", &oid);
-	BSON_APPEND_UTF8(doc, "ns", st->ns);
-	BSON_APPEND_INT64(doc, "seq", seq);
-	BSON_APPEND_DOCUMENT(doc, "token", token);
-	if (ct_t)
-		BSON_APPEND_TIMESTAMP(doc, "clusterTime", ct_t, ct_i);
+	BSON_APPEND_OID(doc, STAGED_F_ID, &oid);
+	BSON_APPEND_UTF8(doc, STAGED_F_NS, st->ns);
+	BSON_APPEND_INT64(doc, STAGED_F_SEQ, seq);
+	BSON_APPEND_DOCUMENT(doc, STAGED_F_TOKEN, token);
+	if (cluster_time.t)
+		optime_append(doc, STAGED_F_CLUSTER_TIME, cluster_time);
 	if (wall_ms)
-		BSON_APPEND_DATE_TIME(doc, "wallTime", wall_ms);
+		BSON_APPEND_DATE_TIME(doc, STAGED_F_WALL_TIME, wall_ms);
 	if (optype[0])
-		BSON_APPEND_UTF8(doc, "operationType", optype);
+		BSON_APPEND_UTF8(doc, STAGED_F_OPERATION_TYPE, optype);
 	return doc;
 }
 
 static void
 staged_tail(bson_t *doc, int64_t staged_at)
 {
-	BSON_APPEND_UTF8(doc, "status", STAGING_STATUS_PENDING);
-	BSON_APPEND_DATE_TIME(doc, "stagedAt", staged_at);
+	BSON_APPEND_UTF8(doc, STAGED_F_STATUS, STAGING_STATUS_PENDING);
+	BSON_APPEND_DATE_TIME(doc, STAGED_F_STAGED_AT, staged_at);
+}
+
+/*
+ * Reads the event's operationType, clusterTime and wallTime; fragments
+ * 2..n of a split event carry only the remaining fields, so what is
+ * missing comes from the previous fragment.
+ */
+static void
+event_header(staging_t *st, const bson_t *event, char *optype, size_t optype_size,
+	     optime_t *cluster_time, int64_t *wall_ms)
+{
+	get_string(event, EVENT_F_OPERATION_TYPE, optype, optype_size);
+	*cluster_time = OPTIME_ZERO;
+	optime_from_doc(event, EVENT_F_CLUSTER_TIME, cluster_time);
+	*wall_ms = get_date(event, EVENT_F_WALL_TIME);
+	if (!optype[0])
+		bson_strncpy(optype, st->carry_optype, optype_size);
+	else
+		bson_strncpy(st->carry_optype, optype, sizeof st->carry_optype);
+	if (!cluster_time->t)
+		*cluster_time = st->carry_cluster_time;
+	else
+		st->carry_cluster_time = *cluster_time;
+	if (!*wall_ms)
+		*wall_ms = st->carry_wall_ms;
+	else
+		st->carry_wall_ms = *wall_ms;
+}
+
+/* Too big with the staging fields: stages the event's bytes in parts. */
+static void
+push_chunks(staging_t *st, staging_batch_t *batch, const bson_t *event, const bson_t *token,
+	    const char *optype, optime_t cluster_time, int64_t wall_ms, int64_t staged_at)
+{
+	uint32_t k = (event->len + STAGING_CHUNK_BYTES - 1) / STAGING_CHUNK_BYTES;
+	uint32_t i, off, len;
+	bson_t *doc, chunk;
+
+	for (i = 0, off = 0; i < k; i++, off += len) {
+		len = event->len - off < STAGING_CHUNK_BYTES ? event->len - off
+							     : STAGING_CHUNK_BYTES;
+		doc = staged_head(st, batch->next_seq, token, optype, cluster_time, wall_ms);
+		BSON_APPEND_DOCUMENT_BEGIN(doc, STAGED_F_CHUNK, &chunk);
+		BSON_APPEND_INT32(&chunk, STAGED_F_CHUNK_INDEX, (int32_t)i);
+		BSON_APPEND_INT32(&chunk, STAGED_F_CHUNK_OF, (int32_t)k);
+		bson_append_document_end(doc, &chunk);
+		BSON_APPEND_BINARY(doc, STAGED_F_EVENT_BYTES, BSON_SUBTYPE_BINARY,
+				   bson_get_data(event) + off, len);
+		staged_tail(doc, staged_at);
+		batch_push(batch, doc);
+	}
 }
 
 bool
@@ -463,13 +400,11 @@ staging_batch_add_event(staging_t *st, staging_batch_t *batch, const bson_t *eve
 {
 	bson_t token = BSON_INITIALIZER;
 	char optype[64];
-	uint32_t ct_t, ct_i;
-	int64_t wall_ms, staged_at = now_ms();
+	optime_t cluster_time;
+	int64_t wall_ms, staged_at = clock_wall_ms();
 	bson_t *doc;
-	bson_t chunk;
-	uint32_t k, i, off, len;
 
-	if (!copy_subdoc(event, "_id", &token)) {
+	if (!copy_subdoc(event, EVENT_F_ID, &token)) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "change event of '%s' has no resume token (_id); a $project "
 			      "stage must not remove it",
@@ -477,68 +412,34 @@ staging_batch_add_event(staging_t *st, staging_batch_t *batch, const bson_t *eve
 		bson_destroy(&token);
 		return false;
 	}
-	get_string(event, "operationType", optype, sizeof optype);
-	get_timestamp(event, "clusterTime", &ct_t, &ct_i);
-	wall_ms = get_date(event, "wallTime");
-	/* Fragments 2..n of a split event carry only the remaining fields. */
-	if (!optype[0])
-		bson_strncpy(optype, st->carry_optype, sizeof optype);
-	else
-		bson_strncpy(st->carry_optype, optype, sizeof st->carry_optype);
-	if (!ct_t) {
-		ct_t = st->carry_ct_t;
-		ct_i = st->carry_ct_i;
-	} else {
-		st->carry_ct_t = ct_t;
-		st->carry_ct_i = ct_i;
-	}
-	if (!wall_ms)
-		wall_ms = st->carry_wall_ms;
-	else
-		st->carry_wall_ms = wall_ms;
-
+	event_header(st, event, optype, sizeof optype, &cluster_time, &wall_ms);
 	if (batch->events == 0)
-		batch->first_added_ms = monotonic_ms();
+		batch->first_added_ms = clock_mono_ms();
 
-	doc = staged_head(st, batch->next_seq, &token, optype, ct_t, ct_i, wall_ms);
-	BSON_APPEND_DOCUMENT(doc, "event", event);
+	doc = staged_head(st, batch->next_seq, &token, optype, cluster_time, wall_ms);
+	BSON_APPEND_DOCUMENT(doc, STAGED_F_EVENT, event);
 	staged_tail(doc, staged_at);
 	if (doc->len <= BSON_MAX_DOC_SIZE) {
 		batch_push(batch, doc);
 	} else {
-		/* Too big with the staging fields: stage the event's bytes in parts. */
 		bson_destroy(doc);
-		k = (event->len + STAGING_CHUNK_BYTES - 1) / STAGING_CHUNK_BYTES;
-		for (i = 0, off = 0; i < k; i++, off += len) {
-			len = event->len - off < STAGING_CHUNK_BYTES ? event->len - off
-								     : STAGING_CHUNK_BYTES;
-			doc = staged_head(st, batch->next_seq, &token, optype, ct_t, ct_i, wall_ms);
-			BSON_APPEND_DOCUMENT_BEGIN(doc, "chunk", &chunk);
-			BSON_APPEND_INT32(&chunk, "index", (int32_t)i);
-			BSON_APPEND_INT32(&chunk, "of", (int32_t)k);
-			bson_append_document_end(doc, &chunk);
-			BSON_APPEND_BINARY(doc, "eventBytes", BSON_SUBTYPE_BINARY,
-					   bson_get_data(event) + off, len);
-			staged_tail(doc, staged_at);
-			batch_push(batch, doc);
-		}
+		push_chunks(st, batch, event, &token, optype, cluster_time, wall_ms, staged_at);
 	}
 	batch->events++;
 	bson_destroy(&batch->last_token);
 	bson_steal(&batch->last_token, &token);
-	batch->last_ct_t = ct_t;
-	batch->last_ct_i = ct_i;
+	batch->last_cluster_time = cluster_time;
 	batch->last_wall_ms = wall_ms;
 	return true;
 }
 
 bool
-staging_batch_insert(staging_t *st, staging_batch_t *batch, bool *transient, bson_error_t *error)
+staging_batch_insert(staging_t *st, staging_batch_t *batch, bson_error_t *error)
 {
 	bson_t opts = BSON_INITIALIZER, reply;
+	char cause[sizeof error->message];
 	bool ok;
 
-	*transient = false;
 	if (batch->done >= batch->n)
 		return true;
 	BSON_APPEND_BOOL(&opts, "ordered", true);
@@ -550,14 +451,17 @@ staging_batch_insert(staging_t *st, staging_batch_t *batch, bool *transient, bso
 					   batch->n - batch->done, &opts, &reply, error);
 	if (ok) {
 		batch->done = batch->n;
-	} else {
+	} else if (error->domain == MONGOC_ERROR_WRITE_CONCERN ||
+		   csm_error_is_transient(error, &reply)) {
 		/*
 		 * A write concern error means the documents are written but not
 		 * yet known to be majority-committed: retrying (after resync)
-		 * is always right. 11000 is decided by the resync.
+		 * is always right. Only this reply shows the retry labels.
 		 */
-		*transient = error->domain == MONGOC_ERROR_WRITE_CONCERN || error->code == 11000 ||
-			     csm_error_is_transient(error, &reply);
+		bson_strncpy(cause, error->message, sizeof cause);
+		csm_error_set(error, CSM_EXIT_TEMPFAIL, "cannot stage events of '%s' into '%s': %s",
+			      st->ns, st->full_name, cause);
+	} else {
 		csm_error_prefix(error, "cannot stage events of '%s' into '%s'", st->ns,
 				 st->full_name);
 	}
@@ -572,24 +476,21 @@ doc_token_equals(const bson_t *doc, const bson_t *token)
 	bson_t mine = BSON_INITIALIZER;
 	bool same;
 
-	same = copy_subdoc(doc, "token", &mine) && bson_equal(&mine, token);
+	same = copy_subdoc(doc, STAGED_F_TOKEN, &mine) && bson_equal(&mine, token);
 	bson_destroy(&mine);
 	return same;
 }
 
 bool
-staging_batch_resync(staging_t *st, staging_batch_t *batch, bool *transient, bson_error_t *error)
+staging_batch_resync(staging_t *st, staging_batch_t *batch, bson_error_t *error)
 {
 	staging_last_t last;
 	int64_t last_in_batch = batch->first_seq + (int64_t)batch->n - 1;
 	bool ok = false;
 
-	*transient = false;
 	staging_last_init(&last);
-	if (!staging_read_last(st, &last, error)) {
-		*transient = csm_error_is_transient(error, NULL);
+	if (!staging_read_last(st, &last, error))
 		goto done;
-	}
 	if (last.seq < batch->first_seq - 1) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "staged events of '%s' up to seq %" PRId64 " are missing from '%s' "
@@ -618,7 +519,6 @@ void
 staging_set_carry(staging_t *st, const staging_last_t *last)
 {
 	bson_strncpy(st->carry_optype, last->operation_type, sizeof st->carry_optype);
-	st->carry_ct_t = last->ct_t;
-	st->carry_ct_i = last->ct_i;
+	st->carry_cluster_time = last->cluster_time;
 	st->carry_wall_ms = last->wall_ms;
 }

@@ -1,8 +1,9 @@
 /*
- * The staging collection writer (SPEC §5): cdc-capture turns change events
- * into staged documents (format: staging_format.h), writes them in ordered
- * batches with w:majority, j:true to <db>.<staging> on the TARGET, and keeps
- * the per-ns checkpoint in <db>.<staging>_meta.
+ * The staging collection writer (docs/DESIGN.md, "Staged events"):
+ * cdc-capture turns change events into staged documents (format:
+ * staging_format.h) and writes them in ordered batches with w:majority,
+ * j:true to <db>.<staging> on the TARGET; the per-ns checkpoint beside them,
+ * in <db>.<staging>_meta, is checkpoint.h's.
  *
  * Exactly-once: every staged document of one ns has a seq unique under the
  * index {ns: 1, seq: 1}. A batch whose insert failed midway is resumed by
@@ -19,29 +20,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "optime.h"
+
+/* Fields of a change event (the server's names) that the writer reads. */
+#define EVENT_F_ID "_id"
+#define EVENT_F_OPERATION_TYPE "operationType"
+#define EVENT_F_CLUSTER_TIME "clusterTime"
+#define EVENT_F_WALL_TIME "wallTime"
+
 typedef struct staging staging_t;
 
 /* What the highest staged document of an ns says (staging_read_last). */
 typedef struct staging_last {
 	int64_t seq;             /* 0: nothing staged for the ns */
 	bson_t token;            /* its resume token; empty when seq is 0 */
-	uint32_t ct_t, ct_i;     /* its clusterTime; 0 when absent */
+	optime_t cluster_time;   /* its clusterTime; zero when absent */
 	int64_t wall_ms;         /* its wallTime (Unix ms); 0 when absent */
 	int64_t staged_at_ms;    /* its stagedAt (Unix ms); 0 when absent */
 	char operation_type[64]; /* "" when absent */
 	int32_t chunk_index;     /* -1 when not a chunk part */
 	int32_t chunk_of;        /* 0 when not a chunk part */
 } staging_last_t;
-
-/* The checkpoint document "checkpoint:<ns>" of the meta collection. */
-typedef struct staging_checkpoint {
-	bson_t token;        /* empty when unknown */
-	uint32_t ct_t, ct_i; /* 0 when unknown */
-	int64_t last_seq;
-	int64_t heartbeat_ms; /* set by staging_write_checkpoint on write */
-	char state[32];       /* "running" | "stopped" | "ddl" | "history-lost" */
-	char detail[512];     /* stateDetail; "" for none */
-} staging_checkpoint_t;
 
 /*
  * Staged documents not yet known to be on the target. docs[0..done) are
@@ -57,7 +56,7 @@ typedef struct staging_batch {
 	int64_t first_seq; /* seq of docs[0] */
 	int64_t next_seq;  /* seq the next document gets */
 	bson_t last_token; /* token of the last event added; empty if none */
-	uint32_t last_ct_t, last_ct_i;
+	optime_t last_cluster_time;
 	int64_t last_wall_ms;
 	int64_t first_added_ms; /* monotonic ms when the first event came */
 } staging_batch_t;
@@ -73,6 +72,10 @@ void staging_destroy(staging_t *st);
 
 /* "db.staging_coll", borrowed for the writer's life. */
 const char *staging_full_name(const staging_t *st);
+
+/* The meta collection db.<staging_coll>_meta (for checkpoint.h), borrowed
+ * for the writer's life. */
+mongoc_collection_t *staging_meta(const staging_t *st);
 
 /*
  * Creates {ns:1, status:1, seq:1} and unique {ns:1, seq:1} when missing
@@ -99,23 +102,6 @@ bool staging_read_last(staging_t *st, staging_last_t *last, bson_error_t *error)
  */
 bool staging_repair_tail(staging_t *st, int64_t *removed, bson_error_t *error);
 
-/* Initializes/releases a checkpoint. */
-void staging_checkpoint_init(staging_checkpoint_t *cp);
-void staging_checkpoint_cleanup(staging_checkpoint_t *cp);
-
-/* Reads the ns's checkpoint into cp (initialized by the caller); *found
- * false when there is none. */
-bool staging_read_checkpoint(staging_t *st, staging_checkpoint_t *cp, bool *found,
-			     bson_error_t *error);
-
-/*
- * Upserts the ns's checkpoint with w:majority, j:true; sets
- * cp->heartbeat_ms to the time written. *transient tells a retryable
- * failure.
- */
-bool staging_write_checkpoint(staging_t *st, staging_checkpoint_t *cp, bool *transient,
-			      bson_error_t *error);
-
 /* Initializes an empty batch whose first document gets seq next_seq. */
 void staging_batch_init(staging_batch_t *batch, int64_t next_seq);
 /* Drops every document; the next one gets batch->next_seq. */
@@ -135,20 +121,23 @@ bool staging_batch_add_event(staging_t *st, staging_batch_t *batch, const bson_t
 
 /*
  * Inserts docs[done..n) in one ordered insert with w:majority, j:true.
- * On success done == n. On failure *transient tells whether retrying may
- * help; the caller then calls staging_batch_resync before the next try.
+ * On success done == n. On failure the caller sorts error with
+ * csm_error_classify(): a write concern error (the documents are written,
+ * not yet known to be majority-committed) or a failure the reply labels
+ * retryable comes back as exit code 75 (transient); a duplicate key keeps
+ * its server code (the resync decides). Before the next try the caller
+ * calls staging_batch_resync.
  */
-bool staging_batch_insert(staging_t *st, staging_batch_t *batch, bool *transient,
-			  bson_error_t *error);
+bool staging_batch_insert(staging_t *st, staging_batch_t *batch, bson_error_t *error);
 
 /*
  * After a failed insert: reads the highest staged seq again and moves
  * batch->done past every document already staged, checking that each such
  * seq holds this batch's token (a different token means another writer
- * stages the same ns: exit 73). *transient as above for read failures.
+ * stages the same ns: exit 73). A read failure is the driver's error (sort
+ * it with csm_error_classify()).
  */
-bool staging_batch_resync(staging_t *st, staging_batch_t *batch, bool *transient,
-			  bson_error_t *error);
+bool staging_batch_resync(staging_t *st, staging_batch_t *batch, bson_error_t *error);
 
 /*
  * Sets the writer's carried operationType/clusterTime/wallTime (for split

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # cdc-capture: every source change staged on the target exactly once, across
-# kill -9, faults and restarts; refusals never start from "now" (SPEC §5, §7).
+# kill -9, faults and restarts; refusals never start from "now"
+# (docs/DESIGN.md, "Staged events", "Exit codes", "Errors and retries").
 
 setup_file() {
 	load helpers
@@ -118,10 +119,12 @@ checkpoint_is() {
 @test "--help prints the synopsis on stdout; a bad --batch-size is a usage error" {
 	run -0 --separate-stderr cdc-capture --help
 	[[ "$output" == *"usage: cdc-capture --db DB --coll COLL"* ]]
+	[[ "$output" == *"exit status:"*"66 "*"run token-probe first"* ]]
 	run -64 --separate-stderr cdc-capture --db "$DB" --coll c --batch-size 0
 	[[ "$stderr" == *"invalid value '0' for --batch-size"* ]]
+	[[ "$stderr" == *"usage: cdc-capture"* ]]
 	run -64 --separate-stderr cdc-capture --db "$DB"
-	[[ "$stderr" == *"--db and --coll are required"* ]]
+	[[ "$stderr" == "cdc-capture: --db and --coll are required"* ]]
 }
 
 @test "without a token file and with nothing staged capture refuses with 66 and stages nothing" {
@@ -260,8 +263,8 @@ assert cu.read_token_file(sys.argv[1]) == last["token"]
 	wait_until 60 staged_at_least c "$(reference_count c)"
 	stop_capture "$CAP_PID"
 	check_exactly_once c
-	grep -q 'retrying .*side=source' "$BATS_TEST_TMPDIR/capture.log"
-	grep -q 'retrying .*side=target' "$BATS_TEST_TMPDIR/capture.log"
+	grep -q "retrying what=\"[^\"]* '$DB.c' (source)\"" "$BATS_TEST_TMPDIR/capture.log"
+	grep -q "retrying what=\"[^\"]* '$DB.c' (target)\"" "$BATS_TEST_TMPDIR/capture.log"
 }
 
 @test "a resume point no longer in the source oplog is exit 3 telling to migrate again from init" {
@@ -442,8 +445,8 @@ client[db_name].cdc_meta.delete_many({})'
 	grep '"msg": "status"' "$BATS_TEST_TMPDIR/capture.log" | tail -1 | "$PY" -c '
 import json, sys
 s = json.loads(sys.stdin.read())
-assert s["ns"].endswith(".c") and s["staged"] == 0 and s["lag_s"] is not None and s["lag_s"] < 5, s
-assert "t" in s["cluster_time"], s'
+assert s["ns"].endswith(".c") and s["events"] == 0 and s["lagSeconds"] is not None and s["lagSeconds"] < 5, s
+assert "t" in s["clusterTime"] and s["state"] == "idle" and s["pending"] is None, s'
 	stop_capture "$CAP_PID"
 	cpy "$SRC_URI" 'client[db_name].c.insert_one({"_id": 1})'
 	capture_bg c --batch-ms 50

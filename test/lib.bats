@@ -171,3 +171,15 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 @test "only shape errors (2, 14, 28) of events at or before the dump end are passed over" {
 	unit test_replay window_skip
 }
+
+@test "a change stream whose resume point left the oplog (286, 280, 136) is exit 3 telling to migrate again from init" {
+	unit test_capture_stream history_lost
+}
+
+@test "a change event too large with its looked-up document narrows to one event, then is staged without it, and is exit 65 only when even that is too large" {
+	unit test_capture_stream too_large read_modes
+}
+
+@test "transient change stream errors reopen the stream; not a replica set is 69, a rejected token 65, any other error fatal" {
+	unit test_capture_stream transient fatal
+}

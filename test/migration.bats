@@ -198,7 +198,7 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 3}, dat
 	stop_syncs
 	drain_and_verify c
 	# The faults did hit: capture and replay each retried.
-	grep -q "retrying.*side=target.*failCommand" "$STATE/$DB.c.capture.log"
+	grep -q "retrying what=\"[^\"]* '$DB.c' (target)\".*failCommand" "$STATE/$DB.c.capture.log"
 	grep -q "cdc-replay warn: retrying .*failCommand" "$BATS_TEST_TMPDIR/sync-c.log"
 }
 

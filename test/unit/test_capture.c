@@ -47,12 +47,12 @@ case_start_prefers_staged(void)
 {
 	capture_start_t start;
 	staging_last_t last;
-	staging_checkpoint_t cp;
+	checkpoint_t cp;
 	token_file_t tf;
 
 	capture_start_init(&start);
 	staging_last_init(&last);
-	staging_checkpoint_init(&cp);
+	checkpoint_init(&cp);
 	token_file_init(&tf);
 
 	/* A probe's token file written before the events were staged. */
@@ -62,7 +62,7 @@ case_start_prefers_staged(void)
 	tf.cluster_time_t = 500; /* an operationTime later than the staged events */
 	last.seq = 7;
 	set_token(&last.token, "8200000009");
-	last.ct_t = 100;
+	last.cluster_time = (optime_t){100, 0};
 	last.staged_at_ms = 2000;
 	CHECK(capture_choose_start(&tf, &last, NULL, &start));
 	CHECK_STR(token_data(&start.token), "8200000009");
@@ -104,7 +104,7 @@ case_start_prefers_staged(void)
 	CHECK_STR(start.from, "token file");
 
 	token_file_cleanup(&tf);
-	staging_checkpoint_cleanup(&cp);
+	checkpoint_cleanup(&cp);
 	staging_last_cleanup(&last);
 	capture_start_cleanup(&start);
 }
