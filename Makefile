@@ -14,6 +14,8 @@ MLITE_MODULES := libbson-1.0
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+# lib/driver.sh, the code both drivers source (not a program).
+PKGDATADIR ?= $(PREFIX)/share/changestream-migration
 DESTDIR ?=
 
 BUILD := build
@@ -62,7 +64,8 @@ MLITE := $(BUILD)/mongod-lite
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-SCRIPTS := init_migration.sh sync_migration.sh $(wildcard .ci/run test/*.bash bench/*.sh test/*.sh)
+DRIVERS := init_migration.sh sync_migration.sh
+SCRIPTS := $(DRIVERS) lib/driver.sh $(wildcard .ci/run test/*.bash bench/*.sh test/*.sh)
 
 BATS ?= bats
 BATS_JOBS ?= 2
@@ -155,9 +158,18 @@ format:
 	clang-format -i $(wildcard lib/*.[ch] tools/*.c test/unit/*.[ch] \
 		test/mongod-lite/*.[ch] bench/*.c)
 
+# The installed drivers get the installed path of lib/driver.sh written
+# into their driver_lib= line. TOOLS= installs the drivers alone.
 install: $(TOOLS)
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(TOOLS) init_migration.sh sync_migration.sh $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGDATADIR)
+	$(if $(TOOLS),install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR))
+	install -m 0644 lib/driver.sh $(DESTDIR)$(PKGDATADIR)/driver.sh
+	for s in $(DRIVERS); do \
+		sed "s|^driver_lib=.*|driver_lib='$(PKGDATADIR)/driver.sh'|" $$s \
+			>$(DESTDIR)$(BINDIR)/$$s.tmp && \
+		chmod 0755 $(DESTDIR)$(BINDIR)/$$s.tmp && \
+		mv -f $(DESTDIR)$(BINDIR)/$$s.tmp $(DESTDIR)$(BINDIR)/$$s || exit 1; \
+	done
 
 clean:
 	rm -rf build build-san bin

@@ -40,42 +40,10 @@
 
 set -euo pipefail
 
-prog="${0##*/}"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-# die STATUS MESSAGE...: print "sync_migration.sh: MESSAGE" and exit STATUS.
-die() {
-	local status="$1"
-	shift
-	printf '%s: %s\n' "$prog" "$*" >&2
-	exit "$status"
-}
-
-usage() {
-	sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-# usage_error MESSAGE...: the reason and the synopsis on stderr, status 64.
-usage_error() {
-	printf '%s: %s\n' "$prog" "$*" >&2
-	sed -n '2,/^#$/{/^#$/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-	printf 'Try %s --help for the options.\n' "$prog" >&2
-	exit 64
-}
-
-# find_bin NAME: the path of program NAME.
-find_bin() {
-	local name="$1"
-	if [[ -n "${CSM_BIN:-}" && -x "$CSM_BIN/$name" ]]; then
-		printf '%s\n' "$CSM_BIN/$name"
-	elif [[ -x "$script_dir/bin/$name" ]]; then
-		printf '%s\n' "$script_dir/bin/$name"
-	elif command -v "$name" >/dev/null 2>&1; then
-		command -v "$name"
-	else
-		die 69 "cannot find '$name': build it with make, or set CSM_BIN to its directory"
-	fi
-}
+# The helpers both drivers share; `make install` writes their installed path.
+driver_lib="$(dirname "${BASH_SOURCE[0]}")/lib/driver.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/driver.sh
+. "$driver_lib"
 
 # SIGINT/SIGTERM: passed on to the running program, which finishes its batch
 # and saves its position; no further step starts.
@@ -145,34 +113,20 @@ while (($# > 0)); do
 done
 
 (($# == 3)) || usage_error "expected TARGET_URI DB COLL, got $# arguments"
-if [[ "$1" == - ]]; then
-	[[ -n "${TARGET_URI:-}" ]] || usage_error "TARGET_URI is - but the environment has no TARGET_URI"
-else
-	TARGET_URI="$1"
-fi
-export TARGET_URI
+uri_arg TARGET_URI "$1"
 if ((verify)); then
 	((drain)) || usage_error "--verify needs --drain: a comparison while changes flow cannot be equal"
-	if [[ "$source_arg" == - ]]; then
-		[[ -n "${SOURCE_URI:-}" ]] || usage_error "--verify - but the environment has no SOURCE_URI"
-	else
-		[[ -n "$source_arg" ]] || usage_error "--verify needs a SOURCE_URI (or - for the environment)"
-		SOURCE_URI="$source_arg"
-	fi
-	export SOURCE_URI
+	[[ -n "$source_arg" ]] || usage_error "--verify needs a SOURCE_URI (or - for the environment)"
+	uri_arg SOURCE_URI "$source_arg" "--verify -"
 fi
 source_arg=""
 db="$2" coll="$3"
 set -- # the URIs leave the positional parameters before tracing starts
-[[ -n "$db" && -n "$coll" ]] || usage_error "DB and COLL must not be empty"
+check_ns "$db" "$coll"
 if [[ -n "$workers" && ! "$workers" =~ ^[1-9][0-9]*$ ]]; then
 	usage_error "invalid value '$workers' for --workers: expected a positive integer"
 fi
-
-if [[ -n "${CSM_DEBUG:-}" ]]; then
-	PS4='+ ${BASH_SOURCE##*/}:${LINENO}: '
-	set -x
-fi
+trace_if_debug
 
 umask 077
 ns="$db.$coll"
