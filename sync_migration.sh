@@ -29,14 +29,21 @@
 #   --staging-coll NAME   staging collection on the target (default: cdc)
 #   --no-restore          replay only: no dump to load (rollback sync, set
 #                         up with init_migration.sh --no-dump)
+#   --state-dir DIR       where the lock file goes (default: .); the one
+#                         given to init_migration.sh does
 #   -h, --help            print this help
+#
+# Files in the state directory, mode 0600:
+#   DB.COLL.sync.lock      held while sync_migration.sh works on DB.COLL: a
+#                          second one on this host exits 73
 #
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
 # Exit status: that of the program that stopped it: cdc-replay's (0 drained
 # or stopped by a signal, 4 DDL event, 65 unique-key conflict...), or
-# cdc-verify's with --verify (0 equal, 1 different); 64 usage.
+# cdc-verify's with --verify (0 equal, 1 different); 64 usage; 73 another
+# sync_migration.sh works on DB.COLL.
 
 set -euo pipefail
 
@@ -88,6 +95,7 @@ workers=""
 dump_dir=./dump
 staging_coll=""
 no_restore=0
+state_dir=.
 
 while (($# > 0)); do
 	case "$1" in
@@ -105,6 +113,8 @@ while (($# > 0)); do
 	--staging-coll) (($# > 1)) || usage_error "$1 needs a value"; staging_coll="$2"; shift 2 ;;
 	--staging-coll=*) staging_coll="${1#*=}"; shift ;;
 	--no-restore) no_restore=1; shift ;;
+	--state-dir) (($# > 1)) || usage_error "$1 needs a value"; state_dir="$2"; shift 2 ;;
+	--state-dir=*) state_dir="${1#*=}"; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	-?*) usage_error "unknown option '$1'" ;;
@@ -126,10 +136,17 @@ check_ns "$db" "$coll"
 if [[ -n "$workers" && ! "$workers" =~ ^[1-9][0-9]*$ ]]; then
 	usage_error "invalid value '$workers' for --workers: expected a positive integer"
 fi
+[[ -n "$state_dir" ]] || usage_error "--state-dir must not be empty"
 trace_if_debug
 
 umask 077
+mkdir -p "$state_dir"
 ns="$db.$coll"
+# One sync_migration.sh at a time per collection: two replays of one
+# collection would apply its staged events twice and out of order. The
+# programs run below hold the lock too, so a replay left behind by a killed
+# sync keeps the next sync out until it ends.
+lock_ns "$ns" "$state_dir/$ns.sync.lock"
 target_ns="${to_db:-$db}.${to_coll:-$coll}"
 target_args=()
 [[ -z "$to_db" ]] || target_args+=(--to-db "$to_db")

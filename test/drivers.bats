@@ -16,9 +16,14 @@ teardown_file() {
 setup() {
 	load helpers
 	driver_setup
+	SYNC_PID=""
 }
 
 teardown() {
+	if [[ -n "$SYNC_PID" ]]; then
+		kill -TERM "$SYNC_PID" 2>/dev/null || true
+		wait "$SYNC_PID" 2>/dev/null || true
+	fi
 	stop_captures "$STATE"
 	mlite_stop ASRC
 	mlite_stop ADST
@@ -240,6 +245,41 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	[[ "$output$stderr" == *"already"* ]]
 	[[ "$output" == *"result: equal"* ]]
 	pyrun "$DST_URI" 'assert client[db_name].c.find_one({"_id": 3}) is None'
+}
+
+@test "sync takes init's --state-dir, as --state-dir DIR or --state-dir=DIR, and its --help says so" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain - "$DB" c
+	[ "$(file_mode "$STATE/$DB.c.sync.lock")" = 600 ]
+	run -0 --separate-stderr "$SYNC" --state-dir="$STATE" --dump-dir "$DUMP" --drain - "$DB" c
+	run -64 --separate-stderr "$SYNC" --state-dir "" --dump-dir "$DUMP" - "$DB" c
+	[[ "$stderr" == *"--state-dir must not be empty"* ]]
+	run -0 "$SYNC" --help
+	[[ "$output" == *"--state-dir DIR"* ]]
+	[[ "$output" == *"DB.COLL.sync.lock"* ]]
+}
+
+@test "a second sync of a collection on the same host exits 73 while the first runs, and starts nothing" {
+	command -v flock || skip "flock(1) not installed"
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	"$SYNC" --state-dir "$STATE" --no-restore - "$DB" c >"$BATS_TEST_TMPDIR/sync1.log" 2>&1 &
+	SYNC_PID=$!
+	# Replay's "replaying" line: its signal handlers are in place too.
+	wait_until 30 grep -q "replaying" "$BATS_TEST_TMPDIR/sync1.log"
+	run -73 --separate-stderr "$SYNC" --state-dir "$STATE" --no-restore - "$DB" c
+	[ "$stderr" = "sync_migration.sh: another sync_migration.sh is working on '$DB.c' (lock $STATE/$DB.c.sync.lock); let it finish" ]
+	[ -z "$output" ]
+	[ "$(pgrep -c -f "cdc-replay --db $DB ")" -eq 1 ]
+	alive "$SYNC_PID"
+	# The first goes on and stops as usual; the lock goes with it.
+	kill -TERM "$SYNC_PID"
+	local status=0
+	wait "$SYNC_PID" || status=$?
+	SYNC_PID=""
+	[ "$status" -eq 0 ]
+	run -0 flock -n "$STATE/$DB.c.sync.lock" true
 }
 
 @test "--force over a running capture stops it and starts the collection over" {

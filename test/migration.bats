@@ -66,7 +66,7 @@ init() { # COLL [options]
 
 # sync_follow COLL: sync_migration.sh following, in the background.
 sync_follow() {
-	"$SYNC" --dump-dir "$DUMP" - "$DB" "$1" >>"$BATS_TEST_TMPDIR/sync-$1.log" 2>&1 &
+	"$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" - "$DB" "$1" >>"$BATS_TEST_TMPDIR/sync-$1.log" 2>&1 &
 	SYNC_PIDS+=($!)
 }
 
@@ -96,7 +96,7 @@ wait_staged_above() {
 }
 
 drain_and_verify() { # COLL
-	run -0 --separate-stderr "$SYNC" --dump-dir "$DUMP" --drain --verify - - "$DB" "$1"
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" "$1"
 	echo "$output" >&3
 	[[ "$output" == *"result: equal"* ]]
 }
@@ -197,7 +197,7 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 3}, dat
 	stop_syncs
 	pids=()
 	for c in c1 c2 c3; do
-		"$SYNC" --dump-dir "$DUMP" --drain --verify - - "$DB" "$c" \
+		"$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" "$c" \
 			>"$BATS_TEST_TMPDIR/verify-$c.log" 2>&1 &
 		pids+=($!)
 	done
