@@ -282,6 +282,24 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	run -0 flock -n "$STATE/$DB.c.sync.lock" true
 }
 
+@test "installed by make install, the drivers find their shared code and migrate a collection" {
+	local prefix="$BATS_TEST_TMPDIR/prefix"
+	# TOOLS= installs the drivers alone: the programs stay this build's
+	# ($CSM_BIN). A make of its own, not a job of the make running the tests.
+	run -0 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -s -C "$REPO_ROOT" install PREFIX="$prefix" TOOLS=
+	[ -f "$prefix/share/changestream-migration/driver.sh" ]
+	grep -qx "driver_lib='$prefix/share/changestream-migration/driver.sh'" \
+		"$prefix/bin/init_migration.sh"
+	run -64 --separate-stderr "$prefix/bin/sync_migration.sh" --bogus - "$DB" c
+	[[ "$stderr" == "sync_migration.sh: unknown option '--bogus'"* ]]
+	seed
+	run -0 "$prefix/bin/init_migration.sh" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 --separate-stderr "$prefix/bin/sync_migration.sh" --state-dir "$STATE" \
+		--dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
 @test "--force over a running capture stops it and starts the collection over" {
 	seed
 	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
