@@ -5,11 +5,11 @@
 #
 # Summary: phase 1 of migrating DB.COLL: resume token, change capture, dump
 #
-# Phase 1 (SPEC §1): token-probe takes a resume token on the source
-# collection, cdc-capture starts at once in the background (it stages every
-# change in the staging collection on the target), then dump-wrap copies the
-# collection to the dump directory while capture is already running. Phase 2
-# is sync_migration.sh.
+# Phase 1 (docs/DESIGN.md, "Flow"): token-probe takes a resume token on the
+# source collection, cdc-capture starts at once in the background (it stages
+# every change in the staging collection on the target), then dump-wrap
+# copies the collection to the dump directory while capture is already
+# running. Phase 2 is sync_migration.sh.
 #
 # A URI given as - is read from the environment variable SOURCE_URI or
 # TARGET_URI: that keeps passwords out of `ps` and shell history. The URIs

@@ -3,12 +3,12 @@
 #
 # Summary: phase 2 of migrating DB.COLL: restore the dump once, then replay
 #
-# Phase 2 (SPEC §1): dump-wrap restore loads the dump made by
+# Phase 2 (docs/DESIGN.md, "Flow"): dump-wrap restore loads the dump made by
 # init_migration.sh into the target collection, once: a marker on the target
 # records a finished restore, and a rerun goes straight to replay (restoring
 # again after deletes were replayed would bring deleted documents back).
-# Unique and TTL indexes are deferred (SPEC §6): cdc-replay builds them when
-# it is safe. Then cdc-replay applies the staged changes in the foreground,
+# Unique and TTL indexes are deferred (docs/DESIGN.md, "The catch-up
+# window"): cdc-replay builds them when it is safe. Then cdc-replay applies the staged changes in the foreground,
 # follows new ones and reports lag. Killed at any point, run the same command
 # again: it picks up where it stopped.
 #
