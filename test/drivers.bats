@@ -16,15 +16,10 @@ teardown_file() {
 setup() {
 	load helpers
 	driver_setup
-	SYNC_PID=""
 }
 
 teardown() {
-	if [[ -n "$SYNC_PID" ]]; then
-		kill -TERM "$SYNC_PID" 2>/dev/null || true
-		wait "$SYNC_PID" 2>/dev/null || true
-	fi
-	stop_captures "$STATE"
+	driver_teardown
 	mlite_stop ASRC
 	mlite_stop ADST
 }
@@ -265,19 +260,20 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	seed
 	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
 	"$SYNC" --state-dir "$STATE" --no-restore - "$DB" c >"$BATS_TEST_TMPDIR/sync1.log" 2>&1 &
-	SYNC_PID=$!
+	local first=$!
+	SYNC_PIDS+=("$first")
 	# Replay's "replaying" line: its signal handlers are in place too.
 	wait_until 30 grep -q "replaying" "$BATS_TEST_TMPDIR/sync1.log"
 	run -73 --separate-stderr "$SYNC" --state-dir "$STATE" --no-restore - "$DB" c
 	[ "$stderr" = "sync_migration.sh: another sync_migration.sh is working on '$DB.c' (lock $STATE/$DB.c.sync.lock); let it finish" ]
 	[ -z "$output" ]
 	[ "$(pgrep -c -f "cdc-replay --db $DB ")" -eq 1 ]
-	alive "$SYNC_PID"
+	alive "$first"
 	# The first goes on and stops as usual; the lock goes with it.
-	kill -TERM "$SYNC_PID"
+	kill -TERM "$first"
 	local status=0
-	wait "$SYNC_PID" || status=$?
-	SYNC_PID=""
+	wait "$first" || status=$?
+	SYNC_PIDS=()
 	[ "$status" -eq 0 ]
 	run -0 flock -n "$STATE/$DB.c.sync.lock" true
 }

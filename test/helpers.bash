@@ -14,8 +14,8 @@
 #   setup_file()    { load helpers; pair_start; }   # servers SRC and DST
 #   teardown_file() { pair_stop; }
 #   setup()         { load helpers; pair_setup; }   # $DB, SOURCE_URI, TARGET_URI
-# and a suite of the drivers calls driver_setup instead of pair_setup and
-# stop_captures "$STATE" from teardown.
+# and a suite of the drivers calls driver_setup instead of pair_setup, and
+# driver_teardown from teardown.
 
 bats_require_minimum_version 1.5.0
 
@@ -71,23 +71,23 @@ mlite_start() {
 	fi
 }
 
-# mlite_stop NAME: SIGTERM and wait for exit.
+# mlite_stop NAME: SIGTERM and wait for exit (SIGKILL after 10 s).
+# mlite_kill9 NAME: kill -9, as a crash would. Either is a no-op when NAME
+# is not running.
 mlite_stop() {
-	local pid_var="${1}_PID"
-	local pid="${!pid_var:-}"
-	[[ -n "$pid" ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	export "${pid_var}="
+	mlite_end "$1" TERM
 }
-
-# mlite_kill9 NAME: kill -9, as a crash would.
 mlite_kill9() {
+	mlite_end "$1" KILL
+}
+mlite_end() {
 	local pid_var="${1}_PID"
 	local pid="${!pid_var:-}"
 	[[ -n "$pid" ]] || return 0
-	kill -KILL "$pid" 2>/dev/null || true
+	kill -"$2" "$pid" 2>/dev/null || true
+	if [[ "$2" != KILL ]]; then
+		wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+	fi
 	wait "$pid" 2>/dev/null || true
 	export "${pid_var}="
 }
@@ -139,14 +139,21 @@ driver_setup() {
 	export SYNC="$REPO_ROOT/sync_migration.sh"
 	export STATE="$BATS_TEST_TMPDIR/state"
 	export DUMP="$BATS_TEST_TMPDIR/dump"
+	SYNC_PIDS=()
 	cd "$BATS_TEST_TMPDIR" || return
 }
 
-# stop_captures DIR: stop the captures named by the pid files in DIR
-# (SIGTERM, then SIGKILL after 10 s), as a suite's teardown.
-stop_captures() {
+# driver_teardown: stop what a test of the drivers left running: the
+# sync_migration.sh pids it added to SYNC_PIDS (SIGTERM, then wait), and
+# the captures named by the pid files in $STATE (SIGTERM, then SIGKILL
+# after 10 s).
+driver_teardown() {
 	local f pid
-	for f in "$1"/*.capture.pid; do
+	for pid in "${SYNC_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	for f in "$STATE"/*.capture.pid; do
 		[[ -f "$f" ]] || continue
 		pid="$(cat "$f")"
 		kill -TERM "$pid" 2>/dev/null || true

@@ -16,18 +16,12 @@ setup() {
 	driver_setup
 	STOP_FILE="$BATS_TEST_TMPDIR/stop-workload"
 	WL_PID=""
-	SYNC_PIDS=()
 }
 
 teardown() {
-	local pid
 	touch "$STOP_FILE"
 	[[ -z "$WL_PID" ]] || wait "$WL_PID" 2>/dev/null || true
-	for pid in "${SYNC_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	stop_captures "$STATE"
+	driver_teardown
 	mlite_stop SMALL
 }
 
