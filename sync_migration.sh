@@ -8,9 +8,10 @@
 # records a finished restore, and a rerun goes straight to replay (restoring
 # again after deletes were replayed would bring deleted documents back).
 # Unique and TTL indexes are deferred (docs/DESIGN.md, "The catch-up
-# window"): cdc-replay builds them when it is safe. Then cdc-replay applies the staged changes in the foreground,
-# follows new ones and reports lag. Killed at any point, run the same command
-# again: it picks up where it stopped.
+# window"): cdc-replay builds them when it is safe. Then cdc-replay applies
+# the staged changes in the foreground, follows new ones and reports lag.
+# Killed at any point, run the same command again: it picks up where it
+# stopped.
 #
 # TARGET_URI (and the --verify SOURCE_URI) given as - is read from the
 # environment variable of that name; the programs get the URIs through their
