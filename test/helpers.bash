@@ -28,6 +28,8 @@ export PATH="$CSM_BIN:$PATH"
 # Debian's interpreter sees python3-pymongo; another python3 on PATH may not.
 export PY=/usr/bin/python3
 export PYTHONPATH="$REPO_ROOT/test/py${PYTHONPATH:+:$PYTHONPATH}"
+# No __pycache__ of the imported test/py modules in the checkout.
+export PYTHONDONTWRITEBYTECODE=1
 # Sanitizer builds: leaks are failures, reports go to stderr.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
