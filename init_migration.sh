@@ -5,11 +5,11 @@
 #
 # Summary: phase 1 of migrating DB.COLL: resume token, change capture, dump
 #
-# Phase 1 (SPEC §1): token-probe takes a resume token on the source
-# collection, cdc-capture starts at once in the background (it stages every
-# change in the staging collection on the target), then dump-wrap copies the
-# collection to the dump directory while capture is already running. Phase 2
-# is sync_migration.sh.
+# Phase 1 (docs/DESIGN.md, "Flow"): token-probe takes a resume token on the
+# source collection, cdc-capture starts at once in the background (it stages
+# every change in the staging collection on the target), then dump-wrap
+# copies the collection to the dump directory while capture is already
+# running. Phase 2 is sync_migration.sh.
 #
 # A URI given as - is read from the environment variable SOURCE_URI or
 # TARGET_URI: that keeps passwords out of `ps` and shell history. The URIs
@@ -50,42 +50,10 @@
 
 set -euo pipefail
 
-prog="${0##*/}"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-# die STATUS MESSAGE...: print "init_migration.sh: MESSAGE" and exit STATUS.
-die() {
-	local status="$1"
-	shift
-	printf '%s: %s\n' "$prog" "$*" >&2
-	exit "$status"
-}
-
-usage() {
-	sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-# usage_error MESSAGE...: the reason and the synopsis on stderr, status 64.
-usage_error() {
-	printf '%s: %s\n' "$prog" "$*" >&2
-	sed -n '2,/^#$/{/^#$/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-	printf 'Try %s --help for the options.\n' "$prog" >&2
-	exit 64
-}
-
-# find_bin NAME: the path of program NAME.
-find_bin() {
-	local name="$1"
-	if [[ -n "${CSM_BIN:-}" && -x "$CSM_BIN/$name" ]]; then
-		printf '%s\n' "$CSM_BIN/$name"
-	elif [[ -x "$script_dir/bin/$name" ]]; then
-		printf '%s\n' "$script_dir/bin/$name"
-	elif command -v "$name" >/dev/null 2>&1; then
-		command -v "$name"
-	else
-		die 69 "cannot find '$name': build it with make, or set CSM_BIN to its directory"
-	fi
-}
+# The helpers both drivers share; `make install` writes their installed path.
+driver_lib="$(dirname "${BASH_SOURCE[0]}")/lib/driver.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/driver.sh
+. "$driver_lib"
 
 # capture_pid: the pid of the running cdc-capture of this collection, or
 # nothing. A pid file whose process is gone or is another program is stale.
@@ -188,27 +156,13 @@ if [[ "$mode" == stop ]]; then
 	db="$1" coll="$2"
 else
 	(($# == 4)) || usage_error "expected SOURCE_URI TARGET_URI DB COLL, got $# arguments"
-	if [[ "$1" == - ]]; then
-		[[ -n "${SOURCE_URI:-}" ]] || usage_error "SOURCE_URI is - but the environment has no SOURCE_URI"
-	else
-		SOURCE_URI="$1"
-	fi
-	if [[ "$2" == - ]]; then
-		[[ -n "${TARGET_URI:-}" ]] || usage_error "TARGET_URI is - but the environment has no TARGET_URI"
-	else
-		TARGET_URI="$2"
-	fi
-	export SOURCE_URI TARGET_URI
+	uri_arg SOURCE_URI "$1"
+	uri_arg TARGET_URI "$2"
 	db="$3" coll="$4"
 	set -- # the URIs leave the positional parameters before tracing starts
 fi
-[[ -n "$db" && -n "$coll" ]] || usage_error "DB and COLL must not be empty"
-[[ "$db" != */* && "$coll" != */* ]] || usage_error "DB and COLL must not contain '/'"
-
-if [[ -n "${CSM_DEBUG:-}" ]]; then
-	PS4='+ ${BASH_SOURCE##*/}:${LINENO}: '
-	set -x
-fi
+check_ns "$db" "$coll"
+trace_if_debug
 
 # Every file written here holds state: owner-only.
 umask 077
@@ -221,10 +175,7 @@ staging_args=()
 [[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
 # One init_migration.sh at a time per collection: two restarts racing
 # would start two captures.
-exec 9>>"$state_dir/$ns.lock"
-if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
-	die 73 "another $prog is working on '$ns' (lock $state_dir/$ns.lock); let it finish"
-fi
+lock_ns "$ns" "$state_dir/$ns.lock"
 capture_args=()
 [[ -z "$full_document" ]] || capture_args=(--full-document "$full_document")
 capture_started=""

@@ -3,14 +3,15 @@
 #
 # Summary: phase 2 of migrating DB.COLL: restore the dump once, then replay
 #
-# Phase 2 (SPEC §1): dump-wrap restore loads the dump made by
+# Phase 2 (docs/DESIGN.md, "Flow"): dump-wrap restore loads the dump made by
 # init_migration.sh into the target collection, once: a marker on the target
 # records a finished restore, and a rerun goes straight to replay (restoring
 # again after deletes were replayed would bring deleted documents back).
-# Unique and TTL indexes are deferred (SPEC §6): cdc-replay builds them when
-# it is safe. Then cdc-replay applies the staged changes in the foreground,
-# follows new ones and reports lag. Killed at any point, run the same command
-# again: it picks up where it stopped.
+# Unique and TTL indexes are deferred (docs/DESIGN.md, "The catch-up
+# window"): cdc-replay builds them when it is safe. Then cdc-replay applies
+# the staged changes in the foreground, follows new ones and reports lag.
+# Killed at any point, run the same command again: it picks up where it
+# stopped.
 #
 # TARGET_URI (and the --verify SOURCE_URI) given as - is read from the
 # environment variable of that name; the programs get the URIs through their
@@ -29,53 +30,28 @@
 #   --staging-coll NAME   staging collection on the target (default: cdc)
 #   --no-restore          replay only: no dump to load (rollback sync, set
 #                         up with init_migration.sh --no-dump)
+#   --state-dir DIR       where the lock file goes (default: .); the one
+#                         given to init_migration.sh does
 #   -h, --help            print this help
+#
+# Files in the state directory, mode 0600:
+#   DB.COLL.sync.lock      held while sync_migration.sh works on DB.COLL: a
+#                          second one on this host exits 73
 #
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
 # Exit status: that of the program that stopped it: cdc-replay's (0 drained
 # or stopped by a signal, 4 DDL event, 65 unique-key conflict...), or
-# cdc-verify's with --verify (0 equal, 1 different); 64 usage.
+# cdc-verify's with --verify (0 equal, 1 different); 64 usage; 73 another
+# sync_migration.sh works on DB.COLL.
 
 set -euo pipefail
 
-prog="${0##*/}"
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-# die STATUS MESSAGE...: print "sync_migration.sh: MESSAGE" and exit STATUS.
-die() {
-	local status="$1"
-	shift
-	printf '%s: %s\n' "$prog" "$*" >&2
-	exit "$status"
-}
-
-usage() {
-	sed -n '2,/^$/{s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-}
-
-# usage_error MESSAGE...: the reason and the synopsis on stderr, status 64.
-usage_error() {
-	printf '%s: %s\n' "$prog" "$*" >&2
-	sed -n '2,/^#$/{/^#$/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}" >&2
-	printf 'Try %s --help for the options.\n' "$prog" >&2
-	exit 64
-}
-
-# find_bin NAME: the path of program NAME.
-find_bin() {
-	local name="$1"
-	if [[ -n "${CSM_BIN:-}" && -x "$CSM_BIN/$name" ]]; then
-		printf '%s\n' "$CSM_BIN/$name"
-	elif [[ -x "$script_dir/bin/$name" ]]; then
-		printf '%s\n' "$script_dir/bin/$name"
-	elif command -v "$name" >/dev/null 2>&1; then
-		command -v "$name"
-	else
-		die 69 "cannot find '$name': build it with make, or set CSM_BIN to its directory"
-	fi
-}
+# The helpers both drivers share; `make install` writes their installed path.
+driver_lib="$(dirname "${BASH_SOURCE[0]}")/lib/driver.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/driver.sh
+. "$driver_lib"
 
 # SIGINT/SIGTERM: passed on to the running program, which finishes its batch
 # and saves its position; no further step starts.
@@ -120,6 +96,7 @@ workers=""
 dump_dir=./dump
 staging_coll=""
 no_restore=0
+state_dir=.
 
 while (($# > 0)); do
 	case "$1" in
@@ -137,6 +114,8 @@ while (($# > 0)); do
 	--staging-coll) (($# > 1)) || usage_error "$1 needs a value"; staging_coll="$2"; shift 2 ;;
 	--staging-coll=*) staging_coll="${1#*=}"; shift ;;
 	--no-restore) no_restore=1; shift ;;
+	--state-dir) (($# > 1)) || usage_error "$1 needs a value"; state_dir="$2"; shift 2 ;;
+	--state-dir=*) state_dir="${1#*=}"; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	-?*) usage_error "unknown option '$1'" ;;
@@ -145,37 +124,30 @@ while (($# > 0)); do
 done
 
 (($# == 3)) || usage_error "expected TARGET_URI DB COLL, got $# arguments"
-if [[ "$1" == - ]]; then
-	[[ -n "${TARGET_URI:-}" ]] || usage_error "TARGET_URI is - but the environment has no TARGET_URI"
-else
-	TARGET_URI="$1"
-fi
-export TARGET_URI
+uri_arg TARGET_URI "$1"
 if ((verify)); then
 	((drain)) || usage_error "--verify needs --drain: a comparison while changes flow cannot be equal"
-	if [[ "$source_arg" == - ]]; then
-		[[ -n "${SOURCE_URI:-}" ]] || usage_error "--verify - but the environment has no SOURCE_URI"
-	else
-		[[ -n "$source_arg" ]] || usage_error "--verify needs a SOURCE_URI (or - for the environment)"
-		SOURCE_URI="$source_arg"
-	fi
-	export SOURCE_URI
+	[[ -n "$source_arg" ]] || usage_error "--verify needs a SOURCE_URI (or - for the environment)"
+	uri_arg SOURCE_URI "$source_arg" "--verify -"
 fi
 source_arg=""
 db="$2" coll="$3"
 set -- # the URIs leave the positional parameters before tracing starts
-[[ -n "$db" && -n "$coll" ]] || usage_error "DB and COLL must not be empty"
+check_ns "$db" "$coll"
 if [[ -n "$workers" && ! "$workers" =~ ^[1-9][0-9]*$ ]]; then
 	usage_error "invalid value '$workers' for --workers: expected a positive integer"
 fi
-
-if [[ -n "${CSM_DEBUG:-}" ]]; then
-	PS4='+ ${BASH_SOURCE##*/}:${LINENO}: '
-	set -x
-fi
+[[ -n "$state_dir" ]] || usage_error "--state-dir must not be empty"
+trace_if_debug
 
 umask 077
+mkdir -p "$state_dir"
 ns="$db.$coll"
+# One sync_migration.sh at a time per collection: two replays of one
+# collection would apply its staged events twice and out of order. The
+# programs run below hold the lock too, so a replay left behind by a killed
+# sync keeps the next sync out until it ends.
+lock_ns "$ns" "$state_dir/$ns.sync.lock"
 target_ns="${to_db:-$db}.${to_coll:-$coll}"
 target_args=()
 [[ -z "$to_db" ]] || target_args+=(--to-db "$to_db")

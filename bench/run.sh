@@ -201,8 +201,9 @@ EOF
 # ------------------------------------------------------------------ tools
 # Every tool invocation goes through one of the tool_* functions, so an
 # option rename in a tool is a one-line change here. Each exports the URIs
-# the tool reads (SPEC §3: never in argv) and sets CMD; timed/bg_timed call
-# it in a subshell, so nothing leaks into this shell.
+# the tool reads (never in argv: docs/DESIGN.md, "Connections and secrets")
+# and sets CMD; timed/bg_timed call it in a subshell, so nothing leaks into
+# this shell.
 
 # run_tool OUT_PREFIX TOOL_FN ARGS...: execs the tool under /usr/bin/time
 # (peak RSS to OUT_PREFIX.rss, in KiB) and timeout(1) (BENCH_TIMEOUT).
@@ -507,10 +508,11 @@ measure_replay() {
 }
 
 # lag_samples LOG OUT: "seconds-since-first-line lag" pairs from cdc-replay's
-# JSON status lines.
+# JSON status lines: lagSeconds at ts (docs/DESIGN.md, "Logs and status
+# lines"). The "finished" line written at exit is not a sample.
 lag_samples() {
 	"$PY" - "$1" "$2" <<'EOF'
-import json, sys, datetime
+import datetime, json, sys
 rows = []
 for line in open(sys.argv[1], errors="replace"):
     line = line.strip()
@@ -520,35 +522,17 @@ for line in open(sys.argv[1], errors="replace"):
         obj = json.loads(line)
     except ValueError:
         continue
-    if obj.get("msg") == "replay finished":
-        continue  # the summary written after SIGTERM, not a sample
-    lag = None
-    for key in ("lag_s", "lagSeconds", "lag_seconds", "lag"):
-        if isinstance(obj.get(key), (int, float)):
-            lag = float(obj[key])
-            break
-    if lag is None:
+    lag = obj.get("lagSeconds")
+    if obj.get("msg") == "finished" or not isinstance(lag, (int, float)):
         continue
-    when = None
-    for key in ("ts", "time", "t", "timestamp"):
-        value = obj.get(key)
-        if isinstance(value, (int, float)):
-            when = float(value) / (1000.0 if value > 1e11 else 1.0)
-        elif isinstance(value, str):
-            try:
-                when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                pass
-        if when is not None:
-            break
-    rows.append((when, lag))
+    when = datetime.datetime.fromisoformat(obj["ts"].replace("Z", "+00:00")).timestamp()
+    rows.append((when, float(lag)))
 if not rows:
     sys.exit("no status line with a lag in " + sys.argv[1])
 t0 = rows[0][0]
 with open(sys.argv[2], "w") as out:
-    for i, (when, lag) in enumerate(rows):
-        x = (when - t0) if (when is not None and t0 is not None) else float(i)
-        out.write("%.3f %.3f\n" % (x, lag))
+    for when, lag in rows:
+        out.write("%.3f %.3f\n" % (when - t0, lag))
 EOF
 }
 
@@ -658,7 +642,8 @@ write_results() {
 		echo "  same writes, first to last event received. Both are bounded by the writer."
 		echo "- replay: \`stage_events\` stages the same mix; \`cdc-replay --drain\` wall time;"
 		echo "  limit: \`limit_bulk\`, one sorted cursor over the pending events and the"
-		echo "  SPEC §6 writes as ordered bulks of $REPLAY_BATCH (no marking done)."
+		echo "  writes of the replay rules (docs/DESIGN.md, \"Replay rules\") as ordered"
+		echo "  bulks of $REPLAY_BATCH (no marking done)."
 		echo "- end to end: \`rate_writer\` at $E2E_RATE ops/s throughout token-probe, cdc-capture,"
 		echo "  dump, restore (\`--once --defer-constraints\`, as sync_migration.sh) and"
 		echo "  cdc-replay, run as the drivers run them; lag from cdc-replay's JSON status"

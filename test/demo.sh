@@ -118,7 +118,7 @@ echo "writes done: $(cat "$work/writer.out")"
 
 banner "phase 2: sync_migration.sh --drain --verify (restore, replay, compare)"
 status=0
-"$repo/sync_migration.sh" --dump-dir "$work/dump" --drain --verify - - demo orders || status=$?
+"$repo/sync_migration.sh" --state-dir "$work/state" --dump-dir "$work/dump" --drain --verify - - demo orders || status=$?
 
 banner "result"
 if ((status == 0)); then

@@ -2,36 +2,24 @@
 # init_migration.sh and sync_migration.sh: command lines, exit codes, the
 # running-capture guard, the restart commands and where secrets may go.
 
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
+
 setup_file() {
 	load helpers
-	mlite_start SRC
-	mlite_start DST
+	pair_start
 }
 
 teardown_file() {
-	mlite_stop SRC
-	mlite_stop DST
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$DST_URI"
-	STATE="$BATS_TEST_TMPDIR/state"
-	DUMP="$BATS_TEST_TMPDIR/dump"
-	INIT="$REPO_ROOT/init_migration.sh"
-	SYNC="$REPO_ROOT/sync_migration.sh"
+	driver_setup
 }
 
 teardown() {
-	# Stop the captures this test started (their pid files say which).
-	local f pid
-	for f in "$BATS_TEST_TMPDIR"/state/*.capture.pid; do
-		[[ -f "$f" ]] || continue
-		pid="$(cat "$f")"
-		kill -TERM "$pid" 2>/dev/null || true
-		wait_until 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	done
+	driver_teardown
 	mlite_stop ASRC
 	mlite_stop ADST
 }
@@ -51,15 +39,6 @@ auth_uri() {
 	printf 'mongodb://migrator:%s@127.0.0.1:%s/?replicaSet=rs0&authMechanism=PLAIN&authSource=%%24external' "$2" "$1"
 }
 
-# alive PID / gone PID: whether the process runs (a zombie its new parent has not reaped
-# yet counts as gone: the captures are detached).
-alive() {
-	ps -o stat= -p "$1" 2>/dev/null | grep -qv Z
-}
-gone() {
-	! alive "$1"
-}
-
 # capture_alive: the capture of $DB.c named by its pid file runs.
 capture_alive() {
 	local pid
@@ -69,11 +48,21 @@ capture_alive() {
 
 # c_programs_argv: the command lines of the toolkit's C programs now running.
 c_programs_argv() {
-	ps -eo args | grep -E '^[^ ]*(cdc-capture|cdc-replay|cdc-verify|token-probe|dump-wrap)( |$)' || true
+	pgrep -a -f '^[^ ]*(cdc-capture|cdc-replay|cdc-verify|token-probe|dump-wrap)( |$)' || true
 }
 
 seed() {
 	pyrun "$SRC_URI" 'client[db_name].c.insert_many([{"_id": i, "v": i} for i in range(50)])'
+}
+
+# crashed_capture: seed, init --no-dump, then kill -9 its capture as a
+# crash would; the dead capture's pid in $CRASHED_PID.
+crashed_capture() {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	CRASHED_PID="$(cat "$STATE/$DB.c.capture.pid")"
+	kill -KILL "$CRASHED_PID"
+	wait_until 10 gone "$CRASHED_PID"
 }
 
 @test "init_migration.sh and sync_migration.sh --help print their usage and exit 0" {
@@ -100,9 +89,9 @@ seed() {
 }
 
 @test "a - URI with no such variable in the environment exits 64" {
-	SOURCE_URI= run -64 --separate-stderr "$INIT" --state-dir "$STATE" - - "$DB" c
+	SOURCE_URI='' run -64 --separate-stderr "$INIT" --state-dir "$STATE" - - "$DB" c
 	[[ "$stderr" == *"no SOURCE_URI"* ]]
-	TARGET_URI= run -64 --separate-stderr "$SYNC" - "$DB" c
+	TARGET_URI='' run -64 --separate-stderr "$SYNC" - "$DB" c
 	[[ "$stderr" == *"no TARGET_URI"* ]]
 }
 
@@ -156,26 +145,16 @@ seed() {
 }
 
 @test "init over an existing token of a dead capture exits 73 and names the restart command" {
-	seed
-	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
-	local pid
-	pid="$(cat "$STATE/$DB.c.capture.pid")"
-	kill -KILL "$pid"
-	wait_until 10 gone "$pid"
+	crashed_capture
 	run -73 --separate-stderr "$INIT" --state-dir "$STATE" - - "$DB" c
 	[[ "$stderr" == *"--resume-capture"* ]]
 	[ ! -e "$DUMP" ]
 }
 
 @test "--resume-capture restarts a killed capture with the same state and it keeps staging" {
-	seed
-	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
-	local pid
-	pid="$(cat "$STATE/$DB.c.capture.pid")"
-	kill -KILL "$pid"
-	wait_until 10 gone "$pid"
+	crashed_capture
 	run -0 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
-	[ "$(cat "$STATE/$DB.c.capture.pid")" != "$pid" ]
+	[ "$(cat "$STATE/$DB.c.capture.pid")" != "$CRASHED_PID" ]
 	capture_alive
 	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "after-restart"})'
 	wait_until 20 pyrun "$DST_URI" '
@@ -263,6 +242,60 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	pyrun "$DST_URI" 'assert client[db_name].c.find_one({"_id": 3}) is None'
 }
 
+@test "sync takes init's --state-dir, as --state-dir DIR or --state-dir=DIR, and its --help says so" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain - "$DB" c
+	[ "$(file_mode "$STATE/$DB.c.sync.lock")" = 600 ]
+	run -0 --separate-stderr "$SYNC" --state-dir="$STATE" --dump-dir "$DUMP" --drain - "$DB" c
+	run -64 --separate-stderr "$SYNC" --state-dir "" --dump-dir "$DUMP" - "$DB" c
+	[[ "$stderr" == *"--state-dir must not be empty"* ]]
+	run -0 "$SYNC" --help
+	[[ "$output" == *"--state-dir DIR"* ]]
+	[[ "$output" == *"DB.COLL.sync.lock"* ]]
+}
+
+@test "a second sync of a collection on the same host exits 73 while the first runs, and starts nothing" {
+	command -v flock || skip "flock(1) not installed"
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	"$SYNC" --state-dir "$STATE" --no-restore - "$DB" c >"$BATS_TEST_TMPDIR/sync1.log" 2>&1 &
+	local first=$!
+	SYNC_PIDS+=("$first")
+	# Replay's "replaying" line: its signal handlers are in place too.
+	wait_until 30 grep -q "replaying" "$BATS_TEST_TMPDIR/sync1.log"
+	run -73 --separate-stderr "$SYNC" --state-dir "$STATE" --no-restore - "$DB" c
+	[ "$stderr" = "sync_migration.sh: another sync_migration.sh is working on '$DB.c' (lock $STATE/$DB.c.sync.lock); let it finish" ]
+	[ -z "$output" ]
+	[ "$(pgrep -c -f "cdc-replay --db $DB ")" -eq 1 ]
+	alive "$first"
+	# The first goes on and stops as usual; the lock goes with it.
+	kill -TERM "$first"
+	local status=0
+	wait "$first" || status=$?
+	SYNC_PIDS=()
+	[ "$status" -eq 0 ]
+	run -0 flock -n "$STATE/$DB.c.sync.lock" true
+}
+
+@test "installed by make install, the drivers find their shared code and migrate a collection" {
+	local prefix="$BATS_TEST_TMPDIR/prefix"
+	# TOOLS= installs the drivers alone: the programs stay this build's
+	# ($CSM_BIN). A make of its own, not a job of the make running the tests.
+	run -0 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -s -C "$REPO_ROOT" install PREFIX="$prefix" TOOLS=
+	[ -f "$prefix/share/changestream-migration/driver.sh" ]
+	grep -qx "driver_lib='$prefix/share/changestream-migration/driver.sh'" \
+		"$prefix/bin/init_migration.sh"
+	run -64 --separate-stderr "$prefix/bin/sync_migration.sh" --bogus - "$DB" c
+	[[ "$stderr" == "sync_migration.sh: unknown option '--bogus'"* ]]
+	seed
+	run -0 "$prefix/bin/init_migration.sh" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 --separate-stderr "$prefix/bin/sync_migration.sh" --state-dir "$STATE" \
+		--dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
 @test "--force over a running capture stops it and starts the collection over" {
 	seed
 	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
@@ -283,6 +316,7 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$DST_URI" "$DB" c 500
 	run -0 "$INIT" --no-dump --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
 	[ ! -e "$DUMP" ]
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	pyrun "$SRC_URI" '
 c = client[db_name].c
 c.delete_one({"_id": 1})

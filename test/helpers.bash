@@ -9,6 +9,13 @@
 #
 # Every test gets its own database name in $DB (test_db), scratch files go to
 # $BATS_TEST_TMPDIR, and conditions are awaited with wait_until, never sleep.
+#
+# A suite that copies from a source to a target server uses the pair hooks:
+#   setup_file()    { load helpers; pair_start; }   # servers SRC and DST
+#   teardown_file() { pair_stop; }
+#   setup()         { load helpers; pair_setup; }   # $DB, SOURCE_URI, TARGET_URI
+# and a suite of the drivers calls driver_setup instead of pair_setup, and
+# driver_teardown from teardown.
 
 bats_require_minimum_version 1.5.0
 
@@ -21,6 +28,8 @@ export PATH="$CSM_BIN:$PATH"
 # Debian's interpreter sees python3-pymongo; another python3 on PATH may not.
 export PY=/usr/bin/python3
 export PYTHONPATH="$REPO_ROOT/test/py${PYTHONPATH:+:$PYTHONPATH}"
+# No __pycache__ of the imported test/py modules in the checkout.
+export PYTHONDONTWRITEBYTECODE=1
 # Sanitizer builds: leaks are failures, reports go to stderr.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -64,23 +73,23 @@ mlite_start() {
 	fi
 }
 
-# mlite_stop NAME: SIGTERM and wait for exit.
+# mlite_stop NAME: SIGTERM and wait for exit (SIGKILL after 10 s).
+# mlite_kill9 NAME: kill -9, as a crash would. Either is a no-op when NAME
+# is not running.
 mlite_stop() {
-	local pid_var="${1}_PID"
-	local pid="${!pid_var:-}"
-	[[ -n "$pid" ]] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	export "${pid_var}="
+	mlite_end "$1" TERM
 }
-
-# mlite_kill9 NAME: kill -9, as a crash would.
 mlite_kill9() {
+	mlite_end "$1" KILL
+}
+mlite_end() {
 	local pid_var="${1}_PID"
 	local pid="${!pid_var:-}"
 	[[ -n "$pid" ]] || return 0
-	kill -KILL "$pid" 2>/dev/null || true
+	kill -"$2" "$pid" 2>/dev/null || true
+	if [[ "$2" != KILL ]]; then
+		wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+	fi
 	wait "$pid" 2>/dev/null || true
 	export "${pid_var}="
 }
@@ -97,6 +106,91 @@ mlite_restart() {
 	"$MLITE" --port "$port" --port-file "$dir/port" "$@" >>"$dir/log" 2>&1 &
 	export "${name}_PID=$!"
 	wait_until 10 test -s "$dir/port"
+}
+
+# pair_start [SOURCE TARGET]: in setup_file, start the suite's source and
+# target servers (named SRC and DST unless named here).
+pair_start() {
+	export PAIR_SOURCE="${1:-SRC}" PAIR_TARGET="${2:-DST}"
+	mlite_start "$PAIR_SOURCE"
+	mlite_start "$PAIR_TARGET"
+}
+
+# pair_stop: in teardown_file, stop the servers of pair_start.
+pair_stop() {
+	mlite_stop "$PAIR_SOURCE"
+	mlite_stop "$PAIR_TARGET"
+}
+
+# pair_setup: in setup, the test's own $DB (test_db) and SOURCE_URI and
+# TARGET_URI exported as the URIs of pair_start's servers.
+pair_setup() {
+	test_db
+	local source_uri="${PAIR_SOURCE}_URI" target_uri="${PAIR_TARGET}_URI"
+	export SOURCE_URI="${!source_uri}" TARGET_URI="${!target_uri}"
+}
+
+# driver_setup: pair_setup for a suite of init_migration.sh and
+# sync_migration.sh: INIT and SYNC are this checkout's drivers, STATE and
+# DUMP their state and dump directories in $BATS_TEST_TMPDIR, which is
+# also the working directory (what a driver writes by default lands there,
+# not in the checkout).
+driver_setup() {
+	pair_setup
+	export INIT="$REPO_ROOT/init_migration.sh"
+	export SYNC="$REPO_ROOT/sync_migration.sh"
+	export STATE="$BATS_TEST_TMPDIR/state"
+	export DUMP="$BATS_TEST_TMPDIR/dump"
+	SYNC_PIDS=()
+	cd "$BATS_TEST_TMPDIR" || return
+}
+
+# driver_teardown: stop what a test of the drivers left running: the
+# sync_migration.sh pids it added to SYNC_PIDS (SIGTERM, then wait), and
+# the captures named by the pid files in $STATE (SIGTERM, then SIGKILL
+# after 10 s).
+driver_teardown() {
+	local f pid
+	for pid in "${SYNC_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	for f in "$STATE"/*.capture.pid; do
+		[[ -f "$f" ]] || continue
+		pid="$(cat "$f")"
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_until 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	done
+}
+
+# alive PID / gone PID: whether the process runs. A zombie that its new
+# parent has not reaped yet counts as gone (the captures are detached).
+alive() {
+	ps -o stat= -p "$1" 2>/dev/null | grep -qv Z
+}
+gone() {
+	! alive "$1"
+}
+
+# needs_mlite: skip the test under MONGO_TEST_URI: it starts a server with
+# options only mongod-lite has.
+needs_mlite() {
+	if [[ -n "${MONGO_TEST_URI:-}" ]]; then
+		skip "needs a mongod-lite started with special options"
+	fi
+}
+
+# cases CASE URI DB [ARGS...]: the suite's pymongo checks ($CASES_PY, a
+# test/py/*_cases.py). case_ok CASE URI DB [ARGS...]: that check exits 0
+# and prints "ok" (what it printed is shown when it does not).
+cases() {
+	"$PY" "$CASES_PY" "$@"
+}
+case_ok() {
+	local out
+	out="$(cases "$@")"
+	printf '%s\n' "$out"
+	[[ "$out" == ok* ]]
 }
 
 # test_db: a database name unique to this test; sets and exports DB.

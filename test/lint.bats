@@ -1,21 +1,38 @@
 #!/usr/bin/env bats
-# Static checks that keep the scripts and the build honest.
+# Static checks that keep the scripts, the C code and the build honest.
+# Each check of `make lint` is a test of its own, so a failure names it.
 
 setup() {
 	load helpers
 }
 
-@test "every shell script passes shellcheck" {
-	command -v shellcheck || skip "shellcheck not installed (make deps)"
-	local scripts=(init_migration.sh sync_migration.sh .ci/run test/helpers.bash)
-	local f
-	for f in "$REPO_ROOT"/test/*.sh "$REPO_ROOT"/bench/*.sh; do
-		[[ -e "$f" ]] && scripts+=("${f#"$REPO_ROOT"/}")
-	done
-	cd "$REPO_ROOT"
-	run shellcheck -x "${scripts[@]}"
+# make_lint TARGET: `make TARGET` in the checkout passes; its findings are
+# shown when it does not.
+make_lint() {
+	cd "$REPO_ROOT" || return
+	# A make of its own, not a job of the make that runs the tests.
+	run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s "$1"
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "every shell script, sourced helper and bats suite passes shellcheck" {
+	command -v shellcheck || skip "shellcheck not installed (make deps)"
+	make_lint lint-shell
+}
+
+@test "every C file is formatted as .clang-format says (make format fixes it)" {
+	command -v clang-format || skip "clang-format not installed (make deps)"
+	make_lint lint-format
+}
+
+@test "no function in lib/ or tools/ is longer than 80 lines, main's option switch aside" {
+	make_lint lint-functions
+}
+
+@test "no tracked file cites the product owner's outline: docs/DESIGN.md is cited by section" {
+	git -C "$REPO_ROOT" rev-parse --git-dir || skip "not a git checkout"
+	make_lint lint-citations
 }
 
 @test "every program answers --help on stdout with exit 0" {

@@ -4,52 +4,25 @@
 
 setup_file() {
 	load helpers
-	mlite_start SRC
-	mlite_start DST
+	pair_start
 }
 
 teardown_file() {
-	mlite_stop SRC
-	mlite_stop DST
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$DST_URI"
-	STATE="$BATS_TEST_TMPDIR/state"
-	DUMP="$BATS_TEST_TMPDIR/dump"
-	INIT="$REPO_ROOT/init_migration.sh"
-	SYNC="$REPO_ROOT/sync_migration.sh"
+	driver_setup
 	STOP_FILE="$BATS_TEST_TMPDIR/stop-workload"
 	WL_PID=""
-	SYNC_PIDS=()
 }
 
 teardown() {
-	local f pid
 	touch "$STOP_FILE"
 	[[ -z "$WL_PID" ]] || wait "$WL_PID" 2>/dev/null || true
-	for pid in "${SYNC_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	for f in "$STATE"/*.capture.pid; do
-		[[ -f "$f" ]] || continue
-		pid="$(cat "$f")"
-		kill -TERM "$pid" 2>/dev/null || true
-		wait_until 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	done
+	driver_teardown
 	mlite_stop SMALL
-}
-
-# alive PID / gone PID: whether the process runs (a zombie its new parent has not reaped
-# yet counts as gone: the captures are detached).
-alive() {
-	ps -o stat= -p "$1" 2>/dev/null | grep -qv Z
-}
-gone() {
-	! alive "$1"
 }
 
 load_docs() { # URI COLL COUNT [PAD]
@@ -87,9 +60,8 @@ init() { # COLL [options]
 
 # sync_follow COLL: sync_migration.sh following, in the background.
 sync_follow() {
-	"$SYNC" --dump-dir "$DUMP" - "$DB" "$1" >>"$BATS_TEST_TMPDIR/sync-$1.log" 2>&1 &
+	"$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" - "$DB" "$1" >>"$BATS_TEST_TMPDIR/sync-$1.log" 2>&1 &
 	SYNC_PIDS+=($!)
-	LAST_SYNC_PID=$!
 }
 
 # stop_syncs: SIGTERM every following sync; each must exit 0.
@@ -118,7 +90,7 @@ wait_staged_above() {
 }
 
 drain_and_verify() { # COLL
-	run -0 --separate-stderr "$SYNC" --dump-dir "$DUMP" --drain --verify - - "$DB" "$1"
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" "$1"
 	echo "$output" >&3
 	[[ "$output" == *"result: equal"* ]]
 }
@@ -129,7 +101,7 @@ drain_and_verify() { # COLL
 	run -0 init c
 	[[ "$output" == *"tail -f"* ]]
 	sync_follow c
-	wait_staged_above c 800 done
+	wait_staged_above c 800 "done"
 	stop_workload
 	stop_syncs
 	drain_and_verify c
@@ -140,6 +112,7 @@ c = json.loads(sys.argv[1])
 for k in ("insert", "set", "unset", "push", "replace", "delete", "grow"):
     assert c[k] > 0, k
 ' "$WORKLOAD"
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	pyrun "$DST_URI" '
 big = list(client[db_name].c.aggregate([{"$match": {"blob": {"$exists": True}}}]))
 assert any(len(BSON.encode(d)) > 1024 * 1024 for d in big), [len(BSON.encode(d)) for d in big]'
@@ -167,7 +140,7 @@ assert any(len(BSON.encode(d)) > 1024 * 1024 for d in big), [len(BSON.encode(d))
 	# On the source only capture runs getMore; on the target only capture
 	# inserts (staging); replay is singled out by its appName.
 	for ((round = 0; round < 4; round++)); do
-		n="$(staged c done)"
+		n="$(staged c "done")"
 		case $round in
 		0) # Source: capture's getMores fail with a closed connection.
 			pyrun "$SRC_URI" '
@@ -190,7 +163,7 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 3}, dat
     "errorLabels": ["RetryableWriteError"],
     "appName": "changestream-migration/target"})' ;;
 		esac
-		wait_staged_above c $((n + 100)) done
+		wait_staged_above c $((n + 100)) "done"
 	done
 	pyrun "$DST_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
 	pyrun "$SRC_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
@@ -213,12 +186,12 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 3}, dat
 	done
 	for c in "${pids[@]}"; do wait "$c"; done
 	for c in c1 c2 c3; do sync_follow "$c"; done
-	for c in c1 c2 c3; do wait_staged_above "$c" 100 done; done
+	for c in c1 c2 c3; do wait_staged_above "$c" 100 "done"; done
 	stop_workload
 	stop_syncs
 	pids=()
 	for c in c1 c2 c3; do
-		"$SYNC" --dump-dir "$DUMP" --drain --verify - - "$DB" "$c" \
+		"$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" "$c" \
 			>"$BATS_TEST_TMPDIR/verify-$c.log" 2>&1 &
 		pids+=($!)
 	done
@@ -245,6 +218,7 @@ client.admin.command("configureFailPoint", "failCommand", mode="alwaysOn", data=
 	pyrun "$SMALL_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
 	# More changes than the oplog holds happened while the dump ran: a
 	# capture begun after the dump (the classic way) could not resume.
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	pyrun "$DST_URI" '
 from bson import json_util
 end = json_util.loads(open(sys.argv[1]).read())["dumpEndTime"]
@@ -265,7 +239,7 @@ except OperationFailure as e:
     assert e.code == 286, e.code
 ' "$token"
 	sync_follow c
-	wait_staged_above c 1000 done
+	wait_staged_above c 1000 "done"
 	stop_workload
 	stop_syncs
 	drain_and_verify c
@@ -282,7 +256,7 @@ c.create_index("expireAt", expireAfterSeconds=3600)'
 	start_workload --existing 3000 --rate 400 --unique-swaps --ttl "$SRC_URI" "$DB" c
 	run -0 init c
 	sync_follow c
-	wait_staged_above c 600 done
+	wait_staged_above c 600 "done"
 	stop_workload
 	stop_syncs
 	drain_and_verify c

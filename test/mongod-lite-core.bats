@@ -4,6 +4,8 @@
 # prints "ok" or exits non-zero with the difference) and through libmongoc
 # (test/unit/mlite_client.c).
 
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
+
 setup_file() {
 	load helpers
 	mlite_start M
@@ -16,6 +18,7 @@ teardown_file() {
 setup() {
 	load helpers
 	test_db
+	export CASES_PY="$REPO_ROOT/test/py/mlcore_cases.py"
 }
 
 teardown() {
@@ -23,10 +26,6 @@ teardown() {
 	mlite_stop TERM
 	mlite_stop DUR
 	mlite_stop AUTH
-}
-
-cases() {
-	"$PY" "$REPO_ROOT/test/py/mlcore_cases.py" "$@"
 }
 
 client() {
@@ -38,15 +37,8 @@ plain_uri() {
 	echo "${uri%%\?*}"
 }
 
-needs_mlite() {
-	if [[ -n "${MONGO_TEST_URI:-}" ]]; then
-		skip "needs a mongod-lite started with special options"
-	fi
-}
-
 @test "pymongo connects with and without replicaSet=rs0; hello is a typed one-node primary" {
-	run -0 cases connect "$M_URI" "$DB" "$(plain_uri "$M_URI")"
-	[[ "$output" == ok* ]]
+	case_ok connect "$M_URI" "$DB" "$(plain_uri "$M_URI")"
 }
 
 @test "libmongoc connects with and without replicaSet=rs0: CRUD, bulk writeErrors, cursors" {
@@ -62,75 +54,61 @@ needs_mlite() {
 }
 
 @test "documents of every BSON type and of 16 MiB - 1 KiB round-trip byte for byte" {
-	run -0 cases types "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok types "$M_URI" "$DB"
 }
 
 @test "ordered and unordered bulk writes with duplicates report MongoDB's indexes and counts" {
-	run -0 cases bulk "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok bulk "$M_URI" "$DB"
 }
 
 @test "sort and range queries over mixed-type _ids follow BSON comparison order" {
-	run -0 cases order "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok order "$M_URI" "$DB"
 }
 
 @test "a 100,000-document cursor pages through getMore by batchSize; killCursors frees it (43 after)" {
-	run -0 cases cursor "$M_URI" "$DB" 100000
-	[[ "$output" == ok* ]]
+	case_ok cursor "$M_URI" "$DB" 100000
 }
 
 @test "malformed frames close only their connection; checksum and moreToCome flags are honoured" {
 	needs_mlite
-	run -0 cases malformed "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok malformed "$M_URI" "$DB"
 	grep -q "closing: " "$M_DIR/log"
 }
 
 @test "8 clients writing concurrently lose nothing" {
-	run -0 cases concurrent "$M_URI" "$DB" 8 2000
-	[[ "$output" == ok* ]]
+	case_ok concurrent "$M_URI" "$DB" 8 2000
 }
 
 @test "bad input gets MongoDB's error codes (59, 2, 14, 9, 40, 66, 43...) and never a crash" {
-	run -0 cases errors "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok errors "$M_URI" "$DB"
 }
 
 @test "query operators match dotted paths, array elements and null-for-missing" {
-	run -0 cases queries "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok queries "$M_URI" "$DB"
 }
 
 @test "update operators, upserts and findAndModify give MongoDB's documents" {
-	run -0 cases updates "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok updates "$M_URI" "$DB"
 }
 
 @test "catalog: options and uuid listed, unique (compound, partial) enforced, rename and drops" {
-	run -0 cases catalog "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok catalog "$M_URI" "$DB"
 }
 
 @test "queries through secondary indexes (equality prefix, range, sort, paging while documents move) match a scan" {
-	run -0 cases indexed "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok indexed "$M_URI" "$DB"
 }
 
 @test "a retried write with the same lsid and txnNumber is not applied twice" {
-	run -0 cases retry "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok retry "$M_URI" "$DB"
 }
 
 @test "aggregate \$match \$group \$sort \$skip \$limit \$project \$count and count paths" {
-	run -0 cases aggregate "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok aggregate "$M_URI" "$DB"
 }
 
 @test "updates carry updatedFields as written, removedFields and truncatedArrays" {
-	run -0 cases update-description "$M_URI" "$DB"
-	[[ "$output" == ok* ]]
+	case_ok update-description "$M_URI" "$DB"
 }
 
 @test "100,000 1 KiB inserts in 1000-document batches and a cursor read back all arrive (rates recorded)" {
@@ -167,6 +145,7 @@ print('ok')" "$SOLO_URI"
 @test "the port file holds just the port; SIGTERM exits 0; a bad option exits 64" {
 	needs_mlite
 	mlite_start TERM
+	# shellcheck disable=SC2153 # mlite_start TERM exports TERM_DIR
 	run -0 cat "$TERM_DIR/port"
 	[[ "$output" =~ ^[0-9]+$ ]]
 	kill -TERM "$TERM_PID"

@@ -5,11 +5,12 @@ usage: e2e_chaos.py --init PATH --sync PATH --state-dir DIR --dump-dir DIR
                     --db DB --coll COLL --log FILE [--kills N] [--seed S]
 
 TARGET_URI and SOURCE_URI come from the environment (the scripts get "-").
-Starts `sync_migration.sh --dump-dir DIR - DB COLL` (following); then N
-times: waits until capture has staged a random number (0..60) of new events,
-kills it (-9) and runs `init_migration.sh --resume-capture`; waits until
-replay has applied a random number of new events, kills cdc-replay (-9),
-checks sync_migration.sh exited 137, and starts it again. At the end stops
+Starts `sync_migration.sh --state-dir DIR --dump-dir DIR - DB COLL`
+(following); then N times: waits until capture has staged a random number
+(0..60) of new events, kills it (-9) and runs `init_migration.sh
+--resume-capture`; waits until replay has applied a random number of new
+events, kills cdc-replay (-9), checks sync_migration.sh exited 137, and
+starts it again. At the end stops
 the last sync_migration.sh with SIGTERM (it must exit 0). Exit 0 when every
 step went as documented; the reason on stderr otherwise.
 """
@@ -86,7 +87,8 @@ def main():
         return staged.count_documents(q)
 
     def start_sync():
-        return subprocess.Popen([args.sync, "--dump-dir", args.dump_dir, "-", args.db, args.coll],
+        return subprocess.Popen([args.sync, "--state-dir", args.state_dir, "--dump-dir",
+                                 args.dump_dir, "-", args.db, args.coll],
                                 stdout=log, stderr=subprocess.STDOUT)
 
     sync = start_sync()

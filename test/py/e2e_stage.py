@@ -1,4 +1,4 @@
-"""Look at the staging collection on the target (SPEC §5).
+"""Look at the staging collection on the target (docs/DESIGN.md, "Staged events").
 
 usage: e2e_stage.py URI DB NS count [STATUS]
        e2e_stage.py URI DB NS wait-above N [STATUS] [TIMEOUT_S]

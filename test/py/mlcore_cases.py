@@ -23,27 +23,7 @@ from bson import (SON, Binary, Code, DBRef, Decimal128, Int64, MaxKey, MinKey,
                   ObjectId, Regex, Timestamp)
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-
-def fail(msg):
-    import traceback
-    lines = [str(f.lineno) for f in traceback.extract_stack()[1:-2] if f.filename == __file__]
-    sys.stderr.write("FAIL (line %s): %s\n" % ("<".join(reversed(lines)), msg))
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def eq(got, want, what):
-    if got != want:
-        fail("%s: got %r, want %r" % (what, got, want))
-
-
-def client_for(uri, **kw):
-    kw.setdefault("serverSelectionTimeoutMS", 10000)
-    return pymongo.MongoClient(uri, **kw)
+from mlite_check import check, client_for, eq, fail
 
 
 def command_error(db, *args, **kw):

@@ -17,24 +17,9 @@ import pymongo
 from bson import Timestamp
 from pymongo.errors import OperationFailure
 
+from mlite_check import check, client_for, fail
+
 EVENT_HEAD = ["_id", "operationType", "clusterTime", "wallTime"]
-
-
-def fail(msg):
-    import traceback
-    lines = [str(f.lineno) for f in traceback.extract_stack()[1:-2] if f.filename == __file__]
-    sys.stderr.write("FAIL (line %s): %s\n" % ("<".join(reversed(lines)), msg))
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def client_for(uri, **kw):
-    kw.setdefault("serverSelectionTimeoutMS", 10000)
-    return pymongo.MongoClient(uri, **kw)
 
 
 class RawStream:

@@ -4,22 +4,19 @@
 
 setup_file() {
 	load ../helpers
-	mlite_start SRC
-	mlite_start TGT
+	pair_start SRC TGT
 }
 
 teardown_file() {
-	load ../helpers
-	mlite_stop SRC
-	mlite_stop TGT
+	pair_stop
 }
 
 setup() {
 	load ../helpers
 	command -v valgrind || skip "valgrind not installed"
-	test_db
+	pair_setup
 	VG=(valgrind --quiet --error-exitcode=99 --leak-check=full
-		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect)
+		"--errors-for-leak-kinds=definite,indirect" "--show-leak-kinds=definite,indirect")
 }
 
 @test "every tool's --help runs clean under valgrind" {
@@ -34,11 +31,11 @@ setup() {
 c = client[db_name].c
 c.create_index("u", unique=True)
 c.insert_many([{"_id": i, "u": i, "pad": "x" * 100} for i in range(2000)])'
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
 	local st="$BATS_TEST_TMPDIR"
 	run -0 "${VG[@]}" "$CSM_BIN/token-probe" --db "$DB" --coll c --state-dir "$st"
 	run -0 "${VG[@]}" "$CSM_BIN/dump-wrap" dump --db "$DB" --coll c --out "$st/dump"
 	run -0 "${VG[@]}" "$CSM_BIN/dump-wrap" restore --db "$DB" --coll c --in "$st/dump" --defer-constraints
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	pyrun "$SRC_URI" '
 c = client[db_name].c
 c.update_many({"_id": {"$lt": 100}}, {"$set": {"v": 1}})
