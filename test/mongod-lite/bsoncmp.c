@@ -126,32 +126,39 @@ bsoncmp_values(const bson_value_t *a, const bson_value_t *b)
 		return cmp_numbers(a, b);
 	case BSON_TYPE_UTF8:
 	case BSON_TYPE_SYMBOL: {
-		const char *sa = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.str : a->value.v_symbol.symbol;
-		size_t la = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.len : a->value.v_symbol.len;
-		const char *sb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.str : b->value.v_symbol.symbol;
-		size_t lb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.len : b->value.v_symbol.len;
+		const char *sa = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.str
+								 : a->value.v_symbol.symbol;
+		size_t la = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.len
+							    : a->value.v_symbol.len;
+		const char *sb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.str
+								 : b->value.v_symbol.symbol;
+		size_t lb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.len
+							    : b->value.v_symbol.len;
 		return cmp_bytes(sa, la, sb, lb);
 	}
 	case BSON_TYPE_DOCUMENT:
 	case BSON_TYPE_ARRAY:
-		return bsoncmp_docs(a->value.v_doc.data, a->value.v_doc.data_len, b->value.v_doc.data,
-				    b->value.v_doc.data_len);
+		return bsoncmp_docs(a->value.v_doc.data, a->value.v_doc.data_len,
+				    b->value.v_doc.data, b->value.v_doc.data_len);
 	case BSON_TYPE_BINARY:
 		if (a->value.v_binary.data_len != b->value.v_binary.data_len)
 			return a->value.v_binary.data_len < b->value.v_binary.data_len ? -1 : 1;
 		if (a->value.v_binary.subtype != b->value.v_binary.subtype)
 			return a->value.v_binary.subtype < b->value.v_binary.subtype ? -1 : 1;
-		return cmp_bytes(a->value.v_binary.data, a->value.v_binary.data_len, b->value.v_binary.data,
-				 b->value.v_binary.data_len);
+		return cmp_bytes(a->value.v_binary.data, a->value.v_binary.data_len,
+				 b->value.v_binary.data, b->value.v_binary.data_len);
 	case BSON_TYPE_OID:
 		return cmp_bytes(a->value.v_oid.bytes, 12, b->value.v_oid.bytes, 12);
 	case BSON_TYPE_BOOL:
 		return (int)a->value.v_bool - (int)b->value.v_bool;
 	case BSON_TYPE_DATE_TIME:
-		return a->value.v_datetime < b->value.v_datetime ? -1 : a->value.v_datetime > b->value.v_datetime;
+		return a->value.v_datetime < b->value.v_datetime
+			       ? -1
+			       : a->value.v_datetime > b->value.v_datetime;
 	case BSON_TYPE_TIMESTAMP:
 		if (a->value.v_timestamp.timestamp != b->value.v_timestamp.timestamp)
-			return a->value.v_timestamp.timestamp < b->value.v_timestamp.timestamp ? -1 : 1;
+			return a->value.v_timestamp.timestamp < b->value.v_timestamp.timestamp ? -1
+											       : 1;
 		return a->value.v_timestamp.increment < b->value.v_timestamp.increment
 			       ? -1
 			       : a->value.v_timestamp.increment > b->value.v_timestamp.increment;
@@ -166,17 +173,19 @@ bsoncmp_values(const bson_value_t *a, const bson_value_t *b)
 			      b->value.v_dbpointer.collection, b->value.v_dbpointer.collection_len);
 		if (c)
 			return c;
-		return cmp_bytes(a->value.v_dbpointer.oid.bytes, 12, b->value.v_dbpointer.oid.bytes, 12);
+		return cmp_bytes(a->value.v_dbpointer.oid.bytes, 12, b->value.v_dbpointer.oid.bytes,
+				 12);
 	case BSON_TYPE_CODE:
-		return cmp_bytes(a->value.v_code.code, a->value.v_code.code_len, b->value.v_code.code,
-				 b->value.v_code.code_len);
+		return cmp_bytes(a->value.v_code.code, a->value.v_code.code_len,
+				 b->value.v_code.code, b->value.v_code.code_len);
 	case BSON_TYPE_CODEWSCOPE:
-		c = cmp_bytes(a->value.v_codewscope.code, a->value.v_codewscope.code_len, b->value.v_codewscope.code,
-			      b->value.v_codewscope.code_len);
+		c = cmp_bytes(a->value.v_codewscope.code, a->value.v_codewscope.code_len,
+			      b->value.v_codewscope.code, b->value.v_codewscope.code_len);
 		if (c)
 			return c;
-		return bsoncmp_docs(a->value.v_codewscope.scope_data, a->value.v_codewscope.scope_len,
-				    b->value.v_codewscope.scope_data, b->value.v_codewscope.scope_len);
+		return bsoncmp_docs(
+			a->value.v_codewscope.scope_data, a->value.v_codewscope.scope_len,
+			b->value.v_codewscope.scope_data, b->value.v_codewscope.scope_len);
 	case BSON_TYPE_EOD:
 	default:
 		return 0;
@@ -196,7 +205,8 @@ cmp_elements(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, b
 		hb = bson_iter_next(&ib);
 		if (!ha || !hb)
 			return ha == hb ? 0 : ha ? 1 : -1;
-		int ra = bsoncmp_type_rank(bson_iter_type(&ia)), rb = bsoncmp_type_rank(bson_iter_type(&ib));
+		int ra = bsoncmp_type_rank(bson_iter_type(&ia)),
+		    rb = bsoncmp_type_rank(bson_iter_type(&ib));
 		if (ra != rb)
 			return ra < rb ? -1 : 1;
 		if (names) {
@@ -219,7 +229,8 @@ bsoncmp_docs(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 static int32_t
 le32(const uint8_t *p)
 {
-	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			 (uint32_t)p[3] << 24);
 }
 
 static int64_t

@@ -38,9 +38,11 @@ cmd_hello(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 
 	mlite_stats.hellos++;
 	/* remember the client's appName for fail points (appName filter) */
-	if (bson_iter_init(&it, ctx->cmd) && bson_iter_find_descendant(&it, "client.application.name", &it) &&
+	if (bson_iter_init(&it, ctx->cmd) &&
+	    bson_iter_find_descendant(&it, "client.application.name", &it) &&
 	    BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(ctx->conn->app_name, sizeof ctx->conn->app_name, "%s", bson_iter_utf8(&it, NULL));
+		snprintf(ctx->conn->app_name, sizeof ctx->conn->app_name, "%s",
+			 bson_iter_utf8(&it, NULL));
 
 	if (bson_iter_init_find(&it, ctx->cmd, "helloOk") || strcmp(ctx->name, "hello") == 0)
 		BSON_APPEND_BOOL(reply, "helloOk", true);
@@ -219,8 +221,8 @@ bool
 cmd_get_parameter(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
 	bson_iter_t it;
-	bool all = bson_iter_init_find(&it, ctx->cmd, "getParameter") && BSON_ITER_HOLDS_UTF8(&it) &&
-		   strcmp(bson_iter_utf8(&it, NULL), "*") == 0;
+	bool all = bson_iter_init_find(&it, ctx->cmd, "getParameter") &&
+		   BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "*") == 0;
 	bool any = false;
 	(void)error;
 

@@ -15,10 +15,22 @@
 static bool
 generic_field(const char *k)
 {
-	static const char *names[] = {"$db",	   "lsid",	   "txnNumber", "$clusterTime", "$readPreference",
-				      "readConcern", "writeConcern", "comment",	"maxTimeMS",	"apiVersion",
-				      "apiStrict", "apiDeprecationErrors", "autocommit", "startTransaction",
-				      "idIndex",   "$queryOptions"};
+	static const char *names[] = {"$db",
+				      "lsid",
+				      "txnNumber",
+				      "$clusterTime",
+				      "$readPreference",
+				      "readConcern",
+				      "writeConcern",
+				      "comment",
+				      "maxTimeMS",
+				      "apiVersion",
+				      "apiStrict",
+				      "apiDeprecationErrors",
+				      "autocommit",
+				      "startTransaction",
+				      "idIndex",
+				      "$queryOptions"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(names[i], k) == 0)
 			return true;
@@ -183,16 +195,20 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (bson_iter_init_find(&it, ctx->cmd, "to") && BSON_ITER_HOLDS_UTF8(&it))
 		to = bson_iter_utf8(&it, NULL);
 	if (!from || !to) {
-		cmd_error(error, 9, "renameCollection needs string 'renameCollection' and 'to' namespaces");
+		cmd_error(error, 9,
+			  "renameCollection needs string 'renameCollection' and 'to' namespaces");
 		return false;
 	}
-	if (!(fcoll = split_ns(from, fdb, sizeof fdb)) || !(tcoll = split_ns(to, tdb, sizeof tdb))) {
-		cmd_error(error, 73, "Invalid namespace specified '%s'", !split_ns(from, fdb, sizeof fdb) ? from : to);
+	if (!(fcoll = split_ns(from, fdb, sizeof fdb)) ||
+	    !(tcoll = split_ns(to, tdb, sizeof tdb))) {
+		cmd_error(error, 73, "Invalid namespace specified '%s'",
+			  !split_ns(from, fdb, sizeof fdb) ? from : to);
 		return false;
 	}
 	if (!cmd_valid_coll_name(tdb, tcoll, error))
 		return false;
-	bool drop_target = bson_iter_init_find(&it, ctx->cmd, "dropTarget") && bson_iter_as_bool(&it);
+	bool drop_target =
+		bson_iter_init_find(&it, ctx->cmd, "dropTarget") && bson_iter_as_bool(&it);
 	if (!store_rename_coll(fdb, fcoll, tdb, tcoll, drop_target, error))
 		return false;
 	bson_t o = BSON_INITIALIZER;
@@ -229,7 +245,8 @@ cmd_list_collections(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_iter_t it;
 	char ns[512];
 
-	if (!cmd_doc_field(ctx->cmd, "filter", &filter, &have_filter, error) || !query_validate(&filter, error))
+	if (!cmd_doc_field(ctx->cmd, "filter", &filter, &have_filter, error) ||
+	    !query_validate(&filter, error))
 		return false;
 	bool name_only = bson_iter_init_find(&it, ctx->cmd, "nameOnly") && bson_iter_as_bool(&it);
 	sdb_t *d = store_get_db(ctx->db);
@@ -259,7 +276,8 @@ cmd_list_collections(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		docs[n++] = doc;
 	}
 	snprintf(ns, sizeof ns, "%s.$cmd.listCollections", ctx->db);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false, reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false,
+				  reply, error);
 }
 
 bool
@@ -291,7 +309,8 @@ cmd_list_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
 		docs[n++] = bson_copy(&ix->spec);
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false, reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false,
+				  reply, error);
 }
 
 bool
@@ -305,7 +324,8 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (!coll)
 		return false;
 	if (!bson_iter_init_find(&it, ctx->cmd, "indexes") || !BSON_ITER_HOLDS_ARRAY(&it)) {
-		cmd_error(error, 9, "BSON field 'createIndexes.indexes' is missing or not an array");
+		cmd_error(error, 9,
+			  "BSON field 'createIndexes.indexes' is missing or not an array");
 		return false;
 	}
 	/* check every spec before touching anything */
@@ -328,9 +348,11 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 					bson_iter_recurse(&f, &kv);
 					while (bson_iter_next(&kv)) {
 						bson_type_t t = bson_iter_type(&kv);
-						if (t != BSON_TYPE_INT32 && t != BSON_TYPE_INT64 && t != BSON_TYPE_DOUBLE &&
-						    t != BSON_TYPE_UTF8) {
-							cmd_error(error, 67, "Values in the index key pattern must be numbers or strings");
+						if (t != BSON_TYPE_INT32 && t != BSON_TYPE_INT64 &&
+						    t != BSON_TYPE_DOUBLE && t != BSON_TYPE_UTF8) {
+							cmd_error(error, 67,
+								  "Values in the index key pattern "
+								  "must be numbers or strings");
 							return false;
 						}
 					}
@@ -340,7 +362,8 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				has_name = BSON_ITER_HOLDS_UTF8(&f);
 		}
 		if (!has_key || !has_name) {
-			cmd_error(error, 9, "index specification needs a 'key' object and a 'name' string");
+			cmd_error(error, 9,
+				  "index specification needs a 'key' object and a 'name' string");
 			return false;
 		}
 	}
@@ -405,7 +428,8 @@ cmd_drop_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
 		was++;
 	if (!bson_iter_init_find(&it, ctx->cmd, "index")) {
-		cmd_error(error, 9, "BSON field 'dropIndexes.index' is missing but a required field");
+		cmd_error(error, 9,
+			  "BSON field 'dropIndexes.index' is missing but a required field");
 		return false;
 	}
 	/* names to drop: a name, "*", an array of names, or a key pattern */
@@ -437,7 +461,8 @@ cmd_drop_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], "*") != 0 && strcmp(names[i], "_id_") != 0 && !store_find_index(c, names[i])) {
+		if (strcmp(names[i], "*") != 0 && strcmp(names[i], "_id_") != 0 &&
+		    !store_find_index(c, names[i])) {
 			cmd_error(error, 27, "index not found with name [%s]", names[i]);
 			return false;
 		}
@@ -511,6 +536,7 @@ cmd_coll_stats(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_INT64(reply, "storageSize", c->data_size);
 	BSON_APPEND_INT32(reply, "nindexes", nindexes);
 	bson_iter_t it;
-	BSON_APPEND_BOOL(reply, "capped", bson_iter_init_find(&it, &c->options, "capped") && bson_iter_as_bool(&it));
+	BSON_APPEND_BOOL(reply, "capped",
+			 bson_iter_init_find(&it, &c->options, "capped") && bson_iter_as_bool(&it));
 	return true;
 }

@@ -37,7 +37,8 @@ array_field(const bson_t *cmd, const char *field, bson_iter_t *out, bson_error_t
 		return false;
 	}
 	if (!BSON_ITER_HOLDS_ARRAY(&it)) {
-		cmd_error(error, 14, "BSON field '%s' is the wrong type, expected type 'array'", field);
+		cmd_error(error, 14, "BSON field '%s' is the wrong type, expected type 'array'",
+			  field);
 		return false;
 	}
 	bson_iter_recurse(&it, out);
@@ -54,7 +55,8 @@ bool_field(const bson_t *cmd, const char *field, bool dflt)
 }
 
 static void
-add_write_error(bson_t *errors, uint32_t *n, uint32_t index, const bson_error_t *err, const bson_t *dup_info)
+add_write_error(bson_t *errors, uint32_t *n, uint32_t index, const bson_error_t *err,
+		const bson_t *dup_info)
 {
 	bson_t we = BSON_INITIALIZER;
 	BSON_APPEND_INT32(&we, "index", (int32_t)index);
@@ -116,10 +118,12 @@ doc_key(const bson_t *doc, bson_t *o2)
 
 /* Inserts a copy of doc and logs it; on a clash fills dup_info. */
 static bool
-insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *error)
+insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_info,
+	      bson_error_t *error)
 {
 	if (doc->len > MAX_DOC_BYTES) {
-		cmd_error(error, 10334, "object to insert too large. size in bytes: %u, max size: %d", doc->len,
+		cmd_error(error, 10334,
+			  "object to insert too large. size in bytes: %u, max size: %d", doc->len,
 			  MAX_DOC_BYTES);
 		return false;
 	}
@@ -154,7 +158,9 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_t dup_info = BSON_INITIALIZER;
 		bool ok;
 		if (!BSON_ITER_HOLDS_DOCUMENT(&docs)) {
-			cmd_error(&err, 14, "BSON field 'insert.documents.%u' is the wrong type, expected type 'object'",
+			cmd_error(&err, 14,
+				  "BSON field 'insert.documents.%u' is the wrong type, expected "
+				  "type 'object'",
 				  index);
 			ok = false;
 		} else {
@@ -165,8 +171,9 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			bson_iter_document(&docs, &l, &d);
 			bson_init_static(&view, d, l);
 			if (bson_iter_init(&first, &view) && bson_iter_next(&first) &&
-			    strcmp(bson_iter_key(&first), "_id") == 0 && !BSON_ITER_HOLDS_ARRAY(&first) &&
-			    !BSON_ITER_HOLDS_REGEX(&first) && bson_iter_type(&first) != BSON_TYPE_UNDEFINED) {
+			    strcmp(bson_iter_key(&first), "_id") == 0 &&
+			    !BSON_ITER_HOLDS_ARRAY(&first) && !BSON_ITER_HOLDS_REGEX(&first) &&
+			    bson_iter_type(&first) != BSON_TYPE_UNDEFINED) {
 				ok = insert_logged(ctx, c, &view, &dup_info, &err);
 			} else {
 				bson_t fixed;
@@ -179,7 +186,8 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			n++;
 		} else {
 			add_write_error(&errors, &nerr, index, &err, &dup_info);
-			if (err.code != 11000 && err.code != 2 && err.code != 14 && err.code != 10334) {
+			if (err.code != 11000 && err.code != 2 && err.code != 14 &&
+			    err.code != 10334) {
 				/* an oplog failure: stop whatever ordered says */
 				bson_destroy(&dup_info);
 				break;
@@ -207,8 +215,8 @@ fail:
  * *modified is false when the new document is byte-identical.
  */
 static bool
-update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_value_t *u, bool *modified,
-	       bson_t *dup_info, bson_t **result, bson_error_t *error)
+update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_value_t *u,
+	       bool *modified, bson_t *dup_info, bson_t **result, bson_error_t *error)
 {
 	bson_t neu, ud;
 	update_kind_t kind;
@@ -222,7 +230,8 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 		return false;
 	}
 	if (neu.len > MAX_DOC_BYTES) {
-		cmd_error(error, 17419, "Resulting document after update is larger than %d", MAX_DOC_BYTES);
+		cmd_error(error, 17419, "Resulting document after update is larger than %d",
+			  MAX_DOC_BYTES);
 		bson_destroy(&neu);
 		bson_destroy(&ud);
 		return false;
@@ -259,15 +268,16 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 /* An upsert that found nothing: builds and inserts the document; *result
  * (when not NULL) receives a copy. */
 static bool
-upsert_insert(command_ctx_t *ctx, const char *coll, const bson_t *q, const bson_value_t *u, bson_t *id_out,
-	      bson_t *dup_info, bson_t **result, bson_error_t *error)
+upsert_insert(command_ctx_t *ctx, const char *coll, const bson_t *q, const bson_value_t *u,
+	      bson_t *id_out, bson_t *dup_info, bson_t **result, bson_error_t *error)
 {
 	bson_t doc;
 	scoll_t *c;
 	bson_iter_t it;
 
 	bson_init(id_out);
-	if (!update_apply(NULL, u, q, &doc, NULL, error) || !cmd_coll_for_write(ctx, coll, &c, error)) {
+	if (!update_apply(NULL, u, q, &doc, NULL, error) ||
+	    !cmd_coll_for_write(ctx, coll, &c, error)) {
 		bson_destroy(&doc);
 		return false;
 	}
@@ -314,7 +324,10 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		update_kind_t kind;
 
 		if (!view_of(&stmts, &stmt)) {
-			cmd_error(&err, 14, "BSON field 'update.updates.%u' is the wrong type, expected type 'object'", index);
+			cmd_error(&err, 14,
+				  "BSON field 'update.updates.%u' is the wrong type, expected type "
+				  "'object'",
+				  index);
 			ok = false;
 		} else {
 			bson_iter_init(&f, &stmt);
@@ -322,7 +335,9 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				const char *k = bson_iter_key(&f);
 				if (strcmp(k, "q") == 0) {
 					if (!view_of(&f, &q)) {
-						cmd_error(&err, 14, "BSON field 'update.updates.q' is the wrong type");
+						cmd_error(&err, 14,
+							  "BSON field 'update.updates.q' is the "
+							  "wrong type");
 						ok = false;
 					}
 				} else if (strcmp(k, "u") == 0) {
@@ -335,12 +350,16 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				}
 			}
 			if (ok && !u) {
-				cmd_error(&err, 9, "BSON field 'update.updates.u' is missing but a required field");
+				cmd_error(&err, 9,
+					  "BSON field 'update.updates.u' is missing but a required "
+					  "field");
 				ok = false;
 			}
 			ok = ok && query_validate(&q, &err) && update_validate(u, &kind, &err);
 			if (ok && multi && kind == UPDATE_REPLACEMENT) {
-				cmd_error(&err, 9, "multi update is not supported for replacement-style update");
+				cmd_error(&err, 9,
+					  "multi update is not supported for replacement-style "
+					  "update");
 				ok = false;
 			}
 		}
@@ -353,7 +372,8 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				bool modified;
 				if (!old)
 					continue;
-				ok = update_one_doc(ctx, c, old, u, &modified, &dup_info, NULL, &err);
+				ok = update_one_doc(ctx, c, old, u, &modified, &dup_info, NULL,
+						    &err);
 				if (ok) {
 					n++;
 					nmod += modified;
@@ -435,20 +455,28 @@ cmd_delete(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bool ok = true, have_limit = false;
 
 		if (!view_of(&stmts, &stmt)) {
-			cmd_error(&err, 14, "BSON field 'delete.deletes.%u' is the wrong type, expected type 'object'", index);
+			cmd_error(&err, 14,
+				  "BSON field 'delete.deletes.%u' is the wrong type, expected type "
+				  "'object'",
+				  index);
 			ok = false;
 		} else {
 			bson_iter_init(&f, &stmt);
 			while (bson_iter_next(&f)) {
 				if (strcmp(bson_iter_key(&f), "q") == 0 && !view_of(&f, &q)) {
-					cmd_error(&err, 14, "BSON field 'delete.deletes.q' is the wrong type");
+					cmd_error(
+						&err, 14,
+						"BSON field 'delete.deletes.q' is the wrong type");
 					ok = false;
 				} else if (strcmp(bson_iter_key(&f), "limit") == 0) {
 					have_limit = cmd_as_int64(&f, &limit);
 				}
 			}
 			if (ok && (!have_limit || (limit != 0 && limit != 1))) {
-				cmd_error(&err, 9, "The limit field in delete objects must be 0 or 1. Got %" PRId64, limit);
+				cmd_error(&err, 9,
+					  "The limit field in delete objects must be 0 or 1. Got "
+					  "%" PRId64,
+					  limit);
 				ok = false;
 			}
 			ok = ok && query_validate(&q, &err);
@@ -500,7 +528,8 @@ first_match(scoll_t *c, const bson_t *filter, const bson_t *sort)
 			best = doc;
 			break;
 		}
-		if (!best || query_sort_cmp(sort, bson_get_data(doc), doc->len, bson_get_data(best), best->len) < 0)
+		if (!best || query_sort_cmp(sort, bson_get_data(doc), doc->len, bson_get_data(best),
+					    best->len) < 0)
 			best = doc;
 	}
 	plan_cleanup(&p);
@@ -601,7 +630,8 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_DOCUMENT(reply, "lastErrorObject", &leo);
 	if (value) {
 		bson_t projected = BSON_INITIALIZER;
-		query_project(have_fields ? &fields : NULL, bson_get_data(value), value->len, &projected);
+		query_project(have_fields ? &fields : NULL, bson_get_data(value), value->len,
+			      &projected);
 		BSON_APPEND_DOCUMENT(reply, "value", &projected);
 		bson_destroy(&projected);
 		bson_destroy(value);
@@ -638,8 +668,8 @@ find_mark(find_cursor_t *s, const uint8_t *key, uint32_t len)
 }
 
 static bool
-find_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, bson_t *extra, bool *exhausted,
-	  bson_error_t *error)
+find_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, bson_t *extra,
+	  bool *exhausted, bson_error_t *error)
 {
 	find_cursor_t *s = state;
 	scoll_t *c = store_get_coll(s->db, s->coll);
@@ -810,7 +840,8 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		s->skip = skip;
 		s->remaining = limit > 0 ? limit : -1;
 		plan_cleanup(&p);
-		return cursor_first_batch(ns, &find_ops, s, (int32_t)batch_size, single_batch, reply, error);
+		return cursor_first_batch(ns, &find_ops, s, (int32_t)batch_size, single_batch,
+					  reply, error);
 	}
 	/* any other sort: gather, sort, then page */
 	bson_t **docs = NULL;
@@ -834,8 +865,8 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		query_project(&projection, bson_get_data(docs[i]), docs[i]->len, out[i - start]);
 	}
 	free(docs);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(out, end - start), (int32_t)batch_size,
-				  single_batch, reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(out, end - start),
+				  (int32_t)batch_size, single_batch, reply, error);
 }
 
 bool
@@ -847,11 +878,13 @@ cmd_get_more(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	char ns[512];
 
 	if (!bson_iter_init_find(&it, ctx->cmd, "getMore") || !cmd_as_int64(&it, &id)) {
-		cmd_error(error, 14, "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
+		cmd_error(error, 14,
+			  "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
 		return false;
 	}
 	if (!bson_iter_init_find(&it, ctx->cmd, "collection") || !BSON_ITER_HOLDS_UTF8(&it)) {
-		cmd_error(error, 9, "BSON field 'getMore.collection' is missing but a required field");
+		cmd_error(error, 9,
+			  "BSON field 'getMore.collection' is missing but a required field");
 		return false;
 	}
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, bson_iter_utf8(&it, NULL));
@@ -912,8 +945,8 @@ cmd_count(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	int64_t limit = 0, skip = 0, n = 0;
 
 	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) ||
-	    !int_field(ctx->cmd, "limit", &limit, &have, error) || !int_field(ctx->cmd, "skip", &skip, &have, error) ||
-	    !query_validate(&query, error))
+	    !int_field(ctx->cmd, "limit", &limit, &have, error) ||
+	    !int_field(ctx->cmd, "skip", &skip, &have, error) || !query_validate(&query, error))
 		return false;
 	if (limit < 0)
 		limit = -limit;
@@ -944,7 +977,8 @@ cmd_distinct(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_iter_t it;
 	tree_t seen = {0};
 
-	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) || !query_validate(&query, error))
+	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) ||
+	    !query_validate(&query, error))
 		return false;
 	if (!bson_iter_init_find(&it, ctx->cmd, "key") || !BSON_ITER_HOLDS_UTF8(&it)) {
 		cmd_error(error, 14, "BSON field 'distinct.key' is missing or not a string");

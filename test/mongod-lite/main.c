@@ -37,18 +37,19 @@ volatile sig_atomic_t server_shutting_down;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: mongod-lite [--port N] [--port-file FILE] [--bind ADDR] [--replset NAME]\n"
-		     "                   [--host-name HOST:PORT] [--log-level N] [--standalone]\n"
-		     "                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
-		     "                   [--oplog-max-entries N]\n"
-		     "                   [--auth-user USER --auth-password-file FILE]\n"
-		     "\n"
-		     "A MongoDB-wire-compatible test server: a one-node replica set primary\n"
-		     "(or a standalone) on a loopback port. --port 0 picks a free port and\n"
-		     "--port-file receives it once the server listens.\n"
-		     "With --auth-user, every command but the handshake needs SASL PLAIN\n"
-		     "authentication (authSource $external) as USER with the password\n"
-		     "held in FILE; without it, any PLAIN credentials are accepted.\n");
+	fprintf(out,
+		"usage: mongod-lite [--port N] [--port-file FILE] [--bind ADDR] [--replset NAME]\n"
+		"                   [--host-name HOST:PORT] [--log-level N] [--standalone]\n"
+		"                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
+		"                   [--oplog-max-entries N]\n"
+		"                   [--auth-user USER --auth-password-file FILE]\n"
+		"\n"
+		"A MongoDB-wire-compatible test server: a one-node replica set primary\n"
+		"(or a standalone) on a loopback port. --port 0 picks a free port and\n"
+		"--port-file receives it once the server listens.\n"
+		"With --auth-user, every command but the handshake needs SASL PLAIN\n"
+		"authentication (authSource $external) as USER with the password\n"
+		"held in FILE; without it, any PLAIN credentials are accepted.\n");
 }
 
 /* Parses a whole decimal number in [min, max]; false otherwise. */
@@ -105,7 +106,8 @@ reexec_with_huge_pages(char **argv)
 	if (getenv("LD_PRELOAD") || getenv("MLITE_NO_HUGE_PAGES") ||
 	    (tunables && strstr(tunables, "glibc.malloc.hugetlb")))
 		return;
-	snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", tunables ? tunables : "", tunables ? ":" : "");
+	snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", tunables ? tunables : "",
+		 tunables ? ":" : "");
 	/* exec the real path so the process keeps its name (not "exe") */
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -189,14 +191,16 @@ main(int argc, char **argv)
 			else if (strcmp(optarg, "none") == 0)
 				server_config.sync_policy = SYNC_NONE;
 			else {
-				fprintf(stderr, "mongod-lite: invalid --sync-policy '%s'\n", optarg);
+				fprintf(stderr, "mongod-lite: invalid --sync-policy '%s'\n",
+					optarg);
 				usage(stderr);
 				return 64;
 			}
 			break;
 		case 'o':
 			if (!parse_number(optarg, 1, INT64_MAX, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --oplog-max-entries '%s'\n", optarg);
+				fprintf(stderr, "mongod-lite: invalid --oplog-max-entries '%s'\n",
+					optarg);
 				usage(stderr);
 				return 64;
 			}
@@ -263,15 +267,16 @@ main(int argc, char **argv)
 	snprintf(portstr, sizeof portstr, "%d", server_config.port);
 	int gai = getaddrinfo(server_config.bind_addr, portstr, &hints, &ai);
 	if (gai != 0) {
-		fprintf(stderr, "mongod-lite: cannot resolve '%s': %s\n", server_config.bind_addr, gai_strerror(gai));
+		fprintf(stderr, "mongod-lite: cannot resolve '%s': %s\n", server_config.bind_addr,
+			gai_strerror(gai));
 		goto cleanup;
 	}
 	listener = socket(ai->ai_family, SOCK_STREAM, 0);
 	int one = 1;
 	if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
 	    bind(listener, ai->ai_addr, ai->ai_addrlen) != 0 || listen(listener, 128) != 0) {
-		fprintf(stderr, "mongod-lite: cannot listen on %s:%d: %s\n", server_config.bind_addr,
-			server_config.port, strerror(errno));
+		fprintf(stderr, "mongod-lite: cannot listen on %s:%d: %s\n",
+			server_config.bind_addr, server_config.port, strerror(errno));
 		rc = 69;
 		goto cleanup;
 	}
@@ -297,8 +302,8 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (server_config.port_file && !write_port_file(server_config.port_file, port)) {
-		fprintf(stderr, "mongod-lite: cannot write port file '%s': %s\n", server_config.port_file,
-			strerror(errno));
+		fprintf(stderr, "mongod-lite: cannot write port file '%s': %s\n",
+			server_config.port_file, strerror(errno));
 		rc = 74;
 		goto cleanup;
 	}

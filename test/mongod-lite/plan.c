@@ -44,7 +44,8 @@ static bool
 bound_ok(const bson_value_t *v)
 {
 	int r = bsoncmp_type_rank(v->value_type);
-	return r != 0 && r != 1 && r != 100 && v->value_type != BSON_TYPE_ARRAY && v->value_type != BSON_TYPE_REGEX;
+	return r != 0 && r != 1 && r != 100 && v->value_type != BSON_TYPE_ARRAY &&
+	       v->value_type != BSON_TYPE_REGEX;
 }
 
 /* Range bounds for field from {$gt/$gte/$lt/$lte}; false when none usable. */
@@ -103,8 +104,8 @@ in_points(const bson_t *filter, const char *field, size_t *n)
 	if (!filter || !bson_iter_init_find(&it, filter, field) || !BSON_ITER_HOLDS_DOCUMENT(&it))
 		return NULL;
 	bson_iter_recurse(&it, &in);
-	if (!bson_iter_next(&in) || strcmp(bson_iter_key(&in), "$in") != 0 || !BSON_ITER_HOLDS_ARRAY(&in) ||
-	    bson_iter_next(&in))
+	if (!bson_iter_next(&in) || strcmp(bson_iter_key(&in), "$in") != 0 ||
+	    !BSON_ITER_HOLDS_ARRAY(&in) || bson_iter_next(&in))
 		return NULL;
 	bson_iter_recurse(&it, &in);
 	bson_iter_next(&in);
@@ -119,9 +120,10 @@ in_points(const bson_t *filter, const char *field, size_t *n)
 	while (bson_iter_next(&el)) {
 		const bson_value_t *v = bson_iter_value(&el);
 		int r = bsoncmp_type_rank(v->value_type);
-		if (r == 1 || v->value_type == BSON_TYPE_ARRAY || v->value_type == BSON_TYPE_REGEX ||
-		    (v->value_type == BSON_TYPE_DOCUMENT && v->value.v_doc.data_len > 5 && v->value.v_doc.data[4] &&
-		     v->value.v_doc.data[5] == '$')) {
+		if (r == 1 || v->value_type == BSON_TYPE_ARRAY ||
+		    v->value_type == BSON_TYPE_REGEX ||
+		    (v->value_type == BSON_TYPE_DOCUMENT && v->value.v_doc.data_len > 5 &&
+		     v->value.v_doc.data[4] && v->value.v_doc.data[5] == '$')) {
 			free(pts);
 			return NULL;
 		}
@@ -155,7 +157,8 @@ usable(const sindex_t *ix)
  * 2 per equality field, 1 for a range, and whether the order serves sort.
  */
 static int
-bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t *sort, bool *sorted, bool *reverse)
+bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t *sort, bool *sorted,
+	   bool *reverse)
 {
 	const char *fields[32];
 	size_t nf = 0;
@@ -241,7 +244,8 @@ plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort, const
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
 		if (!usable(ix))
 			continue;
-		int score = bounds_for(p, &ix->key, filter, sort, &sorted, &reverse) * 2 + (sorted ? 1 : 0);
+		int score = bounds_for(p, &ix->key, filter, sort, &sorted, &reverse) * 2 +
+			    (sorted ? 1 : 0);
 		if (score > best) {
 			best = score;
 			best_ix = ix;
@@ -275,7 +279,8 @@ plan_start(plan_t *p, const uint8_t *after_key, uint32_t after_len)
 			const bson_value_t *v = bson_iter_value(&ki);
 			p->point = p->reverse ? p->npoints - 1 : 0;
 			if (!p->reverse)
-				while (p->point + 1 < p->npoints && bsoncmp_values(&p->points[p->point], v) < 0)
+				while (p->point + 1 < p->npoints &&
+				       bsoncmp_values(&p->points[p->point], v) < 0)
 					p->point++;
 			else
 				while (p->point > 0 && bsoncmp_values(&p->points[p->point], v) > 0)
@@ -360,8 +365,8 @@ plan_next(plan_t *p, const uint8_t **key, uint32_t *keylen)
 				bson_append_value(&seek, "", 0, &p->points[p->point]);
 				if (p->reverse)
 					bson_append_maxkey(&seek, "", 0);
-				tree_iter_seek(&p->it, p->ix ? &p->ix->tree : &p->coll->docs, bson_get_data(&seek), seek.len,
-					       false, p->reverse);
+				tree_iter_seek(&p->it, p->ix ? &p->ix->tree : &p->coll->docs,
+					       bson_get_data(&seek), seek.len, false, p->reverse);
 				bson_destroy(&seek);
 				continue;
 			}

@@ -129,8 +129,24 @@ query_lookup(const uint8_t *doc, uint32_t doclen, const char *path, bson_iter_t 
 /* ---- operators ---- */
 
 typedef enum {
-	OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_IN, OP_NIN, OP_EXISTS, OP_NOT, OP_TYPE, OP_SIZE,
-	OP_ALL, OP_ELEMMATCH, OP_REGEX, OP_OPTIONS, OP_MOD, OP_UNKNOWN
+	OP_EQ,
+	OP_NE,
+	OP_GT,
+	OP_GTE,
+	OP_LT,
+	OP_LTE,
+	OP_IN,
+	OP_NIN,
+	OP_EXISTS,
+	OP_NOT,
+	OP_TYPE,
+	OP_SIZE,
+	OP_ALL,
+	OP_ELEMMATCH,
+	OP_REGEX,
+	OP_OPTIONS,
+	OP_MOD,
+	OP_UNKNOWN
 } op_t;
 
 static op_t
@@ -139,10 +155,14 @@ op_of(const char *name)
 	static const struct {
 		const char *name;
 		op_t op;
-	} ops[] = {{"$eq", OP_EQ},	   {"$ne", OP_NE},	 {"$gt", OP_GT},	   {"$gte", OP_GTE},
-		   {"$lt", OP_LT},	   {"$lte", OP_LTE},	 {"$in", OP_IN},	   {"$nin", OP_NIN},
-		   {"$exists", OP_EXISTS}, {"$not", OP_NOT},	 {"$type", OP_TYPE},	   {"$size", OP_SIZE},
-		   {"$all", OP_ALL},	   {"$elemMatch", OP_ELEMMATCH}, {"$regex", OP_REGEX}, {"$options", OP_OPTIONS},
+	} ops[] = {{"$eq", OP_EQ},         {"$ne", OP_NE},
+		   {"$gt", OP_GT},         {"$gte", OP_GTE},
+		   {"$lt", OP_LT},         {"$lte", OP_LTE},
+		   {"$in", OP_IN},         {"$nin", OP_NIN},
+		   {"$exists", OP_EXISTS}, {"$not", OP_NOT},
+		   {"$type", OP_TYPE},     {"$size", OP_SIZE},
+		   {"$all", OP_ALL},       {"$elemMatch", OP_ELEMMATCH},
+		   {"$regex", OP_REGEX},   {"$options", OP_OPTIONS},
 		   {"$mod", OP_MOD}};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (strcmp(ops[i].name, name) == 0)
@@ -156,7 +176,8 @@ is_operator_doc(const bson_value_t *v)
 	bson_iter_t it;
 	if (v->value_type != BSON_TYPE_DOCUMENT)
 		return false;
-	if (!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) || !bson_iter_next(&it))
+	if (!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) ||
+	    !bson_iter_next(&it))
 		return false;
 	return bson_iter_key(&it)[0] == '$';
 }
@@ -198,7 +219,7 @@ typedef struct {
 	op_t op;
 	const bson_value_t *arg;
 	const char *regex_options;
-	int cmp_sign;	/* for comparisons */
+	int cmp_sign; /* for comparisons */
 	bool accept_null_missing;
 } op_ctx_t;
 
@@ -208,10 +229,11 @@ type_matches(const bson_value_t *v, const bson_value_t *t)
 	static const struct {
 		const char *alias;
 		int code;
-	} aliases[] = {{"double", 1}, {"string", 2},	{"object", 3},	  {"array", 4},	     {"binData", 5},
-		       {"undefined", 6}, {"objectId", 7}, {"bool", 8},	  {"date", 9},	     {"null", 10},
-		       {"regex", 11},	 {"dbPointer", 12}, {"javascript", 13}, {"symbol", 14}, {"int", 16},
-		       {"timestamp", 17}, {"long", 18},	{"decimal", 19},  {"minKey", -1},   {"maxKey", 127}};
+	} aliases[] = {{"double", 1},      {"string", 2},    {"object", 3},   {"array", 4},
+		       {"binData", 5},     {"undefined", 6}, {"objectId", 7}, {"bool", 8},
+		       {"date", 9},        {"null", 10},     {"regex", 11},   {"dbPointer", 12},
+		       {"javascript", 13}, {"symbol", 14},   {"int", 16},     {"timestamp", 17},
+		       {"long", 18},       {"decimal", 19},  {"minKey", -1},  {"maxKey", 127}};
 	int code = -2;
 
 	if (t->value_type == BSON_TYPE_UTF8) {
@@ -228,7 +250,8 @@ type_matches(const bson_value_t *v, const bson_value_t *t)
 	return code == (int)v->value_type;
 }
 
-static bool match_ops_at(const bson_value_t *ops, const uint8_t *doc, uint32_t len, const char *path);
+static bool match_ops_at(const bson_value_t *ops, const uint8_t *doc, uint32_t len,
+			 const char *path);
 
 static bool
 value_matches_ops(const bson_value_t *value, const bson_value_t *ops)
@@ -256,7 +279,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 	case OP_LTE: {
 		if (!v)
 			return c->accept_null_missing;
-		int ra = bsoncmp_type_rank(v->value_type), rb = bsoncmp_type_rank(c->arg->value_type);
+		int ra = bsoncmp_type_rank(v->value_type),
+		    rb = bsoncmp_type_rank(c->arg->value_type);
 		if (ra != rb && rb != 0 && rb != 100)
 			return false;
 		int cmp = bsoncmp_values(v, c->arg);
@@ -273,7 +297,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 	}
 	case OP_IN: {
 		bson_iter_t el;
-		bson_iter_init_from_data(&el, c->arg->value.v_doc.data, c->arg->value.v_doc.data_len);
+		bson_iter_init_from_data(&el, c->arg->value.v_doc.data,
+					 c->arg->value.v_doc.data_len);
 		while (bson_iter_next(&el)) {
 			const bson_value_t *x = bson_iter_value(&el);
 			if (!v) {
@@ -292,7 +317,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 			return false;
 		if (c->arg->value_type == BSON_TYPE_ARRAY) {
 			bson_iter_t el;
-			bson_iter_init_from_data(&el, c->arg->value.v_doc.data, c->arg->value.v_doc.data_len);
+			bson_iter_init_from_data(&el, c->arg->value.v_doc.data,
+						 c->arg->value.v_doc.data_len);
 			while (bson_iter_next(&el))
 				if (type_matches(v, bson_iter_value(&el)))
 					return true;
@@ -321,7 +347,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 				if (value_matches_ops(x, c->arg))
 					return true;
 			} else if (x->value_type == BSON_TYPE_DOCUMENT &&
-				   query_match(&sub, x->value.v_doc.data, x->value.v_doc.data_len)) {
+				   query_match(&sub, x->value.v_doc.data,
+					       x->value.v_doc.data_len)) {
 				return true;
 			}
 		}
@@ -332,14 +359,17 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 			return false;
 		if (c->arg->value_type == BSON_TYPE_REGEX)
 			return regex_match(c->arg->value.v_regex.regex,
-					   c->regex_options ? c->regex_options : c->arg->value.v_regex.options, v);
+					   c->regex_options ? c->regex_options
+							    : c->arg->value.v_regex.options,
+					   v);
 		return regex_match(c->arg->value.v_utf8.str, c->regex_options, v);
 	case OP_MOD: {
 		if (!v || bsoncmp_type_rank(v->value_type) != 2)
 			return false;
 		bson_iter_t el;
 		int64_t d = 0, r = 0;
-		bson_iter_init_from_data(&el, c->arg->value.v_doc.data, c->arg->value.v_doc.data_len);
+		bson_iter_init_from_data(&el, c->arg->value.v_doc.data,
+					 c->arg->value.v_doc.data_len);
 		if (bson_iter_next(&el))
 			d = bson_iter_as_int64(&el);
 		if (bson_iter_next(&el))
@@ -354,8 +384,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 }
 
 static bool
-run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_t *doc, uint32_t len,
-       const char *path)
+run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_t *doc,
+       uint32_t len, const char *path)
 {
 	op_ctx_t c = {.op = op, .arg = arg, .regex_options = regex_options};
 
@@ -393,9 +423,12 @@ run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_
 			any = true;
 			if (x->value_type == BSON_TYPE_DOCUMENT && is_operator_doc(x)) {
 				bson_iter_t inner;
-				bson_iter_init_from_data(&inner, x->value.v_doc.data, x->value.v_doc.data_len);
-				if (bson_iter_next(&inner) && strcmp(bson_iter_key(&inner), "$elemMatch") == 0) {
-					if (!run_op(OP_ELEMMATCH, bson_iter_value(&inner), NULL, doc, len, path))
+				bson_iter_init_from_data(&inner, x->value.v_doc.data,
+							 x->value.v_doc.data_len);
+				if (bson_iter_next(&inner) &&
+				    strcmp(bson_iter_key(&inner), "$elemMatch") == 0) {
+					if (!run_op(OP_ELEMMATCH, bson_iter_value(&inner), NULL,
+						    doc, len, path))
 						return false;
 					continue;
 				}
@@ -434,7 +467,8 @@ match_ops_at(const bson_value_t *ops, const uint8_t *doc, uint32_t len, const ch
 }
 
 static bool
-match_clauses(const bson_value_t *arr, const uint8_t *doc, uint32_t len, int mode /* 0 and 1 or 2 nor */)
+match_clauses(const bson_value_t *arr, const uint8_t *doc, uint32_t len,
+	      int mode /* 0 and 1 or 2 nor */)
 {
 	bson_iter_t el;
 	bson_iter_init_from_data(&el, arr->value.v_doc.data, arr->value.v_doc.data_len);
@@ -575,7 +609,8 @@ validate_ops(const char *path, const bson_value_t *ops, bson_error_t *error)
 					return false;
 			} else {
 				bson_t sub;
-				bson_init_static(&sub, v->value.v_doc.data, v->value.v_doc.data_len);
+				bson_init_static(&sub, v->value.v_doc.data,
+						 v->value.v_doc.data_len);
 				if (!query_validate(&sub, error))
 					return false;
 			}
@@ -620,7 +655,8 @@ query_validate(const bson_t *filter, bson_error_t *error)
 		const char *k = bson_iter_key(&it);
 		const bson_value_t *v = bson_iter_value(&it);
 		if (k[0] == '$') {
-			if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0 || strcmp(k, "$nor") == 0) {
+			if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0 ||
+			    strcmp(k, "$nor") == 0) {
 				if (!validate_array_of_filters(k, v, error))
 					return false;
 			} else if (strcmp(k, "$comment") != 0) {
@@ -646,12 +682,16 @@ query_sort_validate(const bson_t *sort, bson_error_t *error)
 	bson_iter_init(&it, sort);
 	while (bson_iter_next(&it)) {
 		if (bsoncmp_type_rank(bson_iter_type(&it)) != 2) {
-			cmd_error(error, 2, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
+			cmd_error(error, 2,
+				  "$sort key ordering must be 1 (for ascending) or -1 (for "
+				  "descending)");
 			return false;
 		}
 		long double d = bsoncmp_number(bson_iter_value(&it));
 		if (d != 1 && d != -1) {
-			cmd_error(error, 2, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
+			cmd_error(error, 2,
+				  "$sort key ordering must be 1 (for ascending) or -1 (for "
+				  "descending)");
 			return false;
 		}
 	}
@@ -680,7 +720,8 @@ visit_sort(const bson_value_t *v, bool expanded, void *arg)
 		if (bson_count_keys(&a) > 0)
 			return false; /* its elements follow */
 	}
-	if (!k->have || (k->desc ? bsoncmp_values(v, &k->best) > 0 : bsoncmp_values(v, &k->best) < 0)) {
+	if (!k->have ||
+	    (k->desc ? bsoncmp_values(v, &k->best) > 0 : bsoncmp_values(v, &k->best) < 0)) {
 		k->best = *v;
 		k->have = true;
 	}
@@ -748,8 +789,9 @@ query_projection_validate(const bson_t *projection, bson_error_t *error)
 		else
 			excl++;
 		if (incl && excl) {
-			cmd_error(error, 31254, "Cannot do %s on field %s in %s projection", on ? "inclusion" : "exclusion",
-				  k, on ? "exclusion" : "inclusion");
+			cmd_error(error, 31254, "Cannot do %s on field %s in %s projection",
+				  on ? "inclusion" : "exclusion", k,
+				  on ? "exclusion" : "inclusion");
 			return false;
 		}
 	}
@@ -783,7 +825,8 @@ paths_for(const pathset_t *ps, const char *name, size_t nlen, pathset_t *sub)
 	return rel;
 }
 
-static void project_doc(const pathset_t *ps, bool inclusion, const uint8_t *doc, uint32_t len, bson_t *out);
+static void project_doc(const pathset_t *ps, bool inclusion, const uint8_t *doc, uint32_t len,
+			bson_t *out);
 
 static void
 project_array(const pathset_t *ps, bool inclusion, bson_iter_t *arr, bson_t *out)

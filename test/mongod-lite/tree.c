@@ -192,8 +192,8 @@ tree_clear(tree_t *t, void (*free_val)(void *))
 }
 
 void
-tree_iter_seek(tree_iter_t *it, const tree_t *t, const uint8_t *key, uint32_t keylen, bool exclusive,
-	       bool reverse)
+tree_iter_seek(tree_iter_t *it, const tree_t *t, const uint8_t *key, uint32_t keylen,
+	       bool exclusive, bool reverse)
 {
 	tree_node_t *n = t->root;
 

@@ -19,14 +19,14 @@
 
 static int failures;
 
-#define EXPECT(cond, ...)                                                        \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "mlite_client:%d: ", __LINE__);          \
-			fprintf(stderr, __VA_ARGS__);                            \
-			fputc('\n', stderr);                                     \
-			failures++;                                              \
-		}                                                                \
+#define EXPECT(cond, ...)                                                                          \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "mlite_client:%d: ", __LINE__);                            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			failures++;                                                                \
+		}                                                                                  \
 	} while (0)
 
 static double
@@ -102,17 +102,20 @@ run_crud(mongoc_client_t *client, const char *db)
 
 	/* every BSON type round-trips byte for byte */
 	every_type_doc(&doc);
-	EXPECT(mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error), "insert: %s", error.message);
+	EXPECT(mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error), "insert: %s",
+	       error.message);
 	BSON_APPEND_UTF8(&filter, "_id", "every-type");
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
 	EXPECT(mongoc_cursor_next(cursor, &got), "find returned nothing");
 	if (got)
-		EXPECT(bson_equal(got, &doc), "round trip differs: %s", bson_as_canonical_extended_json(got, NULL));
+		EXPECT(bson_equal(got, &doc), "round trip differs: %s",
+		       bson_as_canonical_extended_json(got, NULL));
 	EXPECT(!mongoc_cursor_error(cursor, &error), "cursor: %s", error.message);
 	mongoc_cursor_destroy(cursor);
 
 	/* ordered bulk with a duplicate in the middle stops there */
-	mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+	mongoc_bulk_operation_t *bulk =
+		mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
 	for (int i = 0; i < 5; i++) {
 		bson_t d = BSON_INITIALIZER;
 		BSON_APPEND_INT32(&d, "_id", i == 2 ? 1 : i);
@@ -121,10 +124,12 @@ run_crud(mongoc_client_t *client, const char *db)
 	}
 	uint32_t ok = mongoc_bulk_operation_execute(bulk, &reply, &error);
 	bson_iter_t it;
-	EXPECT(!ok && error.code == 11000, "ordered bulk: want 11000, got %u %s", error.code, error.message);
+	EXPECT(!ok && error.code == 11000, "ordered bulk: want 11000, got %u %s", error.code,
+	       error.message);
 	EXPECT(bson_iter_init_find(&it, &reply, "nInserted") && bson_iter_as_int64(&it) == 2,
 	       "ordered bulk nInserted: %s", bson_as_relaxed_extended_json(&reply, NULL));
-	EXPECT(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
+	EXPECT(bson_iter_init(&it, &reply) &&
+		       bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
 		       bson_iter_as_int64(&it) == 2,
 	       "ordered bulk index: %s", bson_as_relaxed_extended_json(&reply, NULL));
 	bson_destroy(&reply);
@@ -144,7 +149,8 @@ run_crud(mongoc_client_t *client, const char *db)
 	EXPECT(!ok && error.code == 11000, "unordered bulk: want 11000, got %u", error.code);
 	EXPECT(bson_iter_init_find(&it, &reply, "nInserted") && bson_iter_as_int64(&it) == 4,
 	       "unordered bulk nInserted: %s", bson_as_relaxed_extended_json(&reply, NULL));
-	EXPECT(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
+	EXPECT(bson_iter_init(&it, &reply) &&
+		       bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
 		       bson_iter_as_int64(&it) == 2,
 	       "unordered bulk index: %s", bson_as_relaxed_extended_json(&reply, NULL));
 	bson_destroy(&reply);
@@ -157,12 +163,15 @@ run_crud(mongoc_client_t *client, const char *db)
 	BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
 	BSON_APPEND_UTF8(&set, "state", "changed");
 	bson_append_document_end(&u, &set);
-	EXPECT(mongoc_collection_update_one(coll, &q, &u, NULL, &reply, &error), "update: %s", error.message);
-	EXPECT(bson_iter_init_find(&it, &reply, "modifiedCount") && bson_iter_as_int64(&it) == 1, "modifiedCount: %s",
-	       bson_as_relaxed_extended_json(&reply, NULL));
+	EXPECT(mongoc_collection_update_one(coll, &q, &u, NULL, &reply, &error), "update: %s",
+	       error.message);
+	EXPECT(bson_iter_init_find(&it, &reply, "modifiedCount") && bson_iter_as_int64(&it) == 1,
+	       "modifiedCount: %s", bson_as_relaxed_extended_json(&reply, NULL));
 	bson_destroy(&reply);
-	EXPECT(mongoc_collection_delete_one(coll, &q, NULL, &reply, &error), "delete: %s", error.message);
-	EXPECT(bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 1, "deletedCount");
+	EXPECT(mongoc_collection_delete_one(coll, &q, NULL, &reply, &error), "delete: %s",
+	       error.message);
+	EXPECT(bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 1,
+	       "deletedCount");
 	bson_destroy(&reply);
 	int64_t n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
 	EXPECT(n == 1, "count_documents: %" PRId64 " %s", n, error.message);
@@ -206,7 +215,8 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 			BSON_APPEND_INT32(docs[i], "_id", start + i);
 			BSON_APPEND_UTF8(docs[i], "pad", pad);
 		}
-		bool ok = mongoc_collection_insert_many(coll, (const bson_t **)docs, (size_t)n, NULL, NULL, &error);
+		bool ok = mongoc_collection_insert_many(coll, (const bson_t **)docs, (size_t)n,
+							NULL, NULL, &error);
 		for (int i = 0; i < n; i++)
 			bson_destroy(docs[i]);
 		if (!ok) {
@@ -223,7 +233,8 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 		seen++;
 	double t2 = now_s();
 	if (mongoc_cursor_error(cursor, &error) || seen != total) {
-		fprintf(stderr, "mlite_client: bench read %d of %d: %s\n", seen, total, error.message);
+		fprintf(stderr, "mlite_client: bench read %d of %d: %s\n", seen, total,
+			error.message);
 		return 1;
 	}
 	mongoc_cursor_destroy(cursor);
