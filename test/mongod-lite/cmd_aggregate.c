@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
 #include "changestream.h"
 #include "cmds.h"
 #include "cursor.h"
+#include "order.h"
 #include "plan.h"
 #include "query.h"
 #include "server.h"
@@ -135,7 +135,7 @@ stage_project(docset_t *s, const bson_value_t *spec, bool add_fields, bson_error
 	bson_iter_init(&it, &sp);
 	while (bson_iter_next(&it)) {
 		bson_type_t t = bson_iter_type(&it);
-		if (t != BSON_TYPE_BOOL && bsoncmp_type_rank(t) != 2)
+		if (t != BSON_TYPE_BOOL && !order_is_number(t))
 			simple = false;
 	}
 	if (!add_fields && simple) {
@@ -172,7 +172,7 @@ stage_project(docset_t *s, const bson_value_t *spec, bool add_fields, bson_error
 		while (bson_iter_next(&it)) {
 			const char *k = bson_iter_key(&it);
 			bson_type_t t = bson_iter_type(&it);
-			if (!add_fields && (t == BSON_TYPE_BOOL || bsoncmp_type_rank(t) == 2)) {
+			if (!add_fields && (t == BSON_TYPE_BOOL || order_is_number(t))) {
 				if (bson_iter_as_bool(&it) &&
 				    query_lookup(bson_get_data(doc), doc->len, k, &f))
 					bson_append_iter(out, k, -1, &f);
@@ -240,14 +240,14 @@ acc_feed(acc_state_t *st, const acc_spec_t *sp, const bson_t *doc, bson_error_t 
 		break;
 	case ACC_SUM:
 	case ACC_AVG:
-		if (have && bsoncmp_type_rank(bson_iter_type(&v)) == 2) {
+		if (have && order_is_number(bson_iter_type(&v))) {
 			if (BSON_ITER_HOLDS_INT32(&v))
 				st->isum += bson_iter_int32(&v);
 			else if (BSON_ITER_HOLDS_INT64(&v)) {
 				st->isum += bson_iter_int64(&v);
 				st->int64_seen = true;
 			} else {
-				st->dsum += (double)bsoncmp_number(bson_iter_value(&v));
+				st->dsum += (double)order_number_value(bson_iter_value(&v));
 				st->any_double = true;
 			}
 			st->count++;
@@ -255,13 +255,13 @@ acc_feed(acc_state_t *st, const acc_spec_t *sp, const bson_t *doc, bson_error_t 
 		break;
 	case ACC_MIN:
 	case ACC_MAX:
-		if (have && bsoncmp_type_rank(bson_iter_type(&v)) > 1) {
+		if (have && order_type_rank(bson_iter_type(&v)) > ORDER_NULLISH) {
 			bson_iter_t cur;
 			bool replace = !st->have;
 			if (!replace) {
 				bson_iter_init(&cur, &st->value);
 				bson_iter_next(&cur);
-				int c = bsoncmp_values(bson_iter_value(&v), bson_iter_value(&cur));
+				int c = order_values(bson_iter_value(&v), bson_iter_value(&cur));
 				replace = sp->op == ACC_MIN ? c < 0 : c > 0;
 			}
 			if (replace) {
@@ -289,8 +289,8 @@ acc_feed(acc_state_t *st, const acc_spec_t *sp, const bson_t *doc, bson_error_t 
 				bson_iter_t el;
 				bson_iter_init(&el, &st->value);
 				while (bson_iter_next(&el))
-					if (bsoncmp_values(bson_iter_value(&el),
-							   bson_iter_value(&v)) == 0)
+					if (order_values(bson_iter_value(&el),
+							 bson_iter_value(&v)) == 0)
 						goto out;
 			}
 			char key[16];

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
 #include "cmds.h"
 #include "cursor.h"
 #include "plan.h"

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
 #include "command.h"
+#include "order.h"
 
 /* Called for each value at a path; v NULL = the path is missing there.
  * expanded: v is an element of an array the path ended on. true = stop. */
@@ -212,7 +212,7 @@ value_eq(const bson_value_t *cand, const bson_value_t *arg)
 {
 	if (arg->value_type == BSON_TYPE_REGEX && cand->value_type != BSON_TYPE_REGEX)
 		return regex_match(arg->value.v_regex.regex, arg->value.v_regex.options, cand);
-	return bsoncmp_values(cand, arg) == 0;
+	return order_values(cand, arg) == 0;
 }
 
 typedef struct {
@@ -238,12 +238,12 @@ type_matches(const bson_value_t *v, const bson_value_t *t)
 
 	if (t->value_type == BSON_TYPE_UTF8) {
 		if (strcmp(t->value.v_utf8.str, "number") == 0)
-			return bsoncmp_type_rank(v->value_type) == 2;
+			return order_is_number(v->value_type);
 		for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
 			if (strcmp(aliases[i].alias, t->value.v_utf8.str) == 0)
 				code = aliases[i].code;
-	} else if (bsoncmp_type_rank(t->value_type) == 2) {
-		code = (int)bsoncmp_number(t);
+	} else if (order_is_number(t->value_type)) {
+		code = (int)order_number_value(t);
 	}
 	if (code == -1)
 		return v->value_type == BSON_TYPE_MINKEY;
@@ -279,11 +279,10 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 	case OP_LTE: {
 		if (!v)
 			return c->accept_null_missing;
-		int ra = bsoncmp_type_rank(v->value_type),
-		    rb = bsoncmp_type_rank(c->arg->value_type);
-		if (ra != rb && rb != 0 && rb != 100)
+		int ra = order_type_rank(v->value_type), rb = order_type_rank(c->arg->value_type);
+		if (ra != rb && rb != ORDER_MINKEY && rb != ORDER_MAXKEY)
 			return false;
-		int cmp = bsoncmp_values(v, c->arg);
+		int cmp = order_values(v, c->arg);
 		switch (c->op) {
 		case OP_GT:
 			return cmp > 0;
@@ -331,7 +330,7 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 		{
 			bson_t a;
 			bson_init_static(&a, v->value.v_doc.data, v->value.v_doc.data_len);
-			return (long double)bson_count_keys(&a) == bsoncmp_number(c->arg);
+			return (long double)bson_count_keys(&a) == order_number_value(c->arg);
 		}
 	case OP_ELEMMATCH: {
 		if (!v || expanded || v->value_type != BSON_TYPE_ARRAY)
@@ -364,7 +363,7 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 					   v);
 		return regex_match(c->arg->value.v_utf8.str, c->regex_options, v);
 	case OP_MOD: {
-		if (!v || bsoncmp_type_rank(v->value_type) != 2)
+		if (!v || !order_is_number(v->value_type))
 			return false;
 		bson_iter_t el;
 		int64_t d = 0, r = 0;
@@ -376,7 +375,7 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 			r = bson_iter_as_int64(&el);
 		if (d == 0)
 			return false;
-		return ((int64_t)bsoncmp_number(v)) % d == r;
+		return ((int64_t)order_number_value(v)) % d == r;
 	}
 	default:
 		return false;
@@ -404,8 +403,8 @@ run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_
 		bool want = true;
 		if (arg->value_type == BSON_TYPE_BOOL)
 			want = arg->value.v_bool;
-		else if (bsoncmp_type_rank(arg->value_type) == 2)
-			want = bsoncmp_number(arg) != 0;
+		else if (order_is_number(arg->value_type))
+			want = order_number_value(arg) != 0;
 		else if (arg->value_type == BSON_TYPE_NULL)
 			want = false;
 		return walk(doc, len, path, visit_op, &c) == want;
@@ -616,7 +615,7 @@ validate_ops(const char *path, const bson_value_t *ops, bson_error_t *error)
 			}
 			break;
 		case OP_SIZE:
-			if (bsoncmp_type_rank(v->value_type) != 2) {
+			if (!order_is_number(v->value_type)) {
 				cmd_error(error, 2, "$size needs a number");
 				return false;
 			}
@@ -681,13 +680,13 @@ query_sort_validate(const bson_t *sort, bson_error_t *error)
 		return true;
 	bson_iter_init(&it, sort);
 	while (bson_iter_next(&it)) {
-		if (bsoncmp_type_rank(bson_iter_type(&it)) != 2) {
+		if (!order_is_number(bson_iter_type(&it))) {
 			cmd_error(error, 2,
 				  "$sort key ordering must be 1 (for ascending) or -1 (for "
 				  "descending)");
 			return false;
 		}
-		long double d = bsoncmp_number(bson_iter_value(&it));
+		long double d = order_number_value(bson_iter_value(&it));
 		if (d != 1 && d != -1) {
 			cmd_error(error, 2,
 				  "$sort key ordering must be 1 (for ascending) or -1 (for "
@@ -720,8 +719,7 @@ visit_sort(const bson_value_t *v, bool expanded, void *arg)
 		if (bson_count_keys(&a) > 0)
 			return false; /* its elements follow */
 	}
-	if (!k->have ||
-	    (k->desc ? bsoncmp_values(v, &k->best) > 0 : bsoncmp_values(v, &k->best) < 0)) {
+	if (!k->have || (k->desc ? order_values(v, &k->best) > 0 : order_values(v, &k->best) < 0)) {
 		k->best = *v;
 		k->have = true;
 	}
@@ -735,7 +733,7 @@ sort_key(const uint8_t *doc, uint32_t len, const char *path, bool desc, bson_val
 	walk(doc, len, path, visit_sort, &k);
 	if (!k.have || (k.missing && !desc)) {
 		out->value_type = BSON_TYPE_NULL;
-		if (k.have && bsoncmp_type_rank(k.best.value_type) < 1)
+		if (k.have && order_type_rank(k.best.value_type) == ORDER_MINKEY)
 			*out = k.best;
 		return;
 	}
@@ -748,11 +746,11 @@ query_sort_cmp(const bson_t *sort, const uint8_t *a, uint32_t alen, const uint8_
 	bson_iter_t it;
 	bson_iter_init(&it, sort);
 	while (bson_iter_next(&it)) {
-		bool desc = bsoncmp_number(bson_iter_value(&it)) < 0;
+		bool desc = order_number_value(bson_iter_value(&it)) < 0;
 		bson_value_t va, vb;
 		sort_key(a, alen, bson_iter_key(&it), desc, &va);
 		sort_key(b, blen, bson_iter_key(&it), desc, &vb);
-		int c = bsoncmp_values(&va, &vb);
+		int c = order_values(&va, &vb);
 		if (c)
 			return desc ? -c : c;
 	}
@@ -773,7 +771,7 @@ query_projection_validate(const bson_t *projection, bson_error_t *error)
 	while (bson_iter_next(&it)) {
 		const char *k = bson_iter_key(&it);
 		bson_type_t t = bson_iter_type(&it);
-		if (t != BSON_TYPE_BOOL && bsoncmp_type_rank(t) != 2) {
+		if (t != BSON_TYPE_BOOL && !order_is_number(t)) {
 			cmd_error(error, 2, "unsupported projection for field '%s'", k);
 			return false;
 		}

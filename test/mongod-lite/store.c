@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bsoncmp.h"
 #include "command.h"
 #include "query.h"
 #include "server.h"

@@ -1,6 +1,6 @@
 /*
  * An AVL tree keyed by index keys: raw BSON documents {"": v1, "": v2...}
- * ordered by bsoncmp_keys. Each node owns a copy of its key and carries an
+ * ordered by order_keys. Each node owns a copy of its key and carries an
  * opaque value the caller owns. Node addresses are stable while the node is
  * in the tree. Iterators are invalidated by any insert or remove.
  */

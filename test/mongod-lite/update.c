@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "bsoncmp.h"
 #include "command.h"
+#include "order.h"
 #include "query.h"
 
 /* ---- a mutable document: containers expand lazily on first touch ---- */
@@ -429,7 +429,7 @@ rec_add(recs_t *r, const char *path, rec_kind_t kind)
 static bool
 is_number(const bson_value_t *v)
 {
-	return bsoncmp_type_rank(v->value_type) == 2;
+	return order_is_number(v->value_type);
 }
 
 static void
@@ -439,7 +439,7 @@ arith(const bson_value_t *a, const bson_value_t *b, bool mul, bson_value_t *out)
 	bool b_dbl = b->value_type == BSON_TYPE_DOUBLE || b->value_type == BSON_TYPE_DECIMAL128;
 
 	if (a_dbl || b_dbl) {
-		double x = (double)bsoncmp_number(a), y = (double)bsoncmp_number(b);
+		double x = (double)order_number_value(a), y = (double)order_number_value(b);
 		out->value_type = BSON_TYPE_DOUBLE;
 		out->value.v_double = mul ? x * y : x + y;
 		return;
@@ -495,10 +495,10 @@ node_cmp_for_sort(const mnode_t *x, const mnode_t *y)
 			c = query_sort_cmp(&spec, vx.value.v_doc.data, vx.value.v_doc.data_len,
 					   vy.value.v_doc.data, vy.value.v_doc.data_len);
 		else
-			c = bsoncmp_values(&vx, &vy);
+			c = order_values(&vx, &vy);
 	} else {
-		c = bsoncmp_values(&vx, &vy);
-		if (bsoncmp_number(sort_spec_value) < 0)
+		c = order_values(&vx, &vy);
+		if (order_number_value(sort_spec_value) < 0)
 			c = -c;
 	}
 	if (x->expanded)
@@ -554,7 +554,7 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 	}
 	size_t pos = arr->n;
 	if (position) {
-		long double p = bsoncmp_number(position);
+		long double p = order_number_value(position);
 		if (p < 0)
 			p = (long double)arr->n + p < 0 ? 0 : (long double)arr->n + p;
 		pos = p > (long double)arr->n ? arr->n : (size_t)p;
@@ -583,7 +583,7 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 				bson_value_t cur;
 				mnode_value(arr->kids[i], &t, &cur);
 				found = cur.value_type == v->value_type &&
-					bsoncmp_values(&cur, v) == 0;
+					order_values(&cur, v) == 0;
 				if (arr->kids[i]->expanded)
 					bson_destroy(&t);
 			}
@@ -599,7 +599,7 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 		qsort(arr->kids, arr->n, sizeof *arr->kids, sort_values_cmp);
 	}
 	if (slice) {
-		long double s = bsoncmp_number(slice);
+		long double s = order_number_value(slice);
 		if (s >= 0 && (size_t)s < arr->n) {
 			for (size_t i = (size_t)s; i < arr->n; i++)
 				mnode_free(arr->kids[i]);
@@ -629,7 +629,7 @@ do_pull(mnode_t *arr, const bson_value_t *cond, bool pull_all)
 			bson_iter_init_from_data(&el, cond->value.v_doc.data,
 						 cond->value.v_doc.data_len);
 			while (bson_iter_next(&el) && !match)
-				match = bsoncmp_values(&cur, bson_iter_value(&el)) == 0;
+				match = order_values(&cur, bson_iter_value(&el)) == 0;
 		} else {
 			match = query_match_value(&cur, cond);
 		}
@@ -736,7 +736,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				bson_t t;
 				bson_value_t cur;
 				mnode_value(m, &t, &cur);
-				int c = bsoncmp_values(arg, &cur);
+				int c = order_values(arg, &cur);
 				if (m->expanded)
 					bson_destroy(&t);
 				if ((op == U_MIN && c < 0) || (op == U_MAX && c > 0))
@@ -812,7 +812,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				return false;
 			if (op == U_POP) {
 				if (m->n > 0) {
-					if (bsoncmp_number(arg) < 0) {
+					if (order_number_value(arg) < 0) {
 						mnode_free(m->kids[0]);
 						memmove(m->kids, m->kids + 1,
 							(m->n - 1) * sizeof *m->kids);
@@ -884,7 +884,7 @@ identical(const bson_value_t *a, const bson_value_t *b)
 			       0;
 	if (a->value_type == BSON_TYPE_DOUBLE)
 		return memcmp(&a->value.v_double, &b->value.v_double, sizeof(double)) == 0;
-	return bsoncmp_values(a, b) == 0;
+	return order_values(a, b) == 0;
 }
 
 static bool
