@@ -674,6 +674,16 @@ store_delete(scoll_t *c, const bson_t *old)
 	bson_destroy(&key);
 }
 
+int32_t
+store_index_count(const scoll_t *c)
+{
+	int32_t n = 1; /* _id_ */
+
+	for (const sindex_t *ix = c->indexes; ix; ix = ix->next)
+		n++;
+	return n;
+}
+
 sindex_t *
 store_find_index(scoll_t *c, const char *name)
 {

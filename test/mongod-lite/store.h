@@ -102,6 +102,8 @@ bool store_coll_mod(scoll_t *c, const bson_t *cmd, bson_error_t *error);
 bool store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *error);
 /* Drops an index by name ("*" = all but _id_); 27 IndexNotFound. */
 bool store_drop_index(scoll_t *c, const char *name, bson_error_t *error);
+/* How many indexes c has, _id_ included. */
+int32_t store_index_count(const scoll_t *c);
 /* Finds an index by name, NULL when none. */
 sindex_t *store_find_index(scoll_t *c, const char *name);
 
