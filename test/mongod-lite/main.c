@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,24 @@ usage(FILE *out)
 		"With --auth-user, every command but the handshake needs SASL PLAIN\n"
 		"authentication (authSource $external) as USER with the password\n"
 		"held in FILE; without it, any PLAIN credentials are accepted.\n");
+}
+
+/* Says what is wrong with the command line and how to use it, on stderr;
+ * returns the usage exit code, 64. */
+static int misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+misuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mongod-lite: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return 64;
 }
 
 /* Parses a whole decimal number in [min, max]; false otherwise. */
@@ -150,11 +169,8 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			if (!parse_number(optarg, 0, 65535, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --port '%s'\n", optarg);
-				usage(stderr);
-				return 64;
-			}
+			if (!parse_number(optarg, 0, 65535, &n))
+				return misuse("invalid --port '%s'", optarg);
 			server_config.port = (int)n;
 			break;
 		case 'f':
@@ -170,11 +186,8 @@ main(int argc, char **argv)
 			server_config.host_name = optarg;
 			break;
 		case 'l':
-			if (!parse_number(optarg, 0, 5, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --log-level '%s'\n", optarg);
-				usage(stderr);
-				return 64;
-			}
+			if (!parse_number(optarg, 0, 5, &n))
+				return misuse("invalid --log-level '%s'", optarg);
 			server_config.log_level = (int)n;
 			break;
 		case 's':
@@ -190,28 +203,17 @@ main(int argc, char **argv)
 				server_config.sync_policy = SYNC_BATCH;
 			else if (strcmp(optarg, "none") == 0)
 				server_config.sync_policy = SYNC_NONE;
-			else {
-				fprintf(stderr, "mongod-lite: invalid --sync-policy '%s'\n",
-					optarg);
-				usage(stderr);
-				return 64;
-			}
+			else
+				return misuse("invalid --sync-policy '%s'", optarg);
 			break;
 		case 'o':
-			if (!parse_number(optarg, 1, INT64_MAX, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --oplog-max-entries '%s'\n",
-					optarg);
-				usage(stderr);
-				return 64;
-			}
+			if (!parse_number(optarg, 1, INT64_MAX, &n))
+				return misuse("invalid --oplog-max-entries '%s'", optarg);
 			server_config.oplog_max_entries = n;
 			break;
 		case 'u':
-			if (!optarg[0]) {
-				fprintf(stderr, "mongod-lite: empty --auth-user\n");
-				usage(stderr);
-				return 64;
-			}
+			if (!optarg[0])
+				return misuse("empty --auth-user");
 			server_config.auth_user = optarg;
 			break;
 		case 'P':
@@ -225,16 +227,10 @@ main(int argc, char **argv)
 			return 64;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "mongod-lite: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 64;
-	}
-	if (!server_config.auth_user != !password_file) {
-		fprintf(stderr, "mongod-lite: --auth-user and --auth-password-file go together\n");
-		usage(stderr);
-		return 64;
-	}
+	if (optind != argc)
+		return misuse("unexpected argument '%s'", argv[optind]);
+	if (!server_config.auth_user != !password_file)
+		return misuse("--auth-user and --auth-password-file go together");
 	if (password_file) {
 		char msg[512];
 		if (!auth_load_password(password_file, msg, sizeof msg)) {
