@@ -4,11 +4,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "command.h"
 #include "order.h"
 #include "query.h"
+#include "server.h"
 
 /* ---- a mutable document: containers expand lazily on first touch ---- */
 
@@ -656,14 +656,6 @@ paths_conflict(const char *a, const char *b)
 	return (la < lb ? b[l] : a[l]) == '.';
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* Applies one operator's fields to root. */
 static bool
 apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *recs,
@@ -758,11 +750,11 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			}
 			if (ts) {
 				v.value_type = BSON_TYPE_TIMESTAMP;
-				v.value.v_timestamp.timestamp = (uint32_t)(now_ms() / 1000);
+				v.value.v_timestamp.timestamp = (uint32_t)(server_wall_ms() / 1000);
 				v.value.v_timestamp.increment = 1;
 			} else {
 				v.value_type = BSON_TYPE_DATE_TIME;
-				v.value.v_datetime = now_ms();
+				v.value.v_datetime = server_wall_ms();
 			}
 			mnode_set(m, &v);
 			rec_add(recs, path, REC_SET);
