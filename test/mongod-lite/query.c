@@ -680,14 +680,8 @@ query_sort_validate(const bson_t *sort, bson_error_t *error)
 		return true;
 	bson_iter_init(&it, sort);
 	while (bson_iter_next(&it)) {
-		if (!order_is_number(bson_iter_type(&it))) {
-			cmd_error(error, 2,
-				  "$sort key ordering must be 1 (for ascending) or -1 (for "
-				  "descending)");
-			return false;
-		}
 		long double d = order_number_value(bson_iter_value(&it));
-		if (d != 1 && d != -1) {
+		if (!order_is_number(bson_iter_type(&it)) || (d != 1 && d != -1)) {
 			cmd_error(error, 2,
 				  "$sort key ordering must be 1 (for ascending) or -1 (for "
 				  "descending)");

@@ -656,6 +656,17 @@ paths_conflict(const char *a, const char *b)
 	return (la < lb ? b[l] : a[l]) == '.';
 }
 
+/* The node at path, made (and *made true) when it is missing; NULL +
+ * error when it cannot be made. */
+static mnode_t *
+mnode_find_or_make(mnode_t *root, const char *path, bool *made, bson_error_t *error)
+{
+	mnode_t *m = mnode_path(root, path, false, NULL, NULL);
+
+	*made = !m;
+	return m ? m : mnode_path(root, path, true, NULL, error);
+}
+
 /* Applies one operator's fields to root. */
 static bool
 apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *recs,
@@ -665,6 +676,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 		const char *path = bson_iter_key(fields);
 		const bson_value_t *arg = bson_iter_value(fields);
 		mnode_t *m, *parent = NULL;
+		bool made;
 
 		switch (op) {
 		case U_SETONINSERT:
@@ -689,10 +701,9 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 					  op == U_INC ? "increment" : "multiply", path);
 				return false;
 			}
-			m = mnode_path(root, path, false, NULL, NULL);
-			if (!m) {
-				if (!(m = mnode_path(root, path, true, NULL, error)))
-					return false;
+			if (!(m = mnode_find_or_make(root, path, &made, error)))
+				return false;
+			if (made) {
 				if (op == U_INC) {
 					mnode_set(m, arg);
 				} else {
@@ -719,10 +730,9 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			break;
 		case U_MIN:
 		case U_MAX:
-			m = mnode_path(root, path, false, NULL, NULL);
-			if (!m) {
-				if (!(m = mnode_path(root, path, true, NULL, error)))
-					return false;
+			if (!(m = mnode_find_or_make(root, path, &made, error)))
+				return false;
+			if (made) {
 				mnode_set(m, arg);
 			} else {
 				bson_t t;
@@ -762,12 +772,10 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 		}
 		case U_PUSH:
 		case U_ADDTOSET:
-			m = mnode_path(root, path, false, NULL, NULL);
-			if (!m) {
-				if (!(m = mnode_path(root, path, true, NULL, error)))
-					return false;
+			if (!(m = mnode_find_or_make(root, path, &made, error)))
+				return false;
+			if (made)
 				mnode_make_container(m, BSON_TYPE_ARRAY);
-			}
 			if (!ensure_array(m, path, op == U_PUSH ? "$push" : "$addToSet", error))
 				return false;
 			if (op == U_ADDTOSET && arg->value_type == BSON_TYPE_DOCUMENT) {
