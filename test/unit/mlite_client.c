@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "numparse.h"
 
 static int failures;
 
@@ -29,12 +31,11 @@ static int failures;
 		}                                                                                  \
 	} while (0)
 
+/* Documents per second: n in ms milliseconds (0 when too fast to time). */
 static double
-now_s(void)
+per_second(int64_t n, int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return ms > 0 ? (double)n * 1000.0 / (double)ms : 0.0;
 }
 
 /* serverStatus.hellos through client */
@@ -206,7 +207,7 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 	memset(pad, 'x', sizeof pad - 1);
 	pad[sizeof pad - 1] = '\0';
 
-	double t0 = now_s();
+	int64_t t0 = clock_mono_ms();
 	for (int start = 0; start < total; start += 1000) {
 		bson_t *docs[1000];
 		int n = total - start < 1000 ? total - start : 1000;
@@ -224,14 +225,14 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 			return 1;
 		}
 	}
-	double t1 = now_s();
+	int64_t t1 = clock_mono_ms();
 	bson_t empty = BSON_INITIALIZER;
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &empty, NULL, NULL);
 	const bson_t *got;
 	int seen = 0;
 	while (mongoc_cursor_next(cursor, &got))
 		seen++;
-	double t2 = now_s();
+	int64_t t2 = clock_mono_ms();
 	if (mongoc_cursor_error(cursor, &error) || seen != total) {
 		fprintf(stderr, "mlite_client: bench read %d of %d: %s\n", seen, total,
 			error.message);
@@ -239,7 +240,7 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 	}
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(&empty);
-	printf("%.0f %.0f\n", total / (t1 - t0), total / (t2 - t1));
+	printf("%.0f %.0f\n", per_second(total, t1 - t0), per_second(total, t2 - t1));
 	mongoc_collection_destroy(coll);
 	return 0;
 }
@@ -276,13 +277,23 @@ main(int argc, char **argv)
 	if (strcmp(argv[2], "crud") == 0) {
 		rc = run_crud(client, argv[3]);
 	} else if (strcmp(argv[2], "idle") == 0) {
+		int64_t seconds;
+		if (!parse_int64(argv[3], 0, 3600, &seconds)) {
+			fprintf(stderr, "mlite_client: invalid SECONDS '%s'\n", argv[3]);
+			goto cleanup;
+		}
 		int64_t before = hellos(client);
-		sleep((unsigned)atoi(argv[3]));
+		sleep((unsigned)seconds);
 		int64_t after = hellos(client);
 		printf("%" PRId64 "\n", after - before);
 		rc = before >= 0 && after >= 0 ? 0 : 1;
 	} else if (strcmp(argv[2], "bench") == 0 && argc > 4) {
-		rc = run_bench(client, argv[3], atoi(argv[4]));
+		int64_t total;
+		if (!parse_int64(argv[4], 1, INT32_MAX, &total)) {
+			fprintf(stderr, "mlite_client: invalid N '%s'\n", argv[4]);
+			goto cleanup;
+		}
+		rc = run_bench(client, argv[3], (int)total);
 	} else {
 		fprintf(stderr, "mlite_client: unknown mode '%s'\n", argv[2]);
 	}
