@@ -5,10 +5,11 @@
  * Usage: limit_bulk URI DB STAGING NS TARGET_COLL BATCH
  *
  * Reads the pending staged events of NS from DB.STAGING in seq order (one
- * cursor) and applies them to DB.TARGET_COLL by the rules of SPEC §6
- * (insert/replace and update with fullDocument: replace by documentKey with
+ * cursor) and applies them to DB.TARGET_COLL as cdc-replay does the events
+ * the synthetic workloads produce (docs/DESIGN.md, "Replay rules"):
+ * insert/replace and update with fullDocument: replace by documentKey with
  * upsert; update: $set updatedFields / $unset removedFields; delete: delete
- * one by documentKey) in ordered bulk writes of BATCH events, without
+ * one by documentKey. Ordered bulk writes of BATCH events, without
  * client-side validation (as cdc-replay: the events came from a server). It marks
  * nothing done and keeps no state: what is left is the floor under replay.
  * Prints {"events", "seconds", "events_per_s", "write_seconds"}: seconds is

@@ -38,7 +38,8 @@ append_token(bson_t *parent, const char *key, uint32_t t, uint32_t i, int64_t se
 	char data[64];
 	bson_t token;
 
-	/* Hex whose string order is event order (WIRE-NOTES). */
+	/* Hex whose string order is event order, as the test server's tokens
+	 * (docs/DESIGN.md, "The test server"). */
 	snprintf(data, sizeof data, "82%08X%08X%016llX", t, i, (unsigned long long)seq);
 	BSON_APPEND_DOCUMENT_BEGIN(parent, key, &token);
 	BSON_APPEND_UTF8(&token, "_data", data);
