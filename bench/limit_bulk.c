@@ -139,10 +139,10 @@ main(int argc, char **argv)
 		goto cleanup;
 	staging = mongoc_client_get_collection(client, argv[2], argv[3]);
 	target = mongoc_client_get_collection(client, argv[2], argv[5]);
-	BSON_APPEND_UTF8(&filter, "ns", argv[4]);
-	BSON_APPEND_UTF8(&filter, "status", STAGING_STATUS_PENDING);
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, argv[4]);
+	BSON_APPEND_UTF8(&filter, STAGED_F_STATUS, STAGING_STATUS_PENDING);
 	BSON_APPEND_DOCUMENT_BEGIN(&find_opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "seq", 1);
+	BSON_APPEND_INT32(&sort, STAGED_F_SEQ, 1);
 	bson_append_document_end(&find_opts, &sort);
 	BSON_APPEND_BOOL(&bulk_opts, "ordered", true);
 
@@ -156,7 +156,7 @@ main(int argc, char **argv)
 			const uint8_t *data;
 			bson_t event;
 
-			if (!bson_iter_init_find(&iter, staged, "event") ||
+			if (!bson_iter_init_find(&iter, staged, STAGED_F_EVENT) ||
 			    !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
 				bench_warn(PROG, "staged event without 'event' (chunked?)");
 				goto cleanup;
