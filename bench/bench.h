@@ -14,9 +14,17 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "numparse.h"
 
-/* Seconds on the monotonic clock. */
+/*
+ * Seconds on the monotonic clock, to the nanosecond: what a benchmark
+ * measures (durations and rates it reports, the pacing derived from them).
+ * lib/clock.h counts whole milliseconds, too coarse here: limit_bulk adds up
+ * single bulk writes that can take well under a millisecond each, and a
+ * short run would report a rate of 0. Deadlines and timeouts use
+ * clock_mono_ms(), wall times clock_wall_ms().
+ */
 static inline double
 bench_now(void)
 {
@@ -24,16 +32,6 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Unix time in milliseconds (to compare with server Dates). */
-static inline int64_t
-bench_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Prints "prog: message" to stderr. */
@@ -95,6 +93,20 @@ bench_pad_len(int64_t size)
 {
 	/* 4 length + 13 _id + 11 n + 10 pad header + 1 terminator = 39. */
 	return size > 39 ? (size_t)(size - 39) : 0;
+}
+
+/* The pad string for documents of size bytes (see bench_pad_len): the
+ * letters a-z over and over. The caller frees it with bson_free(). */
+static inline char *
+bench_pad_new(int64_t size)
+{
+	size_t len = bench_pad_len(size);
+	char *pad = bson_malloc(len + 1);
+
+	for (size_t i = 0; i < len; i++)
+		pad[i] = (char)('a' + i % 26);
+	pad[len] = '\0';
+	return pad;
 }
 
 #endif

@@ -47,10 +47,7 @@ main(int argc, char **argv)
 	BSON_APPEND_BOOL(&opts, "ordered", false);
 	BSON_APPEND_BOOL(&opts, "validate", false);
 
-	pad = bson_malloc(bench_pad_len(size) + 1);
-	for (size_t i = 0; i < bench_pad_len(size); i++)
-		pad[i] = (char)('a' + i % 26);
-	pad[bench_pad_len(size)] = '\0';
+	pad = bench_pad_new(size);
 	for (size_t i = 0; i < LOAD_BATCH; i++)
 		docs[i] = bson_new();
 

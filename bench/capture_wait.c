@@ -14,6 +14,7 @@
 
 #include "bench.h"
 #include "staging_format.h"
+#include "stop.h"
 
 #define PROG "capture_wait"
 
@@ -27,12 +28,12 @@ staged_at(mongoc_collection_t *coll, const char *ns, int64_t seq)
 	bson_iter_t iter;
 	int64_t at = -1;
 
-	BSON_APPEND_UTF8(&filter, "ns", ns);
-	BSON_APPEND_INT64(&filter, "seq", seq);
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, ns);
+	BSON_APPEND_INT64(&filter, STAGED_F_SEQ, seq);
 	BSON_APPEND_INT64(&opts, "limit", 1);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&iter, doc, "stagedAt") &&
-	    BSON_ITER_HOLDS_DATE_TIME(&iter))
+	if (mongoc_cursor_next(cursor, &doc) &&
+	    bson_iter_init_find(&iter, doc, STAGED_F_STAGED_AT) && BSON_ITER_HOLDS_DATE_TIME(&iter))
 		at = bson_iter_date_time(&iter);
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(&opts);
@@ -50,9 +51,9 @@ checkpoint_last_seq(mongoc_collection_t *meta, const char *checkpoint_id)
 	bson_iter_t iter;
 	int64_t last = -1;
 
-	BSON_APPEND_UTF8(&filter, "_id", checkpoint_id);
+	BSON_APPEND_UTF8(&filter, META_F_ID, checkpoint_id);
 	cursor = mongoc_collection_find_with_opts(meta, &filter, NULL, NULL);
-	if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&iter, doc, "lastSeq") &&
+	if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&iter, doc, META_F_LAST_SEQ) &&
 	    BSON_ITER_HOLDS_NUMBER(&iter))
 		last = bson_iter_as_int64(&iter);
 	mongoc_cursor_destroy(cursor);
@@ -67,9 +68,8 @@ main(int argc, char **argv)
 	mongoc_collection_t *staging = NULL, *meta = NULL;
 	char *meta_name = NULL, *checkpoint_id = NULL;
 	int64_t count, timeout, first_ms, last_ms = -1;
-	double deadline;
+	int64_t deadline_ms;
 	int polls = 0, rc = 1;
-	struct timespec pause = {0, 100 * 1000 * 1000};
 
 	mongoc_init();
 	if (argc != 7) {
@@ -89,18 +89,18 @@ main(int argc, char **argv)
 	staging = mongoc_client_get_collection(client, argv[2], argv[3]);
 	meta = mongoc_client_get_collection(client, argv[2], meta_name);
 
-	deadline = bench_now() + (double)timeout;
+	deadline_ms = clock_mono_ms() + timeout * 1000;
 	for (;;) {
 		if (checkpoint_last_seq(meta, checkpoint_id) >= count || polls % 10 == 9)
 			last_ms = staged_at(staging, argv[4], count);
 		if (last_ms >= 0)
 			break;
-		if (bench_now() > deadline) {
+		if (clock_mono_ms() > deadline_ms) {
 			bench_warn(PROG, "'%s' has not staged event %lld of '%s' after %lld s",
 				   argv[2], (long long)count, argv[4], (long long)timeout);
 			goto cleanup;
 		}
-		nanosleep(&pause, NULL);
+		stop_sleep_ms(100);
 		polls++;
 	}
 	first_ms = staged_at(staging, argv[4], 1);
@@ -109,7 +109,7 @@ main(int argc, char **argv)
 	       (long long)count, (long long)first_ms, (long long)last_ms,
 	       last_ms > first_ms ? (double)(count - 1) * 1000.0 / (double)(last_ms - first_ms)
 				  : 0.0,
-	       (long long)bench_wall_ms());
+	       (long long)clock_wall_ms());
 	rc = 0;
 cleanup:
 	bson_free(checkpoint_id);

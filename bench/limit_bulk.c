@@ -5,10 +5,11 @@
  * Usage: limit_bulk URI DB STAGING NS TARGET_COLL BATCH
  *
  * Reads the pending staged events of NS from DB.STAGING in seq order (one
- * cursor) and applies them to DB.TARGET_COLL by the rules of SPEC §6
- * (insert/replace and update with fullDocument: replace by documentKey with
+ * cursor) and applies them to DB.TARGET_COLL as cdc-replay does the events
+ * the synthetic workloads produce (docs/DESIGN.md, "Replay rules"):
+ * insert/replace and update with fullDocument: replace by documentKey with
  * upsert; update: $set updatedFields / $unset removedFields; delete: delete
- * one by documentKey) in ordered bulk writes of BATCH events, without
+ * one by documentKey. Ordered bulk writes of BATCH events, without
  * client-side validation (as cdc-replay: the events came from a server). It marks
  * nothing done and keeps no state: what is left is the floor under replay.
  * Prints {"events", "seconds", "events_per_s", "write_seconds"}: seconds is
@@ -138,10 +139,10 @@ main(int argc, char **argv)
 		goto cleanup;
 	staging = mongoc_client_get_collection(client, argv[2], argv[3]);
 	target = mongoc_client_get_collection(client, argv[2], argv[5]);
-	BSON_APPEND_UTF8(&filter, "ns", argv[4]);
-	BSON_APPEND_UTF8(&filter, "status", STAGING_STATUS_PENDING);
+	BSON_APPEND_UTF8(&filter, STAGED_F_NS, argv[4]);
+	BSON_APPEND_UTF8(&filter, STAGED_F_STATUS, STAGING_STATUS_PENDING);
 	BSON_APPEND_DOCUMENT_BEGIN(&find_opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "seq", 1);
+	BSON_APPEND_INT32(&sort, STAGED_F_SEQ, 1);
 	bson_append_document_end(&find_opts, &sort);
 	BSON_APPEND_BOOL(&bulk_opts, "ordered", true);
 
@@ -155,7 +156,7 @@ main(int argc, char **argv)
 			const uint8_t *data;
 			bson_t event;
 
-			if (!bson_iter_init_find(&iter, staged, "event") ||
+			if (!bson_iter_init_find(&iter, staged, STAGED_F_EVENT) ||
 			    !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
 				bench_warn(PROG, "staged event without 'event' (chunked?)");
 				goto cleanup;

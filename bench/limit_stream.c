@@ -27,8 +27,8 @@ main(int argc, char **argv)
 	bson_t pipeline = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	const bson_t *event, *error_doc;
 	bson_error_t error;
-	int64_t count, idle_timeout = 60, events = 0, first_wall = 0, last_wall = 0;
-	double first = 0, last = 0, idle_since;
+	int64_t count, idle_timeout = 60, events = 0, first_wall = 0, last_wall = 0, idle_since_ms;
+	double first = 0, last = 0;
 	int fd, rc = 1;
 
 	mongoc_init();
@@ -65,16 +65,16 @@ main(int argc, char **argv)
 	}
 	close(fd);
 
-	idle_since = bench_now();
+	idle_since_ms = clock_mono_ms();
 	while (events < count) {
 		if (mongoc_change_stream_next(stream, &event)) {
 			last = bench_now();
 			if (events == 0) {
 				first = last;
-				first_wall = bench_wall_ms();
+				first_wall = clock_wall_ms();
 			}
 			events++;
-			idle_since = last;
+			idle_since_ms = clock_mono_ms();
 			continue;
 		}
 		if (mongoc_change_stream_error_document(stream, &error, &error_doc)) {
@@ -82,13 +82,13 @@ main(int argc, char **argv)
 				   error.message);
 			goto cleanup;
 		}
-		if (bench_now() - idle_since > (double)idle_timeout) {
+		if (clock_mono_ms() - idle_since_ms > idle_timeout * 1000) {
 			bench_warn(PROG, "no event for %lld s after %lld of %lld events",
 				   (long long)idle_timeout, (long long)events, (long long)count);
 			goto cleanup;
 		}
 	}
-	last_wall = bench_wall_ms();
+	last_wall = clock_wall_ms();
 	printf("{\"events\": %lld, \"first_to_last_s\": %.3f, \"events_per_s\": %.0f, "
 	       "\"first_wall_ms\": %lld, \"last_wall_ms\": %lld}\n",
 	       (long long)events, last - first,

@@ -13,23 +13,14 @@
  * is due), so a slow server shows as a shortfall in the printed rate.
  * Prints {"ops", "seconds", "ops_per_s", "start_wall_ms", "end_wall_ms"}.
  */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "stop.h"
 
 #define PROG "rate_writer"
 #define WRITER_BATCH 1000
-
-static volatile sig_atomic_t writer_stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	writer_stop = 1;
-}
 
 /* Appends operation number op (0-based) to bulk. */
 static void
@@ -60,18 +51,6 @@ add_op(mongoc_bulk_operation_t *bulk, int64_t op, int64_t first_id, const char *
 	bson_destroy(&doc);
 }
 
-static void
-sleep_seconds(double seconds)
-{
-	struct timespec ts;
-
-	if (seconds <= 0)
-		return;
-	ts.tv_sec = (time_t)seconds;
-	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-	nanosleep(&ts, NULL);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -80,7 +59,6 @@ main(int argc, char **argv)
 	mongoc_bulk_operation_t *bulk = NULL;
 	bson_t opts = BSON_INITIALIZER;
 	bson_error_t error;
-	struct sigaction sa;
 	char *pad = NULL;
 	int64_t count, rate, size, first_id = 0, done = 0, start_wall_ms;
 	double started, seconds;
@@ -99,28 +77,22 @@ main(int argc, char **argv)
 		rc = 64;
 		goto cleanup;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	stop_install_handlers();
 	if ((client = bench_client_new(PROG, argv[1])) == NULL)
 		goto cleanup;
 	coll = mongoc_client_get_collection(client, argv[2], argv[3]);
 	BSON_APPEND_BOOL(&opts, "ordered", true);
-	pad = bson_malloc(bench_pad_len(size) + 1);
-	for (size_t i = 0; i < bench_pad_len(size); i++)
-		pad[i] = (char)('a' + i % 26);
-	pad[bench_pad_len(size)] = '\0';
+	pad = bench_pad_new(size);
 
-	start_wall_ms = bench_wall_ms();
+	start_wall_ms = clock_wall_ms();
 	started = bench_now();
-	while (!writer_stop && (count == 0 || done < count)) {
+	while (!stop_requested() && (count == 0 || done < count)) {
 		int64_t due = WRITER_BATCH;
 
 		if (rate > 0) {
 			due = (int64_t)((bench_now() - started) * (double)rate) - done;
 			if (due <= 0) {
-				sleep_seconds(0.01);
+				stop_sleep_ms(10);
 				continue;
 			}
 			if (due > WRITER_BATCH)
@@ -144,7 +116,7 @@ main(int argc, char **argv)
 	printf("{\"ops\": %lld, \"seconds\": %.3f, \"ops_per_s\": %.0f, \"start_wall_ms\": %lld, "
 	       "\"end_wall_ms\": %lld}\n",
 	       (long long)done, seconds, seconds > 0 ? (double)done / seconds : 0.0,
-	       (long long)start_wall_ms, (long long)bench_wall_ms());
+	       (long long)start_wall_ms, (long long)clock_wall_ms());
 	rc = 0;
 cleanup:
 	mongoc_bulk_operation_destroy(bulk);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "staging.h"
 #include "staging_format.h"
 
 #define PROG "stage_events"
@@ -38,7 +39,8 @@ append_token(bson_t *parent, const char *key, uint32_t t, uint32_t i, int64_t se
 	char data[64];
 	bson_t token;
 
-	/* Hex whose string order is event order (WIRE-NOTES). */
+	/* Hex whose string order is event order, as the test server's tokens
+	 * (docs/DESIGN.md, "The test server"). */
 	snprintf(data, sizeof data, "82%08X%08X%016llX", t, i, (unsigned long long)seq);
 	BSON_APPEND_DOCUMENT_BEGIN(parent, key, &token);
 	BSON_APPEND_UTF8(&token, "_data", data);
@@ -57,15 +59,15 @@ build_staged(const stage_ctx_t *ctx, int64_t seq, bson_t *staged)
 	bson_oid_t oid;
 
 	bson_oid_init(&oid, NULL);
-	BSON_APPEND_OID(staged, "_id", &oid);
-	BSON_APPEND_UTF8(staged, "ns", ctx->ns);
-	BSON_APPEND_INT64(staged, "seq", seq);
-	append_token(staged, "token", t, i, seq);
-	BSON_APPEND_TIMESTAMP(staged, "clusterTime", t, i);
-	BSON_APPEND_DATE_TIME(staged, "wallTime", (int64_t)t * 1000);
-	BSON_APPEND_UTF8(staged, "operationType", type);
+	BSON_APPEND_OID(staged, STAGED_F_ID, &oid);
+	BSON_APPEND_UTF8(staged, STAGED_F_NS, ctx->ns);
+	BSON_APPEND_INT64(staged, STAGED_F_SEQ, seq);
+	append_token(staged, STAGED_F_TOKEN, t, i, seq);
+	BSON_APPEND_TIMESTAMP(staged, STAGED_F_CLUSTER_TIME, t, i);
+	BSON_APPEND_DATE_TIME(staged, STAGED_F_WALL_TIME, (int64_t)t * 1000);
+	BSON_APPEND_UTF8(staged, STAGED_F_OPERATION_TYPE, type);
 
-	BSON_APPEND_DOCUMENT_BEGIN(staged, "event", &event);
+	BSON_APPEND_DOCUMENT_BEGIN(staged, STAGED_F_EVENT, &event);
 	append_token(&event, "_id", t, i, seq);
 	BSON_APPEND_UTF8(&event, "operationType", type);
 	BSON_APPEND_TIMESTAMP(&event, "clusterTime", t, i);
@@ -96,29 +98,15 @@ build_staged(const stage_ctx_t *ctx, int64_t seq, bson_t *staged)
 	}
 	bson_append_document_end(staged, &event);
 
-	BSON_APPEND_UTF8(staged, "status", STAGING_STATUS_PENDING);
-	BSON_APPEND_DATE_TIME(staged, "stagedAt", ctx->now_ms);
-}
-
-static bool
-create_indexes(mongoc_database_t *db, const char *staging, bson_error_t *error)
-{
-	bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(staging), "indexes", "[", "{", "key", "{",
-			       "ns", BCON_INT32(1), "status", BCON_INT32(1), "seq", BCON_INT32(1),
-			       "}", "name", BCON_UTF8("ns_1_status_1_seq_1"), "}", "{", "key", "{",
-			       "ns", BCON_INT32(1), "seq", BCON_INT32(1), "}", "name",
-			       BCON_UTF8("ns_1_seq_1"), "unique", BCON_BOOL(true), "}", "]");
-	bool ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, error);
-
-	bson_destroy(cmd);
-	return ok;
+	BSON_APPEND_UTF8(staged, STAGED_F_STATUS, STAGING_STATUS_PENDING);
+	BSON_APPEND_DATE_TIME(staged, STAGED_F_STAGED_AT, ctx->now_ms);
 }
 
 int
 main(int argc, char **argv)
 {
 	mongoc_client_t *client = NULL;
-	mongoc_database_t *db = NULL;
+	staging_t *st = NULL;
 	mongoc_collection_t *coll = NULL;
 	bson_t *docs[STAGE_BATCH] = {NULL};
 	bson_t opts = BSON_INITIALIZER;
@@ -147,24 +135,23 @@ main(int argc, char **argv)
 		staging = argv[6];
 	src_db = bson_strdup(argv[3]);
 	*strchr(src_db, '.') = '\0';
-	pad = bson_malloc(bench_pad_len(size) + 1);
-	memset(pad, 'p', bench_pad_len(size));
-	pad[bench_pad_len(size)] = '\0';
+	pad = bench_pad_new(size);
 	ctx = (stage_ctx_t){
 		.src_db = src_db,
 		.src_coll = src_db + strlen(src_db) + 1,
 		.ns = argv[3],
 		.pad = pad,
-		.base_time = (uint32_t)(bench_wall_ms() / 1000) - 3600,
-		.now_ms = bench_wall_ms(),
+		.base_time = (uint32_t)(clock_wall_ms() / 1000) - 3600,
+		.now_ms = clock_wall_ms(),
 	};
 
 	if ((client = bench_client_new(PROG, argv[1])) == NULL)
 		goto cleanup;
-	db = mongoc_client_get_database(client, argv[2]);
 	coll = mongoc_client_get_collection(client, argv[2], staging);
-	if (!create_indexes(db, staging, &error)) {
-		bench_warn(PROG, "cannot index '%s.%s': %s", argv[2], staging, error.message);
+	/* the indexes cdc-capture makes */
+	if (!(st = staging_new(client, argv[2], staging, argv[3], &error)) ||
+	    !staging_ensure_indexes(st, &error)) {
+		bench_warn(PROG, "%s", error.message);
 		goto cleanup;
 	}
 	BSON_APPEND_BOOL(&opts, "ordered", false);
@@ -196,7 +183,7 @@ cleanup:
 	bson_free(pad);
 	bson_free(src_db);
 	mongoc_collection_destroy(coll);
-	mongoc_database_destroy(db);
+	staging_destroy(st);
 	mongoc_client_destroy(client);
 	mongoc_cleanup();
 	return rc;

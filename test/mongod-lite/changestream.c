@@ -397,6 +397,29 @@ document_key(const cs_entry_t *e, bson_t *out)
 }
 
 /*
+ * Appends an event's image (image NULL: there is none) under field: null
+ * when there is none, unless the stream requires it: then false + 47
+ * NoMatchingDocument, naming the image (what: "post-image", "pre-image").
+ */
+static bool
+append_image(bson_t *doc, const char *field, const bson_t *image, bool required, const char *what,
+	     const cs_entry_t *e, bson_error_t *error)
+{
+	if (!image && required) {
+		cmd_error(error, 47,
+			  "Change stream was configured to require a %s for all update, delete "
+			  "and replace events, but the %s was not found for event on '%s.%s'",
+			  what, what, e->db, e->coll);
+		return false;
+	}
+	if (image)
+		BSON_APPEND_DOCUMENT(doc, field, image);
+	else
+		BSON_APPEND_NULL(doc, field);
+	return true;
+}
+
+/*
  * Builds the event for entry e (or its invalidate), before the user's
  * stages. NULL + error when an image the options require is missing.
  */
@@ -436,35 +459,16 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 	} else if (op == 'u' && st->full_document != FD_DEFAULT) {
 		bool available =
 			e->has_o && (e->has_pre || store_pre_post_images_enabled(e->db, e->coll));
-		if (available) {
-			BSON_APPEND_DOCUMENT(doc, "fullDocument", &e->o);
-		} else if (st->full_document == FD_REQUIRED) {
-			cmd_error(error, 47,
-				  "Change stream was configured to require a post-image for all "
-				  "update, delete and replace events, but the post-image was not "
-				  "found for event on '%s.%s'",
-				  e->db, e->coll);
+		if (!append_image(doc, "fullDocument", available ? &e->o : NULL,
+				  st->full_document == FD_REQUIRED, "post-image", e, error))
 			goto fail;
-		} else {
-			BSON_APPEND_NULL(doc, "fullDocument");
-		}
 	}
 	if (op == 'u')
 		append_update_description(doc, e);
-	if (op != 'i' && st->before_change != FDB_OFF) {
-		if (e->has_pre) {
-			BSON_APPEND_DOCUMENT(doc, "fullDocumentBeforeChange", &e->pre);
-		} else if (st->before_change == FDB_REQUIRED) {
-			cmd_error(error, 47,
-				  "Change stream was configured to require a pre-image for all "
-				  "update, delete and replace events, but the pre-image was not "
-				  "found for event on '%s.%s'",
-				  e->db, e->coll);
-			goto fail;
-		} else {
-			BSON_APPEND_NULL(doc, "fullDocumentBeforeChange");
-		}
-	}
+	if (op != 'i' && st->before_change != FDB_OFF &&
+	    !append_image(doc, "fullDocumentBeforeChange", e->has_pre ? &e->pre : NULL,
+			  st->before_change == FDB_REQUIRED, "pre-image", e, error))
+		goto fail;
 	bson_destroy(&key);
 	return doc;
 fail:

@@ -13,6 +13,7 @@
  * postBatchResumeToken}} to reply. false + MongoDB error code on failure
  * (40573 standalone, 286, 280, 260, 2, 9...).
  */
-bool changestream_open(command_ctx_t *ctx, const bson_t *pipeline, bson_t *reply, bson_error_t *error);
+bool changestream_open(command_ctx_t *ctx, const bson_t *pipeline, bson_t *reply,
+		       bson_error_t *error);
 
 #endif

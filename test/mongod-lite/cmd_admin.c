@@ -1,7 +1,6 @@
 /* Handshake and server-level commands. */
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,14 +20,6 @@ note_start(void)
 	started_at = time(NULL);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 bool
 cmd_hello(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
@@ -38,9 +29,11 @@ cmd_hello(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 
 	mlite_stats.hellos++;
 	/* remember the client's appName for fail points (appName filter) */
-	if (bson_iter_init(&it, ctx->cmd) && bson_iter_find_descendant(&it, "client.application.name", &it) &&
+	if (bson_iter_init(&it, ctx->cmd) &&
+	    bson_iter_find_descendant(&it, "client.application.name", &it) &&
 	    BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(ctx->conn->app_name, sizeof ctx->conn->app_name, "%s", bson_iter_utf8(&it, NULL));
+		snprintf(ctx->conn->app_name, sizeof ctx->conn->app_name, "%s",
+			 bson_iter_utf8(&it, NULL));
 
 	if (bson_iter_init_find(&it, ctx->cmd, "helloOk") || strcmp(ctx->name, "hello") == 0)
 		BSON_APPEND_BOOL(reply, "helloOk", true);
@@ -79,7 +72,7 @@ cmd_hello(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_INT32(reply, "maxBsonObjectSize", 16 * 1024 * 1024);
 	BSON_APPEND_INT32(reply, "maxMessageSizeBytes", WIRE_MAX_MESSAGE);
 	BSON_APPEND_INT32(reply, "maxWriteBatchSize", 100000);
-	BSON_APPEND_DATE_TIME(reply, "localTime", now_ms());
+	BSON_APPEND_DATE_TIME(reply, "localTime", server_wall_ms());
 	BSON_APPEND_INT32(reply, "logicalSessionTimeoutMinutes", 30);
 	BSON_APPEND_INT32(reply, "connectionId", (int32_t)ctx->connection_id);
 	BSON_APPEND_INT32(reply, "minWireVersion", 0);
@@ -138,7 +131,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_DOUBLE(reply, "uptime", (double)up);
 	BSON_APPEND_INT64(reply, "uptimeMillis", (int64_t)up * 1000);
 	BSON_APPEND_INT64(reply, "uptimeEstimate", (int64_t)up);
-	BSON_APPEND_DATE_TIME(reply, "localTime", now_ms());
+	BSON_APPEND_DATE_TIME(reply, "localTime", server_wall_ms());
 	BSON_APPEND_DOCUMENT_BEGIN(reply, "connections", &sub);
 	BSON_APPEND_INT32(&sub, "current", (int32_t)mlite_stats.connections_current);
 	BSON_APPEND_INT32(&sub, "available", 100000);
@@ -219,8 +212,8 @@ bool
 cmd_get_parameter(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
 	bson_iter_t it;
-	bool all = bson_iter_init_find(&it, ctx->cmd, "getParameter") && BSON_ITER_HOLDS_UTF8(&it) &&
-		   strcmp(bson_iter_utf8(&it, NULL), "*") == 0;
+	bool all = bson_iter_init_find(&it, ctx->cmd, "getParameter") &&
+		   BSON_ITER_HOLDS_UTF8(&it) && strcmp(bson_iter_utf8(&it, NULL), "*") == 0;
 	bool any = false;
 	(void)error;
 
@@ -307,7 +300,7 @@ cmd_repl_set_get_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	}
 	oplog_last_time(&t, &i);
 	BSON_APPEND_UTF8(reply, "set", server_config.replset);
-	BSON_APPEND_DATE_TIME(reply, "date", now_ms());
+	BSON_APPEND_DATE_TIME(reply, "date", server_wall_ms());
 	BSON_APPEND_INT32(reply, "myState", 1);
 	BSON_APPEND_ARRAY_BEGIN(reply, "members", &members);
 	BSON_APPEND_DOCUMENT_BEGIN(&members, "0", &m);

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
 #include "changestream.h"
 #include "cmds.h"
 #include "cursor.h"
+#include "order.h"
 #include "plan.h"
 #include "query.h"
 #include "server.h"
@@ -64,7 +64,8 @@ set_replace(docset_t *s, size_t i, bson_t *doc)
  * unsupported operators.
  */
 static bool
-eval_append(const bson_value_t *expr, const bson_t *doc, bson_t *out, const char *key, bson_error_t *error)
+eval_append(const bson_value_t *expr, const bson_t *doc, bson_t *out, const char *key,
+	    bson_error_t *error)
 {
 	if (expr->value_type == BSON_TYPE_UTF8 && expr->value.v_utf8.str[0] == '$') {
 		const char *path = expr->value.v_utf8.str + 1;
@@ -96,7 +97,8 @@ eval_append(const bson_value_t *expr, const bson_t *doc, bson_t *out, const char
 		bson_append_document_begin(out, key, -1, &sub);
 		bson_iter_init_from_data(&it, expr->value.v_doc.data, expr->value.v_doc.data_len);
 		while (bson_iter_next(&it)) {
-			if (!eval_append(bson_iter_value(&it), doc, &sub, bson_iter_key(&it), error)) {
+			if (!eval_append(bson_iter_value(&it), doc, &sub, bson_iter_key(&it),
+					 error)) {
 				bson_append_document_end(out, &sub);
 				return false;
 			}
@@ -114,7 +116,8 @@ static int
 item_cmp(const void *a, const void *b)
 {
 	const item_t *x = a, *y = b;
-	return query_sort_cmp(agg_sort_spec, bson_get_data(x->doc), x->doc->len, bson_get_data(y->doc), y->doc->len);
+	return query_sort_cmp(agg_sort_spec, bson_get_data(x->doc), x->doc->len,
+			      bson_get_data(y->doc), y->doc->len);
 }
 
 static bool
@@ -132,7 +135,7 @@ stage_project(docset_t *s, const bson_value_t *spec, bool add_fields, bson_error
 	bson_iter_init(&it, &sp);
 	while (bson_iter_next(&it)) {
 		bson_type_t t = bson_iter_type(&it);
-		if (t != BSON_TYPE_BOOL && bsoncmp_type_rank(t) != 2)
+		if (t != BSON_TYPE_BOOL && !order_is_number(t))
 			simple = false;
 	}
 	if (!add_fields && simple) {
@@ -140,7 +143,8 @@ stage_project(docset_t *s, const bson_value_t *spec, bool add_fields, bson_error
 			return false;
 		for (size_t i = 0; i < s->n; i++) {
 			bson_t *out = bson_new();
-			query_project(&sp, bson_get_data(s->items[i].doc), s->items[i].doc->len, out);
+			query_project(&sp, bson_get_data(s->items[i].doc), s->items[i].doc->len,
+				      out);
 			set_replace(s, i, out);
 		}
 		return true;
@@ -157,17 +161,20 @@ stage_project(docset_t *s, const bson_value_t *spec, bool add_fields, bson_error
 					bson_append_iter(out, NULL, 0, &f);
 		} else {
 			bson_iter_t idp;
-			bool keep_id = !(bson_iter_init_find(&idp, &sp, "_id") && !bson_iter_as_bool(&idp) &&
+			bool keep_id = !(bson_iter_init_find(&idp, &sp, "_id") &&
+					 !bson_iter_as_bool(&idp) &&
 					 bson_iter_type(&idp) != BSON_TYPE_UTF8);
-			if (keep_id && !bson_has_field(&sp, "_id") && bson_iter_init_find(&f, doc, "_id"))
+			if (keep_id && !bson_has_field(&sp, "_id") &&
+			    bson_iter_init_find(&f, doc, "_id"))
 				bson_append_iter(out, "_id", 3, &f);
 		}
 		bson_iter_init(&it, &sp);
 		while (bson_iter_next(&it)) {
 			const char *k = bson_iter_key(&it);
 			bson_type_t t = bson_iter_type(&it);
-			if (!add_fields && (t == BSON_TYPE_BOOL || bsoncmp_type_rank(t) == 2)) {
-				if (bson_iter_as_bool(&it) && query_lookup(bson_get_data(doc), doc->len, k, &f))
+			if (!add_fields && (t == BSON_TYPE_BOOL || order_is_number(t))) {
+				if (bson_iter_as_bool(&it) &&
+				    query_lookup(bson_get_data(doc), doc->len, k, &f))
 					bson_append_iter(out, k, -1, &f);
 				continue;
 			}
@@ -181,10 +188,20 @@ stage_project(docset_t *s, const bson_value_t *spec, bool add_fields, bson_error
 	return true;
 }
 
-typedef enum { ACC_SUM, ACC_AVG, ACC_MIN, ACC_MAX, ACC_FIRST, ACC_LAST, ACC_PUSH, ACC_ADDTOSET, ACC_COUNT } acc_op_t;
+typedef enum {
+	ACC_SUM,
+	ACC_AVG,
+	ACC_MIN,
+	ACC_MAX,
+	ACC_FIRST,
+	ACC_LAST,
+	ACC_PUSH,
+	ACC_ADDTOSET,
+	ACC_COUNT
+} acc_op_t;
 
 typedef struct {
-	const char *name;      /* output field */
+	const char *name; /* output field */
 	acc_op_t op;
 	bson_value_t arg_value; /* points into the command */
 	const bson_value_t *arg;
@@ -223,14 +240,14 @@ acc_feed(acc_state_t *st, const acc_spec_t *sp, const bson_t *doc, bson_error_t 
 		break;
 	case ACC_SUM:
 	case ACC_AVG:
-		if (have && bsoncmp_type_rank(bson_iter_type(&v)) == 2) {
+		if (have && order_is_number(bson_iter_type(&v))) {
 			if (BSON_ITER_HOLDS_INT32(&v))
 				st->isum += bson_iter_int32(&v);
 			else if (BSON_ITER_HOLDS_INT64(&v)) {
 				st->isum += bson_iter_int64(&v);
 				st->int64_seen = true;
 			} else {
-				st->dsum += (double)bsoncmp_number(bson_iter_value(&v));
+				st->dsum += (double)order_number_value(bson_iter_value(&v));
 				st->any_double = true;
 			}
 			st->count++;
@@ -238,13 +255,13 @@ acc_feed(acc_state_t *st, const acc_spec_t *sp, const bson_t *doc, bson_error_t 
 		break;
 	case ACC_MIN:
 	case ACC_MAX:
-		if (have && bsoncmp_type_rank(bson_iter_type(&v)) > 1) {
+		if (have && order_type_rank(bson_iter_type(&v)) > ORDER_NULLISH) {
 			bson_iter_t cur;
 			bool replace = !st->have;
 			if (!replace) {
 				bson_iter_init(&cur, &st->value);
 				bson_iter_next(&cur);
-				int c = bsoncmp_values(bson_iter_value(&v), bson_iter_value(&cur));
+				int c = order_values(bson_iter_value(&v), bson_iter_value(&cur));
 				replace = sp->op == ACC_MIN ? c < 0 : c > 0;
 			}
 			if (replace) {
@@ -272,7 +289,8 @@ acc_feed(acc_state_t *st, const acc_spec_t *sp, const bson_t *doc, bson_error_t 
 				bson_iter_t el;
 				bson_iter_init(&el, &st->value);
 				while (bson_iter_next(&el))
-					if (bsoncmp_values(bson_iter_value(&el), bson_iter_value(&v)) == 0)
+					if (order_values(bson_iter_value(&el),
+							 bson_iter_value(&v)) == 0)
 						goto out;
 			}
 			char key[16];
@@ -302,7 +320,8 @@ acc_emit(acc_state_t *st, const acc_spec_t *sp, bson_t *out)
 		break;
 	case ACC_AVG:
 		if (st->count)
-			BSON_APPEND_DOUBLE(out, sp->name, (st->dsum + (double)st->isum) / (double)st->count);
+			BSON_APPEND_DOUBLE(out, sp->name,
+					   (st->dsum + (double)st->isum) / (double)st->count);
 		else
 			BSON_APPEND_NULL(out, sp->name);
 		break;
@@ -325,7 +344,8 @@ acc_emit(acc_state_t *st, const acc_spec_t *sp, bson_t *out)
 static bool
 stage_group(docset_t *s, const bson_value_t *spec, bson_error_t *error)
 {
-	static const char *ops[] = {"$sum", "$avg", "$min", "$max", "$first", "$last", "$push", "$addToSet", "$count"};
+	static const char *ops[] = {"$sum",  "$avg",  "$min",      "$max",  "$first",
+				    "$last", "$push", "$addToSet", "$count"};
 	bson_iter_t it;
 	const bson_value_t *id_expr = NULL;
 	bson_value_t id_value;
@@ -345,7 +365,8 @@ stage_group(docset_t *s, const bson_value_t *spec, bson_error_t *error)
 			continue;
 		}
 		bson_iter_t op;
-		if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &op) || !bson_iter_next(&op)) {
+		if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &op) ||
+		    !bson_iter_next(&op)) {
 			cmd_error(error, 40234, "The field '%s' must be an accumulator object", k);
 			return false;
 		}
@@ -484,8 +505,10 @@ static bool
 run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 {
 	bson_iter_t st;
-	if (!BSON_ITER_HOLDS_DOCUMENT(stage_it) || !bson_iter_recurse(stage_it, &st) || !bson_iter_next(&st)) {
-		cmd_error(error, 40323, "A pipeline stage specification object must contain exactly one field.");
+	if (!BSON_ITER_HOLDS_DOCUMENT(stage_it) || !bson_iter_recurse(stage_it, &st) ||
+	    !bson_iter_next(&st)) {
+		cmd_error(error, 40323,
+			  "A pipeline stage specification object must contain exactly one field.");
 		return false;
 	}
 	const char *name = bson_iter_key(&st);
@@ -494,7 +517,8 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 	if (strcmp(name, "$match") == 0) {
 		bson_t filter;
 		if (arg->value_type != BSON_TYPE_DOCUMENT) {
-			cmd_error(error, 15959, "the match filter must be an expression in an object");
+			cmd_error(error, 15959,
+				  "the match filter must be an expression in an object");
 			return false;
 		}
 		bson_init_static(&filter, arg->value.v_doc.data, arg->value.v_doc.data_len);
@@ -502,7 +526,8 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 			return false;
 		size_t w = 0;
 		for (size_t i = 0; i < s->n; i++) {
-			if (query_match(&filter, bson_get_data(s->items[i].doc), s->items[i].doc->len))
+			if (query_match(&filter, bson_get_data(s->items[i].doc),
+					s->items[i].doc->len))
 				s->items[w++] = s->items[i];
 			else if (s->items[i].owned)
 				bson_destroy(s->items[i].doc);
@@ -528,7 +553,9 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 				size_t hi = lo + 2 * width < s->n ? lo + 2 * width : s->n;
 				size_t a = lo, b = mid, k = lo;
 				while (a < mid && b < hi)
-					tmp[k++] = item_cmp(&s->items[b], &s->items[a]) < 0 ? s->items[b++] : s->items[a++];
+					tmp[k++] = item_cmp(&s->items[b], &s->items[a]) < 0
+							   ? s->items[b++]
+							   : s->items[a++];
 				while (a < mid)
 					tmp[k++] = s->items[a++];
 				while (b < hi)
@@ -570,13 +597,15 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 			BSON_APPEND_INT32(&spec, arg->value.v_utf8.str, 0);
 		} else if (arg->value_type == BSON_TYPE_ARRAY) {
 			bson_iter_t el;
-			bson_iter_init_from_data(&el, arg->value.v_doc.data, arg->value.v_doc.data_len);
+			bson_iter_init_from_data(&el, arg->value.v_doc.data,
+						 arg->value.v_doc.data_len);
 			while (bson_iter_next(&el))
 				if (BSON_ITER_HOLDS_UTF8(&el))
 					BSON_APPEND_INT32(&spec, bson_iter_utf8(&el, NULL), 0);
 		} else {
 			bson_destroy(&spec);
-			cmd_error(error, 31002, "$unset specification must be a string or an array");
+			cmd_error(error, 31002,
+				  "$unset specification must be a string or an array");
 			return false;
 		}
 		bson_value_t v = {.value_type = BSON_TYPE_DOCUMENT};
@@ -587,7 +616,8 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 		return ok;
 	}
 	if (strcmp(name, "$count") == 0) {
-		if (arg->value_type != BSON_TYPE_UTF8 || !arg->value.v_utf8.str[0] || arg->value.v_utf8.str[0] == '$') {
+		if (arg->value_type != BSON_TYPE_UTF8 || !arg->value.v_utf8.str[0] ||
+		    arg->value.v_utf8.str[0] == '$') {
 			cmd_error(error, 40156, "the count field must be a non-empty string");
 			return false;
 		}
@@ -609,9 +639,11 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 		bson_iter_t nr;
 		if (name[8] == 'R') {
 			if (arg->value_type != BSON_TYPE_DOCUMENT ||
-			    !bson_iter_init_from_data(&nr, arg->value.v_doc.data, arg->value.v_doc.data_len) ||
+			    !bson_iter_init_from_data(&nr, arg->value.v_doc.data,
+						      arg->value.v_doc.data_len) ||
 			    !bson_iter_find(&nr, "newRoot")) {
-				cmd_error(error, 40228, "no newRoot specified for the $replaceRoot stage");
+				cmd_error(error, 40228,
+					  "no newRoot specified for the $replaceRoot stage");
 				return false;
 			}
 			expr = bson_iter_value(&nr);
@@ -625,7 +657,8 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 			}
 			if (!bson_iter_init_find(&v, &tmp, "r") || !BSON_ITER_HOLDS_DOCUMENT(&v)) {
 				bson_destroy(&tmp);
-				cmd_error(error, 40228, "'newRoot' expression must evaluate to an object");
+				cmd_error(error, 40228,
+					  "'newRoot' expression must evaluate to an object");
 				return false;
 			}
 			const uint8_t *d;
@@ -637,7 +670,8 @@ run_stage(docset_t *s, bson_iter_t *stage_it, bson_error_t *error)
 		return true;
 	}
 	if (strcmp(name, "$changeStream") == 0) {
-		cmd_error(error, 40602, "$changeStream is only valid as the first stage in a pipeline");
+		cmd_error(error, 40602,
+			  "$changeStream is only valid as the first stage in a pipeline");
 		return false;
 	}
 	cmd_error(error, 40324, "Unrecognized pipeline stage name: '%s'", name);
@@ -678,13 +712,16 @@ cmd_aggregate(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	}
 	if (!bson_iter_init_find(&it, ctx->cmd, "cursor") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		if (!bson_iter_init_find(&it, ctx->cmd, "explain")) {
-			cmd_error(error, 9, "The 'cursor' option is required, except for aggregate with the explain argument");
+			cmd_error(error, 9,
+				  "The 'cursor' option is required, except for aggregate with the "
+				  "explain argument");
 			return false;
 		}
 	} else {
 		bson_iter_t bs;
 		bson_iter_recurse(&it, &bs);
-		if (bson_iter_find(&bs, "batchSize") && (!cmd_as_int64(&bs, &batch_size) || batch_size < 0)) {
+		if (bson_iter_find(&bs, "batchSize") &&
+		    (!cmd_as_int64(&bs, &batch_size) || batch_size < 0)) {
 			cmd_error(error, 2, "cursor.batchSize must be a non-negative number");
 			return false;
 		}
@@ -696,8 +733,9 @@ cmd_aggregate(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_t first_match = BSON_INITIALIZER;
 	bool matched_first = false;
 	bson_iter_t peek = stages, st;
-	if (bson_iter_next(&peek) && BSON_ITER_HOLDS_DOCUMENT(&peek) && bson_iter_recurse(&peek, &st) &&
-	    bson_iter_next(&st) && strcmp(bson_iter_key(&st), "$match") == 0 && BSON_ITER_HOLDS_DOCUMENT(&st)) {
+	if (bson_iter_next(&peek) && BSON_ITER_HOLDS_DOCUMENT(&peek) &&
+	    bson_iter_recurse(&peek, &st) && bson_iter_next(&st) &&
+	    strcmp(bson_iter_key(&st), "$match") == 0 && BSON_ITER_HOLDS_DOCUMENT(&st)) {
 		const uint8_t *d;
 		uint32_t l;
 		bson_iter_document(&st, &l, &d);
@@ -728,6 +766,6 @@ cmd_aggregate(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	size_t n = set.n;
 	free(set.items);
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), (int32_t)batch_size, false,
-				  reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n),
+				  (int32_t)batch_size, false, reply, error);
 }

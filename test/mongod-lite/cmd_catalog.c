@@ -15,10 +15,22 @@
 static bool
 generic_field(const char *k)
 {
-	static const char *names[] = {"$db",	   "lsid",	   "txnNumber", "$clusterTime", "$readPreference",
-				      "readConcern", "writeConcern", "comment",	"maxTimeMS",	"apiVersion",
-				      "apiStrict", "apiDeprecationErrors", "autocommit", "startTransaction",
-				      "idIndex",   "$queryOptions"};
+	static const char *names[] = {"$db",
+				      "lsid",
+				      "txnNumber",
+				      "$clusterTime",
+				      "$readPreference",
+				      "readConcern",
+				      "writeConcern",
+				      "comment",
+				      "maxTimeMS",
+				      "apiVersion",
+				      "apiStrict",
+				      "apiDeprecationErrors",
+				      "autocommit",
+				      "startTransaction",
+				      "idIndex",
+				      "$queryOptions"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(names[i], k) == 0)
 			return true;
@@ -41,6 +53,26 @@ static bool
 log_command(command_ctx_t *ctx, const bson_t *o, bson_error_t *error)
 {
 	return cmd_oplog(ctx, "c", NULL, o, NULL, NULL, NULL, error);
+}
+
+/*
+ * The existing collection a command names (its first element), with the
+ * name in *coll (NULL when the argument is invalid). NULL + 26
+ * NamespaceNotFound when it does not exist, in the words the command's
+ * mongod uses: missing_fmt, given the database and collection names.
+ */
+static scoll_t *
+existing_coll(command_ctx_t *ctx, const char *missing_fmt, const char **coll, bson_error_t *error)
+{
+	scoll_t *c;
+
+	*coll = cmd_coll_arg(ctx, error);
+	if (!*coll)
+		return NULL;
+	c = store_get_coll(ctx->db, *coll);
+	if (!c)
+		cmd_error(error, 26, missing_fmt, ctx->db, *coll);
+	return c;
 }
 
 bool
@@ -81,16 +113,12 @@ cmd_create(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 bool
 cmd_coll_mod(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
+	const char *coll;
 	bson_t o;
 	(void)reply;
-	if (!coll)
+	scoll_t *c = existing_coll(ctx, "ns does not exist: %s.%s", &coll, error);
+	if (!c)
 		return false;
-	scoll_t *c = store_get_coll(ctx->db, coll);
-	if (!c) {
-		cmd_error(error, 26, "ns does not exist: %s.%s", ctx->db, coll);
-		return false;
-	}
 	if (!store_coll_mod(c, ctx->cmd, error))
 		return false;
 	bson_init(&o);
@@ -117,9 +145,7 @@ cmd_drop(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		/* mongod 7: dropping a missing collection succeeds */
 		return true;
 	}
-	int32_t nindexes = 1;
-	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
-		nindexes++;
+	int32_t nindexes = store_index_count(c);
 	store_drop_coll(ctx->db, coll);
 	BSON_APPEND_INT32(reply, "nIndexesWas", nindexes);
 	BSON_APPEND_UTF8(reply, "ns", ns);
@@ -183,16 +209,20 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (bson_iter_init_find(&it, ctx->cmd, "to") && BSON_ITER_HOLDS_UTF8(&it))
 		to = bson_iter_utf8(&it, NULL);
 	if (!from || !to) {
-		cmd_error(error, 9, "renameCollection needs string 'renameCollection' and 'to' namespaces");
+		cmd_error(error, 9,
+			  "renameCollection needs string 'renameCollection' and 'to' namespaces");
 		return false;
 	}
-	if (!(fcoll = split_ns(from, fdb, sizeof fdb)) || !(tcoll = split_ns(to, tdb, sizeof tdb))) {
-		cmd_error(error, 73, "Invalid namespace specified '%s'", !split_ns(from, fdb, sizeof fdb) ? from : to);
+	if (!(fcoll = split_ns(from, fdb, sizeof fdb)) ||
+	    !(tcoll = split_ns(to, tdb, sizeof tdb))) {
+		cmd_error(error, 73, "Invalid namespace specified '%s'",
+			  !split_ns(from, fdb, sizeof fdb) ? from : to);
 		return false;
 	}
 	if (!cmd_valid_coll_name(tdb, tcoll, error))
 		return false;
-	bool drop_target = bson_iter_init_find(&it, ctx->cmd, "dropTarget") && bson_iter_as_bool(&it);
+	bool drop_target =
+		bson_iter_init_find(&it, ctx->cmd, "dropTarget") && bson_iter_as_bool(&it);
 	if (!store_rename_coll(fdb, fcoll, tdb, tcoll, drop_target, error))
 		return false;
 	bson_t o = BSON_INITIALIZER;
@@ -208,17 +238,16 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	return ok;
 }
 
+/* The fields of the _id index's spec {v: 2, key: {_id: 1}, name: "_id_"}. */
 static void
-append_id_index(bson_t *doc, const char *key)
+append_id_index_fields(bson_t *ix)
 {
-	bson_t ix, k;
-	BSON_APPEND_DOCUMENT_BEGIN(doc, key, &ix);
-	BSON_APPEND_INT32(&ix, "v", 2);
-	BSON_APPEND_DOCUMENT_BEGIN(&ix, "key", &k);
+	bson_t k;
+	BSON_APPEND_INT32(ix, "v", 2);
+	BSON_APPEND_DOCUMENT_BEGIN(ix, "key", &k);
 	BSON_APPEND_INT32(&k, "_id", 1);
-	bson_append_document_end(&ix, &k);
-	BSON_APPEND_UTF8(&ix, "name", "_id_");
-	bson_append_document_end(doc, &ix);
+	bson_append_document_end(ix, &k);
+	BSON_APPEND_UTF8(ix, "name", "_id_");
 }
 
 bool
@@ -229,7 +258,8 @@ cmd_list_collections(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_iter_t it;
 	char ns[512];
 
-	if (!cmd_doc_field(ctx->cmd, "filter", &filter, &have_filter, error) || !query_validate(&filter, error))
+	if (!cmd_doc_field(ctx->cmd, "filter", &filter, &have_filter, error) ||
+	    !query_validate(&filter, error))
 		return false;
 	bool name_only = bson_iter_init_find(&it, ctx->cmd, "nameOnly") && bson_iter_as_bool(&it);
 	sdb_t *d = store_get_db(ctx->db);
@@ -246,7 +276,10 @@ cmd_list_collections(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			BSON_APPEND_BOOL(&info, "readOnly", false);
 			BSON_APPEND_BINARY(&info, "uuid", BSON_SUBTYPE_UUID, c->uuid, 16);
 			bson_append_document_end(doc, &info);
-			append_id_index(doc, "idIndex");
+			bson_t id_index;
+			BSON_APPEND_DOCUMENT_BEGIN(doc, "idIndex", &id_index);
+			append_id_index_fields(&id_index);
+			bson_append_document_end(doc, &id_index);
 		}
 		if (have_filter && !query_match(&filter, bson_get_data(doc), doc->len)) {
 			bson_destroy(doc);
@@ -259,39 +292,27 @@ cmd_list_collections(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		docs[n++] = doc;
 	}
 	snprintf(ns, sizeof ns, "%s.$cmd.listCollections", ctx->db);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false, reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false,
+				  reply, error);
 }
 
 bool
 cmd_list_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
+	const char *coll;
 	char ns[512];
-	if (!coll)
+	scoll_t *c = existing_coll(ctx, "ns does not exist: %s.%s", &coll, error);
+	if (!c)
 		return false;
-	scoll_t *c = store_get_coll(ctx->db, coll);
-	if (!c) {
-		cmd_error(error, 26, "ns does not exist: %s.%s", ctx->db, coll);
-		return false;
-	}
+	bson_t **docs = malloc((size_t)store_index_count(c) * sizeof *docs);
+	docs[0] = bson_new();
+	append_id_index_fields(docs[0]);
 	size_t n = 1;
-	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
-		n++;
-	bson_t **docs = malloc(n * sizeof *docs);
-	bson_t tmp = BSON_INITIALIZER;
-	append_id_index(&tmp, "x");
-	bson_iter_t it;
-	bson_iter_init_find(&it, &tmp, "x");
-	const uint8_t *d;
-	uint32_t l;
-	bson_iter_document(&it, &l, &d);
-	docs[0] = bson_new_from_data(d, l);
-	bson_destroy(&tmp);
-	n = 1;
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
 		docs[n++] = bson_copy(&ix->spec);
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false, reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(docs, n), 0, false,
+				  reply, error);
 }
 
 bool
@@ -305,7 +326,8 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (!coll)
 		return false;
 	if (!bson_iter_init_find(&it, ctx->cmd, "indexes") || !BSON_ITER_HOLDS_ARRAY(&it)) {
-		cmd_error(error, 9, "BSON field 'createIndexes.indexes' is missing or not an array");
+		cmd_error(error, 9,
+			  "BSON field 'createIndexes.indexes' is missing or not an array");
 		return false;
 	}
 	/* check every spec before touching anything */
@@ -328,9 +350,11 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 					bson_iter_recurse(&f, &kv);
 					while (bson_iter_next(&kv)) {
 						bson_type_t t = bson_iter_type(&kv);
-						if (t != BSON_TYPE_INT32 && t != BSON_TYPE_INT64 && t != BSON_TYPE_DOUBLE &&
-						    t != BSON_TYPE_UTF8) {
-							cmd_error(error, 67, "Values in the index key pattern must be numbers or strings");
+						if (t != BSON_TYPE_INT32 && t != BSON_TYPE_INT64 &&
+						    t != BSON_TYPE_DOUBLE && t != BSON_TYPE_UTF8) {
+							cmd_error(error, 67,
+								  "Values in the index key pattern "
+								  "must be numbers or strings");
 							return false;
 						}
 					}
@@ -340,7 +364,8 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				has_name = BSON_ITER_HOLDS_UTF8(&f);
 		}
 		if (!has_key || !has_name) {
-			cmd_error(error, 9, "index specification needs a 'key' object and a 'name' string");
+			cmd_error(error, 9,
+				  "index specification needs a 'key' object and a 'name' string");
 			return false;
 		}
 	}
@@ -354,9 +379,7 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			return false;
 		created_coll = true;
 	}
-	int32_t before = 1;
-	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
-		before++;
+	int32_t before = store_index_count(c);
 	int32_t after = before;
 	bson_iter_recurse(&it, &specs);
 	while (bson_iter_next(&specs)) {
@@ -376,7 +399,7 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_iter_init_find(&nm, &spec, "name");
 		sindex_t *ix = store_find_index(c, bson_iter_utf8(&nm, NULL));
 		BSON_APPEND_DOCUMENT(&o, "spec", ix ? &ix->spec : &spec);
-		bool ok = cmd_oplog(ctx, "c", NULL, &o, NULL, NULL, NULL, error);
+		bool ok = log_command(ctx, &o, error);
 		bson_destroy(&o);
 		if (!ok)
 			return false;
@@ -392,20 +415,15 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 bool
 cmd_drop_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
+	const char *coll;
 	bson_iter_t it;
-	if (!coll)
+	scoll_t *c = existing_coll(ctx, "ns not found %s.%s", &coll, error);
+	if (!c)
 		return false;
-	scoll_t *c = store_get_coll(ctx->db, coll);
-	if (!c) {
-		cmd_error(error, 26, "ns not found %s.%s", ctx->db, coll);
-		return false;
-	}
-	int32_t was = 1;
-	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
-		was++;
+	int32_t was = store_index_count(c);
 	if (!bson_iter_init_find(&it, ctx->cmd, "index")) {
-		cmd_error(error, 9, "BSON field 'dropIndexes.index' is missing but a required field");
+		cmd_error(error, 9,
+			  "BSON field 'dropIndexes.index' is missing but a required field");
 		return false;
 	}
 	/* names to drop: a name, "*", an array of names, or a key pattern */
@@ -437,7 +455,8 @@ cmd_drop_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], "*") != 0 && strcmp(names[i], "_id_") != 0 && !store_find_index(c, names[i])) {
+		if (strcmp(names[i], "*") != 0 && strcmp(names[i], "_id_") != 0 &&
+		    !store_find_index(c, names[i])) {
 			cmd_error(error, 27, "index not found with name [%s]", names[i]);
 			return false;
 		}
@@ -452,7 +471,7 @@ cmd_drop_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		}
 		BSON_APPEND_UTF8(&o, "dropIndexes", coll);
 		BSON_APPEND_UTF8(&o, "index", name);
-		bool ok = cmd_oplog(ctx, "c", NULL, &o, NULL, NULL, NULL, error);
+		bool ok = log_command(ctx, &o, error);
 		bson_destroy(&o);
 		free(name);
 		if (!ok)
@@ -472,9 +491,7 @@ cmd_db_stats(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		colls++;
 		objects += (int64_t)c->docs.count;
 		size += c->data_size;
-		indexes++;
-		for (sindex_t *ix = c->indexes; ix; ix = ix->next)
-			indexes++;
+		indexes += store_index_count(c);
 	}
 	BSON_APPEND_UTF8(reply, "db", ctx->db);
 	BSON_APPEND_INT64(reply, "collections", colls);
@@ -490,19 +507,13 @@ cmd_db_stats(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 bool
 cmd_coll_stats(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
+	const char *coll;
 	char ns[512];
-	if (!coll)
+	scoll_t *c = existing_coll(ctx, "Collection [%s.%s] not found.", &coll, error);
+	if (!c)
 		return false;
-	scoll_t *c = store_get_coll(ctx->db, coll);
-	if (!c) {
-		cmd_error(error, 26, "Collection [%s.%s] not found.", ctx->db, coll);
-		return false;
-	}
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll);
-	int32_t nindexes = 1;
-	for (sindex_t *ix = c->indexes; ix; ix = ix->next)
-		nindexes++;
+	int32_t nindexes = store_index_count(c);
 	int64_t count = (int64_t)c->docs.count;
 	BSON_APPEND_UTF8(reply, "ns", ns);
 	BSON_APPEND_INT64(reply, "size", c->data_size);
@@ -511,6 +522,7 @@ cmd_coll_stats(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_INT64(reply, "storageSize", c->data_size);
 	BSON_APPEND_INT32(reply, "nindexes", nindexes);
 	bson_iter_t it;
-	BSON_APPEND_BOOL(reply, "capped", bson_iter_init_find(&it, &c->options, "capped") && bson_iter_as_bool(&it));
+	BSON_APPEND_BOOL(reply, "capped",
+			 bson_iter_init_find(&it, &c->options, "capped") && bson_iter_as_bool(&it));
 	return true;
 }

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
 #include "cmds.h"
 #include "cursor.h"
 #include "plan.h"
@@ -37,7 +36,8 @@ array_field(const bson_t *cmd, const char *field, bson_iter_t *out, bson_error_t
 		return false;
 	}
 	if (!BSON_ITER_HOLDS_ARRAY(&it)) {
-		cmd_error(error, 14, "BSON field '%s' is the wrong type, expected type 'array'", field);
+		cmd_error(error, 14, "BSON field '%s' is the wrong type, expected type 'array'",
+			  field);
 		return false;
 	}
 	bson_iter_recurse(&it, out);
@@ -54,7 +54,8 @@ bool_field(const bson_t *cmd, const char *field, bool dflt)
 }
 
 static void
-add_write_error(bson_t *errors, uint32_t *n, uint32_t index, const bson_error_t *err, const bson_t *dup_info)
+add_write_error(bson_t *errors, uint32_t *n, uint32_t index, const bson_error_t *err,
+		const bson_t *dup_info)
 {
 	bson_t we = BSON_INITIALIZER;
 	BSON_APPEND_INT32(&we, "index", (int32_t)index);
@@ -64,6 +65,88 @@ add_write_error(bson_t *errors, uint32_t *n, uint32_t index, const bson_error_t 
 		bson_concat(&we, dup_info);
 	append_indexed(errors, n, &we);
 	bson_destroy(&we);
+}
+
+/* The document the iterator is on, as a static view; false when it is not one. */
+static bool
+view_of(bson_iter_t *it, bson_t *view)
+{
+	const uint8_t *d;
+	uint32_t l;
+	if (!BSON_ITER_HOLDS_DOCUMENT(it))
+		return false;
+	bson_iter_document(it, &l, &d);
+	bson_init_static(view, d, l);
+	return true;
+}
+
+/*
+ * The frame insert, update and delete share: the target collection, the
+ * statements of the command's array field, whether they are ordered, and
+ * the writeErrors gathered so far.
+ */
+typedef struct {
+	const char *command, *field; /* "update", "updates" */
+	const char *coll;
+	bson_iter_t stmts;
+	bool ordered;
+	bson_t errors;
+	uint32_t nerr;
+} write_batch_t;
+
+/* Opens the batch of a write command whose statements are in `field`;
+ * false + error (nothing to close) when the command is malformed. */
+static bool
+batch_open(command_ctx_t *ctx, const char *command, const char *field, write_batch_t *b,
+	   bson_error_t *error)
+{
+	b->command = command;
+	b->field = field;
+	b->coll = cmd_coll_arg(ctx, error);
+	if (!b->coll || !array_field(ctx->cmd, field, &b->stmts, error))
+		return false;
+	b->ordered = bool_field(ctx->cmd, "ordered", true);
+	bson_init(&b->errors);
+	b->nerr = 0;
+	return true;
+}
+
+/* Statement index (the one b->stmts is on) as a view; false + 14 when it
+ * is not a document. */
+static bool
+batch_stmt(write_batch_t *b, uint32_t index, bson_t *stmt, bson_error_t *err)
+{
+	if (view_of(&b->stmts, stmt))
+		return true;
+	cmd_error(err, 14, "BSON field '%s.%s.%u' is the wrong type, expected type 'object'",
+		  b->command, b->field, index);
+	return false;
+}
+
+/* Records how statement index went (err and dup_info, which may be NULL,
+ * when it failed); true when the batch stops there: a failure in an
+ * ordered batch. */
+static bool
+batch_record(write_batch_t *b, uint32_t index, bool ok, const bson_error_t *err,
+	     const bson_t *dup_info)
+{
+	if (ok)
+		return false;
+	add_write_error(&b->errors, &b->nerr, index, err, dup_info);
+	return b->ordered;
+}
+
+/* Replies {n, <counts>, writeErrors?} and closes the batch; counts (may be
+ * NULL) holds what the command reports besides n. */
+static void
+batch_reply(write_batch_t *b, int32_t n, const bson_t *counts, bson_t *reply)
+{
+	BSON_APPEND_INT32(reply, "n", n);
+	if (counts)
+		bson_concat(reply, counts);
+	if (b->nerr)
+		BSON_APPEND_ARRAY(reply, "writeErrors", &b->errors);
+	bson_destroy(&b->errors);
 }
 
 /* Collects copies of the primary keys of documents matching filter (at
@@ -116,10 +199,12 @@ doc_key(const bson_t *doc, bson_t *o2)
 
 /* Inserts a copy of doc and logs it; on a clash fills dup_info. */
 static bool
-insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *error)
+insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_info,
+	      bson_error_t *error)
 {
 	if (doc->len > MAX_DOC_BYTES) {
-		cmd_error(error, 10334, "object to insert too large. size in bytes: %u, max size: %d", doc->len,
+		cmd_error(error, 10334,
+			  "object to insert too large. size in bytes: %u, max size: %d", doc->len,
 			  MAX_DOC_BYTES);
 		return false;
 	}
@@ -134,70 +219,55 @@ insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_inf
 
 /* ---- insert ---- */
 
+/* One document of an insert: its _id moved first (or added) when it is
+ * not, then inserted and logged. */
+static bool
+insert_stmt(command_ctx_t *ctx, scoll_t *c, write_batch_t *b, uint32_t index, bson_t *dup_info,
+	    bson_error_t *err)
+{
+	bson_t view;
+	bson_iter_t first;
+
+	if (!batch_stmt(b, index, &view, err))
+		return false;
+	if (bson_iter_init(&first, &view) && bson_iter_next(&first) &&
+	    strcmp(bson_iter_key(&first), "_id") == 0 && !BSON_ITER_HOLDS_ARRAY(&first) &&
+	    !BSON_ITER_HOLDS_REGEX(&first) && bson_iter_type(&first) != BSON_TYPE_UNDEFINED)
+		return insert_logged(ctx, c, &view, dup_info, err);
+	bson_t fixed;
+	bool ok =
+		update_id_first(&view, &fixed, err) && insert_logged(ctx, c, &fixed, dup_info, err);
+	bson_destroy(&fixed);
+	return ok;
+}
+
 bool
 cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
-	bson_iter_t docs;
+	write_batch_t b;
 	scoll_t *c;
-	bson_t errors = BSON_INITIALIZER;
-	uint32_t nerr = 0, index = 0;
 	int32_t n = 0;
 
-	if (!coll || !array_field(ctx->cmd, "documents", &docs, error))
-		goto fail;
-	bool ordered = bool_field(ctx->cmd, "ordered", true);
-	if (!cmd_coll_for_write(ctx, coll, &c, error))
-		goto fail;
-	while (bson_iter_next(&docs)) {
+	if (!batch_open(ctx, "insert", "documents", &b, error))
+		return false;
+	if (!cmd_coll_for_write(ctx, b.coll, &c, error)) {
+		bson_destroy(&b.errors);
+		return false;
+	}
+	for (uint32_t index = 0; bson_iter_next(&b.stmts); index++) {
 		bson_error_t err = {0};
 		bson_t dup_info = BSON_INITIALIZER;
-		bool ok;
-		if (!BSON_ITER_HOLDS_DOCUMENT(&docs)) {
-			cmd_error(&err, 14, "BSON field 'insert.documents.%u' is the wrong type, expected type 'object'",
-				  index);
-			ok = false;
-		} else {
-			const uint8_t *d;
-			uint32_t l;
-			bson_t view;
-			bson_iter_t first;
-			bson_iter_document(&docs, &l, &d);
-			bson_init_static(&view, d, l);
-			if (bson_iter_init(&first, &view) && bson_iter_next(&first) &&
-			    strcmp(bson_iter_key(&first), "_id") == 0 && !BSON_ITER_HOLDS_ARRAY(&first) &&
-			    !BSON_ITER_HOLDS_REGEX(&first) && bson_iter_type(&first) != BSON_TYPE_UNDEFINED) {
-				ok = insert_logged(ctx, c, &view, &dup_info, &err);
-			} else {
-				bson_t fixed;
-				ok = update_id_first(&view, &fixed, &err) &&
-				     insert_logged(ctx, c, &fixed, &dup_info, &err);
-				bson_destroy(&fixed);
-			}
-		}
-		if (ok) {
-			n++;
-		} else {
-			add_write_error(&errors, &nerr, index, &err, &dup_info);
-			if (err.code != 11000 && err.code != 2 && err.code != 14 && err.code != 10334) {
-				/* an oplog failure: stop whatever ordered says */
-				bson_destroy(&dup_info);
-				break;
-			}
-		}
+		bool ok = insert_stmt(ctx, c, &b, index, &dup_info, &err);
+		bool stop = batch_record(&b, index, ok, &err, &dup_info);
 		bson_destroy(&dup_info);
-		index++;
-		if (!ok && ordered)
+		n += ok;
+		/* an oplog failure stops the batch whatever ordered says */
+		if (stop || (!ok && err.code != 11000 && err.code != 2 && err.code != 14 &&
+			     err.code != 10334))
 			break;
 	}
-	BSON_APPEND_INT32(reply, "n", n);
-	if (nerr)
-		BSON_APPEND_ARRAY(reply, "writeErrors", &errors);
-	bson_destroy(&errors);
+	batch_reply(&b, n, NULL, reply);
 	return true;
-fail:
-	bson_destroy(&errors);
-	return false;
 }
 
 /* ---- update ---- */
@@ -207,8 +277,8 @@ fail:
  * *modified is false when the new document is byte-identical.
  */
 static bool
-update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_value_t *u, bool *modified,
-	       bson_t *dup_info, bson_t **result, bson_error_t *error)
+update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_value_t *u,
+	       bool *modified, bson_t *dup_info, bson_t **result, bson_error_t *error)
 {
 	bson_t neu, ud;
 	update_kind_t kind;
@@ -222,7 +292,8 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 		return false;
 	}
 	if (neu.len > MAX_DOC_BYTES) {
-		cmd_error(error, 17419, "Resulting document after update is larger than %d", MAX_DOC_BYTES);
+		cmd_error(error, 17419, "Resulting document after update is larger than %d",
+			  MAX_DOC_BYTES);
 		bson_destroy(&neu);
 		bson_destroy(&ud);
 		return false;
@@ -259,15 +330,16 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 /* An upsert that found nothing: builds and inserts the document; *result
  * (when not NULL) receives a copy. */
 static bool
-upsert_insert(command_ctx_t *ctx, const char *coll, const bson_t *q, const bson_value_t *u, bson_t *id_out,
-	      bson_t *dup_info, bson_t **result, bson_error_t *error)
+upsert_insert(command_ctx_t *ctx, const char *coll, const bson_t *q, const bson_value_t *u,
+	      bson_t *id_out, bson_t *dup_info, bson_t **result, bson_error_t *error)
 {
 	bson_t doc;
 	scoll_t *c;
 	bson_iter_t it;
 
 	bson_init(id_out);
-	if (!update_apply(NULL, u, q, &doc, NULL, error) || !cmd_coll_for_write(ctx, coll, &c, error)) {
+	if (!update_apply(NULL, u, q, &doc, NULL, error) ||
+	    !cmd_coll_for_write(ctx, coll, &c, error)) {
 		bson_destroy(&doc);
 		return false;
 	}
@@ -280,31 +352,20 @@ upsert_insert(command_ctx_t *ctx, const char *coll, const bson_t *q, const bson_
 	return ok;
 }
 
-static bool
-view_of(bson_iter_t *it, bson_t *view)
-{
-	const uint8_t *d;
-	uint32_t l;
-	if (!BSON_ITER_HOLDS_DOCUMENT(it))
-		return false;
-	bson_iter_document(it, &l, &d);
-	bson_init_static(view, d, l);
-	return true;
-}
-
 bool
 cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
-	bson_iter_t stmts;
-	bson_t errors = BSON_INITIALIZER, upserted = BSON_INITIALIZER;
-	uint32_t nerr = 0, nups = 0, index = 0;
+	write_batch_t b;
+	bson_t upserted = BSON_INITIALIZER, counts = BSON_INITIALIZER;
+	uint32_t nups = 0;
 	int32_t n = 0, nmod = 0;
 
-	if (!coll || !array_field(ctx->cmd, "updates", &stmts, error))
-		goto fail;
-	bool ordered = bool_field(ctx->cmd, "ordered", true);
-	for (; bson_iter_next(&stmts); index++) {
+	if (!batch_open(ctx, "update", "updates", &b, error)) {
+		bson_destroy(&upserted);
+		return false;
+	}
+	const char *coll = b.coll;
+	for (uint32_t index = 0; bson_iter_next(&b.stmts); index++) {
 		bson_error_t err = {0};
 		bson_t dup_info = BSON_INITIALIZER, stmt, q = BSON_INITIALIZER;
 		bson_iter_t f;
@@ -313,8 +374,7 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bool upsert = false, multi = false, ok = true;
 		update_kind_t kind;
 
-		if (!view_of(&stmts, &stmt)) {
-			cmd_error(&err, 14, "BSON field 'update.updates.%u' is the wrong type, expected type 'object'", index);
+		if (!batch_stmt(&b, index, &stmt, &err)) {
 			ok = false;
 		} else {
 			bson_iter_init(&f, &stmt);
@@ -322,7 +382,9 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				const char *k = bson_iter_key(&f);
 				if (strcmp(k, "q") == 0) {
 					if (!view_of(&f, &q)) {
-						cmd_error(&err, 14, "BSON field 'update.updates.q' is the wrong type");
+						cmd_error(&err, 14,
+							  "BSON field 'update.updates.q' is the "
+							  "wrong type");
 						ok = false;
 					}
 				} else if (strcmp(k, "u") == 0) {
@@ -335,12 +397,16 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				}
 			}
 			if (ok && !u) {
-				cmd_error(&err, 9, "BSON field 'update.updates.u' is missing but a required field");
+				cmd_error(&err, 9,
+					  "BSON field 'update.updates.u' is missing but a required "
+					  "field");
 				ok = false;
 			}
 			ok = ok && query_validate(&q, &err) && update_validate(u, &kind, &err);
 			if (ok && multi && kind == UPDATE_REPLACEMENT) {
-				cmd_error(&err, 9, "multi update is not supported for replacement-style update");
+				cmd_error(&err, 9,
+					  "multi update is not supported for replacement-style "
+					  "update");
 				ok = false;
 			}
 		}
@@ -353,7 +419,8 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				bool modified;
 				if (!old)
 					continue;
-				ok = update_one_doc(ctx, c, old, u, &modified, &dup_info, NULL, &err);
+				ok = update_one_doc(ctx, c, old, u, &modified, &dup_info, NULL,
+						    &err);
 				if (ok) {
 					n++;
 					nmod += modified;
@@ -376,27 +443,18 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				bson_destroy(&id);
 			}
 		}
-		if (!ok)
-			add_write_error(&errors, &nerr, index, &err, &dup_info);
+		bool stop = batch_record(&b, index, ok, &err, &dup_info);
 		bson_destroy(&dup_info);
-		if (!ok && ordered) {
-			index++;
+		if (stop)
 			break;
-		}
 	}
-	BSON_APPEND_INT32(reply, "n", n);
-	BSON_APPEND_INT32(reply, "nModified", nmod);
+	BSON_APPEND_INT32(&counts, "nModified", nmod);
 	if (nups)
-		BSON_APPEND_ARRAY(reply, "upserted", &upserted);
-	if (nerr)
-		BSON_APPEND_ARRAY(reply, "writeErrors", &errors);
-	bson_destroy(&errors);
+		BSON_APPEND_ARRAY(&counts, "upserted", &upserted);
+	batch_reply(&b, n, &counts, reply);
+	bson_destroy(&counts);
 	bson_destroy(&upserted);
 	return true;
-fail:
-	bson_destroy(&errors);
-	bson_destroy(&upserted);
-	return false;
 }
 
 /* ---- delete ---- */
@@ -418,37 +476,38 @@ delete_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *old, bson_error_t *e
 bool
 cmd_delete(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
-	const char *coll = cmd_coll_arg(ctx, error);
-	bson_iter_t stmts;
-	bson_t errors = BSON_INITIALIZER;
-	uint32_t nerr = 0, index = 0;
+	write_batch_t b;
 	int32_t n = 0;
 
-	if (!coll || !array_field(ctx->cmd, "deletes", &stmts, error))
-		goto fail;
-	bool ordered = bool_field(ctx->cmd, "ordered", true);
-	for (; bson_iter_next(&stmts); index++) {
+	if (!batch_open(ctx, "delete", "deletes", &b, error))
+		return false;
+	const char *coll = b.coll;
+	for (uint32_t index = 0; bson_iter_next(&b.stmts); index++) {
 		bson_error_t err = {0};
 		bson_t stmt, q = BSON_INITIALIZER;
 		bson_iter_t f;
 		int64_t limit = 0;
 		bool ok = true, have_limit = false;
 
-		if (!view_of(&stmts, &stmt)) {
-			cmd_error(&err, 14, "BSON field 'delete.deletes.%u' is the wrong type, expected type 'object'", index);
+		if (!batch_stmt(&b, index, &stmt, &err)) {
 			ok = false;
 		} else {
 			bson_iter_init(&f, &stmt);
 			while (bson_iter_next(&f)) {
 				if (strcmp(bson_iter_key(&f), "q") == 0 && !view_of(&f, &q)) {
-					cmd_error(&err, 14, "BSON field 'delete.deletes.q' is the wrong type");
+					cmd_error(
+						&err, 14,
+						"BSON field 'delete.deletes.q' is the wrong type");
 					ok = false;
 				} else if (strcmp(bson_iter_key(&f), "limit") == 0) {
 					have_limit = cmd_as_int64(&f, &limit);
 				}
 			}
 			if (ok && (!have_limit || (limit != 0 && limit != 1))) {
-				cmd_error(&err, 9, "The limit field in delete objects must be 0 or 1. Got %" PRId64, limit);
+				cmd_error(&err, 9,
+					  "The limit field in delete objects must be 0 or 1. Got "
+					  "%" PRId64,
+					  limit);
 				ok = false;
 			}
 			ok = ok && query_validate(&q, &err);
@@ -466,21 +525,11 @@ cmd_delete(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			}
 			free_keys(keys, nk);
 		}
-		if (!ok)
-			add_write_error(&errors, &nerr, index, &err, NULL);
-		if (!ok && ordered) {
-			index++;
+		if (batch_record(&b, index, ok, &err, NULL))
 			break;
-		}
 	}
-	BSON_APPEND_INT32(reply, "n", n);
-	if (nerr)
-		BSON_APPEND_ARRAY(reply, "writeErrors", &errors);
-	bson_destroy(&errors);
+	batch_reply(&b, n, NULL, reply);
 	return true;
-fail:
-	bson_destroy(&errors);
-	return false;
 }
 
 /* ---- findAndModify ---- */
@@ -500,7 +549,8 @@ first_match(scoll_t *c, const bson_t *filter, const bson_t *sort)
 			best = doc;
 			break;
 		}
-		if (!best || query_sort_cmp(sort, bson_get_data(doc), doc->len, bson_get_data(best), best->len) < 0)
+		if (!best || query_sort_cmp(sort, bson_get_data(doc), doc->len, bson_get_data(best),
+					    best->len) < 0)
 			best = doc;
 	}
 	plan_cleanup(&p);
@@ -601,7 +651,8 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_DOCUMENT(reply, "lastErrorObject", &leo);
 	if (value) {
 		bson_t projected = BSON_INITIALIZER;
-		query_project(have_fields ? &fields : NULL, bson_get_data(value), value->len, &projected);
+		query_project(have_fields ? &fields : NULL, bson_get_data(value), value->len,
+			      &projected);
 		BSON_APPEND_DOCUMENT(reply, "value", &projected);
 		bson_destroy(&projected);
 		bson_destroy(value);
@@ -638,8 +689,8 @@ find_mark(find_cursor_t *s, const uint8_t *key, uint32_t len)
 }
 
 static bool
-find_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, bson_t *extra, bool *exhausted,
-	  bson_error_t *error)
+find_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, bson_t *extra,
+	  bool *exhausted, bson_error_t *error)
 {
 	find_cursor_t *s = state;
 	scoll_t *c = store_get_coll(s->db, s->coll);
@@ -810,7 +861,8 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		s->skip = skip;
 		s->remaining = limit > 0 ? limit : -1;
 		plan_cleanup(&p);
-		return cursor_first_batch(ns, &find_ops, s, (int32_t)batch_size, single_batch, reply, error);
+		return cursor_first_batch(ns, &find_ops, s, (int32_t)batch_size, single_batch,
+					  reply, error);
 	}
 	/* any other sort: gather, sort, then page */
 	bson_t **docs = NULL;
@@ -834,8 +886,8 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		query_project(&projection, bson_get_data(docs[i]), docs[i]->len, out[i - start]);
 	}
 	free(docs);
-	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(out, end - start), (int32_t)batch_size,
-				  single_batch, reply, error);
+	return cursor_first_batch(ns, &cursor_doclist_ops, cursor_doclist_new(out, end - start),
+				  (int32_t)batch_size, single_batch, reply, error);
 }
 
 bool
@@ -847,11 +899,13 @@ cmd_get_more(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	char ns[512];
 
 	if (!bson_iter_init_find(&it, ctx->cmd, "getMore") || !cmd_as_int64(&it, &id)) {
-		cmd_error(error, 14, "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
+		cmd_error(error, 14,
+			  "BSON field 'getMore.getMore' is the wrong type, expected type 'long'");
 		return false;
 	}
 	if (!bson_iter_init_find(&it, ctx->cmd, "collection") || !BSON_ITER_HOLDS_UTF8(&it)) {
-		cmd_error(error, 9, "BSON field 'getMore.collection' is missing but a required field");
+		cmd_error(error, 9,
+			  "BSON field 'getMore.collection' is missing but a required field");
 		return false;
 	}
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, bson_iter_utf8(&it, NULL));
@@ -912,8 +966,8 @@ cmd_count(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	int64_t limit = 0, skip = 0, n = 0;
 
 	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) ||
-	    !int_field(ctx->cmd, "limit", &limit, &have, error) || !int_field(ctx->cmd, "skip", &skip, &have, error) ||
-	    !query_validate(&query, error))
+	    !int_field(ctx->cmd, "limit", &limit, &have, error) ||
+	    !int_field(ctx->cmd, "skip", &skip, &have, error) || !query_validate(&query, error))
 		return false;
 	if (limit < 0)
 		limit = -limit;
@@ -944,7 +998,8 @@ cmd_distinct(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_iter_t it;
 	tree_t seen = {0};
 
-	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) || !query_validate(&query, error))
+	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) ||
+	    !query_validate(&query, error))
 		return false;
 	if (!bson_iter_init_find(&it, ctx->cmd, "key") || !BSON_ITER_HOLDS_UTF8(&it)) {
 		cmd_error(error, 14, "BSON field 'distinct.key' is missing or not a string");

@@ -65,8 +65,8 @@ bool cmd_valid_coll_name(const char *db, const char *coll, bson_error_t *error);
  * o, o2?, ud?, pre?, lsid?, txnNumber?} (lsid and txnNumber when the
  * command carried a txnNumber).
  */
-bool cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2,
-	       const bson_t *ud, const bson_t *pre, bson_error_t *error);
+bool cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o,
+	       const bson_t *o2, const bson_t *ud, const bson_t *pre, bson_error_t *error);
 
 /* Appends the "c" entry {create: name, <options>} of a new collection,
  * with its UUID as the entry's "ui" so a journal replay keeps it. */
@@ -82,6 +82,7 @@ bool cmd_as_int64(const bson_iter_t *it, int64_t *out);
 /* An optional sub-document field of the command as a static view (false
  * + 14 TypeMismatch when present but not a document). *present says
  * whether it was there. */
-bool cmd_doc_field(const bson_t *cmd, const char *field, bson_t *view, bool *present, bson_error_t *error);
+bool cmd_doc_field(const bson_t *cmd, const char *field, bson_t *view, bool *present,
+		   bson_error_t *error);
 
 #endif

@@ -12,13 +12,13 @@
 typedef struct conn conn_t;
 
 typedef struct command_ctx {
-	conn_t *conn;          /* the client connection */
-	const char *db;        /* $db */
-	const char *name;      /* the command name as sent */
-	const bson_t *cmd;     /* the whole command, kind-1 sections folded in */
-	const bson_t *lsid;    /* NULL when none */
-	int64_t txn_number;    /* -1 when none */
-	bool wants_durable;    /* writeConcern j:true or w:"majority" */
+	conn_t *conn;       /* the client connection */
+	const char *db;     /* $db */
+	const char *name;   /* the command name as sent */
+	const bson_t *cmd;  /* the whole command, kind-1 sections folded in */
+	const bson_t *lsid; /* NULL when none */
+	int64_t txn_number; /* -1 when none */
+	bool wants_durable; /* writeConcern j:true or w:"majority" */
 	int64_t connection_id;
 } command_ctx_t;
 
@@ -32,7 +32,8 @@ typedef struct command_ctx {
 typedef bool (*command_fn)(command_ctx_t *ctx, bson_t *reply, bson_error_t *error);
 
 /* Sets error to a MongoDB error code and message. */
-void cmd_error(bson_error_t *error, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cmd_error(bson_error_t *error, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The codeName of a MongoDB error code ("DuplicateKey" for 11000). */
 const char *cmd_code_name(int code);

@@ -139,8 +139,9 @@ cursor_batch_append(bson_t *batch, uint32_t *count, size_t *bytes, const bson_t 
  * document that the caller discards.
  */
 static bool
-fill_batch(bson_t *reply, const char *batch_name, const cursor_ops_t *ops, void *state, int32_t batch_size,
-	   int64_t max_time_ms, bool *exhausted, bson_t *cur, bson_t *extra, bson_error_t *error)
+fill_batch(bson_t *reply, const char *batch_name, const cursor_ops_t *ops, void *state,
+	   int32_t batch_size, int64_t max_time_ms, bool *exhausted, bson_t *cur, bson_t *extra,
+	   bson_error_t *error)
 {
 	bson_t batch;
 	bson_append_document_begin(reply, "cursor", -1, cur);
@@ -172,14 +173,15 @@ close_cursor_doc(bson_t *reply, bson_t *cur, int64_t id, const char *ns, const b
 }
 
 bool
-cursor_first_batch(const char *ns, const cursor_ops_t *ops, void *state, int32_t batch_size, bool single_batch,
-		   bson_t *reply, bson_error_t *error)
+cursor_first_batch(const char *ns, const cursor_ops_t *ops, void *state, int32_t batch_size,
+		   bool single_batch, bson_t *reply, bson_error_t *error)
 {
 	bson_t extra = BSON_INITIALIZER, cur;
 	bool exhausted = false;
 	int64_t id = 0;
 
-	if (!fill_batch(reply, "firstBatch", ops, state, batch_size, 0, &exhausted, &cur, &extra, error)) {
+	if (!fill_batch(reply, "firstBatch", ops, state, batch_size, 0, &exhausted, &cur, &extra,
+			error)) {
 		bson_append_document_end(reply, &cur);
 		drop_cursor_doc(reply);
 		ops->destroy(state);
@@ -214,8 +216,8 @@ cursor_get_more(int64_t id, const char *ns, int32_t batch_size, int64_t max_time
 		return false;
 	}
 	c->in_use = true;
-	bool ok = fill_batch(reply, "nextBatch", c->ops, c->state, batch_size, max_time_ms, &exhausted, &cur, &extra,
-			     error);
+	bool ok = fill_batch(reply, "nextBatch", c->ops, c->state, batch_size, max_time_ms,
+			     &exhausted, &cur, &extra, error);
 	c->in_use = false;
 	if (c->killed && ok) {
 		cmd_error(error, 43, "cursor id %" PRId64 " was killed", id);
@@ -241,8 +243,8 @@ typedef struct doclist {
 } doclist_t;
 
 static bool
-doclist_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, bson_t *extra, bool *exhausted,
-	     bson_error_t *error)
+doclist_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, bson_t *extra,
+	     bool *exhausted, bson_error_t *error)
 {
 	doclist_t *dl = state;
 	uint32_t count = 0;

@@ -19,8 +19,8 @@ typedef struct cursor_ops {
 	 * server_oplog_cond. extra receives cursor-level fields to add beside
 	 * nextBatch (postBatchResumeToken). false + error on failure.
 	 */
-	bool (*next_batch)(void *state, int32_t batch_size, int64_t max_time_ms,
-			   bson_t *batch, bson_t *extra, bool *exhausted, bson_error_t *error);
+	bool (*next_batch)(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch,
+			   bson_t *extra, bool *exhausted, bson_error_t *error);
 	void (*destroy)(void *state);
 } cursor_ops_t;
 
@@ -38,7 +38,6 @@ const cursor_ops_t *cursor_ops(const cursor_t *c);
 /* Destroys a cursor (its ops->destroy(state)). */
 void cursor_kill(int64_t id);
 
-
 /* ---- Helpers for find/aggregate/listCollections (part 1). ---- */
 
 /* A batch holds at most this many bytes of documents (one larger document
@@ -53,16 +52,16 @@ void cursor_kill(int64_t id);
  * documents remain (single_batch: never), else destroys state. Takes
  * ownership of state in every case. false + error when next_batch fails.
  */
-bool cursor_first_batch(const char *ns, const cursor_ops_t *ops, void *state, int32_t batch_size, bool single_batch,
-			bson_t *reply, bson_error_t *error);
+bool cursor_first_batch(const char *ns, const cursor_ops_t *ops, void *state, int32_t batch_size,
+			bool single_batch, bson_t *reply, bson_error_t *error);
 
 /*
  * getMore on cursor id: appends {cursor: {nextBatch, id, ns, <extra>}}.
  * 43 CursorNotFound when unknown or its ns differs; the cursor is freed
  * when exhausted or when next_batch fails.
  */
-bool cursor_get_more(int64_t id, const char *ns, int32_t batch_size, int64_t max_time_ms, bson_t *reply,
-		     bson_error_t *error);
+bool cursor_get_more(int64_t id, const char *ns, int32_t batch_size, int64_t max_time_ms,
+		     bson_t *reply, bson_error_t *error);
 
 /* How many cursors are open (serverStatus metrics.cursor.open.total). */
 int64_t cursor_open_count(void);

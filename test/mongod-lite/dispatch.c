@@ -18,9 +18,9 @@ mlite_stats_t mlite_stats;
 
 enum {
 	F_RETRYABLE = 1, /* de-duplicated by (lsid, txnNumber) */
-	F_WRITE = 2,	 /* honours j:true / w:"majority" */
-	F_CRUD = 4,	 /* counted in its own opcounter, not "command" */
-	F_NOAUTH = 8,	 /* allowed before authentication (--auth-user) */
+	F_WRITE = 2,     /* honours j:true / w:"majority" */
+	F_CRUD = 4,      /* counted in its own opcounter, not "command" */
+	F_NOAUTH = 8,    /* allowed before authentication (--auth-user) */
 };
 
 typedef struct {
@@ -83,6 +83,27 @@ static const command_entry_t commands[] = {
 	{"saslContinue", cmd_sasl_continue, F_NOAUTH},
 	{"logout", cmd_logout, 0},
 };
+
+static int64_t
+clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+server_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t
+server_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
 
 void
 server_log(int level, const char *fmt, ...)
@@ -220,7 +241,8 @@ cmd_as_int64(const bson_iter_t *it, int64_t *out)
 }
 
 bool
-cmd_doc_field(const bson_t *cmd, const char *field, bson_t *view, bool *present, bson_error_t *error)
+cmd_doc_field(const bson_t *cmd, const char *field, bson_t *view, bool *present,
+	      bson_error_t *error)
 {
 	bson_iter_t it;
 	*present = false;
@@ -228,7 +250,8 @@ cmd_doc_field(const bson_t *cmd, const char *field, bson_t *view, bool *present,
 	if (!bson_iter_init_find(&it, cmd, field) || BSON_ITER_HOLDS_NULL(&it))
 		return true;
 	if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		cmd_error(error, 14, "BSON field '%s' is the wrong type '%s', expected type 'object'", field,
+		cmd_error(error, 14,
+			  "BSON field '%s' is the wrong type '%s', expected type 'object'", field,
 			  BSON_ITER_HOLDS_ARRAY(&it) ? "array" : "scalar");
 		return false;
 	}
@@ -266,8 +289,9 @@ cmd_coll_arg(command_ctx_t *ctx, bson_error_t *error)
 
 /* Builds and appends an entry; ui (16 bytes) only for "c" create. */
 static bool
-append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2,
-	     const bson_t *ud, const bson_t *pre, const uint8_t *ui, bson_error_t *error)
+append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o,
+	     const bson_t *o2, const bson_t *ud, const bson_t *pre, const uint8_t *ui,
+	     bson_error_t *error)
 {
 	/* one buffer reused for every entry (server_lock is held): a fresh
 	 * megabyte-class allocation per write fragments the heap */
@@ -295,8 +319,8 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 }
 
 bool
-cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2, const bson_t *ud,
-	  const bson_t *pre, bson_error_t *error)
+cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o, const bson_t *o2,
+	  const bson_t *ud, const bson_t *pre, bson_error_t *error)
 {
 	return append_entry(ctx, op, coll, o, o2, ud, pre, NULL, error);
 }
@@ -510,7 +534,8 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 			while (bson_iter_next(&wc)) {
 				if (strcmp(bson_iter_key(&wc), "j") == 0 && bson_iter_as_bool(&wc))
 					ctx.wants_durable = true;
-				if (strcmp(bson_iter_key(&wc), "w") == 0 && BSON_ITER_HOLDS_UTF8(&wc) &&
+				if (strcmp(bson_iter_key(&wc), "w") == 0 &&
+				    BSON_ITER_HOLDS_UTF8(&wc) &&
 				    strcmp(bson_iter_utf8(&wc, NULL), "majority") == 0)
 					ctx.wants_durable = true;
 			}
@@ -526,7 +551,8 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	count_command(ctx.name, entry);
 	server_log(2, "conn%" PRId64 " %s.%s", conn->id, ctx.db, ctx.name);
 
-	if (entry && server_config.auth_user && !conn->authenticated && !(entry->flags & F_NOAUTH)) {
+	if (entry && server_config.auth_user && !conn->authenticated &&
+	    !(entry->flags & F_NOAUTH)) {
 		cmd_error(&error, 13, "command %s requires authentication", ctx.name);
 		goto reply_error;
 	}
@@ -539,13 +565,15 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 			pthread_mutex_lock(&server_lock);
 		}
 		if (fp.close_connection) {
-			server_log(1, "conn%" PRId64 ": fail point closes the connection on '%s'", conn->id, ctx.name);
+			server_log(1, "conn%" PRId64 ": fail point closes the connection on '%s'",
+				   conn->id, ctx.name);
 			failpoint_action_cleanup(&fp);
 			keep = false;
 			goto done;
 		}
 		if (fp.error_code != 0) {
-			cmd_error(&error, fp.error_code, "Failing command via 'failCommand' failpoint");
+			cmd_error(&error, fp.error_code,
+				  "Failing command via 'failCommand' failpoint");
 			if (!bson_empty(&fp.error_labels))
 				bson_append_array(&body, "errorLabels", -1, &fp.error_labels);
 			failpoint_action_cleanup(&fp);
@@ -561,11 +589,14 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 
 	uint8_t lsid_id[16];
 	txn_record_t *rec = NULL;
-	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 && lsid_bytes(ctx.lsid, lsid_id);
+	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 &&
+			 lsid_bytes(ctx.lsid, lsid_id);
 	if (retryable) {
 		rec = txn_lookup(lsid_id);
 		if (rec && rec->txn_number == ctx.txn_number) {
-			server_log(1, "conn%" PRId64 ": retried %s (txnNumber %" PRId64 ") answered from its first reply",
+			server_log(1,
+				   "conn%" PRId64 ": retried %s (txnNumber %" PRId64
+				   ") answered from its first reply",
 				   conn->id, ctx.name, ctx.txn_number);
 			bson_concat(reply, &rec->reply);
 			ok = true;
@@ -573,8 +604,10 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		}
 		if (rec && rec->txn_number > ctx.txn_number) {
 			cmd_error(&error, 225,
-				  "Retryable write with txnNumber %" PRId64 " is prohibited on session because a newer "
-				  "retryable write with txnNumber %" PRId64 " has already started on this session.",
+				  "Retryable write with txnNumber %" PRId64
+				  " is prohibited on session because a newer "
+				  "retryable write with txnNumber %" PRId64
+				  " has already started on this session.",
 				  ctx.txn_number, rec->txn_number);
 			failpoint_action_cleanup(&fp);
 			goto reply_error;
@@ -615,8 +648,8 @@ reply_error:
 	bson_concat(reply, &body);
 	dispatch_append_cluster_time(reply);
 	/* an unknown command is worth a line even when quiet: it marks a gap */
-	server_log(error.code == 59 ? 0 : 1, "conn%" PRId64 " %s: error %u: %s", conn->id, ctx.name ? ctx.name : "?",
-		   error.code, error.message);
+	server_log(error.code == 59 ? 0 : 1, "conn%" PRId64 " %s: error %u: %s", conn->id,
+		   ctx.name ? ctx.name : "?", error.code, error.message);
 done:
 	pthread_mutex_unlock(&server_lock);
 	bson_destroy(&body);

@@ -49,9 +49,8 @@ iter_true(const bson_iter_t *it)
 static bool
 is_retryable_code(int32_t code)
 {
-	static const int32_t codes[] = {6,	7,     89,    91,    189,   262,  9001,
-					10107, 11600, 11602, 13435, 13436, 63,   150,
-					13388, 234,   133};
+	static const int32_t codes[] = {6,     7,     89,    91, 189, 262,   9001, 10107, 11600,
+					11602, 13435, 13436, 63, 150, 13388, 234,  133};
 	for (size_t k = 0; k < sizeof codes / sizeof codes[0]; k++)
 		if (codes[k] == code)
 			return true;

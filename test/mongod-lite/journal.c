@@ -71,15 +71,6 @@ crc32c(const uint8_t *data, size_t len)
 	return c ^ 0xffffffffU;
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 put_u32(uint8_t *p, uint32_t v)
 {
@@ -184,7 +175,7 @@ flusher_main(void *arg)
 			continue;
 		}
 		int64_t due = j->last_sync_ms + JOURNAL_GROUP_COMMIT_MS;
-		int64_t now = monotonic_ms();
+		int64_t now = server_mono_ms();
 		if (!j->sync_requested && now < due) {
 			/* Dirty, nobody waiting: background fsync at most every
 			 * JOURNAL_GROUP_COMMIT_MS. */
@@ -203,7 +194,7 @@ flusher_main(void *arg)
 		} else if (target > j->synced) {
 			j->synced = target;
 		}
-		j->last_sync_ms = monotonic_ms();
+		j->last_sync_ms = server_mono_ms();
 		j->sync_requested = false;
 		pthread_cond_broadcast(&j->synced_cond);
 	}
@@ -294,7 +285,7 @@ journal_open(const char *dbpath, sync_policy_t policy, journal_replay_fn replay,
 		goto fail;
 	}
 	j->written = j->synced = good_end;
-	j->last_sync_ms = monotonic_ms();
+	j->last_sync_ms = server_mono_ms();
 	if (policy == SYNC_BATCH) {
 		if (pthread_create(&j->flusher, NULL, flusher_main, j) != 0) {
 			cmd_error(error, 74, "cannot start the journal flusher thread");

@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +38,37 @@ volatile sig_atomic_t server_shutting_down;
 static void
 usage(FILE *out)
 {
-	fprintf(out, "usage: mongod-lite [--port N] [--port-file FILE] [--bind ADDR] [--replset NAME]\n"
-		     "                   [--host-name HOST:PORT] [--log-level N] [--standalone]\n"
-		     "                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
-		     "                   [--oplog-max-entries N]\n"
-		     "                   [--auth-user USER --auth-password-file FILE]\n"
-		     "\n"
-		     "A MongoDB-wire-compatible test server: a one-node replica set primary\n"
-		     "(or a standalone) on a loopback port. --port 0 picks a free port and\n"
-		     "--port-file receives it once the server listens.\n"
-		     "With --auth-user, every command but the handshake needs SASL PLAIN\n"
-		     "authentication (authSource $external) as USER with the password\n"
-		     "held in FILE; without it, any PLAIN credentials are accepted.\n");
+	fprintf(out,
+		"usage: mongod-lite [--port N] [--port-file FILE] [--bind ADDR] [--replset NAME]\n"
+		"                   [--host-name HOST:PORT] [--log-level N] [--standalone]\n"
+		"                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
+		"                   [--oplog-max-entries N]\n"
+		"                   [--auth-user USER --auth-password-file FILE]\n"
+		"\n"
+		"A MongoDB-wire-compatible test server: a one-node replica set primary\n"
+		"(or a standalone) on a loopback port. --port 0 picks a free port and\n"
+		"--port-file receives it once the server listens.\n"
+		"With --auth-user, every command but the handshake needs SASL PLAIN\n"
+		"authentication (authSource $external) as USER with the password\n"
+		"held in FILE; without it, any PLAIN credentials are accepted.\n");
+}
+
+/* Says what is wrong with the command line and how to use it, on stderr;
+ * returns the usage exit code, 64. */
+static int misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+misuse(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mongod-lite: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return 64;
 }
 
 /* Parses a whole decimal number in [min, max]; false otherwise. */
@@ -105,7 +125,8 @@ reexec_with_huge_pages(char **argv)
 	if (getenv("LD_PRELOAD") || getenv("MLITE_NO_HUGE_PAGES") ||
 	    (tunables && strstr(tunables, "glibc.malloc.hugetlb")))
 		return;
-	snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", tunables ? tunables : "", tunables ? ":" : "");
+	snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", tunables ? tunables : "",
+		 tunables ? ":" : "");
 	/* exec the real path so the process keeps its name (not "exe") */
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -148,11 +169,8 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
-			if (!parse_number(optarg, 0, 65535, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --port '%s'\n", optarg);
-				usage(stderr);
-				return 64;
-			}
+			if (!parse_number(optarg, 0, 65535, &n))
+				return misuse("invalid --port '%s'", optarg);
 			server_config.port = (int)n;
 			break;
 		case 'f':
@@ -168,11 +186,8 @@ main(int argc, char **argv)
 			server_config.host_name = optarg;
 			break;
 		case 'l':
-			if (!parse_number(optarg, 0, 5, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --log-level '%s'\n", optarg);
-				usage(stderr);
-				return 64;
-			}
+			if (!parse_number(optarg, 0, 5, &n))
+				return misuse("invalid --log-level '%s'", optarg);
 			server_config.log_level = (int)n;
 			break;
 		case 's':
@@ -188,26 +203,17 @@ main(int argc, char **argv)
 				server_config.sync_policy = SYNC_BATCH;
 			else if (strcmp(optarg, "none") == 0)
 				server_config.sync_policy = SYNC_NONE;
-			else {
-				fprintf(stderr, "mongod-lite: invalid --sync-policy '%s'\n", optarg);
-				usage(stderr);
-				return 64;
-			}
+			else
+				return misuse("invalid --sync-policy '%s'", optarg);
 			break;
 		case 'o':
-			if (!parse_number(optarg, 1, INT64_MAX, &n)) {
-				fprintf(stderr, "mongod-lite: invalid --oplog-max-entries '%s'\n", optarg);
-				usage(stderr);
-				return 64;
-			}
+			if (!parse_number(optarg, 1, INT64_MAX, &n))
+				return misuse("invalid --oplog-max-entries '%s'", optarg);
 			server_config.oplog_max_entries = n;
 			break;
 		case 'u':
-			if (!optarg[0]) {
-				fprintf(stderr, "mongod-lite: empty --auth-user\n");
-				usage(stderr);
-				return 64;
-			}
+			if (!optarg[0])
+				return misuse("empty --auth-user");
 			server_config.auth_user = optarg;
 			break;
 		case 'P':
@@ -221,16 +227,10 @@ main(int argc, char **argv)
 			return 64;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "mongod-lite: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 64;
-	}
-	if (!server_config.auth_user != !password_file) {
-		fprintf(stderr, "mongod-lite: --auth-user and --auth-password-file go together\n");
-		usage(stderr);
-		return 64;
-	}
+	if (optind != argc)
+		return misuse("unexpected argument '%s'", argv[optind]);
+	if (!server_config.auth_user != !password_file)
+		return misuse("--auth-user and --auth-password-file go together");
 	if (password_file) {
 		char msg[512];
 		if (!auth_load_password(password_file, msg, sizeof msg)) {
@@ -263,15 +263,16 @@ main(int argc, char **argv)
 	snprintf(portstr, sizeof portstr, "%d", server_config.port);
 	int gai = getaddrinfo(server_config.bind_addr, portstr, &hints, &ai);
 	if (gai != 0) {
-		fprintf(stderr, "mongod-lite: cannot resolve '%s': %s\n", server_config.bind_addr, gai_strerror(gai));
+		fprintf(stderr, "mongod-lite: cannot resolve '%s': %s\n", server_config.bind_addr,
+			gai_strerror(gai));
 		goto cleanup;
 	}
 	listener = socket(ai->ai_family, SOCK_STREAM, 0);
 	int one = 1;
 	if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
 	    bind(listener, ai->ai_addr, ai->ai_addrlen) != 0 || listen(listener, 128) != 0) {
-		fprintf(stderr, "mongod-lite: cannot listen on %s:%d: %s\n", server_config.bind_addr,
-			server_config.port, strerror(errno));
+		fprintf(stderr, "mongod-lite: cannot listen on %s:%d: %s\n",
+			server_config.bind_addr, server_config.port, strerror(errno));
 		rc = 69;
 		goto cleanup;
 	}
@@ -297,8 +298,8 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (server_config.port_file && !write_port_file(server_config.port_file, port)) {
-		fprintf(stderr, "mongod-lite: cannot write port file '%s': %s\n", server_config.port_file,
-			strerror(errno));
+		fprintf(stderr, "mongod-lite: cannot write port file '%s': %s\n",
+			server_config.port_file, strerror(errno));
 		rc = 74;
 		goto cleanup;
 	}

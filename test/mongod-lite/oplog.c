@@ -177,17 +177,16 @@ oplog_append(const bson_t *entry, bson_error_t *error)
 {
 	bson_t full = BSON_INITIALIZER;
 	bson_iter_t it;
-	struct timespec now;
 	uint32_t t, i;
 	int64_t seq = first_seq + (int64_t)ring_count;
 	uint32_t len;
 	uint8_t *data;
 
 	next_time(&t, &i);
-	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t wall = server_wall_ms();
 	bson_append_timestamp(&full, "ts", 2, t, i);
 	bson_append_int64(&full, "seq", 3, seq);
-	bson_append_date_time(&full, "wall", 4, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	bson_append_date_time(&full, "wall", 4, wall);
 	if (bson_iter_init(&it, entry)) {
 		while (bson_iter_next(&it)) {
 			const char *key = bson_iter_key(&it);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
+#include "order.h"
 #include "query.h"
 
 /* The filter's equality value for field (not an operator document, array
@@ -43,8 +43,9 @@ eq_value(const bson_t *filter, const char *field, bson_value_t *out)
 static bool
 bound_ok(const bson_value_t *v)
 {
-	int r = bsoncmp_type_rank(v->value_type);
-	return r != 0 && r != 1 && r != 100 && v->value_type != BSON_TYPE_ARRAY && v->value_type != BSON_TYPE_REGEX;
+	order_rank_t r = order_type_rank(v->value_type);
+	return r != ORDER_MINKEY && r != ORDER_NULLISH && r != ORDER_MAXKEY &&
+	       v->value_type != BSON_TYPE_ARRAY && v->value_type != BSON_TYPE_REGEX;
 }
 
 /* Range bounds for field from {$gt/$gte/$lt/$lte}; false when none usable. */
@@ -64,13 +65,13 @@ range_of(const bson_t *filter, const char *field, plan_t *p)
 		if (!bound_ok(v))
 			continue;
 		if (strcmp(op, "$gt") == 0 || strcmp(op, "$gte") == 0) {
-			if (!p->has_lo || bsoncmp_values(v, &p->lo) > 0) {
+			if (!p->has_lo || order_values(v, &p->lo) > 0) {
 				p->lo = *v;
 				p->lo_incl = op[3] == 'e';
 			}
 			p->has_lo = true;
 		} else if (strcmp(op, "$lt") == 0 || strcmp(op, "$lte") == 0) {
-			if (!p->has_hi || bsoncmp_values(v, &p->hi) < 0) {
+			if (!p->has_hi || order_values(v, &p->hi) < 0) {
 				p->hi = *v;
 				p->hi_incl = op[3] == 'e';
 			}
@@ -78,18 +79,18 @@ range_of(const bson_t *filter, const char *field, plan_t *p)
 		}
 	}
 	if (p->has_lo && p->has_hi &&
-	    bsoncmp_type_rank(p->lo.value_type) != bsoncmp_type_rank(p->hi.value_type))
+	    order_type_rank(p->lo.value_type) != order_type_rank(p->hi.value_type))
 		return false; /* nothing matches; a scan will say so */
 	if (!p->has_lo && !p->has_hi)
 		return false;
-	p->range_rank = bsoncmp_type_rank((p->has_lo ? &p->lo : &p->hi)->value_type);
+	p->range_rank = order_type_rank((p->has_lo ? &p->lo : &p->hi)->value_type);
 	return true;
 }
 
 static int
 value_cmp(const void *a, const void *b)
 {
-	return bsoncmp_values(a, b);
+	return order_values(a, b);
 }
 
 /* The sorted distinct values of {field: {$in: [...]}} when every one can
@@ -103,8 +104,8 @@ in_points(const bson_t *filter, const char *field, size_t *n)
 	if (!filter || !bson_iter_init_find(&it, filter, field) || !BSON_ITER_HOLDS_DOCUMENT(&it))
 		return NULL;
 	bson_iter_recurse(&it, &in);
-	if (!bson_iter_next(&in) || strcmp(bson_iter_key(&in), "$in") != 0 || !BSON_ITER_HOLDS_ARRAY(&in) ||
-	    bson_iter_next(&in))
+	if (!bson_iter_next(&in) || strcmp(bson_iter_key(&in), "$in") != 0 ||
+	    !BSON_ITER_HOLDS_ARRAY(&in) || bson_iter_next(&in))
 		return NULL;
 	bson_iter_recurse(&it, &in);
 	bson_iter_next(&in);
@@ -118,10 +119,10 @@ in_points(const bson_t *filter, const char *field, size_t *n)
 	bson_iter_recurse(&in, &el);
 	while (bson_iter_next(&el)) {
 		const bson_value_t *v = bson_iter_value(&el);
-		int r = bsoncmp_type_rank(v->value_type);
-		if (r == 1 || v->value_type == BSON_TYPE_ARRAY || v->value_type == BSON_TYPE_REGEX ||
-		    (v->value_type == BSON_TYPE_DOCUMENT && v->value.v_doc.data_len > 5 && v->value.v_doc.data[4] &&
-		     v->value.v_doc.data[5] == '$')) {
+		if (order_type_rank(v->value_type) == ORDER_NULLISH ||
+		    v->value_type == BSON_TYPE_ARRAY || v->value_type == BSON_TYPE_REGEX ||
+		    (v->value_type == BSON_TYPE_DOCUMENT && v->value.v_doc.data_len > 5 &&
+		     v->value.v_doc.data[4] && v->value.v_doc.data[5] == '$')) {
 			free(pts);
 			return NULL;
 		}
@@ -130,7 +131,7 @@ in_points(const bson_t *filter, const char *field, size_t *n)
 	qsort(pts, *n, sizeof *pts, value_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < *n; i++)
-		if (w == 0 || bsoncmp_values(&pts[w - 1], &pts[i]) != 0)
+		if (w == 0 || order_values(&pts[w - 1], &pts[i]) != 0)
 			pts[w++] = pts[i];
 	*n = w;
 	return pts;
@@ -145,7 +146,7 @@ usable(const sindex_t *ix)
 		return false;
 	bson_iter_init(&it, &ix->key);
 	while (bson_iter_next(&it))
-		if (bsoncmp_type_rank(bson_iter_type(&it)) != 2)
+		if (!order_is_number(bson_iter_type(&it)))
 			return false; /* text, hashed, 2dsphere... */
 	return true;
 }
@@ -155,7 +156,8 @@ usable(const sindex_t *ix)
  * 2 per equality field, 1 for a range, and whether the order serves sort.
  */
 static int
-bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t *sort, bool *sorted, bool *reverse)
+bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t *sort, bool *sorted,
+	   bool *reverse)
 {
 	const char *fields[32];
 	size_t nf = 0;
@@ -204,7 +206,7 @@ bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t 
 					is_eq = true;
 			if (is_eq)
 				continue;
-			int d = bsoncmp_number(bson_iter_value(&it)) < 0 ? -1 : 1;
+			int d = order_number_value(bson_iter_value(&it)) < 0 ? -1 : 1;
 			if (k >= nf || strcmp(fields[k], f) != 0 || (dir && d != dir)) {
 				*sorted = false;
 				break;
@@ -241,7 +243,8 @@ plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort, const
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
 		if (!usable(ix))
 			continue;
-		int score = bounds_for(p, &ix->key, filter, sort, &sorted, &reverse) * 2 + (sorted ? 1 : 0);
+		int score = bounds_for(p, &ix->key, filter, sort, &sorted, &reverse) * 2 +
+			    (sorted ? 1 : 0);
 		if (score > best) {
 			best = score;
 			best_ix = ix;
@@ -275,10 +278,11 @@ plan_start(plan_t *p, const uint8_t *after_key, uint32_t after_len)
 			const bson_value_t *v = bson_iter_value(&ki);
 			p->point = p->reverse ? p->npoints - 1 : 0;
 			if (!p->reverse)
-				while (p->point + 1 < p->npoints && bsoncmp_values(&p->points[p->point], v) < 0)
+				while (p->point + 1 < p->npoints &&
+				       order_values(&p->points[p->point], v) < 0)
 					p->point++;
 			else
-				while (p->point > 0 && bsoncmp_values(&p->points[p->point], v) > 0)
+				while (p->point > 0 && order_values(&p->points[p->point], v) > 0)
 					p->point--;
 		}
 		bson_destroy(&seek);
@@ -312,16 +316,16 @@ plan_start(plan_t *p, const uint8_t *after_key, uint32_t after_len)
 static int
 range_position(const plan_t *p, const bson_value_t *v)
 {
-	int r = bsoncmp_type_rank(v->value_type);
+	int r = order_type_rank(v->value_type);
 	if (r != p->range_rank)
 		return r < p->range_rank ? -1 : 1;
 	if (p->has_lo) {
-		int c = bsoncmp_values(v, &p->lo);
+		int c = order_values(v, &p->lo);
 		if (c < 0 || (c == 0 && !p->lo_incl))
 			return -1;
 	}
 	if (p->has_hi) {
-		int c = bsoncmp_values(v, &p->hi);
+		int c = order_values(v, &p->hi);
 		if (c > 0 || (c == 0 && !p->hi_incl))
 			return 1;
 	}
@@ -342,13 +346,13 @@ plan_next(plan_t *p, const uint8_t **key, uint32_t *keylen)
 		for (uint32_t i = 0; i < p->neq; i++) {
 			bson_iter_next(&ki);
 			bson_iter_next(&ei);
-			if (bsoncmp_values(bson_iter_value(&ki), bson_iter_value(&ei)) != 0) {
+			if (order_values(bson_iter_value(&ki), bson_iter_value(&ei)) != 0) {
 				stop = true;
 				break;
 			}
 		}
 		if (!stop && p->points && bson_iter_next(&ki)) {
-			int c = bsoncmp_values(bson_iter_value(&ki), &p->points[p->point]);
+			int c = order_values(bson_iter_value(&ki), &p->points[p->point]);
 			if (c != 0) {
 				/* left this value: on to the next one the walk can reach */
 				bool more = p->reverse ? p->point > 0 : p->point + 1 < p->npoints;
@@ -360,8 +364,8 @@ plan_next(plan_t *p, const uint8_t **key, uint32_t *keylen)
 				bson_append_value(&seek, "", 0, &p->points[p->point]);
 				if (p->reverse)
 					bson_append_maxkey(&seek, "", 0);
-				tree_iter_seek(&p->it, p->ix ? &p->ix->tree : &p->coll->docs, bson_get_data(&seek), seek.len,
-					       false, p->reverse);
+				tree_iter_seek(&p->it, p->ix ? &p->ix->tree : &p->coll->docs,
+					       bson_get_data(&seek), seek.len, false, p->reverse);
 				bson_destroy(&seek);
 				continue;
 			}

@@ -16,7 +16,7 @@
 
 typedef struct plan {
 	scoll_t *coll;
-	sindex_t *ix;	      /* NULL: the _id tree */
+	sindex_t *ix;         /* NULL: the _id tree */
 	const bson_t *filter; /* borrowed for the walk's lifetime */
 	bool reverse;
 	bool sorted; /* the walk yields the requested sort order */
@@ -25,7 +25,7 @@ typedef struct plan {
 	uint32_t neq;
 	bool has_lo, has_hi, lo_incl, hi_incl;
 	bson_value_t lo, hi; /* borrowed from filter */
-	int range_rank;	     /* type bracket of the range; -1 when none */
+	int range_rank;      /* type bracket of the range; -1 when none */
 	/* {$in: [...]} on the field after the equality ones: the walk visits
 	 * each value (sorted, distinct) as one more equality in turn */
 	bson_value_t *points; /* borrowed from filter; NULL when none */
@@ -38,7 +38,8 @@ typedef struct plan {
  * empty). With index_name (from an earlier plan: "" for the _id tree) the
  * same access path is reused; false when that index no longer exists.
  */
-bool plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort, const char *index_name);
+bool plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort,
+	       const char *index_name);
 
 /* The name of the access path ("" for the _id tree); borrowed. */
 const char *plan_index_name(const plan_t *p);

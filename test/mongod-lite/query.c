@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
 #include "command.h"
+#include "order.h"
 
 /* Called for each value at a path; v NULL = the path is missing there.
  * expanded: v is an element of an array the path ended on. true = stop. */
@@ -129,8 +129,24 @@ query_lookup(const uint8_t *doc, uint32_t doclen, const char *path, bson_iter_t 
 /* ---- operators ---- */
 
 typedef enum {
-	OP_EQ, OP_NE, OP_GT, OP_GTE, OP_LT, OP_LTE, OP_IN, OP_NIN, OP_EXISTS, OP_NOT, OP_TYPE, OP_SIZE,
-	OP_ALL, OP_ELEMMATCH, OP_REGEX, OP_OPTIONS, OP_MOD, OP_UNKNOWN
+	OP_EQ,
+	OP_NE,
+	OP_GT,
+	OP_GTE,
+	OP_LT,
+	OP_LTE,
+	OP_IN,
+	OP_NIN,
+	OP_EXISTS,
+	OP_NOT,
+	OP_TYPE,
+	OP_SIZE,
+	OP_ALL,
+	OP_ELEMMATCH,
+	OP_REGEX,
+	OP_OPTIONS,
+	OP_MOD,
+	OP_UNKNOWN
 } op_t;
 
 static op_t
@@ -139,10 +155,14 @@ op_of(const char *name)
 	static const struct {
 		const char *name;
 		op_t op;
-	} ops[] = {{"$eq", OP_EQ},	   {"$ne", OP_NE},	 {"$gt", OP_GT},	   {"$gte", OP_GTE},
-		   {"$lt", OP_LT},	   {"$lte", OP_LTE},	 {"$in", OP_IN},	   {"$nin", OP_NIN},
-		   {"$exists", OP_EXISTS}, {"$not", OP_NOT},	 {"$type", OP_TYPE},	   {"$size", OP_SIZE},
-		   {"$all", OP_ALL},	   {"$elemMatch", OP_ELEMMATCH}, {"$regex", OP_REGEX}, {"$options", OP_OPTIONS},
+	} ops[] = {{"$eq", OP_EQ},         {"$ne", OP_NE},
+		   {"$gt", OP_GT},         {"$gte", OP_GTE},
+		   {"$lt", OP_LT},         {"$lte", OP_LTE},
+		   {"$in", OP_IN},         {"$nin", OP_NIN},
+		   {"$exists", OP_EXISTS}, {"$not", OP_NOT},
+		   {"$type", OP_TYPE},     {"$size", OP_SIZE},
+		   {"$all", OP_ALL},       {"$elemMatch", OP_ELEMMATCH},
+		   {"$regex", OP_REGEX},   {"$options", OP_OPTIONS},
 		   {"$mod", OP_MOD}};
 	for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
 		if (strcmp(ops[i].name, name) == 0)
@@ -156,7 +176,8 @@ is_operator_doc(const bson_value_t *v)
 	bson_iter_t it;
 	if (v->value_type != BSON_TYPE_DOCUMENT)
 		return false;
-	if (!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) || !bson_iter_next(&it))
+	if (!bson_iter_init_from_data(&it, v->value.v_doc.data, v->value.v_doc.data_len) ||
+	    !bson_iter_next(&it))
 		return false;
 	return bson_iter_key(&it)[0] == '$';
 }
@@ -191,14 +212,14 @@ value_eq(const bson_value_t *cand, const bson_value_t *arg)
 {
 	if (arg->value_type == BSON_TYPE_REGEX && cand->value_type != BSON_TYPE_REGEX)
 		return regex_match(arg->value.v_regex.regex, arg->value.v_regex.options, cand);
-	return bsoncmp_values(cand, arg) == 0;
+	return order_values(cand, arg) == 0;
 }
 
 typedef struct {
 	op_t op;
 	const bson_value_t *arg;
 	const char *regex_options;
-	int cmp_sign;	/* for comparisons */
+	int cmp_sign; /* for comparisons */
 	bool accept_null_missing;
 } op_ctx_t;
 
@@ -208,27 +229,29 @@ type_matches(const bson_value_t *v, const bson_value_t *t)
 	static const struct {
 		const char *alias;
 		int code;
-	} aliases[] = {{"double", 1}, {"string", 2},	{"object", 3},	  {"array", 4},	     {"binData", 5},
-		       {"undefined", 6}, {"objectId", 7}, {"bool", 8},	  {"date", 9},	     {"null", 10},
-		       {"regex", 11},	 {"dbPointer", 12}, {"javascript", 13}, {"symbol", 14}, {"int", 16},
-		       {"timestamp", 17}, {"long", 18},	{"decimal", 19},  {"minKey", -1},   {"maxKey", 127}};
+	} aliases[] = {{"double", 1},      {"string", 2},    {"object", 3},   {"array", 4},
+		       {"binData", 5},     {"undefined", 6}, {"objectId", 7}, {"bool", 8},
+		       {"date", 9},        {"null", 10},     {"regex", 11},   {"dbPointer", 12},
+		       {"javascript", 13}, {"symbol", 14},   {"int", 16},     {"timestamp", 17},
+		       {"long", 18},       {"decimal", 19},  {"minKey", -1},  {"maxKey", 127}};
 	int code = -2;
 
 	if (t->value_type == BSON_TYPE_UTF8) {
 		if (strcmp(t->value.v_utf8.str, "number") == 0)
-			return bsoncmp_type_rank(v->value_type) == 2;
+			return order_is_number(v->value_type);
 		for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
 			if (strcmp(aliases[i].alias, t->value.v_utf8.str) == 0)
 				code = aliases[i].code;
-	} else if (bsoncmp_type_rank(t->value_type) == 2) {
-		code = (int)bsoncmp_number(t);
+	} else if (order_is_number(t->value_type)) {
+		code = (int)order_number_value(t);
 	}
 	if (code == -1)
 		return v->value_type == BSON_TYPE_MINKEY;
 	return code == (int)v->value_type;
 }
 
-static bool match_ops_at(const bson_value_t *ops, const uint8_t *doc, uint32_t len, const char *path);
+static bool match_ops_at(const bson_value_t *ops, const uint8_t *doc, uint32_t len,
+			 const char *path);
 
 static bool
 value_matches_ops(const bson_value_t *value, const bson_value_t *ops)
@@ -256,10 +279,10 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 	case OP_LTE: {
 		if (!v)
 			return c->accept_null_missing;
-		int ra = bsoncmp_type_rank(v->value_type), rb = bsoncmp_type_rank(c->arg->value_type);
-		if (ra != rb && rb != 0 && rb != 100)
+		int ra = order_type_rank(v->value_type), rb = order_type_rank(c->arg->value_type);
+		if (ra != rb && rb != ORDER_MINKEY && rb != ORDER_MAXKEY)
 			return false;
-		int cmp = bsoncmp_values(v, c->arg);
+		int cmp = order_values(v, c->arg);
 		switch (c->op) {
 		case OP_GT:
 			return cmp > 0;
@@ -273,7 +296,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 	}
 	case OP_IN: {
 		bson_iter_t el;
-		bson_iter_init_from_data(&el, c->arg->value.v_doc.data, c->arg->value.v_doc.data_len);
+		bson_iter_init_from_data(&el, c->arg->value.v_doc.data,
+					 c->arg->value.v_doc.data_len);
 		while (bson_iter_next(&el)) {
 			const bson_value_t *x = bson_iter_value(&el);
 			if (!v) {
@@ -292,7 +316,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 			return false;
 		if (c->arg->value_type == BSON_TYPE_ARRAY) {
 			bson_iter_t el;
-			bson_iter_init_from_data(&el, c->arg->value.v_doc.data, c->arg->value.v_doc.data_len);
+			bson_iter_init_from_data(&el, c->arg->value.v_doc.data,
+						 c->arg->value.v_doc.data_len);
 			while (bson_iter_next(&el))
 				if (type_matches(v, bson_iter_value(&el)))
 					return true;
@@ -305,7 +330,7 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 		{
 			bson_t a;
 			bson_init_static(&a, v->value.v_doc.data, v->value.v_doc.data_len);
-			return (long double)bson_count_keys(&a) == bsoncmp_number(c->arg);
+			return (long double)bson_count_keys(&a) == order_number_value(c->arg);
 		}
 	case OP_ELEMMATCH: {
 		if (!v || expanded || v->value_type != BSON_TYPE_ARRAY)
@@ -321,7 +346,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 				if (value_matches_ops(x, c->arg))
 					return true;
 			} else if (x->value_type == BSON_TYPE_DOCUMENT &&
-				   query_match(&sub, x->value.v_doc.data, x->value.v_doc.data_len)) {
+				   query_match(&sub, x->value.v_doc.data,
+					       x->value.v_doc.data_len)) {
 				return true;
 			}
 		}
@@ -332,21 +358,24 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 			return false;
 		if (c->arg->value_type == BSON_TYPE_REGEX)
 			return regex_match(c->arg->value.v_regex.regex,
-					   c->regex_options ? c->regex_options : c->arg->value.v_regex.options, v);
+					   c->regex_options ? c->regex_options
+							    : c->arg->value.v_regex.options,
+					   v);
 		return regex_match(c->arg->value.v_utf8.str, c->regex_options, v);
 	case OP_MOD: {
-		if (!v || bsoncmp_type_rank(v->value_type) != 2)
+		if (!v || !order_is_number(v->value_type))
 			return false;
 		bson_iter_t el;
 		int64_t d = 0, r = 0;
-		bson_iter_init_from_data(&el, c->arg->value.v_doc.data, c->arg->value.v_doc.data_len);
+		bson_iter_init_from_data(&el, c->arg->value.v_doc.data,
+					 c->arg->value.v_doc.data_len);
 		if (bson_iter_next(&el))
 			d = bson_iter_as_int64(&el);
 		if (bson_iter_next(&el))
 			r = bson_iter_as_int64(&el);
 		if (d == 0)
 			return false;
-		return ((int64_t)bsoncmp_number(v)) % d == r;
+		return ((int64_t)order_number_value(v)) % d == r;
 	}
 	default:
 		return false;
@@ -354,8 +383,8 @@ visit_op(const bson_value_t *v, bool expanded, void *arg)
 }
 
 static bool
-run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_t *doc, uint32_t len,
-       const char *path)
+run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_t *doc,
+       uint32_t len, const char *path)
 {
 	op_ctx_t c = {.op = op, .arg = arg, .regex_options = regex_options};
 
@@ -374,8 +403,8 @@ run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_
 		bool want = true;
 		if (arg->value_type == BSON_TYPE_BOOL)
 			want = arg->value.v_bool;
-		else if (bsoncmp_type_rank(arg->value_type) == 2)
-			want = bsoncmp_number(arg) != 0;
+		else if (order_is_number(arg->value_type))
+			want = order_number_value(arg) != 0;
 		else if (arg->value_type == BSON_TYPE_NULL)
 			want = false;
 		return walk(doc, len, path, visit_op, &c) == want;
@@ -393,9 +422,12 @@ run_op(op_t op, const bson_value_t *arg, const char *regex_options, const uint8_
 			any = true;
 			if (x->value_type == BSON_TYPE_DOCUMENT && is_operator_doc(x)) {
 				bson_iter_t inner;
-				bson_iter_init_from_data(&inner, x->value.v_doc.data, x->value.v_doc.data_len);
-				if (bson_iter_next(&inner) && strcmp(bson_iter_key(&inner), "$elemMatch") == 0) {
-					if (!run_op(OP_ELEMMATCH, bson_iter_value(&inner), NULL, doc, len, path))
+				bson_iter_init_from_data(&inner, x->value.v_doc.data,
+							 x->value.v_doc.data_len);
+				if (bson_iter_next(&inner) &&
+				    strcmp(bson_iter_key(&inner), "$elemMatch") == 0) {
+					if (!run_op(OP_ELEMMATCH, bson_iter_value(&inner), NULL,
+						    doc, len, path))
 						return false;
 					continue;
 				}
@@ -434,7 +466,8 @@ match_ops_at(const bson_value_t *ops, const uint8_t *doc, uint32_t len, const ch
 }
 
 static bool
-match_clauses(const bson_value_t *arr, const uint8_t *doc, uint32_t len, int mode /* 0 and 1 or 2 nor */)
+match_clauses(const bson_value_t *arr, const uint8_t *doc, uint32_t len,
+	      int mode /* 0 and 1 or 2 nor */)
 {
 	bson_iter_t el;
 	bson_iter_init_from_data(&el, arr->value.v_doc.data, arr->value.v_doc.data_len);
@@ -575,13 +608,14 @@ validate_ops(const char *path, const bson_value_t *ops, bson_error_t *error)
 					return false;
 			} else {
 				bson_t sub;
-				bson_init_static(&sub, v->value.v_doc.data, v->value.v_doc.data_len);
+				bson_init_static(&sub, v->value.v_doc.data,
+						 v->value.v_doc.data_len);
 				if (!query_validate(&sub, error))
 					return false;
 			}
 			break;
 		case OP_SIZE:
-			if (bsoncmp_type_rank(v->value_type) != 2) {
+			if (!order_is_number(v->value_type)) {
 				cmd_error(error, 2, "$size needs a number");
 				return false;
 			}
@@ -620,7 +654,8 @@ query_validate(const bson_t *filter, bson_error_t *error)
 		const char *k = bson_iter_key(&it);
 		const bson_value_t *v = bson_iter_value(&it);
 		if (k[0] == '$') {
-			if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0 || strcmp(k, "$nor") == 0) {
+			if (strcmp(k, "$and") == 0 || strcmp(k, "$or") == 0 ||
+			    strcmp(k, "$nor") == 0) {
 				if (!validate_array_of_filters(k, v, error))
 					return false;
 			} else if (strcmp(k, "$comment") != 0) {
@@ -645,13 +680,11 @@ query_sort_validate(const bson_t *sort, bson_error_t *error)
 		return true;
 	bson_iter_init(&it, sort);
 	while (bson_iter_next(&it)) {
-		if (bsoncmp_type_rank(bson_iter_type(&it)) != 2) {
-			cmd_error(error, 2, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
-			return false;
-		}
-		long double d = bsoncmp_number(bson_iter_value(&it));
-		if (d != 1 && d != -1) {
-			cmd_error(error, 2, "$sort key ordering must be 1 (for ascending) or -1 (for descending)");
+		long double d = order_number_value(bson_iter_value(&it));
+		if (!order_is_number(bson_iter_type(&it)) || (d != 1 && d != -1)) {
+			cmd_error(error, 2,
+				  "$sort key ordering must be 1 (for ascending) or -1 (for "
+				  "descending)");
 			return false;
 		}
 	}
@@ -680,7 +713,7 @@ visit_sort(const bson_value_t *v, bool expanded, void *arg)
 		if (bson_count_keys(&a) > 0)
 			return false; /* its elements follow */
 	}
-	if (!k->have || (k->desc ? bsoncmp_values(v, &k->best) > 0 : bsoncmp_values(v, &k->best) < 0)) {
+	if (!k->have || (k->desc ? order_values(v, &k->best) > 0 : order_values(v, &k->best) < 0)) {
 		k->best = *v;
 		k->have = true;
 	}
@@ -694,7 +727,7 @@ sort_key(const uint8_t *doc, uint32_t len, const char *path, bool desc, bson_val
 	walk(doc, len, path, visit_sort, &k);
 	if (!k.have || (k.missing && !desc)) {
 		out->value_type = BSON_TYPE_NULL;
-		if (k.have && bsoncmp_type_rank(k.best.value_type) < 1)
+		if (k.have && order_type_rank(k.best.value_type) == ORDER_MINKEY)
 			*out = k.best;
 		return;
 	}
@@ -707,11 +740,11 @@ query_sort_cmp(const bson_t *sort, const uint8_t *a, uint32_t alen, const uint8_
 	bson_iter_t it;
 	bson_iter_init(&it, sort);
 	while (bson_iter_next(&it)) {
-		bool desc = bsoncmp_number(bson_iter_value(&it)) < 0;
+		bool desc = order_number_value(bson_iter_value(&it)) < 0;
 		bson_value_t va, vb;
 		sort_key(a, alen, bson_iter_key(&it), desc, &va);
 		sort_key(b, blen, bson_iter_key(&it), desc, &vb);
-		int c = bsoncmp_values(&va, &vb);
+		int c = order_values(&va, &vb);
 		if (c)
 			return desc ? -c : c;
 	}
@@ -732,7 +765,7 @@ query_projection_validate(const bson_t *projection, bson_error_t *error)
 	while (bson_iter_next(&it)) {
 		const char *k = bson_iter_key(&it);
 		bson_type_t t = bson_iter_type(&it);
-		if (t != BSON_TYPE_BOOL && bsoncmp_type_rank(t) != 2) {
+		if (t != BSON_TYPE_BOOL && !order_is_number(t)) {
 			cmd_error(error, 2, "unsupported projection for field '%s'", k);
 			return false;
 		}
@@ -748,8 +781,9 @@ query_projection_validate(const bson_t *projection, bson_error_t *error)
 		else
 			excl++;
 		if (incl && excl) {
-			cmd_error(error, 31254, "Cannot do %s on field %s in %s projection", on ? "inclusion" : "exclusion",
-				  k, on ? "exclusion" : "inclusion");
+			cmd_error(error, 31254, "Cannot do %s on field %s in %s projection",
+				  on ? "inclusion" : "exclusion", k,
+				  on ? "exclusion" : "inclusion");
 			return false;
 		}
 	}
@@ -783,7 +817,8 @@ paths_for(const pathset_t *ps, const char *name, size_t nlen, pathset_t *sub)
 	return rel;
 }
 
-static void project_doc(const pathset_t *ps, bool inclusion, const uint8_t *doc, uint32_t len, bson_t *out);
+static void project_doc(const pathset_t *ps, bool inclusion, const uint8_t *doc, uint32_t len,
+			bson_t *out);
 
 static void
 project_array(const pathset_t *ps, bool inclusion, bson_iter_t *arr, bson_t *out)

@@ -24,7 +24,8 @@ bool query_match_value(const bson_value_t *value, const bson_value_t *cond);
 bool query_sort_validate(const bson_t *sort, bson_error_t *error);
 
 /* Compares two documents under sort spec {field: 1|-1, ...}. */
-int query_sort_cmp(const bson_t *sort, const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen);
+int query_sort_cmp(const bson_t *sort, const uint8_t *a, uint32_t alen, const uint8_t *b,
+		   uint32_t blen);
 
 /* Checks a find projection: false + code 2 (or 31254 mixing inclusion and
  * exclusion) when invalid. */

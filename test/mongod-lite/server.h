@@ -19,18 +19,18 @@
 typedef enum { SYNC_ALWAYS, SYNC_BATCH, SYNC_NONE } sync_policy_t;
 
 typedef struct server_config {
-	const char *bind_addr;      /* default 127.0.0.1 */
-	int port;                   /* 0 = any free port */
-	const char *port_file;      /* written once listening */
-	const char *replset;        /* default "rs0" */
-	const char *host_name;      /* "host:port" in hello; default bind:port */
-	int log_level;              /* 0 quiet .. 2 chatty */
-	bool standalone;            /* --standalone: no replset, no streams */
-	const char *dbpath;         /* --dbpath: NULL = memory only */
-	sync_policy_t sync_policy;  /* --sync-policy always|batch|none */
-	int64_t oplog_max_entries;  /* --oplog-max-entries */
-	const char *auth_user;      /* --auth-user: NULL = no authentication required */
-	const char *auth_password;  /* read from --auth-password-file */
+	const char *bind_addr;     /* default 127.0.0.1 */
+	int port;                  /* 0 = any free port */
+	const char *port_file;     /* written once listening */
+	const char *replset;       /* default "rs0" */
+	const char *host_name;     /* "host:port" in hello; default bind:port */
+	int log_level;             /* 0 quiet .. 2 chatty */
+	bool standalone;           /* --standalone: no replset, no streams */
+	const char *dbpath;        /* --dbpath: NULL = memory only */
+	sync_policy_t sync_policy; /* --sync-policy always|batch|none */
+	int64_t oplog_max_entries; /* --oplog-max-entries */
+	const char *auth_user;     /* --auth-user: NULL = no authentication required */
+	const char *auth_password; /* read from --auth-password-file */
 } server_config_t;
 
 extern server_config_t server_config;
@@ -43,6 +43,12 @@ extern pthread_mutex_t server_lock;
 extern pthread_cond_t server_oplog_cond;
 /* Set by SIGTERM/SIGINT; waits end early when it is. */
 extern volatile sig_atomic_t server_shutting_down;
+
+/* Milliseconds since the epoch (dates, wall times). The server links
+ * libbson only, so it keeps these two rather than lib/clock.h's. */
+int64_t server_wall_ms(void);
+/* Milliseconds of a monotonic clock (intervals). */
+int64_t server_mono_ms(void);
 
 /* Log to stderr when level <= server_config.log_level. */
 void server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

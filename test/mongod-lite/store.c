@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bsoncmp.h"
 #include "command.h"
 #include "query.h"
 #include "server.h"
@@ -93,7 +92,8 @@ images_enabled(const bson_t *options)
 }
 
 bool
-store_create_coll(const char *db, const char *coll, const bson_t *options, scoll_t **out, bson_error_t *error)
+store_create_coll(const char *db, const char *coll, const bson_t *options, scoll_t **out,
+		  bson_error_t *error)
 {
 	scoll_t *c = store_get_coll(db, coll);
 	if (c) {
@@ -240,8 +240,8 @@ store_drop_db(const char *db)
 }
 
 bool
-store_rename_coll(const char *from_db, const char *from_coll, const char *to_db, const char *to_coll,
-		  bool drop_target, bson_error_t *error)
+store_rename_coll(const char *from_db, const char *from_coll, const char *to_db,
+		  const char *to_coll, bool drop_target, bson_error_t *error)
 {
 	if (!store_get_coll(from_db, from_coll)) {
 		cmd_error(error, 26, "Source collection %s.%s does not exist", from_db, from_coll);
@@ -325,9 +325,11 @@ store_coll_mod(scoll_t *c, const bson_t *cmd, bson_error_t *error)
 			bool have_key = false;
 			bson_iter_recurse(&it, &sub);
 			while (bson_iter_next(&sub)) {
-				if (strcmp(bson_iter_key(&sub), "name") == 0 && BSON_ITER_HOLDS_UTF8(&sub))
+				if (strcmp(bson_iter_key(&sub), "name") == 0 &&
+				    BSON_ITER_HOLDS_UTF8(&sub))
 					name = bson_iter_utf8(&sub, NULL);
-				if (strcmp(bson_iter_key(&sub), "keyPattern") == 0 && BSON_ITER_HOLDS_DOCUMENT(&sub)) {
+				if (strcmp(bson_iter_key(&sub), "keyPattern") == 0 &&
+				    BSON_ITER_HOLDS_DOCUMENT(&sub)) {
 					const uint8_t *d;
 					uint32_t l;
 					bson_iter_document(&sub, &l, &d);
@@ -392,7 +394,8 @@ index_value(const bson_t *doc, const char *path, bson_iter_t *out, bool *multike
 		if (!bson_iter_init_from_data(out, data, len))
 			return false;
 		while (bson_iter_next(out)) {
-			if (bson_iter_key_len(out) == hl && memcmp(bson_iter_key(out), path, hl) == 0) {
+			if (bson_iter_key_len(out) == hl &&
+			    memcmp(bson_iter_key(out), path, hl) == 0) {
 				found = true;
 				break;
 			}
@@ -470,8 +473,8 @@ format_key_value(bson_string_t *s, const bson_t *key_value)
 }
 
 static void
-dup_error(scoll_t *c, const char *index_name, const bson_t *pattern, const bson_t *key, bson_t *dup_info,
-	  bson_error_t *error)
+dup_error(scoll_t *c, const char *index_name, const bson_t *pattern, const bson_t *key,
+	  bson_t *dup_info, bson_error_t *error)
 {
 	bson_t key_value = BSON_INITIALIZER;
 	bson_iter_t pit, kit;
@@ -482,7 +485,8 @@ dup_error(scoll_t *c, const char *index_name, const bson_t *pattern, const bson_
 	while (bson_iter_next(&pit) && bson_iter_next(&kit))
 		bson_append_iter(&key_value, bson_iter_key(&pit), -1, &kit);
 	format_key_value(s, &key_value);
-	cmd_error(error, 11000, "E11000 duplicate key error collection: %s.%s index: %s dup key: %s", c->db->name,
+	cmd_error(error, 11000,
+		  "E11000 duplicate key error collection: %s.%s index: %s dup key: %s", c->db->name,
 		  c->name, index_name, s->str);
 	if (dup_info) {
 		BSON_APPEND_DOCUMENT(dup_info, "keyPattern", pattern);
@@ -565,11 +569,13 @@ index_move(scoll_t *c, sindex_t *ix, const bson_t *from, const bson_t *to, bson_
 	} else {
 		if (has_f)
 			tree_remove(&ix->tree, bson_get_data(&kf), kf.len, NULL);
-		if (has_t && !tree_insert(&ix->tree, bson_get_data(&kt), kt.len, (void *)to, NULL)) {
+		if (has_t &&
+		    !tree_insert(&ix->tree, bson_get_data(&kt), kt.len, (void *)to, NULL)) {
 			if (error)
 				dup_error(c, ix->name, &ix->key, &kt, dup_info, error);
 			if (has_f)
-				tree_insert(&ix->tree, bson_get_data(&kf), kf.len, (void *)from, NULL);
+				tree_insert(&ix->tree, bson_get_data(&kf), kf.len, (void *)from,
+					    NULL);
 			ok = false;
 		}
 	}
@@ -585,7 +591,8 @@ index_move(scoll_t *c, sindex_t *ix, const bson_t *from, const bson_t *to, bson_
  * already moved are moved back and the clash is reported.
  */
 static bool
-index_rekey(scoll_t *c, const bson_t *old, const bson_t *stored, bson_t *dup_info, bson_error_t *error)
+index_rekey(scoll_t *c, const bson_t *old, const bson_t *stored, bson_t *dup_info,
+	    bson_error_t *error)
 {
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
 		if (!index_move(c, ix, old, stored, dup_info, error)) {
@@ -628,7 +635,8 @@ store_insert(scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *erro
 }
 
 const bson_t *
-store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bson_t *dup_info, bson_error_t *error)
+store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bson_t *dup_info,
+	      bson_error_t *error)
 {
 	bson_t key;
 
@@ -666,6 +674,16 @@ store_delete(scoll_t *c, const bson_t *old)
 	bson_destroy(&key);
 }
 
+int32_t
+store_index_count(const scoll_t *c)
+{
+	int32_t n = 1; /* _id_ */
+
+	for (const sindex_t *ix = c->indexes; ix; ix = ix->next)
+		n++;
+	return n;
+}
+
 sindex_t *
 store_find_index(scoll_t *c, const char *name)
 {
@@ -691,7 +709,8 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 
 	*created = false;
 	if (!bson_iter_init_find(&it, spec, "key") || !BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		cmd_error(error, 9, "The 'key' field is a required property of an index specification");
+		cmd_error(error, 9,
+			  "The 'key' field is a required property of an index specification");
 		return false;
 	}
 	{
@@ -705,7 +724,8 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 		return false;
 	}
 	if (!bson_iter_init_find(&it, spec, "name") || !BSON_ITER_HOLDS_UTF8(&it)) {
-		cmd_error(error, 9, "The 'name' field is a required property of an index specification");
+		cmd_error(error, 9,
+			  "The 'name' field is a required property of an index specification");
 		return false;
 	}
 	name = bson_iter_utf8(&it, NULL);
@@ -713,13 +733,15 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 	bson_iter_t kit;
 	bson_iter_init(&kit, &key);
 	bool id_only = false;
-	if (bson_iter_next(&kit) && strcmp(bson_iter_key(&kit), "_id") == 0 && !bson_iter_next(&kit))
+	if (bson_iter_next(&kit) && strcmp(bson_iter_key(&kit), "_id") == 0 &&
+	    !bson_iter_next(&kit))
 		id_only = true;
 	if (strcmp(name, "_id_") == 0 || id_only) {
 		if (strcmp(name, "_id_") == 0 && id_only)
 			return true; /* the _id index always exists */
 		if (id_only && !unique) {
-			/* an extra non-unique {_id: 1} under another name: keep as an ordinary index */
+			/* an extra non-unique {_id: 1} under another name: keep as an ordinary
+			 * index */
 		} else {
 			cmd_error(error, 197, "The _id index cannot be redefined");
 			return false;
@@ -731,18 +753,22 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 		if (same_name && same_key) {
 			if (ix->unique != unique) {
 				cmd_error(error, 86,
-					  "An existing index has the same name as the requested index but different options. Requested index: %s",
+					  "An existing index has the same name as the requested "
+					  "index but different options. Requested index: %s",
 					  name);
 				return false;
 			}
 			return true;
 		}
 		if (same_name) {
-			cmd_error(error, 86, "An existing index has the same name as the requested index: %s", name);
+			cmd_error(error, 86,
+				  "An existing index has the same name as the requested index: %s",
+				  name);
 			return false;
 		}
 		if (same_key && ix->unique == unique) {
-			cmd_error(error, 85, "Index already exists with a different name: %s", ix->name);
+			cmd_error(error, 85, "Index already exists with a different name: %s",
+				  ix->name);
 			return false;
 		}
 	}
@@ -762,7 +788,8 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 	bson_copy_to(&key, &ix->key);
 	ix->unique = unique;
 	ix->sparse = spec_bool(spec, "sparse");
-	if (bson_iter_init_find(&it, spec, "partialFilterExpression") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+	if (bson_iter_init_find(&it, spec, "partialFilterExpression") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *d;
 		uint32_t l;
 		bson_iter_document(&it, &l, &d);
@@ -778,7 +805,8 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 		tree_iter_seek(&ti, &c->docs, NULL, 0, false, false);
 		while ((n = tree_iter_next(&ti))) {
 			bson_t k;
-			if (index_key(ix, n->val, &k) && !tree_insert(&ix->tree, bson_get_data(&k), k.len, n->val, NULL)) {
+			if (index_key(ix, n->val, &k) &&
+			    !tree_insert(&ix->tree, bson_get_data(&k), k.len, n->val, NULL)) {
 				dup_error(c, ix->name, &ix->key, &k, NULL, error);
 				bson_destroy(&k);
 				index_free(ix);
@@ -874,7 +902,8 @@ apply_command(const char *db, const bson_t *o, const uint8_t *ui, bson_error_t *
 		while (bson_iter_next(&it))
 			bson_append_iter(&options, NULL, 0, &it);
 		scoll_t *made = NULL;
-		if (!store_get_coll(db, coll) && store_create_coll(db, coll, &options, &made, NULL) && ui)
+		if (!store_get_coll(db, coll) &&
+		    store_create_coll(db, coll, &options, &made, NULL) && ui)
 			memcpy(made->uuid, ui, 16); /* the UUID it had before the restart */
 		bson_destroy(&options);
 		return true;
@@ -895,7 +924,8 @@ apply_command(const char *db, const bson_t *o, const uint8_t *ui, bson_error_t *
 			return true;
 		const char *tcoll = split_ns(bson_iter_utf8(&to, NULL), tdb, sizeof tdb);
 		bson_iter_t dt;
-		bool drop_target = bson_iter_init_find(&dt, o, "dropTarget") && bson_iter_as_bool(&dt);
+		bool drop_target =
+			bson_iter_init_find(&dt, o, "dropTarget") && bson_iter_as_bool(&dt);
 		bson_error_t ignored;
 		store_rename_coll(fdb, fcoll, tdb, tcoll, drop_target, &ignored);
 		return true;

@@ -32,7 +32,6 @@ bool store_collection_exists(const char *db, const char *coll);
  * changeStreamPreAndPostImages: {enabled: true}. */
 bool store_pre_post_images_enabled(const char *db, const char *coll);
 
-
 /* ---- The storage API used by the command handlers (part 1). ---- */
 
 #include <stdint.h>
@@ -47,8 +46,8 @@ bool store_pre_post_images_enabled(const char *db, const char *coll);
  */
 typedef struct sindex {
 	char *name;
-	bson_t spec;    /* the full spec as listIndexes shows it */
-	bson_t key;     /* the key pattern */
+	bson_t spec; /* the full spec as listIndexes shows it */
+	bson_t key;  /* the key pattern */
 	bool unique;
 	bool sparse;
 	bool multikey;
@@ -62,12 +61,12 @@ typedef struct sdb sdb_t;
 typedef struct scoll {
 	char *name;
 	sdb_t *db;
-	bson_t options;        /* as create got them (listCollections options) */
+	bson_t options; /* as create got them (listCollections options) */
 	uint8_t uuid[16];
-	tree_t docs;           /* {"": _id} -> bson_t * (owned) */
-	sindex_t *indexes;     /* besides _id_, in creation order */
-	int64_t data_size;     /* sum of document sizes */
-	bool pre_post_images;  /* changeStreamPreAndPostImages.enabled */
+	tree_t docs;          /* {"": _id} -> bson_t * (owned) */
+	sindex_t *indexes;    /* besides _id_, in creation order */
+	int64_t data_size;    /* sum of document sizes */
+	bool pre_post_images; /* changeStreamPreAndPostImages.enabled */
 	struct scoll *next;
 } scoll_t;
 
@@ -85,14 +84,15 @@ scoll_t *store_get_coll(const char *db, const char *coll);
 
 /* Creates db.coll with options (may be NULL). false + 48 NamespaceExists
  * when it exists (*out then points at it). */
-bool store_create_coll(const char *db, const char *coll, const bson_t *options, scoll_t **out, bson_error_t *error);
+bool store_create_coll(const char *db, const char *coll, const bson_t *options, scoll_t **out,
+		       bson_error_t *error);
 /* Drops db.coll; false when it did not exist. */
 bool store_drop_coll(const char *db, const char *coll);
 /* Drops every collection of db; false when it had none. */
 bool store_drop_db(const char *db);
 /* Renames; codes 26 (no source), 48 (target exists, no drop_target). */
-bool store_rename_coll(const char *from_db, const char *from_coll, const char *to_db, const char *to_coll,
-		       bool drop_target, bson_error_t *error);
+bool store_rename_coll(const char *from_db, const char *from_coll, const char *to_db,
+		       const char *to_coll, bool drop_target, bson_error_t *error);
 /* Applies collMod's option fields (changeStreamPreAndPostImages, validator,
  * validationLevel, validationAction, index: {name|keyPattern, expireAfterSeconds}). */
 bool store_coll_mod(scoll_t *c, const bson_t *cmd, bson_error_t *error);
@@ -102,6 +102,8 @@ bool store_coll_mod(scoll_t *c, const bson_t *cmd, bson_error_t *error);
 bool store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *error);
 /* Drops an index by name ("*" = all but _id_); 27 IndexNotFound. */
 bool store_drop_index(scoll_t *c, const char *name, bson_error_t *error);
+/* How many indexes c has, _id_ included. */
+int32_t store_index_count(const scoll_t *c);
 /* Finds an index by name, NULL when none. */
 sindex_t *store_find_index(scoll_t *c, const char *name);
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bsoncmp.h"
+#include "order.h"
 
 static int
 height(const tree_node_t *n)
@@ -62,7 +62,7 @@ balance(tree_node_t *n)
 static int
 cmp_key(const uint8_t *key, uint32_t keylen, const tree_node_t *n)
 {
-	return bsoncmp_keys(key, keylen, n->key, n->keylen);
+	return order_keys(key, keylen, n->key, n->keylen);
 }
 
 tree_node_t *
@@ -192,8 +192,8 @@ tree_clear(tree_t *t, void (*free_val)(void *))
 }
 
 void
-tree_iter_seek(tree_iter_t *it, const tree_t *t, const uint8_t *key, uint32_t keylen, bool exclusive,
-	       bool reverse)
+tree_iter_seek(tree_iter_t *it, const tree_t *t, const uint8_t *key, uint32_t keylen,
+	       bool exclusive, bool reverse)
 {
 	tree_node_t *n = t->root;
 

@@ -1,6 +1,6 @@
 /*
  * An AVL tree keyed by index keys: raw BSON documents {"": v1, "": v2...}
- * ordered by bsoncmp_keys. Each node owns a copy of its key and carries an
+ * ordered by order_keys. Each node owns a copy of its key and carries an
  * opaque value the caller owns. Node addresses are stable while the node is
  * in the tree. Iterators are invalidated by any insert or remove.
  */
@@ -37,7 +37,8 @@ tree_node_t *tree_find(const tree_t *t, const uint8_t *key, uint32_t keylen);
 
 /* Inserts key -> val. Returns the new node, or NULL when the key exists
  * (then *existing, when not NULL, is the node holding it). */
-tree_node_t *tree_insert(tree_t *t, const uint8_t *key, uint32_t keylen, void *val, tree_node_t **existing);
+tree_node_t *tree_insert(tree_t *t, const uint8_t *key, uint32_t keylen, void *val,
+			 tree_node_t **existing);
 
 /* Removes the node with an equal key; returns its value through *val.
  * false when absent. */
@@ -51,8 +52,8 @@ void tree_clear(tree_t *t, void (*free_val)(void *));
  * reverse). With key != NULL the walk starts at the first key >= key
  * (<= key when reverse), or > key (< key) when exclusive.
  */
-void tree_iter_seek(tree_iter_t *it, const tree_t *t, const uint8_t *key, uint32_t keylen, bool exclusive,
-		    bool reverse);
+void tree_iter_seek(tree_iter_t *it, const tree_t *t, const uint8_t *key, uint32_t keylen,
+		    bool exclusive, bool reverse);
 
 /* The next node of the walk, or NULL at the end. */
 tree_node_t *tree_iter_next(tree_iter_t *it);

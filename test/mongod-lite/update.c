@@ -4,18 +4,18 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
-#include "bsoncmp.h"
 #include "command.h"
+#include "order.h"
 #include "query.h"
+#include "server.h"
 
 /* ---- a mutable document: containers expand lazily on first touch ---- */
 
 typedef struct mnode {
 	char *key;
 	bson_value_t val; /* scalars: an owned copy; containers not yet expanded: raw copy */
-	bool expanded;	  /* container whose children are in kids */
+	bool expanded;    /* container whose children are in kids */
 	struct mnode **kids;
 	size_t n, cap;
 } mnode_t;
@@ -85,7 +85,8 @@ static void
 mnode_insert_at(mnode_t *parent, size_t pos, mnode_t *kid)
 {
 	mnode_push(parent, kid);
-	memmove(parent->kids + pos + 1, parent->kids + pos, (parent->n - 1 - pos) * sizeof *parent->kids);
+	memmove(parent->kids + pos + 1, parent->kids + pos,
+		(parent->n - 1 - pos) * sizeof *parent->kids);
 	parent->kids[pos] = kid;
 }
 
@@ -190,7 +191,8 @@ parse_index(const char *s, size_t n, size_t *out)
 
 /*
  * Finds the node at path. With create, makes missing parts (documents
- * on the way, null-padding arrays); *parent_out is the node's parent. NULL when absent (no create) or not viable (error set).
+ * on the way, null-padding arrays); *parent_out is the node's parent. NULL when absent (no create)
+ * or not viable (error set).
  */
 static mnode_t *
 mnode_path(mnode_t *root, const char *path, bool create, mnode_t **parent_out, bson_error_t *error)
@@ -207,8 +209,9 @@ mnode_path(mnode_t *root, const char *path, bool create, mnode_t **parent_out, b
 		}
 		if (!is_container(cur)) {
 			if (create)
-				cmd_error(error, 28, "Cannot create field '%.*s' in element {%s: ...}", (int)cl, p,
-					  cur->key);
+				cmd_error(error, 28,
+					  "Cannot create field '%.*s' in element {%s: ...}",
+					  (int)cl, p, cur->key);
 			return NULL;
 		}
 		mnode_expand(cur);
@@ -217,8 +220,10 @@ mnode_path(mnode_t *root, const char *path, bool create, mnode_t **parent_out, b
 			size_t idx;
 			if (!parse_index(p, cl, &idx)) {
 				if (create)
-					cmd_error(error, 28, "Cannot create field '%.*s' in element {%s: [...]}", (int)cl,
-						  p, cur->key);
+					cmd_error(
+						error, 28,
+						"Cannot create field '%.*s' in element {%s: [...]}",
+						(int)cl, p, cur->key);
 				return NULL;
 			}
 			if (idx >= cur->n) {
@@ -266,7 +271,8 @@ mnode_remove(mnode_t *root, const char *path)
 	}
 	for (size_t i = 0; i < parent->n; i++) {
 		if (parent->kids[i] == m) {
-			memmove(parent->kids + i, parent->kids + i + 1, (parent->n - i - 1) * sizeof *parent->kids);
+			memmove(parent->kids + i, parent->kids + i + 1,
+				(parent->n - i - 1) * sizeof *parent->kids);
 			parent->n--;
 			break;
 		}
@@ -292,16 +298,29 @@ mnode_value(const mnode_t *m, bson_t *tmp, bson_value_t *out)
 /* ---- validation ---- */
 
 typedef enum {
-	U_SET, U_UNSET, U_INC, U_MUL, U_MIN, U_MAX, U_PUSH, U_ADDTOSET, U_POP, U_PULL, U_PULLALL, U_RENAME,
-	U_SETONINSERT, U_CURRENTDATE, U_NONE
+	U_SET,
+	U_UNSET,
+	U_INC,
+	U_MUL,
+	U_MIN,
+	U_MAX,
+	U_PUSH,
+	U_ADDTOSET,
+	U_POP,
+	U_PULL,
+	U_PULLALL,
+	U_RENAME,
+	U_SETONINSERT,
+	U_CURRENTDATE,
+	U_NONE
 } uop_t;
 
 static uop_t
 uop_of(const char *name)
 {
-	static const char *names[] = {"$set",  "$unset",    "$inc",  "$mul",	"$min",	   "$max",
-				      "$push", "$addToSet", "$pop",  "$pull",	"$pullAll", "$rename",
-				      "$setOnInsert", "$currentDate"};
+	static const char *names[] = {"$set",     "$unset",  "$inc",         "$mul",        "$min",
+				      "$max",     "$push",   "$addToSet",    "$pop",        "$pull",
+				      "$pullAll", "$rename", "$setOnInsert", "$currentDate"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(names[i], name) == 0)
 			return (uop_t)i;
@@ -319,17 +338,21 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 		while (bson_iter_next(&it)) {
 			bson_iter_t st;
 			if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-				cmd_error(error, 14, "Each element of the 'pipeline' array must be an object");
+				cmd_error(error, 14,
+					  "Each element of the 'pipeline' array must be an object");
 				return false;
 			}
 			bson_iter_recurse(&it, &st);
 			if (!bson_iter_next(&st)) {
-				cmd_error(error, 40323, "A pipeline stage specification object must contain exactly one field.");
+				cmd_error(error, 40323,
+					  "A pipeline stage specification object must contain "
+					  "exactly one field.");
 				return false;
 			}
 			const char *s = bson_iter_key(&st);
 			if (strcmp(s, "$set") && strcmp(s, "$addFields") && strcmp(s, "$unset")) {
-				cmd_error(error, 72, "%s is not allowed to be used within an update", s);
+				cmd_error(error, 72,
+					  "%s is not allowed to be used within an update", s);
 				return false;
 			}
 		}
@@ -345,8 +368,11 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
 		while (bson_iter_next(&it)) {
 			if (bson_iter_key(&it)[0] == '$') {
-				cmd_error(error, 52, "The dollar ($) prefixed field '%s' in '%s' is not allowed in the context of an update's replacement document.",
-					  bson_iter_key(&it), bson_iter_key(&it));
+				cmd_error(
+					error, 52,
+					"The dollar ($) prefixed field '%s' in '%s' is not allowed "
+					"in the context of an update's replacement document.",
+					bson_iter_key(&it), bson_iter_key(&it));
 				return false;
 			}
 		}
@@ -358,12 +384,15 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 		const char *k = bson_iter_key(&it);
 		if (uop_of(k) == U_NONE) {
 			cmd_error(error, 9,
-				  "Unknown modifier: %s. Expected a valid update modifier or pipeline-style update specified as an array",
+				  "Unknown modifier: %s. Expected a valid update modifier or "
+				  "pipeline-style update specified as an array",
 				  k);
 			return false;
 		}
 		if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-			cmd_error(error, 9, "Modifiers operate on fields but we found type %s instead. For example: {$mod: {<field>: ...}} not {%s: ...}",
+			cmd_error(error, 9,
+				  "Modifiers operate on fields but we found type %s instead. For "
+				  "example: {$mod: {<field>: ...}} not {%s: ...}",
 				  "scalar", k);
 			return false;
 		}
@@ -400,7 +429,7 @@ rec_add(recs_t *r, const char *path, rec_kind_t kind)
 static bool
 is_number(const bson_value_t *v)
 {
-	return bsoncmp_type_rank(v->value_type) == 2;
+	return order_is_number(v->value_type);
 }
 
 static void
@@ -410,7 +439,7 @@ arith(const bson_value_t *a, const bson_value_t *b, bool mul, bson_value_t *out)
 	bool b_dbl = b->value_type == BSON_TYPE_DOUBLE || b->value_type == BSON_TYPE_DECIMAL128;
 
 	if (a_dbl || b_dbl) {
-		double x = (double)bsoncmp_number(a), y = (double)bsoncmp_number(b);
+		double x = (double)order_number_value(a), y = (double)order_number_value(b);
 		out->value_type = BSON_TYPE_DOUBLE;
 		out->value.v_double = mul ? x * y : x + y;
 		return;
@@ -424,7 +453,8 @@ arith(const bson_value_t *a, const bson_value_t *b, bool mul, bson_value_t *out)
 		out->value.v_double = mul ? (double)x * (double)y : (double)x + (double)y;
 		return;
 	}
-	if (a->value_type == BSON_TYPE_INT32 && b->value_type == BSON_TYPE_INT32 && r >= INT32_MIN && r <= INT32_MAX) {
+	if (a->value_type == BSON_TYPE_INT32 && b->value_type == BSON_TYPE_INT32 &&
+	    r >= INT32_MIN && r <= INT32_MAX) {
 		out->value_type = BSON_TYPE_INT32;
 		out->value.v_int32 = (int32_t)r;
 	} else {
@@ -437,15 +467,16 @@ static bool
 ensure_array(mnode_t *m, const char *path, const char *op, bson_error_t *error)
 {
 	if (m->val.value_type != BSON_TYPE_ARRAY) {
-		cmd_error(error, 2, "The field '%s' must be an array but is of a different type (%s)", path, op);
+		cmd_error(error, 2,
+			  "The field '%s' must be an array but is of a different type (%s)", path,
+			  op);
 		return false;
 	}
 	mnode_expand(m);
 	return true;
 }
 
-static int
-sort_values_cmp(const void *a, const void *b);
+static int sort_values_cmp(const void *a, const void *b);
 static const bson_value_t *sort_spec_value; /* $push $sort spec (server_lock serializes) */
 
 static int
@@ -458,15 +489,16 @@ node_cmp_for_sort(const mnode_t *x, const mnode_t *y)
 	mnode_value(y, &ty, &vy);
 	if (sort_spec_value->value_type == BSON_TYPE_DOCUMENT) {
 		bson_t spec;
-		bson_init_static(&spec, sort_spec_value->value.v_doc.data, sort_spec_value->value.v_doc.data_len);
+		bson_init_static(&spec, sort_spec_value->value.v_doc.data,
+				 sort_spec_value->value.v_doc.data_len);
 		if (vx.value_type == BSON_TYPE_DOCUMENT && vy.value_type == BSON_TYPE_DOCUMENT)
-			c = query_sort_cmp(&spec, vx.value.v_doc.data, vx.value.v_doc.data_len, vy.value.v_doc.data,
-					   vy.value.v_doc.data_len);
+			c = query_sort_cmp(&spec, vx.value.v_doc.data, vx.value.v_doc.data_len,
+					   vy.value.v_doc.data, vy.value.v_doc.data_len);
 		else
-			c = bsoncmp_values(&vx, &vy);
+			c = order_values(&vx, &vy);
 	} else {
-		c = bsoncmp_values(&vx, &vy);
-		if (bsoncmp_number(sort_spec_value) < 0)
+		c = order_values(&vx, &vy);
+		if (order_number_value(sort_spec_value) < 0)
 			c = -c;
 	}
 	if (x->expanded)
@@ -492,7 +524,8 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 	if (arg->value_type == BSON_TYPE_DOCUMENT) {
 		bson_iter_init_from_data(&it, arg->value.v_doc.data, arg->value.v_doc.data_len);
 		if (bson_iter_next(&it) && strcmp(bson_iter_key(&it), "$each") == 0) {
-			bson_iter_init_from_data(&it, arg->value.v_doc.data, arg->value.v_doc.data_len);
+			bson_iter_init_from_data(&it, arg->value.v_doc.data,
+						 arg->value.v_doc.data_len);
 			while (bson_iter_next(&it)) {
 				const char *k = bson_iter_key(&it);
 				if (strcmp(k, "$each") == 0)
@@ -509,7 +542,8 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 				}
 			}
 			if (each->value_type != BSON_TYPE_ARRAY) {
-				cmd_error(error, 2, "The argument to $each in $push must be an array");
+				cmd_error(error, 2,
+					  "The argument to $each in $push must be an array");
 				return false;
 			}
 			if ((slice && !is_number(slice)) || (position && !is_number(position))) {
@@ -520,7 +554,7 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 	}
 	size_t pos = arr->n;
 	if (position) {
-		long double p = bsoncmp_number(position);
+		long double p = order_number_value(position);
 		if (p < 0)
 			p = (long double)arr->n + p < 0 ? 0 : (long double)arr->n + p;
 		pos = p > (long double)arr->n ? arr->n : (size_t)p;
@@ -548,7 +582,8 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 				bson_t t;
 				bson_value_t cur;
 				mnode_value(arr->kids[i], &t, &cur);
-				found = cur.value_type == v->value_type && bsoncmp_values(&cur, v) == 0;
+				found = cur.value_type == v->value_type &&
+					order_values(&cur, v) == 0;
 				if (arr->kids[i]->expanded)
 					bson_destroy(&t);
 			}
@@ -564,7 +599,7 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 		qsort(arr->kids, arr->n, sizeof *arr->kids, sort_values_cmp);
 	}
 	if (slice) {
-		long double s = bsoncmp_number(slice);
+		long double s = order_number_value(slice);
 		if (s >= 0 && (size_t)s < arr->n) {
 			for (size_t i = (size_t)s; i < arr->n; i++)
 				mnode_free(arr->kids[i]);
@@ -591,9 +626,10 @@ do_pull(mnode_t *arr, const bson_value_t *cond, bool pull_all)
 		mnode_value(arr->kids[i], &t, &cur);
 		if (pull_all) {
 			bson_iter_t el;
-			bson_iter_init_from_data(&el, cond->value.v_doc.data, cond->value.v_doc.data_len);
+			bson_iter_init_from_data(&el, cond->value.v_doc.data,
+						 cond->value.v_doc.data_len);
 			while (bson_iter_next(&el) && !match)
-				match = bsoncmp_values(&cur, bson_iter_value(&el)) == 0;
+				match = order_values(&cur, bson_iter_value(&el)) == 0;
 		} else {
 			match = query_match_value(&cur, cond);
 		}
@@ -620,22 +656,27 @@ paths_conflict(const char *a, const char *b)
 	return (la < lb ? b[l] : a[l]) == '.';
 }
 
-static int64_t
-now_ms(void)
+/* The node at path, made (and *made true) when it is missing; NULL +
+ * error when it cannot be made. */
+static mnode_t *
+mnode_find_or_make(mnode_t *root, const char *path, bool *made, bson_error_t *error)
 {
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+	mnode_t *m = mnode_path(root, path, false, NULL, NULL);
+
+	*made = !m;
+	return m ? m : mnode_path(root, path, true, NULL, error);
 }
 
 /* Applies one operator's fields to root. */
 static bool
-apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *recs, bson_error_t *error)
+apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *recs,
+	 bson_error_t *error)
 {
 	while (bson_iter_next(fields)) {
 		const char *path = bson_iter_key(fields);
 		const bson_value_t *arg = bson_iter_value(fields);
 		mnode_t *m, *parent = NULL;
+		bool made;
 
 		switch (op) {
 		case U_SETONINSERT:
@@ -655,14 +696,14 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 		case U_INC:
 		case U_MUL:
 			if (!is_number(arg)) {
-				cmd_error(error, 14, "Cannot %s with non-numeric argument: {%s: ...}",
+				cmd_error(error, 14,
+					  "Cannot %s with non-numeric argument: {%s: ...}",
 					  op == U_INC ? "increment" : "multiply", path);
 				return false;
 			}
-			m = mnode_path(root, path, false, NULL, NULL);
-			if (!m) {
-				if (!(m = mnode_path(root, path, true, NULL, error)))
-					return false;
+			if (!(m = mnode_find_or_make(root, path, &made, error)))
+				return false;
+			if (made) {
 				if (op == U_INC) {
 					mnode_set(m, arg);
 				} else {
@@ -676,7 +717,8 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			} else {
 				if (!is_number(&m->val) || m->expanded) {
 					cmd_error(error, 14,
-						  "Cannot apply %s to a value of non-numeric type. The field '%s' is not numeric",
+						  "Cannot apply %s to a value of non-numeric type. "
+						  "The field '%s' is not numeric",
 						  op == U_INC ? "$inc" : "$mul", path);
 					return false;
 				}
@@ -688,16 +730,15 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			break;
 		case U_MIN:
 		case U_MAX:
-			m = mnode_path(root, path, false, NULL, NULL);
-			if (!m) {
-				if (!(m = mnode_path(root, path, true, NULL, error)))
-					return false;
+			if (!(m = mnode_find_or_make(root, path, &made, error)))
+				return false;
+			if (made) {
 				mnode_set(m, arg);
 			} else {
 				bson_t t;
 				bson_value_t cur;
 				mnode_value(m, &t, &cur);
-				int c = bsoncmp_values(arg, &cur);
+				int c = order_values(arg, &cur);
 				if (m->expanded)
 					bson_destroy(&t);
 				if ((op == U_MIN && c < 0) || (op == U_MAX && c > 0))
@@ -712,17 +753,18 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			bool ts = false;
 			if (arg->value_type == BSON_TYPE_DOCUMENT) {
 				bson_iter_t t;
-				if (bson_iter_init_from_data(&t, arg->value.v_doc.data, arg->value.v_doc.data_len) &&
+				if (bson_iter_init_from_data(&t, arg->value.v_doc.data,
+							     arg->value.v_doc.data_len) &&
 				    bson_iter_find(&t, "$type") && BSON_ITER_HOLDS_UTF8(&t))
 					ts = strcmp(bson_iter_utf8(&t, NULL), "timestamp") == 0;
 			}
 			if (ts) {
 				v.value_type = BSON_TYPE_TIMESTAMP;
-				v.value.v_timestamp.timestamp = (uint32_t)(now_ms() / 1000);
+				v.value.v_timestamp.timestamp = (uint32_t)(server_wall_ms() / 1000);
 				v.value.v_timestamp.increment = 1;
 			} else {
 				v.value_type = BSON_TYPE_DATE_TIME;
-				v.value.v_datetime = now_ms();
+				v.value.v_datetime = server_wall_ms();
 			}
 			mnode_set(m, &v);
 			rec_add(recs, path, REC_SET);
@@ -730,20 +772,21 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 		}
 		case U_PUSH:
 		case U_ADDTOSET:
-			m = mnode_path(root, path, false, NULL, NULL);
-			if (!m) {
-				if (!(m = mnode_path(root, path, true, NULL, error)))
-					return false;
+			if (!(m = mnode_find_or_make(root, path, &made, error)))
+				return false;
+			if (made)
 				mnode_make_container(m, BSON_TYPE_ARRAY);
-			}
 			if (!ensure_array(m, path, op == U_PUSH ? "$push" : "$addToSet", error))
 				return false;
 			if (op == U_ADDTOSET && arg->value_type == BSON_TYPE_DOCUMENT) {
 				bson_iter_t e;
-				if (bson_iter_init_from_data(&e, arg->value.v_doc.data, arg->value.v_doc.data_len) &&
+				if (bson_iter_init_from_data(&e, arg->value.v_doc.data,
+							     arg->value.v_doc.data_len) &&
 				    bson_iter_next(&e) && strcmp(bson_iter_key(&e), "$each") == 0) {
 					if (!BSON_ITER_HOLDS_ARRAY(&e)) {
-						cmd_error(error, 2, "The argument to $each in $addToSet must be an array");
+						cmd_error(error, 2,
+							  "The argument to $each in $addToSet must "
+							  "be an array");
 						return false;
 					}
 					bson_iter_t el;
@@ -769,9 +812,10 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				return false;
 			if (op == U_POP) {
 				if (m->n > 0) {
-					if (bsoncmp_number(arg) < 0) {
+					if (order_number_value(arg) < 0) {
 						mnode_free(m->kids[0]);
-						memmove(m->kids, m->kids + 1, (m->n - 1) * sizeof *m->kids);
+						memmove(m->kids, m->kids + 1,
+							(m->n - 1) * sizeof *m->kids);
 					} else {
 						mnode_free(m->kids[m->n - 1]);
 					}
@@ -788,12 +832,16 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			break;
 		case U_RENAME: {
 			if (arg->value_type != BSON_TYPE_UTF8) {
-				cmd_error(error, 2, "The 'to' field for $rename must be a string: %s", path);
+				cmd_error(error, 2,
+					  "The 'to' field for $rename must be a string: %s", path);
 				return false;
 			}
 			const char *to = arg->value.v_utf8.str;
 			if (paths_conflict(path, to)) {
-				cmd_error(error, 2, "The source and target field for $rename must not be on the same path: %s: \"%s\"", path, to);
+				cmd_error(error, 2,
+					  "The source and target field for $rename must not be on "
+					  "the same path: %s: \"%s\"",
+					  path, to);
 				return false;
 			}
 			m = mnode_path(root, path, false, &parent, NULL);
@@ -832,10 +880,11 @@ identical(const bson_value_t *a, const bson_value_t *b)
 		return false;
 	if (a->value_type == BSON_TYPE_DOCUMENT || a->value_type == BSON_TYPE_ARRAY)
 		return a->value.v_doc.data_len == b->value.v_doc.data_len &&
-		       memcmp(a->value.v_doc.data, b->value.v_doc.data, a->value.v_doc.data_len) == 0;
+		       memcmp(a->value.v_doc.data, b->value.v_doc.data, a->value.v_doc.data_len) ==
+			       0;
 	if (a->value_type == BSON_TYPE_DOUBLE)
 		return memcmp(&a->value.v_double, &b->value.v_double, sizeof(double)) == 0;
-	return bsoncmp_values(a, b) == 0;
+	return order_values(a, b) == 0;
 }
 
 static bool
@@ -852,7 +901,8 @@ ud_set(const bson_t *old, const bson_t *neu, const char *path, bson_t *updated)
 	char prefix[1024];
 	const char *p = path;
 
-	if (lookup(old, path, &oi) && lookup(neu, path, &ni) && identical(bson_iter_value(&oi), bson_iter_value(&ni)))
+	if (lookup(old, path, &oi) && lookup(neu, path, &ni) &&
+	    identical(bson_iter_value(&oi), bson_iter_value(&ni)))
 		return;
 	for (;;) {
 		const char *dot = strchr(p, '.');
@@ -1003,7 +1053,8 @@ seed_from_query(mnode_t *root, const bson_t *query, bson_error_t *error)
 }
 
 static bool
-eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, recs_t *recs, bson_error_t *error)
+eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, recs_t *recs,
+		    bson_error_t *error)
 {
 	const char *name = bson_iter_key(stage);
 	bson_iter_t f;
@@ -1016,7 +1067,8 @@ eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, re
 			return true;
 		}
 		if (!BSON_ITER_HOLDS_ARRAY(stage)) {
-			cmd_error(error, 31002, "$unset specification must be a string or an array");
+			cmd_error(error, 31002,
+				  "$unset specification must be a string or an array");
 			return false;
 		}
 		bson_iter_recurse(stage, &f);
@@ -1050,7 +1102,8 @@ eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, re
 			bson_iter_recurse(&f, &inner);
 			if (bson_iter_next(&inner) && bson_iter_key(&inner)[0] == '$') {
 				if (strcmp(bson_iter_key(&inner), "$literal") != 0) {
-					cmd_error(error, 168, "Unrecognized expression '%s'", bson_iter_key(&inner));
+					cmd_error(error, 168, "Unrecognized expression '%s'",
+						  bson_iter_key(&inner));
 					return false;
 				}
 				v = bson_iter_value(&inner);
@@ -1074,7 +1127,9 @@ update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
 		bson_type_t t = bson_iter_type(&it);
 		if (t == BSON_TYPE_ARRAY || t == BSON_TYPE_REGEX || t == BSON_TYPE_UNDEFINED) {
 			cmd_error(error, 2, "can't use a%s for _id",
-				  t == BSON_TYPE_ARRAY ? "n array" : t == BSON_TYPE_REGEX ? " regex" : "n undefined");
+				  t == BSON_TYPE_ARRAY   ? "n array"
+				  : t == BSON_TYPE_REGEX ? " regex"
+							 : "n undefined");
 			return false;
 		}
 		bson_append_iter(out, "_id", 3, &it);
@@ -1091,8 +1146,8 @@ update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
 }
 
 bool
-update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc, bson_t *ud,
-	     bson_error_t *error)
+update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc,
+	     bson_t *ud, bson_error_t *error)
 {
 	update_kind_t kind;
 	bson_t empty = BSON_INITIALIZER, built = BSON_INITIALIZER;
@@ -1115,7 +1170,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 		if (old && bson_iter_init_find(&oid_it, old, "_id")) {
 			if (has_id && !identical(bson_iter_value(&rid), bson_iter_value(&oid_it))) {
 				cmd_error(error, 66,
-					  "After applying the update, the (immutable) field '_id' was found to have been altered");
+					  "After applying the update, the (immutable) field '_id' "
+					  "was found to have been altered");
 				goto done;
 			}
 			bson_append_iter(&built, "_id", 3, &oid_it);
@@ -1127,7 +1183,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 		}
 		bson_iter_init(&it, &repl);
 		while (bson_iter_next(&it))
-			if (strcmp(bson_iter_key(&it), "_id") != 0 || !bson_has_field(&built, "_id"))
+			if (strcmp(bson_iter_key(&it), "_id") != 0 ||
+			    !bson_has_field(&built, "_id"))
 				bson_append_iter(&built, NULL, 0, &it);
 		ok = update_id_first(&built, new_doc, error);
 		goto done;
@@ -1141,13 +1198,16 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 		while (bson_iter_next(&it)) {
 			bson_iter_t fields;
 			bson_iter_recurse(&it, &fields);
-			if (!apply_op(root, uop_of(bson_iter_key(&it)), &fields, old == NULL, &recs, error))
+			if (!apply_op(root, uop_of(bson_iter_key(&it)), &fields, old == NULL, &recs,
+				      error))
 				goto done;
 		}
 		for (size_t i = 0; i < recs.n; i++) {
 			for (size_t j = i + 1; j < recs.n; j++) {
 				if (paths_conflict(recs.recs[i].path, recs.recs[j].path)) {
-					cmd_error(error, 40, "Updating the path '%s' would create a conflict at '%s'",
+					cmd_error(error, 40,
+						  "Updating the path '%s' would create a conflict "
+						  "at '%s'",
 						  recs.recs[j].path, recs.recs[i].path);
 					goto done;
 				}
@@ -1174,7 +1234,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 		bool has = bson_iter_init_find(&b, &built, "_id");
 		if (had != has || (had && !identical(bson_iter_value(&a), bson_iter_value(&b)))) {
 			cmd_error(error, 66,
-				  "Performing an update on the path '_id' would modify the immutable field '_id'");
+				  "Performing an update on the path '_id' would modify the "
+				  "immutable field '_id'");
 			goto done;
 		}
 	}

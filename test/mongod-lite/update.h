@@ -26,8 +26,8 @@ bool update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *e
  * (66 ImmutableField, 14 TypeMismatch, 40 ConflictingUpdateOperators, 28
  * PathNotViable, 2 BadValue).
  */
-bool update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc, bson_t *ud,
-		  bson_error_t *error);
+bool update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc,
+		  bson_t *ud, bson_error_t *error);
 
 /* Copies doc into out (initialized by the call) with _id first, generating
  * an ObjectId when it has none. false + 2 when _id is an array, regex or

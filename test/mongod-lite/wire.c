@@ -24,7 +24,8 @@
 static int32_t
 rd32(const uint8_t *p)
 {
-	uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	uint32_t v =
+		(uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 	return (int32_t)v;
 }
 
@@ -92,12 +93,12 @@ send_reply(conn_t *c, int32_t response_to, int32_t opcode, const bson_t *doc)
 	wr32(head + 12, opcode);
 	if (opcode == OP_MSG) {
 		wr32(head + 16, 0); /* flags */
-		head[20] = 0;	    /* section kind 0 */
+		head[20] = 0;       /* section kind 0 */
 	} else {
-		wr32(head + 16, 0);		   /* responseFlags */
-		memset(head + 20, 0, 8);	   /* cursorID */
-		wr32(head + 28, 0);		   /* startingFrom */
-		wr32(head + 32, 1);		   /* numberReturned */
+		wr32(head + 16, 0);      /* responseFlags */
+		memset(head + 20, 0, 8); /* cursorID */
+		wr32(head + 28, 0);      /* startingFrom */
+		wr32(head + 32, 1);      /* numberReturned */
 	}
 	iov[0].iov_base = head;
 	iov[0].iov_len = head_len;
@@ -139,7 +140,8 @@ static bson_t *reuse_buffer(uint8_t **buf, size_t *cap);
  * false + *why on a malformed message.
  */
 static bool
-parse_msg(conn_t *c, const uint8_t *body, size_t len, bson_t **cmd_out, uint32_t *flags, const char **why)
+parse_msg(conn_t *c, const uint8_t *body, size_t len, bson_t **cmd_out, uint32_t *flags,
+	  const char **why)
 {
 	const uint8_t *p, *end = body + len;
 	bson_t main_doc;
@@ -264,7 +266,8 @@ handle_query(conn_t *c, int32_t request_id, const uint8_t *body, size_t len)
 	p += 4; /* flags */
 	const uint8_t *nul = memchr(p, 0, (size_t)(end - p));
 	if (!nul || end - nul < 9) {
-		server_log(0, "conn%" PRId64 " %s: closing: malformed OP_QUERY namespace", c->id, c->peer);
+		server_log(0, "conn%" PRId64 " %s: closing: malformed OP_QUERY namespace", c->id,
+			   c->peer);
 		return false;
 	}
 	const char *ns = (const char *)p;
@@ -315,7 +318,8 @@ handle_msg(conn_t *c, int32_t request_id, const uint8_t *body, size_t len)
 	const char *why = NULL;
 
 	if (!parse_msg(c, body, len, &cmd, &flags, &why)) {
-		server_log(0, "conn%" PRId64 " %s: closing: malformed OP_MSG: %s", c->id, c->peer, why);
+		server_log(0, "conn%" PRId64 " %s: closing: malformed OP_MSG: %s", c->id, c->peer,
+			   why);
 		return false;
 	}
 	reply = reuse_buffer(&c->reply_buf, &c->reply_cap);
@@ -350,8 +354,9 @@ wire_serve(void *arg)
 			break;
 		int32_t len = rd32(head), request_id = rd32(head + 4), opcode = rd32(head + 12);
 		if (len < 16 || len > WIRE_MAX_MESSAGE) {
-			server_log(0, "conn%" PRId64 " %s: closing: message length %d out of bounds", c->id, c->peer,
-				   len);
+			server_log(0,
+				   "conn%" PRId64 " %s: closing: message length %d out of bounds",
+				   c->id, c->peer, len);
 			break;
 		}
 		size_t body_len = (size_t)len - 16;
@@ -375,7 +380,8 @@ wire_serve(void *arg)
 		} else if (opcode == OP_QUERY) {
 			keep = handle_query(c, request_id, c->buf, body_len);
 		} else {
-			server_log(0, "conn%" PRId64 " %s: closing: unsupported opcode %d", c->id, c->peer, opcode);
+			server_log(0, "conn%" PRId64 " %s: closing: unsupported opcode %d", c->id,
+				   c->peer, opcode);
 			keep = false;
 		}
 		if (!keep)

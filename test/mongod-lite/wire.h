@@ -14,11 +14,11 @@
 
 typedef struct conn {
 	int fd;
-	int64_t id;		 /* connectionId, 1, 2, 3... */
-	char app_name[128];	 /* client.application.name from the handshake */
-	char peer[64];		 /* "ip:port" for log lines */
-	bool authenticated;	 /* a saslStart succeeded (see cmd_auth.c) */
-	uint8_t *buf;		 /* the message being read */
+	int64_t id;         /* connectionId, 1, 2, 3... */
+	char app_name[128]; /* client.application.name from the handshake */
+	char peer[64];      /* "ip:port" for log lines */
+	bool authenticated; /* a saslStart succeeded (see cmd_auth.c) */
+	uint8_t *buf;       /* the message being read */
 	size_t cap;
 	/* Buffers reused by every command and reply of the connection, so
 	 * megabyte batches do not fragment the heap the documents live in. */

@@ -14,27 +14,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "numparse.h"
 
 static int failures;
 
-#define EXPECT(cond, ...)                                                        \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "mlite_client:%d: ", __LINE__);          \
-			fprintf(stderr, __VA_ARGS__);                            \
-			fputc('\n', stderr);                                     \
-			failures++;                                              \
-		}                                                                \
+#define EXPECT(cond, ...)                                                                          \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "mlite_client:%d: ", __LINE__);                            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			failures++;                                                                \
+		}                                                                                  \
 	} while (0)
 
+/* Documents per second: n in ms milliseconds (0 when too fast to time). */
 static double
-now_s(void)
+per_second(int64_t n, int64_t ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return ms > 0 ? (double)n * 1000.0 / (double)ms : 0.0;
 }
 
 /* serverStatus.hellos through client */
@@ -102,17 +103,20 @@ run_crud(mongoc_client_t *client, const char *db)
 
 	/* every BSON type round-trips byte for byte */
 	every_type_doc(&doc);
-	EXPECT(mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error), "insert: %s", error.message);
+	EXPECT(mongoc_collection_insert_one(coll, &doc, NULL, NULL, &error), "insert: %s",
+	       error.message);
 	BSON_APPEND_UTF8(&filter, "_id", "every-type");
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
 	EXPECT(mongoc_cursor_next(cursor, &got), "find returned nothing");
 	if (got)
-		EXPECT(bson_equal(got, &doc), "round trip differs: %s", bson_as_canonical_extended_json(got, NULL));
+		EXPECT(bson_equal(got, &doc), "round trip differs: %s",
+		       bson_as_canonical_extended_json(got, NULL));
 	EXPECT(!mongoc_cursor_error(cursor, &error), "cursor: %s", error.message);
 	mongoc_cursor_destroy(cursor);
 
 	/* ordered bulk with a duplicate in the middle stops there */
-	mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+	mongoc_bulk_operation_t *bulk =
+		mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
 	for (int i = 0; i < 5; i++) {
 		bson_t d = BSON_INITIALIZER;
 		BSON_APPEND_INT32(&d, "_id", i == 2 ? 1 : i);
@@ -121,10 +125,12 @@ run_crud(mongoc_client_t *client, const char *db)
 	}
 	uint32_t ok = mongoc_bulk_operation_execute(bulk, &reply, &error);
 	bson_iter_t it;
-	EXPECT(!ok && error.code == 11000, "ordered bulk: want 11000, got %u %s", error.code, error.message);
+	EXPECT(!ok && error.code == 11000, "ordered bulk: want 11000, got %u %s", error.code,
+	       error.message);
 	EXPECT(bson_iter_init_find(&it, &reply, "nInserted") && bson_iter_as_int64(&it) == 2,
 	       "ordered bulk nInserted: %s", bson_as_relaxed_extended_json(&reply, NULL));
-	EXPECT(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
+	EXPECT(bson_iter_init(&it, &reply) &&
+		       bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
 		       bson_iter_as_int64(&it) == 2,
 	       "ordered bulk index: %s", bson_as_relaxed_extended_json(&reply, NULL));
 	bson_destroy(&reply);
@@ -144,7 +150,8 @@ run_crud(mongoc_client_t *client, const char *db)
 	EXPECT(!ok && error.code == 11000, "unordered bulk: want 11000, got %u", error.code);
 	EXPECT(bson_iter_init_find(&it, &reply, "nInserted") && bson_iter_as_int64(&it) == 4,
 	       "unordered bulk nInserted: %s", bson_as_relaxed_extended_json(&reply, NULL));
-	EXPECT(bson_iter_init(&it, &reply) && bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
+	EXPECT(bson_iter_init(&it, &reply) &&
+		       bson_iter_find_descendant(&it, "writeErrors.0.index", &it) &&
 		       bson_iter_as_int64(&it) == 2,
 	       "unordered bulk index: %s", bson_as_relaxed_extended_json(&reply, NULL));
 	bson_destroy(&reply);
@@ -157,12 +164,15 @@ run_crud(mongoc_client_t *client, const char *db)
 	BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
 	BSON_APPEND_UTF8(&set, "state", "changed");
 	bson_append_document_end(&u, &set);
-	EXPECT(mongoc_collection_update_one(coll, &q, &u, NULL, &reply, &error), "update: %s", error.message);
-	EXPECT(bson_iter_init_find(&it, &reply, "modifiedCount") && bson_iter_as_int64(&it) == 1, "modifiedCount: %s",
-	       bson_as_relaxed_extended_json(&reply, NULL));
+	EXPECT(mongoc_collection_update_one(coll, &q, &u, NULL, &reply, &error), "update: %s",
+	       error.message);
+	EXPECT(bson_iter_init_find(&it, &reply, "modifiedCount") && bson_iter_as_int64(&it) == 1,
+	       "modifiedCount: %s", bson_as_relaxed_extended_json(&reply, NULL));
 	bson_destroy(&reply);
-	EXPECT(mongoc_collection_delete_one(coll, &q, NULL, &reply, &error), "delete: %s", error.message);
-	EXPECT(bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 1, "deletedCount");
+	EXPECT(mongoc_collection_delete_one(coll, &q, NULL, &reply, &error), "delete: %s",
+	       error.message);
+	EXPECT(bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) == 1,
+	       "deletedCount");
 	bson_destroy(&reply);
 	int64_t n = mongoc_collection_count_documents(coll, &filter, NULL, NULL, NULL, &error);
 	EXPECT(n == 1, "count_documents: %" PRId64 " %s", n, error.message);
@@ -197,7 +207,7 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 	memset(pad, 'x', sizeof pad - 1);
 	pad[sizeof pad - 1] = '\0';
 
-	double t0 = now_s();
+	int64_t t0 = clock_mono_ms();
 	for (int start = 0; start < total; start += 1000) {
 		bson_t *docs[1000];
 		int n = total - start < 1000 ? total - start : 1000;
@@ -206,7 +216,8 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 			BSON_APPEND_INT32(docs[i], "_id", start + i);
 			BSON_APPEND_UTF8(docs[i], "pad", pad);
 		}
-		bool ok = mongoc_collection_insert_many(coll, (const bson_t **)docs, (size_t)n, NULL, NULL, &error);
+		bool ok = mongoc_collection_insert_many(coll, (const bson_t **)docs, (size_t)n,
+							NULL, NULL, &error);
 		for (int i = 0; i < n; i++)
 			bson_destroy(docs[i]);
 		if (!ok) {
@@ -214,21 +225,22 @@ run_bench(mongoc_client_t *client, const char *db, int total)
 			return 1;
 		}
 	}
-	double t1 = now_s();
+	int64_t t1 = clock_mono_ms();
 	bson_t empty = BSON_INITIALIZER;
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &empty, NULL, NULL);
 	const bson_t *got;
 	int seen = 0;
 	while (mongoc_cursor_next(cursor, &got))
 		seen++;
-	double t2 = now_s();
+	int64_t t2 = clock_mono_ms();
 	if (mongoc_cursor_error(cursor, &error) || seen != total) {
-		fprintf(stderr, "mlite_client: bench read %d of %d: %s\n", seen, total, error.message);
+		fprintf(stderr, "mlite_client: bench read %d of %d: %s\n", seen, total,
+			error.message);
 		return 1;
 	}
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(&empty);
-	printf("%.0f %.0f\n", total / (t1 - t0), total / (t2 - t1));
+	printf("%.0f %.0f\n", per_second(total, t1 - t0), per_second(total, t2 - t1));
 	mongoc_collection_destroy(coll);
 	return 0;
 }
@@ -265,13 +277,23 @@ main(int argc, char **argv)
 	if (strcmp(argv[2], "crud") == 0) {
 		rc = run_crud(client, argv[3]);
 	} else if (strcmp(argv[2], "idle") == 0) {
+		int64_t seconds;
+		if (!parse_int64(argv[3], 0, 3600, &seconds)) {
+			fprintf(stderr, "mlite_client: invalid SECONDS '%s'\n", argv[3]);
+			goto cleanup;
+		}
 		int64_t before = hellos(client);
-		sleep((unsigned)atoi(argv[3]));
+		sleep((unsigned)seconds);
 		int64_t after = hellos(client);
 		printf("%" PRId64 "\n", after - before);
 		rc = before >= 0 && after >= 0 ? 0 : 1;
 	} else if (strcmp(argv[2], "bench") == 0 && argc > 4) {
-		rc = run_bench(client, argv[3], atoi(argv[4]));
+		int64_t total;
+		if (!parse_int64(argv[4], 1, INT32_MAX, &total)) {
+			fprintf(stderr, "mlite_client: invalid N '%s'\n", argv[4]);
+			goto cleanup;
+		}
+		rc = run_bench(client, argv[3], (int)total);
 	} else {
 		fprintf(stderr, "mlite_client: unknown mode '%s'\n", argv[2]);
 	}

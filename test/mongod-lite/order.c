@@ -1,59 +1,68 @@
-/* BSON comparison in MongoDB's order (see bsoncmp.h). */
-#include "bsoncmp.h"
+/*
+ * BSON values in the order of the server's query engine (see order.h for
+ * why null and undefined share a rank here and not in lib/bsoncmp.c).
+ */
+#include "order.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-int
-bsoncmp_type_rank(bson_type_t type)
+order_rank_t
+order_type_rank(bson_type_t type)
 {
 	switch (type) {
 	case BSON_TYPE_MINKEY:
-		return 0;
+		return ORDER_MINKEY;
 	case BSON_TYPE_NULL:
 	case BSON_TYPE_UNDEFINED:
-		return 1;
+		return ORDER_NULLISH;
 	case BSON_TYPE_INT32:
 	case BSON_TYPE_INT64:
 	case BSON_TYPE_DOUBLE:
 	case BSON_TYPE_DECIMAL128:
-		return 2;
+		return ORDER_NUMBER;
 	case BSON_TYPE_SYMBOL:
 	case BSON_TYPE_UTF8:
-		return 3;
+		return ORDER_STRING;
 	case BSON_TYPE_DOCUMENT:
-		return 4;
+		return ORDER_OBJECT;
 	case BSON_TYPE_ARRAY:
-		return 5;
+		return ORDER_ARRAY;
 	case BSON_TYPE_BINARY:
-		return 6;
+		return ORDER_BINARY;
 	case BSON_TYPE_OID:
-		return 7;
+		return ORDER_OID;
 	case BSON_TYPE_BOOL:
-		return 8;
+		return ORDER_BOOL;
 	case BSON_TYPE_DATE_TIME:
-		return 9;
+		return ORDER_DATE;
 	case BSON_TYPE_TIMESTAMP:
-		return 10;
+		return ORDER_TIMESTAMP;
 	case BSON_TYPE_REGEX:
-		return 11;
+		return ORDER_REGEX;
 	case BSON_TYPE_DBPOINTER:
-		return 12;
+		return ORDER_DBPOINTER;
 	case BSON_TYPE_CODE:
-		return 13;
+		return ORDER_CODE;
 	case BSON_TYPE_CODEWSCOPE:
-		return 14;
+		return ORDER_CODEWSCOPE;
 	case BSON_TYPE_MAXKEY:
-		return 100;
+		return ORDER_MAXKEY;
 	case BSON_TYPE_EOD:
 	default:
-		return 50;
+		return ORDER_UNKNOWN;
 	}
 }
 
+bool
+order_is_number(bson_type_t type)
+{
+	return order_type_rank(type) == ORDER_NUMBER;
+}
+
 long double
-bsoncmp_number(const bson_value_t *v)
+order_number_value(const bson_value_t *v)
 {
 	switch (v->value_type) {
 	case BSON_TYPE_INT32:
@@ -89,7 +98,7 @@ cmp_numbers(const bson_value_t *a, const bson_value_t *b)
 		int64_t y = b->value_type == BSON_TYPE_INT32 ? b->value.v_int32 : b->value.v_int64;
 		return x < y ? -1 : x > y;
 	}
-	long double x = bsoncmp_number(a), y = bsoncmp_number(b);
+	long double x = order_number_value(a), y = order_number_value(b);
 	/* NaN sorts below every other number and equals itself. */
 	if (isnan(x) || isnan(y))
 		return isnan(x) && isnan(y) ? 0 : isnan(x) ? -1 : 1;
@@ -105,79 +114,122 @@ cmp_bytes(const void *a, size_t alen, const void *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
-int
-bsoncmp_values(const bson_value_t *a, const bson_value_t *b)
+static int
+cmp_unsigned(uint64_t a, uint64_t b)
 {
-	int ra = bsoncmp_type_rank(a->value_type), rb = bsoncmp_type_rank(b->value_type);
-	int c;
+	return a < b ? -1 : a > b;
+}
 
-	if (ra != rb)
-		return ra < rb ? -1 : 1;
-	switch (a->value_type) {
-	case BSON_TYPE_MINKEY:
-	case BSON_TYPE_MAXKEY:
-	case BSON_TYPE_NULL:
-	case BSON_TYPE_UNDEFINED:
-		return 0;
-	case BSON_TYPE_INT32:
-	case BSON_TYPE_INT64:
-	case BSON_TYPE_DOUBLE:
-	case BSON_TYPE_DECIMAL128:
-		return cmp_numbers(a, b);
-	case BSON_TYPE_UTF8:
-	case BSON_TYPE_SYMBOL: {
-		const char *sa = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.str : a->value.v_symbol.symbol;
-		size_t la = a->value_type == BSON_TYPE_UTF8 ? a->value.v_utf8.len : a->value.v_symbol.len;
-		const char *sb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.str : b->value.v_symbol.symbol;
-		size_t lb = b->value_type == BSON_TYPE_UTF8 ? b->value.v_utf8.len : b->value.v_symbol.len;
-		return cmp_bytes(sa, la, sb, lb);
-	}
-	case BSON_TYPE_DOCUMENT:
-	case BSON_TYPE_ARRAY:
-		return bsoncmp_docs(a->value.v_doc.data, a->value.v_doc.data_len, b->value.v_doc.data,
-				    b->value.v_doc.data_len);
-	case BSON_TYPE_BINARY:
-		if (a->value.v_binary.data_len != b->value.v_binary.data_len)
-			return a->value.v_binary.data_len < b->value.v_binary.data_len ? -1 : 1;
-		if (a->value.v_binary.subtype != b->value.v_binary.subtype)
-			return a->value.v_binary.subtype < b->value.v_binary.subtype ? -1 : 1;
-		return cmp_bytes(a->value.v_binary.data, a->value.v_binary.data_len, b->value.v_binary.data,
-				 b->value.v_binary.data_len);
-	case BSON_TYPE_OID:
-		return cmp_bytes(a->value.v_oid.bytes, 12, b->value.v_oid.bytes, 12);
-	case BSON_TYPE_BOOL:
-		return (int)a->value.v_bool - (int)b->value.v_bool;
-	case BSON_TYPE_DATE_TIME:
-		return a->value.v_datetime < b->value.v_datetime ? -1 : a->value.v_datetime > b->value.v_datetime;
-	case BSON_TYPE_TIMESTAMP:
-		if (a->value.v_timestamp.timestamp != b->value.v_timestamp.timestamp)
-			return a->value.v_timestamp.timestamp < b->value.v_timestamp.timestamp ? -1 : 1;
-		return a->value.v_timestamp.increment < b->value.v_timestamp.increment
-			       ? -1
-			       : a->value.v_timestamp.increment > b->value.v_timestamp.increment;
-	case BSON_TYPE_REGEX:
-		c = strcmp(a->value.v_regex.regex, b->value.v_regex.regex);
-		if (c)
-			return c < 0 ? -1 : 1;
+/* Strings and symbols are one rank: compared by their bytes. */
+static int
+cmp_strings(const bson_value_t *a, const bson_value_t *b)
+{
+	bool a_utf8 = a->value_type == BSON_TYPE_UTF8, b_utf8 = b->value_type == BSON_TYPE_UTF8;
+
+	return cmp_bytes(a_utf8 ? a->value.v_utf8.str : a->value.v_symbol.symbol,
+			 a_utf8 ? a->value.v_utf8.len : a->value.v_symbol.len,
+			 b_utf8 ? b->value.v_utf8.str : b->value.v_symbol.symbol,
+			 b_utf8 ? b->value.v_utf8.len : b->value.v_symbol.len);
+}
+
+/* binData by length, then subtype, then bytes. */
+static int
+cmp_binary(const bson_value_t *a, const bson_value_t *b)
+{
+	int c = cmp_unsigned(a->value.v_binary.data_len, b->value.v_binary.data_len);
+
+	if (c == 0)
+		c = cmp_unsigned(a->value.v_binary.subtype, b->value.v_binary.subtype);
+	if (c == 0)
+		c = cmp_bytes(a->value.v_binary.data, a->value.v_binary.data_len,
+			      b->value.v_binary.data, b->value.v_binary.data_len);
+	return c;
+}
+
+static int
+cmp_regexes(const bson_value_t *a, const bson_value_t *b)
+{
+	int c = strcmp(a->value.v_regex.regex, b->value.v_regex.regex);
+
+	if (c == 0)
 		c = strcmp(a->value.v_regex.options, b->value.v_regex.options);
-		return c < 0 ? -1 : c > 0;
-	case BSON_TYPE_DBPOINTER:
-		c = cmp_bytes(a->value.v_dbpointer.collection, a->value.v_dbpointer.collection_len,
-			      b->value.v_dbpointer.collection, b->value.v_dbpointer.collection_len);
-		if (c)
-			return c;
-		return cmp_bytes(a->value.v_dbpointer.oid.bytes, 12, b->value.v_dbpointer.oid.bytes, 12);
-	case BSON_TYPE_CODE:
-		return cmp_bytes(a->value.v_code.code, a->value.v_code.code_len, b->value.v_code.code,
-				 b->value.v_code.code_len);
-	case BSON_TYPE_CODEWSCOPE:
-		c = cmp_bytes(a->value.v_codewscope.code, a->value.v_codewscope.code_len, b->value.v_codewscope.code,
-			      b->value.v_codewscope.code_len);
-		if (c)
-			return c;
-		return bsoncmp_docs(a->value.v_codewscope.scope_data, a->value.v_codewscope.scope_len,
-				    b->value.v_codewscope.scope_data, b->value.v_codewscope.scope_len);
-	case BSON_TYPE_EOD:
+	return c < 0 ? -1 : c > 0;
+}
+
+static int
+cmp_dbpointers(const bson_value_t *a, const bson_value_t *b)
+{
+	int c = cmp_bytes(a->value.v_dbpointer.collection, a->value.v_dbpointer.collection_len,
+			  b->value.v_dbpointer.collection, b->value.v_dbpointer.collection_len);
+
+	if (c == 0)
+		c = cmp_bytes(a->value.v_dbpointer.oid.bytes, 12, b->value.v_dbpointer.oid.bytes,
+			      12);
+	return c;
+}
+
+static int
+cmp_code_w_scope(const bson_value_t *a, const bson_value_t *b)
+{
+	int c = cmp_bytes(a->value.v_codewscope.code, a->value.v_codewscope.code_len,
+			  b->value.v_codewscope.code, b->value.v_codewscope.code_len);
+
+	if (c == 0)
+		c = order_docs(a->value.v_codewscope.scope_data, a->value.v_codewscope.scope_len,
+			       b->value.v_codewscope.scope_data, b->value.v_codewscope.scope_len);
+	return c;
+}
+
+/*
+ * Values of different ranks are ordered by rank; within a rank, by the
+ * rank's own rule. MinKey, MaxKey, null/undefined and unknown types hold
+ * nothing to compare.
+ */
+int
+order_values(const bson_value_t *a, const bson_value_t *b)
+{
+	order_rank_t rank = order_type_rank(a->value_type);
+	order_rank_t b_rank = order_type_rank(b->value_type);
+
+	if (rank != b_rank)
+		return rank < b_rank ? -1 : 1;
+	switch (rank) {
+	case ORDER_NUMBER:
+		return cmp_numbers(a, b);
+	case ORDER_STRING:
+		return cmp_strings(a, b);
+	case ORDER_OBJECT:
+	case ORDER_ARRAY:
+		return order_docs(a->value.v_doc.data, a->value.v_doc.data_len, b->value.v_doc.data,
+				  b->value.v_doc.data_len);
+	case ORDER_BINARY:
+		return cmp_binary(a, b);
+	case ORDER_OID:
+		return cmp_bytes(a->value.v_oid.bytes, 12, b->value.v_oid.bytes, 12);
+	case ORDER_BOOL:
+		return (int)a->value.v_bool - (int)b->value.v_bool;
+	case ORDER_DATE:
+		return a->value.v_datetime < b->value.v_datetime
+			       ? -1
+			       : a->value.v_datetime > b->value.v_datetime;
+	case ORDER_TIMESTAMP:
+		return cmp_unsigned((uint64_t)a->value.v_timestamp.timestamp << 32 |
+					    a->value.v_timestamp.increment,
+				    (uint64_t)b->value.v_timestamp.timestamp << 32 |
+					    b->value.v_timestamp.increment);
+	case ORDER_REGEX:
+		return cmp_regexes(a, b);
+	case ORDER_DBPOINTER:
+		return cmp_dbpointers(a, b);
+	case ORDER_CODE:
+		return cmp_bytes(a->value.v_code.code, a->value.v_code.code_len,
+				 b->value.v_code.code, b->value.v_code.code_len);
+	case ORDER_CODEWSCOPE:
+		return cmp_code_w_scope(a, b);
+	case ORDER_MINKEY:
+	case ORDER_NULLISH:
+	case ORDER_UNKNOWN:
+	case ORDER_MAXKEY:
 	default:
 		return 0;
 	}
@@ -196,7 +248,8 @@ cmp_elements(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, b
 		hb = bson_iter_next(&ib);
 		if (!ha || !hb)
 			return ha == hb ? 0 : ha ? 1 : -1;
-		int ra = bsoncmp_type_rank(bson_iter_type(&ia)), rb = bsoncmp_type_rank(bson_iter_type(&ib));
+		int ra = order_type_rank(bson_iter_type(&ia)),
+		    rb = order_type_rank(bson_iter_type(&ib));
 		if (ra != rb)
 			return ra < rb ? -1 : 1;
 		if (names) {
@@ -204,14 +257,14 @@ cmp_elements(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, b
 			if (c)
 				return c < 0 ? -1 : 1;
 		}
-		int c = bsoncmp_values(bson_iter_value(&ia), bson_iter_value(&ib));
+		int c = order_values(bson_iter_value(&ia), bson_iter_value(&ib));
 		if (c)
 			return c;
 	}
 }
 
 int
-bsoncmp_docs(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+order_docs(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
 	return cmp_elements(a, alen, b, blen, true);
 }
@@ -219,7 +272,8 @@ bsoncmp_docs(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 static int32_t
 le32(const uint8_t *p)
 {
-	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			 (uint32_t)p[3] << 24);
 }
 
 static int64_t
@@ -285,7 +339,7 @@ fast_first(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, int
 }
 
 int
-bsoncmp_keys(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+order_keys(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
 {
 	int c;
 	if (fast_first(a, alen, b, blen, &c))
