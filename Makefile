@@ -58,7 +58,8 @@ UNIT_SRCS := $(wildcard test/unit/*.c)
 UNITS := $(UNIT_SRCS:test/unit/%.c=$(BUILD)/test/%)
 
 MLITE_SRCS := $(wildcard test/mongod-lite/*.c)
-MLITE_OBJS := $(MLITE_SRCS:%.c=$(BUILD)/%.o)
+# The server links libbson only, and of lib/ just the clocks (libc alone).
+MLITE_OBJS := $(MLITE_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/lib/clock.o
 MLITE := $(BUILD)/mongod-lite
 
 BENCH_SRCS := $(wildcard bench/*.c)

@@ -72,7 +72,7 @@ cmd_hello(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_INT32(reply, "maxBsonObjectSize", 16 * 1024 * 1024);
 	BSON_APPEND_INT32(reply, "maxMessageSizeBytes", WIRE_MAX_MESSAGE);
 	BSON_APPEND_INT32(reply, "maxWriteBatchSize", 100000);
-	BSON_APPEND_DATE_TIME(reply, "localTime", server_wall_ms());
+	BSON_APPEND_DATE_TIME(reply, "localTime", clock_wall_ms());
 	BSON_APPEND_INT32(reply, "logicalSessionTimeoutMinutes", 30);
 	BSON_APPEND_INT32(reply, "connectionId", (int32_t)ctx->connection_id);
 	BSON_APPEND_INT32(reply, "minWireVersion", 0);
@@ -131,7 +131,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_DOUBLE(reply, "uptime", (double)up);
 	BSON_APPEND_INT64(reply, "uptimeMillis", (int64_t)up * 1000);
 	BSON_APPEND_INT64(reply, "uptimeEstimate", (int64_t)up);
-	BSON_APPEND_DATE_TIME(reply, "localTime", server_wall_ms());
+	BSON_APPEND_DATE_TIME(reply, "localTime", clock_wall_ms());
 	BSON_APPEND_DOCUMENT_BEGIN(reply, "connections", &sub);
 	BSON_APPEND_INT32(&sub, "current", (int32_t)mlite_stats.connections_current);
 	BSON_APPEND_INT32(&sub, "available", 100000);
@@ -300,7 +300,7 @@ cmd_repl_set_get_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	}
 	oplog_last_time(&t, &i);
 	BSON_APPEND_UTF8(reply, "set", server_config.replset);
-	BSON_APPEND_DATE_TIME(reply, "date", server_wall_ms());
+	BSON_APPEND_DATE_TIME(reply, "date", clock_wall_ms());
 	BSON_APPEND_INT32(reply, "myState", 1);
 	BSON_APPEND_ARRAY_BEGIN(reply, "members", &members);
 	BSON_APPEND_DOCUMENT_BEGIN(&members, "0", &m);

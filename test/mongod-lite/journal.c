@@ -175,7 +175,7 @@ flusher_main(void *arg)
 			continue;
 		}
 		int64_t due = j->last_sync_ms + JOURNAL_GROUP_COMMIT_MS;
-		int64_t now = server_mono_ms();
+		int64_t now = clock_mono_ms();
 		if (!j->sync_requested && now < due) {
 			/* Dirty, nobody waiting: background fsync at most every
 			 * JOURNAL_GROUP_COMMIT_MS. */
@@ -194,7 +194,7 @@ flusher_main(void *arg)
 		} else if (target > j->synced) {
 			j->synced = target;
 		}
-		j->last_sync_ms = server_mono_ms();
+		j->last_sync_ms = clock_mono_ms();
 		j->sync_requested = false;
 		pthread_cond_broadcast(&j->synced_cond);
 	}
@@ -285,7 +285,7 @@ journal_open(const char *dbpath, sync_policy_t policy, journal_replay_fn replay,
 		goto fail;
 	}
 	j->written = j->synced = good_end;
-	j->last_sync_ms = server_mono_ms();
+	j->last_sync_ms = clock_mono_ms();
 	if (policy == SYNC_BATCH) {
 		if (pthread_create(&j->flusher, NULL, flusher_main, j) != 0) {
 			cmd_error(error, 74, "cannot start the journal flusher thread");

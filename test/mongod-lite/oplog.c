@@ -183,7 +183,7 @@ oplog_append(const bson_t *entry, bson_error_t *error)
 	uint8_t *data;
 
 	next_time(&t, &i);
-	int64_t wall = server_wall_ms();
+	int64_t wall = clock_wall_ms();
 	bson_append_timestamp(&full, "ts", 2, t, i);
 	bson_append_int64(&full, "seq", 3, seq);
 	bson_append_date_time(&full, "wall", 4, wall);

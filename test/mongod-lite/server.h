@@ -44,11 +44,9 @@ extern pthread_cond_t server_oplog_cond;
 /* Set by SIGTERM/SIGINT; waits end early when it is. */
 extern volatile sig_atomic_t server_shutting_down;
 
-/* Milliseconds since the epoch (dates, wall times). The server links
- * libbson only, so it keeps these two rather than lib/clock.h's. */
-int64_t server_wall_ms(void);
-/* Milliseconds of a monotonic clock (intervals). */
-int64_t server_mono_ms(void);
+/* The clocks: lib/clock.h's (the one lib/ file the server links, as it
+ * needs nothing but libc). */
+#include "clock.h"
 
 /* Log to stderr when level <= server_config.log_level. */
 void server_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

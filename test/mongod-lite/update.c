@@ -760,11 +760,11 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			}
 			if (ts) {
 				v.value_type = BSON_TYPE_TIMESTAMP;
-				v.value.v_timestamp.timestamp = (uint32_t)(server_wall_ms() / 1000);
+				v.value.v_timestamp.timestamp = (uint32_t)(clock_wall_ms() / 1000);
 				v.value.v_timestamp.increment = 1;
 			} else {
 				v.value_type = BSON_TYPE_DATE_TIME;
-				v.value.v_datetime = server_wall_ms();
+				v.value.v_datetime = clock_wall_ms();
 			}
 			mnode_set(m, &v);
 			rec_add(recs, path, REC_SET);
