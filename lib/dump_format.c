@@ -719,26 +719,6 @@ rename_checked(const char *from, const char *to, bool optional, bson_error_t *er
 	return true;
 }
 
-static bool
-fsync_dir(const char *dir, bson_error_t *error)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot open directory '%s': %s", dir,
-			      strerror(errno));
-		return false;
-	}
-	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot fsync directory '%s': %s", dir,
-			      strerror(errno));
-		close(fd);
-		return false;
-	}
-	close(fd);
-	return true;
-}
-
 bool
 dump_publish(const char *partial_root, const char *root, const char *db, const char *coll,
 	     bool gzip, bson_error_t *error)
@@ -762,7 +742,7 @@ dump_publish(const char *partial_root, const char *root, const char *db, const c
 		bson_free(to);
 		to = NULL;
 	}
-	if (!fsync_dir(dir, error))
+	if (!fs_fsync_dir(dir, error))
 		goto cleanup;
 	for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
 		bool compressed = gzip && k == 0;
@@ -781,13 +761,13 @@ dump_publish(const char *partial_root, const char *root, const char *db, const c
 		goto cleanup;
 	bson_free(from);
 	bson_free(to);
-	if (!fsync_dir(dir, error) || !fsync_dir(root, error)) {
+	if (!fs_fsync_dir(dir, error) || !fs_fsync_dir(root, error)) {
 		from = to = NULL;
 		goto cleanup;
 	}
 	from = dump_file_path(partial_root, db, coll, ".metadata.json", gzip);
 	to = dump_file_path(root, db, coll, ".metadata.json", gzip);
-	if (!rename_checked(from, to, false, error) || !fsync_dir(dir, error))
+	if (!rename_checked(from, to, false, error) || !fs_fsync_dir(dir, error))
 		goto cleanup;
 	ok = dump_remove_tree(partial_root, error);
 
