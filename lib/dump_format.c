@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "fsutil.h"
 
@@ -641,16 +641,13 @@ dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const c
 	       bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER;
-	struct timespec now;
 	char *json;
 	size_t len;
 	bool ok;
 
-	clock_gettime(CLOCK_REALTIME, &now);
 	BSON_APPEND_UTF8(&doc, "ns", ns);
 	BSON_APPEND_TIMESTAMP(&doc, "dumpEndTime", t, i);
-	BSON_APPEND_DATE_TIME(&doc, "writtenAt",
-			      (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
 	BSON_APPEND_UTF8(&doc, "engine", engine);
 	json = bson_as_canonical_extended_json(&doc, &len);
 	ok = fs_write_atomic(path, json, len, error);

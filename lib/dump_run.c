@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "dump_external.h"
 #include "dump_format.h"
@@ -58,22 +59,11 @@ pick_engine(dump_engine_t engine, const char *program, char **tool, bson_error_t
 	return true;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* Seconds since started_ms, a clock_mono_ms() reading. */
 static double
-seconds_since(const struct timespec *start)
+seconds_since(int64_t started_ms)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+	return (double)(clock_mono_ms() - started_ms) / 1e3;
 }
 
 bool
@@ -84,13 +74,12 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	progress_t *progress = NULL;
 	char *tool = NULL, *partial = NULL, *path = NULL, *version = NULL, *db_dir = NULL;
 	char *label = NULL, *ns = NULL;
-	struct timespec started;
+	int64_t started_ms = clock_mono_ms();
 	int64_t docs = 0, bytes = 0, total = 0;
 	uint32_t end_t = 0, end_i = 0;
 	bool have_end = false;
 	bool ok = false;
 
-	clock_gettime(CLOCK_MONOTONIC, &started);
 	dump_metadata_init(&metadata);
 	ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
 	if (!pick_engine(opts->engine, "mongodump", &tool, error))
@@ -163,10 +152,10 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 		log_info("dumped %" PRId64 " documents (%.1f MB) of '%s' to '%s/%s' in %.1fs; "
 			 "dump-end time %u.%u",
 			 docs, (double)bytes / 1e6, ns, opts->root, opts->db,
-			 seconds_since(&started), end_t, end_i);
+			 seconds_since(started_ms), end_t, end_i);
 	else
 		log_info("dumped '%s' with %s to '%s/%s' in %.1fs; dump-end time %u.%u", ns, tool,
-			 opts->root, opts->db, seconds_since(&started), end_t, end_i);
+			 opts->root, opts->db, seconds_since(started_ms), end_t, end_i);
 	ok = true;
 
 cleanup:
@@ -223,14 +212,13 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	dump_restore_stats_t stats;
 	progress_t *progress = NULL;
 	char *tool = NULL, *label = NULL, *source_ns = NULL, *target_ns = NULL;
-	struct timespec started;
+	int64_t started_ms = clock_mono_ms();
 	bson_t deferred;
 	uint32_t end_t = 0, end_i = 0;
 	bool have_end = false, found = false, created = false;
 	int built = 0, deferred_count = 0;
 	bool ok = false;
 
-	clock_gettime(CLOCK_MONOTONIC, &started);
 	memset(&files, 0, sizeof files);
 	memset(&stats, 0, sizeof stats);
 	dump_metadata_init(&metadata);
@@ -315,7 +303,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	bson_destroy(&deferred);
 	marker.ns = bson_strdup(target_ns);
 	marker.source_ns = bson_strdup(source_ns);
-	marker.completed_at_ms = now_ms();
+	marker.completed_at_ms = clock_wall_ms();
 	marker.documents = stats.documents;
 	if (have_end)
 		marker.dump_end = (optime_t){end_t, end_i};
@@ -326,7 +314,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	}
 	log_info("restored %" PRId64 " documents of '%s' into '%s' in %.1fs (%" PRId64
 		 " inserted, %" PRId64 " duplicate keys skipped); %d indexes built, %d deferred",
-		 stats.documents, source_ns, target_ns, seconds_since(&started), stats.inserted,
+		 stats.documents, source_ns, target_ns, seconds_since(started_ms), stats.inserted,
 		 stats.duplicates, built, deferred_count);
 	ok = true;
 

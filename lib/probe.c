@@ -8,9 +8,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
@@ -251,15 +251,6 @@ is_sentinel_delete(const bson_t *event, const bson_t *sentinel_id)
 	return len == sentinel_id->len && memcmp(data, bson_get_data(sentinel_id), len) == 0;
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
 	    bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
@@ -309,7 +300,7 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 	if (bson_iter_init_find(&iter, &reply, "deletedCount") && bson_iter_as_int64(&iter) != 1)
 		log_warn("the probe document in '%s.%s' was gone before the probe deleted it", db,
 			 coll);
-	deadline = monotonic_ms() + timeout_ms;
+	deadline = clock_mono_ms() + timeout_ms;
 	for (;;) {
 		if (mongoc_change_stream_next(stream, &event)) {
 			if (!is_sentinel_delete(event, &sentinel_id))
@@ -345,7 +336,7 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 			explain_stream_error(error, db, coll);
 			goto cleanup;
 		}
-		if (monotonic_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			csm_error_set(error, CSM_EXIT_TEMPFAIL,
 				      "no change event for the probe document on '%s.%s' within "
 				      "%" PRId64

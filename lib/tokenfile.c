@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "tokenfile.h"
@@ -46,15 +47,6 @@ token_file_cleanup(token_file_t *tf)
 	bson_free(tf->writer);
 	bson_destroy(&tf->resume_token);
 	memset(tf, 0, sizeof *tf);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* "2026-11-25T18:00:00.000Z" for Unix ms into buf (32 bytes). */
@@ -124,7 +116,7 @@ token_file_write(const char *path, const token_file_t *tf, bson_error_t *error)
 			path);
 		goto cleanup;
 	}
-	format_iso_ms(tf->written_at_ms ? tf->written_at_ms : now_ms(), written_at,
+	format_iso_ms(tf->written_at_ms ? tf->written_at_ms : clock_wall_ms(), written_at,
 		      sizeof written_at);
 	root = json_pack("{s:i, s:s, s:o, s:{s:I, s:I}, s:s, s:s}", "version", TOKEN_FILE_VERSION,
 			 "ns", tf->ns ? tf->ns : "", "resumeToken", token, "clusterTime", "t",

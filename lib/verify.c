@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include "bsoncmp.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
-/* Microseconds between progress lines on stderr. */
-#define VERIFY_PROGRESS_US (5 * 1000 * 1000)
+/* Milliseconds between progress lines on stderr. */
+#define VERIFY_PROGRESS_MS (5 * 1000)
 /* _ids per $in lookup in sample mode. */
 #define VERIFY_LOOKUP_CHUNK 1000
 
@@ -32,8 +33,8 @@ typedef struct walk {
 	const verify_opts_t *opts;
 	verify_result_t *result;
 	int64_t reported;
-	int64_t started_us;
-	int64_t last_progress_us;
+	int64_t started_ms;
+	int64_t last_progress_ms;
 } walk_t;
 
 void
@@ -192,13 +193,13 @@ report(walk_t *walk, const char *kind, const bson_value_t *id, const char *field
 static void
 maybe_progress(walk_t *walk)
 {
-	int64_t now = bson_get_monotonic_time();
+	int64_t now = clock_mono_ms();
 	double secs;
 
-	if (now - walk->last_progress_us < VERIFY_PROGRESS_US)
+	if (now - walk->last_progress_ms < VERIFY_PROGRESS_MS)
 		return;
-	walk->last_progress_us = now;
-	secs = (double)(now - walk->started_us) / 1e6;
+	walk->last_progress_ms = now;
+	secs = (double)(now - walk->started_ms) / 1e3;
 	log_info("compared %" PRId64 " _ids (%.0f/s): %" PRId64 " missing on target, %" PRId64
 		 " extra, %" PRId64 " different",
 		 walk->result->compared, secs > 0 ? (double)walk->result->compared / secs : 0.0,
@@ -244,10 +245,12 @@ merge_walk(walk_t *walk, mongoc_cursor_t *src_cursor, const char *src_where,
 				goto cleanup;
 		} else {
 			if (src.doc->len != dst.doc->len ||
-			    memcmp(bson_get_data(src.doc), bson_get_data(dst.doc), src.doc->len) != 0) {
+			    memcmp(bson_get_data(src.doc), bson_get_data(dst.doc), src.doc->len) !=
+				    0) {
 				result->different++;
 				report(walk, "different", src.id,
-				       first_different_field(src.doc, dst.doc, field, sizeof field));
+				       first_different_field(src.doc, dst.doc, field,
+							     sizeof field));
 			}
 			if (!side_advance(&src, error) || !side_advance(&dst, error))
 				goto cleanup;
@@ -373,11 +376,11 @@ static bool
 sample_with_server(mongoc_collection_t *coll, int64_t size, id_sample_t *sample, bool *refused,
 		   bson_error_t *error)
 {
-	bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$sample", "{", "size", BCON_INT64(size),
-				    "}", "}", "{", "$project", "{", "_id", BCON_INT32(1), "}",
-				    "}", "]");
-	mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline,
-							      NULL, NULL);
+	bson_t *pipeline =
+		BCON_NEW("pipeline", "[", "{", "$sample", "{", "size", BCON_INT64(size), "}", "}",
+			 "{", "$project", "{", "_id", BCON_INT32(1), "}", "}", "]");
+	mongoc_cursor_t *cursor =
+		mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
 	const bson_t *doc;
 	const bson_t *reply = NULL;
 	bson_iter_t iter;
@@ -406,8 +409,8 @@ sample_with_server(mongoc_collection_t *coll, int64_t size, id_sample_t *sample,
 
 /* Reads every _id (projection {_id: 1}) and keeps a uniform sample of size. */
 static bool
-sample_by_reservoir(mongoc_collection_t *coll, int64_t size, const char *where,
-		    id_sample_t *sample, bson_error_t *error)
+sample_by_reservoir(mongoc_collection_t *coll, int64_t size, const char *where, id_sample_t *sample,
+		    bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER;
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
@@ -479,8 +482,8 @@ compare_sample(walk_t *walk, mongoc_collection_t *src, const char *src_where,
 		for (size_t i = start; i < end; i++) {
 			char key_buf[16];
 			const char *key;
-			size_t key_len = bson_uint32_to_string((uint32_t)(i - start), &key,
-							       key_buf, sizeof key_buf);
+			size_t key_len = bson_uint32_to_string((uint32_t)(i - start), &key, key_buf,
+							       sizeof key_buf);
 
 			bson_append_value(&in_array, key, (int)key_len, &sample->ids[i]);
 		}
@@ -519,7 +522,7 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 	memset(result, 0, sizeof *result);
 	walk.opts = opts;
 	walk.result = result;
-	walk.started_us = walk.last_progress_us = bson_get_monotonic_time();
+	walk.started_ms = walk.last_progress_ms = clock_mono_ms();
 
 	if (!collection_exists(source, opts->db, opts->coll, &exists, error))
 		goto cleanup;
