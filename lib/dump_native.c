@@ -14,10 +14,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "error.h"
 #include "log.h"
+#include "retry.h"
+#include "server_codes.h"
 
 #define DUMP_QUEUE_DEPTH 2
 #define DUMP_INSERT_ATTEMPTS 5
@@ -316,6 +317,7 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 		return false;
 	while (bson_iter_next(&errors)) {
 		bson_iter_t field;
+		bson_error_t item;
 		int32_t code = 0;
 		const char *message = "";
 
@@ -329,85 +331,101 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 				 BSON_ITER_HOLDS_UTF8(&field))
 				message = bson_iter_utf8(&field, NULL);
 		}
-		if (code == 11000 || code == 11001) {
+		bson_set_error(&item, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+		if (csm_error_classify(&item, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
 			*duplicates += 1;
 		} else if (!*fatal) {
 			*fatal = true;
-			bson_set_error(error, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+			memcpy(error, &item, sizeof *error);
 		}
 	}
 	return any;
 }
 
-/* Inserts one batch; counts into shared. False with error on a fatal error. */
+/*
+ * Sends batch once as an unordered bulk insert and counts what landed into
+ * shared. True when the batch is done: inserted, or rejected only as
+ * duplicate keys. Otherwise false with error (the first non-duplicate write
+ * error, or the bulk's own) and *reply holding the server's reply (the
+ * caller destroys it either way), so the caller can classify the failure.
+ */
 static bool
-insert_batch(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
-	     bson_error_t *error)
+insert_batch_once(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
+		  bson_t *reply, bson_error_t *error)
 {
 	bson_t bulk_opts = BSON_INITIALIZER;
 	bson_t insert_opts = BSON_INITIALIZER;
-	int64_t backoff_ms = 100;
-	bool ok = false;
+	mongoc_bulk_operation_t *bulk;
+	size_t offset = 0;
+	int64_t duplicates = 0;
+	bool fatal = false;
+	bool done;
 
 	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
 	/* Dumped documents are what the server already accepted; field names
 	 * with dots or dollars are legal there since 5.0. */
 	BSON_APPEND_BOOL(&insert_opts, "validate", false);
-	for (int attempt = 1; attempt <= DUMP_INSERT_ATTEMPTS; attempt++) {
-		mongoc_bulk_operation_t *bulk =
-			mongoc_collection_create_bulk_operation_with_opts(collection, &bulk_opts);
-		bson_t reply;
-		size_t offset = 0;
-		int64_t duplicates = 0;
-		bool fatal = false;
-		bool done;
+	bulk = mongoc_collection_create_bulk_operation_with_opts(collection, &bulk_opts);
+	while (offset < batch->len) {
+		uint32_t doc_len;
+		bson_t doc;
 
-		while (offset < batch->len) {
-			uint32_t doc_len;
-			bson_t doc;
-
-			memcpy(&doc_len, batch->data + offset, sizeof doc_len);
-			doc_len = BSON_UINT32_FROM_LE(doc_len);
-			bson_init_static(&doc, batch->data + offset, doc_len);
-			mongoc_bulk_operation_insert_with_opts(bulk, &doc, &insert_opts, NULL);
-			offset += doc_len;
-		}
-		done = mongoc_bulk_operation_execute(bulk, &reply, error) != 0;
-		if (!done && classify_write_errors(&reply, &duplicates, &fatal, error) && !fatal)
-			done = true;
-		if (done) {
-			bson_iter_t iter;
-			int64_t inserted = 0;
-
-			if (bson_iter_init_find(&iter, &reply, "nInserted"))
-				inserted = bson_iter_as_int64(&iter);
-			pthread_mutex_lock(&shared->lock);
-			shared->inserted += inserted;
-			shared->duplicates += duplicates;
-			pthread_mutex_unlock(&shared->lock);
-		}
-		bool transient = !done && !fatal && csm_error_is_transient(error, &reply);
-
-		bson_destroy(&reply);
-		mongoc_bulk_operation_destroy(bulk);
-		if (done) {
-			ok = true;
-			break;
-		}
-		if (!transient || attempt == DUMP_INSERT_ATTEMPTS)
-			break;
-		log_warn("insert into '%s.%s' failed (%s); retrying in %" PRId64 " ms", shared->db,
-			 shared->coll, error->message, backoff_ms);
-		{
-			struct timespec pause = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
-
-			nanosleep(&pause, NULL);
-		}
-		backoff_ms *= 2;
+		memcpy(&doc_len, batch->data + offset, sizeof doc_len);
+		doc_len = BSON_UINT32_FROM_LE(doc_len);
+		bson_init_static(&doc, batch->data + offset, doc_len);
+		mongoc_bulk_operation_insert_with_opts(bulk, &doc, &insert_opts, NULL);
+		offset += doc_len;
 	}
+	done = mongoc_bulk_operation_execute(bulk, reply, error) != 0;
+	if (!done && classify_write_errors(reply, &duplicates, &fatal, error) && !fatal)
+		done = true;
+	if (done) {
+		bson_iter_t iter;
+		int64_t inserted = 0;
+
+		if (bson_iter_init_find(&iter, reply, "nInserted"))
+			inserted = bson_iter_as_int64(&iter);
+		pthread_mutex_lock(&shared->lock);
+		shared->inserted += inserted;
+		shared->duplicates += duplicates;
+		pthread_mutex_unlock(&shared->lock);
+	}
+	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(&insert_opts);
 	bson_destroy(&bulk_opts);
-	return ok;
+	return done;
+}
+
+/*
+ * Inserts one batch, retrying a transient failure (lib/retry.h) up to
+ * DUMP_INSERT_ATTEMPTS tries in all. False with error otherwise.
+ */
+static bool
+insert_batch(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
+	     bson_error_t *error)
+{
+	char *what = NULL;
+	retry_t retry;
+	bool done;
+
+	retry_init(&retry, DUMP_INSERT_ATTEMPTS - 1);
+	for (;;) {
+		bson_t reply;
+		bool transient;
+
+		done = insert_batch_once(collection, batch, shared, &reply, error);
+		transient = !done && csm_error_is_transient(error, &reply);
+		bson_destroy(&reply);
+		if (!transient)
+			break;
+		if (what == NULL)
+			what = bson_strdup_printf("inserting a batch into '%s.%s' on the target",
+						  shared->db, shared->coll);
+		if (!retry_wait(&retry, what, error))
+			break;
+	}
+	bson_free(what);
+	return done;
 }
 
 static void *
@@ -442,8 +460,9 @@ worker_main(void *arg)
 			if (insert_batch(collection, batch, shared, &error)) {
 				progress_add(shared->progress, batch->ndocs, (int64_t)batch->len);
 			} else {
-				csm_error_prefix(&error, "cannot insert into '%s.%s'", shared->db,
-						 shared->coll);
+				if (!csm_error_is_stopped(&error))
+					csm_error_prefix(&error, "cannot insert into '%s.%s'",
+							 shared->db, shared->coll);
 				shared_fail(shared, &error);
 			}
 		}
@@ -618,8 +637,8 @@ dump_native_create_collection(mongoc_client_t *client, const char *db, const cha
 	if (options != NULL && !bson_empty(options))
 		bson_concat(&cmd, options);
 	if (!mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error)) {
-		/* 48 NamespaceExists: created meanwhile; that is what we wanted. */
-		if (error->code == 48) {
+		/* Created meanwhile: that is what we wanted. */
+		if (csm_error_server_code(error, NULL) == SERVER_NAMESPACE_EXISTS) {
 			ok = true;
 			goto cleanup;
 		}
@@ -643,8 +662,9 @@ dump_native_drop_collection(mongoc_client_t *client, const char *db, const char 
 
 	BSON_APPEND_UTF8(&cmd, "drop", coll);
 	ok = mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error);
-	/* 26 NamespaceNotFound, or "ns not found" from older servers. */
-	if (!ok && (error->code == 26 || strstr(error->message, "ns not found") != NULL))
+	/* NamespaceNotFound, or "ns not found" from older servers. */
+	if (!ok && (csm_error_server_code(error, NULL) == SERVER_NAMESPACE_NOT_FOUND ||
+		    strstr(error->message, "ns not found") != NULL))
 		ok = true;
 	if (!ok)
 		csm_error_prefix(error, "cannot drop '%s.%s'", db, coll);
@@ -737,7 +757,7 @@ dump_native_create_indexes(mongoc_client_t *client, const char *db, const char *
 		goto cleanup;
 	}
 	if (!mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error)) {
-		if (error->code == 11000) {
+		if (csm_error_classify(error, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
 			char detail[sizeof error->message];
 
 			bson_strncpy(detail, error->message, sizeof detail);

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "server_codes.h"
 
 #define PROBE_AWAIT_MS 1000
 
@@ -42,11 +43,11 @@ set_no_replset_error(bson_error_t *error, const char *db, const char *coll)
 static void
 explain_stream_error(bson_error_t *error, const char *db, const char *coll)
 {
-	if (error->code == 40573) {
+	if (csm_error_server_code(error, NULL) == SERVER_CHANGE_STREAM_NEEDS_REPLICA_SET) {
 		set_no_replset_error(error, db, coll);
 		return;
 	}
-	if (error->code == 13) {
+	if (csm_error_classify(error, NULL) == CSM_ERRCLASS_AUTH) {
 		csm_error_prefix(error,
 				 "not authorized to open a change stream on '%s.%s' (needs "
 				 "the changeStream and find actions)",
