@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "error.h"
 #include "log.h"
 #include "retry.h"
@@ -26,66 +27,22 @@
 
 /* ---- metadata ---- */
 
-/* Finds db.coll in listCollections; *info is set to a copy (bson_destroy
- * it) when found, left empty otherwise. */
-static bool
-find_collection_info(mongoc_client_t *client, const char *db, const char *coll, bson_t *info,
-		     bool *found, bson_error_t *error)
-{
-	mongoc_database_t *database = mongoc_client_get_database(client, db);
-	bson_t opts = BSON_INITIALIZER;
-	bson_t filter;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok;
-
-	*found = false;
-	bson_init(info);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", coll);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (!*found) {
-			bson_destroy(info);
-			bson_copy_to(doc, info);
-			*found = true;
-		}
-	}
-	ok = !mongoc_cursor_error(cursor, error);
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	mongoc_database_destroy(database);
-	return ok;
-}
-
 bool
 dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
 			  dump_metadata_t *metadata, bson_error_t *error)
 {
 	mongoc_collection_t *collection = NULL;
 	mongoc_cursor_t *cursor = NULL;
-	bson_t info = BSON_INITIALIZER;
+	bson_t info;
 	bson_t indexes = BSON_INITIALIZER;
 	bson_iter_t iter;
 	const bson_t *spec;
-	bool found = false;
 	bool ok = false;
 	uint32_t n = 0;
 
 	dump_metadata_init(metadata);
-	bson_destroy(&info);
-	if (!find_collection_info(client, db, coll, &info, &found, error)) {
-		csm_error_prefix(error, "cannot list collections of '%s'", db);
+	if (!catalog_source_collection(client, db, coll, &info, error))
 		goto cleanup;
-	}
-	if (!found) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "no collection '%s.%s' on the source: check the database and "
-			      "collection names",
-			      db, coll);
-		goto cleanup;
-	}
 	metadata->collection_name = bson_strdup(coll);
 	metadata->type = bson_strdup("collection");
 	if (bson_iter_init_find(&iter, &info, "type") && BSON_ITER_HOLDS_UTF8(&iter)) {
@@ -608,17 +565,6 @@ cleanup:
 /* ---- catalog ---- */
 
 bool
-dump_native_collection_exists(mongoc_client_t *client, const char *db, const char *coll,
-			      bool *exists, bson_error_t *error)
-{
-	bson_t info;
-	bool ok = find_collection_info(client, db, coll, &info, exists, error);
-
-	bson_destroy(&info);
-	return ok;
-}
-
-bool
 dump_native_create_collection(mongoc_client_t *client, const char *db, const char *coll,
 			      const bson_t *options, bool *created, bson_error_t *error)
 {
@@ -627,7 +573,7 @@ dump_native_create_collection(mongoc_client_t *client, const char *db, const cha
 	bool ok = false;
 
 	*created = false;
-	if (!dump_native_collection_exists(client, db, coll, &exists, error))
+	if (!catalog_collection_info(client, db, coll, &exists, NULL, error))
 		goto cleanup;
 	if (exists) {
 		ok = true;

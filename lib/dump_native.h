@@ -54,10 +54,6 @@ bool dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const 
 			      const char *bson_path, bool gzip, int jobs, progress_t *progress,
 			      dump_restore_stats_t *stats, bson_error_t *error);
 
-/* True when db.coll exists; false with error unset when it does not. */
-bool dump_native_collection_exists(mongoc_client_t *client, const char *db, const char *coll,
-				   bool *exists, bson_error_t *error);
-
 /*
  * Creates db.coll with options (listCollections' form) unless it exists;
  * *created tells which.

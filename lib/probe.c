@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "clock.h"
 #include "error.h"
 #include "log.h"
@@ -61,15 +62,10 @@ bool
 probe_check_source(mongoc_client_t *client, const char *db, const char *coll, bool *capped,
 		   bson_error_t *error)
 {
-	mongoc_database_t *database = NULL;
-	mongoc_cursor_t *cursor = NULL;
 	bson_t cmd = BSON_INITIALIZER;
 	bson_t reply = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bson_t filter;
+	bson_t info = BSON_INITIALIZER;
 	bson_iter_t iter;
-	const bson_t *info;
-	bool found = false;
 	bool ok = false;
 
 	*capped = false;
@@ -86,34 +82,16 @@ probe_check_source(mongoc_client_t *client, const char *db, const char *coll, bo
 		set_no_replset_error(error, db, coll);
 		goto cleanup;
 	}
-	database = mongoc_client_get_database(client, db);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", coll);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	while (mongoc_cursor_next(cursor, &info)) {
-		found = true;
-		if (bson_iter_init(&iter, info) &&
-		    bson_iter_find_descendant(&iter, "options.capped", &iter))
-			*capped = bson_iter_as_bool(&iter);
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		csm_error_prefix(error, "cannot list the collections of '%s'", db);
+	bson_destroy(&info);
+	if (!catalog_source_collection(client, db, coll, &info, error))
 		goto cleanup;
-	}
-	if (!found) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "no collection '%s.%s' on the source: check the database and "
-			      "collection names",
-			      db, coll);
-		goto cleanup;
-	}
+	if (bson_iter_init(&iter, &info) &&
+	    bson_iter_find_descendant(&iter, "options.capped", &iter))
+		*capped = bson_iter_as_bool(&iter);
 	ok = true;
 
 cleanup:
-	mongoc_cursor_destroy(cursor);
-	mongoc_database_destroy(database);
-	bson_destroy(&opts);
+	bson_destroy(&info);
 	bson_destroy(&reply);
 	bson_destroy(&cmd);
 	return ok;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bsoncmp.h"
+#include "catalog.h"
 #include "clock.h"
 #include "error.h"
 #include "log.h"
@@ -281,40 +282,6 @@ find_in_id_order(mongoc_collection_t *coll, const bson_t *filter, int32_t batch_
 	return cursor;
 }
 
-/* Whether db.name exists (a listCollections filter by name). */
-static bool
-collection_exists(mongoc_client_t *client, const char *db, const char *name, bool *exists,
-		  bson_error_t *error)
-{
-	mongoc_database_t *database = mongoc_client_get_database(client, db);
-	bson_t opts = BSON_INITIALIZER;
-	bson_t filter;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bson_iter_t iter;
-	bool ok = true;
-
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", name);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	*exists = false;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		/* Checked here too, in case a server ignores the filter. */
-		if (bson_iter_init_find(&iter, doc, "name") && BSON_ITER_HOLDS_UTF8(&iter) &&
-		    strcmp(bson_iter_utf8(&iter, NULL), name) == 0)
-			*exists = true;
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		csm_error_prefix(error, "cannot list the collections of '%s'", db);
-		ok = false;
-	}
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	mongoc_database_destroy(database);
-	return ok;
-}
-
 static bool
 count_of(mongoc_collection_t *coll, bool estimated, const char *where, int64_t *out,
 	 bson_error_t *error)
@@ -524,7 +491,7 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 	walk.result = result;
 	walk.started_ms = walk.last_progress_ms = clock_mono_ms();
 
-	if (!collection_exists(source, opts->db, opts->coll, &exists, error))
+	if (!catalog_collection_info(source, opts->db, opts->coll, &exists, NULL, error))
 		goto cleanup;
 	if (!exists) {
 		csm_error_set(error, CSM_EXIT_NOINPUT,
@@ -532,7 +499,7 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 			      src_where);
 		goto cleanup;
 	}
-	if (!collection_exists(target, to_db, to_coll, &exists, error))
+	if (!catalog_collection_info(target, to_db, to_coll, &exists, NULL, error))
 		goto cleanup;
 	if (!exists) {
 		csm_error_set(error, CSM_EXIT_NOINPUT,
