@@ -204,7 +204,7 @@ capture_choose_start(const token_file_t *tf, const staging_last_t *last,
 	if (tf && !bson_empty(&tf->resume_token)) {
 		ours = tf->writer && !strncmp(tf->writer, CAPTURE_WRITER, strlen(CAPTURE_WRITER));
 		if (!have || (!ours && tf->written_at_ms > newest_write_ms)) {
-			start_set(start, &tf->resume_token, tf->cluster_time_t, tf->cluster_time_i,
+			start_set(start, &tf->resume_token, tf->cluster_time.t, tf->cluster_time.i,
 				  "token file");
 			have = true;
 		}

@@ -637,7 +637,7 @@ dump_prelude_write(const char *root, const char *server_version, bson_error_t *e
 /* ---- the dump-end time ---- */
 
 bool
-dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const char *engine,
+dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,
 	       bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER;
@@ -646,7 +646,7 @@ dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const c
 	bool ok;
 
 	BSON_APPEND_UTF8(&doc, "ns", ns);
-	BSON_APPEND_TIMESTAMP(&doc, "dumpEndTime", t, i);
+	optime_append(&doc, "dumpEndTime", dump_end);
 	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
 	BSON_APPEND_UTF8(&doc, "engine", engine);
 	json = bson_as_canonical_extended_json(&doc, &len);
@@ -657,31 +657,28 @@ dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const c
 }
 
 bool
-dump_end_read(const char *path, bool *found, uint32_t *t, uint32_t *i, bson_error_t *error)
+dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *error)
 {
 	char *json;
 	size_t len = 0;
 	bson_t *doc;
 	bson_error_t json_error;
-	bson_iter_t iter;
 	bool ok = false;
 
 	*found = false;
-	*t = *i = 0;
+	*dump_end = OPTIME_ZERO;
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return true;
 	json = read_small_file(path, false, &len, error);
 	if (json == NULL)
 		return false;
 	doc = bson_new_from_json((const uint8_t *)json, (ssize_t)len, &json_error);
-	if (doc == NULL || !bson_iter_init_find(&iter, doc, "dumpEndTime") ||
-	    !BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
+	if (doc == NULL || !optime_from_doc(doc, "dumpEndTime", dump_end)) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "dump-end file '%s' is unreadable (no Timestamp 'dumpEndTime'); "
 			      "dump the collection again",
 			      path);
 	} else {
-		bson_iter_timestamp(&iter, t, i);
 		*found = true;
 		ok = true;
 	}

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "optime.h"
+
 /* Query-escapes name as mongodump does for file names ("a/b$" ->
  * "a%2Fb%24"). The caller bson_free()s the result. */
 char *dump_escape_name(const char *name);
@@ -66,12 +68,13 @@ bool dump_prelude_write(const char *root, const char *server_version, bson_error
 
 /* Writes the dump-end file (ns, dumpEndTime as a Timestamp, writtenAt,
  * engine) atomically, mode 0600. */
-bool dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const char *engine,
+bool dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,
 		    bson_error_t *error);
 
-/* Reads a dump-end file. A missing file sets *found false and succeeds (a
- * dump made by mongodump alone has none); an unreadable one is exit 65. */
-bool dump_end_read(const char *path, bool *found, uint32_t *t, uint32_t *i, bson_error_t *error);
+/* Reads a dump-end file into *dump_end. A missing file sets *found false and
+ * *dump_end to OPTIME_ZERO and succeeds (a dump made by mongodump alone has
+ * none); an unreadable one is exit 65. */
+bool dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *error);
 
 /* A file of BSON documents being written (optionally through gzip). */
 typedef struct dump_out dump_out_t;

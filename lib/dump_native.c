@@ -730,7 +730,7 @@ cleanup:
 /* ---- server facts ---- */
 
 bool
-dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint32_t *i,
+dump_native_cluster_time(mongoc_client_t *client, bool *found, optime_t *cluster_time,
 			 bson_error_t *error)
 {
 	bson_t cmd = BSON_INITIALIZER;
@@ -739,18 +739,16 @@ dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint
 	bool ok;
 
 	*found = false;
-	*t = *i = 0;
+	*cluster_time = OPTIME_ZERO;
 	BSON_APPEND_INT32(&cmd, "ping", 1);
 	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error);
 	if (ok) {
-		if (bson_iter_init_find(&iter, &reply, "operationTime") &&
-		    BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
-			bson_iter_timestamp(&iter, t, i);
+		if (optime_from_doc(&reply, "operationTime", cluster_time)) {
 			*found = true;
 		} else if (bson_iter_init(&iter, &reply) &&
 			   bson_iter_find_descendant(&iter, "$clusterTime.clusterTime", &iter) &&
 			   BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
-			bson_iter_timestamp(&iter, t, i);
+			bson_iter_timestamp(&iter, &cluster_time->t, &cluster_time->i);
 			*found = true;
 		}
 	} else {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dump_format.h"
+#include "optime.h"
 #include "progress.h"
 
 /* Largest restore batch: mongorestore's and the server's natural units. */
@@ -86,7 +87,7 @@ bool dump_native_create_indexes(mongoc_client_t *client, const char *db, const c
  * ping. *found is false on a server that keeps no cluster time
  * (standalone).
  */
-bool dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint32_t *i,
+bool dump_native_cluster_time(mongoc_client_t *client, bool *found, optime_t *cluster_time,
 			      bson_error_t *error);
 
 /* The server's version from buildInfo, newly allocated (bson_free), or

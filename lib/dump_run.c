@@ -76,7 +76,7 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	char *label = NULL, *ns = NULL;
 	int64_t started_ms = clock_mono_ms();
 	int64_t docs = 0, bytes = 0, total = 0;
-	uint32_t end_t = 0, end_i = 0;
+	optime_t dump_end = OPTIME_ZERO;
 	bool have_end = false;
 	bool ok = false;
 
@@ -134,12 +134,12 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	}
 	/* Any event after this time may be missing from the dump; replay must
 	 * reach it before unique indexes are safe to build (SPEC §6). */
-	if (!dump_native_cluster_time(client, &have_end, &end_t, &end_i, error))
+	if (!dump_native_cluster_time(client, &have_end, &dump_end, error))
 		goto cleanup;
 	if (have_end) {
 		bson_free(path);
 		path = dump_file_path(partial, opts->db, opts->coll, ".dump-end.json", false);
-		if (!dump_end_write(path, ns, end_t, end_i, tool ? "external" : "native", error))
+		if (!dump_end_write(path, ns, dump_end, tool ? "external" : "native", error))
 			goto cleanup;
 	} else {
 		log_warn("the source reports no cluster time (a standalone server?): the dump of "
@@ -152,10 +152,10 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 		log_info("dumped %" PRId64 " documents (%.1f MB) of '%s' to '%s/%s' in %.1fs; "
 			 "dump-end time %u.%u",
 			 docs, (double)bytes / 1e6, ns, opts->root, opts->db,
-			 seconds_since(started_ms), end_t, end_i);
+			 seconds_since(started_ms), dump_end.t, dump_end.i);
 	else
 		log_info("dumped '%s' with %s to '%s/%s' in %.1fs; dump-end time %u.%u", ns, tool,
-			 opts->root, opts->db, seconds_since(started_ms), end_t, end_i);
+			 opts->root, opts->db, seconds_since(started_ms), dump_end.t, dump_end.i);
 	ok = true;
 
 cleanup:
@@ -214,7 +214,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	char *tool = NULL, *label = NULL, *source_ns = NULL, *target_ns = NULL;
 	int64_t started_ms = clock_mono_ms();
 	bson_t deferred;
-	uint32_t end_t = 0, end_i = 0;
+	optime_t dump_end = OPTIME_ZERO;
 	bool have_end = false, found = false, created = false;
 	int built = 0, deferred_count = 0;
 	bool ok = false;
@@ -257,7 +257,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	dump_metadata_cleanup(&metadata);
 	if (!dump_metadata_read(files.metadata, files.gzip, &metadata, error))
 		goto cleanup;
-	if (!dump_end_read(files.dump_end, &have_end, &end_t, &end_i, error))
+	if (!dump_end_read(files.dump_end, &have_end, &dump_end, error))
 		goto cleanup;
 	if (opts->defer_constraints && !have_end)
 		log_warn(
@@ -305,8 +305,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	marker.source_ns = bson_strdup(source_ns);
 	marker.completed_at_ms = clock_wall_ms();
 	marker.documents = stats.documents;
-	if (have_end)
-		marker.dump_end = (optime_t){end_t, end_i};
+	marker.dump_end = dump_end;
 	if (!marker_write(meta, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",
 				 target_ns);

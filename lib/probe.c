@@ -98,7 +98,7 @@ cleanup:
 }
 
 bool
-probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i)
+probe_token_time(const bson_t *token, optime_t *cluster_time)
 {
 	bson_iter_t iter;
 	const char *data;
@@ -116,27 +116,25 @@ probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i)
 	}
 	memcpy(part, data + 2, 8);
 	part[8] = '\0';
-	*t = (uint32_t)strtoul(part, NULL, 16);
+	cluster_time->t = (uint32_t)strtoul(part, NULL, 16);
 	memcpy(part, data + 10, 8);
-	*i = (uint32_t)strtoul(part, NULL, 16);
+	cluster_time->i = (uint32_t)strtoul(part, NULL, 16);
 	return true;
 }
 
 /* The operationTime of a ping, when the server reports one. */
 static bool
-operation_time(mongoc_client_t *client, uint32_t *t, uint32_t *i, bson_error_t *error)
+operation_time(mongoc_client_t *client, optime_t *op_time, bson_error_t *error)
 {
 	bson_t cmd = BSON_INITIALIZER;
 	bson_t reply;
-	bson_iter_t iter;
 	bool ok;
 
-	*t = *i = 0;
+	*op_time = OPTIME_ZERO;
 	BSON_APPEND_INT32(&cmd, "ping", 1);
 	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error);
-	if (ok && bson_iter_init_find(&iter, &reply, "operationTime") &&
-	    BSON_ITER_HOLDS_TIMESTAMP(&iter))
-		bson_iter_timestamp(&iter, t, i);
+	if (ok)
+		optime_from_doc(&reply, "operationTime", op_time);
 	bson_destroy(&reply);
 	bson_destroy(&cmd);
 	return ok;
@@ -167,17 +165,17 @@ open_stream(mongoc_collection_t *collection, const char *db, const char *coll, b
 
 static bool
 probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *db,
-	  const char *coll, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+	  const char *coll, bson_t *token, optime_t *cluster_time, bson_error_t *error)
 {
 	mongoc_change_stream_t *stream = NULL;
 	const bson_t *event = NULL;
 	const bson_t *resume_token;
-	uint32_t before_t = 0, before_i = 0;
+	optime_t before;
 	bool ok = false;
 
 	/* Taken before the stream opens, so it is never later than the token:
 	 * safe even as a startAtOperationTime. */
-	if (!operation_time(client, &before_t, &before_i, error)) {
+	if (!operation_time(client, &before, error)) {
 		csm_error_prefix(error, "cannot read the source's operation time");
 		return false;
 	}
@@ -200,10 +198,8 @@ probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *
 	}
 	bson_destroy(token);
 	bson_copy_to(resume_token, token);
-	if (!probe_token_time(token, t, i)) {
-		*t = before_t;
-		*i = before_i;
-	}
+	if (!probe_token_time(token, cluster_time))
+		*cluster_time = before;
 	ok = true;
 
 cleanup:
@@ -232,7 +228,7 @@ is_sentinel_delete(const bson_t *event, const bson_t *sentinel_id)
 
 static bool
 probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
-	    bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+	    bson_t *token, optime_t *cluster_time, bson_error_t *error)
 {
 	mongoc_change_stream_t *stream = NULL;
 	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
@@ -303,11 +299,8 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 				bson_destroy(token);
 				bson_copy_to(&view, token);
 			}
-			if (bson_iter_init_find(&iter, event, "clusterTime") &&
-			    BSON_ITER_HOLDS_TIMESTAMP(&iter))
-				bson_iter_timestamp(&iter, t, i);
-			else
-				probe_token_time(token, t, i);
+			if (!optime_from_doc(event, "clusterTime", cluster_time))
+				probe_token_time(token, cluster_time);
 			ok = true;
 			break;
 		}
@@ -338,17 +331,17 @@ cleanup:
 
 bool
 probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
-	  int64_t timeout_ms, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+	  int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error)
 {
 	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
 	bool ok;
 
 	bson_init(token);
-	*t = *i = 0;
+	*cluster_time = OPTIME_ZERO;
 	if (method == PROBE_METHOD_NOW)
-		ok = probe_now(client, collection, db, coll, token, t, i, error);
+		ok = probe_now(client, collection, db, coll, token, cluster_time, error);
 	else
-		ok = probe_dummy(collection, db, coll, timeout_ms, token, t, i, error);
+		ok = probe_dummy(collection, db, coll, timeout_ms, token, cluster_time, error);
 	mongoc_collection_destroy(collection);
 	return ok;
 }

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "optime.h"
+
 typedef enum { PROBE_METHOD_DUMMY, PROBE_METHOD_NOW } probe_method_t;
 
 /* Parses "dummy" | "now"; false when unknown. */
@@ -37,13 +39,13 @@ bool probe_check_source(mongoc_client_t *client, const char *db, const char *col
  * token is initialized by the call (bson_destroy it).
  */
 bool probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
-	       int64_t timeout_ms, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error);
+	       int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error);
 
 /*
  * The cluster time a resume token encodes: MongoDB's token _data is a hex
  * KeyString starting with 0x82 and the 8-byte Timestamp. False when token
  * is not of that form.
  */
-bool probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i);
+bool probe_token_time(const bson_t *token, optime_t *cluster_time);
 
 #endif

@@ -120,7 +120,7 @@ token_file_write(const char *path, const token_file_t *tf, bson_error_t *error)
 		      sizeof written_at);
 	root = json_pack("{s:i, s:s, s:o, s:{s:I, s:I}, s:s, s:s}", "version", TOKEN_FILE_VERSION,
 			 "ns", tf->ns ? tf->ns : "", "resumeToken", token, "clusterTime", "t",
-			 (json_int_t)tf->cluster_time_t, "i", (json_int_t)tf->cluster_time_i,
+			 (json_int_t)tf->cluster_time.t, "i", (json_int_t)tf->cluster_time.i,
 			 "writtenAt", written_at, "writer", tf->writer ? tf->writer : "");
 	token = NULL; /* stolen by "o", even on failure */
 	if (!root) {
@@ -272,8 +272,8 @@ token_file_read(const char *path, token_file_t *tf, bson_error_t *error)
 		corrupt(error, path, "field 'clusterTime' missing");
 		goto cleanup;
 	}
-	if (!json_is_object(ct) || !get_u32(ct, "t", &tf->cluster_time_t) ||
-	    !get_u32(ct, "i", &tf->cluster_time_i)) {
+	if (!json_is_object(ct) || !get_u32(ct, "t", &tf->cluster_time.t) ||
+	    !get_u32(ct, "i", &tf->cluster_time.i)) {
 		corrupt(error, path, "field 'clusterTime' is not {\"t\": uint32, \"i\": uint32}");
 		goto cleanup;
 	}

@@ -326,8 +326,7 @@ flush(capture_run_t *run, int *rc)
 	tf.writer = bson_strdup(CAPTURE_WRITER);
 	bson_destroy(&tf.resume_token);
 	bson_copy_to(&run->resume_token, &tf.resume_token);
-	tf.cluster_time_t = run->resume_ct_t;
-	tf.cluster_time_i = run->resume_ct_i;
+	tf.cluster_time = (optime_t){run->resume_ct_t, run->resume_ct_i};
 	if (!token_file_write(run->token_path, &tf, &error)) {
 		token_file_cleanup(&tf);
 		log_error("%s (the batch is staged; a restart resumes from the staging collection)",

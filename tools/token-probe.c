@@ -176,14 +176,14 @@ main(int argc, char **argv)
 		goto fail;
 	}
 	if (!probe_run(client, db, coll, method, timeout_s * 1000, &token_file.resume_token,
-		       &token_file.cluster_time_t, &token_file.cluster_time_i, &error))
+		       &token_file.cluster_time, &error))
 		goto fail;
 	token_file.ns = bson_strdup_printf("%s.%s", db, coll);
 	token_file.writer = bson_strdup_printf("token-probe/%s", method_name);
 	if (!fs_mkdir_p(state_dir, &error) || !token_file_write(path, &token_file, &error))
 		goto fail;
 	log_info("wrote the resume point of '%s' (clusterTime %u.%u, method %s) to '%s'",
-		 token_file.ns, token_file.cluster_time_t, token_file.cluster_time_i, method_name,
+		 token_file.ns, token_file.cluster_time.t, token_file.cluster_time.i, method_name,
 		 path);
 	rc = 0;
 	goto cleanup;
