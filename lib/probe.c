@@ -226,37 +226,37 @@ is_sentinel_delete(const bson_t *event, const bson_t *sentinel_id)
 	return len == sentinel_id->len && memcmp(data, bson_get_data(sentinel_id), len) == 0;
 }
 
-static bool
-probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
-	    bson_t *token, optime_t *cluster_time, bson_error_t *error)
+/* The sentinel's _id: {PROBE_SENTINEL_FIELD: a fresh ObjectId, host, pid}. */
+static void
+sentinel_id_init(bson_t *sentinel_id, char oid_text[25])
 {
-	mongoc_change_stream_t *stream = NULL;
-	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
-	bson_t sentinel_id = BSON_INITIALIZER;
-	bson_t sentinel = BSON_INITIALIZER;
-	bson_t write_opts = BSON_INITIALIZER;
-	bson_t reply = BSON_INITIALIZER;
-	bson_oid_t oid;
 	char host[256] = "unknown";
-	char oid_text[25];
-	const bson_t *event;
-	bson_iter_t iter;
-	int64_t deadline;
-	bool ok = false;
+	bson_oid_t oid;
 
 	bson_oid_init(&oid, NULL);
 	bson_oid_to_string(&oid, oid_text);
 	gethostname(host, sizeof host - 1);
-	BSON_APPEND_OID(&sentinel_id, PROBE_SENTINEL_FIELD, &oid);
-	BSON_APPEND_UTF8(&sentinel_id, "host", host);
-	BSON_APPEND_INT32(&sentinel_id, "pid", (int32_t)getpid());
-	BSON_APPEND_DOCUMENT(&sentinel, "_id", &sentinel_id);
+	bson_init(sentinel_id);
+	BSON_APPEND_OID(sentinel_id, PROBE_SENTINEL_FIELD, &oid);
+	BSON_APPEND_UTF8(sentinel_id, "host", host);
+	BSON_APPEND_INT32(sentinel_id, "pid", (int32_t)getpid());
+}
+
+/* Inserts and then deletes the sentinel {_id: sentinel_id}, w: majority. */
+static bool
+write_sentinel(mongoc_collection_t *collection, const char *db, const char *coll,
+	       const bson_t *sentinel_id, const char *oid_text, bson_error_t *error)
+{
+	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
+	bson_t sentinel = BSON_INITIALIZER;
+	bson_t write_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_iter_t iter;
+	bool ok = false;
+
+	BSON_APPEND_DOCUMENT(&sentinel, "_id", sentinel_id);
 	mongoc_write_concern_set_wmajority(write_concern, 0);
 	mongoc_write_concern_append(write_concern, &write_opts);
-
-	stream = open_stream(collection, db, coll, error);
-	if (stream == NULL)
-		goto cleanup;
 	if (!mongoc_collection_insert_one(collection, &sentinel, &write_opts, NULL, error)) {
 		csm_error_prefix(error,
 				 "cannot insert the probe document into '%s.%s'; nothing was "
@@ -275,38 +275,60 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 	if (bson_iter_init_find(&iter, &reply, "deletedCount") && bson_iter_as_int64(&iter) != 1)
 		log_warn("the probe document in '%s.%s' was gone before the probe deleted it", db,
 			 coll);
-	deadline = clock_mono_ms() + timeout_ms;
+	ok = true;
+
+cleanup:
+	bson_destroy(&reply);
+	bson_destroy(&write_opts);
+	bson_destroy(&sentinel);
+	mongoc_write_concern_destroy(write_concern);
+	return ok;
+}
+
+/* Copies the resume token (_id) and cluster time of the sentinel's delete. */
+static bool
+take_delete_point(const bson_t *event, const char *db, const char *coll, bson_t *token,
+		  optime_t *cluster_time, bson_error_t *error)
+{
+	bson_iter_t iter;
+	uint32_t len;
+	const uint8_t *data;
+	bson_t view;
+
+	if (!bson_iter_init_find(&iter, event, "_id") || !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "the delete event of the probe document on '%s.%s' has no resume "
+			      "token (_id); the pipeline must not remove it",
+			      db, coll);
+		return false;
+	}
+	bson_iter_document(&iter, &len, &data);
+	bson_init_static(&view, data, len);
+	bson_destroy(token);
+	bson_copy_to(&view, token);
+	if (!optime_from_doc(event, "clusterTime", cluster_time))
+		probe_token_time(token, cluster_time);
+	return true;
+}
+
+/* Reads stream until the sentinel's delete event, for at most timeout_ms. */
+static bool
+await_sentinel_delete(mongoc_change_stream_t *stream, const char *db, const char *coll,
+		      const bson_t *sentinel_id, int64_t timeout_ms, bson_t *token,
+		      optime_t *cluster_time, bson_error_t *error)
+{
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+	const bson_t *event;
+
 	for (;;) {
 		if (mongoc_change_stream_next(stream, &event)) {
-			if (!is_sentinel_delete(event, &sentinel_id))
+			if (!is_sentinel_delete(event, sentinel_id))
 				continue;
-			if (!bson_iter_init_find(&iter, event, "_id") ||
-			    !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-				csm_error_set(
-					error, CSM_EXIT_DATAERR,
-					"the delete event of the probe document on '%s.%s' has "
-					"no resume token (_id); the pipeline must not remove it",
-					db, coll);
-				goto cleanup;
-			}
-			{
-				uint32_t len;
-				const uint8_t *data;
-				bson_t view;
-
-				bson_iter_document(&iter, &len, &data);
-				bson_init_static(&view, data, len);
-				bson_destroy(token);
-				bson_copy_to(&view, token);
-			}
-			if (!optime_from_doc(event, "clusterTime", cluster_time))
-				probe_token_time(token, cluster_time);
-			ok = true;
-			break;
+			return take_delete_point(event, db, coll, token, cluster_time, error);
 		}
 		if (mongoc_change_stream_error_document(stream, error, NULL)) {
 			explain_stream_error(error, db, coll);
-			goto cleanup;
+			return false;
 		}
 		if (clock_mono_ms() >= deadline) {
 			csm_error_set(error, CSM_EXIT_TEMPFAIL,
@@ -315,17 +337,32 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 				      " s (it was inserted and deleted); run token-probe "
 				      "again",
 				      db, coll, timeout_ms / 1000);
-			goto cleanup;
+			return false;
 		}
 	}
+}
+
+static bool
+probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
+	    bson_t *token, optime_t *cluster_time, bson_error_t *error)
+{
+	mongoc_change_stream_t *stream = NULL;
+	bson_t sentinel_id;
+	char oid_text[25];
+	bool ok = false;
+
+	sentinel_id_init(&sentinel_id, oid_text);
+	stream = open_stream(collection, db, coll, error);
+	if (stream == NULL)
+		goto cleanup;
+	if (!write_sentinel(collection, db, coll, &sentinel_id, oid_text, error))
+		goto cleanup;
+	ok = await_sentinel_delete(stream, db, coll, &sentinel_id, timeout_ms, token, cluster_time,
+				   error);
 
 cleanup:
 	mongoc_change_stream_destroy(stream);
-	bson_destroy(&reply);
-	bson_destroy(&write_opts);
-	bson_destroy(&sentinel);
 	bson_destroy(&sentinel_id);
-	mongoc_write_concern_destroy(write_concern);
 	return ok;
 }
 
