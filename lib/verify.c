@@ -468,6 +468,81 @@ compare_sample(walk_t *walk, mongoc_collection_t *src, const char *src_where,
 	return true;
 }
 
+/* Both collections must exist: a missing one is exit 66, named. */
+static bool
+require_both(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t *opts,
+	     const char *to_db, const char *to_coll, const char *src_where, const char *dst_where,
+	     bson_error_t *error)
+{
+	bool exists = false;
+
+	if (!catalog_collection_info(source, opts->db, opts->coll, &exists, NULL, error))
+		return false;
+	if (!exists) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "%s does not exist: check the database and collection names",
+			      src_where);
+		return false;
+	}
+	if (!catalog_collection_info(target, to_db, to_coll, &exists, NULL, error))
+		return false;
+	if (!exists) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "%s does not exist: nothing to compare yet; run "
+			      "sync_migration.sh first, or check --to-db/--to-coll",
+			      dst_where);
+		return false;
+	}
+	return true;
+}
+
+/* --sample: $sample on the source (or a reservoir where refused), compared. */
+static bool
+verify_sample(walk_t *walk, mongoc_collection_t *src, const char *src_where,
+	      mongoc_collection_t *dst, const char *dst_where, bson_error_t *error)
+{
+	verify_result_t *result = walk->result;
+	int64_t size = walk->opts->sample;
+	id_sample_t sample = {0};
+	bool refused = false;
+	bool ok = false;
+
+	result->sampled = true;
+	if (!sample_with_server(src, size, &sample, &refused, error)) {
+		if (!refused) {
+			csm_error_prefix(error, "cannot sample %s", src_where);
+			goto cleanup;
+		}
+		log_info("the source refused $sample (%s): sampling _ids by reading them",
+			 error->message);
+		id_sample_cleanup(&sample);
+		result->sample_fallback = true;
+		if (!sample_by_reservoir(src, size, src_where, &sample, error))
+			goto cleanup;
+	}
+	ok = compare_sample(walk, src, src_where, dst, dst_where, &sample, error);
+
+cleanup:
+	id_sample_cleanup(&sample);
+	return ok;
+}
+
+/* Every document: one merge walk over both collections in _id order. */
+static bool
+verify_all(walk_t *walk, mongoc_collection_t *src, const char *src_where, mongoc_collection_t *dst,
+	   const char *dst_where, bson_error_t *error)
+{
+	bson_t everything = BSON_INITIALIZER;
+	mongoc_cursor_t *src_cursor = find_in_id_order(src, &everything, walk->opts->batch_size);
+	mongoc_cursor_t *dst_cursor = find_in_id_order(dst, &everything, walk->opts->batch_size);
+	bool ok = merge_walk(walk, src_cursor, src_where, dst_cursor, dst_where, error);
+
+	mongoc_cursor_destroy(dst_cursor);
+	mongoc_cursor_destroy(src_cursor);
+	bson_destroy(&everything);
+	return ok;
+}
+
 bool
 verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t *opts,
 	   verify_result_t *result, bson_error_t *error)
@@ -478,39 +553,17 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 	char *dst_where = bson_strdup_printf("target '%s.%s'", to_db, to_coll);
 	mongoc_collection_t *src = NULL;
 	mongoc_collection_t *dst = NULL;
-	mongoc_cursor_t *src_cursor = NULL;
-	mongoc_cursor_t *dst_cursor = NULL;
-	bson_t everything = BSON_INITIALIZER;
-	id_sample_t sample = {0};
 	walk_t walk = {0};
-	bool exists = false;
 	bool ok = false;
 
 	memset(result, 0, sizeof *result);
 	walk.opts = opts;
 	walk.result = result;
 	walk.started_ms = walk.last_progress_ms = clock_mono_ms();
-
-	if (!catalog_collection_info(source, opts->db, opts->coll, &exists, NULL, error))
+	if (!require_both(source, target, opts, to_db, to_coll, src_where, dst_where, error))
 		goto cleanup;
-	if (!exists) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "%s does not exist: check the database and collection names",
-			      src_where);
-		goto cleanup;
-	}
-	if (!catalog_collection_info(target, to_db, to_coll, &exists, NULL, error))
-		goto cleanup;
-	if (!exists) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "%s does not exist: nothing to compare yet; run "
-			      "sync_migration.sh first, or check --to-db/--to-coll",
-			      dst_where);
-		goto cleanup;
-	}
 	src = mongoc_client_get_collection(source, opts->db, opts->coll);
 	dst = mongoc_client_get_collection(target, to_db, to_coll);
-
 	/* Sampling is for huge collections: the fast metadata count there. */
 	if (!count_of(src, opts->sample > 0, src_where, &result->source_count, error) ||
 	    !count_of(dst, opts->sample > 0, dst_where, &result->target_count, error))
@@ -519,39 +572,14 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 		result->source_count);
 	fprintf(opts->out, "target %s.%s: %" PRId64 " documents\n", to_db, to_coll,
 		result->target_count);
+	if (opts->sample > 0)
+		ok = verify_sample(&walk, src, src_where, dst, dst_where, error);
+	else
+		ok = verify_all(&walk, src, src_where, dst, dst_where, error);
 
-	if (opts->sample > 0) {
-		bool refused = false;
-
-		result->sampled = true;
-		if (!sample_with_server(src, opts->sample, &sample, &refused, error)) {
-			if (!refused) {
-				csm_error_prefix(error, "cannot sample %s", src_where);
-				goto cleanup;
-			}
-			log_info("the source refused $sample (%s): sampling _ids by reading them",
-				 error->message);
-			id_sample_cleanup(&sample);
-			result->sample_fallback = true;
-			if (!sample_by_reservoir(src, opts->sample, src_where, &sample, error))
-				goto cleanup;
-		}
-		if (!compare_sample(&walk, src, src_where, dst, dst_where, &sample, error))
-			goto cleanup;
-	} else {
-		src_cursor = find_in_id_order(src, &everything, opts->batch_size);
-		dst_cursor = find_in_id_order(dst, &everything, opts->batch_size);
-		if (!merge_walk(&walk, src_cursor, src_where, dst_cursor, dst_where, error))
-			goto cleanup;
-	}
-	ok = true;
 cleanup:
-	id_sample_cleanup(&sample);
-	mongoc_cursor_destroy(dst_cursor);
-	mongoc_cursor_destroy(src_cursor);
 	mongoc_collection_destroy(dst);
 	mongoc_collection_destroy(src);
-	bson_destroy(&everything);
 	bson_free(dst_where);
 	bson_free(src_where);
 	return ok;
