@@ -27,25 +27,23 @@
 
 /* ---- metadata ---- */
 
-bool
-dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
-			  dump_metadata_t *metadata, bson_error_t *error)
+/*
+ * Fills metadata's type, create options and uuid from db.coll's
+ * listCollections entry. A view is refused (exit 65).
+ */
+static bool
+metadata_from_info(const bson_t *info, const char *db, const char *coll, dump_metadata_t *metadata,
+		   bson_error_t *error)
 {
-	mongoc_collection_t *collection = NULL;
-	mongoc_cursor_t *cursor = NULL;
-	bson_t info;
-	bson_t indexes = BSON_INITIALIZER;
 	bson_iter_t iter;
-	const bson_t *spec;
-	bool ok = false;
-	uint32_t n = 0;
+	bson_subtype_t subtype;
+	uint32_t len;
+	const uint8_t *data;
+	bson_t view;
 
-	dump_metadata_init(metadata);
-	if (!catalog_source_collection(client, db, coll, &info, error))
-		goto cleanup;
 	metadata->collection_name = bson_strdup(coll);
 	metadata->type = bson_strdup("collection");
-	if (bson_iter_init_find(&iter, &info, "type") && BSON_ITER_HOLDS_UTF8(&iter)) {
+	if (bson_iter_init_find(&iter, info, "type") && BSON_ITER_HOLDS_UTF8(&iter)) {
 		const char *type = bson_iter_utf8(&iter, NULL);
 
 		if (strcmp(type, "view") == 0) {
@@ -53,36 +51,41 @@ dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *c
 				      "'%s.%s' is a view, not a collection: migrate the collection "
 				      "it reads from",
 				      db, coll);
-			goto cleanup;
+			return false;
 		}
 		bson_free(metadata->type);
 		metadata->type = bson_strdup(type);
 	}
-	if (bson_iter_init_find(&iter, &info, "options") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-		uint32_t len;
-		const uint8_t *data;
-		bson_t view;
-
+	if (bson_iter_init_find(&iter, info, "options") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
 		bson_iter_document(&iter, &len, &data);
 		if (bson_init_static(&view, data, len)) {
 			bson_destroy(&metadata->options);
 			bson_copy_to(&view, &metadata->options);
 		}
 	}
-	if (bson_iter_init(&iter, &info) && bson_iter_find_descendant(&iter, "info.uuid", &iter) &&
+	if (bson_iter_init(&iter, info) && bson_iter_find_descendant(&iter, "info.uuid", &iter) &&
 	    BSON_ITER_HOLDS_BINARY(&iter)) {
-		bson_subtype_t subtype;
-		uint32_t len;
-		const uint8_t *bytes;
-
-		bson_iter_binary(&iter, &subtype, &len, &bytes);
+		bson_iter_binary(&iter, &subtype, &len, &data);
 		if (len == 16) {
 			for (uint32_t k = 0; k < 16; k++)
-				snprintf(metadata->uuid + 2 * k, 3, "%02x", bytes[k]);
+				snprintf(metadata->uuid + 2 * k, 3, "%02x", data[k]);
 		}
 	}
-	collection = mongoc_client_get_collection(client, db, coll);
-	cursor = mongoc_collection_find_indexes_with_opts(collection, NULL);
+	return true;
+}
+
+/* Replaces metadata's indexes with db.coll's index specs (listIndexes). */
+static bool
+read_index_specs(mongoc_client_t *client, const char *db, const char *coll,
+		 dump_metadata_t *metadata, bson_error_t *error)
+{
+	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+	mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(collection, NULL);
+	bson_t indexes = BSON_INITIALIZER;
+	const bson_t *spec;
+	uint32_t n = 0;
+	bool ok = false;
+
 	while (mongoc_cursor_next(cursor, &spec)) {
 		char key[16];
 		const char *key_str;
@@ -92,20 +95,32 @@ dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *c
 	}
 	if (mongoc_cursor_error(cursor, error)) {
 		csm_error_prefix(error, "cannot list indexes of '%s.%s'", db, coll);
-		goto cleanup;
-	}
-	bson_destroy(&metadata->indexes);
-	bson_copy_to(&indexes, &metadata->indexes);
-	ok = true;
-
-cleanup:
-	if (!ok) {
-		dump_metadata_cleanup(metadata);
-		dump_metadata_init(metadata);
+	} else {
+		bson_destroy(&metadata->indexes);
+		bson_copy_to(&indexes, &metadata->indexes);
+		ok = true;
 	}
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(collection);
 	bson_destroy(&indexes);
+	return ok;
+}
+
+bool
+dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
+			  dump_metadata_t *metadata, bson_error_t *error)
+{
+	bson_t info;
+	bool ok;
+
+	dump_metadata_init(metadata);
+	ok = catalog_source_collection(client, db, coll, &info, error) &&
+	     metadata_from_info(&info, db, coll, metadata, error) &&
+	     read_index_specs(client, db, coll, metadata, error);
+	if (!ok) {
+		dump_metadata_cleanup(metadata);
+		dump_metadata_init(metadata);
+	}
 	bson_destroy(&info);
 	return ok;
 }
@@ -457,6 +472,99 @@ worker_close(worker_t *worker)
 	pthread_mutex_unlock(&worker->lock);
 }
 
+/* Starts jobs insert threads on shared. False with error when one fails to
+ * start; those started are marked so and must be finished. */
+static bool
+workers_start(worker_t *workers, int jobs, restore_shared_t *shared, bson_error_t *error)
+{
+	for (int k = 0; k < jobs; k++) {
+		pthread_mutex_init(&workers[k].lock, NULL);
+		pthread_cond_init(&workers[k].changed, NULL);
+		workers[k].shared = shared;
+	}
+	for (int k = 0; k < jobs; k++) {
+		if (pthread_create(&workers[k].thread, NULL, worker_main, &workers[k]) != 0) {
+			csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start an insert thread: %s",
+				      strerror(errno));
+			return false;
+		}
+		workers[k].started = true;
+	}
+	return true;
+}
+
+/*
+ * Reads the dump and deals it out in batches, batch k to worker k % jobs,
+ * until the end, a read error (false, error filled) or a worker's failure.
+ * *documents counts the documents read.
+ */
+static bool
+feed_workers(dump_in_t *in, worker_t *workers, int jobs, restore_shared_t *shared,
+	     int64_t *documents, bson_error_t *error)
+{
+	batch_t *batch = NULL;
+	int next_worker = 0;
+	bool read_failed = false;
+
+	while (!shared_failed(shared)) {
+		bool eof = false;
+		const bson_t *doc = dump_in_next(in, &eof, error);
+
+		if (doc == NULL) {
+			read_failed = !eof;
+			break;
+		}
+		*documents += 1;
+		if (batch != NULL && (batch->ndocs >= DUMP_BATCH_MAX_DOCS ||
+				      batch->len + doc->len > DUMP_BATCH_MAX_BYTES)) {
+			worker_push(&workers[next_worker], batch);
+			next_worker = (next_worker + 1) % jobs;
+			batch = NULL;
+		}
+		if (batch == NULL)
+			batch = bson_malloc0(sizeof *batch);
+		batch_append(batch, bson_get_data(doc), doc->len);
+	}
+	if (batch != NULL && !read_failed)
+		worker_push(&workers[next_worker], batch);
+	else
+		batch_free(batch);
+	return !read_failed;
+}
+
+/* Closes the queues of the started workers and waits for them. */
+static void
+workers_finish(worker_t *workers, int jobs)
+{
+	for (int k = 0; k < jobs; k++) {
+		if (!workers[k].started)
+			continue;
+		worker_close(&workers[k]);
+		pthread_join(workers[k].thread, NULL);
+	}
+}
+
+/* Frees what is left in the queues, the locks and workers itself. */
+static void
+workers_free(worker_t *workers, int jobs)
+{
+	if (workers == NULL)
+		return;
+	for (int k = 0; k < jobs; k++) {
+		batch_t *left = workers[k].head;
+
+		while (left != NULL) {
+			batch_t *next = left->next;
+
+			batch_free(left);
+			left = next;
+		}
+		pthread_cond_destroy(&workers[k].changed);
+		pthread_mutex_destroy(&workers[k].lock);
+	}
+	bson_free(workers);
+}
+
 bool
 dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char *coll,
 			 const char *bson_path, bool gzip, int jobs, progress_t *progress,
@@ -465,10 +573,6 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	restore_shared_t shared;
 	worker_t *workers = NULL;
 	dump_in_t *in = NULL;
-	batch_t *batch = NULL;
-	bson_error_t read_error;
-	bool read_failed = false;
-	int next_worker = 0;
 	bool ok = false;
 
 	memset(stats, 0, sizeof *stats);
@@ -484,80 +588,25 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	if (in == NULL)
 		goto cleanup;
 	workers = bson_malloc0(sizeof *workers * (size_t)jobs);
-	for (int k = 0; k < jobs; k++) {
-		pthread_mutex_init(&workers[k].lock, NULL);
-		pthread_cond_init(&workers[k].changed, NULL);
-		workers[k].shared = &shared;
-		if (pthread_create(&workers[k].thread, NULL, worker_main, &workers[k]) != 0) {
-			csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start an insert thread: %s",
-				      strerror(errno));
-			read_failed = true;
-			memcpy(&read_error, error, sizeof read_error);
-			break;
-		}
-		workers[k].started = true;
-	}
-	while (!read_failed && !shared_failed(&shared)) {
-		bool eof = false;
-		const bson_t *doc = dump_in_next(in, &eof, &read_error);
-
-		if (doc == NULL) {
-			read_failed = !eof;
-			break;
-		}
-		stats->documents++;
-		if (batch != NULL && (batch->ndocs >= DUMP_BATCH_MAX_DOCS ||
-				      batch->len + doc->len > DUMP_BATCH_MAX_BYTES)) {
-			worker_push(&workers[next_worker], batch);
-			next_worker = (next_worker + 1) % jobs;
-			batch = NULL;
-		}
-		if (batch == NULL)
-			batch = bson_malloc0(sizeof *batch);
-		batch_append(batch, bson_get_data(doc), doc->len);
-	}
-	if (batch != NULL && !read_failed && workers[next_worker].started) {
-		worker_push(&workers[next_worker], batch);
-		batch = NULL;
-	}
-	for (int k = 0; k < jobs; k++) {
-		if (!workers[k].started)
-			continue;
-		worker_close(&workers[k]);
-		pthread_join(workers[k].thread, NULL);
-	}
+	/* A read error wins over a worker's: it is the cause of the two. */
+	ok = workers_start(workers, jobs, &shared, error) &&
+	     feed_workers(in, workers, jobs, &shared, &stats->documents, error);
+	workers_finish(workers, jobs);
 	stats->inserted = shared.inserted;
 	stats->duplicates = shared.duplicates;
-	if (read_failed) {
-		memcpy(error, &read_error, sizeof *error);
-		goto cleanup;
-	}
-	if (shared.failed) {
+	if (ok && shared.failed) {
 		memcpy(error, &shared.error, sizeof *error);
-		goto cleanup;
+		ok = false;
 	}
-	ok = dump_in_close(in, true, error);
-	in = NULL;
+	if (ok) {
+		ok = dump_in_close(in, true, error);
+		in = NULL;
+	}
 
 cleanup:
-	batch_free(batch);
 	if (in != NULL)
 		dump_in_close(in, false, NULL);
-	if (workers != NULL) {
-		for (int k = 0; k < jobs; k++) {
-			batch_t *left = workers[k].head;
-
-			while (left != NULL) {
-				batch_t *next = left->next;
-
-				batch_free(left);
-				left = next;
-			}
-			pthread_cond_destroy(&workers[k].changed);
-			pthread_mutex_destroy(&workers[k].lock);
-		}
-		bson_free(workers);
-	}
+	workers_free(workers, jobs);
 	pthread_mutex_destroy(&shared.lock);
 	return ok;
 }
