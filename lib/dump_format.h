@@ -1,12 +1,13 @@
 /*
- * mongodump's on-disk format (WIRE-NOTES "mongodump format"), read and
+ * mongodump's on-disk format (docs/DESIGN.md, "Dump format"), read and
  * written by dump-wrap's native engine and laid out the same way for the
  * external one:
  *   <root>/<db>/<coll>.bson           concatenated BSON documents
  *   <root>/<db>/<coll>.metadata.json  {options?, indexes, uuid, collectionName, type}
  *   <root>/prelude.json               {ServerVersion, ToolVersion}
  *   <root>/<db>/<coll>.dump-end.json  ours: the source's cluster time when
- *                                     the copy ended (SPEC §6)
+ *                                     the copy ended (docs/DESIGN.md,
+ *                                     "The catch-up window")
  * <coll> is URL-query-escaped. With gzip the .bson and .metadata.json files
  * end in .gz and are compressed by /usr/bin/gzip through a pipe.
  *

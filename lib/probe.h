@@ -1,6 +1,6 @@
 /*
- * token-probe's work (SPEC §1, §2): a change-stream resume point on a source
- * collection taken before the copy starts.
+ * token-probe's work (docs/DESIGN.md, "Flow" and "Programs"): a change-stream
+ * resume point on a source collection taken before the copy starts.
  */
 #ifndef CSM_PROBE_H
 #define CSM_PROBE_H

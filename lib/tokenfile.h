@@ -1,8 +1,8 @@
 /*
- * The token file <state-dir>/<db>.<coll>.token (SPEC §4): JSON holding the
- * format version, ns, the resume token as canonical extended JSON, its
- * cluster time, the time written and the writer. Written atomically, mode
- * 0600. A file that cannot be parsed is exit code 65, never overwritten
+ * The token file <state-dir>/<db>.<coll>.token (docs/DESIGN.md, "Token file"):
+ * JSON holding the format version, ns, the resume token as canonical extended
+ * JSON, its cluster time, the time written and the writer. Written atomically,
+ * mode 0600. A file that cannot be parsed is exit code 65, never overwritten
  * silently and never read as "start from now".
  *
  *   {"version": 1, "ns": "shop.orders",

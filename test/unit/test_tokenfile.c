@@ -1,4 +1,4 @@
-/* Unit tests of the token file (tokenfile.h, SPEC §4). */
+/* Unit tests of the token file (tokenfile.h; docs/DESIGN.md, "Token file"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -122,7 +122,8 @@ kill_myself(void)
 	raise(SIGKILL);
 }
 
-/* SPEC §4: a writer killed mid-write leaves the previous token readable. */
+/* A writer killed mid-write leaves the previous token readable
+ * (docs/DESIGN.md, "Token file"). */
 static void
 case_crash_mid_write_keeps_old(void)
 {
