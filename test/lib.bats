@@ -78,6 +78,10 @@ unit() {
 	unit test_numparse cli_message cli_log_opts
 }
 
+@test "the shared options: --db and --coll required, no stray operand, a bad value is exit 64" {
+	unit test_numparse cli_common
+}
+
 @test "JSON log lines parse with Python's json module and hold no password" {
 	run -0 --separate-stderr "$CSM_BUILD/test/test_log" emit_json_sample
 	[[ "$stderr" != *hunter2* ]]
