@@ -1,6 +1,7 @@
 /* Shared command-line pieces (cli.h). */
 #include "cli.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "error.h"
@@ -19,18 +20,13 @@ cli_take_log_opt(cli_log_opts_t *opts, int opt, const char *arg, bson_error_t *e
 	switch (opt) {
 	case CLI_OPT_LOG_FORMAT:
 		if (!log_parse_format(arg, &opts->format)) {
-			csm_error_set(error, CSM_EXIT_USAGE,
-				      "invalid value '%s' for --log-format: expected human or json",
-				      arg ? arg : "");
+			cli_bad_value(error, "--log-format", arg, "human or json");
 			return -1;
 		}
 		return 1;
 	case CLI_OPT_LOG_LEVEL:
 		if (!log_parse_level(arg, &opts->level)) {
-			csm_error_set(error, CSM_EXIT_USAGE,
-				      "invalid value '%s' for --log-level: expected debug, info, "
-				      "warn or error",
-				      arg ? arg : "");
+			cli_bad_value(error, "--log-level", arg, "debug, info, warn or error");
 			return -1;
 		}
 		return 1;
@@ -45,10 +41,29 @@ cli_parse_int(const char *optname, const char *arg, int64_t min, int64_t max, in
 {
 	if (parse_int64(arg, min, max, out))
 		return true;
-	csm_error_set(error, CSM_EXIT_USAGE,
-		      "invalid value '%s' for %s: expected an integer from %" PRId64 " to %" PRId64,
-		      arg ? arg : "", optname, min, max);
+	cli_bad_value(error, optname, arg, "an integer from %" PRId64 " to %" PRId64, min, max);
 	return false;
+}
+
+void
+cli_bad_value(bson_error_t *error, const char *optname, const char *arg, const char *expected_fmt,
+	      ...)
+{
+	char expected[sizeof error->message];
+	va_list ap;
+
+	va_start(ap, expected_fmt);
+	vsnprintf(expected, sizeof expected, expected_fmt, ap);
+	va_end(ap);
+	csm_error_set(error, CSM_EXIT_USAGE, "invalid value '%s' for %s: expected %s",
+		      arg ? arg : "", optname, expected);
+}
+
+int
+cli_fail(const bson_error_t *error)
+{
+	log_error("%s", error->message);
+	return csm_exit_code(error);
 }
 
 void

@@ -98,6 +98,20 @@ bool cli_parse_int(const char *optname, const char *arg, int64_t min, int64_t ma
 		   bson_error_t *error);
 
 /*
+ * Fills error (exit code 64) with the one wording of a bad option value:
+ * "invalid value 'ARG' for OPTNAME: expected ..." where the expectation is
+ * printf-style ("dummy or now", "an integer from %d to %d").
+ */
+void cli_bad_value(bson_error_t *error, const char *optname, const char *arg,
+		   const char *expected_fmt, ...) BSON_GNUC_PRINTF(4, 5);
+
+/*
+ * The failure path of a main: logs error's message at error level and
+ * returns the exit code for it (csm_exit_code).
+ */
+int cli_fail(const bson_error_t *error);
+
+/*
  * Prints "exit status:" and one line for each of the n codes: the number,
  * csm_exit_describe()'s words and the detail when there is one.
  */

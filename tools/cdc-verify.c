@@ -100,8 +100,7 @@ verify(const cli_common_t *common, verify_opts_t *opts)
 	goto done;
 
 fail:
-	log_error("%s", error.message);
-	rc = csm_exit_code(&error);
+	rc = cli_fail(&error);
 done:
 	mongoc_client_destroy(target);
 	mongoc_client_destroy(source);

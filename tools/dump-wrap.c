@@ -143,10 +143,8 @@ run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
 	/* A dying gzip must be an error we report, not a signal that kills us. */
 	signal(SIGPIPE, SIG_IGN);
 	conn_global_init();
-	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error))) {
-		rc = csm_exit_code(&error);
-		log_error("%s", error.message);
-	}
+	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error)))
+		rc = cli_fail(&error);
 	conn_global_cleanup();
 	return rc;
 }
@@ -226,10 +224,8 @@ main(int argc, char **argv)
 			break;
 		case OPT_ENGINE:
 			if (!dump_engine_parse(optarg, &run.engine)) {
-				csm_error_set(&error, CSM_EXIT_USAGE,
-					      "invalid value '%s' for --engine: expected auto, "
-					      "native or external",
-					      optarg);
+				cli_bad_value(&error, "--engine", optarg,
+					      "auto, native or external");
 				goto misuse;
 			}
 			break;

@@ -107,8 +107,7 @@ probe_and_write(mongoc_client_t *client, const cli_common_t *common, const probe
 	goto done;
 
 fail:
-	rc = csm_exit_code(&error);
-	log_error("%s", error.message);
+	rc = cli_fail(&error);
 done:
 	token_file_cleanup(&token_file);
 	return rc;
@@ -147,10 +146,7 @@ main(int argc, char **argv)
 		switch (opt) {
 		case OPT_METHOD:
 			if (!probe_method_parse(optarg, &opts.method)) {
-				csm_error_set(&error, CSM_EXIT_USAGE,
-					      "invalid value '%s' for --method: expected dummy or "
-					      "now",
-					      optarg);
+				cli_bad_value(&error, "--method", optarg, "dummy or now");
 				goto misuse;
 			}
 			opts.method_name = optarg;
@@ -184,8 +180,7 @@ main(int argc, char **argv)
 	mongoc_ready = true;
 	client = conn_client_new(common.conn.source_uri, "source", &error);
 	if (client == NULL) {
-		rc = csm_exit_code(&error);
-		log_error("%s", error.message);
+		rc = cli_fail(&error);
 		goto cleanup;
 	}
 	rc = probe_and_write(client, &common, &opts, path);
