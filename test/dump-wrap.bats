@@ -353,11 +353,7 @@ print([i['name'] for i in m['deferredIndexes']])"
 		[[ "${lines[0]}" == "usage: dump-wrap dump --db DB --coll COLL --out DIR"* ]]
 		[ -z "$stderr" ]
 	done
-	[[ "$output" == *$'\nexit status:\n'* ]]
-	local code
-	for code in 0 64 65 66 69 74 75 77; do
-		grep -qE "^  $code +[a-z]" <<<"$output"
-	done
+	exit_codes_listed "$output" 0 64 65 66 69 74 75 77
 	[[ "$output" == *"65  corrupt token or state file, bad dump, or a real conflict: "* ]]
 }
 

@@ -158,10 +158,6 @@ print('ok')" "$STATE/$DB.quiet.token"
 	run -0 --separate-stderr token-probe -h
 	[[ "${lines[0]}" == "usage: token-probe --db DB --coll COLL"* ]]
 	[ -z "$stderr" ]
-	[[ "$output" == *$'\nexit status:\n'* ]]
-	local code
-	for code in 0 64 66 69 73 74 75 77; do
-		grep -qE "^  $code +[a-z]" <<<"$output"
-	done
+	exit_codes_listed "$output" 0 64 66 69 73 74 75 77
 	[[ "$output" == *"73  an output that must not be overwritten already exists: the token file exists"* ]]
 }
