@@ -208,24 +208,20 @@ cmp_text(const bson_value_t *a, const bson_value_t *b)
 static int
 cmp_binary(const bson_value_t *a, const bson_value_t *b)
 {
-	uint32_t la = a->value.v_binary.data_len;
-	uint32_t lb = b->value.v_binary.data_len;
-	int c;
+	uint32_t len = a->value.v_binary.data_len;
+	int c = sign_of_int64(len, b->value.v_binary.data_len);
 
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	if (a->value.v_binary.subtype != b->value.v_binary.subtype)
-		return a->value.v_binary.subtype < b->value.v_binary.subtype ? -1 : 1;
-	c = la ? memcmp(a->value.v_binary.data, b->value.v_binary.data, la) : 0;
-	return (c > 0) - (c < 0);
+	if (c == 0)
+		c = sign_of_int64(a->value.v_binary.subtype, b->value.v_binary.subtype);
+	if (c == 0 && len > 0)
+		c = sign_of_int64(memcmp(a->value.v_binary.data, b->value.v_binary.data, len), 0);
+	return c;
 }
 
 static int
 cmp_oids(const bson_oid_t *a, const bson_oid_t *b)
 {
-	int c = bson_oid_compare(a, b);
-
-	return (c > 0) - (c < 0);
+	return sign_of_int64(bson_oid_compare(a, b), 0);
 }
 
 /* Timestamps: unsigned, seconds then increment, as cluster times order. */
@@ -252,16 +248,16 @@ cmp_regexes(const bson_value_t *a, const bson_value_t *b)
 static int
 cmp_dbpointers(const bson_value_t *a, const bson_value_t *b)
 {
-	uint32_t la = a->value.v_dbpointer.collection_len;
-	uint32_t lb = b->value.v_dbpointer.collection_len;
-	int c;
+	uint32_t len = a->value.v_dbpointer.collection_len;
+	int c = sign_of_int64(len, b->value.v_dbpointer.collection_len);
 
-	if (la != lb)
-		return la < lb ? -1 : 1;
-	c = memcmp(a->value.v_dbpointer.collection, b->value.v_dbpointer.collection, la);
-	if (c != 0)
-		return (c > 0) - (c < 0);
-	return cmp_oids(&a->value.v_dbpointer.oid, &b->value.v_dbpointer.oid);
+	if (c == 0 && len > 0)
+		c = sign_of_int64(memcmp(a->value.v_dbpointer.collection,
+					 b->value.v_dbpointer.collection, len),
+				  0);
+	if (c == 0)
+		c = cmp_oids(&a->value.v_dbpointer.oid, &b->value.v_dbpointer.oid);
+	return c;
 }
 
 static int

@@ -42,25 +42,22 @@ enum {
 		"help", no_argument, NULL, 'h'                                                     \
 	}
 
-#define CLI_LONGOPTS_LOG                                                                           \
-	{"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},                               \
+/* A long option taking an argument, getopt_long returning id. */
+#define CLI_LONGOPT_ARG(name, id)                                                                  \
 	{                                                                                          \
-		"log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL                            \
+		name, required_argument, NULL, id                                                  \
 	}
 
+#define CLI_LONGOPTS_LOG                                                                           \
+	CLI_LONGOPT_ARG("log-format", CLI_OPT_LOG_FORMAT),                                         \
+		CLI_LONGOPT_ARG("log-level", CLI_OPT_LOG_LEVEL)
+
 /* --db DB --coll COLL: the source collection. */
-#define CLI_LONGOPTS_NS                                                                            \
-	{"db", required_argument, NULL, CLI_OPT_DB},                                               \
-	{                                                                                          \
-		"coll", required_argument, NULL, CLI_OPT_COLL                                      \
-	}
+#define CLI_LONGOPTS_NS CLI_LONGOPT_ARG("db", CLI_OPT_DB), CLI_LONGOPT_ARG("coll", CLI_OPT_COLL)
 
 /* --to-db DB2 --to-coll COLL2: the target's names when they differ. */
 #define CLI_LONGOPTS_TO_NS                                                                         \
-	{"to-db", required_argument, NULL, CLI_OPT_TO_DB},                                         \
-	{                                                                                          \
-		"to-coll", required_argument, NULL, CLI_OPT_TO_COLL                                \
-	}
+	CLI_LONGOPT_ARG("to-db", CLI_OPT_TO_DB), CLI_LONGOPT_ARG("to-coll", CLI_OPT_TO_COLL)
 
 #define CLI_USAGE_LOG                                                                              \
 	"  --log-format human|json  one JSON object per log line with json\n"                      \
