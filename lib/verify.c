@@ -382,7 +382,7 @@ sample_by_reservoir(mongoc_collection_t *coll, int64_t size, const char *where, 
 	bson_t filter = BSON_INITIALIZER;
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-	uint64_t state = (uint64_t)bson_get_monotonic_time() ^ ((uint64_t)getpid() << 32);
+	uint64_t state = (uint64_t)clock_mono_ms() ^ ((uint64_t)getpid() << 32);
 	const bson_t *doc;
 	bson_iter_t iter;
 	uint64_t seen = 0;
