@@ -59,6 +59,14 @@ enum {
 #define CLI_LONGOPTS_TO_NS                                                                         \
 	CLI_LONGOPT_ARG("to-db", CLI_OPT_TO_DB), CLI_LONGOPT_ARG("to-coll", CLI_OPT_TO_COLL)
 
+/* The end of every longopts[]: the logging options, -h/--help, the
+ * terminating entry. */
+#define CLI_LONGOPTS_END                                                                           \
+	CLI_LONGOPTS_LOG, CLI_LONGOPT_HELP,                                                        \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
+
 #define CLI_USAGE_LOG                                                                              \
 	"  --log-format human|json  one JSON object per log line with json\n"                      \
 	"  --log-level LEVEL       debug, info (default), warn or error\n"
@@ -130,8 +138,8 @@ int cli_misuse(const char *prog, void (*usage)(FILE *out), const bson_error_t *e
  * (--db, --coll), the target's names (--to-db, --to-coll, for programs that
  * list CLI_LONGOPTS_TO_NS), the connection and logging options and
  * -h/--help. A main puts CLI_LONGOPTS_NS (and the others it takes) in its
- * longopts[], offers every getopt_long result to cli_take_common() first
- * and switches only over its own options:
+ * longopts[], ends it with CLI_LONGOPTS_END, offers every getopt_long
+ * result to cli_take_common() first and switches only over its own options:
  *
  *	cli_common_init(&common, PROGRAM, usage);
  *	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {

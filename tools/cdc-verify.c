@@ -118,9 +118,7 @@ main(int argc, char **argv)
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
-		CLI_LONGOPTS_LOG,
-		CLI_LONGOPT_HELP,
-		{NULL, 0, NULL, 0},
+		CLI_LONGOPTS_END,
 	};
 	cli_common_t common;
 	verify_opts_t opts;

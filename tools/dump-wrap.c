@@ -167,9 +167,7 @@ main(int argc, char **argv)
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
-		CLI_LONGOPTS_LOG,
-		CLI_LONGOPT_HELP,
-		{NULL, 0, NULL, 0},
+		CLI_LONGOPTS_END,
 	};
 	dump_run_opts_t run = {0};
 	cli_common_t common;

@@ -123,9 +123,7 @@ main(int argc, char **argv)
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		CONN_LONGOPTS_SOURCE,
-		CLI_LONGOPTS_LOG,
-		CLI_LONGOPT_HELP,
-		{NULL, 0, NULL, 0},
+		CLI_LONGOPTS_END,
 	};
 	probe_opts_t opts = {".", PROBE_METHOD_DUMMY, "dummy", DEFAULT_TIMEOUT_S, false};
 	cli_common_t common;
