@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optime.h"
+
 static int cmp_elements_of(const uint8_t *a_data, uint32_t a_len, const uint8_t *b_data,
 			   uint32_t b_len, bool consider_names);
 
@@ -191,25 +193,95 @@ text_of(const bson_value_t *v, const char **text, uint32_t *len)
 	}
 }
 
+static int
+cmp_text(const bson_value_t *a, const bson_value_t *b)
+{
+	const char *ta, *tb;
+	uint32_t la, lb;
+
+	text_of(a, &ta, &la);
+	text_of(b, &tb, &lb);
+	return cmp_bytes_then_len(ta, la, tb, lb);
+}
+
+/* binData: by length, then subtype, then bytes. */
+static int
+cmp_binary(const bson_value_t *a, const bson_value_t *b)
+{
+	uint32_t len = a->value.v_binary.data_len;
+	int c = sign_of_int64(len, b->value.v_binary.data_len);
+
+	if (c == 0)
+		c = sign_of_int64(a->value.v_binary.subtype, b->value.v_binary.subtype);
+	if (c == 0 && len > 0)
+		c = sign_of_int64(memcmp(a->value.v_binary.data, b->value.v_binary.data, len), 0);
+	return c;
+}
+
+static int
+cmp_oids(const bson_oid_t *a, const bson_oid_t *b)
+{
+	return sign_of_int64(bson_oid_compare(a, b), 0);
+}
+
+/* Timestamps: unsigned, seconds then increment, as cluster times order. */
+static int
+cmp_timestamps(const bson_value_t *a, const bson_value_t *b)
+{
+	optime_t ta = {a->value.v_timestamp.timestamp, a->value.v_timestamp.increment};
+	optime_t tb = {b->value.v_timestamp.timestamp, b->value.v_timestamp.increment};
+
+	return optime_cmp(ta, tb);
+}
+
+static int
+cmp_regexes(const bson_value_t *a, const bson_value_t *b)
+{
+	int c = cmp_cstr(a->value.v_regex.regex, b->value.v_regex.regex);
+
+	if (c != 0)
+		return c;
+	return cmp_cstr(a->value.v_regex.options, b->value.v_regex.options);
+}
+
+/* dbPointer: by the collection name's length, its bytes, then the ObjectId. */
+static int
+cmp_dbpointers(const bson_value_t *a, const bson_value_t *b)
+{
+	uint32_t len = a->value.v_dbpointer.collection_len;
+	int c = sign_of_int64(len, b->value.v_dbpointer.collection_len);
+
+	if (c == 0 && len > 0)
+		c = sign_of_int64(memcmp(a->value.v_dbpointer.collection,
+					 b->value.v_dbpointer.collection, len),
+				  0);
+	if (c == 0)
+		c = cmp_oids(&a->value.v_dbpointer.oid, &b->value.v_dbpointer.oid);
+	return c;
+}
+
+static int
+cmp_code_with_scope(const bson_value_t *a, const bson_value_t *b)
+{
+	int c = cmp_cstr(a->value.v_codewscope.code, b->value.v_codewscope.code);
+
+	if (c != 0)
+		return c;
+	return cmp_elements_of(a->value.v_codewscope.scope_data, a->value.v_codewscope.scope_len,
+			       b->value.v_codewscope.scope_data, b->value.v_codewscope.scope_len,
+			       true);
+}
+
 int
 bsoncmp_value(const bson_value_t *a, const bson_value_t *b)
 {
 	int ra = bsoncmp_type_rank(a->value_type);
 	int rb = bsoncmp_type_rank(b->value_type);
-	const char *ta, *tb;
-	uint32_t la, lb;
-	int c;
 
 	if (ra != rb)
 		return ra < rb ? -1 : 1;
 
 	switch (a->value_type) {
-	case BSON_TYPE_MINKEY:
-	case BSON_TYPE_MAXKEY:
-	case BSON_TYPE_EOD:
-	case BSON_TYPE_UNDEFINED:
-	case BSON_TYPE_NULL:
-		return 0;
 	case BSON_TYPE_DOUBLE:
 	case BSON_TYPE_INT32:
 	case BSON_TYPE_INT64:
@@ -218,9 +290,7 @@ bsoncmp_value(const bson_value_t *a, const bson_value_t *b)
 	case BSON_TYPE_UTF8:
 	case BSON_TYPE_SYMBOL:
 	case BSON_TYPE_CODE:
-		text_of(a, &ta, &la);
-		text_of(b, &tb, &lb);
-		return cmp_bytes_then_len(ta, la, tb, lb);
+		return cmp_text(a, b);
 	case BSON_TYPE_DOCUMENT:
 		return cmp_elements_of(a->value.v_doc.data, a->value.v_doc.data_len,
 				       b->value.v_doc.data, b->value.v_doc.data_len, true);
@@ -228,52 +298,23 @@ bsoncmp_value(const bson_value_t *a, const bson_value_t *b)
 		return cmp_elements_of(a->value.v_doc.data, a->value.v_doc.data_len,
 				       b->value.v_doc.data, b->value.v_doc.data_len, false);
 	case BSON_TYPE_BINARY:
-		la = a->value.v_binary.data_len;
-		lb = b->value.v_binary.data_len;
-		if (la != lb)
-			return la < lb ? -1 : 1;
-		if (a->value.v_binary.subtype != b->value.v_binary.subtype)
-			return a->value.v_binary.subtype < b->value.v_binary.subtype ? -1 : 1;
-		c = la ? memcmp(a->value.v_binary.data, b->value.v_binary.data, la) : 0;
-		return (c > 0) - (c < 0);
+		return cmp_binary(a, b);
 	case BSON_TYPE_OID:
-		c = bson_oid_compare(&a->value.v_oid, &b->value.v_oid);
-		return (c > 0) - (c < 0);
+		return cmp_oids(&a->value.v_oid, &b->value.v_oid);
 	case BSON_TYPE_BOOL:
 		return (a->value.v_bool > b->value.v_bool) - (a->value.v_bool < b->value.v_bool);
 	case BSON_TYPE_DATE_TIME:
 		return sign_of_int64(a->value.v_datetime, b->value.v_datetime);
-	case BSON_TYPE_TIMESTAMP: {
-		uint64_t xa = ((uint64_t)a->value.v_timestamp.timestamp << 32) |
-			      a->value.v_timestamp.increment;
-		uint64_t xb = ((uint64_t)b->value.v_timestamp.timestamp << 32) |
-			      b->value.v_timestamp.increment;
-		return (xa > xb) - (xa < xb);
-	}
+	case BSON_TYPE_TIMESTAMP:
+		return cmp_timestamps(a, b);
 	case BSON_TYPE_REGEX:
-		c = cmp_cstr(a->value.v_regex.regex, b->value.v_regex.regex);
-		if (c != 0)
-			return c;
-		return cmp_cstr(a->value.v_regex.options, b->value.v_regex.options);
+		return cmp_regexes(a, b);
 	case BSON_TYPE_DBPOINTER:
-		la = a->value.v_dbpointer.collection_len;
-		lb = b->value.v_dbpointer.collection_len;
-		if (la != lb)
-			return la < lb ? -1 : 1;
-		c = memcmp(a->value.v_dbpointer.collection, b->value.v_dbpointer.collection, la);
-		if (c != 0)
-			return (c > 0) - (c < 0);
-		c = bson_oid_compare(&a->value.v_dbpointer.oid, &b->value.v_dbpointer.oid);
-		return (c > 0) - (c < 0);
+		return cmp_dbpointers(a, b);
 	case BSON_TYPE_CODEWSCOPE:
-		c = cmp_cstr(a->value.v_codewscope.code, b->value.v_codewscope.code);
-		if (c != 0)
-			return c;
-		return cmp_elements_of(a->value.v_codewscope.scope_data,
-				       a->value.v_codewscope.scope_len,
-				       b->value.v_codewscope.scope_data,
-				       b->value.v_codewscope.scope_len, true);
+		return cmp_code_with_scope(a, b);
 	default:
+		/* MinKey, MaxKey, undefined, null, EOO: one value each. */
 		return 0;
 	}
 }

@@ -199,8 +199,7 @@ capture_choose_start(const token_file_t *tf, const staging_last_t *last, const c
 	if (tf && !bson_empty(&tf->resume_token)) {
 		ours = tf->writer && !strncmp(tf->writer, CAPTURE_WRITER, strlen(CAPTURE_WRITER));
 		if (!have || (!ours && tf->written_at_ms > newest_write_ms)) {
-			start_set(start, &tf->resume_token,
-				  (optime_t){tf->cluster_time_t, tf->cluster_time_i}, "token file");
+			start_set(start, &tf->resume_token, tf->cluster_time, "token file");
 			have = true;
 		}
 	}

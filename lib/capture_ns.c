@@ -251,8 +251,7 @@ write_token_file(capture_ns_t *cns, bson_error_t *error)
 	tf.writer = bson_strdup(CAPTURE_WRITER);
 	bson_destroy(&tf.resume_token);
 	bson_copy_to(&cns->resume_token, &tf.resume_token);
-	tf.cluster_time_t = cns->resume_time.t;
-	tf.cluster_time_i = cns->resume_time.i;
+	tf.cluster_time = cns->resume_time;
 	ok = token_file_write(cns->token_path, &tf, error);
 	if (!ok) {
 		bson_strncpy(said, error->message, sizeof said);

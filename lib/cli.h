@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "conn.h"
 #include "log.h"
 
 #define CLI_OPT_FIRST 0x100
@@ -23,6 +24,14 @@
 enum {
 	CLI_OPT_LOG_FORMAT = 0x1100,
 	CLI_OPT_LOG_LEVEL,
+};
+
+/* The collection options every program takes (cli_common_t). */
+enum {
+	CLI_OPT_DB = 0x1200,
+	CLI_OPT_COLL,
+	CLI_OPT_TO_DB,
+	CLI_OPT_TO_COLL,
 };
 
 /* The short options every program takes: -h. */
@@ -33,10 +42,29 @@ enum {
 		"help", no_argument, NULL, 'h'                                                     \
 	}
 
-#define CLI_LONGOPTS_LOG                                                                           \
-	{"log-format", required_argument, NULL, CLI_OPT_LOG_FORMAT},                               \
+/* A long option taking an argument, getopt_long returning id. */
+#define CLI_LONGOPT_ARG(name, id)                                                                  \
 	{                                                                                          \
-		"log-level", required_argument, NULL, CLI_OPT_LOG_LEVEL                            \
+		name, required_argument, NULL, id                                                  \
+	}
+
+#define CLI_LONGOPTS_LOG                                                                           \
+	CLI_LONGOPT_ARG("log-format", CLI_OPT_LOG_FORMAT),                                         \
+		CLI_LONGOPT_ARG("log-level", CLI_OPT_LOG_LEVEL)
+
+/* --db DB --coll COLL: the source collection. */
+#define CLI_LONGOPTS_NS CLI_LONGOPT_ARG("db", CLI_OPT_DB), CLI_LONGOPT_ARG("coll", CLI_OPT_COLL)
+
+/* --to-db DB2 --to-coll COLL2: the target's names when they differ. */
+#define CLI_LONGOPTS_TO_NS                                                                         \
+	CLI_LONGOPT_ARG("to-db", CLI_OPT_TO_DB), CLI_LONGOPT_ARG("to-coll", CLI_OPT_TO_COLL)
+
+/* The end of every longopts[]: the logging options, -h/--help, the
+ * terminating entry. */
+#define CLI_LONGOPTS_END                                                                           \
+	CLI_LONGOPTS_LOG, CLI_LONGOPT_HELP,                                                        \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
 	}
 
 #define CLI_USAGE_LOG                                                                              \
@@ -75,6 +103,20 @@ bool cli_parse_int(const char *optname, const char *arg, int64_t min, int64_t ma
 		   bson_error_t *error);
 
 /*
+ * Fills error (exit code 64) with the one wording of a bad option value:
+ * "invalid value 'ARG' for OPTNAME: expected ..." where the expectation is
+ * printf-style ("dummy or now", "an integer from %d to %d").
+ */
+void cli_bad_value(bson_error_t *error, const char *optname, const char *arg,
+		   const char *expected_fmt, ...) BSON_GNUC_PRINTF(4, 5);
+
+/*
+ * The failure path of a main: logs error's message at error level and
+ * returns the exit code for it (csm_exit_code).
+ */
+int cli_fail(const bson_error_t *error);
+
+/*
  * Prints "exit status:" and one line for each of the n codes: the number,
  * csm_exit_describe()'s words and the detail when there is one.
  */
@@ -90,5 +132,79 @@ int cli_help(void (*usage)(FILE *out));
  * the usage (getopt has already said what is wrong). Returns 64.
  */
 int cli_misuse(const char *prog, void (*usage)(FILE *out), const bson_error_t *error);
+
+/*
+ * What every program's command line has in common: the source collection
+ * (--db, --coll), the target's names (--to-db, --to-coll, for programs that
+ * list CLI_LONGOPTS_TO_NS), the connection and logging options and
+ * -h/--help. A main puts CLI_LONGOPTS_NS (and the others it takes) in its
+ * longopts[], ends it with CLI_LONGOPTS_END, offers every getopt_long
+ * result to cli_take_common() first and switches only over its own options:
+ *
+ *	cli_common_init(&common, PROGRAM, usage);
+ *	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
+ *		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
+ *			if (taken < 0)
+ *				goto cleanup;
+ *			continue;
+ *		}
+ *		switch (opt) { ...the program's own options... }
+ *	}
+ *	if (!cli_common_end(&common, argc - optind, argv + optind, &error)) {
+ *		rc = cli_common_misuse(&common, &error);
+ *		goto cleanup;
+ *	}
+ *	...
+ * cleanup:
+ *	return cli_common_finish(&common, rc);
+ */
+typedef struct cli_common {
+	const char *prog;         /* the program's name, for messages; borrowed */
+	void (*usage)(FILE *out); /* its usage text */
+	const char *db;           /* --db, borrowed from argv; NULL until given */
+	const char *coll;         /* --coll */
+	const char *to_db;        /* --to-db; NULL when not given */
+	const char *to_coll;      /* --to-coll */
+	conn_opts_t conn;         /* the URIs, owned (cli_common_finish frees them) */
+	cli_log_opts_t log;       /* --log-format, --log-level */
+	bool stdout_closed;       /* --help closed stdout already */
+} cli_common_t;
+
+/*
+ * Sets the defaults and starts the logger under prog's name at the default
+ * level, so that what the options' handling logs (an open URI file) is
+ * already the program's.
+ */
+void cli_common_init(cli_common_t *common, const char *prog, void (*usage)(FILE *out));
+
+/*
+ * Offers one getopt_long result to the common options. Returns 1 when opt
+ * was one of them and was taken, 0 when it is none of them (the program's
+ * own switch handles it), -1 when main must return *rc now: -h/--help
+ * printed the usage to stdout (0, or 74 when it could not be written);
+ * getopt's '?' or a bad --log-format/--log-level value printed the misuse
+ * (64, see cli_misuse); an unreadable URI file printed "prog: reason" (66
+ * or 74).
+ */
+int cli_take_common(cli_common_t *common, int opt, const char *arg, int *rc);
+
+/*
+ * After the getopt loop, with the n operands left in operand: applies the
+ * logging options (log_init), then checks that no operand is left, that
+ * --db and --coll were given and are not empty, and that --to-db and
+ * --to-coll are not empty when given. False with error (exit code 64)
+ * otherwise.
+ */
+bool cli_common_end(cli_common_t *common, int n, char **operand, bson_error_t *error);
+
+/* cli_misuse() under common's program name and usage: returns 64. */
+int cli_common_misuse(const cli_common_t *common, const bson_error_t *error);
+
+/*
+ * The end of main: frees the URIs and closes stdout with a check (unless
+ * --help closed it already); a failed close turns exit code 0 into 74.
+ * Returns the exit code main returns.
+ */
+int cli_common_finish(cli_common_t *common, int rc);
 
 #endif

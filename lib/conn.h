@@ -1,8 +1,8 @@
 /*
- * Connection options and clients (SPEC §3). A URI comes from, in order of
- * precedence: --source-uri/--target-uri, --source-uri-file/--target-uri-file
- * (a file holding the URI, so no secret sits in argv), or the environment
- * variables SOURCE_URI/TARGET_URI.
+ * Connection options and clients (docs/DESIGN.md, "Connections and secrets").
+ * A URI comes from, in order of precedence: --source-uri/--target-uri,
+ * --source-uri-file/--target-uri-file (a file holding the URI, so no secret
+ * sits in argv), or the environment variables SOURCE_URI/TARGET_URI.
  */
 #ifndef CSM_CONN_H
 #define CSM_CONN_H
@@ -20,23 +20,23 @@ enum {
 	CONN_OPT_TARGET_URI_FILE,
 };
 
-#define CONN_LONGOPTS_SOURCE                                                          \
-	{"source-uri", required_argument, NULL, CONN_OPT_SOURCE_URI},                 \
-	{                                                                             \
-		"source-uri-file", required_argument, NULL, CONN_OPT_SOURCE_URI_FILE \
+#define CONN_LONGOPTS_SOURCE                                                                       \
+	{"source-uri", required_argument, NULL, CONN_OPT_SOURCE_URI},                              \
+	{                                                                                          \
+		"source-uri-file", required_argument, NULL, CONN_OPT_SOURCE_URI_FILE               \
 	}
-#define CONN_LONGOPTS_TARGET                                                          \
-	{"target-uri", required_argument, NULL, CONN_OPT_TARGET_URI},                 \
-	{                                                                             \
-		"target-uri-file", required_argument, NULL, CONN_OPT_TARGET_URI_FILE \
+#define CONN_LONGOPTS_TARGET                                                                       \
+	{"target-uri", required_argument, NULL, CONN_OPT_TARGET_URI},                              \
+	{                                                                                          \
+		"target-uri-file", required_argument, NULL, CONN_OPT_TARGET_URI_FILE               \
 	}
 
 /* The usage text for the connection options, for tools' --help. */
-#define CONN_USAGE_SOURCE                                                          \
-	"  --source-uri-file FILE  read the source URI from FILE (or env SOURCE_URI)\n" \
+#define CONN_USAGE_SOURCE                                                                          \
+	"  --source-uri-file FILE  read the source URI from FILE (or env SOURCE_URI)\n"            \
 	"  --source-uri URI        source URI (visible in ps: prefer the above)\n"
-#define CONN_USAGE_TARGET                                                          \
-	"  --target-uri-file FILE  read the target URI from FILE (or env TARGET_URI)\n" \
+#define CONN_USAGE_TARGET                                                                          \
+	"  --target-uri-file FILE  read the target URI from FILE (or env TARGET_URI)\n"            \
 	"  --target-uri URI        target URI (visible in ps: prefer the above)\n"
 
 typedef struct conn_opts {

@@ -2,7 +2,8 @@
  * dump-wrap's external engine: runs mongodump / mongorestore. The URI, and
  * so any password, reaches them only through a 0600 YAML --config file in a
  * private 0700 temporary directory, removed as soon as the tool exits
- * (SPEC §2, §3): never through argv, where ps would show it.
+ * (docs/DESIGN.md, "Programs" and "Connections and secrets"): never through
+ * argv, where ps would show it.
  */
 #ifndef CSM_DUMP_EXTERNAL_H
 #define CSM_DUMP_EXTERNAL_H

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "error.h"
 #include "fsutil.h"
 
@@ -637,20 +637,17 @@ dump_prelude_write(const char *root, const char *server_version, bson_error_t *e
 /* ---- the dump-end time ---- */
 
 bool
-dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const char *engine,
+dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,
 	       bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER;
-	struct timespec now;
 	char *json;
 	size_t len;
 	bool ok;
 
-	clock_gettime(CLOCK_REALTIME, &now);
 	BSON_APPEND_UTF8(&doc, "ns", ns);
-	BSON_APPEND_TIMESTAMP(&doc, "dumpEndTime", t, i);
-	BSON_APPEND_DATE_TIME(&doc, "writtenAt",
-			      (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	optime_append(&doc, "dumpEndTime", dump_end);
+	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
 	BSON_APPEND_UTF8(&doc, "engine", engine);
 	json = bson_as_canonical_extended_json(&doc, &len);
 	ok = fs_write_atomic(path, json, len, error);
@@ -660,31 +657,28 @@ dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const c
 }
 
 bool
-dump_end_read(const char *path, bool *found, uint32_t *t, uint32_t *i, bson_error_t *error)
+dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *error)
 {
 	char *json;
 	size_t len = 0;
 	bson_t *doc;
 	bson_error_t json_error;
-	bson_iter_t iter;
 	bool ok = false;
 
 	*found = false;
-	*t = *i = 0;
+	*dump_end = OPTIME_ZERO;
 	if (access(path, F_OK) != 0 && errno == ENOENT)
 		return true;
 	json = read_small_file(path, false, &len, error);
 	if (json == NULL)
 		return false;
 	doc = bson_new_from_json((const uint8_t *)json, (ssize_t)len, &json_error);
-	if (doc == NULL || !bson_iter_init_find(&iter, doc, "dumpEndTime") ||
-	    !BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
+	if (doc == NULL || !optime_from_doc(doc, "dumpEndTime", dump_end)) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "dump-end file '%s' is unreadable (no Timestamp 'dumpEndTime'); "
 			      "dump the collection again",
 			      path);
 	} else {
-		bson_iter_timestamp(&iter, t, i);
 		*found = true;
 		ok = true;
 	}
@@ -719,26 +713,6 @@ rename_checked(const char *from, const char *to, bool optional, bson_error_t *er
 	return true;
 }
 
-static bool
-fsync_dir(const char *dir, bson_error_t *error)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot open directory '%s': %s", dir,
-			      strerror(errno));
-		return false;
-	}
-	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot fsync directory '%s': %s", dir,
-			      strerror(errno));
-		close(fd);
-		return false;
-	}
-	close(fd);
-	return true;
-}
-
 bool
 dump_publish(const char *partial_root, const char *root, const char *db, const char *coll,
 	     bool gzip, bson_error_t *error)
@@ -762,7 +736,7 @@ dump_publish(const char *partial_root, const char *root, const char *db, const c
 		bson_free(to);
 		to = NULL;
 	}
-	if (!fsync_dir(dir, error))
+	if (!fs_fsync_dir(dir, error))
 		goto cleanup;
 	for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
 		bool compressed = gzip && k == 0;
@@ -781,13 +755,13 @@ dump_publish(const char *partial_root, const char *root, const char *db, const c
 		goto cleanup;
 	bson_free(from);
 	bson_free(to);
-	if (!fsync_dir(dir, error) || !fsync_dir(root, error)) {
+	if (!fs_fsync_dir(dir, error) || !fs_fsync_dir(root, error)) {
 		from = to = NULL;
 		goto cleanup;
 	}
 	from = dump_file_path(partial_root, db, coll, ".metadata.json", gzip);
 	to = dump_file_path(root, db, coll, ".metadata.json", gzip);
-	if (!rename_checked(from, to, false, error) || !fsync_dir(dir, error))
+	if (!rename_checked(from, to, false, error) || !fs_fsync_dir(dir, error))
 		goto cleanup;
 	ok = dump_remove_tree(partial_root, error);
 

@@ -1,12 +1,13 @@
 /*
- * mongodump's on-disk format (WIRE-NOTES "mongodump format"), read and
+ * mongodump's on-disk format (docs/DESIGN.md, "Dump format"), read and
  * written by dump-wrap's native engine and laid out the same way for the
  * external one:
  *   <root>/<db>/<coll>.bson           concatenated BSON documents
  *   <root>/<db>/<coll>.metadata.json  {options?, indexes, uuid, collectionName, type}
  *   <root>/prelude.json               {ServerVersion, ToolVersion}
  *   <root>/<db>/<coll>.dump-end.json  ours: the source's cluster time when
- *                                     the copy ended (SPEC §6)
+ *                                     the copy ended (docs/DESIGN.md,
+ *                                     "The catch-up window")
  * <coll> is URL-query-escaped. With gzip the .bson and .metadata.json files
  * end in .gz and are compressed by /usr/bin/gzip through a pipe.
  *
@@ -20,6 +21,8 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "optime.h"
 
 /* Query-escapes name as mongodump does for file names ("a/b$" ->
  * "a%2Fb%24"). The caller bson_free()s the result. */
@@ -66,12 +69,13 @@ bool dump_prelude_write(const char *root, const char *server_version, bson_error
 
 /* Writes the dump-end file (ns, dumpEndTime as a Timestamp, writtenAt,
  * engine) atomically, mode 0600. */
-bool dump_end_write(const char *path, const char *ns, uint32_t t, uint32_t i, const char *engine,
+bool dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,
 		    bson_error_t *error);
 
-/* Reads a dump-end file. A missing file sets *found false and succeeds (a
- * dump made by mongodump alone has none); an unreadable one is exit 65. */
-bool dump_end_read(const char *path, bool *found, uint32_t *t, uint32_t *i, bson_error_t *error);
+/* Reads a dump-end file into *dump_end. A missing file sets *found false and
+ * *dump_end to OPTIME_ZERO and succeeds (a dump made by mongodump alone has
+ * none); an unreadable one is exit 65. */
+bool dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *error);
 
 /* A file of BSON documents being written (optionally through gzip). */
 typedef struct dump_out dump_out_t;

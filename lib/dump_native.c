@@ -14,10 +14,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
+#include "catalog.h"
 #include "error.h"
 #include "log.h"
+#include "retry.h"
+#include "server_codes.h"
 
 #define DUMP_QUEUE_DEPTH 2
 #define DUMP_INSERT_ATTEMPTS 5
@@ -25,69 +27,23 @@
 
 /* ---- metadata ---- */
 
-/* Finds db.coll in listCollections; *info is set to a copy (bson_destroy
- * it) when found, left empty otherwise. */
+/*
+ * Fills metadata's type, create options and uuid from db.coll's
+ * listCollections entry. A view is refused (exit 65).
+ */
 static bool
-find_collection_info(mongoc_client_t *client, const char *db, const char *coll, bson_t *info,
-		     bool *found, bson_error_t *error)
+metadata_from_info(const bson_t *info, const char *db, const char *coll, dump_metadata_t *metadata,
+		   bson_error_t *error)
 {
-	mongoc_database_t *database = mongoc_client_get_database(client, db);
-	bson_t opts = BSON_INITIALIZER;
-	bson_t filter;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok;
-
-	*found = false;
-	bson_init(info);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", coll);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (!*found) {
-			bson_destroy(info);
-			bson_copy_to(doc, info);
-			*found = true;
-		}
-	}
-	ok = !mongoc_cursor_error(cursor, error);
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	mongoc_database_destroy(database);
-	return ok;
-}
-
-bool
-dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
-			  dump_metadata_t *metadata, bson_error_t *error)
-{
-	mongoc_collection_t *collection = NULL;
-	mongoc_cursor_t *cursor = NULL;
-	bson_t info = BSON_INITIALIZER;
-	bson_t indexes = BSON_INITIALIZER;
 	bson_iter_t iter;
-	const bson_t *spec;
-	bool found = false;
-	bool ok = false;
-	uint32_t n = 0;
+	bson_subtype_t subtype;
+	uint32_t len;
+	const uint8_t *data;
+	bson_t view;
 
-	dump_metadata_init(metadata);
-	bson_destroy(&info);
-	if (!find_collection_info(client, db, coll, &info, &found, error)) {
-		csm_error_prefix(error, "cannot list collections of '%s'", db);
-		goto cleanup;
-	}
-	if (!found) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "no collection '%s.%s' on the source: check the database and "
-			      "collection names",
-			      db, coll);
-		goto cleanup;
-	}
 	metadata->collection_name = bson_strdup(coll);
 	metadata->type = bson_strdup("collection");
-	if (bson_iter_init_find(&iter, &info, "type") && BSON_ITER_HOLDS_UTF8(&iter)) {
+	if (bson_iter_init_find(&iter, info, "type") && BSON_ITER_HOLDS_UTF8(&iter)) {
 		const char *type = bson_iter_utf8(&iter, NULL);
 
 		if (strcmp(type, "view") == 0) {
@@ -95,36 +51,41 @@ dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *c
 				      "'%s.%s' is a view, not a collection: migrate the collection "
 				      "it reads from",
 				      db, coll);
-			goto cleanup;
+			return false;
 		}
 		bson_free(metadata->type);
 		metadata->type = bson_strdup(type);
 	}
-	if (bson_iter_init_find(&iter, &info, "options") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-		uint32_t len;
-		const uint8_t *data;
-		bson_t view;
-
+	if (bson_iter_init_find(&iter, info, "options") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
 		bson_iter_document(&iter, &len, &data);
 		if (bson_init_static(&view, data, len)) {
 			bson_destroy(&metadata->options);
 			bson_copy_to(&view, &metadata->options);
 		}
 	}
-	if (bson_iter_init(&iter, &info) && bson_iter_find_descendant(&iter, "info.uuid", &iter) &&
+	if (bson_iter_init(&iter, info) && bson_iter_find_descendant(&iter, "info.uuid", &iter) &&
 	    BSON_ITER_HOLDS_BINARY(&iter)) {
-		bson_subtype_t subtype;
-		uint32_t len;
-		const uint8_t *bytes;
-
-		bson_iter_binary(&iter, &subtype, &len, &bytes);
+		bson_iter_binary(&iter, &subtype, &len, &data);
 		if (len == 16) {
 			for (uint32_t k = 0; k < 16; k++)
-				snprintf(metadata->uuid + 2 * k, 3, "%02x", bytes[k]);
+				snprintf(metadata->uuid + 2 * k, 3, "%02x", data[k]);
 		}
 	}
-	collection = mongoc_client_get_collection(client, db, coll);
-	cursor = mongoc_collection_find_indexes_with_opts(collection, NULL);
+	return true;
+}
+
+/* Replaces metadata's indexes with db.coll's index specs (listIndexes). */
+static bool
+read_index_specs(mongoc_client_t *client, const char *db, const char *coll,
+		 dump_metadata_t *metadata, bson_error_t *error)
+{
+	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+	mongoc_cursor_t *cursor = mongoc_collection_find_indexes_with_opts(collection, NULL);
+	bson_t indexes = BSON_INITIALIZER;
+	const bson_t *spec;
+	uint32_t n = 0;
+	bool ok = false;
+
 	while (mongoc_cursor_next(cursor, &spec)) {
 		char key[16];
 		const char *key_str;
@@ -134,20 +95,32 @@ dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *c
 	}
 	if (mongoc_cursor_error(cursor, error)) {
 		csm_error_prefix(error, "cannot list indexes of '%s.%s'", db, coll);
-		goto cleanup;
-	}
-	bson_destroy(&metadata->indexes);
-	bson_copy_to(&indexes, &metadata->indexes);
-	ok = true;
-
-cleanup:
-	if (!ok) {
-		dump_metadata_cleanup(metadata);
-		dump_metadata_init(metadata);
+	} else {
+		bson_destroy(&metadata->indexes);
+		bson_copy_to(&indexes, &metadata->indexes);
+		ok = true;
 	}
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(collection);
 	bson_destroy(&indexes);
+	return ok;
+}
+
+bool
+dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
+			  dump_metadata_t *metadata, bson_error_t *error)
+{
+	bson_t info;
+	bool ok;
+
+	dump_metadata_init(metadata);
+	ok = catalog_source_collection(client, db, coll, &info, error) &&
+	     metadata_from_info(&info, db, coll, metadata, error) &&
+	     read_index_specs(client, db, coll, metadata, error);
+	if (!ok) {
+		dump_metadata_cleanup(metadata);
+		dump_metadata_init(metadata);
+	}
 	bson_destroy(&info);
 	return ok;
 }
@@ -316,6 +289,7 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 		return false;
 	while (bson_iter_next(&errors)) {
 		bson_iter_t field;
+		bson_error_t item;
 		int32_t code = 0;
 		const char *message = "";
 
@@ -329,85 +303,101 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 				 BSON_ITER_HOLDS_UTF8(&field))
 				message = bson_iter_utf8(&field, NULL);
 		}
-		if (code == 11000 || code == 11001) {
+		bson_set_error(&item, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+		if (csm_error_classify(&item, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
 			*duplicates += 1;
 		} else if (!*fatal) {
 			*fatal = true;
-			bson_set_error(error, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+			memcpy(error, &item, sizeof *error);
 		}
 	}
 	return any;
 }
 
-/* Inserts one batch; counts into shared. False with error on a fatal error. */
+/*
+ * Sends batch once as an unordered bulk insert and counts what landed into
+ * shared. True when the batch is done: inserted, or rejected only as
+ * duplicate keys. Otherwise false with error (the first non-duplicate write
+ * error, or the bulk's own) and *reply holding the server's reply (the
+ * caller destroys it either way), so the caller can classify the failure.
+ */
 static bool
-insert_batch(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
-	     bson_error_t *error)
+insert_batch_once(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
+		  bson_t *reply, bson_error_t *error)
 {
 	bson_t bulk_opts = BSON_INITIALIZER;
 	bson_t insert_opts = BSON_INITIALIZER;
-	int64_t backoff_ms = 100;
-	bool ok = false;
+	mongoc_bulk_operation_t *bulk;
+	size_t offset = 0;
+	int64_t duplicates = 0;
+	bool fatal = false;
+	bool done;
 
 	BSON_APPEND_BOOL(&bulk_opts, "ordered", false);
 	/* Dumped documents are what the server already accepted; field names
 	 * with dots or dollars are legal there since 5.0. */
 	BSON_APPEND_BOOL(&insert_opts, "validate", false);
-	for (int attempt = 1; attempt <= DUMP_INSERT_ATTEMPTS; attempt++) {
-		mongoc_bulk_operation_t *bulk =
-			mongoc_collection_create_bulk_operation_with_opts(collection, &bulk_opts);
-		bson_t reply;
-		size_t offset = 0;
-		int64_t duplicates = 0;
-		bool fatal = false;
-		bool done;
+	bulk = mongoc_collection_create_bulk_operation_with_opts(collection, &bulk_opts);
+	while (offset < batch->len) {
+		uint32_t doc_len;
+		bson_t doc;
 
-		while (offset < batch->len) {
-			uint32_t doc_len;
-			bson_t doc;
-
-			memcpy(&doc_len, batch->data + offset, sizeof doc_len);
-			doc_len = BSON_UINT32_FROM_LE(doc_len);
-			bson_init_static(&doc, batch->data + offset, doc_len);
-			mongoc_bulk_operation_insert_with_opts(bulk, &doc, &insert_opts, NULL);
-			offset += doc_len;
-		}
-		done = mongoc_bulk_operation_execute(bulk, &reply, error) != 0;
-		if (!done && classify_write_errors(&reply, &duplicates, &fatal, error) && !fatal)
-			done = true;
-		if (done) {
-			bson_iter_t iter;
-			int64_t inserted = 0;
-
-			if (bson_iter_init_find(&iter, &reply, "nInserted"))
-				inserted = bson_iter_as_int64(&iter);
-			pthread_mutex_lock(&shared->lock);
-			shared->inserted += inserted;
-			shared->duplicates += duplicates;
-			pthread_mutex_unlock(&shared->lock);
-		}
-		bool transient = !done && !fatal && csm_error_is_transient(error, &reply);
-
-		bson_destroy(&reply);
-		mongoc_bulk_operation_destroy(bulk);
-		if (done) {
-			ok = true;
-			break;
-		}
-		if (!transient || attempt == DUMP_INSERT_ATTEMPTS)
-			break;
-		log_warn("insert into '%s.%s' failed (%s); retrying in %" PRId64 " ms", shared->db,
-			 shared->coll, error->message, backoff_ms);
-		{
-			struct timespec pause = {backoff_ms / 1000, (backoff_ms % 1000) * 1000000};
-
-			nanosleep(&pause, NULL);
-		}
-		backoff_ms *= 2;
+		memcpy(&doc_len, batch->data + offset, sizeof doc_len);
+		doc_len = BSON_UINT32_FROM_LE(doc_len);
+		bson_init_static(&doc, batch->data + offset, doc_len);
+		mongoc_bulk_operation_insert_with_opts(bulk, &doc, &insert_opts, NULL);
+		offset += doc_len;
 	}
+	done = mongoc_bulk_operation_execute(bulk, reply, error) != 0;
+	if (!done && classify_write_errors(reply, &duplicates, &fatal, error) && !fatal)
+		done = true;
+	if (done) {
+		bson_iter_t iter;
+		int64_t inserted = 0;
+
+		if (bson_iter_init_find(&iter, reply, "nInserted"))
+			inserted = bson_iter_as_int64(&iter);
+		pthread_mutex_lock(&shared->lock);
+		shared->inserted += inserted;
+		shared->duplicates += duplicates;
+		pthread_mutex_unlock(&shared->lock);
+	}
+	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(&insert_opts);
 	bson_destroy(&bulk_opts);
-	return ok;
+	return done;
+}
+
+/*
+ * Inserts one batch, retrying a transient failure (lib/retry.h) up to
+ * DUMP_INSERT_ATTEMPTS tries in all. False with error otherwise.
+ */
+static bool
+insert_batch(mongoc_collection_t *collection, const batch_t *batch, restore_shared_t *shared,
+	     bson_error_t *error)
+{
+	char *what = NULL;
+	retry_t retry;
+	bool done;
+
+	retry_init(&retry, DUMP_INSERT_ATTEMPTS - 1);
+	for (;;) {
+		bson_t reply;
+		bool transient;
+
+		done = insert_batch_once(collection, batch, shared, &reply, error);
+		transient = !done && csm_error_is_transient(error, &reply);
+		bson_destroy(&reply);
+		if (!transient)
+			break;
+		if (what == NULL)
+			what = bson_strdup_printf("inserting a batch into '%s.%s' on the target",
+						  shared->db, shared->coll);
+		if (!retry_wait(&retry, what, error))
+			break;
+	}
+	bson_free(what);
+	return done;
 }
 
 static void *
@@ -442,8 +432,9 @@ worker_main(void *arg)
 			if (insert_batch(collection, batch, shared, &error)) {
 				progress_add(shared->progress, batch->ndocs, (int64_t)batch->len);
 			} else {
-				csm_error_prefix(&error, "cannot insert into '%s.%s'", shared->db,
-						 shared->coll);
+				if (!csm_error_is_stopped(&error))
+					csm_error_prefix(&error, "cannot insert into '%s.%s'",
+							 shared->db, shared->coll);
 				shared_fail(shared, &error);
 			}
 		}
@@ -481,6 +472,99 @@ worker_close(worker_t *worker)
 	pthread_mutex_unlock(&worker->lock);
 }
 
+/* Starts jobs insert threads on shared. False with error when one fails to
+ * start; those started are marked so and must be finished. */
+static bool
+workers_start(worker_t *workers, int jobs, restore_shared_t *shared, bson_error_t *error)
+{
+	for (int k = 0; k < jobs; k++) {
+		pthread_mutex_init(&workers[k].lock, NULL);
+		pthread_cond_init(&workers[k].changed, NULL);
+		workers[k].shared = shared;
+	}
+	for (int k = 0; k < jobs; k++) {
+		if (pthread_create(&workers[k].thread, NULL, worker_main, &workers[k]) != 0) {
+			csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start an insert thread: %s",
+				      strerror(errno));
+			return false;
+		}
+		workers[k].started = true;
+	}
+	return true;
+}
+
+/*
+ * Reads the dump and deals it out in batches, batch k to worker k % jobs,
+ * until the end, a read error (false, error filled) or a worker's failure.
+ * *documents counts the documents read.
+ */
+static bool
+feed_workers(dump_in_t *in, worker_t *workers, int jobs, restore_shared_t *shared,
+	     int64_t *documents, bson_error_t *error)
+{
+	batch_t *batch = NULL;
+	int next_worker = 0;
+	bool read_failed = false;
+
+	while (!shared_failed(shared)) {
+		bool eof = false;
+		const bson_t *doc = dump_in_next(in, &eof, error);
+
+		if (doc == NULL) {
+			read_failed = !eof;
+			break;
+		}
+		*documents += 1;
+		if (batch != NULL && (batch->ndocs >= DUMP_BATCH_MAX_DOCS ||
+				      batch->len + doc->len > DUMP_BATCH_MAX_BYTES)) {
+			worker_push(&workers[next_worker], batch);
+			next_worker = (next_worker + 1) % jobs;
+			batch = NULL;
+		}
+		if (batch == NULL)
+			batch = bson_malloc0(sizeof *batch);
+		batch_append(batch, bson_get_data(doc), doc->len);
+	}
+	if (batch != NULL && !read_failed)
+		worker_push(&workers[next_worker], batch);
+	else
+		batch_free(batch);
+	return !read_failed;
+}
+
+/* Closes the queues of the started workers and waits for them. */
+static void
+workers_finish(worker_t *workers, int jobs)
+{
+	for (int k = 0; k < jobs; k++) {
+		if (!workers[k].started)
+			continue;
+		worker_close(&workers[k]);
+		pthread_join(workers[k].thread, NULL);
+	}
+}
+
+/* Frees what is left in the queues, the locks and workers itself. */
+static void
+workers_free(worker_t *workers, int jobs)
+{
+	if (workers == NULL)
+		return;
+	for (int k = 0; k < jobs; k++) {
+		batch_t *left = workers[k].head;
+
+		while (left != NULL) {
+			batch_t *next = left->next;
+
+			batch_free(left);
+			left = next;
+		}
+		pthread_cond_destroy(&workers[k].changed);
+		pthread_mutex_destroy(&workers[k].lock);
+	}
+	bson_free(workers);
+}
+
 bool
 dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char *coll,
 			 const char *bson_path, bool gzip, int jobs, progress_t *progress,
@@ -489,10 +573,6 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	restore_shared_t shared;
 	worker_t *workers = NULL;
 	dump_in_t *in = NULL;
-	batch_t *batch = NULL;
-	bson_error_t read_error;
-	bool read_failed = false;
-	int next_worker = 0;
 	bool ok = false;
 
 	memset(stats, 0, sizeof *stats);
@@ -508,96 +588,30 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	if (in == NULL)
 		goto cleanup;
 	workers = bson_malloc0(sizeof *workers * (size_t)jobs);
-	for (int k = 0; k < jobs; k++) {
-		pthread_mutex_init(&workers[k].lock, NULL);
-		pthread_cond_init(&workers[k].changed, NULL);
-		workers[k].shared = &shared;
-		if (pthread_create(&workers[k].thread, NULL, worker_main, &workers[k]) != 0) {
-			csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start an insert thread: %s",
-				      strerror(errno));
-			read_failed = true;
-			memcpy(&read_error, error, sizeof read_error);
-			break;
-		}
-		workers[k].started = true;
-	}
-	while (!read_failed && !shared_failed(&shared)) {
-		bool eof = false;
-		const bson_t *doc = dump_in_next(in, &eof, &read_error);
-
-		if (doc == NULL) {
-			read_failed = !eof;
-			break;
-		}
-		stats->documents++;
-		if (batch != NULL && (batch->ndocs >= DUMP_BATCH_MAX_DOCS ||
-				      batch->len + doc->len > DUMP_BATCH_MAX_BYTES)) {
-			worker_push(&workers[next_worker], batch);
-			next_worker = (next_worker + 1) % jobs;
-			batch = NULL;
-		}
-		if (batch == NULL)
-			batch = bson_malloc0(sizeof *batch);
-		batch_append(batch, bson_get_data(doc), doc->len);
-	}
-	if (batch != NULL && !read_failed && workers[next_worker].started) {
-		worker_push(&workers[next_worker], batch);
-		batch = NULL;
-	}
-	for (int k = 0; k < jobs; k++) {
-		if (!workers[k].started)
-			continue;
-		worker_close(&workers[k]);
-		pthread_join(workers[k].thread, NULL);
-	}
+	/* A read error wins over a worker's: it is the cause of the two. */
+	ok = workers_start(workers, jobs, &shared, error) &&
+	     feed_workers(in, workers, jobs, &shared, &stats->documents, error);
+	workers_finish(workers, jobs);
 	stats->inserted = shared.inserted;
 	stats->duplicates = shared.duplicates;
-	if (read_failed) {
-		memcpy(error, &read_error, sizeof *error);
-		goto cleanup;
-	}
-	if (shared.failed) {
+	if (ok && shared.failed) {
 		memcpy(error, &shared.error, sizeof *error);
-		goto cleanup;
+		ok = false;
 	}
-	ok = dump_in_close(in, true, error);
-	in = NULL;
+	if (ok) {
+		ok = dump_in_close(in, true, error);
+		in = NULL;
+	}
 
 cleanup:
-	batch_free(batch);
 	if (in != NULL)
 		dump_in_close(in, false, NULL);
-	if (workers != NULL) {
-		for (int k = 0; k < jobs; k++) {
-			batch_t *left = workers[k].head;
-
-			while (left != NULL) {
-				batch_t *next = left->next;
-
-				batch_free(left);
-				left = next;
-			}
-			pthread_cond_destroy(&workers[k].changed);
-			pthread_mutex_destroy(&workers[k].lock);
-		}
-		bson_free(workers);
-	}
+	workers_free(workers, jobs);
 	pthread_mutex_destroy(&shared.lock);
 	return ok;
 }
 
 /* ---- catalog ---- */
-
-bool
-dump_native_collection_exists(mongoc_client_t *client, const char *db, const char *coll,
-			      bool *exists, bson_error_t *error)
-{
-	bson_t info;
-	bool ok = find_collection_info(client, db, coll, &info, exists, error);
-
-	bson_destroy(&info);
-	return ok;
-}
 
 bool
 dump_native_create_collection(mongoc_client_t *client, const char *db, const char *coll,
@@ -608,7 +622,7 @@ dump_native_create_collection(mongoc_client_t *client, const char *db, const cha
 	bool ok = false;
 
 	*created = false;
-	if (!dump_native_collection_exists(client, db, coll, &exists, error))
+	if (!catalog_collection_info(client, db, coll, &exists, NULL, error))
 		goto cleanup;
 	if (exists) {
 		ok = true;
@@ -618,8 +632,8 @@ dump_native_create_collection(mongoc_client_t *client, const char *db, const cha
 	if (options != NULL && !bson_empty(options))
 		bson_concat(&cmd, options);
 	if (!mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error)) {
-		/* 48 NamespaceExists: created meanwhile; that is what we wanted. */
-		if (error->code == 48) {
+		/* Created meanwhile: that is what we wanted. */
+		if (csm_error_server_code(error, NULL) == SERVER_NAMESPACE_EXISTS) {
 			ok = true;
 			goto cleanup;
 		}
@@ -643,8 +657,9 @@ dump_native_drop_collection(mongoc_client_t *client, const char *db, const char 
 
 	BSON_APPEND_UTF8(&cmd, "drop", coll);
 	ok = mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error);
-	/* 26 NamespaceNotFound, or "ns not found" from older servers. */
-	if (!ok && (error->code == 26 || strstr(error->message, "ns not found") != NULL))
+	/* NamespaceNotFound, or "ns not found" from older servers. */
+	if (!ok && (csm_error_server_code(error, NULL) == SERVER_NAMESPACE_NOT_FOUND ||
+		    strstr(error->message, "ns not found") != NULL))
 		ok = true;
 	if (!ok)
 		csm_error_prefix(error, "cannot drop '%s.%s'", db, coll);
@@ -737,7 +752,7 @@ dump_native_create_indexes(mongoc_client_t *client, const char *db, const char *
 		goto cleanup;
 	}
 	if (!mongoc_client_command_with_opts(client, db, &cmd, NULL, NULL, NULL, error)) {
-		if (error->code == 11000) {
+		if (csm_error_classify(error, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
 			char detail[sizeof error->message];
 
 			bson_strncpy(detail, error->message, sizeof detail);
@@ -764,7 +779,7 @@ cleanup:
 /* ---- server facts ---- */
 
 bool
-dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint32_t *i,
+dump_native_cluster_time(mongoc_client_t *client, bool *found, optime_t *cluster_time,
 			 bson_error_t *error)
 {
 	bson_t cmd = BSON_INITIALIZER;
@@ -773,18 +788,16 @@ dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint
 	bool ok;
 
 	*found = false;
-	*t = *i = 0;
+	*cluster_time = OPTIME_ZERO;
 	BSON_APPEND_INT32(&cmd, "ping", 1);
 	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error);
 	if (ok) {
-		if (bson_iter_init_find(&iter, &reply, "operationTime") &&
-		    BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
-			bson_iter_timestamp(&iter, t, i);
+		if (optime_from_doc(&reply, "operationTime", cluster_time)) {
 			*found = true;
 		} else if (bson_iter_init(&iter, &reply) &&
 			   bson_iter_find_descendant(&iter, "$clusterTime.clusterTime", &iter) &&
 			   BSON_ITER_HOLDS_TIMESTAMP(&iter)) {
-			bson_iter_timestamp(&iter, t, i);
+			bson_iter_timestamp(&iter, &cluster_time->t, &cluster_time->i);
 			*found = true;
 		}
 	} else {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dump_format.h"
+#include "optime.h"
 #include "progress.h"
 
 /* Largest restore batch: mongorestore's and the server's natural units. */
@@ -54,10 +55,6 @@ bool dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const 
 			      const char *bson_path, bool gzip, int jobs, progress_t *progress,
 			      dump_restore_stats_t *stats, bson_error_t *error);
 
-/* True when db.coll exists; false with error unset when it does not. */
-bool dump_native_collection_exists(mongoc_client_t *client, const char *db, const char *coll,
-				   bool *exists, bson_error_t *error);
-
 /*
  * Creates db.coll with options (listCollections' form) unless it exists;
  * *created tells which.
@@ -90,7 +87,7 @@ bool dump_native_create_indexes(mongoc_client_t *client, const char *db, const c
  * ping. *found is false on a server that keeps no cluster time
  * (standalone).
  */
-bool dump_native_cluster_time(mongoc_client_t *client, bool *found, uint32_t *t, uint32_t *i,
+bool dump_native_cluster_time(mongoc_client_t *client, bool *found, optime_t *cluster_time,
 			      bson_error_t *error);
 
 /* The server's version from buildInfo, newly allocated (bson_free), or

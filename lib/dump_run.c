@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "dump_external.h"
 #include "dump_format.h"
@@ -58,22 +59,100 @@ pick_engine(dump_engine_t engine, const char *program, char **tool, bson_error_t
 	return true;
 }
 
-static int64_t
-now_ms(void)
+/* Seconds since started_ms, a clock_mono_ms() reading. */
+static double
+seconds_since(int64_t started_ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (double)(clock_mono_ms() - started_ms) / 1e3;
 }
 
-static double
-seconds_since(const struct timespec *start)
+/*
+ * The native copy: db.coll's documents, then its metadata file and the
+ * prelude, into partial. Sets *docs and *bytes.
+ */
+static bool
+dump_native(const dump_run_opts_t *opts, mongoc_client_t *client, const char *ns,
+	    const char *partial, const dump_metadata_t *metadata, int64_t *docs, int64_t *bytes,
+	    bson_error_t *error)
 {
-	struct timespec now;
+	mongoc_collection_t *collection =
+		mongoc_client_get_collection(client, opts->db, opts->coll);
+	int64_t total =
+		mongoc_collection_estimated_document_count(collection, NULL, NULL, NULL, NULL);
+	char *label = bson_strdup_printf("dump '%s'", ns);
+	progress_t *progress =
+		progress_new(label, total > 0 ? total : 0, 0, opts->status_interval_ms);
+	char *path = dump_file_path(partial, opts->db, opts->coll, ".bson", opts->gzip);
+	char *version = NULL;
+	bool ok = false;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+	mongoc_collection_destroy(collection);
+	if (!dump_native_dump_data(client, opts->db, opts->coll, path, opts->gzip, progress, docs,
+				   bytes, error))
+		goto cleanup;
+	progress_finish(progress);
+	bson_free(path);
+	path = dump_file_path(partial, opts->db, opts->coll, ".metadata.json", opts->gzip);
+	if (!dump_metadata_write(path, opts->gzip, metadata, error))
+		goto cleanup;
+	version = dump_native_server_version(client);
+	ok = dump_prelude_write(partial, version, error);
+
+cleanup:
+	progress_destroy(progress);
+	bson_free(version);
+	bson_free(path);
+	bson_free(label);
+	return ok;
+}
+
+/* The external copy: mongodump into partial, which must write the metadata. */
+static bool
+dump_external(const dump_run_opts_t *opts, const char *tool, const char *partial,
+	      bson_error_t *error)
+{
+	char *path;
+	bool ok;
+
+	if (!dump_external_dump(tool, opts->uri, opts->db, opts->coll, partial, opts->gzip, error))
+		return false;
+	path = dump_file_path(partial, opts->db, opts->coll, ".metadata.json", opts->gzip);
+	ok = access(path, F_OK) == 0;
+	if (!ok)
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "'%s' exited 0 but wrote no '%s'; check its version and output", tool,
+			      path);
+	bson_free(path);
+	return ok;
+}
+
+/*
+ * Records the source's cluster time now, after the copy, as the dump-end
+ * time in partial; a source without one (standalone) only gets a warning.
+ */
+static bool
+dump_end_record(const dump_run_opts_t *opts, mongoc_client_t *client, const char *ns,
+		const char *partial, const char *engine, optime_t *dump_end, bson_error_t *error)
+{
+	bool have_end = false;
+	char *path;
+	bool ok;
+
+	/* Any event after this time may be missing from the dump; replay must
+	 * reach it before unique indexes are safe to build (docs/DESIGN.md,
+	 * "The catch-up window"). */
+	if (!dump_native_cluster_time(client, &have_end, dump_end, error))
+		return false;
+	if (!have_end) {
+		log_warn("the source reports no cluster time (a standalone server?): the dump of "
+			 "'%s' has no dump-end time",
+			 ns);
+		return true;
+	}
+	path = dump_file_path(partial, opts->db, opts->coll, ".dump-end.json", false);
+	ok = dump_end_write(path, ns, *dump_end, engine, error);
+	bson_free(path);
+	return ok;
 }
 
 bool
@@ -81,16 +160,12 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 {
 	mongoc_client_t *client = NULL;
 	dump_metadata_t metadata;
-	progress_t *progress = NULL;
-	char *tool = NULL, *partial = NULL, *path = NULL, *version = NULL, *db_dir = NULL;
-	char *label = NULL, *ns = NULL;
-	struct timespec started;
-	int64_t docs = 0, bytes = 0, total = 0;
-	uint32_t end_t = 0, end_i = 0;
-	bool have_end = false;
+	char *tool = NULL, *partial = NULL, *db_dir = NULL, *ns = NULL;
+	int64_t started_ms = clock_mono_ms();
+	int64_t docs = 0, bytes = 0;
+	optime_t dump_end = OPTIME_ZERO;
 	bool ok = false;
 
-	clock_gettime(CLOCK_MONOTONIC, &started);
 	dump_metadata_init(&metadata);
 	ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
 	if (!pick_engine(opts->engine, "mongodump", &tool, error))
@@ -108,78 +183,30 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	if (!fs_mkdir_p(opts->root, error) || !dump_remove_tree(partial, error) ||
 	    !fs_mkdir_p(db_dir, error))
 		goto cleanup;
-	if (tool == NULL) {
-		mongoc_collection_t *collection =
-			mongoc_client_get_collection(client, opts->db, opts->coll);
-
-		total = mongoc_collection_estimated_document_count(collection, NULL, NULL, NULL,
-								   NULL);
-		mongoc_collection_destroy(collection);
-		label = bson_strdup_printf("dump '%s'", ns);
-		progress = progress_new(label, total > 0 ? total : 0, 0, opts->status_interval_ms);
-		path = dump_file_path(partial, opts->db, opts->coll, ".bson", opts->gzip);
-		if (!dump_native_dump_data(client, opts->db, opts->coll, path, opts->gzip, progress,
-					   &docs, &bytes, error))
-			goto cleanup;
-		progress_finish(progress);
-		bson_free(path);
-		path = dump_file_path(partial, opts->db, opts->coll, ".metadata.json", opts->gzip);
-		if (!dump_metadata_write(path, opts->gzip, &metadata, error))
-			goto cleanup;
-		version = dump_native_server_version(client);
-		if (!dump_prelude_write(partial, version, error))
-			goto cleanup;
-	} else {
-		if (!dump_external_dump(tool, opts->uri, opts->db, opts->coll, partial, opts->gzip,
-					error))
-			goto cleanup;
-		bson_free(path);
-		path = dump_file_path(partial, opts->db, opts->coll, ".metadata.json", opts->gzip);
-		if (access(path, F_OK) != 0) {
-			csm_error_set(
-				error, CSM_EXIT_DATAERR,
-				"'%s' exited 0 but wrote no '%s'; check its version and output",
-				tool, path);
-			goto cleanup;
-		}
-	}
-	/* Any event after this time may be missing from the dump; replay must
-	 * reach it before unique indexes are safe to build (SPEC §6). */
-	if (!dump_native_cluster_time(client, &have_end, &end_t, &end_i, error))
+	if (!(tool ? dump_external(opts, tool, partial, error)
+		   : dump_native(opts, client, ns, partial, &metadata, &docs, &bytes, error)))
 		goto cleanup;
-	if (have_end) {
-		bson_free(path);
-		path = dump_file_path(partial, opts->db, opts->coll, ".dump-end.json", false);
-		if (!dump_end_write(path, ns, end_t, end_i, tool ? "external" : "native", error))
-			goto cleanup;
-	} else {
-		log_warn("the source reports no cluster time (a standalone server?): the dump of "
-			 "'%s' has no dump-end time",
-			 ns);
-	}
-	if (!dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
+	if (!dump_end_record(opts, client, ns, partial, tool ? "external" : "native", &dump_end,
+			     error) ||
+	    !dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
 		goto cleanup;
 	if (tool == NULL)
 		log_info("dumped %" PRId64 " documents (%.1f MB) of '%s' to '%s/%s' in %.1fs; "
 			 "dump-end time %u.%u",
 			 docs, (double)bytes / 1e6, ns, opts->root, opts->db,
-			 seconds_since(&started), end_t, end_i);
+			 seconds_since(started_ms), dump_end.t, dump_end.i);
 	else
 		log_info("dumped '%s' with %s to '%s/%s' in %.1fs; dump-end time %u.%u", ns, tool,
-			 opts->root, opts->db, seconds_since(&started), end_t, end_i);
+			 opts->root, opts->db, seconds_since(started_ms), dump_end.t, dump_end.i);
 	ok = true;
 
 cleanup:
 	if (!ok && partial != NULL)
 		dump_remove_tree(partial, NULL);
-	progress_destroy(progress);
 	mongoc_client_destroy(client);
 	dump_metadata_cleanup(&metadata);
 	bson_free(ns);
-	bson_free(label);
 	bson_free(db_dir);
-	bson_free(version);
-	bson_free(path);
 	bson_free(partial);
 	bson_free(tool);
 	return ok;
@@ -208,141 +235,195 @@ count_documents(mongoc_client_t *client, const char *db, const char *coll)
 	return count > 0 ? count : 0;
 }
 
-bool
-dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
-{
-	const char *to_db = opts->to_db ? opts->to_db : opts->db;
-	const char *to_coll = opts->to_coll ? opts->to_coll : opts->coll;
-	mongoc_client_pool_t *pool = NULL;
-	mongoc_client_t *client = NULL;
-	mongoc_collection_t *meta = NULL;
-	char *meta_name = NULL;
+/* One restore: what it reads and where it writes. */
+typedef struct restore {
+	const dump_run_opts_t *opts;
+	const char *to_db;   /* borrowed from opts */
+	const char *to_coll; /* borrowed from opts */
+	char *source_ns;     /* owned */
+	char *target_ns;     /* owned */
+	char *tool;          /* mongorestore's path (owned), NULL for native */
+	mongoc_client_pool_t *pool;
+	mongoc_client_t *client;   /* popped from pool */
+	mongoc_collection_t *meta; /* the restore marker's collection */
 	dump_files_t files;
 	dump_metadata_t metadata;
-	restore_marker_t marker;
+	optime_t dump_end; /* OPTIME_ZERO when the dump has none */
 	dump_restore_stats_t stats;
-	progress_t *progress = NULL;
-	char *tool = NULL, *label = NULL, *source_ns = NULL, *target_ns = NULL;
-	struct timespec started;
-	bson_t deferred;
-	uint32_t end_t = 0, end_i = 0;
-	bool have_end = false, found = false, created = false;
-	int built = 0, deferred_count = 0;
-	bool ok = false;
+} restore_t;
 
-	clock_gettime(CLOCK_MONOTONIC, &started);
-	memset(&files, 0, sizeof files);
-	memset(&stats, 0, sizeof stats);
-	dump_metadata_init(&metadata);
-	restore_marker_init(&marker);
-	source_ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
-	target_ns = bson_strdup_printf("%s.%s", to_db, to_coll);
-	if (!pick_engine(opts->engine, "mongorestore", &tool, error))
-		goto cleanup;
-	pool = conn_pool_new(opts->uri, "target", error);
-	if (pool == NULL)
-		goto cleanup;
-	client = mongoc_client_pool_pop(pool);
-	meta_name = marker_meta_coll_name(opts->staging);
-	meta = mongoc_client_get_collection(client, opts->db, meta_name);
-	if (opts->once) {
-		restore_marker_t existing;
+/* With --once: *done when the marker says the restore already completed. */
+static bool
+restore_done_before(restore_t *r, bool *done, bson_error_t *error)
+{
+	restore_marker_t existing;
+	char when[32];
 
-		if (!marker_read(meta, target_ns, &existing, &found, error)) {
-			csm_error_prefix(error, "cannot read the restore marker of '%s'",
-					 target_ns);
-			goto cleanup;
-		}
-		if (found) {
-			char when[32];
-
-			format_time(existing.completed_at_ms, when, sizeof when);
-			log_info("restore of '%s' already completed at %s; skipping", target_ns,
-				 when);
-			restore_marker_cleanup(&existing);
-			ok = true;
-			goto cleanup;
-		}
+	if (!marker_read(r->meta, r->target_ns, &existing, done, error)) {
+		csm_error_prefix(error, "cannot read the restore marker of '%s'", r->target_ns);
+		return false;
 	}
-	if (!dump_locate(opts->root, opts->db, opts->coll, opts->gzip, &files, error))
-		goto cleanup;
-	dump_metadata_cleanup(&metadata);
-	if (!dump_metadata_read(files.metadata, files.gzip, &metadata, error))
-		goto cleanup;
-	if (!dump_end_read(files.dump_end, &have_end, &end_t, &end_i, error))
-		goto cleanup;
+	if (*done) {
+		format_time(existing.completed_at_ms, when, sizeof when);
+		log_info("restore of '%s' already completed at %s; skipping", r->target_ns, when);
+		restore_marker_cleanup(&existing);
+	}
+	return true;
+}
+
+/* Finds the dump and reads its metadata and dump-end time. */
+static bool
+restore_read_dump(restore_t *r, bson_error_t *error)
+{
+	const dump_run_opts_t *opts = r->opts;
+	bool have_end = false;
+
+	if (!dump_locate(opts->root, opts->db, opts->coll, opts->gzip, &r->files, error))
+		return false;
+	dump_metadata_cleanup(&r->metadata);
+	if (!dump_metadata_read(r->files.metadata, r->files.gzip, &r->metadata, error) ||
+	    !dump_end_read(r->files.dump_end, &have_end, &r->dump_end, error))
+		return false;
 	if (opts->defer_constraints && !have_end)
 		log_warn(
 			"the dump of '%s' has no dump-end time: cdc-replay will build the deferred "
 			"indexes only when it drains",
-			source_ns);
-	if (opts->drop && !dump_native_drop_collection(client, to_db, to_coll, error))
-		goto cleanup;
-	if (tool == NULL) {
-		struct stat st;
-		int64_t total_bytes = 0;
+			r->source_ns);
+	return true;
+}
 
-		if (!dump_native_create_collection(client, to_db, to_coll, &metadata.options,
-						   &created, error))
-			goto cleanup;
-		if (!created)
-			log_info("'%s' exists: documents are added to it (duplicates are counted "
-				 "and skipped)",
-				 target_ns);
-		if (!files.gzip && stat(files.bson, &st) == 0)
-			total_bytes = (int64_t)st.st_size;
-		label = bson_strdup_printf("restore '%s'", target_ns);
-		progress = progress_new(label, 0, total_bytes, opts->status_interval_ms);
-		if (!dump_native_restore_data(pool, to_db, to_coll, files.bson, files.gzip,
-					      opts->jobs, progress, &stats, error))
-			goto cleanup;
+/* The native load: the collection with its options, then the documents. */
+static bool
+restore_native(restore_t *r, bson_error_t *error)
+{
+	struct stat st;
+	int64_t total_bytes = 0;
+	progress_t *progress;
+	char *label;
+	bool created = false;
+	bool ok;
+
+	if (!dump_native_create_collection(r->client, r->to_db, r->to_coll, &r->metadata.options,
+					   &created, error))
+		return false;
+	if (!created)
+		log_info("'%s' exists: documents are added to it (duplicates are counted and "
+			 "skipped)",
+			 r->target_ns);
+	if (!r->files.gzip && stat(r->files.bson, &st) == 0)
+		total_bytes = (int64_t)st.st_size;
+	label = bson_strdup_printf("restore '%s'", r->target_ns);
+	progress = progress_new(label, 0, total_bytes, r->opts->status_interval_ms);
+	ok = dump_native_restore_data(r->pool, r->to_db, r->to_coll, r->files.bson, r->files.gzip,
+				      r->opts->jobs, progress, &r->stats, error);
+	if (ok)
 		progress_finish(progress);
-	} else {
-		if (!dump_external_restore(tool, opts->uri, opts->db, opts->coll, to_db, to_coll,
-					   opts->root, files.gzip, opts->jobs, error))
-			goto cleanup;
-		stats.documents = stats.inserted = count_documents(client, to_db, to_coll);
-	}
-	bson_init(&deferred);
-	if (!dump_native_create_indexes(client, to_db, to_coll, &metadata.indexes,
-					opts->defer_constraints, &deferred, &built, &deferred_count,
-					error)) {
-		bson_destroy(&deferred);
+	progress_destroy(progress);
+	bson_free(label);
+	return ok;
+}
+
+/* The external load: mongorestore without indexes, then a count. */
+static bool
+restore_external(restore_t *r, bson_error_t *error)
+{
+	const dump_run_opts_t *opts = r->opts;
+
+	if (!dump_external_restore(r->tool, opts->uri, opts->db, opts->coll, r->to_db, r->to_coll,
+				   opts->root, r->files.gzip, opts->jobs, error))
+		return false;
+	r->stats.documents = r->stats.inserted = count_documents(r->client, r->to_db, r->to_coll);
+	return true;
+}
+
+/*
+ * After the data: the indexes (unique and TTL ones deferred into the marker
+ * with --defer-constraints), then the restore marker. *built and
+ * *deferred_count count the indexes.
+ */
+static bool
+restore_finish(restore_t *r, int *built, int *deferred_count, bson_error_t *error)
+{
+	restore_marker_t marker;
+	bool ok = false;
+
+	/* The deferred specs go straight into the marker's array. */
+	restore_marker_init(&marker);
+	if (!dump_native_create_indexes(r->client, r->to_db, r->to_coll, &r->metadata.indexes,
+					r->opts->defer_constraints, &marker.deferred_indexes, built,
+					deferred_count, error))
 		goto cleanup;
-	}
-	bson_destroy(&marker.deferred_indexes);
-	bson_copy_to(&deferred, &marker.deferred_indexes);
-	bson_destroy(&deferred);
-	marker.ns = bson_strdup(target_ns);
-	marker.source_ns = bson_strdup(source_ns);
-	marker.completed_at_ms = now_ms();
-	marker.documents = stats.documents;
-	if (have_end)
-		marker.dump_end = (optime_t){end_t, end_i};
-	if (!marker_write(meta, &marker, error)) {
+	marker.ns = bson_strdup(r->target_ns);
+	marker.source_ns = bson_strdup(r->source_ns);
+	marker.completed_at_ms = clock_wall_ms();
+	marker.documents = r->stats.documents;
+	marker.dump_end = r->dump_end;
+	if (!marker_write(r->meta, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",
-				 target_ns);
+				 r->target_ns);
 		goto cleanup;
 	}
-	log_info("restored %" PRId64 " documents of '%s' into '%s' in %.1fs (%" PRId64
-		 " inserted, %" PRId64 " duplicate keys skipped); %d indexes built, %d deferred",
-		 stats.documents, source_ns, target_ns, seconds_since(&started), stats.inserted,
-		 stats.duplicates, built, deferred_count);
 	ok = true;
 
 cleanup:
-	progress_destroy(progress);
-	mongoc_collection_destroy(meta);
-	bson_free(meta_name);
-	if (client != NULL)
-		mongoc_client_pool_push(pool, client);
-	mongoc_client_pool_destroy(pool);
 	restore_marker_cleanup(&marker);
-	dump_metadata_cleanup(&metadata);
-	dump_files_cleanup(&files);
-	bson_free(label);
-	bson_free(target_ns);
-	bson_free(source_ns);
-	bson_free(tool);
+	return ok;
+}
+
+bool
+dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
+{
+	restore_t r;
+	char *meta_name = NULL;
+	int64_t started_ms = clock_mono_ms();
+	int built = 0, deferred_count = 0;
+	bool done = false;
+	bool ok = false;
+
+	memset(&r, 0, sizeof r);
+	r.opts = opts;
+	r.to_db = opts->to_db ? opts->to_db : opts->db;
+	r.to_coll = opts->to_coll ? opts->to_coll : opts->coll;
+	r.source_ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
+	r.target_ns = bson_strdup_printf("%s.%s", r.to_db, r.to_coll);
+	dump_metadata_init(&r.metadata);
+	if (!pick_engine(opts->engine, "mongorestore", &r.tool, error))
+		goto cleanup;
+	r.pool = conn_pool_new(opts->uri, "target", error);
+	if (r.pool == NULL)
+		goto cleanup;
+	r.client = mongoc_client_pool_pop(r.pool);
+	meta_name = marker_meta_coll_name(opts->staging);
+	r.meta = mongoc_client_get_collection(r.client, opts->db, meta_name);
+	if (opts->once && !restore_done_before(&r, &done, error))
+		goto cleanup;
+	if (done) {
+		ok = true;
+		goto cleanup;
+	}
+	if (!restore_read_dump(&r, error))
+		goto cleanup;
+	if (opts->drop && !dump_native_drop_collection(r.client, r.to_db, r.to_coll, error))
+		goto cleanup;
+	if (!(r.tool ? restore_external(&r, error) : restore_native(&r, error)) ||
+	    !restore_finish(&r, &built, &deferred_count, error))
+		goto cleanup;
+	log_info("restored %" PRId64 " documents of '%s' into '%s' in %.1fs (%" PRId64
+		 " inserted, %" PRId64 " duplicate keys skipped); %d indexes built, %d deferred",
+		 r.stats.documents, r.source_ns, r.target_ns, seconds_since(started_ms),
+		 r.stats.inserted, r.stats.duplicates, built, deferred_count);
+	ok = true;
+
+cleanup:
+	mongoc_collection_destroy(r.meta);
+	bson_free(meta_name);
+	if (r.client != NULL)
+		mongoc_client_pool_push(r.pool, r.client);
+	mongoc_client_pool_destroy(r.pool);
+	dump_metadata_cleanup(&r.metadata);
+	dump_files_cleanup(&r.files);
+	bson_free(r.target_ns);
+	bson_free(r.source_ns);
+	bson_free(r.tool);
 	return ok;
 }

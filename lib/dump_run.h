@@ -1,8 +1,8 @@
 /*
- * dump-wrap's two operations, engine-independent (SPEC §2, §6): which
- * engine runs, where a dump is staged and published, the dump-end time, and
- * on restore the collection, index builds, constraint deferral and the
- * restore marker.
+ * dump-wrap's two operations, engine-independent (docs/DESIGN.md, "Programs"
+ * and "The catch-up window"): which engine runs, where a dump is staged and
+ * published, the dump-end time, and on restore the collection, index builds,
+ * constraint deferral and the restore marker.
  */
 #ifndef CSM_DUMP_RUN_H
 #define CSM_DUMP_RUN_H

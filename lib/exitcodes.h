@@ -1,8 +1,8 @@
 /*
- * Exit codes of every program (SPEC §7). The sysexits.h values are used so
- * that shell drivers and operators can tell a retryable failure from one that
- * needs a human; the two project-specific codes sit below 64 where sysexits
- * leaves room.
+ * Exit codes of every program (docs/DESIGN.md, "Exit codes"). The sysexits.h
+ * values are used so that shell drivers and operators can tell a retryable
+ * failure from one that needs a human; the two project-specific codes sit
+ * below 64 where sysexits leaves room.
  */
 #ifndef CSM_EXITCODES_H
 #define CSM_EXITCODES_H

@@ -33,14 +33,34 @@ write_all(int fd, const char *data, size_t len)
 	return true;
 }
 
+bool
+fs_fsync_dir(const char *dir, bson_error_t *error)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		csm_error_set(error, CSM_EXIT_IOERR, "cannot open directory '%s': %s", dir,
+			      strerror(errno));
+		return false;
+	}
+	/* Some file systems cannot fsync a directory; that is not ours to fix. */
+	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
+		csm_error_set(error, CSM_EXIT_IOERR, "cannot fsync directory '%s': %s", dir,
+			      strerror(errno));
+		close(fd);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
 /* fsyncs the directory holding path so the rename itself is durable. */
 static bool
 fsync_parent_dir(const char *path, bson_error_t *error)
 {
 	char *dir;
 	char *slash;
-	int fd;
-	bool ok = true;
+	bool ok;
 
 	dir = bson_strdup(path);
 	slash = strrchr(dir, '/');
@@ -52,20 +72,7 @@ fsync_parent_dir(const char *path, bson_error_t *error)
 	} else {
 		*slash = '\0';
 	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot open directory '%s': %s", dir,
-			      strerror(errno));
-		ok = false;
-	} else {
-		/* Some file systems cannot fsync a directory; that is not ours to fix. */
-		if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
-			csm_error_set(error, CSM_EXIT_IOERR, "cannot fsync directory '%s': %s", dir,
-				      strerror(errno));
-			ok = false;
-		}
-		close(fd);
-	}
+	ok = fs_fsync_dir(dir, error);
 	bson_free(dir);
 	return ok;
 }

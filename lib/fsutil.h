@@ -1,6 +1,7 @@
 /*
  * Crash-safe files: every state file is written to path.tmp, fsync'd,
- * renamed over path, and the directory fsync'd, mode 0600 (SPEC §3, §4).
+ * renamed over path, and the directory fsync'd, mode 0600 (docs/DESIGN.md,
+ * "Token file" and "Connections and secrets").
  */
 #ifndef CSM_FSUTIL_H
 #define CSM_FSUTIL_H
@@ -26,6 +27,13 @@ extern void (*fs_write_atomic_before_rename_hook)(void);
  * free(). Missing file: exit code 66; other errors 74. max_len bounds it.
  */
 char *fs_read_all(const char *path, size_t max_len, size_t *len_out, bson_error_t *error);
+
+/*
+ * fsyncs the directory dir, so that renames and unlinks in it are durable.
+ * A file system that cannot fsync a directory (EINVAL, EROFS) is success.
+ * Errors name the directory, exit code 74.
+ */
+bool fs_fsync_dir(const char *dir, bson_error_t *error);
 
 /* Creates dir and its parents with mode 0700 when missing. */
 bool fs_mkdir_p(const char *dir, bson_error_t *error);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "redact.h"
 
@@ -35,14 +36,14 @@ level_name(log_level_t level)
 static void
 format_now(char *buf, size_t size)
 {
-	struct timespec now;
+	int64_t now_ms = clock_wall_ms();
+	time_t now_s = (time_t)(now_ms / 1000);
 	struct tm tm;
 	char secs[24];
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
+	gmtime_r(&now_s, &tm);
 	strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03ldZ", secs, now.tv_nsec / 1000000L);
+	snprintf(buf, size, "%s.%03dZ", secs, (int)(now_ms % 1000));
 }
 
 /* Writes all of line to stderr under the lock. */

@@ -35,7 +35,7 @@ void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(prin
 /*
  * Writes a structured line: "msg k=v k=v" for humans, or msg plus the fields
  * merged into the JSON object. fields is stolen (decref'd here); may be NULL.
- * Used for status lines (SPEC §8).
+ * Used for status lines (docs/DESIGN.md, "Logs and status lines").
  */
 void log_fields(log_level_t level, const char *msg, json_t *fields);
 

@@ -8,11 +8,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "catalog.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
+#include "server_codes.h"
 
 #define PROBE_AWAIT_MS 1000
 
@@ -42,11 +44,11 @@ set_no_replset_error(bson_error_t *error, const char *db, const char *coll)
 static void
 explain_stream_error(bson_error_t *error, const char *db, const char *coll)
 {
-	if (error->code == 40573) {
+	if (csm_error_server_code(error, NULL) == SERVER_CHANGE_STREAM_NEEDS_REPLICA_SET) {
 		set_no_replset_error(error, db, coll);
 		return;
 	}
-	if (error->code == 13) {
+	if (csm_error_classify(error, NULL) == CSM_ERRCLASS_AUTH) {
 		csm_error_prefix(error,
 				 "not authorized to open a change stream on '%s.%s' (needs "
 				 "the changeStream and find actions)",
@@ -60,15 +62,10 @@ bool
 probe_check_source(mongoc_client_t *client, const char *db, const char *coll, bool *capped,
 		   bson_error_t *error)
 {
-	mongoc_database_t *database = NULL;
-	mongoc_cursor_t *cursor = NULL;
 	bson_t cmd = BSON_INITIALIZER;
 	bson_t reply = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bson_t filter;
+	bson_t info = BSON_INITIALIZER;
 	bson_iter_t iter;
-	const bson_t *info;
-	bool found = false;
 	bool ok = false;
 
 	*capped = false;
@@ -85,41 +82,23 @@ probe_check_source(mongoc_client_t *client, const char *db, const char *coll, bo
 		set_no_replset_error(error, db, coll);
 		goto cleanup;
 	}
-	database = mongoc_client_get_database(client, db);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", coll);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	while (mongoc_cursor_next(cursor, &info)) {
-		found = true;
-		if (bson_iter_init(&iter, info) &&
-		    bson_iter_find_descendant(&iter, "options.capped", &iter))
-			*capped = bson_iter_as_bool(&iter);
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		csm_error_prefix(error, "cannot list the collections of '%s'", db);
+	bson_destroy(&info);
+	if (!catalog_source_collection(client, db, coll, &info, error))
 		goto cleanup;
-	}
-	if (!found) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "no collection '%s.%s' on the source: check the database and "
-			      "collection names",
-			      db, coll);
-		goto cleanup;
-	}
+	if (bson_iter_init(&iter, &info) &&
+	    bson_iter_find_descendant(&iter, "options.capped", &iter))
+		*capped = bson_iter_as_bool(&iter);
 	ok = true;
 
 cleanup:
-	mongoc_cursor_destroy(cursor);
-	mongoc_database_destroy(database);
-	bson_destroy(&opts);
+	bson_destroy(&info);
 	bson_destroy(&reply);
 	bson_destroy(&cmd);
 	return ok;
 }
 
 bool
-probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i)
+probe_token_time(const bson_t *token, optime_t *cluster_time)
 {
 	bson_iter_t iter;
 	const char *data;
@@ -137,27 +116,25 @@ probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i)
 	}
 	memcpy(part, data + 2, 8);
 	part[8] = '\0';
-	*t = (uint32_t)strtoul(part, NULL, 16);
+	cluster_time->t = (uint32_t)strtoul(part, NULL, 16);
 	memcpy(part, data + 10, 8);
-	*i = (uint32_t)strtoul(part, NULL, 16);
+	cluster_time->i = (uint32_t)strtoul(part, NULL, 16);
 	return true;
 }
 
 /* The operationTime of a ping, when the server reports one. */
 static bool
-operation_time(mongoc_client_t *client, uint32_t *t, uint32_t *i, bson_error_t *error)
+operation_time(mongoc_client_t *client, optime_t *op_time, bson_error_t *error)
 {
 	bson_t cmd = BSON_INITIALIZER;
 	bson_t reply;
-	bson_iter_t iter;
 	bool ok;
 
-	*t = *i = 0;
+	*op_time = OPTIME_ZERO;
 	BSON_APPEND_INT32(&cmd, "ping", 1);
 	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, &reply, error);
-	if (ok && bson_iter_init_find(&iter, &reply, "operationTime") &&
-	    BSON_ITER_HOLDS_TIMESTAMP(&iter))
-		bson_iter_timestamp(&iter, t, i);
+	if (ok)
+		optime_from_doc(&reply, "operationTime", op_time);
 	bson_destroy(&reply);
 	bson_destroy(&cmd);
 	return ok;
@@ -188,17 +165,17 @@ open_stream(mongoc_collection_t *collection, const char *db, const char *coll, b
 
 static bool
 probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *db,
-	  const char *coll, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+	  const char *coll, bson_t *token, optime_t *cluster_time, bson_error_t *error)
 {
 	mongoc_change_stream_t *stream = NULL;
 	const bson_t *event = NULL;
 	const bson_t *resume_token;
-	uint32_t before_t = 0, before_i = 0;
+	optime_t before;
 	bool ok = false;
 
 	/* Taken before the stream opens, so it is never later than the token:
 	 * safe even as a startAtOperationTime. */
-	if (!operation_time(client, &before_t, &before_i, error)) {
+	if (!operation_time(client, &before, error)) {
 		csm_error_prefix(error, "cannot read the source's operation time");
 		return false;
 	}
@@ -221,10 +198,8 @@ probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *
 	}
 	bson_destroy(token);
 	bson_copy_to(resume_token, token);
-	if (!probe_token_time(token, t, i)) {
-		*t = before_t;
-		*i = before_i;
-	}
+	if (!probe_token_time(token, cluster_time))
+		*cluster_time = before;
 	ok = true;
 
 cleanup:
@@ -251,46 +226,37 @@ is_sentinel_delete(const bson_t *event, const bson_t *sentinel_id)
 	return len == sentinel_id->len && memcmp(data, bson_get_data(sentinel_id), len) == 0;
 }
 
-static int64_t
-monotonic_ms(void)
+/* The sentinel's _id: {PROBE_SENTINEL_FIELD: a fresh ObjectId, host, pid}. */
+static void
+sentinel_id_init(bson_t *sentinel_id, char oid_text[25])
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool
-probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
-	    bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
-{
-	mongoc_change_stream_t *stream = NULL;
-	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
-	bson_t sentinel_id = BSON_INITIALIZER;
-	bson_t sentinel = BSON_INITIALIZER;
-	bson_t write_opts = BSON_INITIALIZER;
-	bson_t reply = BSON_INITIALIZER;
-	bson_oid_t oid;
 	char host[256] = "unknown";
-	char oid_text[25];
-	const bson_t *event;
-	bson_iter_t iter;
-	int64_t deadline;
-	bool ok = false;
+	bson_oid_t oid;
 
 	bson_oid_init(&oid, NULL);
 	bson_oid_to_string(&oid, oid_text);
 	gethostname(host, sizeof host - 1);
-	BSON_APPEND_OID(&sentinel_id, PROBE_SENTINEL_FIELD, &oid);
-	BSON_APPEND_UTF8(&sentinel_id, "host", host);
-	BSON_APPEND_INT32(&sentinel_id, "pid", (int32_t)getpid());
-	BSON_APPEND_DOCUMENT(&sentinel, "_id", &sentinel_id);
+	bson_init(sentinel_id);
+	BSON_APPEND_OID(sentinel_id, PROBE_SENTINEL_FIELD, &oid);
+	BSON_APPEND_UTF8(sentinel_id, "host", host);
+	BSON_APPEND_INT32(sentinel_id, "pid", (int32_t)getpid());
+}
+
+/* Inserts and then deletes the sentinel {_id: sentinel_id}, w: majority. */
+static bool
+write_sentinel(mongoc_collection_t *collection, const char *db, const char *coll,
+	       const bson_t *sentinel_id, const char *oid_text, bson_error_t *error)
+{
+	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
+	bson_t sentinel = BSON_INITIALIZER;
+	bson_t write_opts = BSON_INITIALIZER;
+	bson_t reply = BSON_INITIALIZER;
+	bson_iter_t iter;
+	bool ok = false;
+
+	BSON_APPEND_DOCUMENT(&sentinel, "_id", sentinel_id);
 	mongoc_write_concern_set_wmajority(write_concern, 0);
 	mongoc_write_concern_append(write_concern, &write_opts);
-
-	stream = open_stream(collection, db, coll, error);
-	if (stream == NULL)
-		goto cleanup;
 	if (!mongoc_collection_insert_one(collection, &sentinel, &write_opts, NULL, error)) {
 		csm_error_prefix(error,
 				 "cannot insert the probe document into '%s.%s'; nothing was "
@@ -309,76 +275,110 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 	if (bson_iter_init_find(&iter, &reply, "deletedCount") && bson_iter_as_int64(&iter) != 1)
 		log_warn("the probe document in '%s.%s' was gone before the probe deleted it", db,
 			 coll);
-	deadline = monotonic_ms() + timeout_ms;
+	ok = true;
+
+cleanup:
+	bson_destroy(&reply);
+	bson_destroy(&write_opts);
+	bson_destroy(&sentinel);
+	mongoc_write_concern_destroy(write_concern);
+	return ok;
+}
+
+/* Copies the resume token (_id) and cluster time of the sentinel's delete. */
+static bool
+take_delete_point(const bson_t *event, const char *db, const char *coll, bson_t *token,
+		  optime_t *cluster_time, bson_error_t *error)
+{
+	bson_iter_t iter;
+	uint32_t len;
+	const uint8_t *data;
+	bson_t view;
+
+	if (!bson_iter_init_find(&iter, event, "_id") || !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "the delete event of the probe document on '%s.%s' has no resume "
+			      "token (_id); the pipeline must not remove it",
+			      db, coll);
+		return false;
+	}
+	bson_iter_document(&iter, &len, &data);
+	bson_init_static(&view, data, len);
+	bson_destroy(token);
+	bson_copy_to(&view, token);
+	if (!optime_from_doc(event, "clusterTime", cluster_time))
+		probe_token_time(token, cluster_time);
+	return true;
+}
+
+/* Reads stream until the sentinel's delete event, for at most timeout_ms. */
+static bool
+await_sentinel_delete(mongoc_change_stream_t *stream, const char *db, const char *coll,
+		      const bson_t *sentinel_id, int64_t timeout_ms, bson_t *token,
+		      optime_t *cluster_time, bson_error_t *error)
+{
+	int64_t deadline = clock_mono_ms() + timeout_ms;
+	const bson_t *event;
+
 	for (;;) {
 		if (mongoc_change_stream_next(stream, &event)) {
-			if (!is_sentinel_delete(event, &sentinel_id))
+			if (!is_sentinel_delete(event, sentinel_id))
 				continue;
-			if (!bson_iter_init_find(&iter, event, "_id") ||
-			    !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-				csm_error_set(
-					error, CSM_EXIT_DATAERR,
-					"the delete event of the probe document on '%s.%s' has "
-					"no resume token (_id); the pipeline must not remove it",
-					db, coll);
-				goto cleanup;
-			}
-			{
-				uint32_t len;
-				const uint8_t *data;
-				bson_t view;
-
-				bson_iter_document(&iter, &len, &data);
-				bson_init_static(&view, data, len);
-				bson_destroy(token);
-				bson_copy_to(&view, token);
-			}
-			if (bson_iter_init_find(&iter, event, "clusterTime") &&
-			    BSON_ITER_HOLDS_TIMESTAMP(&iter))
-				bson_iter_timestamp(&iter, t, i);
-			else
-				probe_token_time(token, t, i);
-			ok = true;
-			break;
+			return take_delete_point(event, db, coll, token, cluster_time, error);
 		}
 		if (mongoc_change_stream_error_document(stream, error, NULL)) {
 			explain_stream_error(error, db, coll);
-			goto cleanup;
+			return false;
 		}
-		if (monotonic_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			csm_error_set(error, CSM_EXIT_TEMPFAIL,
 				      "no change event for the probe document on '%s.%s' within "
 				      "%" PRId64
 				      " s (it was inserted and deleted); run token-probe "
 				      "again",
 				      db, coll, timeout_ms / 1000);
-			goto cleanup;
+			return false;
 		}
 	}
+}
+
+static bool
+probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, int64_t timeout_ms,
+	    bson_t *token, optime_t *cluster_time, bson_error_t *error)
+{
+	mongoc_change_stream_t *stream = NULL;
+	bson_t sentinel_id;
+	char oid_text[25];
+	bool ok = false;
+
+	sentinel_id_init(&sentinel_id, oid_text);
+	stream = open_stream(collection, db, coll, error);
+	if (stream == NULL)
+		goto cleanup;
+	if (!write_sentinel(collection, db, coll, &sentinel_id, oid_text, error))
+		goto cleanup;
+	ok = await_sentinel_delete(stream, db, coll, &sentinel_id, timeout_ms, token, cluster_time,
+				   error);
 
 cleanup:
 	mongoc_change_stream_destroy(stream);
-	bson_destroy(&reply);
-	bson_destroy(&write_opts);
-	bson_destroy(&sentinel);
 	bson_destroy(&sentinel_id);
-	mongoc_write_concern_destroy(write_concern);
 	return ok;
 }
 
 bool
 probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
-	  int64_t timeout_ms, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error)
+	  int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error)
 {
 	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
 	bool ok;
 
 	bson_init(token);
-	*t = *i = 0;
+	*cluster_time = OPTIME_ZERO;
 	if (method == PROBE_METHOD_NOW)
-		ok = probe_now(client, collection, db, coll, token, t, i, error);
+		ok = probe_now(client, collection, db, coll, token, cluster_time, error);
 	else
-		ok = probe_dummy(collection, db, coll, timeout_ms, token, t, i, error);
+		ok = probe_dummy(collection, db, coll, timeout_ms, token, cluster_time, error);
 	mongoc_collection_destroy(collection);
 	return ok;
 }

@@ -1,6 +1,6 @@
 /*
- * token-probe's work (SPEC §1, §2): a change-stream resume point on a source
- * collection taken before the copy starts.
+ * token-probe's work (docs/DESIGN.md, "Flow" and "Programs"): a change-stream
+ * resume point on a source collection taken before the copy starts.
  */
 #ifndef CSM_PROBE_H
 #define CSM_PROBE_H
@@ -9,6 +9,8 @@
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "optime.h"
 
 typedef enum { PROBE_METHOD_DUMMY, PROBE_METHOD_NOW } probe_method_t;
 
@@ -37,13 +39,13 @@ bool probe_check_source(mongoc_client_t *client, const char *db, const char *col
  * token is initialized by the call (bson_destroy it).
  */
 bool probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
-	       int64_t timeout_ms, bson_t *token, uint32_t *t, uint32_t *i, bson_error_t *error);
+	       int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error);
 
 /*
  * The cluster time a resume token encodes: MongoDB's token _data is a hex
  * KeyString starting with 0x82 and the 8-byte Timestamp. False when token
  * is not of that form.
  */
-bool probe_token_time(const bson_t *token, uint32_t *t, uint32_t *i);
+bool probe_token_time(const bson_t *token, optime_t *cluster_time);
 
 #endif

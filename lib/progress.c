@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* A TTY line is redrawn at most this often: faster is flicker, not news. */
@@ -28,15 +28,6 @@ struct progress {
 	bool drawn;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 progress_t *
 progress_new(const char *label, int64_t total_docs, int64_t total_bytes, int64_t interval_ms)
 {
@@ -53,7 +44,7 @@ progress_new(const char *label, int64_t total_docs, int64_t total_bytes, int64_t
 	progress->total_docs = total_docs > 0 ? total_docs : 0;
 	progress->total_bytes = total_bytes > 0 ? total_bytes : 0;
 	progress->interval_ms = interval_ms > 0 ? interval_ms : 5000;
-	progress->start_ms = now_ms();
+	progress->start_ms = clock_mono_ms();
 	progress->last_draw_ms = progress->start_ms;
 	progress->tty = isatty(STDERR_FILENO) == 1;
 	return progress;
@@ -139,7 +130,7 @@ progress_add(progress_t *progress, int64_t docs, int64_t bytes)
 	pthread_mutex_lock(&progress->lock);
 	progress->docs += docs;
 	progress->bytes += bytes;
-	now = now_ms();
+	now = clock_mono_ms();
 	if (now - progress->last_draw_ms >=
 	    (progress->tty ? PROGRESS_TTY_REDRAW_MS : progress->interval_ms))
 		draw(progress, now, false);
@@ -152,7 +143,7 @@ progress_finish(progress_t *progress)
 	if (progress == NULL)
 		return;
 	pthread_mutex_lock(&progress->lock);
-	draw(progress, now_ms(), true);
+	draw(progress, clock_mono_ms(), true);
 	pthread_mutex_unlock(&progress->lock);
 }
 

@@ -1,7 +1,8 @@
 /*
- * Progress of a long copy (SPEC §8): on a terminal (stderr is a TTY) one
- * line redrawn in place with documents done/total, MB/s and ETA; otherwise a
- * status line through log_fields every few seconds, so logs stay readable.
+ * Progress of a long copy (docs/DESIGN.md, "Logs and status lines"): on a
+ * terminal (stderr is a TTY) one line redrawn in place with documents
+ * done/total, MB/s and ETA; otherwise a status line through log_fields every
+ * few seconds, so logs stay readable.
  */
 #ifndef CSM_PROGRESS_H
 #define CSM_PROGRESS_H

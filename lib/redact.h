@@ -1,5 +1,6 @@
 /*
- * Password redaction for every string that may hold a MongoDB URI (SPEC §3).
+ * Password redaction for every string that may hold a MongoDB URI
+ * (docs/DESIGN.md, "Connections and secrets").
  */
 #ifndef CSM_REDACT_H
 #define CSM_REDACT_H

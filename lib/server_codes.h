@@ -19,6 +19,7 @@ enum server_code {
 	/* WriteConcernFailed: wtimeout, the secondaries lag; the write is on the primary. */
 	SERVER_WRITE_CONCERN_FAILED = 64,
 	SERVER_CURSOR_NOT_FOUND = 43,
+	SERVER_NAMESPACE_EXISTS = 48,
 	SERVER_IMMUTABLE_FIELD = 66,
 	SERVER_NETWORK_TIMEOUT = 89,
 	SERVER_SHUTDOWN_IN_PROGRESS = 91,

@@ -1,6 +1,7 @@
 /*
  * A stop flag set by SIGINT and SIGTERM. Long-running loops check it between
- * batches: they finish the batch, save their position and exit 0 (SPEC §7).
+ * batches: they finish the batch, save their position and exit 0
+ * (docs/DESIGN.md, "Signals and stopping").
  */
 #ifndef CSM_STOP_H
 #define CSM_STOP_H

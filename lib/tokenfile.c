@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "error.h"
 #include "fsutil.h"
 #include "tokenfile.h"
@@ -46,15 +47,6 @@ token_file_cleanup(token_file_t *tf)
 	bson_free(tf->writer);
 	bson_destroy(&tf->resume_token);
 	memset(tf, 0, sizeof *tf);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* "2026-11-25T18:00:00.000Z" for Unix ms into buf (32 bytes). */
@@ -124,11 +116,11 @@ token_file_write(const char *path, const token_file_t *tf, bson_error_t *error)
 			path);
 		goto cleanup;
 	}
-	format_iso_ms(tf->written_at_ms ? tf->written_at_ms : now_ms(), written_at,
+	format_iso_ms(tf->written_at_ms ? tf->written_at_ms : clock_wall_ms(), written_at,
 		      sizeof written_at);
 	root = json_pack("{s:i, s:s, s:o, s:{s:I, s:I}, s:s, s:s}", "version", TOKEN_FILE_VERSION,
 			 "ns", tf->ns ? tf->ns : "", "resumeToken", token, "clusterTime", "t",
-			 (json_int_t)tf->cluster_time_t, "i", (json_int_t)tf->cluster_time_i,
+			 (json_int_t)tf->cluster_time.t, "i", (json_int_t)tf->cluster_time.i,
 			 "writtenAt", written_at, "writer", tf->writer ? tf->writer : "");
 	token = NULL; /* stolen by "o", even on failure */
 	if (!root) {
@@ -190,18 +182,19 @@ get_u32(json_t *obj, const char *key, uint32_t *out)
 	return true;
 }
 
-bool
-token_file_read(const char *path, token_file_t *tf, bson_error_t *error)
+/*
+ * Reads path and parses it as one JSON object; NULL with error filled (66
+ * missing, 74 unreadable, 65 empty or not a JSON object). json_decref() it.
+ */
+static json_t *
+load_json_object(const char *path, bson_error_t *error)
 {
-	char *text = NULL, *token_json = NULL;
-	json_t *root = NULL, *v, *ct;
-	json_error_t json_error;
-	bson_error_t bson_error;
 	char what[sizeof(bson_error_t) + 100];
+	json_error_t json_error;
+	json_t *root = NULL;
+	char *text;
 	size_t len;
-	bool ok = false;
 
-	token_file_init(tf);
 	text = fs_read_all(path, TOKEN_FILE_MAX, &len, error);
 	if (!text) {
 		if (error && error->domain == CSM_ERROR_DOMAIN && error->code == CSM_EXIT_NOINPUT)
@@ -210,97 +203,119 @@ token_file_read(const char *path, token_file_t *tf, bson_error_t *error)
 				      path);
 		else
 			csm_error_prefix(error, "cannot read token file '%s'", path);
-		goto cleanup;
+		return NULL;
 	}
 	if (len == 0) {
 		corrupt(error, path, "the file is empty");
-		goto cleanup;
+		goto done;
 	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &json_error);
 	if (!root) {
 		snprintf(what, sizeof what, "not valid JSON (line %d: %s)", json_error.line,
 			 json_error.text);
 		corrupt(error, path, what);
-		goto cleanup;
-	}
-	if (!json_is_object(root)) {
+	} else if (!json_is_object(root)) {
 		corrupt(error, path, "not a JSON object");
-		goto cleanup;
+		json_decref(root);
+		root = NULL;
 	}
+done:
+	free(text);
+	return root;
+}
 
-	v = json_object_get(root, "version");
+/* root's field key (borrowed), or NULL with "field 'key' missing". */
+static json_t *
+field(json_t *root, const char *key, const char *path, bson_error_t *error)
+{
+	json_t *v = json_object_get(root, key);
+	char what[100];
+
 	if (!v) {
-		corrupt(error, path, "field 'version' missing");
-		goto cleanup;
-	}
-	if (!json_is_integer(v)) {
-		corrupt(error, path, "field 'version' is not an integer");
-		goto cleanup;
-	}
-	if (json_integer_value(v) != TOKEN_FILE_VERSION) {
-		snprintf(what, sizeof what,
-			 "version %" JSON_INTEGER_FORMAT " is not supported (expected %d)",
-			 json_integer_value(v), TOKEN_FILE_VERSION);
+		snprintf(what, sizeof what, "field '%s' missing", key);
 		corrupt(error, path, what);
-		goto cleanup;
 	}
+	return v;
+}
 
-	v = json_object_get(root, "ns");
-	if (!v) {
-		corrupt(error, path, "field 'ns' missing");
-		goto cleanup;
-	}
-	if (!json_is_string(v) || !strchr(json_string_value(v), '.')) {
-		corrupt(error, path, "field 'ns' is not a \"db.collection\" string");
-		goto cleanup;
-	}
-	tf->ns = bson_strdup(json_string_value(v));
+static bool
+read_version(json_t *root, const char *path, bson_error_t *error)
+{
+	char what[100];
+	json_t *v = field(root, "version", path, error);
 
-	v = json_object_get(root, "resumeToken");
-	if (!v) {
-		corrupt(error, path, "field 'resumeToken' missing");
-		goto cleanup;
-	}
-	if (!json_is_object(v) || json_object_size(v) == 0) {
-		corrupt(error, path, "field 'resumeToken' is not a non-empty object");
-		goto cleanup;
-	}
+	if (!v)
+		return false;
+	if (!json_is_integer(v))
+		return corrupt(error, path, "field 'version' is not an integer");
+	if (json_integer_value(v) == TOKEN_FILE_VERSION)
+		return true;
+	snprintf(what, sizeof what,
+		 "version %" JSON_INTEGER_FORMAT " is not supported (expected %d)",
+		 json_integer_value(v), TOKEN_FILE_VERSION);
+	return corrupt(error, path, what);
+}
+
+/* resumeToken: a non-empty object holding extended JSON, into tf. */
+static bool
+read_resume_token(json_t *root, token_file_t *tf, const char *path, bson_error_t *error)
+{
+	char what[sizeof(bson_error_t) + 100];
+	bson_error_t bson_error;
+	char *token_json;
+	json_t *v = field(root, "resumeToken", path, error);
+	bool ok = true;
+
+	if (!v)
+		return false;
+	if (!json_is_object(v) || json_object_size(v) == 0)
+		return corrupt(error, path, "field 'resumeToken' is not a non-empty object");
 	token_json = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	bson_destroy(&tf->resume_token);
 	if (!token_json || !bson_init_from_json(&tf->resume_token, token_json, -1, &bson_error)) {
 		bson_init(&tf->resume_token);
 		snprintf(what, sizeof what, "field 'resumeToken' is not extended JSON (%s)",
 			 token_json ? bson_error.message : "out of memory");
-		corrupt(error, path, what);
-		goto cleanup;
+		ok = corrupt(error, path, what);
 	}
+	free(token_json);
+	return ok;
+}
 
-	ct = json_object_get(root, "clusterTime");
-	if (!ct) {
-		corrupt(error, path, "field 'clusterTime' missing");
+bool
+token_file_read(const char *path, token_file_t *tf, bson_error_t *error)
+{
+	json_t *root, *v;
+	bool ok = false;
+
+	token_file_init(tf);
+	root = load_json_object(path, error);
+	if (!root || !read_version(root, path, error))
+		goto cleanup;
+	if (!(v = field(root, "ns", path, error)))
+		goto cleanup;
+	if (!json_is_string(v) || !strchr(json_string_value(v), '.')) {
+		corrupt(error, path, "field 'ns' is not a \"db.collection\" string");
 		goto cleanup;
 	}
-	if (!json_is_object(ct) || !get_u32(ct, "t", &tf->cluster_time_t) ||
-	    !get_u32(ct, "i", &tf->cluster_time_i)) {
+	tf->ns = bson_strdup(json_string_value(v));
+	if (!read_resume_token(root, tf, path, error))
+		goto cleanup;
+	if (!(v = field(root, "clusterTime", path, error)))
+		goto cleanup;
+	if (!json_is_object(v) || !get_u32(v, "t", &tf->cluster_time.t) ||
+	    !get_u32(v, "i", &tf->cluster_time.i)) {
 		corrupt(error, path, "field 'clusterTime' is not {\"t\": uint32, \"i\": uint32}");
 		goto cleanup;
 	}
-
-	v = json_object_get(root, "writtenAt");
-	if (!v) {
-		corrupt(error, path, "field 'writtenAt' missing");
+	if (!(v = field(root, "writtenAt", path, error)))
 		goto cleanup;
-	}
 	if (!json_is_string(v) || !parse_iso_ms(json_string_value(v), &tf->written_at_ms)) {
 		corrupt(error, path, "field 'writtenAt' is not an ISO-8601 UTC time");
 		goto cleanup;
 	}
-
-	v = json_object_get(root, "writer");
-	if (!v) {
-		corrupt(error, path, "field 'writer' missing");
+	if (!(v = field(root, "writer", path, error)))
 		goto cleanup;
-	}
 	if (!json_is_string(v)) {
 		corrupt(error, path, "field 'writer' is not a string");
 		goto cleanup;
@@ -313,8 +328,6 @@ cleanup:
 		token_file_cleanup(tf);
 		token_file_init(tf);
 	}
-	free(token_json);
 	json_decref(root);
-	free(text);
 	return ok;
 }

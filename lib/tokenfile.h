@@ -1,8 +1,8 @@
 /*
- * The token file <state-dir>/<db>.<coll>.token (SPEC §4): JSON holding the
- * format version, ns, the resume token as canonical extended JSON, its
- * cluster time, the time written and the writer. Written atomically, mode
- * 0600. A file that cannot be parsed is exit code 65, never overwritten
+ * The token file <state-dir>/<db>.<coll>.token (docs/DESIGN.md, "Token file"):
+ * JSON holding the format version, ns, the resume token as canonical extended
+ * JSON, its cluster time, the time written and the writer. Written atomically,
+ * mode 0600. A file that cannot be parsed is exit code 65, never overwritten
  * silently and never read as "start from now".
  *
  *   {"version": 1, "ns": "shop.orders",
@@ -18,15 +18,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "optime.h"
+
 #define TOKEN_FILE_VERSION 1
 
 typedef struct token_file {
-	char *ns;               /* "db.coll", owned */
-	bson_t resume_token;    /* the change stream's resume token document */
-	uint32_t cluster_time_t; /* 0 when unknown */
-	uint32_t cluster_time_i;
-	char *writer;           /* owned */
-	int64_t written_at_ms;  /* Unix ms */
+	char *ns;              /* "db.coll", owned */
+	bson_t resume_token;   /* the change stream's resume token document */
+	optime_t cluster_time; /* the resume token's; OPTIME_ZERO when unknown */
+	char *writer;          /* owned */
+	int64_t written_at_ms; /* Unix ms */
 } token_file_t;
 
 /* "<state_dir>/<db>.<coll>.token"; the caller bson_free()s it. */

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "bsoncmp.h"
+#include "catalog.h"
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 
-/* Microseconds between progress lines on stderr. */
-#define VERIFY_PROGRESS_US (5 * 1000 * 1000)
+/* Milliseconds between progress lines on stderr. */
+#define VERIFY_PROGRESS_MS (5 * 1000)
 /* _ids per $in lookup in sample mode. */
 #define VERIFY_LOOKUP_CHUNK 1000
 
@@ -32,8 +34,8 @@ typedef struct walk {
 	const verify_opts_t *opts;
 	verify_result_t *result;
 	int64_t reported;
-	int64_t started_us;
-	int64_t last_progress_us;
+	int64_t started_ms;
+	int64_t last_progress_ms;
 } walk_t;
 
 void
@@ -192,13 +194,13 @@ report(walk_t *walk, const char *kind, const bson_value_t *id, const char *field
 static void
 maybe_progress(walk_t *walk)
 {
-	int64_t now = bson_get_monotonic_time();
+	int64_t now = clock_mono_ms();
 	double secs;
 
-	if (now - walk->last_progress_us < VERIFY_PROGRESS_US)
+	if (now - walk->last_progress_ms < VERIFY_PROGRESS_MS)
 		return;
-	walk->last_progress_us = now;
-	secs = (double)(now - walk->started_us) / 1e6;
+	walk->last_progress_ms = now;
+	secs = (double)(now - walk->started_ms) / 1e3;
 	log_info("compared %" PRId64 " _ids (%.0f/s): %" PRId64 " missing on target, %" PRId64
 		 " extra, %" PRId64 " different",
 		 walk->result->compared, secs > 0 ? (double)walk->result->compared / secs : 0.0,
@@ -244,10 +246,12 @@ merge_walk(walk_t *walk, mongoc_cursor_t *src_cursor, const char *src_where,
 				goto cleanup;
 		} else {
 			if (src.doc->len != dst.doc->len ||
-			    memcmp(bson_get_data(src.doc), bson_get_data(dst.doc), src.doc->len) != 0) {
+			    memcmp(bson_get_data(src.doc), bson_get_data(dst.doc), src.doc->len) !=
+				    0) {
 				result->different++;
 				report(walk, "different", src.id,
-				       first_different_field(src.doc, dst.doc, field, sizeof field));
+				       first_different_field(src.doc, dst.doc, field,
+							     sizeof field));
 			}
 			if (!side_advance(&src, error) || !side_advance(&dst, error))
 				goto cleanup;
@@ -276,40 +280,6 @@ find_in_id_order(mongoc_collection_t *coll, const bson_t *filter, int32_t batch_
 	cursor = mongoc_collection_find_with_opts(coll, filter, &opts, NULL);
 	bson_destroy(&opts);
 	return cursor;
-}
-
-/* Whether db.name exists (a listCollections filter by name). */
-static bool
-collection_exists(mongoc_client_t *client, const char *db, const char *name, bool *exists,
-		  bson_error_t *error)
-{
-	mongoc_database_t *database = mongoc_client_get_database(client, db);
-	bson_t opts = BSON_INITIALIZER;
-	bson_t filter;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bson_iter_t iter;
-	bool ok = true;
-
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", name);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(database, &opts);
-	*exists = false;
-	while (mongoc_cursor_next(cursor, &doc)) {
-		/* Checked here too, in case a server ignores the filter. */
-		if (bson_iter_init_find(&iter, doc, "name") && BSON_ITER_HOLDS_UTF8(&iter) &&
-		    strcmp(bson_iter_utf8(&iter, NULL), name) == 0)
-			*exists = true;
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		csm_error_prefix(error, "cannot list the collections of '%s'", db);
-		ok = false;
-	}
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	mongoc_database_destroy(database);
-	return ok;
 }
 
 static bool
@@ -373,11 +343,11 @@ static bool
 sample_with_server(mongoc_collection_t *coll, int64_t size, id_sample_t *sample, bool *refused,
 		   bson_error_t *error)
 {
-	bson_t *pipeline = BCON_NEW("pipeline", "[", "{", "$sample", "{", "size", BCON_INT64(size),
-				    "}", "}", "{", "$project", "{", "_id", BCON_INT32(1), "}",
-				    "}", "]");
-	mongoc_cursor_t *cursor = mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline,
-							      NULL, NULL);
+	bson_t *pipeline =
+		BCON_NEW("pipeline", "[", "{", "$sample", "{", "size", BCON_INT64(size), "}", "}",
+			 "{", "$project", "{", "_id", BCON_INT32(1), "}", "}", "]");
+	mongoc_cursor_t *cursor =
+		mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
 	const bson_t *doc;
 	const bson_t *reply = NULL;
 	bson_iter_t iter;
@@ -406,13 +376,13 @@ sample_with_server(mongoc_collection_t *coll, int64_t size, id_sample_t *sample,
 
 /* Reads every _id (projection {_id: 1}) and keeps a uniform sample of size. */
 static bool
-sample_by_reservoir(mongoc_collection_t *coll, int64_t size, const char *where,
-		    id_sample_t *sample, bson_error_t *error)
+sample_by_reservoir(mongoc_collection_t *coll, int64_t size, const char *where, id_sample_t *sample,
+		    bson_error_t *error)
 {
 	bson_t filter = BSON_INITIALIZER;
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-	uint64_t state = (uint64_t)bson_get_monotonic_time() ^ ((uint64_t)getpid() << 32);
+	uint64_t state = (uint64_t)clock_mono_ms() ^ ((uint64_t)getpid() << 32);
 	const bson_t *doc;
 	bson_iter_t iter;
 	uint64_t seen = 0;
@@ -479,8 +449,8 @@ compare_sample(walk_t *walk, mongoc_collection_t *src, const char *src_where,
 		for (size_t i = start; i < end; i++) {
 			char key_buf[16];
 			const char *key;
-			size_t key_len = bson_uint32_to_string((uint32_t)(i - start), &key,
-							       key_buf, sizeof key_buf);
+			size_t key_len = bson_uint32_to_string((uint32_t)(i - start), &key, key_buf,
+							       sizeof key_buf);
 
 			bson_append_value(&in_array, key, (int)key_len, &sample->ids[i]);
 		}
@@ -498,6 +468,81 @@ compare_sample(walk_t *walk, mongoc_collection_t *src, const char *src_where,
 	return true;
 }
 
+/* Both collections must exist: a missing one is exit 66, named. */
+static bool
+require_both(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t *opts,
+	     const char *to_db, const char *to_coll, const char *src_where, const char *dst_where,
+	     bson_error_t *error)
+{
+	bool exists = false;
+
+	if (!catalog_collection_info(source, opts->db, opts->coll, &exists, NULL, error))
+		return false;
+	if (!exists) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "%s does not exist: check the database and collection names",
+			      src_where);
+		return false;
+	}
+	if (!catalog_collection_info(target, to_db, to_coll, &exists, NULL, error))
+		return false;
+	if (!exists) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "%s does not exist: nothing to compare yet; run "
+			      "sync_migration.sh first, or check --to-db/--to-coll",
+			      dst_where);
+		return false;
+	}
+	return true;
+}
+
+/* --sample: $sample on the source (or a reservoir where refused), compared. */
+static bool
+verify_sample(walk_t *walk, mongoc_collection_t *src, const char *src_where,
+	      mongoc_collection_t *dst, const char *dst_where, bson_error_t *error)
+{
+	verify_result_t *result = walk->result;
+	int64_t size = walk->opts->sample;
+	id_sample_t sample = {0};
+	bool refused = false;
+	bool ok = false;
+
+	result->sampled = true;
+	if (!sample_with_server(src, size, &sample, &refused, error)) {
+		if (!refused) {
+			csm_error_prefix(error, "cannot sample %s", src_where);
+			goto cleanup;
+		}
+		log_info("the source refused $sample (%s): sampling _ids by reading them",
+			 error->message);
+		id_sample_cleanup(&sample);
+		result->sample_fallback = true;
+		if (!sample_by_reservoir(src, size, src_where, &sample, error))
+			goto cleanup;
+	}
+	ok = compare_sample(walk, src, src_where, dst, dst_where, &sample, error);
+
+cleanup:
+	id_sample_cleanup(&sample);
+	return ok;
+}
+
+/* Every document: one merge walk over both collections in _id order. */
+static bool
+verify_all(walk_t *walk, mongoc_collection_t *src, const char *src_where, mongoc_collection_t *dst,
+	   const char *dst_where, bson_error_t *error)
+{
+	bson_t everything = BSON_INITIALIZER;
+	mongoc_cursor_t *src_cursor = find_in_id_order(src, &everything, walk->opts->batch_size);
+	mongoc_cursor_t *dst_cursor = find_in_id_order(dst, &everything, walk->opts->batch_size);
+	bool ok = merge_walk(walk, src_cursor, src_where, dst_cursor, dst_where, error);
+
+	mongoc_cursor_destroy(dst_cursor);
+	mongoc_cursor_destroy(src_cursor);
+	bson_destroy(&everything);
+	return ok;
+}
+
 bool
 verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t *opts,
 	   verify_result_t *result, bson_error_t *error)
@@ -508,39 +553,17 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 	char *dst_where = bson_strdup_printf("target '%s.%s'", to_db, to_coll);
 	mongoc_collection_t *src = NULL;
 	mongoc_collection_t *dst = NULL;
-	mongoc_cursor_t *src_cursor = NULL;
-	mongoc_cursor_t *dst_cursor = NULL;
-	bson_t everything = BSON_INITIALIZER;
-	id_sample_t sample = {0};
 	walk_t walk = {0};
-	bool exists = false;
 	bool ok = false;
 
 	memset(result, 0, sizeof *result);
 	walk.opts = opts;
 	walk.result = result;
-	walk.started_us = walk.last_progress_us = bson_get_monotonic_time();
-
-	if (!collection_exists(source, opts->db, opts->coll, &exists, error))
+	walk.started_ms = walk.last_progress_ms = clock_mono_ms();
+	if (!require_both(source, target, opts, to_db, to_coll, src_where, dst_where, error))
 		goto cleanup;
-	if (!exists) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "%s does not exist: check the database and collection names",
-			      src_where);
-		goto cleanup;
-	}
-	if (!collection_exists(target, to_db, to_coll, &exists, error))
-		goto cleanup;
-	if (!exists) {
-		csm_error_set(error, CSM_EXIT_NOINPUT,
-			      "%s does not exist: nothing to compare yet; run "
-			      "sync_migration.sh first, or check --to-db/--to-coll",
-			      dst_where);
-		goto cleanup;
-	}
 	src = mongoc_client_get_collection(source, opts->db, opts->coll);
 	dst = mongoc_client_get_collection(target, to_db, to_coll);
-
 	/* Sampling is for huge collections: the fast metadata count there. */
 	if (!count_of(src, opts->sample > 0, src_where, &result->source_count, error) ||
 	    !count_of(dst, opts->sample > 0, dst_where, &result->target_count, error))
@@ -549,39 +572,14 @@ verify_run(mongoc_client_t *source, mongoc_client_t *target, const verify_opts_t
 		result->source_count);
 	fprintf(opts->out, "target %s.%s: %" PRId64 " documents\n", to_db, to_coll,
 		result->target_count);
+	if (opts->sample > 0)
+		ok = verify_sample(&walk, src, src_where, dst, dst_where, error);
+	else
+		ok = verify_all(&walk, src, src_where, dst, dst_where, error);
 
-	if (opts->sample > 0) {
-		bool refused = false;
-
-		result->sampled = true;
-		if (!sample_with_server(src, opts->sample, &sample, &refused, error)) {
-			if (!refused) {
-				csm_error_prefix(error, "cannot sample %s", src_where);
-				goto cleanup;
-			}
-			log_info("the source refused $sample (%s): sampling _ids by reading them",
-				 error->message);
-			id_sample_cleanup(&sample);
-			result->sample_fallback = true;
-			if (!sample_by_reservoir(src, opts->sample, src_where, &sample, error))
-				goto cleanup;
-		}
-		if (!compare_sample(&walk, src, src_where, dst, dst_where, &sample, error))
-			goto cleanup;
-	} else {
-		src_cursor = find_in_id_order(src, &everything, opts->batch_size);
-		dst_cursor = find_in_id_order(dst, &everything, opts->batch_size);
-		if (!merge_walk(&walk, src_cursor, src_where, dst_cursor, dst_where, error))
-			goto cleanup;
-	}
-	ok = true;
 cleanup:
-	id_sample_cleanup(&sample);
-	mongoc_cursor_destroy(dst_cursor);
-	mongoc_cursor_destroy(src_cursor);
 	mongoc_collection_destroy(dst);
 	mongoc_collection_destroy(src);
-	bson_destroy(&everything);
 	bson_free(dst_where);
 	bson_free(src_where);
 	return ok;

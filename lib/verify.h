@@ -1,8 +1,9 @@
 /*
- * Comparing a source and a target collection (cdc-verify, SPEC §2): counts,
- * then every document by _id, byte-equal BSON, in one merge walk over both
- * collections read in _id order, so memory stays bounded whatever their size.
- * With a sample size, only that many random _ids are compared.
+ * Comparing a source and a target collection (cdc-verify; docs/DESIGN.md,
+ * "Programs"): counts, then every document by _id, byte-equal BSON, in one
+ * merge walk over both collections read in _id order, so memory stays bounded
+ * whatever their size. With a sample size, only that many random _ids are
+ * compared.
  */
 #ifndef CSM_VERIFY_H
 #define CSM_VERIFY_H

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # cdc-verify: counts, then every document by _id, byte-equal; the first K
-# differences on stdout; exit 0 equal, 1 different (SPEC §2, §7).
+# differences on stdout; exit 0 equal, 1 different (docs/DESIGN.md,
+# "Programs", "Exit codes").
 
 setup_file() {
 	load helpers
@@ -12,6 +13,7 @@ setup_file() {
 	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$DST_URI" "$VDB" big 100000
 	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$DST_URI" "$VDB" big_diff 100000
 	# One missing, one extra, one changed among 100,000.
+	# shellcheck disable=SC2016 # Python code: "$set" is MongoDB's, not the shell's
 	pyrun "$DST_URI" '
 c = client[sys.argv[1]].big_diff
 assert c.delete_one({"_id": 4242}).deleted_count == 1
@@ -96,6 +98,7 @@ tgt[db_name].tgt.insert_many([{"_id": 1.0, "v": "x"}, {"_id": "k", "v": "y"}, {"
 	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$DST_URI" "$DB" c 2000
 	run -0 --separate-stderr cdc-verify --db "$DB" --coll c --sample 100
 	[[ "$output" == *"compared 100 sampled _ids: 0 missing on target, 0 extra on target, 0 different"* ]]
+	# shellcheck disable=SC2016 # Python code: "$set" is MongoDB's, not the shell's
 	pyrun "$DST_URI" 'client[db_name].c.update_many({}, {"$set": {"s": "changed"}})'
 	run -1 --separate-stderr cdc-verify --db "$DB" --coll c --sample 50 --max-report 0
 	[[ "$output" == *"compared 50 sampled _ids: 0 missing on target, 0 extra on target, 50 different"* ]]
@@ -111,6 +114,7 @@ tgt[db_name].tgt.insert_many([{"_id": 1.0, "v": "x"}, {"_id": "k", "v": "y"}, {"
 @test "a collection missing on the source or the target exits 66 naming it" {
 	pyrun "$DST_URI" 'client[db_name].there.insert_one({"_id": 1})'
 	run -66 --separate-stderr cdc-verify --db "$DB" --coll there
+	# shellcheck disable=SC2154 # stderr: set by run --separate-stderr
 	[[ "$stderr" == *"source '$DB.there'"* ]]
 	pyrun "$SRC_URI" 'client[db_name].only_src.insert_one({"_id": 1})'
 	run -66 --separate-stderr cdc-verify --db "$DB" --coll only_src
@@ -121,19 +125,29 @@ tgt[db_name].tgt.insert_many([{"_id": 1.0, "v": "x"}, {"_id": "k", "v": "y"}, {"
 	run -64 --separate-stderr cdc-verify
 	[[ "$stderr" == *"--db and --coll are required"* ]]
 	[[ "$stderr" == *"usage: cdc-verify"* ]]
+	# "cdc-verify: reason", then the synopsis; not a timestamped log line.
+	# shellcheck disable=SC2154 # stderr_lines: set by run --separate-stderr
+	[[ "${stderr_lines[0]}" == "cdc-verify: --db and --coll are required" ]]
+	[[ "${stderr_lines[1]}" == "usage: cdc-verify --db DB --coll COLL"* ]]
 	run -64 --separate-stderr cdc-verify --db a --coll b --sample 0
 	[[ "$stderr" == *"--sample"* ]]
 	run -64 --separate-stderr cdc-verify --db a --coll b --max-report x
 	run -64 --separate-stderr cdc-verify --db a --coll b stray
 	run -64 --separate-stderr cdc-verify --db a --coll b --no-such-option
-	SOURCE_URI= run -64 --separate-stderr cdc-verify --db a --coll b
+	SOURCE_URI='' run -64 --separate-stderr cdc-verify --db a --coll b
+	[[ "${stderr_lines[0]}" == "cdc-verify: no source URI: "* ]]
 	run -64 --separate-stderr cdc-verify --db a --coll b --to-coll ""
+	[[ "${stderr_lines[0]}" == "cdc-verify: --to-db and --to-coll must not be empty" ]]
 }
 
-@test "--help prints the synopsis on stdout and exits 0" {
+@test "-h and --help print the synopsis and every exit status on stdout and exit 0" {
 	run -0 --separate-stderr cdc-verify --help
 	[[ "$output" == *"usage: cdc-verify --db DB --coll COLL"* ]]
 	[[ "$output" == *"--sample N"* ]]
+	exit_codes_listed "$output" 0 1 64 66 69 70
+	[[ "$output" == *"70  a bug: an invariant of the toolkit failed: the server returned _ids out of MongoDB's order"* ]]
+	run -0 --separate-stderr cdc-verify -h
+	[[ "${lines[0]}" == "usage: cdc-verify --db DB --coll COLL"* ]]
 }
 
 @test "an unreachable source exits 69 without printing its password" {

@@ -2,7 +2,8 @@
 # dump-wrap: the bulk copy. mongodump's on-disk format both ways, a dump that
 # is either complete or absent, restore that builds indexes after the data,
 # defers constraints on request and never runs twice with --once, bounded
-# memory, and credentials never in argv (SPEC §2, §3, §6).
+# memory, and credentials never in argv (docs/DESIGN.md, "Programs",
+# "Connections and secrets", "Dump format", "The catch-up window").
 #
 # DUMP_TEST_DOCS (default 200000) sizes the big round trip.
 
@@ -97,6 +98,7 @@ print('ok')" "$d/docs.metadata.json" "$d/docs.dump-end.json" "$BIG_DB.docs"
 	run -0 marker "$BIG_DB.docs" "$BIG_DB"
 	[[ "$output" == *'"documents": '"$BIG_N"* ]]
 	[[ "$output" == *'"deferredIndexes": []'* ]]
+	# shellcheck disable=SC2016 # a literal $timestamp key, not an expansion
 	[[ "$output" == *'"dumpEndTime": {"$timestamp"'* ]]
 }
 
@@ -178,6 +180,20 @@ print([i['name'] for i in m['deferredIndexes']], sorted(client[db_name].c.index_
 	[ "$output" = 4 ]
 }
 
+@test "a restore insert failing with a retryable error is retried with backoff and completes" {
+	pyrun "$TGT_URI" '
+client.admin.command("configureFailPoint", "failCommand", mode={"times": 3}, data={
+    "failCommands": ["insert"], "errorCode": 91, "errorLabels": ["RetryableWriteError"],
+    "appName": "changestream-migration/target"})'
+	run dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	((status == 0))
+	[[ "$output" == *"retrying"*"inserting a batch into '$DB.people' on the target"* ]]
+	[[ "$output" == *"restored 5 documents"* ]]
+	run -0 pyrun "$TGT_URI" "print(client[db_name].people.count_documents({}))"
+	[ "$output" = 5 ]
+}
+
 @test "restoring twice counts duplicate keys instead of failing" {
 	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
 	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
@@ -244,20 +260,22 @@ db['with/slash'].create_index('s')"
 @test "external engine: mongodump gets the URI only through a 0600 config file, deleted afterwards" {
 	local fake="$BATS_TEST_TMPDIR/fakebin"
 	mkdir -p "$fake"
+	local record="$BATS_TEST_TMPDIR/record"
 	ln -s "$FIXTURES/fake-mongodump" "$fake/mongodump"
-	export FAKE_MONGO_RECORD="$BATS_TEST_TMPDIR/record"
 	pyrun "$SRC_URI" "client[db_name].c.insert_one({'_id': 1})"
 	export TMPDIR="$BATS_TEST_TMPDIR/tmp"
 	mkdir -p "$TMPDIR"
-	PATH="$fake:$PATH" run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
-	cat "$FAKE_MONGO_RECORD"
-	grep -qx "tool: mongodump" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --db=$DB" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --collection=c" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --out=$OUT/.$DB.c.partial" "$FAKE_MONGO_RECORD"
-	grep -qx "config-mode: 600" "$FAKE_MONGO_RECORD"
-	grep -qxF "config: uri: \"$SRC_URI\"" "$FAKE_MONGO_RECORD"
-	! grep '^arg:' "$FAKE_MONGO_RECORD" | grep -q 'mongodb://'
+	FAKE_MONGO_RECORD="$record" PATH="$fake:$PATH" run -0 dump-wrap dump --db "$DB" --coll c \
+		--out "$OUT"
+	cat "$record"
+	grep -qx "tool: mongodump" "$record"
+	grep -qx "arg: --db=$DB" "$record"
+	grep -qx "arg: --collection=c" "$record"
+	grep -qx "arg: --out=$OUT/.$DB.c.partial" "$record"
+	grep -qx "config-mode: 600" "$record"
+	grep -qxF "config: uri: \"$SRC_URI\"" "$record"
+	# No argument holds the URI: grep finds no such line (status 1, not 0 or 2).
+	run -1 grep '^arg:.*mongodb://' "$record"
 	# The config file and its private directory are gone.
 	run ls -A "$TMPDIR"
 	[ -z "$output" ]
@@ -268,19 +286,22 @@ db['with/slash'].create_index('s')"
 @test "external engine: mongorestore is run without indexes; dump-wrap builds or defers them and writes the marker" {
 	local fake="$BATS_TEST_TMPDIR/fakebin"
 	mkdir -p "$fake"
+	local record="$BATS_TEST_TMPDIR/record"
 	ln -s "$FIXTURES/fake-mongodump" "$fake/mongorestore"
-	export FAKE_MONGO_RECORD="$BATS_TEST_TMPDIR/record"
-	PATH="$fake:$PATH" run -0 dump-wrap restore --db fixture --coll people \
-		--in "$FIXTURES/dump-mongodump" --to-db "$DB" --to-coll p2 --defer-constraints --jobs 3
-	cat "$FAKE_MONGO_RECORD"
-	grep -qx "tool: mongorestore" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --nsInclude=fixture.people" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --nsFrom=fixture.people" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --nsTo=$DB.p2" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --noIndexRestore" "$FAKE_MONGO_RECORD"
-	grep -qx "arg: --numInsertionWorkersPerCollection=3" "$FAKE_MONGO_RECORD"
-	grep -qx "config-mode: 600" "$FAKE_MONGO_RECORD"
-	! grep '^arg:' "$FAKE_MONGO_RECORD" | grep -q 'mongodb://'
+	FAKE_MONGO_RECORD="$record" PATH="$fake:$PATH" run -0 dump-wrap restore --db fixture \
+		--coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB" --to-coll p2 \
+		--defer-constraints --jobs 3
+	cat "$record"
+	grep -qx "tool: mongorestore" "$record"
+	grep -qx "arg: --nsInclude=fixture.people" "$record"
+	grep -qx "arg: --nsFrom=fixture.people" "$record"
+	grep -qx "arg: --nsTo=$DB.p2" "$record"
+	grep -qx "arg: --noIndexRestore" "$record"
+	grep -qx "arg: --numInsertionWorkersPerCollection=3" "$record"
+	grep -qx "config-mode: 600" "$record"
+	grep -qxF "config: uri: \"$TGT_URI\"" "$record"
+	# No argument holds the URI: grep finds no such line (status 1, not 0 or 2).
+	run -1 grep '^arg:.*mongodb://' "$record"
 	run -0 pyrun "$TGT_URI" "
 print(sorted(client[db_name].p2.index_information()))
 m = client['fixture'].cdc_meta.find_one({'_id': 'restore:%s.p2' % db_name})
@@ -314,4 +335,35 @@ print([i['name'] for i in m['deferredIndexes']])"
 	run -64 dump-wrap dump --db d --coll c --out x --drop
 	run -0 dump-wrap --help
 	[[ "$output" == *"--defer-constraints"* ]]
+	# A misuse reads "dump-wrap: reason", then the synopsis, on stderr only.
+	run -64 --separate-stderr dump-wrap dump --db d --coll c --out x --log-level loud
+	[ -z "$output" ]
+	# shellcheck disable=SC2154 # stderr_lines: set by run --separate-stderr
+	[[ "${stderr_lines[0]}" == "dump-wrap: invalid value 'loud' for --log-level"* ]]
+	[[ "${stderr_lines[1]}" == "usage: dump-wrap dump --db DB"* ]]
+	run -64 --separate-stderr dump-wrap restore --db d --coll c --in x --to-db ""
+	[[ "${stderr_lines[0]}" == "dump-wrap: --to-db and --to-coll must not be empty" ]]
+}
+
+@test "-h and --help print the synopsis and every exit status on stdout, before or after the command" {
+	local form
+	for form in "-h" "--help" "dump -h" "restore --help"; do
+		# shellcheck disable=SC2086 # the form is two words on purpose
+		run -0 --separate-stderr dump-wrap $form
+		[[ "${lines[0]}" == "usage: dump-wrap dump --db DB --coll COLL --out DIR"* ]]
+		[ -z "$stderr" ]
+	done
+	exit_codes_listed "$output" 0 64 65 66 69 74 75 77
+	[[ "$output" == *"65  corrupt token or state file, bad dump, or a real conflict: "* ]]
+}
+
+@test "a URI option of the other side is refused naming the option, never its value" {
+	run -64 --separate-stderr dump-wrap restore --db d --coll c --in x \
+		--source-uri "mongodb://u:s3kr1tpw@127.0.0.1:1/"
+	[[ "${stderr_lines[0]}" == "dump-wrap: restore writes to the target: use --target-uri-file or TARGET_URI, not --source-uri" ]]
+	[[ "$stderr" != *s3kr1tpw* ]]
+	run -64 --separate-stderr dump-wrap dump --db d --coll c --out x \
+		--target-uri "mongodb://u:s3kr1tpw@127.0.0.1:1/"
+	[[ "${stderr_lines[0]}" == "dump-wrap: dump reads the source: use --source-uri-file or SOURCE_URI, not --target-uri" ]]
+	[[ "$stderr" != *s3kr1tpw* ]]
 }

@@ -243,3 +243,20 @@ rss_within_budget() {
 	fi
 	(($1 < 64 * 1024))
 }
+
+# exit_codes_listed TEXT CODE...: true when TEXT (a --help output) has an
+# "exit status:" block with a line for every CODE, each with its words.
+exit_codes_listed() {
+	local text="$1" code
+	shift
+	[[ "$text" == *$'\nexit status:\n'* ]] || {
+		echo "no 'exit status:' block" >&2
+		return 1
+	}
+	for code in "$@"; do
+		grep -qE "^  $code +[a-z]" <<<"$text" || {
+			echo "exit status $code is not listed" >&2
+			return 1
+		}
+	done
+}

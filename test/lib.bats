@@ -67,7 +67,7 @@ unit() {
 }
 
 @test "state file I/O errors are exit 74 (66 when missing) and name the path" {
-	unit test_fsutil write_error_names_path read_all mkdir_p
+	unit test_fsutil write_error_names_path read_all mkdir_p fsync_dir
 }
 
 @test "numeric options reject empty, trailing garbage, overflow and out-of-range values" {
@@ -76,6 +76,10 @@ unit() {
 
 @test "a bad numeric or logging option value is exit 64 stating what is accepted" {
 	unit test_numparse cli_message cli_log_opts
+}
+
+@test "the shared options: --db and --coll required, no stray operand, a bad value is exit 64" {
+	unit test_numparse cli_common
 }
 
 @test "JSON log lines parse with Python's json module and hold no password" {

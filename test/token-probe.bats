@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # token-probe: a resume point taken before the copy, without ever touching a
 # user document; every refusal has its exit code and names its cause
-# (SPEC §2, §4, §7).
+# (docs/DESIGN.md, "Programs", "Token file", "Exit codes").
 
 setup_file() {
 	load helpers
@@ -141,4 +141,23 @@ print('ok')" "$STATE/$DB.quiet.token"
 	[[ "$output" == *"invalid value 'later' for --method"* ]]
 	run -0 token-probe --help
 	[[ "$output" == *"--method now"* ]]
+	# A misuse reads "token-probe: reason", then the synopsis, on stderr only.
+	run -64 --separate-stderr token-probe --db d --coll c --timeout 0
+	[ -z "$output" ]
+	# shellcheck disable=SC2154 # stderr_lines: set by run --separate-stderr
+	[[ "${stderr_lines[0]}" == "token-probe: invalid value '0' for --timeout"* ]]
+	[[ "${stderr_lines[1]}" == "usage: token-probe --db DB --coll COLL"* ]]
+	SOURCE_URI='' run -64 --separate-stderr token-probe --db d --coll c --state-dir "$STATE"
+	[[ "${stderr_lines[0]}" == "token-probe: no source URI: "* ]]
+	[[ "${stderr_lines[1]}" == "usage: token-probe --db DB --coll COLL"* ]]
+	run -64 --separate-stderr token-probe --db d --coll c stray
+	[[ "${stderr_lines[0]}" == "token-probe: unexpected argument 'stray'" ]]
+}
+
+@test "-h prints the synopsis and every exit status on stdout" {
+	run -0 --separate-stderr token-probe -h
+	[[ "${lines[0]}" == "usage: token-probe --db DB --coll COLL"* ]]
+	[ -z "$stderr" ]
+	exit_codes_listed "$output" 0 64 66 69 73 74 75 77
+	[[ "$output" == *"73  an output that must not be overwritten already exists: the token file exists"* ]]
 }

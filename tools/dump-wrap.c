@@ -1,7 +1,8 @@
 /*
  * dump-wrap: copy one collection out (dump) and back in (restore), with
  * mongodump/mongorestore when they are installed, else the native engine
- * writing the same format (SPEC §2, §6).
+ * writing the same format (docs/DESIGN.md, "Programs", "Dump format" and
+ * "The catch-up window").
  */
 #include <getopt.h>
 #include <signal.h>
@@ -16,16 +17,13 @@
 #include "log.h"
 #include "staging_format.h"
 
+#define PROGRAM "dump-wrap"
 #define DEFAULT_JOBS 4
 #define DEFAULT_STATUS_INTERVAL_S 5
 
 enum {
-	OPT_DB = 0x100,
-	OPT_COLL,
-	OPT_OUT,
+	OPT_OUT = CLI_OPT_FIRST,
 	OPT_IN,
-	OPT_TO_DB,
-	OPT_TO_COLL,
 	OPT_DROP,
 	OPT_DEFER,
 	OPT_STAGING,
@@ -34,7 +32,18 @@ enum {
 	OPT_JOBS,
 	OPT_GZIP,
 	OPT_STATUS_INTERVAL,
-	OPT_HELP,
+};
+
+static const cli_exit_t exit_codes[] = {
+	{CSM_EXIT_OK, NULL},
+	{CSM_EXIT_USAGE, NULL},
+	{CSM_EXIT_DATAERR, "a bad or incomplete dump, or restored data that violates a unique "
+			   "index"},
+	{CSM_EXIT_NOINPUT, NULL},
+	{CSM_EXIT_UNAVAILABLE, "also --engine external without the tool on PATH"},
+	{CSM_EXIT_IOERR, NULL},
+	{CSM_EXIT_TEMPFAIL, "the target kept failing an insert after its retries"},
+	{CSM_EXIT_NOPERM, NULL},
 };
 
 static void
@@ -56,7 +65,8 @@ usage(FILE *out)
 	      "  --to-db DB2, --to-coll COLL2  restore under another name\n"
 	      "  --drop                  drop the target collection first\n"
 	      "  --defer-constraints     do not build unique and TTL indexes: record them in\n"
-	      "                          the restore marker for cdc-replay (SPEC §6)\n"
+	      "                          the restore marker for cdc-replay (docs/DESIGN.md,\n"
+	      "                          \"The catch-up window\")\n"
 	      "  --once                  if the restore marker exists, do nothing and exit 0\n"
 	      "  --staging-coll NAME     staging collection of the marker (default cdc)\n"
 	      "  --engine auto|native|external  external runs mongodump/mongorestore; auto\n"
@@ -65,24 +75,88 @@ usage(FILE *out)
 	      "  --gzip                  compress the dump files (restore finds .gz alone)\n"
 	      "  --status-interval SECONDS  status line period when stderr is not a TTY\n"
 	      "                          (default 5)\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET
-		      CLI_USAGE_LOG "  --help                  this text\n"
-	      "\n"
-	      "Exit status: 0 done, 64 usage, 65 bad or incomplete dump / unique index\n"
-	      "violated, 66 no such collection or dump, 69 server unreachable, 74 I/O error,\n"
-	      "77 not authorized.\n",
+		      CLI_USAGE_LOG CLI_USAGE_HELP,
 	      out);
+	cli_print_exit_codes(out, exit_codes, sizeof exit_codes / sizeof exit_codes[0]);
+}
+
+/*
+ * dump reads the source only and restore writes the target only: a URI
+ * option of the other side is a mistake worth stopping for. The message
+ * names the option, never its value (a URI may hold a password).
+ */
+static bool
+uri_opt_fits(bool is_dump, int opt, bson_error_t *error)
+{
+	/* In the order of conn.h's CONN_OPT_* ids. */
+	static const char *const names[] = {"--source-uri", "--source-uri-file", "--target-uri",
+					    "--target-uri-file"};
+	bool source = opt == CONN_OPT_SOURCE_URI || opt == CONN_OPT_SOURCE_URI_FILE;
+	bool target = opt == CONN_OPT_TARGET_URI || opt == CONN_OPT_TARGET_URI_FILE;
+
+	if (source && !is_dump) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "restore writes to the target: use --target-uri-file or TARGET_URI, "
+			      "not %s",
+			      names[opt - CONN_OPT_SOURCE_URI]);
+		return false;
+	}
+	if (target && is_dump) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "dump reads the source: use --source-uri-file or SOURCE_URI, not %s",
+			      names[opt - CONN_OPT_SOURCE_URI]);
+		return false;
+	}
+	return true;
+}
+
+/* The options each command takes: false with error (64) for the others. */
+static bool
+command_opts_fit(bool is_dump, const char *out_dir, const char *in_dir, bool restore_only,
+		 bson_error_t *error)
+{
+	if (is_dump && (out_dir == NULL || in_dir != NULL || restore_only)) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "dump takes --out DIR and none of --in, --to-db, --to-coll, --drop, "
+			      "--defer-constraints, --once, --staging-coll");
+		return false;
+	}
+	if (!is_dump && (in_dir == NULL || out_dir != NULL)) {
+		csm_error_set(error, CSM_EXIT_USAGE, "restore takes --in DIR (not --out)");
+		return false;
+	}
+	return true;
+}
+
+/* Runs the command on the resolved URI; returns the exit code. */
+static int
+run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
+{
+	bson_error_t error;
+	int rc = CSM_EXIT_OK;
+
+	run->db = common->db;
+	run->coll = common->coll;
+	run->to_db = common->to_db;
+	run->to_coll = common->to_coll;
+	run->uri = is_dump ? common->conn.source_uri : common->conn.target_uri;
+	/* A dying gzip must be an error we report, not a signal that kills us. */
+	signal(SIGPIPE, SIG_IGN);
+	conn_global_init();
+	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error)))
+		rc = cli_fail(&error);
+	conn_global_cleanup();
+	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"db", required_argument, NULL, OPT_DB},
-		{"coll", required_argument, NULL, OPT_COLL},
+		CLI_LONGOPTS_NS,
+		CLI_LONGOPTS_TO_NS,
 		{"out", required_argument, NULL, OPT_OUT},
 		{"in", required_argument, NULL, OPT_IN},
-		{"to-db", required_argument, NULL, OPT_TO_DB},
-		{"to-coll", required_argument, NULL, OPT_TO_COLL},
 		{"drop", no_argument, NULL, OPT_DROP},
 		{"defer-constraints", no_argument, NULL, OPT_DEFER},
 		{"staging-coll", required_argument, NULL, OPT_STAGING},
@@ -91,182 +165,95 @@ main(int argc, char **argv)
 		{"jobs", required_argument, NULL, OPT_JOBS},
 		{"gzip", no_argument, NULL, OPT_GZIP},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
-		{"help", no_argument, NULL, OPT_HELP},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
-		CLI_LONGOPTS_LOG,
-		{NULL, 0, NULL, 0},
+		CLI_LONGOPTS_END,
 	};
 	dump_run_opts_t run = {0};
-	conn_opts_t conn = {NULL, NULL};
-	cli_log_opts_t log_opts;
-	bson_error_t error;
-	const char *command;
+	cli_common_t common;
+	bson_error_t error = {0};
 	const char *out_dir = NULL, *in_dir = NULL;
-	bool is_dump, restore_only = false, mongoc_ready = false;
+	bool is_dump, restore_only = false;
 	int64_t jobs = DEFAULT_JOBS, interval_s = DEFAULT_STATUS_INTERVAL_S;
 	int rc = CSM_EXIT_USAGE;
-	int opt;
+	int opt, taken;
 
-	cli_log_opts_init(&log_opts);
-	memset(&error, 0, sizeof error);
+	cli_common_init(&common, PROGRAM, usage);
 	run.engine = DUMP_ENGINE_AUTO;
 	run.staging = STAGING_DEFAULT_COLL;
-	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-		usage(stdout);
-		rc = 0;
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		/* The help asked for before a command: the same as after one. */
+		cli_take_common(&common, 'h', NULL, &rc);
 		goto cleanup;
 	}
 	if (argc < 2 || (strcmp(argv[1], "dump") != 0 && strcmp(argv[1], "restore") != 0)) {
-		fprintf(stderr, "dump-wrap: expected a command, dump or restore\n");
-		usage(stderr);
-		goto cleanup;
+		csm_error_set(&error, CSM_EXIT_USAGE, "expected a command, dump or restore");
+		goto misuse;
 	}
-	command = argv[1];
-	is_dump = strcmp(command, "dump") == 0;
-	argc--;
-	argv++;
-	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		int taken;
-
+	is_dump = strcmp(argv[1], "dump") == 0;
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
+		if (!uri_opt_fits(is_dump, opt, &error))
+			goto misuse;
+		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
+			if (taken < 0)
+				goto cleanup;
+			continue;
+		}
 		switch (opt) {
-		case OPT_DB:
-			run.db = optarg;
-			continue;
-		case OPT_COLL:
-			run.coll = optarg;
-			continue;
 		case OPT_OUT:
 			out_dir = optarg;
-			continue;
+			break;
 		case OPT_IN:
 			in_dir = optarg;
-			continue;
-		case OPT_TO_DB:
-			run.to_db = optarg;
-			restore_only = true;
-			continue;
-		case OPT_TO_COLL:
-			run.to_coll = optarg;
-			restore_only = true;
-			continue;
+			break;
 		case OPT_DROP:
-			run.drop = true;
-			restore_only = true;
-			continue;
+			run.drop = restore_only = true;
+			break;
 		case OPT_DEFER:
-			run.defer_constraints = true;
-			restore_only = true;
-			continue;
+			run.defer_constraints = restore_only = true;
+			break;
 		case OPT_STAGING:
 			run.staging = optarg;
 			restore_only = true;
-			continue;
+			break;
 		case OPT_ONCE:
-			run.once = true;
-			restore_only = true;
-			continue;
+			run.once = restore_only = true;
+			break;
 		case OPT_ENGINE:
 			if (!dump_engine_parse(optarg, &run.engine)) {
-				csm_error_set(&error, CSM_EXIT_USAGE,
-					      "invalid value '%s' for --engine: expected auto, "
-					      "native or external",
-					      optarg);
-				goto usage_error;
+				cli_bad_value(&error, "--engine", optarg,
+					      "auto, native or external");
+				goto misuse;
 			}
-			continue;
+			break;
 		case OPT_JOBS:
 			if (!cli_parse_int("--jobs", optarg, 1, 64, &jobs, &error))
-				goto usage_error;
-			continue;
+				goto misuse;
+			break;
 		case OPT_GZIP:
 			run.gzip = true;
-			continue;
+			break;
 		case OPT_STATUS_INTERVAL:
 			if (!cli_parse_int("--status-interval", optarg, 1, 3600, &interval_s,
 					   &error))
-				goto usage_error;
-			continue;
-		case OPT_HELP:
-			usage(stdout);
-			rc = 0;
-			goto cleanup;
-		case '?':
-			usage(stderr);
-			goto cleanup;
-		}
-		if ((opt == CONN_OPT_SOURCE_URI || opt == CONN_OPT_SOURCE_URI_FILE) && !is_dump) {
-			csm_error_set(&error, CSM_EXIT_USAGE,
-				      "restore writes to the target: use --target-uri-file or "
-				      "TARGET_URI, not %s",
-				      argv[optind - 1]);
-			goto usage_error;
-		}
-		if ((opt == CONN_OPT_TARGET_URI || opt == CONN_OPT_TARGET_URI_FILE) && is_dump) {
-			csm_error_set(&error, CSM_EXIT_USAGE,
-				      "dump reads the source: use --source-uri-file or SOURCE_URI, "
-				      "not %s",
-				      argv[optind - 1]);
-			goto usage_error;
-		}
-		taken = conn_opts_take(&conn, opt, optarg, &error);
-		if (taken == 0)
-			taken = cli_take_log_opt(&log_opts, opt, optarg, &error);
-		if (taken < 0) {
-			rc = csm_exit_code(&error);
-			fprintf(stderr, "dump-wrap: %s\n", error.message);
-			goto cleanup;
+				goto misuse;
+			break;
 		}
 	}
-	if (optind < argc) {
-		csm_error_set(&error, CSM_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-		goto usage_error;
-	}
-	if (run.db == NULL || run.coll == NULL || *run.db == '\0' || *run.coll == '\0') {
-		csm_error_set(&error, CSM_EXIT_USAGE, "--db and --coll are required");
-		goto usage_error;
-	}
-	if (is_dump && (out_dir == NULL || in_dir != NULL || restore_only)) {
-		csm_error_set(&error, CSM_EXIT_USAGE,
-			      "dump takes --out DIR and none of --in, --to-db, --to-coll, --drop, "
-			      "--defer-constraints, --once, --staging-coll");
-		goto usage_error;
-	}
-	if (!is_dump && (in_dir == NULL || out_dir != NULL)) {
-		csm_error_set(&error, CSM_EXIT_USAGE, "restore takes --in DIR (not --out)");
-		goto usage_error;
-	}
+	restore_only |= common.to_db != NULL || common.to_coll != NULL;
+	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
+	    !command_opts_fit(is_dump, out_dir, in_dir, restore_only, &error) ||
+	    !conn_opts_resolve(&common.conn, is_dump, !is_dump, &error))
+		goto misuse;
 	run.root = is_dump ? out_dir : in_dir;
 	run.jobs = (int)jobs;
 	run.status_interval_ms = interval_s * 1000;
-	log_init("dump-wrap", log_opts.level, log_opts.format);
-	/* A dying gzip must be an error we report, not a signal that kills us. */
-	signal(SIGPIPE, SIG_IGN);
-	if (!conn_opts_resolve(&conn, is_dump, !is_dump, &error))
-		goto fail;
-	run.uri = is_dump ? conn.source_uri : conn.target_uri;
-	conn_global_init();
-	mongoc_ready = true;
-	if (!(is_dump ? dump_run_dump(&run, &error) : dump_run_restore(&run, &error)))
-		goto fail;
-	rc = 0;
+	rc = run_command(is_dump, &run, &common);
 	goto cleanup;
 
-usage_error:
-	fprintf(stderr, "dump-wrap: %s\n", error.message);
-	usage(stderr);
-	rc = CSM_EXIT_USAGE;
-	goto cleanup;
-
-fail:
-	rc = csm_exit_code(&error);
-	log_error("%s", error.message);
-
+misuse:
+	rc = cli_common_misuse(&common, &error);
 cleanup:
-	if (mongoc_ready)
-		conn_global_cleanup();
-	conn_opts_cleanup(&conn);
-	if (fclose(stdout) != 0 && rc == 0)
-		rc = CSM_EXIT_IOERR;
-	return rc;
+	return cli_common_finish(&common, rc);
 }

@@ -1,6 +1,6 @@
 """Writes the hand-built mongodump-format fixtures under test/fixtures/ (run
-once; the output is committed). Layout and bytes as WIRE-NOTES "mongodump
-format" describes mongodump 100.x: concatenated BSON, one-line compact
+once; the output is committed). Layout and bytes as docs/DESIGN.md, "Dump
+format", describes mongodump 100.x: concatenated BSON, one-line compact
 canonical extended JSON metadata, prelude.json; and an old-style dump with
 legacy extended JSON and index "ns" fields.
 

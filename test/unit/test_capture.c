@@ -59,7 +59,7 @@ case_start_prefers_staged(void)
 	set_token(&tf.resume_token, "8200000001");
 	tf.writer = bson_strdup("token-probe/dummy");
 	tf.written_at_ms = 1000;
-	tf.cluster_time_t = 500; /* an operationTime later than the staged events */
+	tf.cluster_time.t = 500; /* an operationTime later than the staged events */
 	last.seq = 7;
 	set_token(&last.token, "8200000009");
 	last.cluster_time = (optime_t){100, 0};

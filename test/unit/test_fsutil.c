@@ -187,6 +187,20 @@ case_mkdir_p(void)
 	CHECK_CONTAINS(error.message, "file");
 }
 
+static void
+case_fsync_dir(void)
+{
+	bson_error_t error;
+	char missing[700];
+
+	CHECK(fs_fsync_dir(scratch_dir("fsyncdir"), &error));
+	snprintf(missing, sizeof missing, "%s/nosuch", scratch_dir("fsyncdir"));
+	CHECK(!fs_fsync_dir(missing, &error));
+	CHECK_INT(csm_exit_code(&error), 74);
+	CHECK_CONTAINS(error.message, "cannot open directory");
+	CHECK_CONTAINS(error.message, missing);
+}
+
 static const unit_case_t cases[] = {
 	{"write_creates_0600", case_write_creates_0600},
 	{"overwrite_fixes_mode", case_overwrite_fixes_mode},
@@ -194,6 +208,7 @@ static const unit_case_t cases[] = {
 	{"write_error_names_path", case_write_error_names_path},
 	{"read_all", case_read_all},
 	{"mkdir_p", case_mkdir_p},
+	{"fsync_dir", case_fsync_dir},
 };
 
 UNIT_MAIN(cases)

@@ -1,4 +1,4 @@
-/* Unit tests of the strict integer parser and cli_parse_int (numparse.h, cli.h). */
+/* Unit tests of the strict integer parser and the shared options (numparse.h, cli.h). */
 #include <stdint.h>
 
 #include "cli.h"
@@ -100,12 +100,86 @@ case_cli_log_opts(void)
 	CHECK_CONTAINS(error.message, "--log-level");
 }
 
+static void
+quiet_usage(FILE *out)
+{
+	(void)out;
+}
+
+/* cli_common_end() on a fresh parse of the given option values. */
+static bool
+common_end(const char *db, const char *coll, const char *to_db, char *operand, bson_error_t *error)
+{
+	cli_common_t common;
+	char *operands[] = {operand, NULL};
+	int rc = -1;
+	bool ok;
+
+	cli_common_init(&common, "test_numparse", quiet_usage);
+	if (db)
+		CHECK_INT(cli_take_common(&common, CLI_OPT_DB, db, &rc), 1);
+	if (coll)
+		CHECK_INT(cli_take_common(&common, CLI_OPT_COLL, coll, &rc), 1);
+	if (to_db)
+		CHECK_INT(cli_take_common(&common, CLI_OPT_TO_DB, to_db, &rc), 1);
+	CHECK_INT(rc, -1); /* nothing asked main to return */
+	ok = cli_common_end(&common, operand ? 1 : 0, operands, error);
+	if (ok) {
+		CHECK_STR(common.db, db);
+		CHECK_STR(common.coll, coll);
+	}
+	conn_opts_cleanup(&common.conn);
+	return ok;
+}
+
+static void
+case_cli_common(void)
+{
+	cli_common_t common;
+	bson_error_t error;
+	int rc = -1;
+
+	CHECK(common_end("shop", "orders", NULL, NULL, &error));
+	CHECK(common_end("shop", "orders", "archive", NULL, &error));
+	CHECK(!common_end("shop", NULL, NULL, NULL, &error));
+	CHECK_INT(csm_exit_code(&error), 64);
+	CHECK_STR(error.message, "--db and --coll are required");
+	CHECK(!common_end("", "orders", NULL, NULL, &error));
+	CHECK_STR(error.message, "--db and --coll are required");
+	CHECK(!common_end("shop", "orders", "", NULL, &error));
+	CHECK_STR(error.message, "--to-db and --to-coll must not be empty");
+	CHECK(!common_end("shop", "orders", NULL, "stray", &error));
+	CHECK_INT(csm_exit_code(&error), 64);
+	CHECK_STR(error.message, "unexpected argument 'stray'");
+
+	/* The connection and logging options are taken too; others are not. */
+	cli_common_init(&common, "test_numparse", quiet_usage);
+	CHECK_INT(cli_take_common(&common, CONN_OPT_SOURCE_URI, "mongodb://h", &rc), 1);
+	CHECK_STR(common.conn.source_uri, "mongodb://h");
+	CHECK_INT(cli_take_common(&common, CLI_OPT_LOG_LEVEL, "warn", &rc), 1);
+	CHECK(common.log.level == LOG_WARN);
+	CHECK_INT(cli_take_common(&common, CLI_OPT_FIRST, "x", &rc), 0);
+	CHECK_INT(rc, -1);
+	/* A bad value is a misuse main returns at once: exit 64. */
+	CHECK_INT(cli_take_common(&common, CLI_OPT_LOG_LEVEL, "loud", &rc), -1);
+	CHECK_INT(rc, 64);
+	rc = -1;
+	CHECK_INT(cli_take_common(&common, '?', NULL, &rc), -1);
+	CHECK_INT(rc, 64);
+	/* An unreadable URI file is not a misuse: its own exit code. */
+	rc = -1;
+	CHECK_INT(cli_take_common(&common, CONN_OPT_TARGET_URI_FILE, "/nonexistent/uri", &rc), -1);
+	CHECK_INT(rc, 66);
+	conn_opts_cleanup(&common.conn);
+}
+
 static const unit_case_t cases[] = {
 	{"accepts", case_accepts},
 	{"rejects", case_rejects},
 	{"range", case_range},
 	{"cli_message", case_cli_message},
 	{"cli_log_opts", case_cli_log_opts},
+	{"cli_common", case_cli_common},
 };
 
 UNIT_MAIN(cases)

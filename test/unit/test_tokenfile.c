@@ -1,4 +1,4 @@
-/* Unit tests of the token file (tokenfile.h, SPEC §4). */
+/* Unit tests of the token file (tokenfile.h; docs/DESIGN.md, "Token file"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -39,8 +39,7 @@ make_token(token_file_t *tf, const char *data, uint32_t t)
 	token_file_init(tf);
 	tf->ns = bson_strdup("shop.orders");
 	BSON_APPEND_UTF8(&tf->resume_token, "_data", data);
-	tf->cluster_time_t = t;
-	tf->cluster_time_i = 7;
+	tf->cluster_time = (optime_t){t, 7};
 	tf->writer = bson_strdup("token-probe/dummy");
 	tf->written_at_ms = 1764096353123; /* 2025-11-25T18:45:53.123Z */
 }
@@ -76,8 +75,8 @@ case_round_trip(void)
 	CHECK(token_file_read(path, &out, &error));
 	CHECK_STR(out.ns, "shop.orders");
 	CHECK(bson_equal(&in.resume_token, &out.resume_token));
-	CHECK_INT(out.cluster_time_t, 1700000000);
-	CHECK_INT(out.cluster_time_i, 7);
+	CHECK_INT(out.cluster_time.t, 1700000000);
+	CHECK_INT(out.cluster_time.i, 7);
 	CHECK_STR(out.writer, "token-probe/dummy");
 	CHECK_INT(out.written_at_ms, 1764096353123);
 	token_file_cleanup(&in);
@@ -123,7 +122,8 @@ kill_myself(void)
 	raise(SIGKILL);
 }
 
-/* SPEC §4: a writer killed mid-write leaves the previous token readable. */
+/* A writer killed mid-write leaves the previous token readable
+ * (docs/DESIGN.md, "Token file"). */
 static void
 case_crash_mid_write_keeps_old(void)
 {
@@ -148,7 +148,7 @@ case_crash_mid_write_keeps_old(void)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	CHECK(token_file_read(path, &got, &error));
 	CHECK(bson_equal(&got.resume_token, &old_tf.resume_token));
-	CHECK_INT(got.cluster_time_t, 100);
+	CHECK_INT(got.cluster_time.t, 100);
 	token_file_cleanup(&got);
 	/* The new token was fully written to the temp file: only the rename
 	 * was missing, and the next write succeeds. */
