@@ -13,15 +13,13 @@
 #include "exitcodes.h"
 
 /* Sets error to CSM_ERROR_DOMAIN/exit_code with a printf-style message. */
-void csm_error_set(bson_error_t *error, int exit_code, const char *fmt, ...)
-	BSON_GNUC_PRINTF(3, 4);
+void csm_error_set(bson_error_t *error, int exit_code, const char *fmt, ...) BSON_GNUC_PRINTF(3, 4);
 
 /*
  * Prefixes error's message with "context: " keeping its domain and code, so
  * a low-level message gains the subject it failed on.
  */
-void csm_error_prefix(bson_error_t *error, const char *fmt, ...)
-	BSON_GNUC_PRINTF(2, 3);
+void csm_error_prefix(bson_error_t *error, const char *fmt, ...) BSON_GNUC_PRINTF(2, 3);
 
 /*
  * The one way to say "a stop (SIGINT/SIGTERM) was requested while this was

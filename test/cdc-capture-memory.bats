@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # cdc-capture memory: bounded by the batch, not by how many events flow.
 
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
+
 setup_file() {
 	load helpers
 	mlite_start SRC

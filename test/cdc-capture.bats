@@ -3,6 +3,8 @@
 # kill -9, faults and restarts; refusals never start from "now"
 # (docs/DESIGN.md, "Staged events", "Exit codes", "Errors and retries").
 
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
+
 setup_file() {
 	load helpers
 	mlite_start SRC
@@ -146,6 +148,7 @@ checkpoint_is() {
 
 @test "events are staged in order with the documented fields; SIGTERM saves the position and exits 0" {
 	probe c
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	cpy "$SRC_URI" '
 c = client[db_name].c
 c.insert_one({"_id": 1, "a": 1})
@@ -271,6 +274,7 @@ assert cu.read_token_file(sys.argv[1]) == last["token"]
 	mlite_start HL --oplog-max-entries 20
 	probe c "$HL_URI"
 	cpy "$HL_URI" 'client[db_name].c.insert_many([{"_id": i} for i in range(100)], ordered=True)'
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	cpy "$HL_URI" '
 for i in range(100): client[db_name].c.update_one({"_id": i}, {"$set": {"x": 1}})'
 	SOURCE_URI="$HL_URI" run -3 --separate-stderr cdc-capture --db "$DB" --coll c --state-dir "$STATE"
@@ -313,6 +317,7 @@ assert d["operationType"] == "rename" and d["event"]["to"]["coll"] == "c2", d'
 # updatedFields and the looked-up document, is twice the BSON limit), then
 # another small update.
 big_doc_events() {
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	cpy "$SRC_URI" '
 from bson import encode
 c = client[db_name].c
@@ -370,6 +375,7 @@ assert events[3][1]["fullDocument"]["small"] == 2, "updateLookup did not resume"
 	# A crash between the two fragments (fragment 2 and what follows not
 	# staged, no checkpoint after them): the restart resumes from fragment
 	# 1's token and stages the rest exactly once.
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	cpy "$TGT_URI" '
 frag1 = client[db_name].cdc.find_one({"event.splitEvent.fragment": 1})
 client[db_name].cdc.delete_many({"seq": {"$gt": frag1["seq"]}})

@@ -3,6 +3,8 @@
 # Events are staged directly (test/py/replay_events.py builds them in
 # MongoDB's change-event shape), so these tests need no cdc-capture.
 
+# shellcheck disable=SC2154 # $stderr_lines is set by bats' run --separate-stderr
+
 setup_file() {
 	load helpers
 	mlite_start TGT
@@ -86,6 +88,7 @@ $1" "${@:2}"
 	py 'rc.stage_rows(client, db_name)'
 	run -0 replay --coll c --drain --batch-size 4
 	# As if the marks had never been written: everything is applied again.
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	py 'client[db_name].cdc.update_many({}, {"$set": {"status": "pending"}, "$unset": {"appliedAt": 1}})'
 	run -0 replay --coll c --drain --batch-size 3
 	run -0 replay --coll s --drain

@@ -3,6 +3,8 @@
 # logging options, the logger, connections, error codes. Each test runs one
 # or more named cases of a unit test program from test/unit/.
 
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
+
 setup() {
 	load helpers
 }

@@ -42,14 +42,13 @@ case_sort_order(void)
 		"{", "a", BCON_INT32(1), "}", "20", "{", "a", BCON_INT32(2), "}", "21", "{", "b",
 		BCON_INT32(0), "}", "22", "[", "]", "23", "[", BCON_INT32(1), "]", "24",
 		BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"zz", 2), "25",
-		BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"aaa", 3), "26",
-		BCON_OID(&oid_low), "27",
-		BCON_OID(&oid_high), "28", BCON_BOOL(false),
-		"29", BCON_BOOL(true), "30", BCON_DATE_TIME(-1), "31", BCON_DATE_TIME(5), "32",
-		BCON_TIMESTAMP(1, 2), "33", BCON_TIMESTAMP(2, 1), "34", BCON_REGEX("a", ""), "35",
-		BCON_REGEX("a", "i"), "36", BCON_MAXKEY);
-	bson_t *equal = BCON_NEW("0", BCON_INT32(7), "1", BCON_INT64(7), "2", BCON_DOUBLE(7.0),
-				 "3", BCON_DOUBLE(-0.0), "4", BCON_INT32(0));
+		BCON_BIN(BSON_SUBTYPE_BINARY, (const uint8_t *)"aaa", 3), "26", BCON_OID(&oid_low),
+		"27", BCON_OID(&oid_high), "28", BCON_BOOL(false), "29", BCON_BOOL(true), "30",
+		BCON_DATE_TIME(-1), "31", BCON_DATE_TIME(5), "32", BCON_TIMESTAMP(1, 2), "33",
+		BCON_TIMESTAMP(2, 1), "34", BCON_REGEX("a", ""), "35", BCON_REGEX("a", "i"), "36",
+		BCON_MAXKEY);
+	bson_t *equal = BCON_NEW("0", BCON_INT32(7), "1", BCON_INT64(7), "2", BCON_DOUBLE(7.0), "3",
+				 BCON_DOUBLE(-0.0), "4", BCON_INT32(0));
 	bson_t *eq_doc_a = BCON_NEW("x", BCON_INT32(1));
 	bson_t *eq_doc_b = BCON_NEW("x", BCON_DOUBLE(1.0));
 	bson_value_t values[64];
