@@ -151,3 +151,7 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 @test "SIGTERM ends a stop-aware sleep at once" {
 	unit test_error stop_sleep
 }
+
+@test "the dump digest is SHA-256 as sha256sum prints it, however the bytes are fed" {
+	unit test_digest known_values
+}
