@@ -155,3 +155,7 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 @test "the dump digest is SHA-256 as sha256sum prints it, however the bytes are fed" {
 	unit test_digest known_values
 }
+
+@test "a target collection named like the staging collections is refused with 64 naming --staging-coll" {
+	unit test_names staging_collisions
+}
