@@ -9,7 +9,7 @@
 #   bench/*.c            -> build/bench/NAME (benchmark drivers)
 
 PKG_CONFIG ?= pkg-config
-PKG_MODULES := libmongoc-1.0 libbson-1.0 jansson
+PKG_MODULES := libmongoc-1.0 libbson-1.0 jansson libcrypto
 MLITE_MODULES := libbson-1.0
 
 PREFIX ?= /usr/local
@@ -78,7 +78,7 @@ BATS_JOBS ?= 2
 # Every .bats file; TESTS=test/foo.bats narrows a run.
 TESTS ?= test
 
-DEB_PACKAGES := libmongoc-dev libbson-dev libjansson-dev pkg-config bats \
+DEB_PACKAGES := libmongoc-dev libbson-dev libjansson-dev libssl-dev pkg-config bats \
 	python3-pymongo shellcheck clang-format parallel time gnuplot-nox
 
 .PHONY: all deps test check asan-test unit mongod-lite bench demo lint format \

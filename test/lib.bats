@@ -189,3 +189,11 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 @test "transient change stream errors reopen the stream; not a replica set is 69, a rejected token 65, any other error fatal" {
 	unit test_capture_stream transient fatal
 }
+
+@test "the dump digest is SHA-256 as sha256sum prints it, however the bytes are fed" {
+	unit test_digest known_values
+}
+
+@test "a target collection named like the staging collections is refused with 64 naming --staging-coll" {
+	unit test_names staging_collisions
+}

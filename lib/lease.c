@@ -1,0 +1,533 @@
+/*
+ * Leases (lease.h). The document:
+ *   _id "lease:<name>", name, term (Int64, +1 on every takeover),
+ *   owner {id, host, bootId, pid, started, program}, acquiredAt, renewedAt,
+ *   expiresAt (Dates), releasedAt (Date, once given up).
+ * Every write is w: majority, j: true: a fence that a failover forgets is
+ * no fence.
+ */
+#include "lease.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "error.h"
+#include "staging_format.h"
+
+#define LEASE_ID_PREFIX "lease:"
+/* Concurrent takers of one dead holder's lease: one wins, the others look again. */
+#define LEASE_TAKE_TRIES 3
+
+struct lease {
+	mongoc_collection_t *meta; /* borrowed */
+	char *doc_id;
+	char *name;
+	lease_owner_t owner;
+	int64_t ttl_ms;
+	int64_t term;            /* 0 while not held */
+	int64_t renewed_mono_ms; /* when the last renewal (or the take) was acknowledged */
+};
+
+/* What the lease document says. */
+typedef struct lease_state {
+	bool exists;
+	int64_t term;
+	int64_t expires_ms;
+	bool released;
+	lease_owner_t holder;
+} lease_state_t;
+
+static void
+read_line_file(const char *path, char *out, size_t size)
+{
+	FILE *f = fopen(path, "r");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(out, (int)size, f))
+		out[strcspn(out, "\n")] = '\0';
+	fclose(f);
+}
+
+/* Field 22 of /proc/<pid>/stat: the process's start time; 0 when unknown. */
+static int64_t
+process_started(int64_t pid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	long long started = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and ')': fields count after the last ')'. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p && sscanf(p + 1, "%lld", &started) != 1)
+		started = 0;
+	return (int64_t)started;
+}
+
+void
+lease_owner_self(lease_owner_t *owner, const char *program)
+{
+	bson_oid_t oid;
+
+	memset(owner, 0, sizeof *owner);
+	bson_oid_init(&oid, NULL);
+	bson_oid_to_string(&oid, owner->id);
+	if (gethostname(owner->host, sizeof owner->host - 1) != 0)
+		bson_strncpy(owner->host, "unknown", sizeof owner->host);
+	read_line_file("/proc/sys/kernel/random/boot_id", owner->boot_id, sizeof owner->boot_id);
+	owner->pid = (int64_t)getpid();
+	owner->started = process_started(owner->pid);
+	bson_strncpy(owner->program, program ? program : "", sizeof owner->program);
+}
+
+lease_t *
+lease_new(mongoc_collection_t *meta, const char *name, const lease_owner_t *owner, int64_t ttl_ms)
+{
+	lease_t *lease = bson_malloc0(sizeof *lease);
+
+	lease->meta = meta;
+	lease->name = bson_strdup(name);
+	lease->doc_id = bson_strdup_printf("%s%s", LEASE_ID_PREFIX, name);
+	lease->owner = *owner;
+	lease->ttl_ms = ttl_ms > 0 ? ttl_ms : LEASE_TTL_MS;
+	return lease;
+}
+
+void
+lease_destroy(lease_t *lease)
+{
+	if (!lease)
+		return;
+	bson_free(lease->doc_id);
+	bson_free(lease->name);
+	bson_free(lease);
+}
+
+int64_t
+lease_term(const lease_t *lease)
+{
+	return lease->term;
+}
+
+static void
+copy_utf8(const bson_t *doc, const char *key, char *out, size_t size)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		bson_strncpy(out, bson_iter_utf8(&it, NULL), size);
+}
+
+static int64_t
+get_int(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
+		return bson_iter_as_int64(&it);
+	return 0;
+}
+
+static int64_t
+get_date(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
+		return bson_iter_date_time(&it);
+	return 0;
+}
+
+static void
+owner_from_doc(const bson_t *owner_doc, lease_owner_t *owner)
+{
+	memset(owner, 0, sizeof *owner);
+	copy_utf8(owner_doc, "id", owner->id, sizeof owner->id);
+	copy_utf8(owner_doc, "host", owner->host, sizeof owner->host);
+	copy_utf8(owner_doc, "bootId", owner->boot_id, sizeof owner->boot_id);
+	copy_utf8(owner_doc, "program", owner->program, sizeof owner->program);
+	owner->pid = get_int(owner_doc, "pid");
+	owner->started = get_int(owner_doc, "started");
+}
+
+static void
+state_from_doc(const bson_t *doc, lease_state_t *state)
+{
+	bson_iter_t it;
+
+	state->exists = true;
+	state->term = get_int(doc, "term");
+	state->expires_ms = get_date(doc, "expiresAt");
+	state->released = bson_has_field(doc, "releasedAt");
+	if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		const uint8_t *data;
+		uint32_t len;
+		bson_t view;
+
+		bson_iter_document(&it, &len, &data);
+		if (bson_init_static(&view, data, len))
+			owner_from_doc(&view, &state->holder);
+	}
+}
+
+static bool
+read_state(mongoc_collection_t *meta, const char *doc_id, lease_state_t *state, bson_error_t *error)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	mongoc_read_concern_t *rc = mongoc_read_concern_new();
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	bool ok = true;
+
+	memset(state, 0, sizeof *state);
+	BSON_APPEND_UTF8(&filter, META_F_ID, doc_id);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	mongoc_read_concern_set_level(rc, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
+	mongoc_read_concern_append(rc, &opts);
+	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
+	if (mongoc_cursor_next(cursor, &doc))
+		state_from_doc(doc, state);
+	if (mongoc_cursor_error(cursor, error)) {
+		csm_error_prefix(error, "cannot read the lease '%s'", doc_id);
+		ok = false;
+	}
+	mongoc_cursor_destroy(cursor);
+	mongoc_read_concern_destroy(rc);
+	bson_destroy(&opts);
+	bson_destroy(&filter);
+	return ok;
+}
+
+static void
+format_date(int64_t ms, char *out, size_t size)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "cdc-replay on host h (pid 12, term 3)" */
+static void
+describe_holder(const lease_state_t *state, char *out, size_t size)
+{
+	snprintf(out, size, "%s on host %s (pid %lld, term %lld)",
+		 state->holder.program[0] ? state->holder.program : "a writer",
+		 state->holder.host[0] ? state->holder.host : "unknown",
+		 (long long)state->holder.pid, (long long)state->term);
+}
+
+/* True when the holder ran on this very machine and its process is gone. */
+static bool
+holder_is_dead_here(const lease_owner_t *holder, const lease_owner_t *self)
+{
+	int64_t started;
+
+	if (!holder->boot_id[0] || strcmp(holder->boot_id, self->boot_id) != 0 ||
+	    strcmp(holder->host, self->host) != 0 || holder->pid <= 0)
+		return false;
+	if (kill((pid_t)holder->pid, 0) != 0 && errno == ESRCH)
+		return true;
+	/* The pid lives on in another process: the holder is gone all the same. */
+	started = process_started(holder->pid);
+	return holder->started && started && started != holder->started;
+}
+
+static void
+append_owner(bson_t *set, const lease_owner_t *owner)
+{
+	bson_t child;
+
+	BSON_APPEND_DOCUMENT_BEGIN(set, "owner", &child);
+	BSON_APPEND_UTF8(&child, "id", owner->id);
+	BSON_APPEND_UTF8(&child, "host", owner->host);
+	BSON_APPEND_UTF8(&child, "bootId", owner->boot_id);
+	BSON_APPEND_INT64(&child, "pid", owner->pid);
+	BSON_APPEND_INT64(&child, "started", owner->started);
+	BSON_APPEND_UTF8(&child, "program", owner->program);
+	bson_append_document_end(set, &child);
+}
+
+static void
+append_durable(bson_t *opts)
+{
+	mongoc_write_concern_t *wc = mongoc_write_concern_new();
+
+	mongoc_write_concern_set_wmajority(wc, 0);
+	mongoc_write_concern_set_journal(wc, true);
+	mongoc_write_concern_append(wc, opts);
+	mongoc_write_concern_destroy(wc);
+}
+
+/*
+ * One conditional update of the lease document: filter (borrowed) must match
+ * for it to apply. *matched tells whether it did (an upsert counts).
+ */
+static bool
+update_lease(lease_t *lease, bson_t *filter, bson_t *update, bool upsert, bool *matched,
+	     bson_error_t *error)
+{
+	bson_t opts = BSON_INITIALIZER, reply;
+	bool ok;
+
+	append_durable(&opts);
+	if (upsert)
+		BSON_APPEND_BOOL(&opts, "upsert", true);
+	ok = mongoc_collection_update_one(lease->meta, filter, update, &opts, &reply, error);
+	*matched = ok &&
+		   (bson_has_field(&reply, "upsertedId") ? true
+							 : (get_int(&reply, "matchedCount") > 0));
+	bson_destroy(&reply);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* The update that makes this owner the holder with the next term. */
+static void
+take_update(const lease_t *lease, bson_t *update)
+{
+	int64_t now = clock_wall_ms();
+	bson_t set, inc;
+
+	bson_init(update);
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+	BSON_APPEND_UTF8(&set, "name", lease->name);
+	append_owner(&set, &lease->owner);
+	BSON_APPEND_DATE_TIME(&set, "acquiredAt", now);
+	BSON_APPEND_DATE_TIME(&set, "renewedAt", now);
+	BSON_APPEND_DATE_TIME(&set, "expiresAt", now + lease->ttl_ms);
+	bson_append_document_end(update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &set);
+	BSON_APPEND_UTF8(&set, "releasedAt", "");
+	bson_append_document_end(update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+	BSON_APPEND_INT64(&inc, "term", 1);
+	bson_append_document_end(update, &inc);
+}
+
+/* Takes the lease if it is free, expired or ours: upsert on those terms. */
+static bool
+take_if_free(lease_t *lease, bool *taken, bool *held_by_other, bson_error_t *error)
+{
+	bson_t *filter = bson_new(), update;
+	bool ok;
+
+	*held_by_other = false;
+	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "$or", "[", "{", "expiresAt", "{",
+		    "$lte", BCON_DATE_TIME(clock_wall_ms()), "}", "}", "{", "owner.id",
+		    BCON_UTF8(lease->owner.id), "}", "]");
+	take_update(lease, &update);
+	ok = update_lease(lease, filter, &update, true, taken, error);
+	bson_destroy(&update);
+	bson_destroy(filter);
+	if (!ok && csm_error_classify(error, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
+		/* The document exists and is someone else's, live: the upsert collided. */
+		*held_by_other = true;
+		return true;
+	}
+	return ok;
+}
+
+/* Takes over from a holder seen dead at term `term`, if nobody was faster. */
+static bool
+take_from_dead(lease_t *lease, const lease_state_t *seen, bool *taken, bson_error_t *error)
+{
+	bson_t *filter = bson_new(), update;
+	bool ok;
+
+	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "term", BCON_INT64(seen->term),
+		    "owner.id", BCON_UTF8(seen->holder.id));
+	take_update(lease, &update);
+	ok = update_lease(lease, filter, &update, false, taken, error);
+	bson_destroy(&update);
+	bson_destroy(filter);
+	return ok;
+}
+
+/* After a take: the term it gave us, checked to be ours. */
+static bool
+confirm_taken(lease_t *lease, bson_error_t *error)
+{
+	lease_state_t state;
+
+	if (!read_state(lease->meta, lease->doc_id, &state, error))
+		return false;
+	if (!state.exists || strcmp(state.holder.id, lease->owner.id) != 0) {
+		csm_error_set(error, CSM_EXIT_TEMPFAIL, "the lease '%s' changed hands while taken",
+			      lease->name);
+		return false;
+	}
+	lease->term = state.term;
+	lease->renewed_mono_ms = clock_mono_ms();
+	return true;
+}
+
+static void
+refuse_held(const lease_t *lease, const lease_state_t *state, bson_error_t *error)
+{
+	char holder[400], until[32];
+	int64_t left_s = (state->expires_ms - clock_wall_ms() + 999) / 1000;
+
+	describe_holder(state, holder, sizeof holder);
+	format_date(state->expires_ms, until, sizeof until);
+	csm_error_set(error, CSM_EXIT_CANTCREAT,
+		      "'%s' is being written by %s, whose lease runs until %s (%lld s): only one "
+		      "writer at a time; stop that process, or if it is dead on another machine, "
+		      "wait for its lease to expire and run this again",
+		      lease->name, holder, until, (long long)(left_s > 0 ? left_s : 0));
+}
+
+bool
+lease_acquire(lease_t *lease, bson_error_t *error)
+{
+	lease_state_t state;
+	bool taken = false, held_by_other;
+
+	for (int attempt = 0; attempt < LEASE_TAKE_TRIES; attempt++) {
+		if (!take_if_free(lease, &taken, &held_by_other, error))
+			return false;
+		if (taken)
+			return confirm_taken(lease, error);
+		if (!read_state(lease->meta, lease->doc_id, &state, error))
+			return false;
+		if (!state.exists)
+			continue; /* released and removed meanwhile: try again */
+		if (!holder_is_dead_here(&state.holder, &lease->owner)) {
+			if (!held_by_other && state.expires_ms <= clock_wall_ms())
+				continue; /* expired between the two reads */
+			refuse_held(lease, &state, error);
+			return false;
+		}
+		if (!take_from_dead(lease, &state, &taken, error))
+			return false;
+		if (taken)
+			return confirm_taken(lease, error);
+	}
+	if (!read_state(lease->meta, lease->doc_id, &state, error))
+		return false;
+	refuse_held(lease, &state, error);
+	return false;
+}
+
+static void
+refuse_lost(const lease_t *lease, bson_error_t *error)
+{
+	lease_state_t state;
+	bson_error_t read_error;
+	char holder[400] = "another writer";
+
+	if (read_state(lease->meta, lease->doc_id, &state, &read_error) && state.exists)
+		describe_holder(&state, holder, sizeof holder);
+	csm_error_set(error, CSM_EXIT_CANTCREAT,
+		      "lost the lease of '%s' (term %lld) to %s: another writer took over while "
+		      "this one was stopped or cut off; stopping without writing anything more",
+		      lease->name, (long long)lease->term, holder);
+}
+
+bool
+lease_renew(lease_t *lease, bson_error_t *error)
+{
+	bson_t *filter = bson_new(), update = BSON_INITIALIZER, set;
+	int64_t now = clock_wall_ms(), sent_mono = clock_mono_ms();
+	bool matched = false;
+
+	if (lease->term == 0) {
+		bson_destroy(filter);
+		csm_error_set(error, CSM_EXIT_SOFTWARE, "the lease '%s' is not held", lease->name);
+		return false;
+	}
+	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "term", BCON_INT64(lease->term),
+		    "owner.id", BCON_UTF8(lease->owner.id));
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_DATE_TIME(&set, "renewedAt", now);
+	BSON_APPEND_DATE_TIME(&set, "expiresAt", now + lease->ttl_ms);
+	bson_append_document_end(&update, &set);
+	if (!update_lease(lease, filter, &update, false, &matched, error)) {
+		bson_destroy(&update);
+		bson_destroy(filter);
+		csm_error_prefix(error, "cannot renew the lease of '%s'", lease->name);
+		return false;
+	}
+	bson_destroy(&update);
+	bson_destroy(filter);
+	if (!matched) {
+		refuse_lost(lease, error);
+		lease->term = 0;
+		return false;
+	}
+	/* The lease runs from when the renewal was sent, not when it came back. */
+	lease->renewed_mono_ms = sent_mono;
+	return true;
+}
+
+bool
+lease_hold(lease_t *lease, bson_error_t *error)
+{
+	if (lease->term != 0 && clock_mono_ms() - lease->renewed_mono_ms < lease->ttl_ms / 3)
+		return true;
+	return lease_renew(lease, error);
+}
+
+bool
+lease_release(lease_t *lease, bson_error_t *error)
+{
+	bson_t *filter, update = BSON_INITIALIZER, set;
+	int64_t now = clock_wall_ms();
+	bool matched, ok;
+
+	if (lease->term == 0)
+		return true;
+	filter = bson_new();
+	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "term", BCON_INT64(lease->term),
+		    "owner.id", BCON_UTF8(lease->owner.id));
+	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+	BSON_APPEND_DATE_TIME(&set, "expiresAt", now);
+	BSON_APPEND_DATE_TIME(&set, "releasedAt", now);
+	bson_append_document_end(&update, &set);
+	ok = update_lease(lease, filter, &update, false, &matched, error);
+	bson_destroy(&update);
+	bson_destroy(filter);
+	if (ok)
+		lease->term = 0;
+	else
+		csm_error_prefix(error, "cannot release the lease of '%s'", lease->name);
+	return ok;
+}
+
+char *
+lease_describe(mongoc_collection_t *meta, const char *name, bson_error_t *error)
+{
+	char *doc_id = bson_strdup_printf("%s%s", LEASE_ID_PREFIX, name);
+	char holder[400], until[32];
+	lease_state_t state;
+	bool ok = read_state(meta, doc_id, &state, error);
+
+	bson_free(doc_id);
+	if (!ok)
+		return NULL;
+	if (!state.exists)
+		return bson_strdup("none");
+	describe_holder(&state, holder, sizeof holder);
+	format_date(state.expires_ms, until, sizeof until);
+	if (state.released || state.expires_ms <= clock_wall_ms())
+		return bson_strdup_printf("free (last held by %s, until %s)", holder, until);
+	return bson_strdup_printf("held by %s until %s", holder, until);
+}

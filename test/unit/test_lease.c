@@ -1,0 +1,178 @@
+/*
+ * Tests of the single-writer lease (lease.h) against a server: the URI
+ * comes from CSM_TEST_URI, the database from CSM_TEST_DB (test/lease.bats
+ * starts the server). Owners on "another machine" are this process's
+ * identity with another host and boot id.
+ */
+#include <mongoc/mongoc.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "error.h"
+#include "lease.h"
+#include "stop.h"
+#include "unit.h"
+
+static mongoc_client_t *client;
+static mongoc_collection_t *meta;
+
+static void
+connect_meta(const char *coll)
+{
+	const char *uri = getenv("CSM_TEST_URI"), *db = getenv("CSM_TEST_DB");
+	bson_error_t error;
+
+	if (!uri || !db) {
+		fprintf(stderr, "CSM_TEST_URI and CSM_TEST_DB must be set\n");
+		exit(2);
+	}
+	mongoc_init();
+	client = mongoc_client_new(uri);
+	CHECK(client != NULL);
+	/* As conn_client_new() sets it: server errors in the server domain. */
+	mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);
+	meta = mongoc_client_get_collection(client, db, coll);
+	mongoc_collection_drop(meta, &error);
+}
+
+static void
+disconnect(void)
+{
+	mongoc_collection_destroy(meta);
+	mongoc_client_destroy(client);
+	mongoc_cleanup();
+}
+
+static void
+other_machine(lease_owner_t *owner, const char *host)
+{
+	lease_owner_self(owner, "cdc-replay");
+	bson_strncpy(owner->host, host, sizeof owner->host);
+	bson_strncpy(owner->boot_id, "00000000-0000-0000-0000-000000000000", sizeof owner->boot_id);
+}
+
+static void
+case_take_and_refuse(void)
+{
+	lease_owner_t a, b;
+	lease_t *la, *lb;
+	bson_error_t error;
+	char *text;
+
+	connect_meta("take_meta");
+	other_machine(&a, "host-a");
+	other_machine(&b, "host-b");
+	la = lease_new(meta, "apply:db.c", &a, 30000);
+	lb = lease_new(meta, "apply:db.c", &b, 30000);
+	CHECK(lease_acquire(la, &error));
+	CHECK_INT(lease_term(la), 1);
+	/* A second writer is refused at start, told who holds it and until when. */
+	CHECK(!lease_acquire(lb, &error));
+	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
+	CHECK_CONTAINS(error.message, "cdc-replay on host host-a");
+	CHECK_CONTAINS(error.message, "term 1");
+	CHECK_CONTAINS(error.message, "lease runs until");
+	CHECK_INT(lease_term(lb), 0);
+	text = lease_describe(meta, "apply:db.c", &error);
+	CHECK_CONTAINS(text, "held by cdc-replay on host host-a");
+	bson_free(text);
+	/* Released, it is free at once for the next writer, with a new term. */
+	CHECK(lease_release(la, &error));
+	CHECK(lease_acquire(lb, &error));
+	CHECK_INT(lease_term(lb), 2);
+	text = lease_describe(meta, "apply:db.c", &error);
+	CHECK_CONTAINS(text, "host-b");
+	bson_free(text);
+	text = lease_describe(meta, "apply:other", &error);
+	CHECK_STR(text, "none");
+	bson_free(text);
+	lease_destroy(la);
+	lease_destroy(lb);
+	disconnect();
+}
+
+static void
+case_expired_taken_and_stale_refused(void)
+{
+	lease_owner_t a, b;
+	lease_t *la, *lb;
+	bson_error_t error;
+	int64_t deadline;
+	bool taken = false;
+
+	connect_meta("expiry_meta");
+	other_machine(&a, "host-a");
+	other_machine(&b, "host-b");
+	la = lease_new(meta, "apply:db.c", &a, 300);
+	lb = lease_new(meta, "apply:db.c", &b, 30000);
+	CHECK(lease_acquire(la, &error));
+	CHECK(lease_hold(la, &error));
+	/* A holder on another machine that stops renewing loses it at expiry. */
+	deadline = clock_mono_ms() + 10000;
+	while (!taken && clock_mono_ms() < deadline) {
+		taken = lease_acquire(lb, &error);
+		if (!taken) {
+			CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
+			stop_sleep_ms(50);
+		}
+	}
+	CHECK(taken);
+	CHECK_INT(lease_term(lb), 2);
+	/* The stale holder learns it at its next publish and is refused. */
+	CHECK(!lease_hold(la, &error));
+	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
+	CHECK_CONTAINS(error.message, "lost the lease of 'apply:db.c' (term 1)");
+	CHECK_CONTAINS(error.message, "host-b");
+	CHECK(!lease_renew(la, &error));
+	/* Its release does not free the lease it no longer holds. */
+	CHECK(lease_release(la, &error));
+	CHECK(lease_hold(lb, &error));
+	CHECK(lease_renew(lb, &error));
+	CHECK_INT(lease_term(lb), 2);
+	lease_destroy(la);
+	lease_destroy(lb);
+	disconnect();
+}
+
+static void
+case_dead_holder_here_taken_at_once(void)
+{
+	lease_owner_t dead, alive, me;
+	lease_t *ld, *la, *lm;
+	bson_error_t error;
+	pid_t child;
+
+	connect_meta("dead_meta");
+	/* A process of this machine that held the lease and died (kill -9). */
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	waitpid(child, NULL, 0);
+	lease_owner_self(&dead, "cdc-replay");
+	dead.pid = child;
+	ld = lease_new(meta, "apply:db.c", &dead, 30000);
+	CHECK(lease_acquire(ld, &error));
+	lease_owner_self(&me, "cdc-replay");
+	lm = lease_new(meta, "apply:db.c", &me, 30000);
+	CHECK(lease_acquire(lm, &error));
+	CHECK_INT(lease_term(lm), 2);
+	/* A live holder of this machine (this very process) is not taken over. */
+	lease_owner_self(&alive, "dump-wrap");
+	la = lease_new(meta, "apply:db.c", &alive, 30000);
+	CHECK(!lease_acquire(la, &error));
+	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
+	CHECK_CONTAINS(error.message, "cdc-replay");
+	lease_destroy(ld);
+	lease_destroy(la);
+	lease_destroy(lm);
+	disconnect();
+}
+
+static const unit_case_t cases[] = {
+	{"take_and_refuse", case_take_and_refuse},
+	{"expired_taken_and_stale_refused", case_expired_taken_and_stale_refused},
+	{"dead_holder_here_taken_at_once", case_dead_holder_here_taken_at_once},
+};
+
+UNIT_MAIN(cases)
