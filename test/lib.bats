@@ -84,6 +84,10 @@ unit() {
 	unit test_numparse cli_common
 }
 
+@test "a missing URI is exit 64 before the driver starts; the end of main stops what was started" {
+	unit test_numparse cli_common_start
+}
+
 @test "JSON log lines parse with Python's json module and hold no password" {
 	run -0 --separate-stderr "$CSM_BUILD/test/test_log" emit_json_sample
 	[[ "$stderr" != *hunter2* ]]

@@ -88,13 +88,15 @@ take_choice(const char *option, const char *arg, const char *yes, const char *no
 	return false;
 }
 
-/* Runs the capture to its end; the exit code. */
+/* Makes the state directory and runs the capture to its end; the exit code. */
 static int
 run(const capture_config_t *config, const conn_opts_t *conn)
 {
 	capture_run_t *capture;
 	bson_error_t error;
 
+	if (!fs_mkdir_p(config->state_dir, &error))
+		return cli_fail(&error);
 	stop_install_handlers();
 	capture = capture_run_new(config, conn->source_uri, conn->target_uri, &error);
 	if (capture)
@@ -106,21 +108,6 @@ run(const capture_config_t *config, const conn_opts_t *conn)
 	else
 		log_error("%s", error.message);
 	return csm_exit_code(&error);
-}
-
-/* After the options: makes the state directory and runs; the exit code. */
-static int
-start(const capture_config_t *config, const conn_opts_t *conn)
-{
-	bson_error_t error;
-	int rc;
-
-	if (!fs_mkdir_p(config->state_dir, &error))
-		return cli_fail(&error);
-	conn_global_init();
-	rc = run(config, conn);
-	conn_global_cleanup();
-	return rc;
 }
 
 int
@@ -194,11 +181,11 @@ main(int argc, char **argv)
 		}
 	}
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
-	    !conn_opts_resolve(&common.conn, true, true, &error))
+	    !cli_common_start(&common, true, true, &error))
 		goto misuse;
 	config.db = common.db;
 	config.coll = common.coll;
-	rc = start(&config, &common.conn);
+	rc = run(&config, &common.conn);
 	goto cleanup;
 
 misuse:

@@ -89,11 +89,9 @@ run(const replay_opts_t *opts, const conn_opts_t *conn)
 	int rc;
 
 	stop_install_handlers();
-	conn_global_init();
 	session = replay_session_open(conn->target_uri, opts, &error);
 	rc = session ? replay_session_run(session) : cli_fail(&error);
 	replay_session_close(session);
-	conn_global_cleanup();
 	return rc;
 }
 
@@ -158,7 +156,7 @@ main(int argc, char **argv)
 		csm_error_set(&error, CSM_EXIT_USAGE, "--staging-coll must not be empty");
 		goto misuse;
 	}
-	if (!conn_opts_resolve(&common.conn, false, true, &error))
+	if (!cli_common_start(&common, false, true, &error))
 		goto misuse;
 	o.db = common.db;
 	o.coll = common.coll;
