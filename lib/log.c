@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -30,20 +29,6 @@ level_name(log_level_t level)
 	if ((int)level < 0 || level > LOG_ERROR)
 		return "error";
 	return level_names[level];
-}
-
-/* "2026-11-25T18:45:53.123Z" into buf (at least 32 bytes). */
-static void
-format_now(char *buf, size_t size)
-{
-	int64_t now_ms = clock_wall_ms();
-	time_t now_s = (time_t)(now_ms / 1000);
-	struct tm tm;
-	char secs[24];
-
-	gmtime_r(&now_s, &tm);
-	strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", secs, (int)(now_ms % 1000));
 }
 
 /* Writes all of line to stderr under the lock. */
@@ -148,7 +133,7 @@ emit(log_level_t level, const char *msg, json_t *fields)
 	clean = redact_uri_text(msg ? msg : "");
 	if (!clean)
 		return;
-	format_now(ts, sizeof ts);
+	clock_format_utc(clock_wall_ms(), true, ts, sizeof ts);
 	if (fields)
 		redact_json(fields);
 

@@ -124,6 +124,10 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_log threads_do_not_interleave
 }
 
+@test "wall-clock times print as UTC ISO 8601, with milliseconds or without" {
+	unit test_clock format_utc
+}
+
 @test "a malformed or missing URI is exit 64 and the message never shows the password" {
 	unit test_conn malformed_uri_is_64 missing_uri_is_64
 }
