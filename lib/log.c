@@ -76,7 +76,8 @@ json_text(const char *text)
 	return s;
 }
 
-/* Replaces every string inside value (recursively) by its redacted form. */
+/* Replaces value, when a string, or every string inside it (recursively)
+ * by its redacted form. */
 static void
 redact_json(json_t *value)
 {
@@ -85,28 +86,17 @@ redact_json(json_t *value)
 	size_t index;
 	char *clean;
 
-	if (json_is_object(value)) {
-		json_object_foreach (value, key, item) {
-			if (json_is_string(item)) {
-				clean = redact_uri_text(json_string_value(item));
-				if (clean)
-					json_string_set(item, clean);
-				free(clean);
-			} else {
-				redact_json(item);
-			}
-		}
+	if (json_is_string(value)) {
+		clean = redact_uri_text(json_string_value(value));
+		if (clean)
+			json_string_set(value, clean);
+		free(clean);
+	} else if (json_is_object(value)) {
+		json_object_foreach (value, key, item)
+			redact_json(item);
 	} else if (json_is_array(value)) {
-		json_array_foreach (value, index, item) {
-			if (json_is_string(item)) {
-				clean = redact_uri_text(json_string_value(item));
-				if (clean)
-					json_string_set(item, clean);
-				free(clean);
-			} else {
-				redact_json(item);
-			}
-		}
+		json_array_foreach (value, index, item)
+			redact_json(item);
 	}
 }
 
