@@ -69,7 +69,7 @@ unit() {
 }
 
 @test "state file I/O errors are exit 74 (66 when missing) and name the path" {
-	unit test_fsutil write_error_names_path read_all mkdir_p fsync_dir
+	unit test_fsutil write_error_names_path read_all read_fd mkdir_p fsync_dir
 }
 
 @test "numeric options reject empty, trailing garbage, overflow and out-of-range values" {
