@@ -12,23 +12,11 @@
 #include "fsutil.h"
 #include "unit.h"
 
-static char scratch[512];
-
-/* A fresh directory for one case (under $BATS_TEST_TMPDIR or /tmp). */
+/* A fresh directory for one case (unit_scratch_dir). */
 static const char *
 scratch_dir(const char *name)
 {
-	const char *base = getenv("BATS_TEST_TMPDIR");
-	char cmd[1100];
-
-	snprintf(scratch, sizeof scratch, "%s/fsutil-%s-%d", base ? base : "/tmp", name,
-		 (int)getpid());
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot clean %s\n", scratch);
-	if (mkdir(scratch, 0755) != 0)
-		fprintf(stderr, "cannot create %s: %s\n", scratch, strerror(errno));
-	return scratch;
+	return unit_scratch_dir("fsutil", name);
 }
 
 static char *
@@ -147,11 +135,12 @@ static void
 case_read_all(void)
 {
 	bson_error_t error;
+	const char *dir = scratch_dir("read");
 	char path[600];
 	char *text;
 	size_t len = 0;
 
-	snprintf(path, sizeof path, "%s/data", scratch_dir("read"));
+	snprintf(path, sizeof path, "%s/data", dir);
 	CHECK(fs_write_atomic(path, "a\0b", 3, &error));
 	text = fs_read_all(path, 100, &len, &error);
 	CHECK(text && len == 3 && memcmp(text, "a\0b", 4) == 0);
@@ -162,7 +151,7 @@ case_read_all(void)
 	CHECK_INT(csm_exit_code(&error), 74);
 	CHECK_CONTAINS(error.message, path);
 	/* Missing: 66. */
-	snprintf(path, sizeof path, "%s/missing", scratch);
+	snprintf(path, sizeof path, "%s/missing", dir);
 	text = fs_read_all(path, 100, &len, &error);
 	CHECK(text == NULL);
 	CHECK_INT(csm_exit_code(&error), 66);
