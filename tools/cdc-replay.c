@@ -14,7 +14,6 @@
 #include "conn.h"
 #include "error.h"
 #include "exitcodes.h"
-#include "log.h"
 #include "replay_run.h"
 #include "staging_format.h"
 #include "stop.h"
