@@ -465,6 +465,19 @@ apply_part_info(const bson_t *staged, int32_t *index, int32_t *of, bool *is_chun
 	return true;
 }
 
+/* The eventBytes of a chunk part (apply_part_info checked it is there):
+ * *len bytes, borrowed from part. */
+static const uint8_t *
+chunk_bytes(const bson_t *part, uint32_t *len)
+{
+	bson_iter_t iter;
+	const uint8_t *data;
+
+	bson_iter_init_find(&iter, part, STAGED_F_EVENT_BYTES);
+	bson_iter_binary(&iter, NULL, len, &data);
+	return data;
+}
+
 static bson_t *
 reassemble_chunks(const bson_t *const *parts, size_t n, bson_error_t *error)
 {
@@ -473,14 +486,10 @@ reassemble_chunks(const bson_t *const *parts, size_t n, bson_error_t *error)
 	bson_t view;
 	bson_t *event;
 	size_t err_offset;
+	uint32_t len;
 
 	for (size_t i = 0; i < n; i++) {
-		bson_iter_t iter;
-		uint32_t len;
-		const uint8_t *data;
-
-		bson_iter_init_find(&iter, parts[i], STAGED_F_EVENT_BYTES);
-		bson_iter_binary(&iter, NULL, &len, &data);
+		chunk_bytes(parts[i], &len);
 		total += len;
 	}
 	if (total < 5 || total > (size_t)INT32_MAX) {
@@ -490,12 +499,8 @@ reassemble_chunks(const bson_t *const *parts, size_t n, bson_error_t *error)
 	}
 	buf = bson_malloc(total);
 	for (size_t i = 0; i < n; i++) {
-		bson_iter_t iter;
-		uint32_t len;
-		const uint8_t *data;
+		const uint8_t *data = chunk_bytes(parts[i], &len);
 
-		bson_iter_init_find(&iter, parts[i], STAGED_F_EVENT_BYTES);
-		bson_iter_binary(&iter, NULL, &len, &data);
 		memcpy(buf + off, data, len);
 		off += len;
 	}

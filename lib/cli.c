@@ -176,6 +176,16 @@ cli_common_end(cli_common_t *common, int n, char **operand, bson_error_t *error)
 	return true;
 }
 
+bool
+cli_common_start(cli_common_t *common, bool need_source, bool need_target, bson_error_t *error)
+{
+	if (!conn_opts_resolve(&common->conn, need_source, need_target, error))
+		return false;
+	conn_global_init();
+	common->driver_started = true;
+	return true;
+}
+
 int
 cli_common_misuse(const cli_common_t *common, const bson_error_t *error)
 {
@@ -185,6 +195,10 @@ cli_common_misuse(const cli_common_t *common, const bson_error_t *error)
 int
 cli_common_finish(cli_common_t *common, int rc)
 {
+	if (common->driver_started) {
+		common->driver_started = false;
+		conn_global_cleanup();
+	}
 	conn_opts_cleanup(&common->conn);
 	if (!common->stdout_closed) {
 		common->stdout_closed = true;

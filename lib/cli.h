@@ -150,11 +150,12 @@ int cli_misuse(const char *prog, void (*usage)(FILE *out), const bson_error_t *e
  *		}
  *		switch (opt) { ...the program's own options... }
  *	}
- *	if (!cli_common_end(&common, argc - optind, argv + optind, &error)) {
+ *	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
+ *	    !cli_common_start(&common, need_source, need_target, &error)) {
  *		rc = cli_common_misuse(&common, &error);
  *		goto cleanup;
  *	}
- *	...
+ *	...the one call into lib...
  * cleanup:
  *	return cli_common_finish(&common, rc);
  */
@@ -168,6 +169,7 @@ typedef struct cli_common {
 	conn_opts_t conn;         /* the URIs, owned (cli_common_finish frees them) */
 	cli_log_opts_t log;       /* --log-format, --log-level */
 	bool stdout_closed;       /* --help closed stdout already */
+	bool driver_started;      /* cli_common_start ran conn_global_init */
 } cli_common_t;
 
 /*
@@ -197,13 +199,23 @@ int cli_take_common(cli_common_t *common, int opt, const char *arg, int *rc);
  */
 bool cli_common_end(cli_common_t *common, int n, char **operand, bson_error_t *error);
 
+/*
+ * The step between the options and the work: resolves the URIs the
+ * program needs (conn_opts_resolve; false with error, exit code 64, when
+ * one is missing or malformed), then starts the driver (conn_global_init),
+ * which cli_common_finish stops.
+ */
+bool cli_common_start(cli_common_t *common, bool need_source, bool need_target,
+		      bson_error_t *error);
+
 /* cli_misuse() under common's program name and usage: returns 64. */
 int cli_common_misuse(const cli_common_t *common, const bson_error_t *error);
 
 /*
- * The end of main: frees the URIs and closes stdout with a check (unless
- * --help closed it already); a failed close turns exit code 0 into 74.
- * Returns the exit code main returns.
+ * The end of main, after every client is destroyed: stops the driver when
+ * cli_common_start started it, frees the URIs and closes stdout with a
+ * check (unless --help closed it already); a failed close turns exit code
+ * 0 into 74. Returns the exit code main returns.
  */
 int cli_common_finish(cli_common_t *common, int rc);
 

@@ -172,32 +172,50 @@ log_argv(char *const argv[])
 	bson_string_free(line, true);
 }
 
+/*
+ * Runs `tool --config=F ARGS... [--gzip]`, uri in F (write_config), which
+ * is removed once tool exits. Frees the n strings of args.
+ */
+static bool
+run_with_config(const char *tool, const char *uri, char **args, int n, bool gzip,
+		bson_error_t *error)
+{
+	char *dir = NULL, *file = NULL, *config = NULL;
+	char *argv[16] = {NULL};
+	int argc = 0;
+	bool ok = false;
+
+	BSON_ASSERT(n + 4 <= (int)(sizeof argv / sizeof argv[0]));
+	if (write_config(uri, &dir, &file, error)) {
+		config = bson_strdup_printf("--config=%s", file);
+		argv[argc++] = (char *)tool;
+		argv[argc++] = config;
+		for (int k = 0; k < n; k++)
+			argv[argc++] = args[k];
+		if (gzip)
+			argv[argc++] = (char *)"--gzip";
+		log_argv(argv);
+		ok = run_tool(argv, error);
+	}
+	remove_config(dir, file);
+	bson_free(config);
+	for (int k = 0; k < n; k++)
+		bson_free(args[k]);
+	return ok;
+}
+
 bool
 dump_external_dump(const char *mongodump, const char *uri, const char *db, const char *coll,
 		   const char *out_root, bool gzip, bson_error_t *error)
 {
-	char *dir = NULL, *file = NULL;
-	char *args[8] = {NULL};
-	int n = 0;
-	bool ok = false;
+	char *args[] = {
+		bson_strdup_printf("--db=%s", db),
+		bson_strdup_printf("--collection=%s", coll),
+		bson_strdup_printf("--out=%s", out_root),
+	};
 
-	if (!write_config(uri, &dir, &file, error))
-		goto cleanup;
-	args[n++] = bson_strdup(mongodump);
-	args[n++] = bson_strdup_printf("--config=%s", file);
-	args[n++] = bson_strdup_printf("--db=%s", db);
-	args[n++] = bson_strdup_printf("--collection=%s", coll);
-	args[n++] = bson_strdup_printf("--out=%s", out_root);
-	if (gzip)
-		args[n++] = bson_strdup("--gzip");
-	log_argv(args);
-	ok = run_tool(args, error);
-
-cleanup:
-	remove_config(dir, file);
-	for (int k = 0; k < n; k++)
-		bson_free(args[k]);
-	return ok;
+	return run_with_config(mongodump, uri, args, (int)(sizeof args / sizeof args[0]), gzip,
+			       error);
 }
 
 bool
@@ -205,15 +223,9 @@ dump_external_restore(const char *mongorestore, const char *uri, const char *db,
 		      const char *to_db, const char *to_coll, const char *root, bool gzip, int jobs,
 		      bson_error_t *error)
 {
-	char *dir = NULL, *file = NULL;
-	char *args[12] = {NULL};
+	char *args[6];
 	int n = 0;
-	bool ok = false;
 
-	if (!write_config(uri, &dir, &file, error))
-		goto cleanup;
-	args[n++] = bson_strdup(mongorestore);
-	args[n++] = bson_strdup_printf("--config=%s", file);
 	args[n++] = bson_strdup_printf("--dir=%s", root);
 	args[n++] = bson_strdup_printf("--nsInclude=%s.%s", db, coll);
 	if (strcmp(db, to_db) != 0 || strcmp(coll, to_coll) != 0) {
@@ -222,14 +234,5 @@ dump_external_restore(const char *mongorestore, const char *uri, const char *db,
 	}
 	args[n++] = bson_strdup("--noIndexRestore");
 	args[n++] = bson_strdup_printf("--numInsertionWorkersPerCollection=%d", jobs);
-	if (gzip)
-		args[n++] = bson_strdup("--gzip");
-	log_argv(args);
-	ok = run_tool(args, error);
-
-cleanup:
-	remove_config(dir, file);
-	for (int k = 0; k < n; k++)
-		bson_free(args[k]);
-	return ok;
+	return run_with_config(mongorestore, uri, args, n, gzip, error);
 }

@@ -443,61 +443,28 @@ dump_in_close(dump_in_t *in, bool check, bson_error_t *error)
 	return ok;
 }
 
-/* Reads a whole (possibly gzip'd) small file. The caller bson_free()s it. */
+/*
+ * Reads a whole (possibly gzip'd) small file. The caller free()s it. More
+ * than DUMP_METADATA_MAX bytes is a bad dump (exit code 65).
+ */
 static char *
 read_small_file(const char *path, bool gzip, size_t *len_out, bson_error_t *error)
 {
 	dump_in_t *in;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	ssize_t n;
+	char *buf;
 
-	if (!gzip) {
-		char *data = fs_read_all(path, DUMP_METADATA_MAX, len_out, error);
-		char *copy;
-
-		if (data == NULL)
-			return NULL;
-		copy = bson_malloc(*len_out + 1);
-		memcpy(copy, data, *len_out + 1);
-		free(data);
-		return copy;
-	}
-	in = dump_in_open(path, true, error);
+	in = dump_in_open(path, gzip, error);
 	if (in == NULL)
 		return NULL;
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 65536;
-			buf = bson_realloc(buf, cap + 1);
-		}
-		n = (ssize_t)fread(buf + len, 1, cap - len, in->fp);
-		if (n == 0 && ferror(in->fp)) {
-			csm_error_set(error, CSM_EXIT_IOERR, "cannot read '%s': %s", path,
-				      strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > DUMP_METADATA_MAX) {
-			csm_error_set(error, CSM_EXIT_DATAERR, "'%s' is too large to be metadata",
-				      path);
-			goto fail;
-		}
-	}
-	if (!dump_in_close(in, true, error)) {
-		bson_free(buf);
+	/* Nothing has been read through in->fp yet: its descriptor is whole. */
+	buf = fs_read_fd(in->fd, path, DUMP_METADATA_MAX, len_out, error);
+	if (buf == NULL && *len_out > DUMP_METADATA_MAX)
+		csm_error_set(error, CSM_EXIT_DATAERR, "'%s' is too large to be metadata", path);
+	if (!dump_in_close(in, buf != NULL, error)) {
+		free(buf);
 		return NULL;
 	}
-	buf[len] = '\0';
-	*len_out = len;
 	return buf;
-
-fail:
-	dump_in_close(in, false, NULL);
-	bson_free(buf);
-	return NULL;
 }
 
 /* ---- metadata ---- */
@@ -611,7 +578,7 @@ dump_metadata_read(const char *path, bool gzip, dump_metadata_t *metadata, bson_
 
 cleanup:
 	bson_destroy(doc);
-	bson_free(json);
+	free(json);
 	return ok;
 }
 
@@ -683,7 +650,7 @@ dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *e
 		ok = true;
 	}
 	bson_destroy(doc);
-	bson_free(json);
+	free(json);
 	return ok;
 }
 

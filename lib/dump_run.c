@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -212,17 +211,6 @@ cleanup:
 	return ok;
 }
 
-/* "2026-11-25T18:00:00Z" for ms since the epoch. */
-static void
-format_time(int64_t ms, char *buf, size_t size)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Counts the documents of db.coll (for the marker after mongorestore). */
 static int64_t
 count_documents(mongoc_client_t *client, const char *db, const char *coll)
@@ -257,14 +245,14 @@ static bool
 restore_done_before(restore_t *r, bool *done, bson_error_t *error)
 {
 	restore_marker_t existing;
-	char when[32];
+	char when[CLOCK_UTC_SIZE];
 
 	if (!marker_read(r->meta, r->target_ns, &existing, done, error)) {
 		csm_error_prefix(error, "cannot read the restore marker of '%s'", r->target_ns);
 		return false;
 	}
 	if (*done) {
-		format_time(existing.completed_at_ms, when, sizeof when);
+		clock_format_utc(existing.completed_at_ms, false, when, sizeof when);
 		log_info("restore of '%s' already completed at %s; skipping", r->target_ns, when);
 		restore_marker_cleanup(&existing);
 	}

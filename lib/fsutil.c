@@ -133,21 +133,27 @@ cleanup:
 char *
 fs_read_all(const char *path, size_t max_len, size_t *len_out, bson_error_t *error)
 {
-	char *buf = NULL, *grown;
-	size_t len = 0, cap = 0;
-	ssize_t n;
+	char *buf;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			csm_error_set(error, CSM_EXIT_NOINPUT, "cannot open '%s': %s", path,
-				      strerror(errno));
-		else
-			csm_error_set(error, CSM_EXIT_IOERR, "cannot open '%s': %s", path,
-				      strerror(errno));
+		csm_error_set(error, errno == ENOENT ? CSM_EXIT_NOINPUT : CSM_EXIT_IOERR,
+			      "cannot open '%s': %s", path, strerror(errno));
 		return NULL;
 	}
+	buf = fs_read_fd(fd, path, max_len, len_out, error);
+	close(fd);
+	return buf;
+}
+
+char *
+fs_read_fd(int fd, const char *path, size_t max_len, size_t *len_out, bson_error_t *error)
+{
+	char *buf = NULL, *grown;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
 	for (;;) {
 		if (len == cap) {
 			cap = cap ? cap * 2 : 4096;
@@ -178,14 +184,14 @@ fs_read_all(const char *path, size_t max_len, size_t *len_out, bson_error_t *err
 			goto fail;
 		}
 	}
-	close(fd);
 	buf[len] = '\0';
 	if (len_out)
 		*len_out = len;
 	return buf;
 
 fail:
-	close(fd);
+	if (len_out)
+		*len_out = len;
 	free(buf);
 	return NULL;
 }

@@ -29,6 +29,15 @@ extern void (*fs_write_atomic_before_rename_hook)(void);
 char *fs_read_all(const char *path, size_t max_len, size_t *len_out, bson_error_t *error);
 
 /*
+ * fs_read_all's reading on an open descriptor (a file, a pipe) named path
+ * in messages, which stays open: to its end, at most max_len bytes, into a
+ * NUL-terminated buffer the caller frees with free(). NULL with error
+ * (exit code 74) when reading fails or there is more than max_len; then
+ * *len_out, when not NULL, is how much was read (above max_len: too large).
+ */
+char *fs_read_fd(int fd, const char *path, size_t max_len, size_t *len_out, bson_error_t *error);
+
+/*
  * fsyncs the directory dir, so that renames and unlinks in it are durable.
  * A file system that cannot fsync a directory (EINVAL, EROFS) is success.
  * Errors name the directory, exit code 74.

@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -215,16 +214,6 @@ read_state(mongoc_collection_t *meta, const char *doc_id, lease_state_t *state, 
 	return ok;
 }
 
-static void
-format_date(int64_t ms, char *out, size_t size)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&secs, &tm);
-	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* "cdc-replay on host h (pid 12, term 3)" */
 static void
 describe_holder(const lease_state_t *state, char *out, size_t size)
@@ -387,7 +376,7 @@ refuse_held(const lease_t *lease, const lease_state_t *state, bson_error_t *erro
 	int64_t left_s = (state->expires_ms - clock_wall_ms() + 999) / 1000;
 
 	describe_holder(state, holder, sizeof holder);
-	format_date(state->expires_ms, until, sizeof until);
+	clock_format_utc(state->expires_ms, false, until, sizeof until);
 	csm_error_set(error, CSM_EXIT_CANTCREAT,
 		      "'%s' is being written by %s, whose lease runs until %s (%lld s): only one "
 		      "writer at a time; stop that process, or if it is dead on another machine, "
@@ -526,7 +515,7 @@ lease_describe(mongoc_collection_t *meta, const char *name, bson_error_t *error)
 	if (!state.exists)
 		return bson_strdup("none");
 	describe_holder(&state, holder, sizeof holder);
-	format_date(state.expires_ms, until, sizeof until);
+	clock_format_utc(state.expires_ms, false, until, sizeof until);
 	if (state.released || state.expires_ms <= clock_wall_ms())
 		return bson_strdup_printf("free (last held by %s, until %s)", holder, until);
 	return bson_strdup_printf("held by %s until %s", holder, until);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -30,20 +29,6 @@ level_name(log_level_t level)
 	if ((int)level < 0 || level > LOG_ERROR)
 		return "error";
 	return level_names[level];
-}
-
-/* "2026-11-25T18:45:53.123Z" into buf (at least 32 bytes). */
-static void
-format_now(char *buf, size_t size)
-{
-	int64_t now_ms = clock_wall_ms();
-	time_t now_s = (time_t)(now_ms / 1000);
-	struct tm tm;
-	char secs[24];
-
-	gmtime_r(&now_s, &tm);
-	strftime(secs, sizeof secs, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", secs, (int)(now_ms % 1000));
 }
 
 /* Writes all of line to stderr under the lock. */
@@ -91,7 +76,8 @@ json_text(const char *text)
 	return s;
 }
 
-/* Replaces every string inside value (recursively) by its redacted form. */
+/* Replaces value, when a string, or every string inside it (recursively)
+ * by its redacted form. */
 static void
 redact_json(json_t *value)
 {
@@ -100,28 +86,17 @@ redact_json(json_t *value)
 	size_t index;
 	char *clean;
 
-	if (json_is_object(value)) {
-		json_object_foreach (value, key, item) {
-			if (json_is_string(item)) {
-				clean = redact_uri_text(json_string_value(item));
-				if (clean)
-					json_string_set(item, clean);
-				free(clean);
-			} else {
-				redact_json(item);
-			}
-		}
+	if (json_is_string(value)) {
+		clean = redact_uri_text(json_string_value(value));
+		if (clean)
+			json_string_set(value, clean);
+		free(clean);
+	} else if (json_is_object(value)) {
+		json_object_foreach (value, key, item)
+			redact_json(item);
 	} else if (json_is_array(value)) {
-		json_array_foreach (value, index, item) {
-			if (json_is_string(item)) {
-				clean = redact_uri_text(json_string_value(item));
-				if (clean)
-					json_string_set(item, clean);
-				free(clean);
-			} else {
-				redact_json(item);
-			}
-		}
+		json_array_foreach (value, index, item)
+			redact_json(item);
 	}
 }
 
@@ -148,7 +123,7 @@ emit(log_level_t level, const char *msg, json_t *fields)
 	clean = redact_uri_text(msg ? msg : "");
 	if (!clean)
 		return;
-	format_now(ts, sizeof ts);
+	clock_format_utc(clock_wall_ms(), true, ts, sizeof ts);
 	if (fields)
 		redact_json(fields);
 

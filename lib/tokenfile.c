@@ -49,19 +49,6 @@ token_file_cleanup(token_file_t *tf)
 	memset(tf, 0, sizeof *tf);
 }
 
-/* "2026-11-25T18:00:00.000Z" for Unix ms into buf (32 bytes). */
-static void
-format_iso_ms(int64_t ms, char *buf, size_t size)
-{
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	char date[24];
-
-	gmtime_r(&secs, &tm);
-	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%03dZ", date, (int)(ms % 1000));
-}
-
 /* Parses "YYYY-MM-DDTHH:MM:SS[.mmm]Z" into Unix ms. */
 static bool
 parse_iso_ms(const char *text, int64_t *out)
@@ -116,8 +103,8 @@ token_file_write(const char *path, const token_file_t *tf, bson_error_t *error)
 			path);
 		goto cleanup;
 	}
-	format_iso_ms(tf->written_at_ms ? tf->written_at_ms : clock_wall_ms(), written_at,
-		      sizeof written_at);
+	clock_format_utc(tf->written_at_ms ? tf->written_at_ms : clock_wall_ms(), true, written_at,
+			 sizeof written_at);
 	root = json_pack("{s:i, s:s, s:o, s:{s:I, s:I}, s:s, s:s}", "version", TOKEN_FILE_VERSION,
 			 "ns", tf->ns ? tf->ns : "", "resumeToken", token, "clusterTime", "t",
 			 (json_int_t)tf->cluster_time.t, "i", (json_int_t)tf->cluster_time.i,

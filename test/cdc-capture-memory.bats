@@ -5,19 +5,16 @@
 
 setup_file() {
 	load helpers
-	mlite_start SRC
-	mlite_start TGT
+	pair_start SRC TGT
 }
 
 teardown_file() {
-	mlite_stop SRC
-	mlite_stop TGT
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
+	pair_setup
 }
 
 @test "peak RSS stays under 64 MiB while staging 200,000 events of 1 KiB" {

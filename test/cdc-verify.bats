@@ -5,8 +5,7 @@
 
 setup_file() {
 	load helpers
-	mlite_start SRC
-	mlite_start DST
+	pair_start
 	export VDB=verify_shared
 	# 100,000 documents on the source; byte-equal copies on the target.
 	"$PY" "$REPO_ROOT/test/py/e2e_load.py" "$SRC_URI" "$VDB" big 100000
@@ -23,14 +22,12 @@ assert c.update_one({"_id": 77777}, {"$set": {"s": "changed"}}).modified_count =
 }
 
 teardown_file() {
-	mlite_stop SRC
-	mlite_stop DST
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$DST_URI"
+	pair_setup
 }
 
 @test "identical collections of 100,000 documents are equal: exit 0, counts printed" {

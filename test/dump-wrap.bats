@@ -9,8 +9,7 @@
 
 setup_file() {
 	load helpers
-	mlite_start SRC
-	mlite_start TGT
+	pair_start SRC TGT
 	export BIG_N="${DUMP_TEST_DOCS:-200000}"
 	export BIG_DB="big$$"
 	export BIG_OUT="$BATS_FILE_TMPDIR/bigdump"
@@ -30,14 +29,12 @@ db.docs.create_index([('i32', 1), ('flag', -1)])" "$BIG_DB"
 }
 
 teardown_file() {
-	mlite_stop SRC
-	mlite_stop TGT
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
+	pair_setup
 	OUT="$BATS_TEST_TMPDIR/dump"
 	FIXTURES="$REPO_ROOT/test/fixtures"
 }

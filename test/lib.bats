@@ -69,7 +69,7 @@ unit() {
 }
 
 @test "state file I/O errors are exit 74 (66 when missing) and name the path" {
-	unit test_fsutil write_error_names_path read_all mkdir_p fsync_dir
+	unit test_fsutil write_error_names_path read_all read_fd mkdir_p fsync_dir
 }
 
 @test "numeric options reject empty, trailing garbage, overflow and out-of-range values" {
@@ -82,6 +82,10 @@ unit() {
 
 @test "the shared options: --db and --coll required, no stray operand, a bad value is exit 64" {
 	unit test_numparse cli_common
+}
+
+@test "a missing URI is exit 64 before the driver starts; the end of main stops what was started" {
+	unit test_numparse cli_common_start
 }
 
 @test "JSON log lines parse with Python's json module and hold no password" {
@@ -118,6 +122,10 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 
 @test "log lines written by four threads at once never interleave" {
 	unit test_log threads_do_not_interleave
+}
+
+@test "wall-clock times print as UTC ISO 8601, with milliseconds or without" {
+	unit test_clock format_utc
 }
 
 @test "a malformed or missing URI is exit 64 and the message never shows the password" {

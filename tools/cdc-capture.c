@@ -26,9 +26,7 @@
 #define PROGRAM "cdc-capture"
 
 enum {
-	OPT_DB = CLI_OPT_FIRST,
-	OPT_COLL,
-	OPT_STATE_DIR,
+	OPT_STATE_DIR = CLI_OPT_FIRST,
 	OPT_STAGING_COLL,
 	OPT_FULL_DOCUMENT,
 	OPT_SPLIT_EVENTS,
@@ -86,18 +84,19 @@ take_choice(const char *option, const char *arg, const char *yes, const char *no
 		*flag = !strcmp(arg, yes);
 		return true;
 	}
-	csm_error_set(error, CSM_EXIT_USAGE, "invalid value '%s' for %s: expected %s or %s", arg,
-		      option, yes, no);
+	cli_bad_value(error, option, arg, "%s or %s", yes, no);
 	return false;
 }
 
-/* Runs the capture to its end; the exit code. */
+/* Makes the state directory and runs the capture to its end; the exit code. */
 static int
 run(const capture_config_t *config, const conn_opts_t *conn)
 {
 	capture_run_t *capture;
 	bson_error_t error;
 
+	if (!fs_mkdir_p(config->state_dir, &error))
+		return cli_fail(&error);
 	stop_install_handlers();
 	capture = capture_run_new(config, conn->source_uri, conn->target_uri, &error);
 	if (capture)
@@ -111,48 +110,11 @@ run(const capture_config_t *config, const conn_opts_t *conn)
 	return csm_exit_code(&error);
 }
 
-/* After the options: checks what they say together and runs. */
-static int
-start(const capture_config_t *config, conn_opts_t *conn, const cli_log_opts_t *log_opts)
-{
-	bson_error_t error;
-	int rc;
-
-	if (!config->db || !*config->db || !config->coll || !*config->coll) {
-		csm_error_set(&error, CSM_EXIT_USAGE, "--db and --coll are required");
-		return cli_misuse(PROGRAM, usage, &error);
-	}
-	log_init(PROGRAM, log_opts->level, log_opts->format);
-	if (!conn_opts_resolve(conn, true, true, &error) ||
-	    !fs_mkdir_p(config->state_dir, &error)) {
-		log_error("%s", error.message);
-		return csm_exit_code(&error);
-	}
-	conn_global_init();
-	rc = run(config, conn);
-	conn_global_cleanup();
-	return rc;
-}
-
-/*
- * A bad option value: a misuse (64) prints the reason and the usage; an
- * unreadable URI file only its reason, with its own exit code.
- */
-static int
-bad_option(const bson_error_t *error)
-{
-	if (csm_exit_code(error) == CSM_EXIT_USAGE)
-		return cli_misuse(PROGRAM, usage, error);
-	fprintf(stderr, "%s: %s\n", PROGRAM, error->message);
-	return csm_exit_code(error);
-}
-
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"db", required_argument, NULL, OPT_DB},
-		{"coll", required_argument, NULL, OPT_COLL},
+		CLI_LONGOPTS_NS,
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
 		{"full-document", required_argument, NULL, OPT_FULL_DOCUMENT},
@@ -162,9 +124,7 @@ main(int argc, char **argv)
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
-		CLI_LONGOPTS_LOG,
-		CLI_LONGOPT_HELP,
-		{NULL, 0, NULL, 0},
+		CLI_LONGOPTS_END,
 	};
 	capture_config_t config = {
 		.state_dir = ".",
@@ -174,27 +134,19 @@ main(int argc, char **argv)
 		.batch_ms = 200,
 		.status_interval = 10,
 	};
-	conn_opts_t conn = {NULL, NULL};
-	cli_log_opts_t log_opts;
-	bson_error_t error;
-	int opt, taken, rc = CSM_EXIT_USAGE;
+	cli_common_t common;
+	bson_error_t error = {0};
+	int rc = CSM_EXIT_USAGE;
+	int opt, taken;
 
-	cli_log_opts_init(&log_opts);
-	log_init(PROGRAM, log_opts.level, log_opts.format);
+	cli_common_init(&common, PROGRAM, usage);
 	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
-		if ((taken = conn_opts_take(&conn, opt, optarg, &error)) != 0 ||
-		    (taken = cli_take_log_opt(&log_opts, opt, optarg, &error)) != 0) {
+		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
 			if (taken < 0)
-				goto bad_value;
+				goto cleanup;
 			continue;
 		}
 		switch (opt) {
-		case OPT_DB:
-			config.db = optarg;
-			break;
-		case OPT_COLL:
-			config.coll = optarg;
-			break;
 		case OPT_STATE_DIR:
 			config.state_dir = optarg;
 			break;
@@ -204,46 +156,40 @@ main(int argc, char **argv)
 		case OPT_FULL_DOCUMENT:
 			if (!take_choice("--full-document", optarg, "updateLookup", "default",
 					 &config.update_lookup, &error))
-				goto bad_value;
+				goto misuse;
 			break;
 		case OPT_SPLIT_EVENTS:
 			if (!take_choice("--split-events", optarg, "never", "auto",
 					 &config.split_never, &error))
-				goto bad_value;
+				goto misuse;
 			break;
 		case OPT_BATCH_SIZE:
 			if (!cli_parse_int("--batch-size", optarg, 1, 100000, &config.batch_size,
 					   &error))
-				goto bad_value;
+				goto misuse;
 			break;
 		case OPT_BATCH_MS:
 			if (!cli_parse_int("--batch-ms", optarg, 1, 60000, &config.batch_ms,
 					   &error))
-				goto bad_value;
+				goto misuse;
 			break;
 		case OPT_STATUS_INTERVAL:
 			if (!cli_parse_int("--status-interval", optarg, 1, 86400,
 					   &config.status_interval, &error))
-				goto bad_value;
+				goto misuse;
 			break;
-		case 'h':
-			rc = cli_help(usage);
-			goto cleanup;
-		default:
-			rc = cli_misuse(PROGRAM, usage, NULL);
-			goto cleanup;
 		}
 	}
-	if (optind < argc) {
-		csm_error_set(&error, CSM_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-		goto bad_value;
-	}
-	rc = start(&config, &conn, &log_opts);
+	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
+	    !cli_common_start(&common, true, true, &error))
+		goto misuse;
+	config.db = common.db;
+	config.coll = common.coll;
+	rc = run(&config, &common.conn);
 	goto cleanup;
 
-bad_value:
-	rc = bad_option(&error);
+misuse:
+	rc = cli_common_misuse(&common, &error);
 cleanup:
-	conn_opts_cleanup(&conn);
-	return rc;
+	return cli_common_finish(&common, rc);
 }

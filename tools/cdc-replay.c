@@ -14,7 +14,6 @@
 #include "conn.h"
 #include "error.h"
 #include "exitcodes.h"
-#include "log.h"
 #include "replay_run.h"
 #include "staging_format.h"
 #include "stop.h"
@@ -26,11 +25,7 @@
 #define REPLAY_DEFAULT_STATUS_INTERVAL 10
 
 enum {
-	OPT_DB = CLI_OPT_FIRST,
-	OPT_COLL,
-	OPT_TO_DB,
-	OPT_TO_COLL,
-	OPT_STAGING_COLL,
+	OPT_STAGING_COLL = CLI_OPT_FIRST,
 	OPT_BATCH_SIZE,
 	OPT_WORKERS,
 	OPT_DRAIN,
@@ -84,39 +79,34 @@ usage(FILE *to)
 	cli_print_exit_codes(to, exit_codes, sizeof exit_codes / sizeof exit_codes[0]);
 }
 
-/* The checks getopt cannot make: required and non-empty names. */
-static bool
-check_opts(const replay_opts_t *o, bson_error_t *error)
+/* Opens the session on the target and runs it to its end; the exit code. */
+static int
+run(const replay_opts_t *opts, const conn_opts_t *conn)
 {
-	if (!o->db || !*o->db || !o->coll || !*o->coll) {
-		csm_error_set(error, CSM_EXIT_USAGE, "--db and --coll are required");
-		return false;
-	}
-	if ((o->to_db && !*o->to_db) || (o->to_coll && !*o->to_coll) || !*o->staging_coll) {
-		csm_error_set(error, CSM_EXIT_USAGE,
-			      "--to-db, --to-coll and --staging-coll must not be empty");
-		return false;
-	}
-	return true;
+	replay_session_t *session;
+	bson_error_t error;
+	int rc;
+
+	stop_install_handlers();
+	session = replay_session_open(conn->target_uri, opts, &error);
+	rc = session ? replay_session_run(session) : cli_fail(&error);
+	replay_session_close(session);
+	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"db", required_argument, NULL, OPT_DB},
-		{"coll", required_argument, NULL, OPT_COLL},
-		{"to-db", required_argument, NULL, OPT_TO_DB},
-		{"to-coll", required_argument, NULL, OPT_TO_COLL},
+		CLI_LONGOPTS_NS,
+		CLI_LONGOPTS_TO_NS,
 		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
 		{"workers", required_argument, NULL, OPT_WORKERS},
 		{"drain", no_argument, NULL, OPT_DRAIN},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
-		CLI_LONGOPT_HELP,
 		CONN_LONGOPTS_TARGET,
-		CLI_LONGOPTS_LOG,
-		{NULL, 0, NULL, 0},
+		CLI_LONGOPTS_END,
 	};
 	replay_opts_t o = {
 		.staging_coll = STAGING_DEFAULT_COLL,
@@ -124,50 +114,30 @@ main(int argc, char **argv)
 		.workers = REPLAY_DEFAULT_WORKERS,
 		.status_interval = REPLAY_DEFAULT_STATUS_INTERVAL,
 	};
-	conn_opts_t conn = {0};
-	cli_log_opts_t log_opts;
-	replay_session_t *session = NULL;
+	cli_common_t common;
 	bson_error_t error = {0};
-	bool mongoc_ready = false, stdout_closed = false;
 	int rc = CSM_EXIT_USAGE;
 	int opt, taken;
 
-	cli_log_opts_init(&log_opts);
-	log_init(PROGRAM, log_opts.level, log_opts.format);
+	cli_common_init(&common, PROGRAM, usage);
 	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
-		taken = conn_opts_take(&conn, opt, optarg, &error);
-		if (taken == 0)
-			taken = cli_take_log_opt(&log_opts, opt, optarg, &error);
-		if (taken < 0 && csm_exit_code(&error) == CSM_EXIT_USAGE)
-			goto fail_usage;
-		if (taken < 0)
-			goto fail;
-		if (taken > 0)
+		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
+			if (taken < 0)
+				goto cleanup;
 			continue;
+		}
 		switch (opt) {
-		case OPT_DB:
-			o.db = optarg;
-			break;
-		case OPT_COLL:
-			o.coll = optarg;
-			break;
-		case OPT_TO_DB:
-			o.to_db = optarg;
-			break;
-		case OPT_TO_COLL:
-			o.to_coll = optarg;
-			break;
 		case OPT_STAGING_COLL:
 			o.staging_coll = optarg;
 			break;
 		case OPT_BATCH_SIZE:
 			if (!cli_parse_int("--batch-size", optarg, 1, 100000, &o.batch_size,
 					   &error))
-				goto fail_usage;
+				goto misuse;
 			break;
 		case OPT_WORKERS:
 			if (!cli_parse_int("--workers", optarg, 1, 64, &o.workers, &error))
-				goto fail_usage;
+				goto misuse;
 			break;
 		case OPT_DRAIN:
 			o.drain = true;
@@ -175,46 +145,27 @@ main(int argc, char **argv)
 		case OPT_STATUS_INTERVAL:
 			if (!cli_parse_int("--status-interval", optarg, 0, 86400,
 					   &o.status_interval, &error))
-				goto fail_usage;
+				goto misuse;
 			break;
-		case 'h':
-			rc = cli_help(usage);
-			stdout_closed = true;
-			goto cleanup;
-		default:
-			rc = cli_misuse(PROGRAM, usage, NULL);
-			goto cleanup;
 		}
 	}
-	log_init(PROGRAM, log_opts.level, log_opts.format);
-	if (optind < argc) {
-		csm_error_set(&error, CSM_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-		goto fail_usage;
+	if (!cli_common_end(&common, argc - optind, argv + optind, &error))
+		goto misuse;
+	if (!*o.staging_coll) {
+		csm_error_set(&error, CSM_EXIT_USAGE, "--staging-coll must not be empty");
+		goto misuse;
 	}
-	if (!check_opts(&o, &error) || !conn_opts_resolve(&conn, false, true, &error))
-		goto fail_usage;
-
-	stop_install_handlers();
-	conn_global_init();
-	mongoc_ready = true;
-	session = replay_session_open(conn.target_uri, &o, &error);
-	if (!session)
-		goto fail;
-	rc = replay_session_run(session);
+	if (!cli_common_start(&common, false, true, &error))
+		goto misuse;
+	o.db = common.db;
+	o.coll = common.coll;
+	o.to_db = common.to_db;
+	o.to_coll = common.to_coll;
+	rc = run(&o, &common.conn);
 	goto cleanup;
 
-fail_usage:
-	rc = cli_misuse(PROGRAM, usage, &error);
-	goto cleanup;
-fail:
-	log_error("%s", error.message);
-	rc = csm_exit_code(&error);
+misuse:
+	rc = cli_common_misuse(&common, &error);
 cleanup:
-	replay_session_close(session);
-	if (mongoc_ready)
-		conn_global_cleanup();
-	conn_opts_cleanup(&conn);
-	if (!stdout_closed && fclose(stdout) != 0 && rc == CSM_EXIT_OK)
-		rc = CSM_EXIT_IOERR;
-	return rc;
+	return cli_common_finish(&common, rc);
 }

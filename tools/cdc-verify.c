@@ -155,11 +155,9 @@ main(int argc, char **argv)
 		}
 	}
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
-	    !conn_opts_resolve(&common.conn, true, true, &error))
+	    !cli_common_start(&common, true, true, &error))
 		goto misuse;
-	conn_global_init();
 	rc = verify(&common, &opts);
-	conn_global_cleanup();
 	goto cleanup;
 
 misuse:

@@ -142,10 +142,8 @@ run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
 	run->uri = is_dump ? common->conn.source_uri : common->conn.target_uri;
 	/* A dying gzip must be an error we report, not a signal that kills us. */
 	signal(SIGPIPE, SIG_IGN);
-	conn_global_init();
 	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error)))
 		rc = cli_fail(&error);
-	conn_global_cleanup();
 	return rc;
 }
 
@@ -244,7 +242,7 @@ main(int argc, char **argv)
 	restore_only |= common.to_db != NULL || common.to_coll != NULL;
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
 	    !command_opts_fit(is_dump, out_dir, in_dir, restore_only, &error) ||
-	    !conn_opts_resolve(&common.conn, is_dump, !is_dump, &error))
+	    !cli_common_start(&common, is_dump, !is_dump, &error))
 		goto misuse;
 	run.root = is_dump ? out_dir : in_dir;
 	run.jobs = (int)jobs;

@@ -130,7 +130,6 @@ main(int argc, char **argv)
 	bson_error_t error = {0};
 	mongoc_client_t *client = NULL;
 	char *path = NULL;
-	bool mongoc_ready = false;
 	int rc = CSM_EXIT_USAGE;
 	int opt, taken;
 
@@ -172,10 +171,8 @@ main(int argc, char **argv)
 		rc = CSM_EXIT_CANTCREAT;
 		goto cleanup;
 	}
-	if (!conn_opts_resolve(&common.conn, true, false, &error))
+	if (!cli_common_start(&common, true, false, &error))
 		goto misuse;
-	conn_global_init();
-	mongoc_ready = true;
 	client = conn_client_new(common.conn.source_uri, "source", &error);
 	if (client == NULL) {
 		rc = cli_fail(&error);
@@ -188,8 +185,6 @@ misuse:
 	rc = cli_common_misuse(&common, &error);
 cleanup:
 	mongoc_client_destroy(client);
-	if (mongoc_ready)
-		conn_global_cleanup();
 	bson_free(path);
 	return cli_common_finish(&common, rc);
 }

@@ -88,17 +88,13 @@ void
 server_log(int level, const char *fmt, ...)
 {
 	va_list ap;
-	char ts[32];
-	struct timespec now;
-	struct tm tm;
+	char ts[CLOCK_UTC_SIZE];
 
 	if (level > server_config.log_level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	clock_format_utc(clock_wall_ms(), true, ts, sizeof ts);
 	flockfile(stderr);
-	fprintf(stderr, "%s.%03ldZ mongod-lite: ", ts, now.tv_nsec / 1000000);
+	fprintf(stderr, "%s mongod-lite: ", ts);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

@@ -12,23 +12,11 @@
 #include "fsutil.h"
 #include "unit.h"
 
-static char scratch[512];
-
-/* A fresh directory for one case (under $BATS_TEST_TMPDIR or /tmp). */
+/* A fresh directory for one case (unit_scratch_dir). */
 static const char *
 scratch_dir(const char *name)
 {
-	const char *base = getenv("BATS_TEST_TMPDIR");
-	char cmd[1100];
-
-	snprintf(scratch, sizeof scratch, "%s/fsutil-%s-%d", base ? base : "/tmp", name,
-		 (int)getpid());
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot clean %s\n", scratch);
-	if (mkdir(scratch, 0755) != 0)
-		fprintf(stderr, "cannot create %s: %s\n", scratch, strerror(errno));
-	return scratch;
+	return unit_scratch_dir("fsutil", name);
 }
 
 static char *
@@ -147,11 +135,12 @@ static void
 case_read_all(void)
 {
 	bson_error_t error;
+	const char *dir = scratch_dir("read");
 	char path[600];
 	char *text;
 	size_t len = 0;
 
-	snprintf(path, sizeof path, "%s/data", scratch_dir("read"));
+	snprintf(path, sizeof path, "%s/data", dir);
 	CHECK(fs_write_atomic(path, "a\0b", 3, &error));
 	text = fs_read_all(path, 100, &len, &error);
 	CHECK(text && len == 3 && memcmp(text, "a\0b", 4) == 0);
@@ -162,7 +151,7 @@ case_read_all(void)
 	CHECK_INT(csm_exit_code(&error), 74);
 	CHECK_CONTAINS(error.message, path);
 	/* Missing: 66. */
-	snprintf(path, sizeof path, "%s/missing", scratch);
+	snprintf(path, sizeof path, "%s/missing", dir);
 	text = fs_read_all(path, 100, &len, &error);
 	CHECK(text == NULL);
 	CHECK_INT(csm_exit_code(&error), 66);
@@ -201,12 +190,58 @@ case_fsync_dir(void)
 	CHECK_CONTAINS(error.message, missing);
 }
 
+/* A pipe holding n bytes of 'x', its write end closed: the read end. */
+static int
+pipe_of(size_t n)
+{
+	char buf[4096];
+	int fds[2];
+
+	if (pipe(fds) != 0)
+		return -1;
+	memset(buf, 'x', sizeof buf);
+	while (n > 0) {
+		size_t chunk = n < sizeof buf ? n : sizeof buf;
+
+		if (write(fds[1], buf, chunk) != (ssize_t)chunk)
+			break;
+		n -= chunk;
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+static void
+case_read_fd(void)
+{
+	bson_error_t error;
+	char *text;
+	size_t len = 0;
+	int fd;
+
+	/* A pipe is read to its end, past several reads; the fd stays open. */
+	fd = pipe_of(10000);
+	text = fs_read_fd(fd, "the pipe", 20000, &len, &error);
+	CHECK(text && len == 10000 && text[9999] == 'x' && text[10000] == '\0');
+	free(text);
+	CHECK(close(fd) == 0);
+	/* Too large: 74 naming it, and len says how much came (over max_len). */
+	fd = pipe_of(10000);
+	text = fs_read_fd(fd, "the pipe", 100, &len, &error);
+	CHECK(text == NULL);
+	CHECK_INT(csm_exit_code(&error), 74);
+	CHECK_CONTAINS(error.message, "'the pipe'");
+	CHECK(len > 100);
+	close(fd);
+}
+
 static const unit_case_t cases[] = {
 	{"write_creates_0600", case_write_creates_0600},
 	{"overwrite_fixes_mode", case_overwrite_fixes_mode},
 	{"crash_before_rename_keeps_old", case_crash_before_rename_keeps_old},
 	{"write_error_names_path", case_write_error_names_path},
 	{"read_all", case_read_all},
+	{"read_fd", case_read_fd},
 	{"mkdir_p", case_mkdir_p},
 	{"fsync_dir", case_fsync_dir},
 };

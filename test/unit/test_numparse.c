@@ -1,5 +1,6 @@
 /* Unit tests of the strict integer parser and the shared options (numparse.h, cli.h). */
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "error.h"
@@ -173,6 +174,30 @@ case_cli_common(void)
 	conn_opts_cleanup(&common.conn);
 }
 
+/* cli_common_start: the URIs first, the driver only once they are there. */
+static void
+case_cli_common_start(void)
+{
+	cli_common_t common;
+	bson_error_t error;
+	int rc = -1;
+
+	unsetenv("SOURCE_URI");
+	unsetenv("TARGET_URI");
+	cli_common_init(&common, "test_numparse", quiet_usage);
+	CHECK_INT(cli_take_common(&common, CONN_OPT_TARGET_URI, "mongodb://h", &rc), 1);
+	CHECK(!cli_common_start(&common, true, true, &error));
+	CHECK_INT(csm_exit_code(&error), 64);
+	CHECK_CONTAINS(error.message, "no source URI");
+	CHECK(!common.driver_started);
+	CHECK(cli_common_start(&common, false, true, &error));
+	CHECK(common.driver_started);
+	common.stdout_closed = true; /* the test's own stdout stays open */
+	CHECK_INT(cli_common_finish(&common, 0), 0);
+	CHECK(!common.driver_started);
+	CHECK(common.conn.target_uri == NULL);
+}
+
 static const unit_case_t cases[] = {
 	{"accepts", case_accepts},
 	{"rejects", case_rejects},
@@ -180,6 +205,7 @@ static const unit_case_t cases[] = {
 	{"cli_message", case_cli_message},
 	{"cli_log_opts", case_cli_log_opts},
 	{"cli_common", case_cli_common},
+	{"cli_common_start", case_cli_common_start},
 };
 
 UNIT_MAIN(cases)

@@ -14,22 +14,11 @@
 #include "tokenfile.h"
 #include "unit.h"
 
-static char scratch[512];
-
+/* A fresh directory for one case (unit_scratch_dir). */
 static const char *
 scratch_dir(const char *name)
 {
-	const char *base = getenv("BATS_TEST_TMPDIR");
-	char cmd[1100];
-
-	snprintf(scratch, sizeof scratch, "%s/token-%s-%d", base ? base : "/tmp", name,
-		 (int)getpid());
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot clean %s\n", scratch);
-	if (mkdir(scratch, 0755) != 0)
-		fprintf(stderr, "cannot create %s: %s\n", scratch, strerror(errno));
-	return scratch;
+	return unit_scratch_dir("token", name);
 }
 
 /* A token file for shop.orders whose token _data is data. */

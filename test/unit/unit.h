@@ -7,9 +7,12 @@
 #ifndef CSM_UNIT_H
 #define CSM_UNIT_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct unit_case {
 	const char *name;
@@ -65,6 +68,28 @@ static int unit_failed_checks;
 			unit_failed_checks++;                                                      \
 		}                                                                                  \
 	} while (0)
+
+/*
+ * A fresh empty directory for one case, $BATS_TEST_TMPDIR (or /tmp)/
+ * PREFIX-NAME-PID, emptied first when a run before left it. The path is in
+ * a static buffer, valid until the next call.
+ */
+static inline const char *
+unit_scratch_dir(const char *prefix, const char *name)
+{
+	static char scratch[512];
+	const char *base = getenv("BATS_TEST_TMPDIR");
+	char cmd[1100];
+
+	snprintf(scratch, sizeof scratch, "%s/%s-%s-%d", base ? base : "/tmp", prefix, name,
+		 (int)getpid());
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot clean %s\n", scratch);
+	if (mkdir(scratch, 0755) != 0)
+		fprintf(stderr, "cannot create %s: %s\n", scratch, strerror(errno));
+	return scratch;
+}
 
 /* Runs the cases named in argv (all when none); see the header comment. */
 static inline int
