@@ -122,7 +122,7 @@ print('ok')" "$STATE/$DB.quiet.token"
 @test "an unreachable source exits 69 without showing the password" {
 	SOURCE_URI="mongodb://probe:s3cr3tpw@127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300" \
 		run -69 token-probe --db "$DB" --coll c --state-dir "$STATE"
-	[[ "$output" == *"cannot reach source server"* ]]
+	[[ "$output" == *"cannot reach the source server"* ]]
 	[[ "$output" != *s3cr3tpw* ]]
 }
 
