@@ -240,6 +240,7 @@ void
 conn_global_init(void)
 {
 	log_install_driver_handler();
+	log_flush_early_driver_messages();
 	mongoc_init();
 }
 
