@@ -20,6 +20,7 @@
 #include "log.h"
 #include "retry.h"
 #include "server_codes.h"
+#include "stop.h"
 
 #define DUMP_QUEUE_DEPTH 2
 #define DUMP_INSERT_ATTEMPTS 5
@@ -156,6 +157,13 @@ dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
 	bson_append_document_end(&opts, &sort);
 	cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
+		if (stop_requested()) {
+			csm_error_stopped(error,
+					  "stopped by a signal while dumping '%s.%s' after %" PRId64
+					  " documents",
+					  db, coll, *docs);
+			goto cleanup;
+		}
 		if (!dump_out_write(out, bson_get_data(doc), doc->len, error))
 			goto cleanup;
 		*docs += 1;
@@ -427,8 +435,13 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&worker->lock);
 		if (batch == NULL)
 			break;
-		/* After a failure the rest is drained unsent. */
-		if (!shared_failed(shared)) {
+		/* After a failure or a stop the rest is drained unsent; a batch
+		 * left unsent by a stop fails the restore (no marker). */
+		if (!shared_failed(shared) && stop_requested()) {
+			csm_error_stopped(&error, "stopped by a signal while restoring '%s.%s'",
+					  shared->db, shared->coll);
+			shared_fail(shared, &error);
+		} else if (!shared_failed(shared)) {
 			if (insert_batch(collection, batch, shared, &error)) {
 				progress_add(shared->progress, batch->ndocs, (int64_t)batch->len);
 			} else {
@@ -508,8 +521,18 @@ feed_workers(dump_in_t *in, worker_t *workers, int jobs, restore_shared_t *share
 
 	while (!shared_failed(shared)) {
 		bool eof = false;
-		const bson_t *doc = dump_in_next(in, &eof, error);
+		const bson_t *doc;
 
+		if (stop_requested()) {
+			csm_error_stopped(
+				error,
+				"stopped by a signal while restoring '%s.%s' after %" PRId64
+				" documents read",
+				shared->db, shared->coll, *documents);
+			read_failed = true;
+			break;
+		}
+		doc = dump_in_next(in, &eof, error);
 		if (doc == NULL) {
 			read_failed = !eof;
 			break;

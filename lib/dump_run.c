@@ -22,6 +22,7 @@
 #include "log.h"
 #include "marker.h"
 #include "progress.h"
+#include "stop.h"
 
 bool
 dump_engine_parse(const char *name, dump_engine_t *engine)
@@ -57,6 +58,17 @@ pick_engine(dump_engine_t engine, const char *program, char **tool, bson_error_t
 		return false;
 	}
 	return true;
+}
+
+/* False with csm_error_stopped() when a stop was requested before `doing`
+ * ("publishing the dump of") ns. */
+static bool
+not_stopped(const char *doing, const char *ns, bson_error_t *error)
+{
+	if (!stop_requested())
+		return true;
+	csm_error_stopped(error, "stopped by a signal before %s '%s'", doing, ns);
+	return false;
 }
 
 /* Seconds since started_ms, a clock_mono_ms() reading. */
@@ -188,6 +200,7 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 		goto cleanup;
 	if (!dump_end_record(opts, client, ns, partial, tool ? "external" : "native", &dump_end,
 			     error) ||
+	    !not_stopped("publishing the dump of", ns, error) ||
 	    !dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
 		goto cleanup;
 	if (tool == NULL)
@@ -406,6 +419,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	if (opts->drop && !dump_native_drop_collection(r.client, r.to_db, r.to_coll, error))
 		goto cleanup;
 	if (!(r.tool ? restore_external(&r, error) : restore_native(&r, error)) ||
+	    !not_stopped("building the indexes and the restore marker of", r.target_ns, error) ||
 	    !restore_finish(&r, &built, &deferred_count, error))
 		goto cleanup;
 	log_info("restored %" PRId64 " documents of '%s' into '%s' in %.1fs (%" PRId64
