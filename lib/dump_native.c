@@ -276,22 +276,50 @@ shared_fail(restore_shared_t *shared, const bson_error_t *error)
 }
 
 /*
+ * The first of reply's writeConcernErrors as a server error in error's
+ * MONGOC_ERROR_WRITE_CONCERN domain (64 WriteConcernFailed: the documents
+ * are on the primary, its secondaries lag); false when there is none.
+ */
+static bool
+write_concern_error(const bson_t *reply, bson_error_t *error)
+{
+	bson_iter_t iter, errors, field;
+	int32_t code = 0;
+	const char *message = "write concern error";
+
+	if (!bson_iter_init_find(&iter, reply, "writeConcernErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&iter) || !bson_iter_recurse(&iter, &errors) ||
+	    !bson_iter_next(&errors))
+		return false;
+	if (BSON_ITER_HOLDS_DOCUMENT(&errors) && bson_iter_recurse(&errors, &field)) {
+		while (bson_iter_next(&field)) {
+			if (strcmp(bson_iter_key(&field), "code") == 0)
+				code = (int32_t)bson_iter_as_int64(&field);
+			else if (strcmp(bson_iter_key(&field), "errmsg") == 0 &&
+				 BSON_ITER_HOLDS_UTF8(&field))
+				message = bson_iter_utf8(&field, NULL);
+		}
+	}
+	bson_set_error(error, MONGOC_ERROR_WRITE_CONCERN, (uint32_t)code, "%s", message);
+	return true;
+}
+
+/*
  * Sorts a failed bulk reply's write errors into duplicates (counted) and
  * others (fatal: the first fills error). Returns false when the failure was
- * not (only) per-document write errors.
+ * not (only) per-document write errors: a write concern error (error is
+ * then the write concern error, transient, so the batch is sent again and
+ * what landed comes back as duplicates), or the bulk's own.
  */
 static bool
 classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bson_error_t *error)
 {
 	bson_iter_t iter, errors;
+	bson_error_t concern;
 	bool any = false;
 
 	*duplicates = 0;
 	*fatal = false;
-	if (bson_iter_init_find(&iter, reply, "writeConcernErrors") &&
-	    BSON_ITER_HOLDS_ARRAY(&iter) && bson_iter_recurse(&iter, &errors) &&
-	    bson_iter_next(&errors))
-		return false;
 	if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
 	    !bson_iter_recurse(&iter, &errors))
 		return false;
@@ -318,6 +346,12 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 			*fatal = true;
 			memcpy(error, &item, sizeof *error);
 		}
+	}
+	/* A write error that is no duplicate is the cause; else a write
+	 * concern error is (libmongoc reports the duplicates then). */
+	if (!*fatal && write_concern_error(reply, &concern)) {
+		memcpy(error, &concern, sizeof *error);
+		return false;
 	}
 	return any;
 }

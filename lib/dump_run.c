@@ -22,7 +22,11 @@
 #include "log.h"
 #include "marker.h"
 #include "progress.h"
+#include "retry.h"
 #include "stop.h"
+
+/* Retries of the restore marker's write after a transient failure. */
+#define DUMP_MARKER_RETRIES 4
 
 bool
 dump_engine_parse(const char *name, dump_engine_t *engine)
@@ -350,6 +354,26 @@ restore_external(restore_t *r, bson_error_t *error)
 }
 
 /*
+ * Writes the marker, retrying a transient failure (a write concern timeout:
+ * secondaries lagging) a few times: the upsert is idempotent.
+ */
+static bool
+marker_write_retried(restore_t *r, const restore_marker_t *marker, bson_error_t *error)
+{
+	char *what = bson_strdup_printf("writing the restore marker of '%s' on the target",
+					r->target_ns);
+	retry_t retry;
+	bool ok;
+
+	retry_init(&retry, DUMP_MARKER_RETRIES);
+	while (!(ok = marker_write(r->meta, marker, error)) &&
+	       csm_error_is_transient(error, NULL) && retry_wait(&retry, what, error))
+		;
+	bson_free(what);
+	return ok;
+}
+
+/*
  * After the data: the indexes (unique and TTL ones deferred into the marker
  * with --defer-constraints), then the restore marker. *built and
  * *deferred_count count the indexes.
@@ -371,7 +395,7 @@ restore_finish(restore_t *r, int *built, int *deferred_count, bson_error_t *erro
 	marker.completed_at_ms = clock_wall_ms();
 	marker.documents = r->stats.documents;
 	marker.dump_end = r->dump_end;
-	if (!marker_write(r->meta, &marker, error)) {
+	if (!marker_write_retried(r, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",
 				 r->target_ns);
 		goto cleanup;

@@ -416,3 +416,24 @@ assert client[db_name].cdc.count_documents({"status": "done"}) == 0'
 	SOURCE_URI="$SRC_URI" run -0 cdc-verify --db "$DB" --coll c
 	[[ "$output" == *"result: equal"* ]]
 }
+
+@test "a write concern timeout (64, secondaries lagging) on the apply or the mark is retried until it passes, never marked before applied" {
+	py '
+client[db_name].c.insert_many([{"_id": i} for i in range(1, 21)])
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("delete", rc.k(i)) for i in range(1, 21)])'
+	local wce='"writeConcernError": {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "waiting for replication timed out", "errInfo": {"wtimeout": true}}'
+	failpoint '"alwaysOn"' "{\"failCommands\": [\"delete\"], $wce}"
+	replay_bg --coll c --status-interval 0 --drain
+	wait_until 20 grep -q "retrying what=\"applying seq 1\.\.20 to '$DB.c' on the target\".*waiting for replication timed out" "$BATS_TEST_TMPDIR/log"
+	py 'assert client[db_name].cdc.count_documents({"status": "done"}) == 0'
+	# The deletes are acknowledged now; the mark's write concern times out.
+	failpoint '"alwaysOn"' "{\"failCommands\": [\"update\"], $wce}"
+	wait_until 20 grep -q "retrying what=\"marking seq 1\.\.20 of '$DB.c' done on the target\".*waiting for replication timed out" "$BATS_TEST_TMPDIR/log"
+	py 'assert client[db_name].c.count_documents({}) == 0'
+	kill -0 "$REPLAY_PID"
+	failpoint '"off"'
+	replay_wait_exit 30
+	((status == 0))
+	py 'rc.all_done(client, db_name, db_name + ".c")'
+}

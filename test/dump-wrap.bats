@@ -477,3 +477,37 @@ fake_tool() {
 	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
 	[ "$(marker "$DB.people" fixture)" != null ]
 }
+
+# wce_failpoint URI TIMES COMMAND...: the next TIMES writes of the
+# COMMANDs by the toolkit's target client get a write concern timeout (64,
+# the secondaries lag) after succeeding on the primary.
+wce_failpoint() {
+	pyrun "$1" '
+client.admin.command("configureFailPoint", "failCommand", mode={"times": int(sys.argv[1])}, data={
+    "failCommands": sys.argv[2:], "appName": "changestream-migration/target",
+    "writeConcernError": {"code": 64, "codeName": "WriteConcernFailed",
+                          "errmsg": "waiting for replication timed out",
+                          "errInfo": {"wtimeout": True}}})' "${@:2}"
+}
+
+@test "a write concern timeout (64, secondaries lagging) on a restore insert or its marker is retried, then it completes" {
+	# inserts: each retry re-sends the batch, what landed comes back as
+	# duplicate keys beside the write concern error
+	wce_failpoint "$TGT_URI" 3 insert
+	run dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	echo "$output"
+	((status == 0))
+	[[ "$output" == *"retrying what=\"inserting a batch into '$DB.people' on the target\""*"waiting for replication timed out"* ]]
+	[[ "$output" == *"restored 5 documents"* ]]
+	[ "$(marker "$DB.people" fixture)" != null ]
+	# the marker's upsert
+	wce_failpoint "$TGT_URI" 2 update
+	run dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB" \
+		--to-coll p2
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	echo "$output"
+	((status == 0))
+	[[ "$output" == *"retrying what=\"writing the restore marker of '$DB.p2' on the target\""*"waiting for replication timed out"* ]]
+	[ "$(marker "$DB.p2" fixture)" != null ]
+}
