@@ -275,23 +275,14 @@ shared_fail(restore_shared_t *shared, const bson_error_t *error)
 	pthread_mutex_unlock(&shared->lock);
 }
 
-/*
- * The first of reply's writeConcernErrors as a server error in error's
- * MONGOC_ERROR_WRITE_CONCERN domain (64 WriteConcernFailed: the documents
- * are on the primary, its secondaries lag); false when there is none.
- */
-static bool
-write_concern_error(const bson_t *reply, bson_error_t *error)
+/* error (in domain) from a server error document {code, errmsg} at doc. */
+static void
+error_from_doc(const bson_iter_t *doc, uint32_t domain, const char *message, bson_error_t *error)
 {
-	bson_iter_t iter, errors, field;
+	bson_iter_t field;
 	int32_t code = 0;
-	const char *message = "write concern error";
 
-	if (!bson_iter_init_find(&iter, reply, "writeConcernErrors") ||
-	    !BSON_ITER_HOLDS_ARRAY(&iter) || !bson_iter_recurse(&iter, &errors) ||
-	    !bson_iter_next(&errors))
-		return false;
-	if (BSON_ITER_HOLDS_DOCUMENT(&errors) && bson_iter_recurse(&errors, &field)) {
+	if (BSON_ITER_HOLDS_DOCUMENT(doc) && bson_iter_recurse(doc, &field)) {
 		while (bson_iter_next(&field)) {
 			if (strcmp(bson_iter_key(&field), "code") == 0)
 				code = (int32_t)bson_iter_as_int64(&field);
@@ -300,7 +291,24 @@ write_concern_error(const bson_t *reply, bson_error_t *error)
 				message = bson_iter_utf8(&field, NULL);
 		}
 	}
-	bson_set_error(error, MONGOC_ERROR_WRITE_CONCERN, (uint32_t)code, "%s", message);
+	bson_set_error(error, domain, (uint32_t)code, "%s", message);
+}
+
+/*
+ * The first of reply's writeConcernErrors as a server error in error's
+ * MONGOC_ERROR_WRITE_CONCERN domain (64 WriteConcernFailed: the documents
+ * are on the primary, its secondaries lag); false when there is none.
+ */
+static bool
+write_concern_error(const bson_t *reply, bson_error_t *error)
+{
+	bson_iter_t iter, errors;
+
+	if (!bson_iter_init_find(&iter, reply, "writeConcernErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&iter) || !bson_iter_recurse(&iter, &errors) ||
+	    !bson_iter_next(&errors))
+		return false;
+	error_from_doc(&errors, MONGOC_ERROR_WRITE_CONCERN, "write concern error", error);
 	return true;
 }
 
@@ -324,22 +332,12 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 	    !bson_iter_recurse(&iter, &errors))
 		return false;
 	while (bson_iter_next(&errors)) {
-		bson_iter_t field;
 		bson_error_t item;
-		int32_t code = 0;
-		const char *message = "";
 
 		any = true;
-		if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field))
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errors))
 			continue;
-		while (bson_iter_next(&field)) {
-			if (strcmp(bson_iter_key(&field), "code") == 0)
-				code = (int32_t)bson_iter_as_int64(&field);
-			else if (strcmp(bson_iter_key(&field), "errmsg") == 0 &&
-				 BSON_ITER_HOLDS_UTF8(&field))
-				message = bson_iter_utf8(&field, NULL);
-		}
-		bson_set_error(&item, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+		error_from_doc(&errors, MONGOC_ERROR_SERVER, "", &item);
 		if (csm_error_classify(&item, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
 			*duplicates += 1;
 		} else if (!*fatal) {

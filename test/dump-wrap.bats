@@ -369,15 +369,16 @@ print([i['name'] for i in m['deferredIndexes']])"
 }
 
 # fake_tool NAME: the recording stand-in (test/fixtures/fake-mongodump)
-# first on PATH as NAME; sets FAKE_PATH, RECORD, and TMPDIR (empty).
+# first on PATH as NAME; sets FAKE_PATH, RECORD, and FAKE_TMPDIR (empty,
+# for dump-wrap's TMPDIR).
 fake_tool() {
 	mkdir -p "$BATS_TEST_TMPDIR/fakebin"
 	ln -sf "$FIXTURES/fake-mongodump" "$BATS_TEST_TMPDIR/fakebin/$1"
 	FAKE_PATH="$BATS_TEST_TMPDIR/fakebin:$PATH"
 	RECORD="$BATS_TEST_TMPDIR/record"
 	export FAKE_MONGO_RECORD="$RECORD"
-	export TMPDIR="$BATS_TEST_TMPDIR/tmp"
-	mkdir -p "$TMPDIR"
+	FAKE_TMPDIR="$BATS_TEST_TMPDIR/tmp"
+	mkdir -p "$FAKE_TMPDIR"
 }
 
 @test "external engine: every line mongodump and mongorestore print is logged with the password hidden" {
@@ -386,7 +387,7 @@ fake_tool() {
 	# mongod-lite takes any PLAIN login when started without --auth-user
 	local pw="pw-Zebra9q"
 	local uri="mongodb://migrator:$pw@127.0.0.1:$SRC_PORT/?replicaSet=rs0&authMechanism=PLAIN&authSource=%24external"
-	SOURCE_URI="$uri" FAKE_MONGO_SAY_URI=1 FAKE_MONGO_EXIT=1 PATH="$FAKE_PATH" \
+	SOURCE_URI="$uri" FAKE_MONGO_SAY_URI=1 FAKE_MONGO_EXIT=1 TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" \
 		run -69 --separate-stderr dump-wrap dump --db "$DB" --coll c --out "$OUT"
 	echo "$stderr"
 	# the stand-in did get the real URI, and printed it
@@ -398,11 +399,11 @@ fake_tool() {
 	[[ "$stderr" == *"'$BATS_TEST_TMPDIR/fakebin/mongodump' failed with exit status 1"* ]]
 	ln -sf "$FIXTURES/fake-mongodump" "$BATS_TEST_TMPDIR/fakebin/mongorestore"
 	TARGET_URI="${uri/$SRC_PORT/$TGT_PORT}" FAKE_MONGO_SAY_URI=1 FAKE_MONGO_EXIT=1 \
-		PATH="$FAKE_PATH" run -69 --separate-stderr dump-wrap restore --db fixture \
+		TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" run -69 --separate-stderr dump-wrap restore --db fixture \
 		--coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
 	[[ "$output$stderr" != *"$pw"* && "$output$stderr" != *Zebra9q* ]]
 	[[ "$stderr" == *"dump-wrap info: mongorestore: "*"failed to connect to mongodb://migrator:***@"* ]]
-	run ls -A "$TMPDIR"
+	run ls -A "$FAKE_TMPDIR"
 	[ -z "$output" ]
 }
 
@@ -412,22 +413,19 @@ fake_tool() {
 	local sig pid
 	for sig in TERM INT; do
 		rm -f "$RECORD"
-		FAKE_MONGO_SLEEP=60 PATH="$FAKE_PATH" dump-wrap dump --db "$DB" --coll c \
+		FAKE_MONGO_SLEEP=60 TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" dump-wrap dump --db "$DB" --coll c \
 			--out "$OUT" >"$BATS_TEST_TMPDIR/log" 2>&1 &
 		pid=$!
 		wait_until 10 grep -q "^config: uri:" "$RECORD"
 		# the URI is on disk while the tool runs
-		run -0 grep -rlF "uri: " "$TMPDIR"
-		kill "-$sig" "$pid"
-		wait_until 10 gone "$pid"
-		status=0
-		wait "$pid" || status=$?
+		run -0 grep -rlF "uri: " "$FAKE_TMPDIR"
+		signal_and_reap "$sig" "$pid"
 		cat "$BATS_TEST_TMPDIR/log"
 		((status == 75))
 		grep -qx "signal: TERM" "$RECORD"
 		grep -q "stopped by a signal while '.*mongodump' ran; no dump was published" \
 			"$BATS_TEST_TMPDIR/log"
-		run ls -A "$TMPDIR"
+		run ls -A "$FAKE_TMPDIR"
 		[ -z "$output" ]
 		[ ! -e "$OUT/$DB/c.metadata.json" ]
 		[ ! -e "$OUT/.$DB.c.partial" ]
@@ -443,14 +441,10 @@ fake_tool() {
 	dump-wrap dump --db "$DB" --coll c --out "$OUT" --engine native >"$BATS_TEST_TMPDIR/log" 2>&1 &
 	local pid=$!
 	wait_until 10 test -s "$OUT/.$DB.c.partial/$DB/c.bson"
-	kill -TERM "$pid"
-	local t0=$SECONDS
-	wait_until 10 gone "$pid"
-	status=0
-	wait "$pid" || status=$?
+	signal_and_reap TERM "$pid"
 	pyrun "$SRC_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
 	cat "$BATS_TEST_TMPDIR/log"
-	((status == 75 && SECONDS - t0 <= 4))
+	((status == 75 && REAP_MS < 4000))
 	grep -q "stopped by a signal while dumping '$DB.c' after [0-9]* documents; no dump was published" \
 		"$BATS_TEST_TMPDIR/log"
 	[ ! -e "$OUT/.$DB.c.partial" ]
@@ -463,14 +457,10 @@ fake_tool() {
 		--engine native >"$BATS_TEST_TMPDIR/log" 2>&1 &
 	pid=$!
 	wait_until 10 pyrun "$TGT_URI" 'assert "people" in client[db_name].list_collection_names()'
-	kill -TERM "$pid"
-	t0=$SECONDS
-	wait_until 10 gone "$pid"
-	status=0
-	wait "$pid" || status=$?
+	signal_and_reap TERM "$pid"
 	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
 	cat "$BATS_TEST_TMPDIR/log"
-	((status == 75 && SECONDS - t0 <= 4))
+	((status == 75 && REAP_MS < 4000))
 	grep -q "no restore marker was written" "$BATS_TEST_TMPDIR/log"
 	[ "$(marker "$DB.people" fixture)" = null ]
 	# the rerun restores (what landed counts as duplicates) and writes it

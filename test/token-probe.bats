@@ -82,12 +82,10 @@ print('ok')" "$STATE/$DB.c.token" "$DB.c"
 		      'appName': 'changestream-migration/source'})"
 		token-probe --db "$DB" --coll c --state-dir "$STATE" >"$BATS_TEST_TMPDIR/log" 2>&1 &
 		pid=$!
+		# shellcheck disable=SC2016 # $exists is MongoDB's, in Python
 		wait_until 10 pyrun "$SRC_URI" '
 assert client[db_name].c.count_documents({"_id.changestream-migration-probe": {"$exists": True}}) == 1'
-		kill "-$sig" "$pid"
-		wait_until 10 gone "$pid"
-		status=0
-		wait "$pid" || status=$?
+		signal_and_reap "$sig" "$pid"
 		cat "$BATS_TEST_TMPDIR/log"
 		((status == 75))
 		grep -q "stopped by a signal while taking the resume point of '$DB.c'; no token file was written: run token-probe again" \
