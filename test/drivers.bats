@@ -254,8 +254,13 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "event.documen
 		run -1 grep -i -e Zebra -e s3cr3t "$BATS_TEST_TMPDIR/out"
 		grep -q "invalid ${side,,} URI: the user name or password" "$BATS_TEST_TMPDIR/out"
 	done
-	run -64 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" "$bad" - "$DB" c
+	# the drivers pass it on, traced (CSM_DEBUG) or not, and never echo it
+	CSM_DEBUG=1 run -64 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" "$bad" - "$DB" c
 	[[ "$output$stderr" != *Zebra* && "$output$stderr" != *s3cr3t* ]]
+	[[ "$stderr" == *"invalid source URI"* ]]
+	CSM_DEBUG=1 run -64 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" "$bad" "$DB" c
+	[[ "$output$stderr" != *Zebra* && "$output$stderr" != *s3cr3t* ]]
+	[[ "$stderr" == *"invalid target URI"* ]]
 	# A capture restarted with it writes its refusal into its log, and only that.
 	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" --no-dump - - "$DB" c
 	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
