@@ -135,8 +135,9 @@ remove_config(char *dir, char *file)
 #define TOOL_LINE_MAX 4096
 
 /*
- * What the tool prints, a line at a time: each line is logged (at info,
- * prefixed with the tool's name), so it goes through the redactor like
+ * What the tool prints, a line at a time: each line is logged (at info, at
+ * warn when it tells of a failure or an error, prefixed with the tool's
+ * name), so it goes through the redactor like
  * every message (mongodump prints the URI it failed to connect to), and a
  * password of 4 characters or more is also hidden wherever it appears
  * outside a URI.
@@ -167,9 +168,15 @@ hide_literal(char *line, const char *secret)
 static void
 tool_output_line(tool_output_t *out)
 {
+	bool failure;
+
 	out->line[out->len] = '\0';
 	hide_literal(out->line, out->password);
-	log_info("%s: %s%s", out->name, out->line, out->cut ? " (line cut)" : "");
+	/* "Failed: ..." is how the tools say why they stop: shown at warn,
+	 * so --log-level warn keeps it. */
+	failure = strcasestr(out->line, "failed") != NULL || strcasestr(out->line, "error") != NULL;
+	log_msg(failure ? LOG_WARN : LOG_INFO, "%s: %s%s", out->name, out->line,
+		out->cut ? " (line cut)" : "");
 	out->len = 0;
 	out->cut = false;
 }

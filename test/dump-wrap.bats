@@ -394,15 +394,15 @@ fake_tool() {
 	grep -qF "config: uri: \"$uri\"" "$RECORD"
 	[[ "$output$stderr" != *"$pw"* && "$output$stderr" != *Zebra9q* ]]
 	[[ "$stderr" == *"dump-wrap info: mongodump: "*"connecting to mongodb://migrator:***@127.0.0.1:$SRC_PORT/"* ]]
-	[[ "$stderr" == *"dump-wrap info: mongodump: "*"failed to connect to mongodb://migrator:***@"* ]]
-	[[ "$stderr" == *"dump-wrap info: mongodump: "*"authentication with password *** failed"* ]]
+	[[ "$stderr" == *"dump-wrap warn: mongodump: "*"failed to connect to mongodb://migrator:***@"* ]]
+	[[ "$stderr" == *"dump-wrap warn: mongodump: "*"authentication with password *** failed"* ]]
 	[[ "$stderr" == *"'$BATS_TEST_TMPDIR/fakebin/mongodump' failed with exit status 1"* ]]
 	ln -sf "$FIXTURES/fake-mongodump" "$BATS_TEST_TMPDIR/fakebin/mongorestore"
 	TARGET_URI="${uri/$SRC_PORT/$TGT_PORT}" FAKE_MONGO_SAY_URI=1 FAKE_MONGO_EXIT=1 \
 		TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" run -69 --separate-stderr dump-wrap restore --db fixture \
 		--coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
 	[[ "$output$stderr" != *"$pw"* && "$output$stderr" != *Zebra9q* ]]
-	[[ "$stderr" == *"dump-wrap info: mongorestore: "*"failed to connect to mongodb://migrator:***@"* ]]
+	[[ "$stderr" == *"dump-wrap warn: mongorestore: "*"failed to connect to mongodb://migrator:***@"* ]]
 	run ls -A "$FAKE_TMPDIR"
 	[ -z "$output" ]
 }
