@@ -109,25 +109,88 @@ conn_opts_take(conn_opts_t *opts, int opt, const char *arg, bson_error_t *error)
 	}
 }
 
-/* Checks that uri parses; the message never shows the URI itself. */
+/*
+ * "source" or "target": the side a role ("cdc-capture-target") is on, the
+ * word messages use (the role itself is the appname's, not the user's).
+ */
+static const char *
+role_side(const char *role)
+{
+	size_t len = strlen(role);
+
+	if (len >= 6 && strcmp(role + len - 6, "source") == 0)
+		return "source";
+	if (len >= 6 && strcmp(role + len - 6, "target") == 0)
+		return "target";
+	return role;
+}
+
+/*
+ * Replaces by "***" every double-quoted part of message that also occurs
+ * in uri before its last '@' (the user name and password, with whatever
+ * the redactor could not tell apart from them, a space for instance).
+ */
+static void
+blank_quoted_userinfo(char *message, const char *uri)
+{
+	const char *at = strrchr(uri, '@');
+	char *open, *close;
+	size_t userinfo_len, len;
+
+	if (!at)
+		return;
+	userinfo_len = (size_t)(at - uri);
+	for (open = strchr(message, '"'); open; open = strchr(open + 1, '"')) {
+		close = strchr(open + 1, '"');
+		if (!close)
+			return;
+		len = (size_t)(close - open - 1);
+		if (len > 0 && memmem(uri, userinfo_len, open + 1, len)) {
+			/* Never longer than before: the message fills its buffer. */
+			memset(open + 1, '*', len < 3 ? len : 3);
+			if (len > 3) {
+				memmove(open + 4, close, strlen(close) + 1);
+				close = open + 4;
+			}
+		}
+		open = close;
+	}
+}
+
+/*
+ * Checks that uri parses. libmongoc's message may quote the password
+ * ('Password "s3cr3t:Zebra" must not have unescaped chars'), so the one
+ * shown is libmongoc's message for the URI with its password replaced by
+ * "***"; when that one parses, the password itself is what is wrong.
+ */
 static bool
-check_uri(const char *role, const char *uri, bson_error_t *error)
+check_uri(const char *side, const char *uri, bson_error_t *error)
 {
 	bson_error_t parse_error;
 	mongoc_uri_t *parsed;
-	char *detail;
+	char *masked;
+	const char *detail = parse_error.message;
 
 	parsed = mongoc_uri_new_with_error(uri, &parse_error);
 	if (parsed) {
 		mongoc_uri_destroy(parsed);
 		return true;
 	}
-	detail = redact_uri_text(parse_error.message);
+	masked = redact_uri_text(uri);
+	if (masked && strcmp(masked, uri) != 0) {
+		parsed = mongoc_uri_new_with_error(masked, &parse_error);
+		if (parsed)
+			detail = "the user name or password holds a character that must be "
+				 "percent-encoded (':', '/', '?', '#', '[', ']', '@' or '%' not "
+				 "followed by two hex digits)";
+		mongoc_uri_destroy(parsed);
+	}
+	free(masked);
+	blank_quoted_userinfo(parse_error.message, uri);
 	csm_error_set(error, CSM_EXIT_USAGE,
 		      "invalid %s URI: %s; expected "
 		      "mongodb://[user:password@]host[:port][,host...]/[db][?options]",
-		      role, detail ? detail : "cannot parse");
-	free(detail);
+		      side, detail);
 	return false;
 }
 
@@ -177,6 +240,7 @@ void
 conn_global_init(void)
 {
 	log_install_driver_handler();
+	log_flush_early_driver_messages();
 	mongoc_init();
 }
 
@@ -216,11 +280,11 @@ prepare_uri(const char *uri_text, const char *role, bson_error_t *error)
 	char appname[MONGOC_HANDSHAKE_APPNAME_MAX + 1];
 	mongoc_uri_t *uri;
 
-	if (!check_uri(role, uri_text, error))
+	if (!check_uri(role_side(role), uri_text, error))
 		return NULL;
 	uri = mongoc_uri_new_with_error(uri_text, NULL);
 	if (!uri) {
-		csm_error_set(error, CSM_EXIT_USAGE, "invalid %s URI", role);
+		csm_error_set(error, CSM_EXIT_USAGE, "invalid %s URI", role_side(role));
 		return NULL;
 	}
 	if (!mongoc_uri_get_appname(uri)) {
@@ -264,14 +328,14 @@ ping(mongoc_client_t *client, const mongoc_uri_t *uri, const char *role, bson_er
 	if (ping_error.domain == MONGOC_ERROR_CLIENT &&
 	    ping_error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE)
 		csm_error_set(error, CSM_EXIT_UNAVAILABLE,
-			      "cannot log in to %s server '%s': %s; check the user, password and "
-			      "authSource in the URI",
-			      role, hosts, detail ? detail : "");
+			      "cannot log in to the %s server '%s': %s; check the user, password "
+			      "and authSource in the URI",
+			      role_side(role), hosts, detail ? detail : "");
 	else
 		csm_error_set(error, CSM_EXIT_UNAVAILABLE,
-			      "cannot reach %s server '%s': %s; check the URI and that the server "
-			      "is running",
-			      role, hosts, detail ? detail : "");
+			      "cannot reach the %s server '%s': %s; check the URI and that the "
+			      "server is running",
+			      role_side(role), hosts, detail ? detail : "");
 	free(detail);
 	bson_free(hosts);
 	return false;
@@ -291,7 +355,7 @@ conn_client_new(const char *uri_text, const char *role, bson_error_t *error)
 	client = mongoc_client_new_from_uri_with_error(uri, &new_error);
 	if (!client) {
 		detail = redact_uri_text(new_error.message);
-		csm_error_set(error, CSM_EXIT_USAGE, "cannot use the %s URI: %s", role,
+		csm_error_set(error, CSM_EXIT_USAGE, "cannot use the %s URI: %s", role_side(role),
 			      detail ? detail : "");
 		free(detail);
 		goto fail;
@@ -324,7 +388,7 @@ conn_pool_new(const char *uri_text, const char *role, bson_error_t *error)
 	pool = mongoc_client_pool_new_with_error(uri, &new_error);
 	if (!pool) {
 		detail = redact_uri_text(new_error.message);
-		csm_error_set(error, CSM_EXIT_USAGE, "cannot use the %s URI: %s", role,
+		csm_error_set(error, CSM_EXIT_USAGE, "cannot use the %s URI: %s", role_side(role),
 			      detail ? detail : "");
 		free(detail);
 		goto fail;

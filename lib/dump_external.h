@@ -3,7 +3,11 @@
  * so any password, reaches them only through a 0600 YAML --config file in a
  * private 0700 temporary directory, removed as soon as the tool exits
  * (docs/DESIGN.md, "Programs" and "Connections and secrets"): never through
- * argv, where ps would show it.
+ * argv, where ps would show it. What the tools print (stdout and stderr)
+ * is logged line by line, so it is redacted like every log line; a stop
+ * request (SIGINT/SIGTERM) is passed on to the tool as SIGTERM (SIGKILL
+ * 5 s later), the config file is removed, and the call fails with
+ * csm_error_stopped().
  */
 #ifndef CSM_DUMP_EXTERNAL_H
 #define CSM_DUMP_EXTERNAL_H
@@ -17,7 +21,7 @@ char *dump_external_find(const char *program);
 
 /*
  * Runs `mongodump --config=F --db=db --collection=coll --out=out_root
- * [--gzip]`. Its output goes to stderr. A non-zero exit is exit code 69
+ * [--gzip]`. Its output goes to the log. A non-zero exit is exit code 69
  * naming the status.
  */
 bool dump_external_dump(const char *mongodump, const char *uri, const char *db, const char *coll,

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "retry.h"
 #include "server_codes.h"
+#include "stop.h"
 
 #define DUMP_QUEUE_DEPTH 2
 #define DUMP_INSERT_ATTEMPTS 5
@@ -156,6 +157,13 @@ dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
 	bson_append_document_end(&opts, &sort);
 	cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
+		if (stop_requested()) {
+			csm_error_stopped(error,
+					  "stopped by a signal while dumping '%s.%s' after %" PRId64
+					  " documents",
+					  db, coll, *docs);
+			goto cleanup;
+		}
 		if (!dump_out_write(out, bson_get_data(doc), doc->len, error))
 			goto cleanup;
 		*docs += 1;
@@ -267,35 +275,14 @@ shared_fail(restore_shared_t *shared, const bson_error_t *error)
 	pthread_mutex_unlock(&shared->lock);
 }
 
-/*
- * Sorts a failed bulk reply's write errors into duplicates (counted) and
- * others (fatal: the first fills error). Returns false when the failure was
- * not (only) per-document write errors.
- */
-static bool
-classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bson_error_t *error)
+/* error (in domain) from a server error document {code, errmsg} at doc. */
+static void
+error_from_doc(const bson_iter_t *doc, uint32_t domain, const char *message, bson_error_t *error)
 {
-	bson_iter_t iter, errors;
-	bool any = false;
+	bson_iter_t field;
+	int32_t code = 0;
 
-	*duplicates = 0;
-	*fatal = false;
-	if (bson_iter_init_find(&iter, reply, "writeConcernErrors") &&
-	    BSON_ITER_HOLDS_ARRAY(&iter) && bson_iter_recurse(&iter, &errors) &&
-	    bson_iter_next(&errors))
-		return false;
-	if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
-	    !bson_iter_recurse(&iter, &errors))
-		return false;
-	while (bson_iter_next(&errors)) {
-		bson_iter_t field;
-		bson_error_t item;
-		int32_t code = 0;
-		const char *message = "";
-
-		any = true;
-		if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field))
-			continue;
+	if (BSON_ITER_HOLDS_DOCUMENT(doc) && bson_iter_recurse(doc, &field)) {
 		while (bson_iter_next(&field)) {
 			if (strcmp(bson_iter_key(&field), "code") == 0)
 				code = (int32_t)bson_iter_as_int64(&field);
@@ -303,13 +290,66 @@ classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bso
 				 BSON_ITER_HOLDS_UTF8(&field))
 				message = bson_iter_utf8(&field, NULL);
 		}
-		bson_set_error(&item, MONGOC_ERROR_SERVER, (uint32_t)code, "%s", message);
+	}
+	bson_set_error(error, domain, (uint32_t)code, "%s", message);
+}
+
+/*
+ * The first of reply's writeConcernErrors as a server error in error's
+ * MONGOC_ERROR_WRITE_CONCERN domain (64 WriteConcernFailed: the documents
+ * are on the primary, its secondaries lag); false when there is none.
+ */
+static bool
+write_concern_error(const bson_t *reply, bson_error_t *error)
+{
+	bson_iter_t iter, errors;
+
+	if (!bson_iter_init_find(&iter, reply, "writeConcernErrors") ||
+	    !BSON_ITER_HOLDS_ARRAY(&iter) || !bson_iter_recurse(&iter, &errors) ||
+	    !bson_iter_next(&errors))
+		return false;
+	error_from_doc(&errors, MONGOC_ERROR_WRITE_CONCERN, "write concern error", error);
+	return true;
+}
+
+/*
+ * Sorts a failed bulk reply's write errors into duplicates (counted) and
+ * others (fatal: the first fills error). Returns false when the failure was
+ * not (only) per-document write errors: a write concern error (error is
+ * then the write concern error, transient, so the batch is sent again and
+ * what landed comes back as duplicates), or the bulk's own.
+ */
+static bool
+classify_write_errors(const bson_t *reply, int64_t *duplicates, bool *fatal, bson_error_t *error)
+{
+	bson_iter_t iter, errors;
+	bson_error_t concern;
+	bool any = false;
+
+	*duplicates = 0;
+	*fatal = false;
+	if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+	    !bson_iter_recurse(&iter, &errors))
+		return false;
+	while (bson_iter_next(&errors)) {
+		bson_error_t item;
+
+		any = true;
+		if (!BSON_ITER_HOLDS_DOCUMENT(&errors))
+			continue;
+		error_from_doc(&errors, MONGOC_ERROR_SERVER, "", &item);
 		if (csm_error_classify(&item, NULL) == CSM_ERRCLASS_DUPLICATE_KEY) {
 			*duplicates += 1;
 		} else if (!*fatal) {
 			*fatal = true;
 			memcpy(error, &item, sizeof *error);
 		}
+	}
+	/* A write error that is no duplicate is the cause; else a write
+	 * concern error is (libmongoc reports the duplicates then). */
+	if (!*fatal && write_concern_error(reply, &concern)) {
+		memcpy(error, &concern, sizeof *error);
+		return false;
 	}
 	return any;
 }
@@ -427,8 +467,13 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&worker->lock);
 		if (batch == NULL)
 			break;
-		/* After a failure the rest is drained unsent. */
-		if (!shared_failed(shared)) {
+		/* After a failure or a stop the rest is drained unsent; a batch
+		 * left unsent by a stop fails the restore (no marker). */
+		if (!shared_failed(shared) && stop_requested()) {
+			csm_error_stopped(&error, "stopped by a signal while restoring '%s.%s'",
+					  shared->db, shared->coll);
+			shared_fail(shared, &error);
+		} else if (!shared_failed(shared)) {
 			if (insert_batch(collection, batch, shared, &error)) {
 				progress_add(shared->progress, batch->ndocs, (int64_t)batch->len);
 			} else {
@@ -508,8 +553,18 @@ feed_workers(dump_in_t *in, worker_t *workers, int jobs, restore_shared_t *share
 
 	while (!shared_failed(shared)) {
 		bool eof = false;
-		const bson_t *doc = dump_in_next(in, &eof, error);
+		const bson_t *doc;
 
+		if (stop_requested()) {
+			csm_error_stopped(
+				error,
+				"stopped by a signal while restoring '%s.%s' after %" PRId64
+				" documents read",
+				shared->db, shared->coll, *documents);
+			read_failed = true;
+			break;
+		}
+		doc = dump_in_next(in, &eof, error);
 		if (doc == NULL) {
 			read_failed = !eof;
 			break;

@@ -21,6 +21,11 @@
 #include "log.h"
 #include "marker.h"
 #include "progress.h"
+#include "retry.h"
+#include "stop.h"
+
+/* Retries of the restore marker's write after a transient failure. */
+#define DUMP_MARKER_RETRIES 4
 
 bool
 dump_engine_parse(const char *name, dump_engine_t *engine)
@@ -56,6 +61,17 @@ pick_engine(dump_engine_t engine, const char *program, char **tool, bson_error_t
 		return false;
 	}
 	return true;
+}
+
+/* False with csm_error_stopped() when a stop was requested before `doing`
+ * ("publishing the dump of") ns. */
+static bool
+not_stopped(const char *doing, const char *ns, bson_error_t *error)
+{
+	if (!stop_requested())
+		return true;
+	csm_error_stopped(error, "stopped by a signal before %s '%s'", doing, ns);
+	return false;
 }
 
 /* Seconds since started_ms, a clock_mono_ms() reading. */
@@ -187,6 +203,7 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 		goto cleanup;
 	if (!dump_end_record(opts, client, ns, partial, tool ? "external" : "native", &dump_end,
 			     error) ||
+	    !not_stopped("publishing the dump of", ns, error) ||
 	    !dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
 		goto cleanup;
 	if (tool == NULL)
@@ -325,6 +342,26 @@ restore_external(restore_t *r, bson_error_t *error)
 }
 
 /*
+ * Writes the marker, retrying a transient failure (a write concern timeout:
+ * secondaries lagging) a few times: the upsert is idempotent.
+ */
+static bool
+marker_write_retried(restore_t *r, const restore_marker_t *marker, bson_error_t *error)
+{
+	char *what = bson_strdup_printf("writing the restore marker of '%s' on the target",
+					r->target_ns);
+	retry_t retry;
+	bool ok;
+
+	retry_init(&retry, DUMP_MARKER_RETRIES);
+	while (!(ok = marker_write(r->meta, marker, error)) &&
+	       csm_error_is_transient(error, NULL) && retry_wait(&retry, what, error))
+		;
+	bson_free(what);
+	return ok;
+}
+
+/*
  * After the data: the indexes (unique and TTL ones deferred into the marker
  * with --defer-constraints), then the restore marker. *built and
  * *deferred_count count the indexes.
@@ -346,7 +383,7 @@ restore_finish(restore_t *r, int *built, int *deferred_count, bson_error_t *erro
 	marker.completed_at_ms = clock_wall_ms();
 	marker.documents = r->stats.documents;
 	marker.dump_end = r->dump_end;
-	if (!marker_write(r->meta, &marker, error)) {
+	if (!marker_write_retried(r, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",
 				 r->target_ns);
 		goto cleanup;
@@ -394,6 +431,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	if (opts->drop && !dump_native_drop_collection(r.client, r.to_db, r.to_coll, error))
 		goto cleanup;
 	if (!(r.tool ? restore_external(&r, error) : restore_native(&r, error)) ||
+	    !not_stopped("building the indexes and the restore marker of", r.target_ns, error) ||
 	    !restore_finish(&r, &built, &deferred_count, error))
 		goto cleanup;
 	log_info("restored %" PRId64 " documents of '%s' into '%s' in %.1fs (%" PRId64

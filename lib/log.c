@@ -189,11 +189,65 @@ emit(log_level_t level, const char *msg, json_t *fields)
 	free(clean);
 }
 
+/*
+ * Driver messages that came before the program chose its log format (see
+ * log_preinit): emitted by log_flush_early_driver_messages(), in order.
+ */
+#define EARLY_MAX 8
+static pthread_mutex_t early_mutex = PTHREAD_MUTEX_INITIALIZER;
+static bool early_open;
+static struct {
+	log_level_t level;
+	char *line;
+} early[EARLY_MAX];
+static size_t early_len, early_dropped;
+
+/* Queues line while the queue is open; false when it is closed. */
+static bool
+early_take(log_level_t level, const char *line)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&early_mutex);
+	if (early_open) {
+		queued = true;
+		if (early_len < EARLY_MAX) {
+			early[early_len].level = level;
+			early[early_len++].line = strdup(line);
+		} else {
+			early_dropped++;
+		}
+	}
+	pthread_mutex_unlock(&early_mutex);
+	return queued;
+}
+
+void
+log_flush_early_driver_messages(void)
+{
+	size_t k;
+
+	pthread_mutex_lock(&early_mutex);
+	early_open = false;
+	pthread_mutex_unlock(&early_mutex);
+	for (k = 0; k < early_len; k++) {
+		if (early[k].line)
+			emit(early[k].level, early[k].line, NULL);
+		free(early[k].line);
+		early[k].line = NULL;
+	}
+	if (early_dropped > 0)
+		log_warn("%zu more driver messages from before the start were dropped",
+			 early_dropped);
+	early_len = early_dropped = 0;
+}
+
 static void
 driver_log_handler(mongoc_log_level_t level, const char *domain, const char *message, void *data)
 {
 	log_level_t ours;
 	char *line;
+	size_t len;
 
 	(void)data;
 	switch (level) {
@@ -210,11 +264,14 @@ driver_log_handler(mongoc_log_level_t level, const char *domain, const char *mes
 		ours = LOG_DEBUG;
 		break;
 	}
-	if (ours < log_threshold)
-		return;
 	line = bson_strdup_printf("driver (%s): %s", domain ? domain : "mongoc",
 				  message ? message : "");
-	emit(ours, line, NULL);
+	/* Some driver messages end in a newline: one line per message. */
+	len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	if (!early_take(ours, line) && ours >= log_threshold)
+		emit(ours, line, NULL);
 	bson_free(line);
 }
 
@@ -223,6 +280,33 @@ log_install_driver_handler(void)
 {
 	mongoc_log_set_handler(driver_log_handler, NULL);
 }
+
+/*
+ * libmongoc built with automatic initialization (Debian's is) runs
+ * mongoc_init() from a constructor as the library loads, before main, and
+ * what it logs then (mongoc-counters.c: "Falling back to malloc for
+ * counters." when no shared memory segment can be made, e.g. /dev/shm not
+ * writable) would reach libmongoc's default handler and stderr raw. An
+ * executable's preinit functions run before any shared library's
+ * constructor (ELF gABI, DT_PREINIT_ARRAY), so the handler is installed
+ * here, in every program linked with this file; it queues messages until
+ * the program has chosen its log format (conn_global_init()) or exits.
+ */
+static void
+log_preinit(int argc, char **argv, char **envp)
+{
+	(void)argc;
+	(void)argv;
+	(void)envp;
+	early_open = true;
+	log_install_driver_handler();
+	/* A program that ends before conn_global_init() (--help, misuse)
+	 * still says what the driver said. */
+	atexit(log_flush_early_driver_messages);
+}
+
+__attribute__((section(".preinit_array"),
+	       used)) static void (*const log_preinit_entry)(int, char **, char **) = log_preinit;
 
 void
 log_init(const char *program, log_level_t threshold, log_format_t format)

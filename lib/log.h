@@ -20,6 +20,14 @@ void log_init(const char *program, log_level_t threshold, log_format_t format);
  * too; conn_global_init calls it for tools that skip log_init). */
 void log_install_driver_handler(void);
 
+/*
+ * Emits, through this logger and in the format chosen by now, the driver
+ * messages that came before the program's options were read (libmongoc's
+ * load-time initialization logs before main), and from then on lets driver
+ * messages through at once. conn_global_init() calls it; so does exit().
+ */
+void log_flush_early_driver_messages(void);
+
 /* Parses "human"|"json" / "debug"|"info"|"warn"|"error"; false when unknown. */
 bool log_parse_format(const char *name, log_format_t *out);
 bool log_parse_level(const char *name, log_level_t *out);

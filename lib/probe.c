@@ -15,6 +15,7 @@
 #include "error.h"
 #include "log.h"
 #include "server_codes.h"
+#include "stop.h"
 
 #define PROBE_AWAIT_MS 1000
 
@@ -38,6 +39,14 @@ set_no_replset_error(bson_error_t *error, const char *db, const char *coll)
 		      "and change streams need a replica set or sharded cluster; convert it to a "
 		      "one-node replica set (replSetInitiate) first",
 		      db, coll);
+}
+
+/* The stop (SIGINT/SIGTERM) met while probing db.coll: csm_error_stopped(). */
+static void
+probe_stopped(bson_error_t *error, const char *db, const char *coll)
+{
+	csm_error_stopped(error, "stopped by a signal while taking the resume point of '%s.%s'", db,
+			  coll);
 }
 
 /* Rewrites a driver error from a change stream into the project's words. */
@@ -184,6 +193,10 @@ probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *
 		return false;
 	/* An event here is fine too: its token is a point before the dump. */
 	mongoc_change_stream_next(stream, &event);
+	if (stop_requested()) {
+		probe_stopped(error, db, coll);
+		goto cleanup;
+	}
 	if (mongoc_change_stream_error_document(stream, error, NULL)) {
 		explain_stream_error(error, db, coll);
 		goto cleanup;
@@ -321,6 +334,10 @@ await_sentinel_delete(mongoc_change_stream_t *stream, const char *db, const char
 	const bson_t *event;
 
 	for (;;) {
+		if (stop_requested()) {
+			probe_stopped(error, db, coll);
+			return false;
+		}
 		if (mongoc_change_stream_next(stream, &event)) {
 			if (!is_sentinel_delete(event, sentinel_id))
 				continue;
@@ -355,6 +372,11 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 	stream = open_stream(collection, db, coll, error);
 	if (stream == NULL)
 		goto cleanup;
+	if (stop_requested()) {
+		probe_stopped(error, db, coll);
+		goto cleanup;
+	}
+	/* Once inserted, the sentinel is deleted whatever comes. */
 	if (!write_sentinel(collection, db, coll, &sentinel_id, oid_text, error))
 		goto cleanup;
 	ok = await_sentinel_delete(stream, db, coll, &sentinel_id, timeout_ms, token, cluster_time,

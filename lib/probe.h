@@ -36,7 +36,9 @@ bool probe_check_source(mongoc_client_t *client, const char *db, const char *col
  * most timeout_ms for it; a failed sentinel insert changes nothing. now:
  * read-only, the postBatchResumeToken after a first getMore, and the time it
  * encodes (or the operationTime before the stream opened).
- * token is initialized by the call (bson_destroy it).
+ * token is initialized by the call (bson_destroy it). A stop request
+ * (SIGINT/SIGTERM) ends it with csm_error_stopped(), the sentinel deleted
+ * if it was inserted.
  */
 bool probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
 	       int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error);

@@ -171,30 +171,46 @@ progress_due(const replay_progress_t *p)
 }
 
 /*
+ * The pending count and lag of the status line, read from the target;
+ * unknown (-1) when asking failed.
+ */
+static void
+status_from_target(replay_loop_t *loop, status_line_t *line)
+{
+	checkpoint_t cp;
+	bson_error_t error;
+	bool found = false;
+
+	if (!count_pending(loop->s, 0, &line->pending, &error))
+		log_debug("%s", error.message);
+	checkpoint_init(&cp);
+	if (!checkpoint_read(loop->s->meta, loop->s->ns, &cp, &found, &error))
+		log_debug("%s", error.message);
+	line->lag_seconds = replay_lag_seconds(clock_wall_ms(), line->pending, found ? &cp : NULL,
+					       loop->progress.last_event_ms);
+	checkpoint_cleanup(&cp);
+}
+
+/*
  * Writes the status line (final: the one at exit): events, rate since the
  * previous line (final: since the start), pending, lag (replay_lag_seconds)
  * and, when a batch ever fell back to the ordered path, orderedFallbacks.
+ * After a stop request the last line does not ask the target (pending and
+ * lag null): a target that is gone would hold the exit for two server
+ * selection timeouts.
  */
 static void
 emit_status(replay_loop_t *loop, bool final)
 {
 	replay_progress_t *p = &loop->progress;
-	status_line_t line = {.ns = loop->s->ns, .last_seq = p->last_seq};
+	status_line_t line = {
+		.ns = loop->s->ns, .last_seq = p->last_seq, .pending = -1, .lag_seconds = -1};
 	int64_t now = clock_mono_ms(), fallbacks = replay_applier_fallbacks(loop->s->applier);
 	int64_t span = now - (final ? p->started_ms : p->last_emit_ms);
 	int64_t count = final ? p->applied : p->applied - p->applied_at_emit;
-	checkpoint_t cp;
-	bson_error_t error;
-	bool found = false;
 
-	if (!count_pending(loop->s, 0, &line.pending, &error))
-		log_debug("%s", error.message);
-	checkpoint_init(&cp);
-	if (!checkpoint_read(loop->s->meta, loop->s->ns, &cp, &found, &error))
-		log_debug("%s", error.message);
-	line.lag_seconds = replay_lag_seconds(clock_wall_ms(), line.pending, found ? &cp : NULL,
-					      p->last_event_ms);
-	checkpoint_cleanup(&cp);
+	if (!(final && stop_requested()))
+		status_from_target(loop, &line);
 	line.state = final ? "finished" : line.pending == 0 ? "idle" : "applying";
 	line.events = p->applied;
 	line.rate = span > 0 ? (double)count * 1000.0 / (double)span : 0.0;

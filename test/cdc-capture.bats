@@ -236,7 +236,7 @@ assert cu.read_token_file(sys.argv[1]) == last["token"]
 	check_exactly_once b shared
 }
 
-@test "network errors, step-down codes and write concern errors on source and target lose and duplicate nothing" {
+@test "network errors, step-down codes and write concern errors (91, 64) on source and target lose and duplicate nothing" {
 	local src_app=changestream-migration/cdc-capture-source
 	local tgt_app=changestream-migration/cdc-capture-target
 	probe c
@@ -249,6 +249,7 @@ assert cu.read_token_file(sys.argv[1]) == last["token"]
 		"$TGT_URI|{\"mode\": {\"times\": 3}, \"data\": {\"failCommands\": [\"insert\"], \"closeConnection\": true}}|$tgt_app"
 		"$TGT_URI|{\"mode\": {\"times\": 2}, \"data\": {\"failCommands\": [\"insert\"], \"errorCode\": 11600}}|$tgt_app"
 		"$TGT_URI|{\"mode\": {\"times\": 2}, \"data\": {\"failCommands\": [\"insert\"], \"writeConcernError\": {\"code\": 91, \"errmsg\": \"shutting down\", \"errorLabels\": [\"RetryableWriteError\"]}}}|$tgt_app"
+		"$TGT_URI|{\"mode\": {\"times\": 4}, \"data\": {\"failCommands\": [\"insert\", \"update\"], \"writeConcernError\": {\"code\": 64, \"codeName\": \"WriteConcernFailed\", \"errmsg\": \"waiting for replication timed out\"}}}|$tgt_app"
 	)
 	local f uri spec app total=0
 	for f in "${faults[@]}"; do

@@ -30,6 +30,7 @@ teardown() {
 		kill -KILL "$REPLAY_PID"
 		cat "$BATS_TEST_TMPDIR/log" >&2 || true
 	fi
+	mlite_stop GONE
 }
 
 # replay_bg ARGS...: cdc-replay on $DB in the background, output in
@@ -415,4 +416,50 @@ assert client[db_name].cdc.count_documents({"status": "done"}) == 0'
 	echo "$output"
 	SOURCE_URI="$SRC_URI" run -0 cdc-verify --db "$DB" --coll c
 	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "a write concern timeout (64, secondaries lagging) on the apply or the mark is retried until it passes, never marked before applied" {
+	py '
+client[db_name].c.insert_many([{"_id": i} for i in range(1, 21)])
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("delete", rc.k(i)) for i in range(1, 21)])'
+	local wce='"writeConcernError": {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "waiting for replication timed out", "errInfo": {"wtimeout": true}}'
+	failpoint '"alwaysOn"' "{\"failCommands\": [\"delete\"], $wce}"
+	replay_bg --coll c --status-interval 0 --drain
+	wait_until 20 grep -q "retrying what=\"applying seq 1\.\.20 to '$DB.c' on the target\".*waiting for replication timed out" "$BATS_TEST_TMPDIR/log"
+	py 'assert client[db_name].cdc.count_documents({"status": "done"}) == 0'
+	# The deletes are acknowledged now; the mark's write concern times out.
+	failpoint '"alwaysOn"' "{\"failCommands\": [\"update\"], $wce}"
+	wait_until 20 grep -q "retrying what=\"marking seq 1\.\.20 of '$DB.c' done on the target\".*waiting for replication timed out" "$BATS_TEST_TMPDIR/log"
+	py 'assert client[db_name].c.count_documents({}) == 0'
+	kill -0 "$REPLAY_PID"
+	failpoint '"off"'
+	replay_wait_exit 30
+	((status == 0))
+	py 'rc.all_done(client, db_name, db_name + ".c")'
+}
+
+@test "SIGTERM while the target is gone ends replay at once from its retry wait: the last status line does not ask the target" {
+	needs_mlite
+	mlite_start GONE
+	pyrun "$GONE_URI" 'import replay_cases as rc, replay_events as rev
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 31)])'
+	TARGET_URI="$GONE_URI&serverSelectionTimeoutMS=1000" replay_bg --coll c --status-interval 0
+	wait_until 20 pyrun "$GONE_URI" 'import replay_cases as rc
+rc.all_done(client, db_name, db_name + ".c")'
+	mlite_stop GONE
+	# the fourth failed read waits 800 ms: the signal comes in that wait
+	wait_until 30 grep -q "retrying what=\"reading staged events of '$DB.c' on the target\" attempt=4 " \
+		"$BATS_TEST_TMPDIR/log"
+	kill -TERM "$REPLAY_PID"
+	local t0
+	t0="$(date +%s%N)"
+	replay_wait_exit 30
+	local ms=$((($(date +%s%N) - t0) / 1000000))
+	cat "$BATS_TEST_TMPDIR/log"
+	echo "exited ${ms} ms after SIGTERM"
+	((status == 0 && ms < 1500))
+	grep -q "finished ns=$DB.c state=finished events=30 .*lastSeq=30 pending=null lagSeconds=null" \
+		"$BATS_TEST_TMPDIR/log"
 }

@@ -364,3 +364,137 @@ print([i['name'] for i in m['deferredIndexes']])"
 	[[ "${stderr_lines[0]}" == "dump-wrap: dump reads the source: use --source-uri-file or SOURCE_URI, not --target-uri" ]]
 	[[ "$stderr" != *s3kr1tpw* ]]
 }
+
+# fake_tool NAME: the recording stand-in (test/fixtures/fake-mongodump)
+# first on PATH as NAME; sets FAKE_PATH, RECORD, and FAKE_TMPDIR (empty,
+# for dump-wrap's TMPDIR).
+fake_tool() {
+	mkdir -p "$BATS_TEST_TMPDIR/fakebin"
+	ln -sf "$FIXTURES/fake-mongodump" "$BATS_TEST_TMPDIR/fakebin/$1"
+	FAKE_PATH="$BATS_TEST_TMPDIR/fakebin:$PATH"
+	RECORD="$BATS_TEST_TMPDIR/record"
+	export FAKE_MONGO_RECORD="$RECORD"
+	FAKE_TMPDIR="$BATS_TEST_TMPDIR/tmp"
+	mkdir -p "$FAKE_TMPDIR"
+}
+
+@test "external engine: every line mongodump and mongorestore print is logged with the password hidden" {
+	fake_tool mongodump
+	pyrun "$SRC_URI" "client[db_name].c.insert_one({'_id': 1})"
+	# mongod-lite takes any PLAIN login when started without --auth-user
+	local pw="pw-Zebra9q"
+	local uri="mongodb://migrator:$pw@127.0.0.1:$SRC_PORT/?replicaSet=rs0&authMechanism=PLAIN&authSource=%24external"
+	SOURCE_URI="$uri" FAKE_MONGO_SAY_URI=1 FAKE_MONGO_EXIT=1 TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" \
+		run -69 --separate-stderr dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	echo "$stderr"
+	# the stand-in did get the real URI, and printed it
+	grep -qF "config: uri: \"$uri\"" "$RECORD"
+	[[ "$output$stderr" != *"$pw"* && "$output$stderr" != *Zebra9q* ]]
+	[[ "$stderr" == *"dump-wrap info: mongodump: "*"connecting to mongodb://migrator:***@127.0.0.1:$SRC_PORT/"* ]]
+	[[ "$stderr" == *"dump-wrap warn: mongodump: "*"failed to connect to mongodb://migrator:***@"* ]]
+	[[ "$stderr" == *"dump-wrap warn: mongodump: "*"authentication with password *** failed"* ]]
+	[[ "$stderr" == *"'$BATS_TEST_TMPDIR/fakebin/mongodump' failed with exit status 1"* ]]
+	ln -sf "$FIXTURES/fake-mongodump" "$BATS_TEST_TMPDIR/fakebin/mongorestore"
+	TARGET_URI="${uri/$SRC_PORT/$TGT_PORT}" FAKE_MONGO_SAY_URI=1 FAKE_MONGO_EXIT=1 \
+		TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" run -69 --separate-stderr dump-wrap restore --db fixture \
+		--coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	[[ "$output$stderr" != *"$pw"* && "$output$stderr" != *Zebra9q* ]]
+	[[ "$stderr" == *"dump-wrap warn: mongorestore: "*"failed to connect to mongodb://migrator:***@"* ]]
+	run ls -A "$FAKE_TMPDIR"
+	[ -z "$output" ]
+}
+
+@test "SIGTERM or SIGINT while mongodump runs stops it, removes its config file, publishes nothing and exits 75" {
+	fake_tool mongodump
+	pyrun "$SRC_URI" "client[db_name].c.insert_one({'_id': 1})"
+	local sig pid
+	for sig in TERM INT; do
+		rm -f "$RECORD"
+		FAKE_MONGO_SLEEP=60 TMPDIR="$FAKE_TMPDIR" PATH="$FAKE_PATH" dump-wrap dump --db "$DB" --coll c \
+			--out "$OUT" >"$BATS_TEST_TMPDIR/log" 2>&1 &
+		pid=$!
+		wait_until 10 grep -q "^config: uri:" "$RECORD"
+		# the URI is on disk while the tool runs
+		run -0 grep -rlF "uri: " "$FAKE_TMPDIR"
+		signal_and_reap "$sig" "$pid"
+		cat "$BATS_TEST_TMPDIR/log"
+		((status == 75))
+		grep -qx "signal: TERM" "$RECORD"
+		grep -q "stopped by a signal while '.*mongodump' ran; no dump was published" \
+			"$BATS_TEST_TMPDIR/log"
+		run ls -A "$FAKE_TMPDIR"
+		[ -z "$output" ]
+		[ ! -e "$OUT/$DB/c.metadata.json" ]
+		[ ! -e "$OUT/.$DB.c.partial" ]
+	done
+}
+
+@test "native dump and restore stopped by SIGTERM end within seconds, exit 75: no dump published, no restore marker" {
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': i, 'pad': 'x' * (1 << 20)} for i in range(40)])"
+	# every getMore (16 MiB at most) of the dump waits 2 s first
+	pyrun "$SRC_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="alwaysOn", data={
+    "failCommands": ["getMore"], "blockConnection": True, "blockTimeMS": 2000,
+    "appName": "changestream-migration/source"})'
+	dump-wrap dump --db "$DB" --coll c --out "$OUT" --engine native >"$BATS_TEST_TMPDIR/log" 2>&1 &
+	local pid=$!
+	wait_until 10 test -s "$OUT/.$DB.c.partial/$DB/c.bson"
+	signal_and_reap TERM "$pid"
+	pyrun "$SRC_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	cat "$BATS_TEST_TMPDIR/log"
+	((status == 75 && REAP_MS < 4000))
+	grep -q "stopped by a signal while dumping '$DB.c' after [0-9]* documents; no dump was published" \
+		"$BATS_TEST_TMPDIR/log"
+	[ ! -e "$OUT/.$DB.c.partial" ]
+	[ ! -e "$OUT/$DB/c.metadata.json" ]
+
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="alwaysOn", data={
+    "failCommands": ["insert"], "blockConnection": True, "blockTimeMS": 2000,
+    "appName": "changestream-migration/target"})'
+	dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB" \
+		--engine native >"$BATS_TEST_TMPDIR/log" 2>&1 &
+	pid=$!
+	wait_until 10 pyrun "$TGT_URI" 'assert "people" in client[db_name].list_collection_names()'
+	signal_and_reap TERM "$pid"
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	cat "$BATS_TEST_TMPDIR/log"
+	((status == 75 && REAP_MS < 4000))
+	grep -q "no restore marker was written" "$BATS_TEST_TMPDIR/log"
+	[ "$(marker "$DB.people" fixture)" = null ]
+	# the rerun restores (what landed counts as duplicates) and writes it
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	[ "$(marker "$DB.people" fixture)" != null ]
+}
+
+# wce_failpoint URI TIMES COMMAND...: the next TIMES writes of the
+# COMMANDs by the toolkit's target client get a write concern timeout (64,
+# the secondaries lag) after succeeding on the primary.
+wce_failpoint() {
+	pyrun "$1" '
+client.admin.command("configureFailPoint", "failCommand", mode={"times": int(sys.argv[1])}, data={
+    "failCommands": sys.argv[2:], "appName": "changestream-migration/target",
+    "writeConcernError": {"code": 64, "codeName": "WriteConcernFailed",
+                          "errmsg": "waiting for replication timed out",
+                          "errInfo": {"wtimeout": True}}})' "${@:2}"
+}
+
+@test "a write concern timeout (64, secondaries lagging) on a restore insert or its marker is retried, then it completes" {
+	# inserts: each retry re-sends the batch, what landed comes back as
+	# duplicate keys beside the write concern error
+	wce_failpoint "$TGT_URI" 3 insert
+	run dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	echo "$output"
+	((status == 0))
+	[[ "$output" == *"retrying what=\"inserting a batch into '$DB.people' on the target\""*"waiting for replication timed out"* ]]
+	[[ "$output" == *"restored 5 documents"* ]]
+	[ "$(marker "$DB.people" fixture)" != null ]
+	# the marker's upsert
+	wce_failpoint "$TGT_URI" 2 update
+	run dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB" \
+		--to-coll p2
+	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	echo "$output"
+	((status == 0))
+	[[ "$output" == *"retrying what=\"writing the restore marker of '$DB.p2' on the target\""*"waiting for replication timed out"* ]]
+	[ "$(marker "$DB.p2" fixture)" != null ]
+}

@@ -172,6 +172,20 @@ gone() {
 	! alive "$1"
 }
 
+# signal_and_reap SIG PID [SECONDS]: send SIG to PID, a background child
+# of this shell, wait up to SECONDS (default 10) for it to end and reap it;
+# sets status to its exit code and REAP_MS to the milliseconds it took.
+# shellcheck disable=SC2034 # status and REAP_MS are for the caller
+signal_and_reap() {
+	local t0
+	t0="$(date +%s%N)"
+	kill "-$1" "$2"
+	wait_until "${3:-10}" gone "$2"
+	status=0
+	wait "$2" || status=$?
+	REAP_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # needs_mlite: skip the test under MONGO_TEST_URI: it starts a server with
 # options only mongod-lite has.
 needs_mlite() {

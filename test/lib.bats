@@ -120,6 +120,37 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_log driver_messages
 }
 
+@test "libmongoc's load-time warning (no shared memory for its counters) comes through the logger in every program" {
+	export SOURCE_URI="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200"
+	export TARGET_URI="$SOURCE_URI"
+	local -a runs=(
+		"token-probe --state-dir $BATS_TEST_TMPDIR"
+		"cdc-capture --state-dir $BATS_TEST_TMPDIR"
+		"dump-wrap dump --out $BATS_TEST_TMPDIR/dump"
+		"dump-wrap restore --in $BATS_TEST_TMPDIR/dump"
+		"cdc-replay"
+		"cdc-verify"
+	)
+	local cmd pid
+	for cmd in "${runs[@]}"; do
+		# libmongoc's load-time mongoc_init() shm_open()s "/mongoc-PID"
+		# with O_EXCL: a file of that name makes it fall back to malloc and
+		# warn. exec keeps the pid, so the file is made first.
+		# shellcheck disable=SC2086 # cmd is a word list
+		bash -c 'echo $$ >"$0"; : >"/dev/shm/mongoc-$$"; exec "$@"' "$BATS_TEST_TMPDIR/pid" \
+			$cmd --db d --coll c --log-format json 2>"$BATS_TEST_TMPDIR/err" || true
+		pid="$(cat "$BATS_TEST_TMPDIR/pid")"
+		rm -f "/dev/shm/mongoc-$pid"
+		cat "$BATS_TEST_TMPDIR/err"
+		"$PY" -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+warned = [o for o in lines if o["msg"] == "driver (mongoc): Falling back to malloc for counters."]
+assert warned and warned[0]["level"] == "warn" and warned[0]["prog"] == sys.argv[2], lines
+' "$BATS_TEST_TMPDIR/err" "${cmd%% *}"
+	done
+}
+
 @test "log lines written by four threads at once never interleave" {
 	unit test_log threads_do_not_interleave
 }
@@ -128,8 +159,8 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_clock format_utc
 }
 
-@test "a malformed or missing URI is exit 64 and the message never shows the password" {
-	unit test_conn malformed_uri_is_64 missing_uri_is_64
+@test "a malformed or missing URI is exit 64 and the message never shows the password, not even quoted by libmongoc" {
+	unit test_conn malformed_uri_is_64 parse_error_hides_password missing_uri_is_64
 }
 
 @test "--source-uri beats --source-uri-file beats SOURCE_URI, and an open URI file is warned about" {

@@ -89,6 +89,10 @@ kill_under_load() {
 	case_ok failcommand "$S_URI" "$DB" label
 }
 
+@test "failCommand writeConcernError: only commands taking a write concern, after the write, with a write error, labels and a failed command" {
+	case_ok failcommand-wce "$S_URI" "$DB"
+}
+
 @test "kill -9 under majority writes with --dbpath keeps every acknowledged write; resume crosses the restart" {
 	needs_mlite
 	kill_under_load batch

@@ -71,6 +71,31 @@ print('ok')" "$STATE/$DB.c.token" "$DB.c"
 	run -0 diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
 }
 
+@test "SIGTERM or SIGINT during the probe deletes its sentinel, writes no token file and exits 75" {
+	make_coll c
+	pyrun "$SRC_URI" "client[db_name].c.insert_one({'_id': 1})"
+	local sig pid
+	for sig in TERM INT; do
+		# the sentinel's delete waits 2 s: the signal comes while it is there
+		pyrun "$SRC_URI" "client.admin.command('configureFailPoint', 'failCommand', mode={'times': 1},
+		data={'failCommands': ['delete'], 'blockConnection': True, 'blockTimeMS': 2000,
+		      'appName': 'changestream-migration/source'})"
+		token-probe --db "$DB" --coll c --state-dir "$STATE" >"$BATS_TEST_TMPDIR/log" 2>&1 &
+		pid=$!
+		# shellcheck disable=SC2016 # $exists is MongoDB's, in Python
+		wait_until 10 pyrun "$SRC_URI" '
+assert client[db_name].c.count_documents({"_id.changestream-migration-probe": {"$exists": True}}) == 1'
+		signal_and_reap "$sig" "$pid"
+		cat "$BATS_TEST_TMPDIR/log"
+		((status == 75))
+		grep -q "stopped by a signal while taking the resume point of '$DB.c'; no token file was written: run token-probe again" \
+			"$BATS_TEST_TMPDIR/log"
+		[ ! -e "$STATE/$DB.c.token" ]
+		run -0 pyrun "$SRC_URI" 'print(client[db_name].c.count_documents({}))'
+		[ "$output" = 1 ]
+	done
+}
+
 @test "now probe writes nothing to the source and still saves a resumable token" {
 	make_coll quiet
 	pyrun "$SRC_URI" "client[db_name].quiet.insert_many([{'_id': i} for i in range(3)])"
@@ -122,7 +147,7 @@ print('ok')" "$STATE/$DB.quiet.token"
 @test "an unreachable source exits 69 without showing the password" {
 	SOURCE_URI="mongodb://probe:s3cr3tpw@127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300" \
 		run -69 token-probe --db "$DB" --coll c --state-dir "$STATE"
-	[[ "$output" == *"cannot reach source server"* ]]
+	[[ "$output" == *"cannot reach the source server"* ]]
 	[[ "$output" != *s3cr3tpw* ]]
 }
 

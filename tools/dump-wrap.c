@@ -16,6 +16,7 @@
 #include "error.h"
 #include "log.h"
 #include "staging_format.h"
+#include "stop.h"
 
 #define PROGRAM "dump-wrap"
 #define DEFAULT_JOBS 4
@@ -42,7 +43,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_NOINPUT, NULL},
 	{CSM_EXIT_UNAVAILABLE, "also --engine external without the tool on PATH"},
 	{CSM_EXIT_IOERR, NULL},
-	{CSM_EXIT_TEMPFAIL, "the target kept failing an insert after its retries"},
+	{CSM_EXIT_TEMPFAIL, "stopped by SIGINT/SIGTERM (nothing published), or the target "
+			    "kept failing a write after its retries"},
 	{CSM_EXIT_NOPERM, NULL},
 };
 
@@ -128,6 +130,21 @@ command_opts_fit(bool is_dump, const char *out_dir, const char *in_dir, bool res
 	return true;
 }
 
+/*
+ * A dump or restore stopped by SIGINT/SIGTERM published nothing (no dump,
+ * no restore marker), so it is not a success: 75, run the same command
+ * again (docs/DESIGN.md, "Signals and stopping").
+ */
+static int
+stopped(bool is_dump, const bson_error_t *error)
+{
+	log_warn("%s; %s: run the same command again", error->message,
+		 is_dump ? "no dump was published (an older complete one is left as it was)"
+			 : "no restore marker was written, so a rerun restores again (documents "
+			   "already there count as duplicate keys)");
+	return CSM_EXIT_TEMPFAIL;
+}
+
 /* Runs the command on the resolved URI; returns the exit code. */
 static int
 run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
@@ -142,8 +159,19 @@ run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
 	run->uri = is_dump ? common->conn.source_uri : common->conn.target_uri;
 	/* A dying gzip must be an error we report, not a signal that kills us. */
 	signal(SIGPIPE, SIG_IGN);
-	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error)))
-		rc = cli_fail(&error);
+	/* A signal stops the work, the tool it runs, and removes its files. */
+	stop_install_handlers();
+	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error))) {
+		/* After a stop, whatever failed failed because of it (a gzip
+		 * that got the terminal's SIGINT too). */
+		if (!csm_error_is_stopped(&error) && stop_requested()) {
+			char cause[sizeof error.message];
+
+			bson_strncpy(cause, error.message, sizeof cause);
+			csm_error_stopped(&error, "stopped by a signal (%s)", cause);
+		}
+		rc = csm_error_is_stopped(&error) ? stopped(is_dump, &error) : cli_fail(&error);
+	}
 	return rc;
 }
 

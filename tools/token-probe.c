@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "probe.h"
+#include "stop.h"
 #include "tokenfile.h"
 
 #define PROGRAM "token-probe"
@@ -34,7 +35,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_UNAVAILABLE, "also a standalone source (change streams need a replica set)"},
 	{CSM_EXIT_CANTCREAT, "the token file exists: a migration may be running (--force)"},
 	{CSM_EXIT_IOERR, NULL},
-	{CSM_EXIT_TEMPFAIL, "the probe's change event did not come in time"},
+	{CSM_EXIT_TEMPFAIL, "the probe's change event did not come in time, or SIGINT/SIGTERM "
+			    "stopped it (no token file written)"},
 	{CSM_EXIT_NOPERM, NULL},
 };
 
@@ -97,6 +99,13 @@ probe_and_write(mongoc_client_t *client, const cli_common_t *common, const probe
 	if (!probe_run(client, common->db, common->coll, opts->method, opts->timeout_s * 1000,
 		       &token_file.resume_token, &token_file.cluster_time, &error))
 		goto fail;
+	if (stop_requested()) {
+		csm_error_stopped(&error,
+				  "stopped by a signal after taking the resume point of "
+				  "'%s.%s'",
+				  common->db, common->coll);
+		goto fail;
+	}
 	token_file.ns = bson_strdup_printf("%s.%s", common->db, common->coll);
 	token_file.writer = bson_strdup_printf("token-probe/%s", opts->method_name);
 	if (!fs_mkdir_p(opts->state_dir, &error) || !token_file_write(path, &token_file, &error))
@@ -107,7 +116,14 @@ probe_and_write(mongoc_client_t *client, const cli_common_t *common, const probe
 	goto done;
 
 fail:
-	rc = cli_fail(&error);
+	if (csm_error_is_stopped(&error)) {
+		/* No token file, so not a success: init_migration.sh must not go
+		 * on to start a capture without one. */
+		log_warn("%s; no token file was written: run token-probe again", error.message);
+		rc = CSM_EXIT_TEMPFAIL;
+	} else {
+		rc = cli_fail(&error);
+	}
 done:
 	token_file_cleanup(&token_file);
 	return rc;
@@ -173,6 +189,8 @@ main(int argc, char **argv)
 	}
 	if (!cli_common_start(&common, true, false, &error))
 		goto misuse;
+	/* A signal ends the probe cleanly: the sentinel deleted, no token. */
+	stop_install_handlers();
 	client = conn_client_new(common.conn.source_uri, "source", &error);
 	if (client == NULL) {
 		rc = cli_fail(&error);

@@ -532,7 +532,8 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		goto reply_error;
 	}
 
-	failpoint_check(ctx.name, conn->app_name[0] ? conn->app_name : NULL, &fp);
+	failpoint_check(ctx.name, conn->app_name[0] ? conn->app_name : NULL,
+			entry && (entry->flags & F_WRITE), &fp);
 	if (fp.fire) {
 		if (fp.block_ms > 0) {
 			pthread_mutex_unlock(&server_lock);
@@ -600,8 +601,13 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		bson_copy_to(reply, &rec->reply);
 	}
 finish:
-	if (ok && fp.fire && !bson_empty(&fp.write_concern_error))
+	/* As MongoDB's write concern wait: after the command, whether it
+	 * worked or not, with the fail point's errorLabels. */
+	if (fp.fire && !bson_empty(&fp.write_concern_error)) {
 		BSON_APPEND_DOCUMENT(reply, "writeConcernError", &fp.write_concern_error);
+		if (!bson_empty(&fp.error_labels) && !bson_has_field(reply, "errorLabels"))
+			bson_append_array(reply, "errorLabels", -1, &fp.error_labels);
+	}
 	failpoint_action_cleanup(&fp);
 	if (!ok) {
 		/* what the handler wrote (errorLabels, keyValue...) follows the error */

@@ -6,6 +6,14 @@
  *           blockConnection, blockTimeMS, writeConcernError, appName}}
  * on the admin database. The fail point state has its own mutex so
  * failpoint_check works with or without server_lock held.
+ *
+ * closeConnection, errorCode and blockConnection act before the command
+ * runs; writeConcernError (with errorLabels) is added to the reply of a
+ * command that waits for write concern, after it ran, failed or not, in
+ * place of that wait, as MongoDB's service entry point does
+ * (src/mongo/db/service_entry_point_common.cpp,
+ * RunCommandAndWaitForWriteConcern::_waitForWriteConcern); the behaviour
+ * jstests/core/failcommand_failpoint.js checks.
  */
 #include "failpoint.h"
 
@@ -79,8 +87,45 @@ add_default_labels(const char *name, failpoint_action_t *action)
 		BSON_APPEND_UTF8(&action->error_labels, "0", label);
 }
 
+/* A copy of the array or document at it into *out (fp_data may change once
+ * the mutex is released). */
+static void
+copy_sub(const bson_iter_t *it, bson_t *out)
+{
+	const uint8_t *data;
+	uint32_t len;
+	bson_t view;
+
+	if (BSON_ITER_HOLDS_ARRAY(it))
+		bson_iter_array(it, &len, &data);
+	else
+		bson_iter_document(it, &len, &data);
+	if (bson_init_static(&view, data, len)) {
+		bson_destroy(out);
+		bson_copy_to(&view, out);
+	}
+}
+
+/*
+ * Whether data acts on a command that takes no write concern: a
+ * writeConcernError alone is only added where the server waits for write
+ * concern (jstests/core/failcommand_failpoint.js: "Commands that don't
+ * support writeConcern don't tick counter"; closeConnection, errorCode and
+ * blockConnection act on any listed command).
+ */
+static bool
+acts_without_write_concern(const bson_t *data)
+{
+	bson_iter_t it;
+
+	return (bson_iter_init_find(&it, data, "closeConnection") && iter_true(&it)) ||
+	       bson_iter_init_find(&it, data, "errorCode") ||
+	       (bson_iter_init_find(&it, data, "blockConnection") && iter_true(&it));
+}
+
 void
-failpoint_check(const char *name, const char *app_name, failpoint_action_t *action)
+failpoint_check(const char *name, const char *app_name, bool takes_write_concern,
+		failpoint_action_t *action)
 {
 	bson_iter_t it;
 
@@ -92,6 +137,8 @@ failpoint_check(const char *name, const char *app_name, failpoint_action_t *acti
 		goto done;
 	if (bson_iter_init_find(&it, &fp_data, "appName") && BSON_ITER_HOLDS_UTF8(&it) &&
 	    (!app_name || strcmp(app_name, bson_iter_utf8(&it, NULL)) != 0))
+		goto done;
+	if (!takes_write_concern && !acts_without_write_concern(&fp_data))
 		goto done;
 	if (fp_mode == FP_SKIP && fp_count > 0) {
 		fp_count--;
@@ -114,30 +161,15 @@ failpoint_check(const char *name, const char *app_name, failpoint_action_t *acti
 		action->block_ms = bson_iter_as_int64(&it);
 	if (bson_iter_init_find(&it, &fp_data, "errorCode") && BSON_ITER_HOLDS_NUMBER(&it))
 		action->error_code = (int32_t)bson_iter_as_int64(&it);
-	if (bson_iter_init_find(&it, &fp_data, "errorLabels") && BSON_ITER_HOLDS_ARRAY(&it)) {
-		const uint8_t *data;
-		uint32_t len;
-		bson_t view;
-		bson_iter_array(&it, &len, &data);
-		/* A copy: fp_data may change once the mutex is released. */
-		if (bson_init_static(&view, data, len)) {
-			bson_destroy(&action->error_labels);
-			bson_copy_to(&view, &action->error_labels);
-		}
-	}
+	if (bson_iter_init_find(&it, &fp_data, "errorLabels") && BSON_ITER_HOLDS_ARRAY(&it))
+		copy_sub(&it, &action->error_labels);
 	if (action->error_code != 0 && !bson_iter_init_find(&it, &fp_data, "errorLabels"))
 		add_default_labels(name, action);
-	if (bson_iter_init_find(&it, &fp_data, "writeConcernError") &&
-	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		const uint8_t *data;
-		uint32_t len;
-		bson_t view;
-		bson_iter_document(&it, &len, &data);
-		if (bson_init_static(&view, data, len)) {
-			bson_destroy(&action->write_concern_error);
-			bson_copy_to(&view, &action->write_concern_error);
-		}
-	}
+	/* Only where the server waits for write concern (service entry point:
+	 * the fail point's writeConcernError stands in for that wait). */
+	if (takes_write_concern && bson_iter_init_find(&it, &fp_data, "writeConcernError") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it))
+		copy_sub(&it, &action->write_concern_error);
 done:
 	pthread_mutex_unlock(&fp_mutex);
 }

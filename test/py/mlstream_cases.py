@@ -487,6 +487,49 @@ def case_failcommand(uri, dbname, mode):
     print("ok")
 
 
+def case_failcommand_wce(uri, dbname):
+    """writeConcernError as jstests/core/failcommand_failpoint.js has it."""
+    admin = client_for(uri).admin
+    db = client_for(uri)[dbname]
+    wce = {"code": 64, "codeName": "WriteConcernFailed", "errmsg": "waiting for replication timed out"}
+
+    def configure(times, **data):
+        admin.command("configureFailPoint", "failCommand", mode={"times": times},
+                      data=dict(writeConcernError=wce, **data))
+
+    # A command that takes no write concern is neither affected nor counted.
+    configure(1, failCommands=["insert", "ping"])
+    reply = db.command("ping")
+    check("writeConcernError" not in reply, "ping got %r" % reply)
+    # An unlisted write is not either.
+    reply = db.command("update", "c", updates=[{"q": {}, "u": {"$set": {"a": 1}}, "upsert": True}])
+    check("writeConcernError" not in reply, "update got %r" % reply)
+    reply = db.command("insert", "c", documents=[{"_id": 1}])
+    check(reply.get("writeConcernError") == wce and reply.get("n") == 1, "insert got %r" % reply)
+    check(db.c.count_documents({"_id": 1}) == 1, "the insert did not land")
+    reply = db.command("insert", "c", documents=[{"_id": 2}])
+    check("writeConcernError" not in reply, "times 1 fired twice: %r" % reply)
+
+    # With a write error too, and with the fail point's errorLabels.
+    configure(1, failCommands=["insert"], errorLabels=["SomeLabel"])
+    reply = db.command("insert", "c", documents=[{"_id": 1}])
+    check(reply.get("writeErrors", [{}])[0].get("code") == 11000, "no duplicate key: %r" % reply)
+    check(reply.get("writeConcernError") == wce, "no writeConcernError: %r" % reply)
+    check(reply.get("errorLabels") == ["SomeLabel"], "labels: %r" % reply)
+
+    # A command that fails keeps it too.
+    db.command("createIndexes", "c", indexes=[{"key": {"a": 1}, "name": "x"}])
+    configure(1, failCommands=["createIndexes"])
+    try:
+        db.command("createIndexes", "c", indexes=[{"key": {"b": 1}, "name": "x"}])
+        got = None
+    except OperationFailure as e:
+        got = e.details
+    check(got is not None and got.get("writeConcernError") == wce, "failed createIndexes: %r" % got)
+    admin.command("configureFailPoint", "failCommand", mode="off")
+    print("ok")
+
+
 # ----------------------------------------------------------------- kill -9
 
 def case_kill_writer(uri, dbname, acked_path):

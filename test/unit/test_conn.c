@@ -67,6 +67,51 @@ case_malformed_uri_is_64(void)
 	CHECK_LACKS(error.message, "hunter2");
 }
 
+/* libmongoc's parse errors quote the password ('Password "s3cr3t:Zebra"
+ * must not have unescaped chars'): none of it may reach the message. */
+static void
+case_parse_error_hides_password(void)
+{
+	static const char *const bad[] = {
+		"mongodb://migrator:s3cr3t:Zebra@h/db",
+		"mongodb://migrator:s3cr3t Zebra:x@h/db",
+		"mongodb://migrator:s3cr3t%zzZebra@h/db",
+		"mongodb://migrator:s3cr3tZebra@h:99999/db",
+		"mongodb://migrator:s3cr3tZebra@h/db?wtimeoutMS=abc",
+	};
+	conn_opts_t opts = {0};
+	bson_error_t error;
+	size_t i;
+
+	unsetenv("TARGET_URI");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_INT(conn_opts_take(&opts, CONN_OPT_TARGET_URI, bad[i], &error), 1);
+		memset(&error, 0, sizeof error);
+		CHECK(!conn_opts_resolve(&opts, false, true, &error));
+		CHECK_INT(csm_exit_code(&error), 64);
+		CHECK_CONTAINS(error.message, "invalid target URI: ");
+		CHECK_LACKS(error.message, "s3cr3t");
+		CHECK_LACKS(error.message, "Zebra");
+		conn_opts_cleanup(&opts);
+	}
+	/* The password is what is wrong: said so, and how to write it. */
+	CHECK_INT(conn_opts_take(&opts, CONN_OPT_TARGET_URI, bad[0], &error), 1);
+	CHECK(!conn_opts_resolve(&opts, false, true, &error));
+	CHECK_CONTAINS(error.message, "the user name or password holds a character that must be "
+				      "percent-encoded");
+	conn_opts_cleanup(&opts);
+	/* A message about something else keeps its words. */
+	CHECK_INT(conn_opts_take(&opts, CONN_OPT_TARGET_URI, bad[4], &error), 1);
+	CHECK(!conn_opts_resolve(&opts, false, true, &error));
+	CHECK_CONTAINS(error.message, "\"wtimeoutms\"");
+	conn_opts_cleanup(&opts);
+	/* A client's role is not the user's word: the side is. */
+	memset(&error, 0, sizeof error);
+	CHECK(conn_client_new(bad[0], "cdc-capture-target", &error) == NULL);
+	CHECK_CONTAINS(error.message, "invalid target URI: ");
+	CHECK_LACKS(error.message, "Zebra");
+}
+
 static void
 case_missing_uri_is_64(void)
 {
@@ -174,7 +219,7 @@ case_unreachable_is_69(void)
 	client = conn_client_new(UNREACHABLE, "source", &error);
 	CHECK(client == NULL);
 	CHECK_INT(csm_exit_code(&error), 69);
-	CHECK_CONTAINS(error.message, "cannot reach source server '127.0.0.1:1': ");
+	CHECK_CONTAINS(error.message, "cannot reach the source server '127.0.0.1:1': ");
 	CHECK_CONTAINS(error.message, "; check the URI and that the server is running");
 	CHECK_LACKS(error.message, "hunter2");
 	mongoc_client_destroy(client);
@@ -183,7 +228,7 @@ case_unreachable_is_69(void)
 	pool = conn_pool_new(UNREACHABLE, "target", &error);
 	CHECK(pool == NULL);
 	CHECK_INT(csm_exit_code(&error), 69);
-	CHECK_CONTAINS(error.message, "cannot reach target server '127.0.0.1:1': ");
+	CHECK_CONTAINS(error.message, "cannot reach the target server '127.0.0.1:1': ");
 	CHECK_LACKS(error.message, "hunter2");
 	mongoc_client_pool_destroy(pool);
 }
@@ -223,6 +268,7 @@ case_reachable(void)
 
 static const unit_case_t cases[] = {
 	{"malformed_uri_is_64", case_malformed_uri_is_64},
+	{"parse_error_hides_password", case_parse_error_hides_password},
 	{"missing_uri_is_64", case_missing_uri_is_64},
 	{"env_fallback", case_env_fallback},
 	{"uri_file", case_uri_file},
@@ -235,8 +281,14 @@ int
 main(int argc, char **argv)
 {
 	static const char *const defaults[] = {
-		"",         "malformed_uri_is_64",     "missing_uri_is_64", "env_fallback",
-		"uri_file", "readable_uri_file_warns", "unreachable_is_69",
+		"",
+		"malformed_uri_is_64",
+		"parse_error_hides_password",
+		"missing_uri_is_64",
+		"env_fallback",
+		"uri_file",
+		"readable_uri_file_warns",
+		"unreachable_is_69",
 	};
 	int rc;
 

@@ -293,6 +293,8 @@ main(int argc, char **argv)
 		"invalid_utf8_stays_json",
 	};
 
+	/* As conn_global_init() does: driver messages go out as they come. */
+	log_flush_early_driver_messages();
 	if (argc < 2)
 		return unit_main(cases, sizeof cases / sizeof cases[0],
 				 (int)(sizeof defaults / sizeof defaults[0]), (char **)defaults);
