@@ -30,6 +30,7 @@ teardown() {
 		kill -KILL "$REPLAY_PID"
 		cat "$BATS_TEST_TMPDIR/log" >&2 || true
 	fi
+	mlite_stop FROZEN
 }
 
 # replay_bg ARGS...: cdc-replay on $DB in the background, output in
@@ -307,6 +308,33 @@ e = rc.Events(db_name, "c")
 rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(1), fullDocument={"_id": 1})])'
 	run -0 replay --coll c --drain
 	[[ "$output" == *"no capture checkpoint for '$DB.c'"* ]]
+}
+
+@test "a frozen target (SIGSTOP): SIGTERM ends replay within seconds with 75 saying nothing is lost; the same command then converges" {
+	needs_mlite
+	mlite_start FROZEN
+	export TARGET_URI="$FROZEN_URI"
+	pyrun "$FROZEN_URI" 'import replay_cases as rc, replay_events as rev
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 101)])'
+	replay_bg --coll c --status-interval 0
+	wait_until 20 pyrun "$FROZEN_URI" 'import replay_cases as rc; rc.all_done(client, db_name, db_name + ".c")'
+	mlite_freeze FROZEN
+	local started=$SECONDS
+	kill -TERM "$REPLAY_PID"
+	replay_wait_exit 20
+	cat "$BATS_TEST_TMPDIR/log"
+	((status == 75))
+	((SECONDS - started <= 10))
+	grep -q "the server did not answer within 5 s of the stop request; exiting now: nothing is lost, the next run resumes from the last saved position" "$BATS_TEST_TMPDIR/log"
+	mlite_thaw FROZEN
+	pyrun "$FROZEN_URI" 'import replay_cases as rc, replay_events as rev
+e = rc.Events(db_name, "c", t=rc.T0 + 1)
+rev.stage(client, db_name, db_name + ".c", [e.ev("delete", rc.k(i)) for i in range(1, 51)])'
+	run -0 replay --coll c --drain
+	pyrun "$FROZEN_URI" 'import replay_cases as rc
+rc.all_done(client, db_name, db_name + ".c")
+assert sorted(d["_id"] for d in client[db_name].c.find()) == list(range(51, 101))'
 }
 
 @test "SIGTERM finishes the batch in flight, marks it and exits 0" {

@@ -45,7 +45,8 @@ static const char usage_text[] =
 	"Applies the pending staged change events of DB.COLL, read from\n"
 	"DB.NAME on the TARGET in seq order, to DB2.COLL2 on the target as ordered\n"
 	"bulk writes, and marks each batch done. Keeps following new events until\n"
-	"stopped (SIGINT/SIGTERM finish the current batch and exit 0). Restart it\n"
+	"stopped (SIGINT/SIGTERM finish the current batch and exit 0, or exit 75\n"
+	"after 5 s if the target does not answer). Restart it\n"
 	"with the same command at any time: nothing is lost or applied out of\n"
 	"order. Creates the indexes that dump-wrap restore deferred: the unique\n"
 	"ones once every event up to the dump end is applied, the TTL ones when\n"
@@ -74,6 +75,7 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_USAGE, NULL},
 	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, or a corrupt staged event"},
 	{CSM_EXIT_UNAVAILABLE, "the target"},
+	{CSM_EXIT_TEMPFAIL, "the target did not let a stop finish within 5 s"},
 	{CSM_EXIT_NOPERM, NULL},
 };
 
