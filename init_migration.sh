@@ -52,6 +52,8 @@
 #   DB.COLL.capture.pid    pid of the running cdc-capture
 #   DB.COLL.capture.log    its log: tail -f it to watch events and lag
 #   DB.COLL.lock           held while init_migration.sh works on DB.COLL
+#   DB.COLL.dump-pending   there from the probe until the dump is complete:
+#                          what phase 1 still needs is the dump (--resume-dump)
 #
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
@@ -155,7 +157,7 @@ run_dump() {
 	if ((status == 66)) && [[ "$mode" == init ]]; then
 		# Nothing to migrate: the capture just started is of no use.
 		stop_capture "$capture_started"
-		rm -f "$pid_file" "$token_file"
+		rm -f "$pid_file" "$token_file" "$dump_pending_file"
 		die 66 "dump-wrap found nothing to dump for '$ns'; stopped the capture" \
 			"started for it; check the database and collection names"
 	elif ((status != 0)); then
@@ -168,6 +170,7 @@ run_dump() {
 			"signal?); cdc-capture keeps running (pid $capture_started). Finish the" \
 			"dump with: $resume_dump_cmd"
 	fi
+	rm -f "$dump_pending_file"
 }
 
 # print_done: what runs now and the commands that come next.
@@ -278,6 +281,7 @@ mkdir -p "$state_dir"
 ns="$db.$coll"
 token_file="$state_dir/$ns.token"
 pid_file="$state_dir/$ns.capture.pid"
+dump_pending_file="$state_dir/$ns.dump-pending"
 log_file="$state_dir/$ns.capture.log"
 staging_args=()
 [[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
@@ -332,7 +336,7 @@ if [[ "$mode" == resume-dump ]]; then
 	[[ -f "$token_file" ]] || die 66 "no token file '$token_file': '$ns' was never" \
 		"started here; start it with $prog SOURCE_URI TARGET_URI $db $coll" \
 		"(or give the right --state-dir)"
-	if dump_complete; then
+	if [[ ! -f "$dump_pending_file" ]] && dump_complete; then
 		die 73 "the dump of '$ns' in '$dump_dir' is complete: nothing to do; the next" \
 			"step is sync_migration.sh. To replace that dump (a restore refused it)," \
 			"remove it first: rm $(printf '%q' "$dump_dir/$db/$(query_escape "$coll")").*"
@@ -354,15 +358,15 @@ fi
 
 # A phase 1 stopped after the probe (target unreachable, dump failed or
 # interrupted) needs its dump, not a restart or a new start.
-if [[ -f "$token_file" ]] && ((!force && !no_dump)) && ! dump_complete; then
+if [[ -f "$token_file" && -f "$dump_pending_file" ]] && ((!force)); then
 	if [[ -n "$running" ]]; then
 		what="its capture runs (pid $running)"
 	else
 		what="its capture is not running either (--resume-dump restarts it first)"
 	fi
-	die 73 "'$ns' was started before but its dump did not complete (no dump in" \
-		"'$dump_dir'); $what. Nothing was changed. Finish phase 1 with:" \
-		"$resume_dump_cmd. To start '$ns' over instead, see --force"
+	die 73 "'$ns' was started before but its dump did not complete; $what." \
+		"Nothing was changed. Finish phase 1 with: $resume_dump_cmd. To start" \
+		"'$ns' over instead, see --force"
 fi
 
 if [[ -n "$running" ]]; then
@@ -392,6 +396,13 @@ probe_bin="$(find_bin token-probe)"
 dump_bin=""
 ((no_dump)) || dump_bin="$(find_bin dump-wrap)"
 
+# Until the dump is complete, a rerun knows the dump is what is missing
+# (a dump left in the dump directory by an older run does not count).
+if ((no_dump)); then
+	rm -f "$dump_pending_file"
+else
+	: >"$dump_pending_file"
+fi
 printf '== %s: resume token (token-probe --method %s)\n' "$ns" "$probe_method"
 status=0
 "$probe_bin" --db "$db" --coll "$coll" --state-dir "$state_dir" \
