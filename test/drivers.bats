@@ -508,3 +508,22 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 1}, dat
 	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
 	[[ "$output" == *"result: equal"* ]]
 }
+
+@test "a program that ignores the stop request is killed 10 s after it, and sync exits 75" {
+	# A stand-in cdc-replay that ignores SIGTERM (as one stuck in the
+	# kernel would) and never ends by itself.
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\necho replaying\ntrap "" TERM\nexec sleep 120\n' >"$BATS_TEST_TMPDIR/bin/cdc-replay"
+	chmod +x "$BATS_TEST_TMPDIR/bin/cdc-replay"
+	CSM_BIN="$BATS_TEST_TMPDIR/bin" sync_bg --state-dir "$STATE" --no-restore - "$DB" c
+	wait_until 10 grep -q "^replaying" "$BATS_TEST_TMPDIR/sync.log"
+	local replay_pid
+	replay_pid="$(pgrep -f "sleep 120" -P "$SYNC_PID")"
+	local started=$SECONDS
+	kill -TERM "$SYNC_PID"
+	sync_bg_status 20
+	((status == 75))
+	((SECONDS - started >= 9 && SECONDS - started <= 15))
+	grep -q "cdc-replay did not exit within 10 s of the stop request: killing it" "$BATS_TEST_TMPDIR/sync.log"
+	gone "$replay_pid"
+}
