@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: init_migration.sh [options] SOURCE_URI TARGET_URI DB COLL
 #        init_migration.sh --resume-capture [options] SOURCE_URI TARGET_URI DB COLL
+#        init_migration.sh --resume-dump [options] SOURCE_URI TARGET_URI DB COLL
 #        init_migration.sh --stop-capture [options] DB COLL
 #
 # Summary: phase 1 of migrating DB.COLL: resume token, change capture, dump
@@ -32,8 +33,18 @@
 #                         runs (a running capture is stopped first)
 #   --resume-capture      restart a dead cdc-capture with the same state: no
 #                         probe, no dump; refuses while capture runs
+#   --resume-dump         finish a phase 1 whose dump did not complete (init
+#                         failed or was interrupted after the probe): dump
+#                         again into --dump-dir, keeping the token and the
+#                         running capture (a dead one is restarted first,
+#                         as --resume-capture does); refuses when the dump
+#                         is complete
 #   --stop-capture        stop the running cdc-capture of DB.COLL (SIGTERM:
-#                         it saves its position and exits)
+#                         it saves its position and exits; a server that
+#                         does not answer makes it exit without saving it
+#                         after 5 s, and one still running after 10 s is
+#                         killed: safe at any moment, a restart resumes
+#                         from the last staged event)
 #   -h, --help            print this help
 #
 # Files in the state directory, mode 0600:
@@ -41,12 +52,19 @@
 #   DB.COLL.capture.pid    pid of the running cdc-capture
 #   DB.COLL.capture.log    its log: tail -f it to watch events and lag
 #   DB.COLL.lock           held while init_migration.sh works on DB.COLL
+#   DB.COLL.dump-pending   there from the probe until the dump is complete:
+#                          what phase 1 still needs is the dump (--resume-dump)
 #
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
-# Exit status: 0 started; 64 usage; 73 a capture runs or a token exists
-# (see --force / --resume-capture); otherwise the failing program's status.
+# Exit status: 0 started (--stop-capture: capture no longer runs); 64
+# usage; 66 --resume-capture/--resume-dump without a token file,
+# --stop-capture with no capture running, nothing to dump; 73 a capture
+# runs, a token exists or the dump is complete (the message names the
+# command to use: --resume-dump, --resume-capture or --force); 75 a
+# capture that not even SIGKILL stopped; otherwise the failing program's
+# status.
 
 set -euo pipefail
 
@@ -69,15 +87,102 @@ capture_pid() {
 	printf '%s\n' "$pid"
 }
 
-# stop_capture PID: SIGTERM, then wait up to 60 s for the batch to finish.
-stop_capture() {
-	local pid="$1" i
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 600; i++)); do
+# capture_gone_within SECONDS: wait until no capture of the collection runs.
+capture_gone_within() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
 		[[ -n "$(capture_pid)" ]] || return 0
 		sleep 0.1
 	done
-	die 75 "cdc-capture (pid $pid) did not stop within 60 s; see $log_file"
+	return 1
+}
+
+# stop_capture PID: SIGTERM; capture finishes its batch, saves its position
+# and exits, or, when a server does not answer, exits 75 after 5 s without
+# saving it (docs/DESIGN.md, "Signals and stopping"). One still running
+# after 10 s is killed: kill -9 is safe at any moment. Says on stderr when
+# the position could not be saved.
+stop_capture() {
+	local pid="$1" log_size
+	log_size="$(wc -c <"$log_file" 2>/dev/null || echo 0)"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	if ! capture_gone_within 10; then
+		printf '%s: cdc-capture (pid %s) did not exit within 10 s of SIGTERM: killing it' \
+			"$prog" "$pid" >&2
+		printf ' (safe: a restart resumes from the last staged event)\n' >&2
+		kill -KILL "$pid" 2>/dev/null || true
+		capture_gone_within 5 || die 75 "cdc-capture (pid $pid) did not stop even after" \
+			"SIGKILL; see $log_file"
+	elif tail -c +"$((log_size + 1))" "$log_file" 2>/dev/null |
+		grep -q 'exiting now: nothing is lost'; then
+		printf '%s: cdc-capture (pid %s) could not save its position: a server did not' \
+			"$prog" "$pid" >&2
+		printf ' answer within 5 s (see %s); nothing is lost, a restart resumes from the' \
+			"$log_file" >&2
+		printf ' last staged event\n' >&2
+	fi
+}
+
+# query_escape NAME: NAME as mongodump escapes it in file names
+# (docs/DESIGN.md, "Dump format"): letters, digits and -_.~ stay, a space
+# is +, any other byte %XX.
+query_escape() {
+	local LC_ALL=C name="$1" out="" c hex i
+	for ((i = 0; i < ${#name}; i++)); do
+		c="${name:i:1}"
+		case "$c" in
+		[A-Za-z0-9._~-]) out+="$c" ;;
+		' ') out+=+ ;;
+		*) printf -v hex '%%%02X' "'$c"; out+="$hex" ;;
+		esac
+	done
+	printf '%s\n' "$out"
+}
+
+# dump_complete: a dump of the collection is published in the dump
+# directory (its metadata file, the last one a dump publishes, is there).
+dump_complete() {
+	local base
+	base="$dump_dir/$db/$(query_escape "$coll").metadata.json"
+	[[ -f "$base" || -f "$base.gz" ]]
+}
+
+# run_dump: dump-wrap dump into the dump directory while capture runs; on
+# a failure, exits with dump-wrap's status saying how to finish the dump.
+# Nothing to dump (66) at init: the capture just started and the token go.
+run_dump() {
+	local status=0
+	printf '== %s: dump to %s (dump-wrap dump) while capture stages changes\n' "$ns" "$dump_dir"
+	"$dump_bin" dump --db "$db" --coll "$coll" --out "$dump_dir" || status=$?
+	if ((status == 66)) && [[ "$mode" == init ]]; then
+		# Nothing to migrate: the capture just started is of no use.
+		stop_capture "$capture_started"
+		rm -f "$pid_file" "$token_file" "$dump_pending_file"
+		die 66 "dump-wrap found nothing to dump for '$ns'; stopped the capture" \
+			"started for it; check the database and collection names"
+	elif ((status != 0)); then
+		die "$status" "dump-wrap dump failed (status $status); cdc-capture keeps running" \
+			"(pid $capture_started). Once the cause is fixed, finish the dump with:" \
+			"$resume_dump_cmd"
+	elif ! dump_complete; then
+		# A dump-wrap stopped by a signal ends well, but publishes nothing.
+		die 75 "dump-wrap dump ended before the dump of '$ns' was complete (stopped by a" \
+			"signal?); cdc-capture keeps running (pid $capture_started). Finish the" \
+			"dump with: $resume_dump_cmd"
+	fi
+	rm -f "$dump_pending_file"
+}
+
+# print_done: what runs now and the commands that come next.
+print_done() {
+	cat <<EOF
+== $ns: phase 1 done
+started:  cdc-capture pid $capture_started (pid file $pid_file)
+watch:    tail -f $log_file
+restart:  $restart_cmd
+stop:     $prog --stop-capture --state-dir $(printf '%q' "$state_dir") $(printf '%q %q' "$db" "$coll")
+next:     sync_migration.sh $( ((no_dump)) && printf -- '--no-restore ' )$( [[ -z "$staging_coll" ]] || printf -- '--staging-coll %q ' "$staging_coll")--dump-dir $(printf '%q' "$dump_dir") - $(printf '%q %q' "$db" "$coll")   (with TARGET_URI set)
+EOF
 }
 
 # start_capture: start cdc-capture in its own session, detached, logging to
@@ -101,7 +206,8 @@ start_capture() {
 			rm -f "$pid_file"
 			tail -n 5 "$log_file" >&2 || true
 			die "$((status == 0 ? 70 : status))" \
-				"cdc-capture exited at once (status $status); see $log_file"
+				"cdc-capture exited at once (status $status); see $log_file." \
+				"Once the cause is fixed, $next_if_capture_fails"
 		fi
 		sleep 0.1
 	done
@@ -132,6 +238,7 @@ while (($# > 0)); do
 	--no-dump) no_dump=1; shift ;;
 	--force) force=1; shift ;;
 	--resume-capture) mode=resume; shift ;;
+	--resume-dump) mode=resume-dump; shift ;;
 	--stop-capture) mode=stop; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
@@ -150,6 +257,10 @@ case "$full_document" in
 esac
 [[ -n "$state_dir" ]] || usage_error "--state-dir must not be empty"
 [[ -n "$dump_dir" ]] || usage_error "--dump-dir must not be empty"
+if [[ "$mode" == resume-dump ]] && ((no_dump || force)); then
+	usage_error "--resume-dump finishes the dump of the running migration: it takes" \
+		"neither --no-dump nor --force"
+fi
 
 if [[ "$mode" == stop ]]; then
 	(($# == 2)) || usage_error "expected DB COLL, got $# arguments"
@@ -170,6 +281,7 @@ mkdir -p "$state_dir"
 ns="$db.$coll"
 token_file="$state_dir/$ns.token"
 pid_file="$state_dir/$ns.capture.pid"
+dump_pending_file="$state_dir/$ns.dump-pending"
 log_file="$state_dir/$ns.capture.log"
 staging_args=()
 [[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
@@ -195,6 +307,16 @@ capture_bin="$(find_bin cdc-capture)"
 restart_cmd="$prog --resume-capture --state-dir $(printf '%q' "$state_dir")"
 [[ -z "$staging_coll" ]] || restart_cmd+=" --staging-coll $(printf '%q' "$staging_coll")"
 restart_cmd+=" - - $(printf '%q %q' "$db" "$coll")   (with SOURCE_URI and TARGET_URI set)"
+# What to type to finish a dump that did not complete.
+resume_dump_cmd="$prog --resume-dump --state-dir $(printf '%q' "$state_dir")"
+resume_dump_cmd+=" --dump-dir $(printf '%q' "$dump_dir")"
+[[ -z "$staging_coll" ]] || resume_dump_cmd+=" --staging-coll $(printf '%q' "$staging_coll")"
+resume_dump_cmd+=" - - $(printf '%q %q' "$db" "$coll")   (with SOURCE_URI and TARGET_URI set)"
+if [[ "$mode" == resume ]] || ((no_dump)); then
+	next_if_capture_fails="restart it with: $restart_cmd"
+else
+	next_if_capture_fails="finish phase 1 with: $resume_dump_cmd"
+fi
 
 if [[ "$mode" == resume ]]; then
 	if [[ -n "$running" ]]; then
@@ -208,6 +330,43 @@ if [[ "$mode" == resume ]]; then
 	printf 'restarted cdc-capture of %s: pid %s\n' "$ns" "$capture_started"
 	printf '  watch:   tail -f %s\n' "$log_file"
 	exit 0
+fi
+
+if [[ "$mode" == resume-dump ]]; then
+	[[ -f "$token_file" ]] || die 66 "no token file '$token_file': '$ns' was never" \
+		"started here; start it with $prog SOURCE_URI TARGET_URI $db $coll" \
+		"(or give the right --state-dir)"
+	if [[ ! -f "$dump_pending_file" ]] && dump_complete; then
+		die 73 "the dump of '$ns' in '$dump_dir' is complete: nothing to do; the next" \
+			"step is sync_migration.sh. To replace that dump (a restore refused it)," \
+			"remove it first: rm $(printf '%q' "$dump_dir/$db/$(query_escape "$coll")").*"
+	fi
+	dump_bin="$(find_bin dump-wrap)"
+	if [[ -n "$running" ]]; then
+		capture_started="$running"
+		printf 'cdc-capture of %s keeps running (pid %s): no new token, no new capture\n' \
+			"$ns" "$running"
+	else
+		printf '== %s: restart the change capture (cdc-capture, in the background)\n' "$ns"
+		start_capture
+		printf 'restarted cdc-capture of %s: pid %s\n' "$ns" "$capture_started"
+	fi
+	run_dump
+	print_done
+	exit 0
+fi
+
+# A phase 1 stopped after the probe (target unreachable, dump failed or
+# interrupted) needs its dump, not a restart or a new start.
+if [[ -f "$token_file" && -f "$dump_pending_file" ]] && ((!force)); then
+	if [[ -n "$running" ]]; then
+		what="its capture runs (pid $running)"
+	else
+		what="its capture is not running either (--resume-dump restarts it first)"
+	fi
+	die 73 "'$ns' was started before but its dump did not complete; $what." \
+		"Nothing was changed. Finish phase 1 with: $resume_dump_cmd. To start" \
+		"'$ns' over instead, see --force"
 fi
 
 if [[ -n "$running" ]]; then
@@ -237,6 +396,13 @@ probe_bin="$(find_bin token-probe)"
 dump_bin=""
 ((no_dump)) || dump_bin="$(find_bin dump-wrap)"
 
+# Until the dump is complete, a rerun knows the dump is what is missing
+# (a dump left in the dump directory by an older run does not count).
+if ((no_dump)); then
+	rm -f "$dump_pending_file"
+else
+	: >"$dump_pending_file"
+fi
 printf '== %s: resume token (token-probe --method %s)\n' "$ns" "$probe_method"
 status=0
 "$probe_bin" --db "$db" --coll "$coll" --state-dir "$state_dir" \
@@ -247,28 +413,5 @@ printf '== %s: change capture (cdc-capture, in the background)\n' "$ns"
 start_capture
 printf 'cdc-capture of %s is running: pid %s, log %s\n' "$ns" "$capture_started" "$log_file"
 
-if ((!no_dump)); then
-	printf '== %s: dump to %s (dump-wrap dump) while capture stages changes\n' "$ns" "$dump_dir"
-	status=0
-	"$dump_bin" dump --db "$db" --coll "$coll" --out "$dump_dir" || status=$?
-	if ((status == 66)); then
-		# Nothing to migrate: the capture just started is of no use.
-		stop_capture "$capture_started"
-		rm -f "$pid_file" "$token_file"
-		die 66 "dump-wrap found nothing to dump for '$ns'; stopped the capture" \
-			"started for it; check the database and collection names"
-	elif ((status != 0)); then
-		die "$status" "dump-wrap dump failed (status $status); cdc-capture keeps running" \
-			"(pid $capture_started). Dump again with: SOURCE_URI=... $dump_bin dump" \
-			"--db $db --coll $coll --out $dump_dir"
-	fi
-fi
-
-cat <<EOF
-== $ns: phase 1 done
-started:  cdc-capture pid $capture_started (pid file $pid_file)
-watch:    tail -f $log_file
-restart:  $restart_cmd
-stop:     $prog --stop-capture --state-dir $(printf '%q' "$state_dir") $(printf '%q %q' "$db" "$coll")
-next:     sync_migration.sh $( ((no_dump)) && printf -- '--no-restore ' )$( [[ -z "$staging_coll" ]] || printf -- '--staging-coll %q ' "$staging_coll")--dump-dir $(printf '%q' "$dump_dir") - $(printf '%q %q' "$db" "$coll")   (with TARGET_URI set)
-EOF
+((no_dump)) || run_dump
+print_done

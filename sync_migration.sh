@@ -13,6 +13,11 @@
 # Killed at any point, run the same command again: it picks up where it
 # stopped.
 #
+# SIGINT/SIGTERM (Ctrl-C) stop it: the running program finishes its batch
+# and saves its position, or, when the target does not answer, exits after
+# 5 s without saving it (nothing is lost); a program still running 10 s
+# after the signal is killed. No further step starts.
+#
 # TARGET_URI (and the --verify SOURCE_URI) given as - is read from the
 # environment variable of that name; the programs get the URIs through their
 # environment, never their argv.
@@ -23,6 +28,9 @@
 #                         on the source first)
 #   --verify SOURCE_URI   after a successful --drain, compare source and
 #                         target with cdc-verify (exit 1 when they differ)
+#   --max-wait S          with --drain: give up (exit 75) when the drain has
+#                         not completed after S seconds (cdc-replay
+#                         --max-wait; default: wait for ever)
 #   --to-db DB2           target database (default: DB)
 #   --to-coll COLL2       target collection (default: COLL)
 #   --workers N           parallel replay workers (cdc-replay --workers)
@@ -41,10 +49,15 @@
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
-# Exit status: that of the program that stopped it: cdc-replay's (0 drained
-# or stopped by a signal, 4 DDL event, 65 unique-key conflict...), or
-# cdc-verify's with --verify (0 equal, 1 different); 64 usage; 73 another
-# sync_migration.sh works on DB.COLL.
+# Exit status: 0 with --drain only once drained (and, with --verify, found
+# equal); without --drain, also after SIGINT/SIGTERM. 1 --verify found
+# differences. 75 --drain or --verify did not complete: a signal stopped
+# it first (with --verify: the target was NOT verified, so never repoint
+# on this run's behalf), --max-wait passed, or the target did not let the
+# stop finish in time; run the same command again. Otherwise the status of
+# the program that stopped it: cdc-replay's (4 DDL event, 65 unique-key
+# conflict...), or cdc-verify's; 64 usage; 73 another sync_migration.sh
+# works on DB.COLL.
 
 set -euo pipefail
 
@@ -54,7 +67,8 @@ driver_lib="$(dirname "${BASH_SOURCE[0]}")/lib/driver.sh"
 . "$driver_lib"
 
 # SIGINT/SIGTERM: passed on to the running program, which finishes its batch
-# and saves its position; no further step starts.
+# and saves its position, or exits 75 after 5 s when a server does not
+# answer (docs/DESIGN.md, "Signals and stopping"); no further step starts.
 child_pid=""
 stop_requested=0
 on_signal() {
@@ -63,32 +77,62 @@ on_signal() {
 }
 trap on_signal INT TERM
 
+# The status after a stop request: 0 when the stop is how this run ends
+# (following), 75 when it was to complete something (--drain, --verify).
+stopped_status() {
+	((drain || verify)) && echo 75 || echo 0
+}
+
+# child_running: the program run_child started has not exited. (bash's own
+# job table: no ps, no pid that could be another process's by now.)
+child_running() {
+	local pid
+	for pid in $(jobs -rp); do
+		[[ "$pid" != "$child_pid" ]] || return 0
+	done
+	return 1
+}
+
 # run_child PROGRAM ARGS...: run in the foreground (see on_signal); sets
-# child_status. A stop requested before it starts exits 0 at once.
+# child_status. A stop requested before it starts exits at once
+# (stopped_status). A program still running 10 s after the stop request
+# is killed (kill -9 is safe at any moment) and counts as 75, as does one
+# that a signal ended.
 run_child() {
+	local name="${1##*/}" deadline
 	if ((stop_requested)); then
-		printf '%s: stopped by a signal before %s started\n' "$prog" "${1##*/}" >&2
-		exit 0
+		printf '%s: stopped by a signal before %s started\n' "$prog" "$name" >&2
+		exit "$(stopped_status)"
 	fi
 	"$@" &
 	child_pid=$!
 	# A signal that came between the check above and now.
 	((!stop_requested)) || kill -TERM "$child_pid" 2>/dev/null || true
-	child_status=0
-	# wait returns early (> 128) when a trapped signal arrives: wait again.
-	while :; do
-		wait "$child_pid" && child_status=0 || child_status=$?
-		kill -0 "$child_pid" 2>/dev/null || break
+	# wait returns early (> 128) when a trapped signal arrives: wait again,
+	# until the stop request's deadline.
+	while child_running && ((!stop_requested)); do
+		wait "$child_pid" || true
 	done
-	# The last wait may have been cut short by the trapped signal just as
-	# the child exited (status 143 of the wait, not of the child): bash
-	# keeps the child's own status, so ask for it once more.
+	deadline=$((SECONDS + 10))
+	while child_running && ((SECONDS < deadline)); do
+		sleep 0.1
+	done
+	if child_running; then
+		printf '%s: %s did not exit within 10 s of the stop request: killing it' \
+			"$prog" "$name" >&2
+		printf ' (safe: the same command resumes from the last saved position)\n' >&2
+		kill -KILL "$child_pid" 2>/dev/null || true
+	fi
+	# bash keeps the child's own status, also when an earlier wait was cut
+	# short by the trapped signal: ask for it once more.
 	wait "$child_pid" && child_status=0 || child_status=$?
 	child_pid=""
+	((!stop_requested || child_status <= 128)) || child_status=75
 }
 
 drain=0
 verify=0
+max_wait=""
 source_arg=""
 to_db=""
 to_coll=""
@@ -103,6 +147,8 @@ while (($# > 0)); do
 	--drain) drain=1; shift ;;
 	--verify) (($# > 1)) || usage_error "$1 needs a value"; verify=1; source_arg="$2"; shift 2 ;;
 	--verify=*) verify=1; source_arg="${1#*=}"; shift ;;
+	--max-wait) (($# > 1)) || usage_error "$1 needs a value"; max_wait="$2"; shift 2 ;;
+	--max-wait=*) max_wait="${1#*=}"; shift ;;
 	--to-db) (($# > 1)) || usage_error "$1 needs a value"; to_db="$2"; shift 2 ;;
 	--to-db=*) to_db="${1#*=}"; shift ;;
 	--to-coll) (($# > 1)) || usage_error "$1 needs a value"; to_coll="$2"; shift 2 ;;
@@ -137,6 +183,11 @@ check_ns "$db" "$coll"
 if [[ -n "$workers" && ! "$workers" =~ ^[1-9][0-9]*$ ]]; then
 	usage_error "invalid value '$workers' for --workers: expected a positive integer"
 fi
+if [[ -n "$max_wait" ]]; then
+	((drain)) || usage_error "--max-wait needs --drain"
+	[[ "$max_wait" =~ ^[0-9]+$ ]] || usage_error "invalid value '$max_wait' for" \
+		"--max-wait: expected a number of seconds"
+fi
 [[ -n "$state_dir" ]] || usage_error "--state-dir must not be empty"
 trace_if_debug
 
@@ -166,6 +217,10 @@ else
 		"$ns" "$dump_dir" "$target_ns"
 	run_child "$dump_bin" restore --db "$db" --coll "$coll" --in "$dump_dir" \
 		"${target_args[@]}" "${staging_args[@]}" --once --defer-constraints
+	if ((child_status == 75 && stop_requested)); then
+		die 75 "stopped by a signal before the restore completed; run the same command" \
+			"again (the restore starts over)"
+	fi
 	((child_status == 0)) || die "$child_status" "dump-wrap restore failed (status" \
 		"$child_status); fix the cause and run the same command again"
 fi
@@ -174,15 +229,29 @@ printf '== %s: replay into %s%s\n' "$ns" "$target_ns" "$( ((drain)) && printf ' 
 replay_args=(--db "$db" --coll "$coll" "${target_args[@]}" "${staging_args[@]}")
 [[ -z "$workers" ]] || replay_args+=(--workers "$workers")
 ((!drain)) || replay_args+=(--drain)
+[[ -z "$max_wait" ]] || replay_args+=(--max-wait "$max_wait")
 run_child "$replay_bin" "${replay_args[@]}"
 if ((child_status != 0)); then
 	printf '%s: cdc-replay stopped with status %s; run the same command again to continue\n' \
 		"$prog" "$child_status" >&2
 	exit "$child_status"
 fi
+# Replay exits 0 when a signal stops it: drained or not, that is not done.
+if ((stop_requested && (drain || verify))); then
+	printf '%s: stopped by a signal before the drain%s completed: %s; run the same' \
+		"$prog" "$( ((verify)) && printf ' and the verify')" \
+		"$( ((verify)) && printf 'the target is NOT verified' || printf 'it may not be drained')" >&2
+	printf ' command again\n' >&2
+	exit 75
+fi
 
 if ((verify)); then
 	printf '== %s: verify source %s against target %s\n' "$ns" "$ns" "$target_ns"
 	run_child "$verify_bin" --db "$db" --coll "$coll" "${target_args[@]}"
+	if ((stop_requested && child_status != 0 && child_status != 1)); then
+		printf '%s: stopped by a signal before cdc-verify completed: the target is NOT' "$prog" >&2
+		printf ' verified; run the same command again\n' >&2
+		exit 75
+	fi
 	exit "$child_status"
 fi

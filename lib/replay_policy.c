@@ -4,7 +4,7 @@
 #include <string.h>
 
 replay_drain_t
-replay_drain_decide(const checkpoint_t *cp, bool found, int64_t drain_start_ms)
+replay_drain_decide(const checkpoint_t *cp, bool found, int64_t drain_start_ms, int64_t now_ms)
 {
 	bool behind;
 
@@ -20,7 +20,21 @@ replay_drain_decide(const checkpoint_t *cp, bool found, int64_t drain_start_ms)
 		return REPLAY_DRAIN_HISTORY_LOST;
 	if (cp->state[0] && strcmp(cp->state, CHECKPOINT_STATE_RUNNING) != 0)
 		return REPLAY_DRAIN_PAUSED;
+	if (cp->heartbeat_ms > 0 && now_ms - cp->heartbeat_ms > REPLAY_CAPTURE_SILENT_MS)
+		return REPLAY_DRAIN_SILENT;
 	return REPLAY_DRAIN_BEHIND;
+}
+
+bool
+replay_drain_warn_due(int64_t last_ms, int64_t now_ms)
+{
+	return last_ms == 0 || now_ms - last_ms >= REPLAY_DRAIN_WARN_EVERY_MS;
+}
+
+bool
+replay_drain_out_of_time(int64_t started_ms, int64_t now_ms, int64_t max_wait_s)
+{
+	return max_wait_s > 0 && now_ms - started_ms >= max_wait_s * 1000;
 }
 
 replay_unique_t

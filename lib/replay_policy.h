@@ -29,21 +29,54 @@ typedef enum replay_drain {
 	/* ... and capture is not running (its state is not "running"): wait
 	 * for it to run again. */
 	REPLAY_DRAIN_PAUSED,
+	/* ... and its state says "running", but its heartbeat is older than
+	 * REPLAY_CAPTURE_SILENT_MS: capture died without a word (kill -9, its
+	 * host down); wait for it to run again. */
+	REPLAY_DRAIN_SILENT,
 	/* ... and capture lost its resume point: --drain cannot complete. */
 	REPLAY_DRAIN_HISTORY_LOST,
 } replay_drain_t;
 
 /*
+ * A live capture writes its checkpoint at least once a second (after every
+ * staged batch or empty getMore once a second has passed, docs/DESIGN.md,
+ * "Meta documents"); fifteen missed heartbeats leave room for its retries
+ * (at most 5 s apart) and say it is not running, whatever its state says.
+ */
+#define REPLAY_CAPTURE_SILENT_MS 15000
+
+/* While --drain waits for a capture that does not run, its warning comes
+ * at once, then again this often. */
+#define REPLAY_DRAIN_WARN_EVERY_MS 60000
+
+/*
  * The drain decision. cp (read with found) is capture's checkpoint;
- * drain_start_ms the wall clock when replay began. Capture is past the
+ * drain_start_ms the wall clock when replay began, now_ms the wall clock
+ * now (capture's heartbeatAt is a wall clock reading too). Capture is past the
  * drain start when its clusterTime (the source time it has read up to,
  * which an idle stream's postBatchResumeToken keeps advancing) is at or
  * past drain_start_ms; heartbeatAt alone proves only that capture is alive
  * (it is written while capture works through a backlog too), so it counts
  * only for a checkpoint without a clusterTime (then it must be past the
- * start). cp may be NULL when found is false.
+ * start). A capture behind the start whose checkpoint says "running" but
+ * whose heartbeat is older than REPLAY_CAPTURE_SILENT_MS at now_ms is
+ * REPLAY_DRAIN_SILENT. cp may be NULL when found is false.
  */
-replay_drain_t replay_drain_decide(const checkpoint_t *cp, bool found, int64_t drain_start_ms);
+replay_drain_t replay_drain_decide(const checkpoint_t *cp, bool found, int64_t drain_start_ms,
+				   int64_t now_ms);
+
+/*
+ * Whether a warning that --drain waits for capture is due at now_ms, the
+ * last one having come at last_ms (0: none yet; both on one clock): the
+ * first at once, then every REPLAY_DRAIN_WARN_EVERY_MS.
+ */
+bool replay_drain_warn_due(int64_t last_ms, int64_t now_ms);
+
+/*
+ * Whether --drain has used up --max-wait: max_wait_s seconds (0: no limit)
+ * have passed between started_ms and now_ms (one clock).
+ */
+bool replay_drain_out_of_time(int64_t started_ms, int64_t now_ms, int64_t max_wait_s);
 
 /* Whether the deferred unique indexes may be built now. */
 typedef enum replay_unique {

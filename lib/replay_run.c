@@ -64,7 +64,9 @@ typedef struct replay_loop {
 	int64_t drain_start_ms; /* clock_wall_ms() when the run began */
 	long idle_ms;
 	bool unique_waiting_logged;
-	bool drain_warned;
+	bool drain_warned;            /* the missing checkpoint was told */
+	int64_t drain_warned_ms;      /* clock_mono_ms() of the last "capture does not run" */
+	bool drain_waits_for_capture; /* the last drain check found capture behind the start */
 } replay_loop_t;
 
 /* How one turn of the loop ended. */
@@ -364,21 +366,45 @@ stop_event(replay_loop_t *loop, bson_error_t *error)
 	return STEP_FAIL;
 }
 
-/* Warns once that --drain waits, in the words of verdict. */
+/*
+ * Says that --drain waits, in the words of verdict: once for a missing
+ * checkpoint; for a capture that does not run at once, then every
+ * REPLAY_DRAIN_WARN_EVERY_MS, naming the command that restarts it.
+ */
 static void
-drain_warn_once(replay_loop_t *loop, replay_drain_t verdict, const checkpoint_t *cp)
+drain_warn(replay_loop_t *loop, replay_drain_t verdict, const checkpoint_t *cp)
 {
-	if (loop->drain_warned)
-		return;
-	loop->drain_warned = true;
-	if (verdict == REPLAY_DRAIN_NO_CAPTURE)
+	const replay_opts_t *o = loop->s->opts;
+	int64_t now = clock_mono_ms();
+	char restart[512];
+
+	if (verdict == REPLAY_DRAIN_NO_CAPTURE && !loop->drain_warned)
 		log_warn("no capture checkpoint for '%s' in '%s': capture never ran; --drain "
 			 "ends once nothing is pending",
 			 loop->s->ns, mongoc_collection_get_name(loop->s->meta));
-	else if (verdict == REPLAY_DRAIN_PAUSED)
+	loop->drain_warned = true;
+	if ((verdict != REPLAY_DRAIN_PAUSED && verdict != REPLAY_DRAIN_SILENT) ||
+	    !replay_drain_warn_due(loop->drain_warned_ms, now))
+		return;
+	loop->drain_warned_ms = now;
+	bson_snprintf(restart, sizeof restart,
+		      "restart it with: init_migration.sh --resume-capture --state-dir DIR%s%s - - "
+		      "%s %s (DIR: the --state-dir init_migration.sh was given; SOURCE_URI and "
+		      "TARGET_URI set)",
+		      strcmp(o->staging_coll, STAGING_DEFAULT_COLL) ? " --staging-coll " : "",
+		      strcmp(o->staging_coll, STAGING_DEFAULT_COLL) ? o->staging_coll : "", o->db,
+		      o->coll);
+	if (verdict == REPLAY_DRAIN_PAUSED)
 		log_warn("capture of '%s' is '%s' and its checkpoint predates the drain: --drain "
-			 "waits for capture to run again",
-			 loop->s->ns, cp->state);
+			 "waits for capture to run again; %s",
+			 loop->s->ns, cp->state, restart);
+	else
+		log_warn("capture of '%s' has not written its checkpoint for %" PRId64
+			 " s (its state says '%s'; a running capture writes it every second): "
+			 "capture is not running (killed, or its host is down), and --drain waits "
+			 "for it; %s",
+			 loop->s->ns, (clock_wall_ms() - cp->heartbeat_ms) / 1000,
+			 cp->state[0] ? cp->state : CHECKPOINT_STATE_RUNNING, restart);
 }
 
 /* Sets *done when --drain is complete (replay_drain_decide, then nothing
@@ -398,9 +424,11 @@ drain_complete(replay_loop_t *loop, bool *done, bson_error_t *error)
 		checkpoint_cleanup(&cp);
 		return false;
 	}
-	verdict = replay_drain_decide(&cp, found, loop->drain_start_ms);
+	verdict = replay_drain_decide(&cp, found, loop->drain_start_ms, clock_wall_ms());
 	if (verdict != REPLAY_DRAIN_CAUGHT_UP)
-		drain_warn_once(loop, verdict, &cp);
+		drain_warn(loop, verdict, &cp);
+	loop->drain_waits_for_capture =
+		verdict != REPLAY_DRAIN_CAUGHT_UP && verdict != REPLAY_DRAIN_NO_CAPTURE;
 	checkpoint_cleanup(&cp);
 	if (verdict == REPLAY_DRAIN_HISTORY_LOST) {
 		csm_error_set(error, CSM_EXIT_HISTORY_LOST,
@@ -409,7 +437,7 @@ drain_complete(replay_loop_t *loop, bool *done, bson_error_t *error)
 			      loop->s->ns);
 		return false;
 	}
-	if (verdict == REPLAY_DRAIN_BEHIND || verdict == REPLAY_DRAIN_PAUSED)
+	if (loop->drain_waits_for_capture)
 		return true;
 	if (!count_pending(loop->s, 1, &pending, error))
 		return false;
@@ -432,6 +460,22 @@ finish_drain(replay_loop_t *loop, bson_error_t *error)
 				  error);
 	log_info("drained '%s': nothing pending and capture is past the drain start", s->ns);
 	return STEP_STOP;
+}
+
+/* --max-wait has passed before the drain completed: 75, saying what it
+ * waited for. */
+static step_t
+drain_out_of_time(replay_loop_t *loop, bson_error_t *error)
+{
+	csm_error_set(error, CSM_EXIT_TEMPFAIL,
+		      "--drain of '%s' did not complete within --max-wait %" PRId64
+		      " s (waiting for %s); every applied batch is marked done: run the same "
+		      "command again to go on",
+		      loop->s->ns, loop->s->opts->max_wait,
+		      loop->drain_waits_for_capture
+			      ? "capture to read the source past the drain start"
+			      : "the pending events to be applied");
+	return STEP_FAIL;
 }
 
 /* Caught up: wait for capture, without busy looping. */
@@ -458,6 +502,9 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 		log_info("stop requested: every applied batch is marked done");
 		return STEP_STOP;
 	}
+	if (s->opts->drain &&
+	    replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(), s->opts->max_wait))
+		return drain_out_of_time(loop, error);
 	if (progress_due(&loop->progress))
 		emit_status(loop, false);
 	if (!replay_batch_read(s->staging, s->ns, s->opts->batch_size, REPLAY_MAX_BATCH_BYTES,

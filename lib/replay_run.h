@@ -24,6 +24,7 @@ typedef struct replay_opts {
 	int64_t workers;          /* parallel lanes per batch */
 	int64_t status_interval;  /* seconds between status lines; 0: none */
 	bool drain;               /* end once capture is past the start and nothing is pending */
+	int64_t max_wait;         /* --drain: seconds before it gives up (75); 0: no limit */
 } replay_opts_t;
 
 typedef struct replay_session replay_session_t;
@@ -45,7 +46,8 @@ void replay_session_close(replay_session_t *session);
  * --drain) the end of the drain, then writes the final status line.
  * Returns the exit code: 0 done or stopped, 3 capture lost its resume point
  * during --drain, 4 a drop/rename/dropDatabase/invalidate event, 65 a real
- * conflict or a corrupt staged event, 69 the target unreachable.
+ * conflict or a corrupt staged event, 69 the target unreachable, 75 --drain
+ * not complete within opts->max_wait seconds.
  */
 int replay_session_run(replay_session_t *session);
 

@@ -1,28 +1,116 @@
 /*
- * The stop flag (stop.h). Handlers are installed without SA_RESTART so a
- * blocking read or sleep in the main thread returns with EINTR at once.
+ * The stop flag and its deadline (stop.h). Handlers are installed without
+ * SA_RESTART so a blocking read or sleep in the main thread returns with
+ * EINTR at once. The deadline runs in a thread of its own, woken by the
+ * handler through a semaphore (sem_post is async-signal-safe), so the line
+ * it logs goes through the ordinary logger.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "exitcodes.h"
+#include "log.h"
 #include "stop.h"
 
 static volatile sig_atomic_t stop_flag;
+/* Set once the deadline thread waits on stop_sem. */
+static volatile sig_atomic_t stop_deadline_armed;
+static sem_t stop_sem;
 
 static void
 stop_on_signal(int sig)
 {
+	int saved_errno = errno;
+
 	(void)sig;
-	stop_flag = 1;
+	if (!stop_flag) {
+		stop_flag = 1;
+		if (stop_deadline_armed)
+			sem_post(&stop_sem);
+	}
+	errno = saved_errno;
+}
+
+/* The deadline's line could not be written in time either (stderr blocked):
+ * leave without it. */
+static void
+stop_on_alarm(int sig)
+{
+	(void)sig;
+	_exit(CSM_EXIT_TEMPFAIL);
+}
+
+/* Waits for the first stop request, then STOP_GRACE_S seconds, then ends
+ * the process: whatever was still running is safe to abandon (stop.h). */
+static void *
+stop_deadline_main(void *arg)
+{
+	struct timespec deadline;
+	struct sigaction sa;
+
+	(void)arg;
+	while (sem_wait(&stop_sem) != 0)
+		if (errno != EINTR)
+			return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += STOP_GRACE_S;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
+		;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = stop_on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(2);
+	log_warn("the server did not answer within %d s of the stop request; exiting now: "
+		 "nothing is lost, the next run resumes from the last saved position",
+		 STOP_GRACE_S);
+	_exit(CSM_EXIT_TEMPFAIL);
+	return NULL;
+}
+
+/* Starts the deadline thread with every signal blocked in it, so the stop
+ * signals reach the threads that do the work. */
+static void
+stop_start_deadline(void)
+{
+	pthread_t thread;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int rc;
+
+	if (sem_init(&stop_sem, 0, 0) != 0) {
+		log_warn("cannot arm the stop deadline: %s", strerror(errno));
+		return;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&thread, &attr, stop_deadline_main, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_warn("cannot arm the stop deadline: %s", strerror(rc));
+		return;
+	}
+	stop_deadline_armed = 1;
 }
 
 void
 stop_install_handlers(void)
 {
+	static bool installed;
 	struct sigaction sa;
 
+	if (installed)
+		return;
+	installed = true;
+	stop_start_deadline();
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = stop_on_signal;
 	sigemptyset(&sa.sa_mask);

@@ -31,6 +31,7 @@ teardown() {
 		cat "$BATS_TEST_TMPDIR/log" >&2 || true
 	fi
 	mlite_stop GONE
+	mlite_stop FROZEN
 }
 
 # replay_bg ARGS...: cdc-replay on $DB in the background, output in
@@ -308,6 +309,55 @@ e = rc.Events(db_name, "c")
 rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(1), fullDocument={"_id": 1})])'
 	run -0 replay --coll c --drain
 	[[ "$output" == *"no capture checkpoint for '$DB.c'"* ]]
+}
+
+@test "--drain while capture is dead (its checkpoint says running) warns naming --resume-capture; --max-wait ends it with 75" {
+	# Capture was killed -9 five minutes ago: its checkpoint still says
+	# running, its heartbeat stopped.
+	py '
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 11)])
+rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0, 10), heartbeat=rev.datetime.datetime.utcnow() - rev.datetime.timedelta(minutes=5))'
+	local started=$SECONDS
+	run -75 --separate-stderr replay --coll c --drain --max-wait 2
+	((SECONDS - started < 10))
+	echo "$stderr"
+	[[ "$stderr" == *"capture of '$DB.c' has not written its checkpoint for 30"?" s (its state says 'running'"* ]]
+	[[ "$stderr" == *"restart it with: init_migration.sh --resume-capture --state-dir DIR - - $DB c"* ]]
+	# Once, not at every poll.
+	[ "$(grep -c "has not written its checkpoint" <<<"$stderr")" -eq 1 ]
+	[[ "$stderr" == *"--drain of '$DB.c' did not complete within --max-wait 2 s (waiting for capture to read the source past the drain start)"* ]]
+	# What was staged is applied and marked, as at any other exit.
+	py 'rc.all_done(client, db_name, db_name + ".c"); assert client[db_name].c.count_documents({}) == 10'
+	run -64 --separate-stderr replay --coll c --max-wait 2
+	[[ "$stderr" == *"--max-wait needs --drain"* ]]
+}
+
+@test "a frozen target (SIGSTOP): SIGTERM ends replay within seconds with 75 saying nothing is lost; the same command then converges" {
+	needs_mlite
+	mlite_start FROZEN
+	export TARGET_URI="$FROZEN_URI"
+	pyrun "$FROZEN_URI" 'import replay_cases as rc, replay_events as rev
+e = rc.Events(db_name, "c")
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 101)])'
+	replay_bg --coll c --status-interval 0
+	wait_until 20 pyrun "$FROZEN_URI" 'import replay_cases as rc; rc.all_done(client, db_name, db_name + ".c")'
+	mlite_freeze FROZEN
+	local started=$SECONDS
+	kill -TERM "$REPLAY_PID"
+	replay_wait_exit 20
+	cat "$BATS_TEST_TMPDIR/log"
+	((status == 75))
+	((SECONDS - started <= 10))
+	grep -q "the server did not answer within 5 s of the stop request; exiting now: nothing is lost, the next run resumes from the last saved position" "$BATS_TEST_TMPDIR/log"
+	mlite_thaw FROZEN
+	pyrun "$FROZEN_URI" 'import replay_cases as rc, replay_events as rev
+e = rc.Events(db_name, "c", t=rc.T0 + 1)
+rev.stage(client, db_name, db_name + ".c", [e.ev("delete", rc.k(i)) for i in range(1, 51)])'
+	run -0 replay --coll c --drain
+	pyrun "$FROZEN_URI" 'import replay_cases as rc
+rc.all_done(client, db_name, db_name + ".c")
+assert sorted(d["_id"] for d in client[db_name].c.find()) == list(range(51, 101))'
 }
 
 @test "SIGTERM finishes the batch in flight, marks it and exits 0" {

@@ -19,6 +19,12 @@ setup() {
 }
 
 teardown() {
+	mlite_stop FROZEN
+	# What sync_bg started, as driver_teardown does for SYNC_PIDS.
+	if [[ -n "${SYNC_PID:-}" ]]; then
+		kill -TERM "$SYNC_PID" 2>/dev/null || true
+		wait "$SYNC_PID" 2>/dev/null || true
+	fi
 	driver_teardown
 	mlite_stop ASRC
 	mlite_stop ADST
@@ -366,4 +372,199 @@ c.insert_one({"_id": "new"})'
 	run -0 --separate-stderr "$SYNC" --no-restore --drain --verify - - "$DB" c
 	[[ "$output" == *"result: equal"* ]]
 	pyrun "$DST_URI" 'assert client[db_name].c.find_one({"_id": 1}) is None'
+}
+
+# sync_bg ARGS...: sync_migration.sh in the background, its output in
+# $BATS_TEST_TMPDIR/sync.log, its pid in SYNC_PID (stopped by teardown).
+sync_bg() {
+	"$SYNC" "$@" >"$BATS_TEST_TMPDIR/sync.log" 2>&1 3>&- &
+	SYNC_PID=$!
+}
+
+# sync_bg_status SECONDS: wait that long at most for the background sync
+# to end; its exit status in status (the test fails if it does not end).
+sync_bg_status() {
+	wait_until "$1" gone "$SYNC_PID"
+	status=0
+	wait "$SYNC_PID" || status=$?
+	SYNC_PID=""
+	cat "$BATS_TEST_TMPDIR/sync.log"
+}
+
+# frozen_target: the test's own target server FROZEN, for mlite_freeze.
+frozen_target() {
+	mlite_start FROZEN
+	export TARGET_URI="$FROZEN_URI"
+}
+
+# staged_ids IDS...: each of the source _ids IDS is staged exactly once.
+staged_ids() {
+	pyrun "$TARGET_URI" '
+for i in sys.argv[1:]:
+    n = client[db_name].cdc.count_documents({"ns": db_name + ".c", "event.documentKey._id": i})
+    assert n == 1, (i, n)' "$@"
+}
+
+@test "sync --drain --verify stopped by a signal before verify ran exits 75 saying the target is not verified; --drain alone too" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	# A stopped capture: --drain waits for it, so the signal comes first.
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	sync_bg --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	wait_until 30 grep -q "waits for capture to run again" "$BATS_TEST_TMPDIR/sync.log"
+	kill -TERM "$SYNC_PID"
+	sync_bg_status 20
+	((status == 75))
+	grep -q "stopped by a signal before the drain and the verify completed: the target is NOT verified; run the same command again" "$BATS_TEST_TMPDIR/sync.log"
+	run ! grep -q "== $DB.c: verify" "$BATS_TEST_TMPDIR/sync.log"
+	sync_bg --dump-dir "$DUMP" --drain - "$DB" c
+	wait_until 30 grep -q "waits for capture to run again" "$BATS_TEST_TMPDIR/sync.log"
+	kill -TERM "$SYNC_PID"
+	sync_bg_status 20
+	((status == 75))
+	grep -q "before the drain completed: it may not be drained" "$BATS_TEST_TMPDIR/sync.log"
+	run -0 "$SYNC" --help
+	[[ "$output" == *"75 --drain or --verify did not complete"* ]]
+}
+
+@test "sync --max-wait: a drain that cannot complete ends with 75 after S seconds; it needs --drain" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	local started=$SECONDS
+	run -75 --separate-stderr "$SYNC" --dump-dir "$DUMP" --drain --max-wait 2 --verify - - "$DB" c
+	((SECONDS - started < 20))
+	[[ "$stderr" == *"did not complete within --max-wait 2 s"* ]]
+	[[ "$output" != *"verify source"* ]]
+	run -64 --separate-stderr "$SYNC" --dump-dir "$DUMP" --max-wait 2 - "$DB" c
+	[[ "$stderr" == *"--max-wait needs --drain"* ]]
+}
+
+@test "a frozen target: init --stop-capture ends the capture within seconds, saying its position may not be saved; a restart loses nothing" {
+	needs_mlite
+	frozen_target
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	local pid
+	pid="$(cat "$STATE/$DB.c.capture.pid")"
+	wait_until 20 pyrun "$FROZEN_URI" '
+assert client[db_name].cdc_meta.find_one({"_id": "checkpoint:" + db_name + ".c"})'
+	mlite_freeze FROZEN
+	# Changes while the target does not answer: capture may read them, but
+	# cannot stage them.
+	pyrun "$SRC_URI" 'client[db_name].c.insert_many([{"_id": "frozen-%d" % i} for i in range(5)])'
+	local started=$SECONDS
+	run -0 --separate-stderr timeout 40 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	((SECONDS - started <= 15))
+	gone "$pid"
+	[[ "$stderr" == *"could not save its position: a server did not answer within 5 s"* ]]
+	grep -q "exiting now: nothing is lost, the next run resumes from the last saved position" \
+		"$STATE/$DB.c.capture.log"
+	mlite_thaw FROZEN
+	run -0 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "after"})'
+	wait_until 30 staged_ids after
+	staged_ids frozen-0 frozen-1 frozen-2 frozen-3 frozen-4 after
+}
+
+@test "a frozen target: SIGTERM ends sync and its replay within seconds with 75; the same command then converges" {
+	needs_mlite
+	frozen_target
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	sync_bg --state-dir "$STATE" --dump-dir "$DUMP" - "$DB" c
+	wait_until 30 grep -q "replaying" "$BATS_TEST_TMPDIR/sync.log"
+	mlite_freeze FROZEN
+	local started=$SECONDS
+	kill -TERM "$SYNC_PID"
+	sync_bg_status 20
+	((status == 75))
+	((SECONDS - started <= 15))
+	[ "$(pgrep -c -f "cdc-replay --db $DB ")" -eq 0 ]
+	grep -q "the server did not answer within 5 s of the stop request" "$BATS_TEST_TMPDIR/sync.log"
+	mlite_thaw FROZEN
+	pyrun "$SRC_URI" 'client[db_name].c.delete_one({"_id": 7})'
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "an init whose target was unreachable: the rerun names --resume-dump, which restarts capture from the same token and dumps" {
+	seed
+	TARGET_URI="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500" \
+		run -69 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$stderr" == *"finish phase 1 with: init_migration.sh --resume-dump"* ]]
+	[ -f "$STATE/$DB.c.token" ]
+	local token
+	token="$(cat "$STATE/$DB.c.token")"
+	pyrun "$SRC_URI" 'client[db_name].c.insert_many([{"_id": "later-%d" % i} for i in range(10)])'
+	run -73 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$stderr" == *"its dump did not complete"* ]]
+	[[ "$stderr" == *"Finish phase 1 with: init_migration.sh --resume-dump --state-dir $STATE --dump-dir $DUMP - - $DB c"* ]]
+	[ "$(cat "$STATE/$DB.c.token")" = "$token" ]
+	[ ! -e "$DUMP" ]
+	[ "$(file_mode "$STATE/$DB.c.dump-pending")" = 600 ]
+	run -0 --separate-stderr "$INIT" --resume-dump --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$output" != *"token-probe"* ]]
+	[[ "$output" == *"restarted cdc-capture"* ]]
+	[[ "$output" == *"phase 1 done"* ]]
+	capture_alive
+	grep -q "from the token file" "$STATE/$DB.c.capture.log"
+	[ ! -e "$STATE/$DB.c.dump-pending" ]
+	# The dump is complete now: nothing more to do.
+	run -73 --separate-stderr "$INIT" --resume-dump --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$stderr" == *"is complete: nothing to do"* ]]
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "an init interrupted during the dump: the rerun names --resume-dump, which dumps while the same capture runs on" {
+	needs_mlite
+	seed
+	# The dump's find waits 30 s (the probe and capture run no find).
+	pyrun "$SRC_URI" '
+client.admin.command("configureFailPoint", "failCommand", mode={"times": 1}, data={
+    "failCommands": ["find"], "blockConnection": True, "blockTimeMS": 30000})'
+	setsid "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c \
+		>"$BATS_TEST_TMPDIR/init.log" 2>&1 &
+	local init_pid=$!
+	wait_until 30 grep -q "dump-wrap dump" "$BATS_TEST_TMPDIR/init.log"
+	wait_until 10 pgrep -f "dump-wrap dump --db $DB "
+	kill -TERM -- "-$init_pid"
+	local status=0
+	wait "$init_pid" || status=$?
+	((status != 0))
+	capture_alive
+	local pid
+	pid="$(cat "$STATE/$DB.c.capture.pid")"
+	run -73 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$stderr" == *"its dump did not complete; its capture runs (pid $pid)"* ]]
+	[[ "$stderr" == *"--resume-dump"* ]]
+	pyrun "$SRC_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$SRC_URI" 'client[db_name].c.update_many({}, {"$set": {"during": 1}})'
+	run -0 --separate-stderr "$INIT" --resume-dump --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	[[ "$output" == *"keeps running (pid $pid)"* ]]
+	[ "$(cat "$STATE/$DB.c.capture.pid")" = "$pid" ]
+	alive "$pid"
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "a program that ignores the stop request is killed 10 s after it, and sync exits 75" {
+	# A stand-in cdc-replay that ignores SIGTERM (as one stuck in the
+	# kernel would) and never ends by itself.
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '#!/bin/sh\necho replaying\ntrap "" TERM\nexec sleep 120\n' >"$BATS_TEST_TMPDIR/bin/cdc-replay"
+	chmod +x "$BATS_TEST_TMPDIR/bin/cdc-replay"
+	CSM_BIN="$BATS_TEST_TMPDIR/bin" sync_bg --state-dir "$STATE" --no-restore - "$DB" c
+	wait_until 10 grep -q "^replaying" "$BATS_TEST_TMPDIR/sync.log"
+	local replay_pid
+	replay_pid="$(pgrep -f "sleep 120" -P "$SYNC_PID")"
+	local started=$SECONDS
+	kill -TERM "$SYNC_PID"
+	sync_bg_status 20
+	((status == 75))
+	((SECONDS - started >= 9 && SECONDS - started <= 15))
+	grep -q "cdc-replay did not exit within 10 s of the stop request: killing it" "$BATS_TEST_TMPDIR/sync.log"
+	gone "$replay_pid"
 }

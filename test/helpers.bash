@@ -86,12 +86,28 @@ mlite_end() {
 	local pid_var="${1}_PID"
 	local pid="${!pid_var:-}"
 	[[ -n "$pid" ]] || return 0
+	# A frozen server (mlite_freeze) takes its SIGTERM only once running.
+	kill -CONT "$pid" 2>/dev/null || true
 	kill -"$2" "$pid" 2>/dev/null || true
 	if [[ "$2" != KILL ]]; then
 		wait_until 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
 	export "${pid_var}="
+}
+
+# mlite_freeze NAME: SIGSTOP, returning once every thread of it is
+# stopped (the signal reaches a busy thread a moment after kill returns):
+# a server that accepts connections and requests but never answers.
+# mlite_thaw NAME: SIGCONT.
+mlite_freeze() {
+	local pid_var="${1}_PID"
+	kill -STOP "${!pid_var}"
+	wait_until 10 eval "! grep -qv '^[0-9]* (.*) [tT] ' /proc/${!pid_var}/task/*/stat"
+}
+mlite_thaw() {
+	local pid_var="${1}_PID"
+	kill -CONT "${!pid_var}"
 }
 
 # mlite_restart NAME: start again on the same port with the same options.

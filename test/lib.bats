@@ -236,3 +236,7 @@ assert warned and warned[0]["level"] == "warn" and warned[0]["prog"] == sys.argv
 @test "a target collection named like the staging collections is refused with 64 naming --staging-coll" {
 	unit test_names staging_collisions
 }
+
+@test "--drain tells a dead capture (running, heartbeat over 15 s old) from a busy one, warns once a minute, and --max-wait bounds it" {
+	unit test_replay drain_silent_capture drain_warn_cadence drain_max_wait
+}

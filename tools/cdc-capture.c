@@ -45,6 +45,7 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_UNAVAILABLE, "also when the source is not a replica set or sharded cluster"},
 	{CSM_EXIT_CANTCREAT, "another cdc-capture stages the same collection"},
 	{CSM_EXIT_IOERR, "the token file could not be written"},
+	{CSM_EXIT_TEMPFAIL, "a server did not let a stop finish within 5 s"},
 	{CSM_EXIT_NOPERM, NULL},
 };
 

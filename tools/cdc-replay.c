@@ -29,18 +29,20 @@ enum {
 	OPT_BATCH_SIZE,
 	OPT_WORKERS,
 	OPT_DRAIN,
+	OPT_MAX_WAIT,
 	OPT_STATUS_INTERVAL,
 };
 
 static const char usage_text[] =
 	"usage: cdc-replay --db DB --coll COLL [--to-db DB2] [--to-coll COLL2]\n"
 	"                  [--staging-coll NAME] [--batch-size N] [--workers W]\n"
-	"                  [--drain] [--status-interval S] [options]\n"
+	"                  [--drain [--max-wait S]] [--status-interval S] [options]\n"
 	"\n"
 	"Applies the pending staged change events of DB.COLL, read from\n"
 	"DB.NAME on the TARGET in seq order, to DB2.COLL2 on the target as ordered\n"
 	"bulk writes, and marks each batch done. Keeps following new events until\n"
-	"stopped (SIGINT/SIGTERM finish the current batch and exit 0). Restart it\n"
+	"stopped (SIGINT/SIGTERM finish the current batch and exit 0, or exit 75\n"
+	"after 5 s if the target does not answer). Restart it\n"
 	"with the same command at any time: nothing is lost or applied out of\n"
 	"order. Creates the indexes that dump-wrap restore deferred: the unique\n"
 	"ones once every event up to the dump end is applied, the TTL ones when\n"
@@ -58,7 +60,10 @@ static const char usage_text[] =
 	"                          documentKey, 1..64 (default 1)\n"
 	"  --drain                 exit 0 once nothing is pending and capture has\n"
 	"                          caught up past the moment cdc-replay started\n"
-	"                          (cutover); creates the deferred TTL indexes\n"
+	"                          (cutover); creates the deferred TTL indexes;\n"
+	"                          warns when capture's checkpoint is 15 s old\n"
+	"  --max-wait S            with --drain: exit 75 if not drained after S\n"
+	"                          seconds, 0..604800 (default 0: wait for ever)\n"
 	"  --status-interval S     status line every S seconds, 0 for none (default "
 	"10)\n" CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
 
@@ -69,6 +74,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_USAGE, NULL},
 	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, or a corrupt staged event"},
 	{CSM_EXIT_UNAVAILABLE, "the target"},
+	{CSM_EXIT_TEMPFAIL, "--max-wait passed before the drain completed, or the target did not "
+			    "let a stop finish within 5 s"},
 	{CSM_EXIT_NOPERM, NULL},
 };
 
@@ -104,6 +111,7 @@ main(int argc, char **argv)
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
 		{"workers", required_argument, NULL, OPT_WORKERS},
 		{"drain", no_argument, NULL, OPT_DRAIN},
+		{"max-wait", required_argument, NULL, OPT_MAX_WAIT},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
@@ -142,6 +150,10 @@ main(int argc, char **argv)
 		case OPT_DRAIN:
 			o.drain = true;
 			break;
+		case OPT_MAX_WAIT:
+			if (!cli_parse_int("--max-wait", optarg, 0, 604800, &o.max_wait, &error))
+				goto misuse;
+			break;
 		case OPT_STATUS_INTERVAL:
 			if (!cli_parse_int("--status-interval", optarg, 0, 86400,
 					   &o.status_interval, &error))
@@ -153,6 +165,10 @@ main(int argc, char **argv)
 		goto misuse;
 	if (!*o.staging_coll) {
 		csm_error_set(&error, CSM_EXIT_USAGE, "--staging-coll must not be empty");
+		goto misuse;
+	}
+	if (o.max_wait > 0 && !o.drain) {
+		csm_error_set(&error, CSM_EXIT_USAGE, "--max-wait needs --drain");
 		goto misuse;
 	}
 	if (!cli_common_start(&common, false, true, &error))

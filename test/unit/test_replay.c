@@ -35,7 +35,7 @@ make_cp(uint32_t t, uint32_t i, int64_t hb_ms, const char *state)
 static void
 case_drain_no_checkpoint(void)
 {
-	CHECK_INT(replay_drain_decide(NULL, false, START_MS), REPLAY_DRAIN_NO_CAPTURE);
+	CHECK_INT(replay_drain_decide(NULL, false, START_MS, START_MS), REPLAY_DRAIN_NO_CAPTURE);
 }
 
 static void
@@ -44,15 +44,16 @@ case_drain_cluster_time(void)
 	checkpoint_t cp = make_cp(T0 - 1, 5, START_MS + 60000, "running");
 
 	/* A fresh heartbeat does not count while the clusterTime is behind. */
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_BEHIND);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_BEHIND);
 	cp = make_cp(T0, 0, 0, "running");
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_CAUGHT_UP);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_CAUGHT_UP);
 	/* Past the start, an old heartbeat does not matter either. */
 	cp = make_cp(T0 + 1, 1, START_MS - 3600000, "running");
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_CAUGHT_UP);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_CAUGHT_UP);
 	/* The start falls inside second T0: T0 * 1000 is before it. */
 	cp = make_cp(T0, 9, 0, "running");
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS + 500), REPLAY_DRAIN_BEHIND);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS + 500, START_MS + 500),
+		  REPLAY_DRAIN_BEHIND);
 }
 
 static void
@@ -60,11 +61,11 @@ case_drain_heartbeat_only(void)
 {
 	checkpoint_t cp = make_cp(0, 0, START_MS, "running");
 
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_BEHIND);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_BEHIND);
 	cp.heartbeat_ms = START_MS + 1;
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_CAUGHT_UP);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_CAUGHT_UP);
 	cp.heartbeat_ms = 0;
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_BEHIND);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_BEHIND);
 }
 
 static void
@@ -72,16 +73,62 @@ case_drain_capture_state(void)
 {
 	checkpoint_t cp = make_cp(T0 - 10, 1, 0, CHECKPOINT_STATE_HISTORY_LOST);
 
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_HISTORY_LOST);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_HISTORY_LOST);
 	cp = make_cp(T0 - 10, 1, 0, CHECKPOINT_STATE_STOPPED);
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_PAUSED);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_PAUSED);
 	cp = make_cp(T0 - 10, 1, 0, CHECKPOINT_STATE_DDL);
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_PAUSED);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_PAUSED);
 	cp = make_cp(T0 - 10, 1, 0, "");
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_BEHIND);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_BEHIND);
 	/* The state only matters while capture is behind the start. */
 	cp = make_cp(T0 + 10, 1, 0, CHECKPOINT_STATE_HISTORY_LOST);
-	CHECK_INT(replay_drain_decide(&cp, true, START_MS), REPLAY_DRAIN_CAUGHT_UP);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_CAUGHT_UP);
+}
+
+static void
+case_drain_silent_capture(void)
+{
+	/* Killed -9 a minute before the drain: its state still says running. */
+	checkpoint_t cp = make_cp(T0 - 60, 1, START_MS - 60000, CHECKPOINT_STATE_RUNNING);
+
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_SILENT);
+	/* A heartbeat within the threshold is a capture at work on a backlog. */
+	cp.heartbeat_ms = START_MS - REPLAY_CAPTURE_SILENT_MS;
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_BEHIND);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS + 1), REPLAY_DRAIN_SILENT);
+	/* Without a clusterTime the heartbeat is what is behind. */
+	cp = make_cp(0, 0, START_MS - 20000, "");
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_SILENT);
+	/* An unknown heartbeat tells nothing. */
+	cp = make_cp(T0 - 60, 1, 0, CHECKPOINT_STATE_RUNNING);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS + 3600000),
+		  REPLAY_DRAIN_BEHIND);
+	/* Stopped or lost say so themselves; past the start it does not matter. */
+	cp = make_cp(T0 - 60, 1, START_MS - 60000, CHECKPOINT_STATE_STOPPED);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_PAUSED);
+	cp = make_cp(T0 - 60, 1, START_MS - 60000, CHECKPOINT_STATE_HISTORY_LOST);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS), REPLAY_DRAIN_HISTORY_LOST);
+	cp = make_cp(T0 + 1, 1, START_MS - 60000, CHECKPOINT_STATE_RUNNING);
+	CHECK_INT(replay_drain_decide(&cp, true, START_MS, START_MS + 3600000),
+		  REPLAY_DRAIN_CAUGHT_UP);
+}
+
+static void
+case_drain_warn_cadence(void)
+{
+	CHECK(replay_drain_warn_due(0, 5));
+	CHECK(!replay_drain_warn_due(1000, 1000));
+	CHECK(!replay_drain_warn_due(1000, 1000 + REPLAY_DRAIN_WARN_EVERY_MS - 1));
+	CHECK(replay_drain_warn_due(1000, 1000 + REPLAY_DRAIN_WARN_EVERY_MS));
+}
+
+static void
+case_drain_max_wait(void)
+{
+	CHECK(!replay_drain_out_of_time(1000, 1000 + 3600000, 0));
+	CHECK(!replay_drain_out_of_time(1000, 1000 + 2999, 3));
+	CHECK(replay_drain_out_of_time(1000, 1000 + 3000, 3));
+	CHECK(replay_drain_out_of_time(1000, 1000 + 604800000LL, 604800));
 }
 
 /* A view with deferred unique indexes still to build, window end (t, i). */
@@ -252,6 +299,9 @@ static const unit_case_t cases[] = {
 	{"drain_cluster_time", case_drain_cluster_time},
 	{"drain_heartbeat_only", case_drain_heartbeat_only},
 	{"drain_capture_state", case_drain_capture_state},
+	{"drain_silent_capture", case_drain_silent_capture},
+	{"drain_warn_cadence", case_drain_warn_cadence},
+	{"drain_max_wait", case_drain_max_wait},
 	{"unique_nothing_to_do", case_unique_nothing_to_do},
 	{"unique_head_in_window", case_unique_head_in_window},
 	{"unique_capture", case_unique_capture},
