@@ -89,6 +89,9 @@ write_config(const char *uri, char **dir, char **file, bson_error_t *error)
 		return false;
 	}
 	*file = bson_strdup_printf("%s/config.yaml", *dir);
+	/* Even a stop whose deadline cuts dump-wrap short leaves no URI behind. */
+	stop_remove_at_deadline(*dir);
+	stop_remove_at_deadline(*file);
 	fd = open(*file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || (fp = fdopen(fd, "w")) == NULL) {
 		csm_error_set(error, CSM_EXIT_IOERR, "cannot create '%s': %s", *file,
@@ -121,16 +124,22 @@ cleanup:
 static void
 remove_config(char *dir, char *file)
 {
-	if (file != NULL)
+	if (file != NULL) {
 		unlink(file);
-	if (dir != NULL)
+		stop_forget_path(file);
+	}
+	if (dir != NULL) {
 		rmdir(dir);
+		stop_forget_path(dir);
+	}
 	bson_free(file);
 	bson_free(dir);
 }
 
 /* How long a tool has to exit after our SIGTERM before it gets SIGKILL. */
-#define TOOL_TERM_GRACE_MS 5000
+/* Well inside the stop deadline (STOP_GRACE_S), so the config file is
+ * removed by dump-wrap itself. */
+#define TOOL_TERM_GRACE_MS 2000
 /* A longer output line is logged cut: never split, so no URI is either. */
 #define TOOL_LINE_MAX 4096
 

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +20,9 @@
 #include "stop.h"
 
 static volatile sig_atomic_t stop_flag;
+/* stop_remove_at_deadline()'s paths, removed by the deadline (stop.h). */
+static pthread_mutex_t stop_paths_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *stop_paths[STOP_MAX_PATHS];
 /* Set once the deadline thread waits on stop_sem. */
 static volatile sig_atomic_t stop_deadline_armed;
 static sem_t stop_sem;
@@ -66,6 +71,11 @@ stop_deadline_main(void *arg)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	alarm(2);
+	pthread_mutex_lock(&stop_paths_lock);
+	/* Newest first: a file before the directory registered before it. */
+	for (int k = STOP_MAX_PATHS - 1; k >= 0; k--)
+		if (stop_paths[k])
+			remove(stop_paths[k]);
 	log_warn("the server did not answer within %d s of the stop request; exiting now: "
 		 "nothing is lost, the next run resumes from the last saved position",
 		 STOP_GRACE_S);
@@ -117,6 +127,35 @@ stop_install_handlers(void)
 	sa.sa_flags = 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+bool
+stop_remove_at_deadline(const char *path)
+{
+	bool taken = false;
+
+	pthread_mutex_lock(&stop_paths_lock);
+	for (int k = 0; k < STOP_MAX_PATHS && !taken; k++) {
+		if (!stop_paths[k]) {
+			stop_paths[k] = strdup(path);
+			taken = stop_paths[k] != NULL;
+		}
+	}
+	pthread_mutex_unlock(&stop_paths_lock);
+	return taken;
+}
+
+void
+stop_forget_path(const char *path)
+{
+	pthread_mutex_lock(&stop_paths_lock);
+	for (int k = 0; k < STOP_MAX_PATHS; k++) {
+		if (stop_paths[k] && strcmp(stop_paths[k], path) == 0) {
+			free(stop_paths[k]);
+			stop_paths[k] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&stop_paths_lock);
 }
 
 bool

@@ -25,6 +25,18 @@
  */
 void stop_install_handlers(void);
 
+/*
+ * Files that hold a secret (a URI in a tool's config file) and must not
+ * outlive the process even when the deadline ends it: the deadline removes
+ * the registered path (a file, or an empty directory) before it exits.
+ * stop_forget_path() after the caller removed it itself. At most
+ * STOP_MAX_PATHS at a time; false when full (the caller then must not rely
+ * on it). The path is copied.
+ */
+#define STOP_MAX_PATHS 4
+bool stop_remove_at_deadline(const char *path);
+void stop_forget_path(const char *path);
+
 /* True once SIGINT or SIGTERM arrived. */
 bool stop_requested(void);
 

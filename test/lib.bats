@@ -240,3 +240,7 @@ assert warned and warned[0]["level"] == "warn" and warned[0]["prog"] == sys.argv
 @test "--drain tells a dead capture (running, heartbeat over 15 s old) from a busy one, warns once a minute, and --max-wait bounds it" {
 	unit test_replay drain_silent_capture drain_warn_cadence drain_max_wait
 }
+
+@test "a program stuck past the stop deadline exits 75 and the secret files it registered are gone" {
+	unit test_error deadline_removes_paths
+}

@@ -1,7 +1,9 @@
 /* Unit tests of error classification (error.h) and the stop flag (stop.h). */
 #include <mongoc/mongoc.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "optime.h"
@@ -200,9 +202,49 @@ case_retry(void)
 	CHECK_CONTAINS(e.message, "busy");
 }
 
+/* A program stuck past the stop deadline exits 75, and a secret file it
+ * registered is gone all the same. */
+static void
+case_deadline_removes_paths(void)
+{
+	char dir[] = "/tmp/csm-deadline.XXXXXX", file[64];
+	int status = 0;
+	pid_t child;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(file, sizeof file, "%s/config.yaml", dir);
+	child = fork();
+	if (child == 0) {
+		stop_install_handlers();
+		f = fopen(file, "w");
+		if (!f)
+			_exit(2);
+		fputs("uri: secret\n", f);
+		fclose(f);
+		stop_remove_at_deadline(dir);
+		stop_remove_at_deadline(file);
+		raise(SIGTERM);
+		/* A server that never answers: the program never gets back to its loop. */
+		for (;;)
+			pause();
+	}
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), CSM_EXIT_TEMPFAIL);
+	CHECK(access(file, F_OK) != 0);
+	CHECK(access(dir, F_OK) != 0);
+	rmdir(dir);
+}
+
 static const unit_case_t cases[] = {
-	{"classify", case_classify},     {"optime", case_optime},       {"retry", case_retry},
-	{"exit_codes", case_exit_codes}, {"transient", case_transient}, {"prefix", case_prefix},
+	{"deadline_removes_paths", case_deadline_removes_paths},
+	{"classify", case_classify},
+	{"optime", case_optime},
+	{"retry", case_retry},
+	{"exit_codes", case_exit_codes},
+	{"transient", case_transient},
+	{"prefix", case_prefix},
 	{"stop_sleep", case_stop_sleep},
 };
 
