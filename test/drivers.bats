@@ -529,10 +529,15 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 1}, dat
 	local init_pid=$!
 	wait_until 30 grep -q "dump-wrap dump" "$BATS_TEST_TMPDIR/init.log"
 	wait_until 10 pgrep -f "dump-wrap dump --db $DB "
+	local dump_pid
+	dump_pid="$(pgrep -f "dump-wrap dump --db $DB ")"
 	kill -TERM -- "-$init_pid"
 	local status=0
 	wait "$init_pid" || status=$?
 	((status != 0))
+	# dump-wrap stops on the signal too, within its stop deadline (its find
+	# is held in the server); until then it holds init's lock.
+	wait_until 15 gone "$dump_pid"
 	capture_alive
 	local pid
 	pid="$(cat "$STATE/$DB.c.capture.pid")"
