@@ -276,6 +276,21 @@ rc.all_done(client, db_name, db_name + ".c")'
 	[[ "$output" == *"cannot apply seq 1 (update"*"Cannot create field"* ]]
 }
 
+@test "catch-up window: an _id that changed numeric type (200, then 200.0) converges; an altered _id is passed over inside it and stops replay after it" {
+	py 'rc.stage_window_id_types(client, db_name)'
+	run -0 replay --coll c --drain
+	py '
+docs = list(client[db_name].c.find())
+assert docs == [{"_id": 200.0, "v": 2}] and isinstance(docs[0]["_id"], float), docs
+rc.all_done(client, db_name, db_name + ".c")'
+	run -0 replay --coll d --drain
+	[[ "$output" == *"passing over a write of seq 1 (replace"*"inside the catch-up window"*"(code 66)"* ]]
+	py 'assert client[db_name].d.find_one() == {"_id": 7, "a": 3}'
+	# Without a restore marker there is no window: the same refusal is real.
+	run -65 replay --coll e --drain
+	[[ "$output" == *"cannot apply seq 1 (replace"*"(immutable) field '_id'"*"(code 66)"* ]]
+}
+
 @test "--drain exits only after the last event staged before capture caught up is applied" {
 	py '
 e = rc.Events(db_name, "c")

@@ -174,7 +174,7 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_replay marker_view
 }
 
-@test "only shape errors (2, 14, 28) of events at or before the dump end are passed over" {
+@test "only shape errors (2, 14, 28, 66) of events at or before the dump end are passed over" {
 	unit test_replay window_skip
 }
 
