@@ -45,7 +45,8 @@
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
-# Exit status: 0 started; 64 usage; 73 a capture runs or a token exists
+# Exit status: 0 started; 64 usage (also DB.COLL named like the staging
+# collections: see --staging-coll); 73 a capture runs or a token exists
 # (see --force / --resume-capture); otherwise the failing program's status.
 
 set -euo pipefail
@@ -162,6 +163,8 @@ else
 	set -- # the URIs leave the positional parameters before tracing starts
 fi
 check_ns "$db" "$coll"
+# The target's names are sync's to choose: refuse what its default would be.
+[[ "$mode" == stop ]] || check_staging_names "$db" "$coll" "" "" "$staging_coll"
 trace_if_debug
 
 # Every file written here holds state: owner-only.
@@ -240,7 +243,7 @@ dump_bin=""
 printf '== %s: resume token (token-probe --method %s)\n' "$ns" "$probe_method"
 status=0
 "$probe_bin" --db "$db" --coll "$coll" --state-dir "$state_dir" \
-	--method "$probe_method" || status=$?
+	--method "$probe_method" "${staging_args[@]}" || status=$?
 ((status == 0)) || die "$status" "token-probe failed (status $status); nothing was started"
 
 printf '== %s: change capture (cdc-capture, in the background)\n' "$ns"

@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "marker.h"
+#include "names.h"
 #include "progress.h"
 
 bool
@@ -387,7 +388,9 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	r.source_ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
 	r.target_ns = bson_strdup_printf("%s.%s", r.to_db, r.to_coll);
 	dump_metadata_init(&r.metadata);
-	if (!pick_engine(opts->engine, "mongorestore", &r.tool, error))
+	if (!names_check_staging(opts->db, opts->coll, opts->to_db, opts->to_coll, opts->staging,
+				 error) ||
+	    !pick_engine(opts->engine, "mongorestore", &r.tool, error))
 		goto cleanup;
 	r.pool = conn_pool_new(opts->uri, "target", error);
 	if (r.pool == NULL)

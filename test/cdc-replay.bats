@@ -77,6 +77,20 @@ $1" "${@:2}"
 	[[ "${stderr_lines[1]}" == "usage: cdc-replay --db DB --coll COLL"* ]]
 }
 
+@test "a target collection named like the staging collections is refused with 64 for every colliding name" {
+	local args
+	for args in "--coll cdc" "--coll cdc_meta" "--coll c --to-coll cdc" "--coll c --to-db $DB --to-coll cdc_meta" \
+		"--coll s --staging-coll s" "--coll c --to-coll s_meta --staging-coll s"; do
+		# shellcheck disable=SC2086 # the options are split on purpose
+		run -64 replay $args --drain
+		[[ "$output" == *"is named like the staging collections"*"--staging-coll"* ]]
+	done
+	py 'assert client[db_name].list_collection_names() == []'
+	# Another database or staging name does not collide.
+	run -0 replay --coll cdc --to-db "${DB}_2" --drain
+	run -0 replay --coll cdc --staging-coll s --drain
+}
+
 @test "every replay rule (docs/DESIGN.md, \"Replay rules\") lands on the target, composite keys included" {
 	py 'rc.stage_rows(client, db_name)'
 	run -0 replay --coll c --drain

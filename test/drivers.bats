@@ -118,6 +118,21 @@ crashed_capture() {
 	run -66 --separate-stderr "$SYNC" --dump-dir "$BATS_TEST_TMPDIR/none" - "$DB" c
 }
 
+@test "init and sync refuse a collection named like the staging collections with 64, naming --staging-coll" {
+	pyrun "$SRC_URI" "client[db_name].cdc.insert_one({'_id': 1})"
+	run -64 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" cdc
+	[[ "$output" == *"collection '$DB.cdc' is named like the staging collections"*"--staging-coll"* ]]
+	run -64 "$INIT" --resume-capture --state-dir "$STATE" --staging-coll s - - "$DB" s_meta
+	run -64 "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --to-coll cdc_meta - "$DB" c
+	run -64 "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --staging-coll s --to-coll s - "$DB" c
+	[ ! -e "$STATE" ] && [ ! -e "$DUMP" ]
+	# With another staging name the same collection migrates.
+	run -0 "$INIT" --staging-coll s --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" cdc
+	run -0 --separate-stderr "$SYNC" --staging-coll s --state-dir "$STATE" --dump-dir "$DUMP" \
+		--drain --verify - - "$DB" cdc
+	[[ "$output" == *"result: equal"* ]]
+}
+
 @test "a corrupt token file makes --resume-capture exit 65 and is left as it was" {
 	mkdir -p "$STATE"
 	printf '{"version": 1, "ns": ' >"$STATE/$DB.c.token"

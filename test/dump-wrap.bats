@@ -240,6 +240,20 @@ db['with/slash'].create_index('s')"
 	[ "$output" = "[]" ]
 }
 
+@test "restore into a collection named like the staging collections is refused with 64 naming --staging-coll" {
+	local args
+	for args in "--coll cdc" "--coll cdc_meta" "--coll people --to-coll cdc" \
+		"--coll people --to-db fixture --to-coll cdc_meta" "--coll people --to-coll s --staging-coll s"; do
+		# shellcheck disable=SC2086 # the options are split on purpose
+		run -64 dump-wrap restore --db fixture $args --in "$FIXTURES/dump-mongodump"
+		[[ "$output" == *"is named like the staging collections"*"--staging-coll"* ]]
+	done
+	run -0 pyrun "$TGT_URI" "print(client['fixture'].list_collection_names())"
+	[ "$output" = "[]" ]
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB" \
+		--to-coll cdc
+}
+
 @test "a corrupt data file is refused with exit 65" {
 	mkdir -p "$OUT/$DB"
 	cp "$FIXTURES/dump-mongodump/fixture/people.metadata.json" "$OUT/$DB/c.metadata.json"

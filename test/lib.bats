@@ -197,3 +197,7 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 @test "a target collection named like the staging collections is refused with 64 naming --staging-coll" {
 	unit test_names staging_collisions
 }
+
+@test "a source collection named like the staging collections is refused with 64 when the target is not known yet" {
+	unit test_names source_collisions
+}
