@@ -341,3 +341,46 @@ c.insert_one({"_id": "new"})'
 	[[ "$output" == *"result: equal"* ]]
 	pyrun "$DST_URI" 'assert client[db_name].c.find_one({"_id": 1}) is None'
 }
+
+@test "a newer token from token-probe --force after --stop-capture is refused with 65 and the start-over commands, skipping nothing" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "staged"})'
+	wait_until 20 pyrun "$DST_URI" 'assert client[db_name].cdc.count_documents({}) > 0'
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$SRC_URI" 'client[db_name].c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": -1}})'
+	run -0 token-probe --db "$DB" --coll c --state-dir "$STATE" --force
+	run -65 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	[[ "$output" == *"is newer than the events staged for it in '$DB.cdc'"*"start '$DB.c' over"* ]]
+	run -0 cat "$STATE/$DB.c.capture.log"
+	[[ "$output" == *"init_migration.sh --stop-capture --state-dir $STATE $DB c"* ]]
+	[[ "$output" == *'db.getCollection("cdc").deleteMany({ns: "'"$DB.c"'"})'* ]]
+	[[ "$output" == *"init_migration.sh --force --state-dir $STATE - - $DB c"* ]]
+	run ! capture_alive
+	# The runbook's start over then migrates it whole.
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$DST_URI" '
+db = client[db_name]
+db.c.drop()
+db.cdc.delete_many({"ns": db_name + ".c"})
+db.cdc_meta.delete_many({"_id": {"$in": ["checkpoint:" + db_name + ".c", "restore:" + db_name + ".c"]}})'
+	run -0 "$INIT" --force --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "a newer token over a capture that staged nothing is passed over: it resumes from its checkpoint and misses nothing" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	wait_until 20 pyrun "$DST_URI" 'assert client[db_name].cdc_meta.find_one({"_id": "checkpoint:" + db_name + ".c"})'
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$SRC_URI" 'client[db_name].c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": -1}})'
+	run -0 token-probe --db "$DB" --coll c --state-dir "$STATE" --force
+	run -0 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+	grep -q "is newer than the checkpoint of '$DB.c', which staged nothing: resuming from the checkpoint" \
+		"$STATE/$DB.c.capture.log"
+}
