@@ -59,7 +59,8 @@
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
 # Exit status: 0 started (--stop-capture: capture no longer runs); 64
-# usage; 66 --resume-capture/--resume-dump without a token file,
+# usage (also DB.COLL named like the staging collections: see
+# --staging-coll); 66 --resume-capture/--resume-dump without a token file,
 # --stop-capture with no capture running, nothing to dump; 73 a capture
 # runs, a token exists or the dump is complete (the message names the
 # command to use: --resume-dump, --resume-capture or --force); 75 a
@@ -273,6 +274,8 @@ else
 	set -- # the URIs leave the positional parameters before tracing starts
 fi
 check_ns "$db" "$coll"
+# The target's names are sync's to choose: refuse what its default would be.
+[[ "$mode" == stop ]] || check_staging_names "$db" "$coll" "" "" "$staging_coll"
 trace_if_debug
 
 # Every file written here holds state: owner-only.
@@ -406,7 +409,7 @@ fi
 printf '== %s: resume token (token-probe --method %s)\n' "$ns" "$probe_method"
 status=0
 "$probe_bin" --db "$db" --coll "$coll" --state-dir "$state_dir" \
-	--method "$probe_method" || status=$?
+	--method "$probe_method" "${staging_args[@]}" || status=$?
 ((status == 0)) || die "$status" "token-probe failed (status $status); nothing was started"
 
 printf '== %s: change capture (cdc-capture, in the background)\n' "$ns"

@@ -180,6 +180,7 @@ source_arg=""
 db="$2" coll="$3"
 set -- # the URIs leave the positional parameters before tracing starts
 check_ns "$db" "$coll"
+check_staging_names "$db" "$coll" "$to_db" "$to_coll" "$staging_coll"
 if [[ -n "$workers" && ! "$workers" =~ ^[1-9][0-9]*$ ]]; then
 	usage_error "invalid value '$workers' for --workers: expected a positive integer"
 fi

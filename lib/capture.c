@@ -170,18 +170,18 @@ start_set(capture_start_t *start, const bson_t *token, optime_t cluster_time, co
 	start->from = from;
 }
 
-bool
+capture_start_result_t
 capture_choose_start(const token_file_t *tf, const staging_last_t *last, const checkpoint_t *cp,
 		     capture_start_t *start)
 {
 	int64_t newest_write_ms = 0;
-	bool have = false, ours;
+	bool have = false, staged = false, lost = false, ours;
 
 	capture_start_cleanup(start);
 	if (last && last->seq > 0 && !bson_empty(&last->token)) {
 		start_set(start, &last->token, last->cluster_time, "staged events");
 		newest_write_ms = last->staged_at_ms;
-		have = true;
+		have = staged = true;
 	}
 	/*
 	 * The checkpoint is written after its batch is staged, so a lastSeq
@@ -194,16 +194,27 @@ capture_choose_start(const token_file_t *tf, const staging_last_t *last, const c
 			start_set(start, &cp->token, cp->cluster_time, "checkpoint");
 		if (cp->heartbeat_ms > newest_write_ms)
 			newest_write_ms = cp->heartbeat_ms;
+		lost = !strcmp(cp->state, CHECKPOINT_STATE_HISTORY_LOST);
 		have = true;
 	}
-	if (tf && !bson_empty(&tf->resume_token)) {
-		ours = tf->writer && !strncmp(tf->writer, CAPTURE_WRITER, strlen(CAPTURE_WRITER));
-		if (!have || (!ours && tf->written_at_ms > newest_write_ms)) {
-			start_set(start, &tf->resume_token, tf->cluster_time, "token file");
-			have = true;
-		}
+	if (!tf || bson_empty(&tf->resume_token))
+		return have ? CAPTURE_START_OK : CAPTURE_START_NONE;
+	ours = tf->writer && !strncmp(tf->writer, CAPTURE_WRITER, strlen(CAPTURE_WRITER));
+	if (have && (ours || tf->written_at_ms <= newest_write_ms))
+		return CAPTURE_START_OK;
+	/* A newer probe over staged events: resuming from it skips every
+	 * change since them, resuming from them ignores a token the operator
+	 * took to start anew. Only starting over is sure. */
+	if (staged)
+		return CAPTURE_START_GAP;
+	/* Nothing staged: the checkpoint's position is older and loses nothing
+	 * (the events after it are staged and replayed over any dump). */
+	if (have && !lost) {
+		start->newer_token_file_passed_over = true;
+		return CAPTURE_START_OK;
 	}
-	return have;
+	start_set(start, &tf->resume_token, tf->cluster_time, "token file");
+	return CAPTURE_START_OK;
 }
 
 bool

@@ -68,29 +68,46 @@ typedef struct capture_start {
 	bson_t token;          /* owned */
 	optime_t cluster_time; /* zero when unknown */
 	const char *from;      /* "token file" | "staged events" | "checkpoint" */
+	/* The token file was another program's, newer than the checkpoint it
+	 * lost to (nothing staged): worth a warning. */
+	bool newer_token_file_passed_over;
 } capture_start_t;
+
+/* What capture_choose_start found. */
+typedef enum capture_start_result {
+	CAPTURE_START_OK,   /* *start is where to resume */
+	CAPTURE_START_NONE, /* no token file, nothing staged, no checkpoint */
+	/* Events are staged, and a token file another program (token-probe)
+	 * wrote after them says to resume later: the changes in between were
+	 * never staged, so neither point is safe; the collection must start over. */
+	CAPTURE_START_GAP,
+} capture_start_result_t;
 
 void capture_start_init(capture_start_t *start);
 void capture_start_cleanup(capture_start_t *start);
 
 /*
- * Picks the newest safe resume point of:
+ * Picks the newest resume point that leaves no change unstaged, of:
  *  - the highest staged event (last, when last->seq > 0): the staged
  *    documents are the source of truth;
  *  - the checkpoint (cp, may be NULL), only when its lastSeq is not behind
  *    the highest staged seq: then its token (possibly a postBatchResumeToken
  *    taken while idle) is at or after every staged event;
  *  - the token file (tf, may be NULL): used when there is neither of the
- *    above, or when another program (token-probe) wrote it after the newest
- *    staged document and checkpoint were written (a new init after an old
- *    run). A token file written by cdc-capture itself is never newer than
- *    what it staged. Write times decide, not clusterTimes: a probe's
- *    clusterTime may be an operationTime later than its token, and tokens
- *    are opaque.
- * Returns false when there is none (never "start from now").
+ *    above. One written by cdc-capture itself never beats what it staged
+ *    (it lags the staged events). One written by another program
+ *    (token-probe) after the newest staged document and checkpoint were
+ *    written would resume past changes nobody staged: with events staged
+ *    that is CAPTURE_START_GAP; with only a checkpoint (nothing was ever
+ *    staged) the checkpoint wins, unless it says the source lost its
+ *    history (then the token file: a new init after an old run), and
+ *    start->newer_token_file_passed_over says so. Write times decide, not
+ *    clusterTimes: a probe's clusterTime may be an operationTime later than
+ *    its token, and tokens are opaque.
+ * Never "start from now": CAPTURE_START_NONE when there is no point.
  */
-bool capture_choose_start(const token_file_t *tf, const staging_last_t *last,
-			  const checkpoint_t *cp, capture_start_t *start);
+capture_start_result_t capture_choose_start(const token_file_t *tf, const staging_last_t *last,
+					    const checkpoint_t *cp, capture_start_t *start);
 
 /* True for drop, rename, dropDatabase and invalidate: the events capture
  * stages and then stops at (docs/DESIGN.md, "Signals and stopping"). */

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "log.h"
 #include "retry.h"
+#include "staging_format.h"
 #include "status.h"
 
 /* A batch also ends at this many bytes of staged documents. */
@@ -23,6 +24,7 @@ capture_ns_init(capture_ns_t *cns, const char *db, const char *coll, const char 
 	memset(cns, 0, sizeof *cns);
 	cns->ns = bson_strdup_printf("%s.%s", db, coll);
 	cns->token_path = token_file_path(state_dir, db, coll);
+	cns->state_dir = bson_strdup(state_dir && *state_dir ? state_dir : ".");
 	cns->limits = *limits;
 	token_file_init(&cns->tf);
 	staging_batch_init(&cns->batch, 1);
@@ -53,6 +55,7 @@ capture_ns_cleanup(capture_ns_t *cns)
 	staging_batch_destroy(&cns->batch);
 	bson_destroy(&cns->resume_token);
 	bson_free(cns->token_path);
+	bson_free(cns->state_dir);
 	bson_free(cns->ns);
 	memset(cns, 0, sizeof *cns);
 }
@@ -65,12 +68,48 @@ set_position(capture_ns_t *cns, const bson_t *token, optime_t cluster_time)
 	cns->resume_time = cluster_time;
 }
 
+/*
+ * The refusal of a token file newer than the staged events (65): how to
+ * start the collection over is logged first, command by command (README,
+ * "Starting over"), since an error message holds too little for them.
+ */
+static void
+refuse_gap(const capture_ns_t *cns, const staging_last_t *last, const char *db,
+	   const char *staging_coll, bson_error_t *error)
+{
+	const char *coll = cns->ns + strlen(db) + 1;
+	bool other_staging = strcmp(staging_coll, STAGING_DEFAULT_COLL) != 0;
+
+	log_error("to start '%s' over: 1. stop its sync_migration.sh (Ctrl-C) and its capture: "
+		  "init_migration.sh --stop-capture --state-dir %s %s %s",
+		  cns->ns, cns->state_dir, db, coll);
+	log_error("2. on the target, in database '%s': db.getCollection(\"%s\").drop() (the "
+		  "collection restored from '%s': another one if sync had --to-db or --to-coll); "
+		  "db.getCollection(\"%s\").deleteMany({ns: \"%s\"}); "
+		  "db.getCollection(\"%s%s\").deleteMany({_id: {$in: [\"checkpoint:%s\", "
+		  "\"restore:%s\"]}}) (restore:<that collection's db.coll>)",
+		  db, coll, cns->ns, staging_coll, cns->ns, staging_coll, STAGING_META_SUFFIX,
+		  cns->ns, cns->ns);
+	log_error("3. init_migration.sh --force --state-dir %s%s%s - - %s %s (SOURCE_URI and "
+		  "TARGET_URI set), then sync_migration.sh as after any init",
+		  cns->state_dir, other_staging ? " --staging-coll " : "",
+		  other_staging ? staging_coll : "", db, coll);
+	csm_error_set(error, CSM_EXIT_DATAERR,
+		      "cannot resume '%s': token file '%s' (written by %s) is newer than the "
+		      "events staged for it in '%s' (up to seq %" PRId64 "); the changes in "
+		      "between were never staged and resuming from the token file would skip "
+		      "them: start '%s' over as logged above (README, \"Starting over\")",
+		      cns->ns, cns->token_path, cns->tf.writer ? cns->tf.writer : "?",
+		      staging_full_name(cns->st), last->seq, cns->ns);
+}
+
 /* Where the staged events, the checkpoint and the token file say to resume. */
 static bool
-choose_start(capture_ns_t *cns, const staging_last_t *last, bool have_cp, capture_start_t *start,
-	     bson_error_t *error)
+choose_start(capture_ns_t *cns, const staging_last_t *last, bool have_cp, const char *db,
+	     const char *staging_coll, capture_start_t *start, bson_error_t *error)
 {
 	int64_t next_seq = last->seq;
+	capture_start_result_t found;
 
 	if (last->seq > 0 && capture_is_ddl(last->operation_type)) {
 		csm_error_set(error, CSM_EXIT_DDL,
@@ -79,8 +118,13 @@ choose_start(capture_ns_t *cns, const staging_last_t *last, bool have_cp, captur
 			      cns->ns, last->operation_type, last->seq);
 		return false;
 	}
-	if (!capture_choose_start(cns->have_tf ? &cns->tf : NULL, last, have_cp ? &cns->cp : NULL,
-				  start)) {
+	found = capture_choose_start(cns->have_tf ? &cns->tf : NULL, last,
+				     have_cp ? &cns->cp : NULL, start);
+	if (found == CAPTURE_START_GAP) {
+		refuse_gap(cns, last, db, staging_coll, error);
+		return false;
+	}
+	if (found == CAPTURE_START_NONE) {
 		csm_error_set(
 			error, CSM_EXIT_NOINPUT,
 			"no resume point for '%s': token file '%s' does not exist and nothing "
@@ -89,6 +133,11 @@ choose_start(capture_ns_t *cns, const staging_last_t *last, bool have_cp, captur
 			cns->ns, cns->token_path, staging_full_name(cns->st));
 		return false;
 	}
+	if (start->newer_token_file_passed_over)
+		log_warn("token file '%s' (written by %s) is newer than the checkpoint of '%s', "
+			 "which staged nothing: resuming from the checkpoint, so that no change "
+			 "in between is missed",
+			 cns->token_path, cns->tf.writer ? cns->tf.writer : "?", cns->ns);
 	set_position(cns, &start->token, start->cluster_time);
 	cns->last_wall_ms = last->wall_ms;
 	staging_set_carry(cns->st, last);
@@ -121,7 +170,7 @@ capture_ns_open(capture_ns_t *cns, mongoc_client_t *target, const char *db,
 		log_warn("removed %" PRId64 " parts of an event of '%s' left incomplete by a "
 			 "crash; it is staged again",
 			 removed, cns->ns);
-	ok = choose_start(cns, &last, have_cp, start, error);
+	ok = choose_start(cns, &last, have_cp, db, staging_coll, start, error);
 done:
 	staging_last_cleanup(&last);
 	return ok;

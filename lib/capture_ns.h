@@ -34,6 +34,7 @@ typedef struct capture_ns_limits {
 typedef struct capture_ns {
 	char *ns;         /* "db.coll", owned */
 	char *token_path; /* <state-dir>/db.coll.token, owned */
+	char *state_dir;  /* owned; "." for the current directory */
 	capture_ns_limits_t limits;
 	token_file_t tf; /* as read at start */
 	bool have_tf;
@@ -53,9 +54,10 @@ typedef struct capture_ns {
 
 /*
  * Names ns db.coll and reads its token file from state_dir (no server
- * needed). A missing file is no error (have_tf false); one for another ns
- * is exit 65; a corrupt one 65 as token_file_read says. capture_ns_cleanup
- * releases cns whatever this returns.
+ * needed; NULL or "" is the current directory). A missing file is no error
+ * (have_tf false); one for another ns is exit 65; a corrupt one 65 as
+ * token_file_read says. capture_ns_cleanup releases cns whatever this
+ * returns.
  */
 bool capture_ns_init(capture_ns_t *cns, const char *db, const char *coll, const char *state_dir,
 		     const capture_ns_limits_t *limits, bson_error_t *error);
@@ -66,7 +68,8 @@ void capture_ns_cleanup(capture_ns_t *cns);
  * outlive cns): indexes, repair of a half-staged tail, the highest staged
  * seq and the checkpoint; then picks where to resume (capture_choose_start)
  * into *start. Exit 4 when ns already stopped at a DDL event, 66 when there
- * is no resume point at all.
+ * is no resume point at all, 65 when a token file of another program is
+ * newer than the staged events (how to start over is logged first).
  */
 bool capture_ns_open(capture_ns_t *cns, mongoc_client_t *target, const char *db,
 		     const char *staging_coll, capture_start_t *start, bson_error_t *error);

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "names.h"
 #include "stop.h"
 
 struct capture_run {
@@ -211,12 +212,15 @@ capture_run_t *
 capture_run_new(const capture_config_t *config, const char *source_uri, const char *target_uri,
 		bson_error_t *error)
 {
-	capture_run_t *run = bson_malloc0(sizeof *run);
+	capture_run_t *run;
 	capture_ns_limits_t limits = {config->batch_size, config->batch_ms,
 				      config->status_interval * 1000};
 	capture_start_t start;
 	bool ok = false;
 
+	if (!names_check_source(config->db, config->coll, config->staging_coll, error))
+		return NULL;
+	run = bson_malloc0(sizeof *run);
 	capture_start_init(&start);
 	if (!capture_ns_init(&run->ns, config->db, config->coll, config->state_dir, &limits, error))
 		goto done;

@@ -35,8 +35,9 @@ typedef struct capture_config {
 typedef struct capture_run capture_run_t;
 
 /*
- * Everything a capture starts from: the token file (before any server is
- * asked, so a corrupt one is 65 whatever the servers), clients for both
+ * Everything a capture starts from: a source collection not named like
+ * the staging collections (64, names.h), the token file (before any server
+ * is asked, so a corrupt one is 65 whatever the servers), clients for both
  * URIs, the staging writer and its checkpoint, the resume point and the
  * source. NULL + error (its exit code: 64, 65, 66, 69...) when capture
  * cannot start. config's strings must outlive the run.

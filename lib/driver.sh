@@ -69,6 +69,21 @@ check_ns() {
 	[[ "$1" != */* && "$2" != */* ]] || usage_error "DB and COLL must not contain '/'"
 }
 
+# check_staging_names DB COLL TO_DB TO_COLL STAGING: exit 64 when the
+# collection migrated into TO_DB.TO_COLL (empty: DB and COLL, as the
+# programs default them) is named like the staging collections DB.STAGING
+# and DB.STAGING_meta on the target (STAGING empty: cdc): its documents
+# would mix with the staged events (lib/names.c makes the same check).
+check_staging_names() {
+	local db="$1" to_db="${3:-$1}" to_coll="${4:-$2}" staging="${5:-cdc}"
+	[[ "$to_db" == "$db" ]] || return 0
+	[[ "$to_coll" == "$staging" || "$to_coll" == "${staging}_meta" ]] || return 0
+	die 64 "collection '$to_db.$to_coll' is named like the staging collections" \
+		"'$db.$staging' and '$db.${staging}_meta' on the target: its documents would mix" \
+		"with the staged events; give the staging collection another name with" \
+		"--staging-coll (the same for every step of this migration)"
+}
+
 # trace_if_debug: CSM_DEBUG=1 traces the rest of the driver. Called once
 # the URIs have left the positional parameters, so they are not traced.
 trace_if_debug() {

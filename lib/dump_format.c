@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,20 @@ struct dump_out {
 	pid_t gzip_pid;
 	char *path;
 	char *buffer;
+	digest_t *digest; /* of the bytes written, before gzip */
 };
+
+/* A SHA-256 state for the data of path, or NULL with error (70). */
+static digest_t *
+digest_for(const char *path, bson_error_t *error)
+{
+	digest_t *digest = digest_new();
+
+	if (!digest)
+		csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start a SHA-256 digest of '%s'",
+			      path);
+	return digest;
+}
 
 dump_out_t *
 dump_out_open(const char *path, bool gzip, bson_error_t *error)
@@ -182,6 +196,8 @@ dump_out_open(const char *path, bool gzip, bson_error_t *error)
 	out->file_fd = -1;
 	out->gzip_pid = -1;
 	out->path = bson_strdup(path);
+	if (!(out->digest = digest_for(path, error)))
+		goto fail;
 	out->file_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out->file_fd < 0) {
 		csm_error_set(error, CSM_EXIT_IOERR, "cannot create '%s': %s", path,
@@ -220,6 +236,7 @@ fail:
 		waitpid(out->gzip_pid, NULL, 0);
 	if (out->file_fd >= 0)
 		close(out->file_fd);
+	digest_destroy(out->digest);
 	bson_free(out->path);
 	bson_free(out);
 	return NULL;
@@ -228,12 +245,19 @@ fail:
 bool
 dump_out_write(dump_out_t *out, const void *data, size_t len, bson_error_t *error)
 {
+	digest_update(out->digest, data, len);
 	if (fwrite(data, 1, len, out->fp) != len) {
 		csm_error_set(error, CSM_EXIT_IOERR, "cannot write '%s': %s", out->path,
 			      strerror(errno));
 		return false;
 	}
 	return true;
+}
+
+void
+dump_out_sha256(dump_out_t *out, char hex[DIGEST_HEX_LEN])
+{
+	digest_final_hex(out->digest, hex);
 }
 
 bool
@@ -256,6 +280,7 @@ dump_out_close(dump_out_t *out, bson_error_t *error)
 		ok = false;
 	}
 	close(out->file_fd);
+	digest_destroy(out->digest);
 	bson_free(out->buffer);
 	bson_free(out->path);
 	bson_free(out);
@@ -295,6 +320,7 @@ struct dump_in {
 	bson_t doc;
 	int64_t offset;
 	char *path;
+	digest_t *digest; /* of the documents read */
 };
 
 /* bson_t demands 128-byte alignment, more than malloc gives. Freed with
@@ -321,6 +347,8 @@ dump_in_open(const char *path, bool gzip, bson_error_t *error)
 	in->fd = -1;
 	in->gzip_pid = -1;
 	in->path = bson_strdup(path);
+	if (!(in->digest = digest_for(path, error)))
+		goto fail;
 	file_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (file_fd < 0) {
 		csm_error_set(error, errno == ENOENT ? CSM_EXIT_NOINPUT : CSM_EXIT_IOERR,
@@ -358,6 +386,7 @@ dump_in_open(const char *path, bool gzip, bson_error_t *error)
 	return in;
 
 fail:
+	digest_destroy(in->digest);
 	bson_free(in->path);
 	free(in);
 	return NULL;
@@ -417,6 +446,7 @@ dump_in_next(dump_in_t *in, bool *eof, bson_error_t *error)
 			in->path, (long long)in->offset);
 		return NULL;
 	}
+	digest_update(in->digest, in->doc_buf, doc_len);
 	in->offset += doc_len;
 	return &in->doc;
 }
@@ -425,6 +455,12 @@ int64_t
 dump_in_offset(const dump_in_t *in)
 {
 	return in->offset;
+}
+
+void
+dump_in_sha256(dump_in_t *in, char hex[DIGEST_HEX_LEN])
+{
+	digest_final_hex(in->digest, hex);
 }
 
 bool
@@ -437,6 +473,7 @@ dump_in_close(dump_in_t *in, bool check, bson_error_t *error)
 	fclose(in->fp);
 	if (in->gzip_pid > 0 && !gzip_wait(in->gzip_pid, in->path, check ? error : NULL))
 		ok = !check;
+	digest_destroy(in->digest);
 	bson_free(in->doc_buf);
 	bson_free(in->path);
 	free(in);
@@ -601,24 +638,57 @@ dump_prelude_write(const char *root, const char *server_version, bson_error_t *e
 	return ok;
 }
 
-/* ---- the dump-end time ---- */
+/* ---- our own files: the dump-end time and the integrity record ---- */
+
+/* Writes doc to path as canonical extended JSON, atomically, mode 0600. */
+static bool
+write_own_json(const char *path, const bson_t *doc, bson_error_t *error)
+{
+	size_t len;
+	char *json = bson_as_canonical_extended_json(doc, &len);
+	bool ok = fs_write_atomic(path, json, len, error);
+
+	bson_free(json);
+	return ok;
+}
+
+/*
+ * Reads the JSON file at path into *doc (the caller bson_destroy()s it;
+ * NULL when it is not JSON). A missing file sets *found false and succeeds;
+ * one that cannot be read fails.
+ */
+static bool
+read_own_json(const char *path, bool *found, bson_t **doc, bson_error_t *error)
+{
+	char *json;
+	size_t len = 0;
+	bson_error_t json_error;
+
+	*found = false;
+	*doc = NULL;
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return true;
+	json = read_small_file(path, false, &len, error);
+	if (json == NULL)
+		return false;
+	*found = true;
+	*doc = bson_new_from_json((const uint8_t *)json, (ssize_t)len, &json_error);
+	bson_free(json);
+	return true;
+}
 
 bool
 dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,
 	       bson_error_t *error)
 {
 	bson_t doc = BSON_INITIALIZER;
-	char *json;
-	size_t len;
 	bool ok;
 
 	BSON_APPEND_UTF8(&doc, "ns", ns);
 	optime_append(&doc, "dumpEndTime", dump_end);
 	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
 	BSON_APPEND_UTF8(&doc, "engine", engine);
-	json = bson_as_canonical_extended_json(&doc, &len);
-	ok = fs_write_atomic(path, json, len, error);
-	bson_free(json);
+	ok = write_own_json(path, &doc, error);
 	bson_destroy(&doc);
 	return ok;
 }
@@ -626,32 +696,133 @@ dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *
 bool
 dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *error)
 {
-	char *json;
-	size_t len = 0;
 	bson_t *doc;
-	bson_error_t json_error;
-	bool ok = false;
 
-	*found = false;
 	*dump_end = OPTIME_ZERO;
-	if (access(path, F_OK) != 0 && errno == ENOENT)
-		return true;
-	json = read_small_file(path, false, &len, error);
-	if (json == NULL)
+	if (!read_own_json(path, found, &doc, error))
 		return false;
-	doc = bson_new_from_json((const uint8_t *)json, (ssize_t)len, &json_error);
-	if (doc == NULL || !optime_from_doc(doc, "dumpEndTime", dump_end)) {
+	if (*found && (doc == NULL || !optime_from_doc(doc, "dumpEndTime", dump_end))) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "dump-end file '%s' is unreadable (no Timestamp 'dumpEndTime'); "
 			      "dump the collection again",
 			      path);
-	} else {
-		*found = true;
-		ok = true;
+		*found = false;
+		bson_destroy(doc);
+		return false;
 	}
 	bson_destroy(doc);
-	free(json);
+	return true;
+}
+
+bool
+dump_record_write(const char *path, const char *ns, const char *data_name,
+		  const dump_record_t *record, const char *engine, bson_error_t *error)
+{
+	bson_t doc = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_UTF8(&doc, "ns", ns);
+	BSON_APPEND_UTF8(&doc, "file", data_name);
+	BSON_APPEND_INT64(&doc, "documents", record->documents);
+	BSON_APPEND_INT64(&doc, "bytes", record->bytes);
+	BSON_APPEND_UTF8(&doc, "sha256", record->sha256);
+	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
+	BSON_APPEND_UTF8(&doc, "engine", engine);
+	ok = write_own_json(path, &doc, error);
+	bson_destroy(&doc);
 	return ok;
+}
+
+/* The record's fields from doc; false when one is missing or wrongly typed. */
+static bool
+record_from_doc(const bson_t *doc, const char *ns, dump_record_t *record)
+{
+	bson_iter_t it;
+
+	if (!bson_iter_init_find(&it, doc, "ns") || !BSON_ITER_HOLDS_UTF8(&it) ||
+	    strcmp(bson_iter_utf8(&it, NULL), ns) != 0)
+		return false;
+	if (!bson_iter_init_find(&it, doc, "documents") || !BSON_ITER_HOLDS_INT64(&it) ||
+	    (record->documents = bson_iter_int64(&it)) < 0)
+		return false;
+	if (!bson_iter_init_find(&it, doc, "bytes") || !BSON_ITER_HOLDS_INT64(&it) ||
+	    (record->bytes = bson_iter_int64(&it)) < 0)
+		return false;
+	if (!bson_iter_init_find(&it, doc, "sha256") || !BSON_ITER_HOLDS_UTF8(&it) ||
+	    strlen(bson_iter_utf8(&it, NULL)) != DIGEST_HEX_LEN - 1)
+		return false;
+	bson_strncpy(record->sha256, bson_iter_utf8(&it, NULL), sizeof record->sha256);
+	return true;
+}
+
+bool
+dump_record_read(const char *path, const char *ns, bool *found, dump_record_t *record,
+		 bson_error_t *error)
+{
+	bson_t *doc;
+	bool ok = true;
+
+	memset(record, 0, sizeof *record);
+	if (!read_own_json(path, found, &doc, error))
+		return false;
+	if (*found && (doc == NULL || !record_from_doc(doc, ns, record))) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "integrity record '%s' is unreadable (it needs ns '%s', Int64 "
+			      "documents and bytes, and a sha256); dump the collection again",
+			      path, ns);
+		ok = false;
+	}
+	bson_destroy(doc);
+	return ok;
+}
+
+bool
+dump_record_scan(const char *bson_path, bool gzip, dump_record_t *record, bson_error_t *error)
+{
+	dump_in_t *in = dump_in_open(bson_path, gzip, error);
+	bool eof = false;
+
+	memset(record, 0, sizeof *record);
+	if (in == NULL)
+		return false;
+	while (dump_in_next(in, &eof, error))
+		record->documents++;
+	if (!eof) {
+		dump_in_close(in, false, NULL);
+		return false;
+	}
+	record->bytes = dump_in_offset(in);
+	dump_in_sha256(in, record->sha256);
+	return dump_in_close(in, true, error);
+}
+
+bool
+dump_record_check(const char *bson_path, const char *record_path, const dump_record_t *expected,
+		  const dump_record_t *actual, bool only_bytes, bson_error_t *error)
+{
+	if (only_bytes && actual->bytes == expected->bytes)
+		return true;
+	if (only_bytes) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "dump data '%s' is incomplete or damaged: it holds %" PRId64
+			      " bytes, its integrity record '%s' says %" PRId64 " bytes (%" PRId64
+			      " documents); dump the collection again",
+			      bson_path, actual->bytes, record_path, expected->bytes,
+			      expected->documents);
+		return false;
+	}
+	if (actual->documents == expected->documents && actual->bytes == expected->bytes &&
+	    strcmp(actual->sha256, expected->sha256) == 0)
+		return true;
+	/* Digest prefixes: the whole of both would crowd the counts out. */
+	csm_error_set(error, CSM_EXIT_DATAERR,
+		      "dump data '%s' is incomplete or damaged: it holds %" PRId64
+		      " documents (%" PRId64 " bytes, sha256 %.12s...), its integrity record '%s' "
+		      "says %" PRId64 " documents (%" PRId64 " bytes, sha256 %.12s...); dump the "
+		      "collection again",
+		      bson_path, actual->documents, actual->bytes, actual->sha256, record_path,
+		      expected->documents, expected->bytes, expected->sha256);
+	return false;
 }
 
 /* ---- publishing and locating ---- */
@@ -684,7 +855,7 @@ bool
 dump_publish(const char *partial_root, const char *root, const char *db, const char *coll,
 	     bool gzip, bson_error_t *error)
 {
-	static const char *const suffixes[] = {".bson", ".dump-end.json"};
+	static const char *const suffixes[] = {".bson", ".dump-end.json", DUMP_RECORD_SUFFIX};
 	char *from = NULL, *to = NULL, *dir = NULL;
 	bool ok = false;
 
@@ -703,6 +874,12 @@ dump_publish(const char *partial_root, const char *root, const char *db, const c
 		bson_free(to);
 		to = NULL;
 	}
+	/* An old record must never vouch for a new data file. */
+	to = dump_file_path(root, db, coll, DUMP_RECORD_SUFFIX, false);
+	if (!unlink_if_present(to, error))
+		goto cleanup;
+	bson_free(to);
+	to = NULL;
 	if (!fs_fsync_dir(dir, error))
 		goto cleanup;
 	for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
@@ -787,6 +964,7 @@ dump_locate(const char *root, const char *db, const char *coll, bool gzip_flag, 
 	files->gzip = gzip;
 	files->metadata = dump_file_path(root, db, coll, ".metadata.json", gzip);
 	files->dump_end = dump_file_path(root, db, coll, ".dump-end.json", false);
+	files->record = dump_file_path(root, db, coll, DUMP_RECORD_SUFFIX, false);
 	if (access(files->bson, F_OK) != 0) {
 		partial = dump_partial_root(root, db, coll);
 		csm_error_set(
@@ -818,5 +996,6 @@ dump_files_cleanup(dump_files_t *files)
 	bson_free(files->bson);
 	bson_free(files->metadata);
 	bson_free(files->dump_end);
+	bson_free(files->record);
 	memset(files, 0, sizeof *files);
 }

@@ -8,6 +8,9 @@
  *   <root>/<db>/<coll>.dump-end.json  ours: the source's cluster time when
  *                                     the copy ended (docs/DESIGN.md,
  *                                     "The catch-up window")
+ *   <root>/<db>/<coll>.integrity.json ours: the data file's document count,
+ *                                     byte size and SHA-256, so a restore
+ *                                     can tell a complete data file
  * <coll> is URL-query-escaped. With gzip the .bson and .metadata.json files
  * end in .gz and are compressed by /usr/bin/gzip through a pipe.
  *
@@ -22,7 +25,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "digest.h"
 #include "optime.h"
+
+/* The integrity record's file name ends so: <coll>.integrity.json. Never
+ * compressed; mongorestore skips it as a file it does not know. */
+#define DUMP_RECORD_SUFFIX ".integrity.json"
 
 /* Query-escapes name as mongodump does for file names ("a/b$" ->
  * "a%2Fb%24"). The caller bson_free()s the result. */
@@ -33,7 +41,8 @@ char *dump_escape_name(const char *name);
 char *dump_unescape_name(const char *name);
 
 /* "<root>/<db>/<escaped coll><suffix>[.gz]"; suffix is ".bson",
- * ".metadata.json" or ".dump-end.json". The caller bson_free()s it. */
+ * ".metadata.json", ".dump-end.json" or DUMP_RECORD_SUFFIX. The caller
+ * bson_free()s it. */
 char *dump_file_path(const char *root, const char *db, const char *coll, const char *suffix,
 		     bool gzip);
 
@@ -67,6 +76,41 @@ bool dump_metadata_read(const char *path, bool gzip, dump_metadata_t *metadata,
 /* Writes <root>/prelude.json as mongodump does. */
 bool dump_prelude_write(const char *root, const char *server_version, bson_error_t *error);
 
+/*
+ * What the integrity record of a dump says of its data file, or what was
+ * read from one: the documents, and the byte count and SHA-256 of the BSON
+ * stream they make. Under --gzip both are of the uncompressed stream (what
+ * a restore reads, whatever gzip's output looks like), which `gzip -dc
+ * FILE | sha256sum` prints.
+ */
+typedef struct dump_record {
+	int64_t documents;
+	int64_t bytes;
+	char sha256[DIGEST_HEX_LEN]; /* lowercase hex */
+} dump_record_t;
+
+/* Writes the record of ns's data file data_name (its base name) to path
+ * atomically, mode 0600, with writtenAt and engine. */
+bool dump_record_write(const char *path, const char *ns, const char *data_name,
+		       const dump_record_t *record, const char *engine, bson_error_t *error);
+
+/* Reads the record at path. A missing file sets *found false and succeeds
+ * (mongodump writes none); one that is unreadable, lacks a field or is
+ * another ns's is exit 65. */
+bool dump_record_read(const char *path, const char *ns, bool *found, dump_record_t *record,
+		      bson_error_t *error);
+
+/* Reads the data file at bson_path (through gzip when gzip) to the end and
+ * fills record with what it holds. A truncated or corrupt file is exit 65. */
+bool dump_record_scan(const char *bson_path, bool gzip, dump_record_t *record, bson_error_t *error);
+
+/* Fails (exit 65, naming the data file, the record and both counts) unless
+ * actual, read from bson_path, is what expected, from record_path, says.
+ * With only_bytes, only the byte counts are compared (a file size). */
+bool dump_record_check(const char *bson_path, const char *record_path,
+		       const dump_record_t *expected, const dump_record_t *actual, bool only_bytes,
+		       bson_error_t *error);
+
 /* Writes the dump-end file (ns, dumpEndTime as a Timestamp, writtenAt,
  * engine) atomically, mode 0600. */
 bool dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,
@@ -86,6 +130,10 @@ dump_out_t *dump_out_open(const char *path, bool gzip, bson_error_t *error);
 /* Appends len bytes. */
 bool dump_out_write(dump_out_t *out, const void *data, size_t len, bson_error_t *error);
 
+/* The SHA-256 of every byte appended (before compression); once, before
+ * dump_out_close. */
+void dump_out_sha256(dump_out_t *out, char hex[DIGEST_HEX_LEN]);
+
 /* Flushes, waits for gzip, fsyncs, closes and frees out (also on failure). */
 bool dump_out_close(dump_out_t *out, bson_error_t *error);
 
@@ -104,14 +152,19 @@ const bson_t *dump_in_next(dump_in_t *in, bool *eof, bson_error_t *error);
 /* Bytes of BSON read so far (uncompressed). */
 int64_t dump_in_offset(const dump_in_t *in);
 
+/* The SHA-256 of the documents read so far, as one byte stream; once, at
+ * the end. */
+void dump_in_sha256(dump_in_t *in, char hex[DIGEST_HEX_LEN]);
+
 /* Closes and frees in. With check, fails when gzip reported an error. */
 bool dump_in_close(dump_in_t *in, bool check, bson_error_t *error);
 
 /*
  * Moves the files of a finished dump of db.coll from partial_root to root:
- * the old metadata file first out, then the data, dump-end and prelude, then
- * the new metadata file, so that at every moment a metadata file means a
- * complete dump. Removes partial_root afterwards.
+ * the old metadata, data and integrity files first out, then the data,
+ * dump-end, integrity and prelude files, then the new metadata file, so
+ * that at every moment a metadata file means a complete dump. Removes
+ * partial_root afterwards.
  */
 bool dump_publish(const char *partial_root, const char *root, const char *db, const char *coll,
 		  bool gzip, bson_error_t *error);
@@ -124,6 +177,7 @@ typedef struct dump_files {
 	char *bson;     /* owned */
 	char *metadata; /* owned */
 	char *dump_end; /* owned */
+	char *record;   /* owned: the integrity record, present or not */
 	bool gzip;
 } dump_files_t;
 

@@ -130,8 +130,8 @@ dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *c
 
 bool
 dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
-		      const char *bson_path, bool gzip, progress_t *progress, int64_t *docs,
-		      int64_t *bytes, bson_error_t *error)
+		      const char *bson_path, bool gzip, progress_t *progress, dump_record_t *record,
+		      bson_error_t *error)
 {
 	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
 	mongoc_cursor_t *cursor = NULL;
@@ -141,9 +141,10 @@ dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
 	bson_t sort;
 	const bson_t *doc;
 	int64_t pending_docs = 0, pending_bytes = 0;
+	int64_t *docs = &record->documents, *bytes = &record->bytes;
 	bool ok = false;
 
-	*docs = *bytes = 0;
+	memset(record, 0, sizeof *record);
 	out = dump_out_open(bson_path, gzip, error);
 	if (out == NULL)
 		goto cleanup;
@@ -181,6 +182,7 @@ dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
 		goto cleanup;
 	}
 	progress_add(progress, pending_docs, pending_bytes);
+	dump_out_sha256(out, record->sha256);
 	ok = dump_out_close(out, error);
 	out = NULL;
 
@@ -649,6 +651,9 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	workers_finish(workers, jobs);
 	stats->inserted = shared.inserted;
 	stats->duplicates = shared.duplicates;
+	stats->read.documents = stats->documents;
+	stats->read.bytes = dump_in_offset(in);
+	dump_in_sha256(in, stats->read.sha256);
 	if (ok && shared.failed) {
 		memcpy(error, &shared.error, sizeof *error);
 		ok = false;

@@ -31,17 +31,19 @@ bool dump_native_read_metadata(mongoc_client_t *client, const char *db, const ch
 /*
  * Copies db.coll into bson_path (gzip'd when gzip) in _id order, one cursor
  * (sort and hint {_id: 1}), memory bounded by one server batch. Reports to
- * progress (may be NULL) and sets *docs and *bytes.
+ * progress (may be NULL) and fills record with what it wrote: documents,
+ * bytes and SHA-256 of the BSON stream.
  */
 bool dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
-			   const char *bson_path, bool gzip, progress_t *progress, int64_t *docs,
-			   int64_t *bytes, bson_error_t *error);
+			   const char *bson_path, bool gzip, progress_t *progress,
+			   dump_record_t *record, bson_error_t *error);
 
 /* What a native restore did. */
 typedef struct dump_restore_stats {
 	int64_t documents;  /* read from the dump */
 	int64_t inserted;   /* acknowledged by the server */
 	int64_t duplicates; /* rejected as duplicate keys: counted, not fatal */
+	dump_record_t read; /* what the dump file held, once read to its end */
 } dump_restore_stats_t;
 
 /*

@@ -20,6 +20,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "marker.h"
+#include "names.h"
 #include "progress.h"
 #include "retry.h"
 #include "stop.h"
@@ -81,13 +82,28 @@ seconds_since(int64_t started_ms)
 	return (double)(clock_mono_ms() - started_ms) / 1e3;
 }
 
+/* Writes the integrity record of the data file in partial. */
+static bool
+write_record(const dump_run_opts_t *opts, const char *ns, const char *partial,
+	     const dump_record_t *record, const char *engine, bson_error_t *error)
+{
+	char *data_path = dump_file_path(partial, opts->db, opts->coll, ".bson", opts->gzip);
+	char *path = dump_file_path(partial, opts->db, opts->coll, DUMP_RECORD_SUFFIX, false);
+	const char *data_name = strrchr(data_path, '/') + 1;
+	bool ok = dump_record_write(path, ns, data_name, record, engine, error);
+
+	bson_free(path);
+	bson_free(data_path);
+	return ok;
+}
+
 /*
- * The native copy: db.coll's documents, then its metadata file and the
- * prelude, into partial. Sets *docs and *bytes.
+ * The native copy: db.coll's documents, their integrity record, then the
+ * metadata file and the prelude, into partial. Fills record.
  */
 static bool
 dump_native(const dump_run_opts_t *opts, mongoc_client_t *client, const char *ns,
-	    const char *partial, const dump_metadata_t *metadata, int64_t *docs, int64_t *bytes,
+	    const char *partial, const dump_metadata_t *metadata, dump_record_t *record,
 	    bson_error_t *error)
 {
 	mongoc_collection_t *collection =
@@ -102,8 +118,9 @@ dump_native(const dump_run_opts_t *opts, mongoc_client_t *client, const char *ns
 	bool ok = false;
 
 	mongoc_collection_destroy(collection);
-	if (!dump_native_dump_data(client, opts->db, opts->coll, path, opts->gzip, progress, docs,
-				   bytes, error))
+	if (!dump_native_dump_data(client, opts->db, opts->coll, path, opts->gzip, progress, record,
+				   error) ||
+	    !write_record(opts, ns, partial, record, "native", error))
 		goto cleanup;
 	progress_finish(progress);
 	bson_free(path);
@@ -121,10 +138,13 @@ cleanup:
 	return ok;
 }
 
-/* The external copy: mongodump into partial, which must write the metadata. */
+/*
+ * The external copy: mongodump into partial, which must write the metadata,
+ * then the integrity record of the data file it wrote (read back once).
+ */
 static bool
-dump_external(const dump_run_opts_t *opts, const char *tool, const char *partial,
-	      bson_error_t *error)
+dump_external(const dump_run_opts_t *opts, const char *tool, const char *ns, const char *partial,
+	      dump_record_t *record, bson_error_t *error)
 {
 	char *path;
 	bool ok;
@@ -137,6 +157,12 @@ dump_external(const dump_run_opts_t *opts, const char *tool, const char *partial
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "'%s' exited 0 but wrote no '%s'; check its version and output", tool,
 			      path);
+	bson_free(path);
+	if (!ok)
+		return false;
+	path = dump_file_path(partial, opts->db, opts->coll, ".bson", opts->gzip);
+	ok = dump_record_scan(path, opts->gzip, record, error) &&
+	     write_record(opts, ns, partial, record, "external", error);
 	bson_free(path);
 	return ok;
 }
@@ -177,7 +203,7 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	dump_metadata_t metadata;
 	char *tool = NULL, *partial = NULL, *db_dir = NULL, *ns = NULL;
 	int64_t started_ms = clock_mono_ms();
-	int64_t docs = 0, bytes = 0;
+	dump_record_t record = {0};
 	optime_t dump_end = OPTIME_ZERO;
 	bool ok = false;
 
@@ -198,22 +224,19 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	if (!fs_mkdir_p(opts->root, error) || !dump_remove_tree(partial, error) ||
 	    !fs_mkdir_p(db_dir, error))
 		goto cleanup;
-	if (!(tool ? dump_external(opts, tool, partial, error)
-		   : dump_native(opts, client, ns, partial, &metadata, &docs, &bytes, error)))
+	if (!(tool ? dump_external(opts, tool, ns, partial, &record, error)
+		   : dump_native(opts, client, ns, partial, &metadata, &record, error)))
 		goto cleanup;
 	if (!dump_end_record(opts, client, ns, partial, tool ? "external" : "native", &dump_end,
 			     error) ||
 	    !not_stopped("publishing the dump of", ns, error) ||
 	    !dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
 		goto cleanup;
-	if (tool == NULL)
-		log_info("dumped %" PRId64 " documents (%.1f MB) of '%s' to '%s/%s' in %.1fs; "
-			 "dump-end time %u.%u",
-			 docs, (double)bytes / 1e6, ns, opts->root, opts->db,
-			 seconds_since(started_ms), dump_end.t, dump_end.i);
-	else
-		log_info("dumped '%s' with %s to '%s/%s' in %.1fs; dump-end time %u.%u", ns, tool,
-			 opts->root, opts->db, seconds_since(started_ms), dump_end.t, dump_end.i);
+	log_info("dumped %" PRId64 " documents (%.1f MB) of '%s'%s%s to '%s/%s' in %.1fs; "
+		 "dump-end time %u.%u",
+		 record.documents, (double)record.bytes / 1e6, ns, tool ? " with " : "",
+		 tool ? tool : "", opts->root, opts->db, seconds_since(started_ms), dump_end.t,
+		 dump_end.i);
 	ok = true;
 
 cleanup:
@@ -254,6 +277,8 @@ typedef struct restore {
 	dump_files_t files;
 	dump_metadata_t metadata;
 	optime_t dump_end; /* OPTIME_ZERO when the dump has none */
+	bool have_record;  /* the dump has an integrity record: record */
+	dump_record_t record;
 	dump_restore_stats_t stats;
 } restore_t;
 
@@ -276,7 +301,48 @@ restore_done_before(restore_t *r, bool *done, bson_error_t *error)
 	return true;
 }
 
-/* Finds the dump and reads its metadata and dump-end time. */
+/*
+ * What can be checked of the data file before anything is written: its
+ * size (a plain file), or, for mongorestore, which reads it itself, all of
+ * it (one pass over it first). The native load checks the rest as it
+ * streams the file (restore_check_read).
+ */
+static bool
+restore_precheck(restore_t *r, bson_error_t *error)
+{
+	dump_record_t actual = {0};
+	struct stat st;
+
+	if (!r->have_record) {
+		log_warn("the dump of '%s' has no integrity record '%s' (a dump not made by "
+			 "dump-wrap, e.g. by mongodump): whether its data file is complete cannot "
+			 "be checked",
+			 r->source_ns, r->files.record);
+		return true;
+	}
+	if (r->tool)
+		return dump_record_scan(r->files.bson, r->files.gzip, &actual, error) &&
+		       dump_record_check(r->files.bson, r->files.record, &r->record, &actual, false,
+					 error);
+	if (r->files.gzip || stat(r->files.bson, &st) != 0)
+		return true;
+	actual.bytes = (int64_t)st.st_size;
+	return dump_record_check(r->files.bson, r->files.record, &r->record, &actual, true, error);
+}
+
+/* After the native load: the file read to its end is what its record says. */
+static bool
+restore_check_read(const restore_t *r, bson_error_t *error)
+{
+	if (!r->have_record || r->tool ||
+	    dump_record_check(r->files.bson, r->files.record, &r->record, &r->stats.read, false,
+			      error))
+		return true;
+	csm_error_prefix(error, "'%s' is not marked restored", r->target_ns);
+	return false;
+}
+
+/* Finds the dump and reads its metadata, dump-end time and integrity record. */
 static bool
 restore_read_dump(restore_t *r, bson_error_t *error)
 {
@@ -287,7 +353,9 @@ restore_read_dump(restore_t *r, bson_error_t *error)
 		return false;
 	dump_metadata_cleanup(&r->metadata);
 	if (!dump_metadata_read(r->files.metadata, r->files.gzip, &r->metadata, error) ||
-	    !dump_end_read(r->files.dump_end, &have_end, &r->dump_end, error))
+	    !dump_end_read(r->files.dump_end, &have_end, &r->dump_end, error) ||
+	    !dump_record_read(r->files.record, r->source_ns, &r->have_record, &r->record, error) ||
+	    !restore_precheck(r, error))
 		return false;
 	if (opts->defer_constraints && !have_end)
 		log_warn(
@@ -412,7 +480,9 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	r.source_ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
 	r.target_ns = bson_strdup_printf("%s.%s", r.to_db, r.to_coll);
 	dump_metadata_init(&r.metadata);
-	if (!pick_engine(opts->engine, "mongorestore", &r.tool, error))
+	if (!names_check_staging(opts->db, opts->coll, opts->to_db, opts->to_coll, opts->staging,
+				 error) ||
+	    !pick_engine(opts->engine, "mongorestore", &r.tool, error))
 		goto cleanup;
 	r.pool = conn_pool_new(opts->uri, "target", error);
 	if (r.pool == NULL)
@@ -432,7 +502,7 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 		goto cleanup;
 	if (!(r.tool ? restore_external(&r, error) : restore_native(&r, error)) ||
 	    !not_stopped("building the indexes and the restore marker of", r.target_ns, error) ||
-	    !restore_finish(&r, &built, &deferred_count, error))
+	    !restore_check_read(&r, error) || !restore_finish(&r, &built, &deferred_count, error))
 		goto cleanup;
 	log_info("restored %" PRId64 " documents of '%s' into '%s' in %.1fs (%" PRId64
 		 " inserted, %" PRId64 " duplicate keys skipped); %d indexes built, %d deferred",

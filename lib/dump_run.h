@@ -46,7 +46,8 @@ bool dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error);
  * first, then the data, then the indexes (unique and TTL ones recorded in
  * the marker instead with defer_constraints), then the restore marker (w:
  * majority, j: true). With once, an existing marker means "done": a message
- * and success without touching anything.
+ * and success without touching anything. A target collection named like
+ * the staging collections is refused first (64, names.h).
  */
 bool dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error);
 

@@ -18,4 +18,12 @@
 bool names_check_staging(const char *db, const char *coll, const char *to_db, const char *to_coll,
 			 const char *staging, bson_error_t *error);
 
+/*
+ * The same check for a program that knows only the source collection
+ * db.coll (token-probe, cdc-capture): it fails (exit 64) when coll is
+ * <staging> or <staging>_meta, whatever the target's names will be, since
+ * the target collection takes the source's names by default.
+ */
+bool names_check_source(const char *db, const char *coll, const char *staging, bson_error_t *error);
+
 #endif

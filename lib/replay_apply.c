@@ -247,7 +247,7 @@ replay_window_skippable(bool window_open, optime_t dump_end, optime_t event_time
 	if (!window_open || optime_is_zero(event_time))
 		return false;
 	if (code != SERVER_BAD_VALUE && code != SERVER_TYPE_MISMATCH &&
-	    code != SERVER_PATH_NOT_VIABLE)
+	    code != SERVER_PATH_NOT_VIABLE && code != SERVER_IMMUTABLE_FIELD)
 		return false;
 	return optime_cmp(event_time, dump_end) <= 0;
 }

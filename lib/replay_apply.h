@@ -65,10 +65,12 @@ int64_t replay_applier_window_skips(const replay_applier_t *applier);
  * event_time at or before dump_end; window_open false: no window), and only
  * for errors about the document's shape (SERVER_BAD_VALUE, e.g. $push on a
  * non-array; SERVER_TYPE_MISMATCH; SERVER_PATH_NOT_VIABLE, e.g. $set "a.b"
- * where a is a number). The source accepted the write on the document as it
- * was then, so such an error means the dump copied a newer version of the
- * document, and a later event of the window, also replayed, writes the path
- * again.
+ * where a is a number; SERVER_IMMUTABLE_FIELD, a replacement whose _id the
+ * server finds altered in the document that its documentKey matched, as a
+ * string _id under a collation: the dump copied a later document with that
+ * key). The source accepted the write on the document as it was then, so
+ * such an error means the dump copied a newer version of the document, and
+ * a later event of the window, also replayed, writes the path again.
  */
 bool replay_window_skippable(bool window_open, optime_t dump_end, optime_t event_time,
 			     int32_t code);

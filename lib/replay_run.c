@@ -15,6 +15,7 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "marker.h"
+#include "names.h"
 #include "replay_apply.h"
 #include "replay_batch.h"
 #include "replay_meta.h"
@@ -79,11 +80,16 @@ typedef enum step {
 replay_session_t *
 replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_error_t *error)
 {
-	replay_session_t *s = bson_malloc0(sizeof *s);
+	replay_session_t *s;
 	const char *to_db = opts->to_db ? opts->to_db : opts->db;
 	const char *to_coll = opts->to_coll ? opts->to_coll : opts->coll;
-	char *meta_name = marker_meta_coll_name(opts->staging_coll);
+	char *meta_name;
 
+	if (!names_check_staging(opts->db, opts->coll, opts->to_db, opts->to_coll,
+				 opts->staging_coll, error))
+		return NULL;
+	s = bson_malloc0(sizeof *s);
+	meta_name = marker_meta_coll_name(opts->staging_coll);
 	s->opts = opts;
 	s->ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
 	s->target_ns = bson_strdup_printf("%s.%s", to_db, to_coll);

@@ -33,7 +33,8 @@ typedef struct replay_session replay_session_t;
  * Connects to the target at target_uri (a pool whose clients carry the
  * appname "changestream-migration/target") and opens the staging, meta and
  * target collections for opts (borrowed; must outlive the session). NULL +
- * error (exit 69 unreachable, 64 bad URI) on failure. Free with
+ * error (exit 69 unreachable, 64 bad URI or a target collection named like
+ * the staging collections, names.h) on failure. Free with
  * replay_session_close().
  */
 replay_session_t *replay_session_open(const char *target_uri, const replay_opts_t *opts,

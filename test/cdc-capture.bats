@@ -134,6 +134,18 @@ checkpoint_is() {
 	[ "$(staged_count c)" -eq 0 ]
 }
 
+@test "a collection named like the staging collections is refused with 64 naming --staging-coll, before anything is staged" {
+	cpy "$SRC_URI" 'client[db_name].create_collection("cdc"); client[db_name].create_collection("s_meta")'
+	probe cdc
+	probe s_meta
+	# Bounded: a capture that does not refuse would follow the stream.
+	run -64 timeout 20 cdc-capture --db "$DB" --coll cdc --state-dir "$STATE"
+	[[ "$output" == *"collection '$DB.cdc' is named like the staging collections '$DB.cdc' and '$DB.cdc_meta'"*"--staging-coll"* ]]
+	run -64 timeout 20 cdc-capture --db "$DB" --coll s_meta --staging-coll s --state-dir "$STATE"
+	[[ "$output" == *"'$DB.s' and '$DB.s_meta'"* ]]
+	cpy "$TGT_URI" 'assert client[db_name].list_collection_names() == [], client[db_name].list_collection_names()'
+}
+
 @test "a corrupt token file is exit 65 and is left as it was" {
 	printf '{"version": 1, "ns": ' >"$STATE/$DB.c.token"
 	cp "$STATE/$DB.c.token" "$BATS_TEST_TMPDIR/before"

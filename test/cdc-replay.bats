@@ -79,6 +79,20 @@ $1" "${@:2}"
 	[[ "${stderr_lines[1]}" == "usage: cdc-replay --db DB --coll COLL"* ]]
 }
 
+@test "a target collection named like the staging collections is refused with 64 for every colliding name" {
+	local args
+	for args in "--coll cdc" "--coll cdc_meta" "--coll c --to-coll cdc" "--coll c --to-db $DB --to-coll cdc_meta" \
+		"--coll s --staging-coll s" "--coll c --to-coll s_meta --staging-coll s"; do
+		# shellcheck disable=SC2086 # the options are split on purpose
+		run -64 replay $args --drain
+		[[ "$output" == *"is named like the staging collections"*"--staging-coll"* ]]
+	done
+	py 'assert client[db_name].list_collection_names() == []'
+	# Another database or staging name does not collide.
+	run -0 replay --coll cdc --to-db "${DB}_2" --drain
+	run -0 replay --coll cdc --staging-coll s --drain
+}
+
 @test "every replay rule (docs/DESIGN.md, \"Replay rules\") lands on the target, composite keys included" {
 	py 'rc.stage_rows(client, db_name)'
 	run -0 replay --coll c --drain
@@ -276,6 +290,21 @@ rc.all_done(client, db_name, db_name + ".c")'
 	# Without a restore marker there is no window: the same error is real.
 	run -65 replay --coll d --drain
 	[[ "$output" == *"cannot apply seq 1 (update"*"Cannot create field"* ]]
+}
+
+@test "catch-up window: an _id that changed numeric type (200, then 200.0) converges; an altered _id is passed over inside it and stops replay after it" {
+	py 'rc.stage_window_id_types(client, db_name)'
+	run -0 replay --coll c --drain
+	py '
+docs = list(client[db_name].c.find())
+assert docs == [{"_id": 200.0, "v": 2}] and isinstance(docs[0]["_id"], float), docs
+rc.all_done(client, db_name, db_name + ".c")'
+	run -0 replay --coll d --drain
+	[[ "$output" == *"passing over a write of seq 1 (replace"*"inside the catch-up window"*"(code 66)"* ]]
+	py 'assert client[db_name].d.find_one() == {"_id": 7, "a": 3}'
+	# Without a restore marker there is no window: the same refusal is real.
+	run -65 replay --coll e --drain
+	[[ "$output" == *"cannot apply seq 1 (replace"*"(immutable) field '_id'"*"(code 66)"* ]]
 }
 
 @test "--drain exits only after the last event staged before capture caught up is applied" {

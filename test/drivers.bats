@@ -124,6 +124,21 @@ crashed_capture() {
 	run -66 --separate-stderr "$SYNC" --dump-dir "$BATS_TEST_TMPDIR/none" - "$DB" c
 }
 
+@test "init and sync refuse a collection named like the staging collections with 64, naming --staging-coll" {
+	pyrun "$SRC_URI" "client[db_name].cdc.insert_one({'_id': 1})"
+	run -64 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" cdc
+	[[ "$output" == *"collection '$DB.cdc' is named like the staging collections"*"--staging-coll"* ]]
+	run -64 "$INIT" --resume-capture --state-dir "$STATE" --staging-coll s - - "$DB" s_meta
+	run -64 "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --to-coll cdc_meta - "$DB" c
+	run -64 "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --staging-coll s --to-coll s - "$DB" c
+	[ ! -e "$STATE" ] && [ ! -e "$DUMP" ]
+	# With another staging name the same collection migrates.
+	run -0 "$INIT" --staging-coll s --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" cdc
+	run -0 --separate-stderr "$SYNC" --staging-coll s --state-dir "$STATE" --dump-dir "$DUMP" \
+		--drain --verify - - "$DB" cdc
+	[[ "$output" == *"result: equal"* ]]
+}
+
 @test "a corrupt token file makes --resume-capture exit 65 and is left as it was" {
 	mkdir -p "$STATE"
 	printf '{"version": 1, "ns": ' >"$STATE/$DB.c.token"
@@ -555,6 +570,34 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 1}, dat
 	[[ "$output" == *"result: equal"* ]]
 }
 
+@test "a newer token from token-probe --force after --stop-capture is refused with 65 and the start-over commands, skipping nothing" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	pyrun "$SRC_URI" 'client[db_name].c.insert_one({"_id": "staged"})'
+	wait_until 20 pyrun "$DST_URI" 'assert client[db_name].cdc.count_documents({}) > 0'
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$SRC_URI" 'client[db_name].c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": -1}})'
+	run -0 token-probe --db "$DB" --coll c --state-dir "$STATE" --force
+	run -65 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	[[ "$output" == *"is newer than the events staged for it in '$DB.cdc'"*"start '$DB.c' over"* ]]
+	run -0 cat "$STATE/$DB.c.capture.log"
+	[[ "$output" == *"init_migration.sh --stop-capture --state-dir $STATE $DB c"* ]]
+	[[ "$output" == *'db.getCollection("cdc").deleteMany({ns: "'"$DB.c"'"})'* ]]
+	[[ "$output" == *"init_migration.sh --force --state-dir $STATE - - $DB c"* ]]
+	run ! capture_alive
+	# The runbook's start over then migrates it whole.
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$DST_URI" '
+db = client[db_name]
+db.c.drop()
+db.cdc.delete_many({"ns": db_name + ".c"})
+db.cdc_meta.delete_many({"_id": {"$in": ["checkpoint:" + db_name + ".c", "restore:" + db_name + ".c"]}})'
+	run -0 "$INIT" --force --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
 @test "a program that ignores the stop request is killed 10 s after it, and sync exits 75" {
 	# A stand-in cdc-replay that ignores SIGTERM (as one stuck in the
 	# kernel would) and never ends by itself.
@@ -572,4 +615,19 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 1}, dat
 	((SECONDS - started >= 9 && SECONDS - started <= 15))
 	grep -q "cdc-replay did not exit within 10 s of the stop request: killing it" "$BATS_TEST_TMPDIR/sync.log"
 	gone "$replay_pid"
+}
+
+@test "a newer token over a capture that staged nothing is passed over: it resumes from its checkpoint and misses nothing" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	wait_until 20 pyrun "$DST_URI" 'assert client[db_name].cdc_meta.find_one({"_id": "checkpoint:" + db_name + ".c"})'
+	run -0 "$INIT" --stop-capture --state-dir "$STATE" "$DB" c
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$SRC_URI" 'client[db_name].c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": -1}})'
+	run -0 token-probe --db "$DB" --coll c --state-dir "$STATE" --force
+	run -0 "$INIT" --resume-capture --state-dir "$STATE" - - "$DB" c
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+	grep -q "is newer than the checkpoint of '$DB.c', which staged nothing: resuming from the checkpoint" \
+		"$STATE/$DB.c.capture.log"
 }

@@ -51,6 +51,33 @@ print(dumps(client[sys.argv[2]].cdc_meta.find_one({'_id': 'restore:' + sys.argv[
 		"$1" "${2:-$DB}"
 }
 
+# cut_at_boundary FILE: truncate the BSON file FILE at the first document
+# boundary at or past half its size, as a copy cut short would leave it.
+cut_at_boundary() {
+	"$PY" -c "
+import sys
+p = sys.argv[1]
+d = open(p, 'rb').read()
+off = 0
+while off < len(d) // 2:
+    off += int.from_bytes(d[off:off + 4], 'little')
+open(p, 'wb').write(d[:off])" "$1"
+}
+
+# record_is FILE DATA_BYTES_CMD...: the integrity record FILE holds N
+# documents and the byte count and SHA-256 of what the command prints.
+record_is() {
+	local record="$1" docs="$2"
+	shift 2
+	"$@" | "$PY" -c "
+import hashlib, json, sys
+r = json.load(open(sys.argv[1]))
+d = sys.stdin.buffer.read()
+got = (int(r['documents']['\$numberLong']), int(r['bytes']['\$numberLong']), r['sha256'])
+assert got == (int(sys.argv[2]), len(d), hashlib.sha256(d).hexdigest()), (got, len(d))
+print(r['ns'], r['file'], r['engine'])" "$record" "$docs"
+}
+
 @test "native dump writes mongodump's layout: data, metadata with indexes, options and uuid, dump-end time" {
 	local d="$BIG_OUT/$BIG_DB"
 	[ -s "$d/docs.bson" ]
@@ -237,6 +264,78 @@ db['with/slash'].create_index('s')"
 	[ "$output" = "[]" ]
 }
 
+@test "restore into a collection named like the staging collections is refused with 64 naming --staging-coll" {
+	local args before
+	# The fixture's database on the target is shared with other tests.
+	before="$(pyrun "$TGT_URI" "print(client['fixture'].cdc_meta.count_documents({}))")"
+	for args in "--coll cdc" "--coll cdc_meta" "--coll people --to-coll cdc" \
+		"--coll people --to-db fixture --to-coll cdc_meta" "--coll people --to-coll s --staging-coll s"; do
+		# shellcheck disable=SC2086 # the options are split on purpose
+		run -64 dump-wrap restore --db fixture $args --in "$FIXTURES/dump-mongodump"
+		[[ "$output" == *"is named like the staging collections"*"--staging-coll"* ]]
+	done
+	run -0 pyrun "$TGT_URI" "
+db = client['fixture']
+print(sorted({'cdc', 's'} & set(db.list_collection_names())), db.cdc_meta.count_documents({}))"
+	[ "$output" = "[] $before" ]
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB" \
+		--to-coll cdc
+}
+
+@test "a dump cut at a document boundary or emptied is refused with 65 naming the file and both counts before anything is restored; a changed byte is caught by its digest" {
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': i, 'p': 'x' * 50} for i in range(100)])"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	local size
+	size="$(stat -c %s "$OUT/$DB/c.bson")"
+	cut_at_boundary "$OUT/$DB/c.bson"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT" --once --defer-constraints
+	[[ "$output" == *"dump data '$OUT/$DB/c.bson' is incomplete or damaged: it holds $(stat -c %s "$OUT/$DB/c.bson") bytes, its integrity record '$OUT/$DB/c.integrity.json' says $size bytes (100 documents)"* ]]
+	truncate -s 0 "$OUT/$DB/c.bson"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT" --once --defer-constraints
+	[[ "$output" == *"it holds 0 bytes"*"says $size bytes (100 documents)"* ]]
+	[ "$(marker "$DB.c")" = null ]
+	run -0 pyrun "$TGT_URI" "print(client[db_name].list_collection_names())"
+	[ "$output" = "[]" ]
+	# A byte changed in place keeps the counts, not the digest: the load
+	# finds it and marks nothing.
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	"$PY" -c "
+import sys
+d = open(sys.argv[1], 'rb').read()
+open(sys.argv[1], 'wb').write(d.replace(b'xxxxx', b'xxxxz', 1))" "$OUT/$DB/c.bson"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT" --once
+	[[ "$output" == *"it holds 100 documents ($size bytes, sha256 "*"says 100 documents ($size bytes, sha256 "* ]]
+	[ "$(marker "$DB.c")" = null ]
+	# Dumped again, it has its record, and restores whole.
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT"
+	[ "$(file_mode "$OUT/$DB/c.integrity.json")" = 600 ]
+	run -0 record_is "$OUT/$DB/c.integrity.json" 100 cat "$OUT/$DB/c.bson"
+	[ "$output" = "$DB.c c.bson native" ]
+	run -0 dump-wrap restore --db "$DB" --coll c --in "$OUT" --once
+	[[ "$output" == *"restored 100 documents"* ]]
+}
+
+@test "--gzip: the integrity record is of the uncompressed BSON; a .gz cut at a document boundary is refused with 65 after its load and not marked restored" {
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': i, 'p': 'y' * 40} for i in range(60)])"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT" --gzip
+	gzip -dc "$OUT/$DB/c.bson.gz" >"$BATS_TEST_TMPDIR/c.bson"
+	cut_at_boundary "$BATS_TEST_TMPDIR/c.bson"
+	gzip -c "$BATS_TEST_TMPDIR/c.bson" >"$OUT/$DB/c.bson.gz"
+	run -65 dump-wrap restore --db "$DB" --coll c --in "$OUT" --once
+	[[ "$output" == *"'$DB.c' is not marked restored: dump data '$OUT/$DB/c.bson.gz' is incomplete or damaged: it holds 30 documents ("*"its integrity record '$OUT/$DB/c.integrity.json' says 60 documents ("* ]]
+	[ "$(marker "$DB.c")" = null ]
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT" --gzip
+	run -0 record_is "$OUT/$DB/c.integrity.json" 60 gzip -dc "$OUT/$DB/c.bson.gz"
+	[ "$output" = "$DB.c c.bson.gz native" ]
+}
+
+@test "a dump without an integrity record (mongodump's) is restored as before, with one warning that it cannot be checked" {
+	run -0 dump-wrap restore --db fixture --coll people --in "$FIXTURES/dump-mongodump" --to-db "$DB"
+	[[ "$output" == *"restored 5 documents"* ]]
+	run -0 grep -c "has no integrity record '$FIXTURES/dump-mongodump/fixture/people.integrity.json' (a dump not made by dump-wrap, e.g. by mongodump): whether its data file is complete cannot be checked" <<<"$output"
+	[ "$output" = 1 ]
+}
+
 @test "a corrupt data file is refused with exit 65" {
 	mkdir -p "$OUT/$DB"
 	cp "$FIXTURES/dump-mongodump/fixture/people.metadata.json" "$OUT/$DB/c.metadata.json"
@@ -278,6 +377,9 @@ db['with/slash'].create_index('s')"
 	[ -z "$output" ]
 	[ -s "$OUT/$DB/c.metadata.json" ]
 	[ -s "$OUT/$DB/c.dump-end.json" ]
+	# dump-wrap records what mongodump wrote before it publishes the dump.
+	run -0 record_is "$OUT/$DB/c.integrity.json" 5 cat "$OUT/$DB/c.bson"
+	[ "$output" = "$DB.c c.bson external" ]
 }
 
 @test "external engine: mongorestore is run without indexes; dump-wrap builds or defers them and writes the marker" {
@@ -305,6 +407,19 @@ m = client['fixture'].cdc_meta.find_one({'_id': 'restore:%s.p2' % db_name})
 print([i['name'] for i in m['deferredIndexes']])"
 	[ "${lines[0]}" = "['_id_', 'age_-1_name_1']" ]
 	[ "${lines[1]}" = "['email_1', 'joined_1']" ]
+}
+
+@test "external engine: a dump that does not match its integrity record is refused with 65 before mongorestore runs" {
+	local fake="$BATS_TEST_TMPDIR/fakebin"
+	mkdir -p "$fake"
+	ln -s "$FIXTURES/fake-mongodump" "$fake/mongorestore"
+	pyrun "$SRC_URI" "client[db_name].c.insert_many([{'_id': i} for i in range(20)])"
+	run -0 dump-wrap dump --db "$DB" --coll c --out "$OUT" --engine native
+	cut_at_boundary "$OUT/$DB/c.bson"
+	FAKE_MONGO_RECORD="$BATS_TEST_TMPDIR/record" PATH="$fake:$PATH" run -65 dump-wrap restore \
+		--db "$DB" --coll c --in "$OUT" --engine external
+	[[ "$output" == *"dump data '$OUT/$DB/c.bson' is incomplete or damaged: it holds 10 documents ("*"says 20 documents ("* ]]
+	[ ! -e "$BATS_TEST_TMPDIR/record" ]
 }
 
 @test "--engine external without mongodump on PATH exits 69 naming the tool" {

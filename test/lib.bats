@@ -213,7 +213,7 @@ assert warned and warned[0]["level"] == "warn" and warned[0]["prog"] == sys.argv
 	unit test_replay marker_view
 }
 
-@test "only shape errors (2, 14, 28) of events at or before the dump end are passed over" {
+@test "only shape errors (2, 14, 28, 66) of events at or before the dump end are passed over" {
 	unit test_replay window_skip
 }
 
@@ -243,4 +243,8 @@ assert warned and warned[0]["level"] == "warn" and warned[0]["prog"] == sys.argv
 
 @test "a program stuck past the stop deadline exits 75 and the secret files it registered are gone" {
 	unit test_error deadline_removes_paths
+}
+
+@test "a source collection named like the staging collections is refused with 64 when the target is not known yet" {
+	unit test_names source_collisions
 }

@@ -158,6 +158,18 @@ print('ok')" "$STATE/$DB.quiet.token"
 	run -0 token-probe --db "$DB" --coll cap --method now --state-dir "$STATE"
 }
 
+@test "a collection named like the staging collections is refused with 64 naming --staging-coll" {
+	make_coll cdc
+	make_coll stage_meta
+	run -64 token-probe --db "$DB" --coll cdc --state-dir "$STATE"
+	[[ "$output" == *"collection '$DB.cdc' is named like the staging collections '$DB.cdc' and '$DB.cdc_meta'"*"--staging-coll"* ]]
+	run -64 token-probe --db "$DB" --coll stage_meta --staging-coll stage --state-dir "$STATE"
+	[ ! -e "$STATE" ]
+	# Another staging name (the one capture and sync will get) lets it through.
+	run -0 token-probe --db "$DB" --coll cdc --staging-coll stage --state-dir "$STATE"
+	[ -s "$STATE/$DB.cdc.token" ]
+}
+
 @test "bad usage exits 64 with the synopsis" {
 	run -64 token-probe --coll c
 	[[ "$output" == *"--db and --coll are required"* ]]

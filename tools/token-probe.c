@@ -14,7 +14,9 @@
 #include "error.h"
 #include "fsutil.h"
 #include "log.h"
+#include "names.h"
 #include "probe.h"
+#include "staging_format.h"
 #include "stop.h"
 #include "tokenfile.h"
 
@@ -26,11 +28,13 @@ enum {
 	OPT_STATE_DIR,
 	OPT_FORCE,
 	OPT_TIMEOUT,
+	OPT_STAGING_COLL,
 };
 
 static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, NULL},
-	{CSM_EXIT_USAGE, "also a capped collection without --method now"},
+	{CSM_EXIT_USAGE, "also a capped collection without --method now, or one named like the "
+			 "staging collections"},
 	{CSM_EXIT_NOINPUT, NULL},
 	{CSM_EXIT_UNAVAILABLE, "also a standalone source (change streams need a replica set)"},
 	{CSM_EXIT_CANTCREAT, "the token file exists: a migration may be running (--force)"},
@@ -44,7 +48,8 @@ static void
 usage(FILE *out)
 {
 	fputs("usage: token-probe --db DB --coll COLL [--method dummy|now] [--state-dir DIR]\n"
-	      "                   [--force] [--timeout SECONDS] [source options]\n"
+	      "                   [--force] [--timeout SECONDS] [--staging-coll NAME]\n"
+	      "                   [source options]\n"
 	      "\n"
 	      "Takes a change-stream resume point on the source collection DB.COLL and\n"
 	      "writes it to DIR/DB.COLL.token, before the collection is copied.\n"
@@ -58,8 +63,10 @@ usage(FILE *out)
 	      "                          change stream; writes nothing to the source\n"
 	      "  --state-dir DIR         where the token file goes (default: .)\n"
 	      "  --force                 replace an existing token file\n"
-	      "  --timeout SECONDS       wait for the sentinel's event (default "
-	      "30)\n" CONN_USAGE_SOURCE CLI_USAGE_LOG CLI_USAGE_HELP,
+	      "  --timeout SECONDS       wait for the sentinel's event (default 30)\n"
+	      "  --staging-coll NAME     staging collection capture will use (default: cdc);\n"
+	      "                          a collection named like it is refused\n" CONN_USAGE_SOURCE
+		      CLI_USAGE_LOG CLI_USAGE_HELP,
 	      out);
 	cli_print_exit_codes(out, exit_codes, sizeof exit_codes / sizeof exit_codes[0]);
 }
@@ -69,6 +76,7 @@ typedef struct probe_opts {
 	const char *state_dir;
 	probe_method_t method;
 	const char *method_name;
+	const char *staging_coll;
 	int64_t timeout_s;
 	bool force;
 } probe_opts_t;
@@ -138,10 +146,12 @@ main(int argc, char **argv)
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
 		CONN_LONGOPTS_SOURCE,
 		CLI_LONGOPTS_END,
 	};
-	probe_opts_t opts = {".", PROBE_METHOD_DUMMY, "dummy", DEFAULT_TIMEOUT_S, false};
+	probe_opts_t opts = {
+		".", PROBE_METHOD_DUMMY, "dummy", STAGING_DEFAULT_COLL, DEFAULT_TIMEOUT_S, false};
 	cli_common_t common;
 	bson_error_t error = {0};
 	mongoc_client_t *client = NULL;
@@ -174,10 +184,17 @@ main(int argc, char **argv)
 			if (!cli_parse_int("--timeout", optarg, 1, 3600, &opts.timeout_s, &error))
 				goto misuse;
 			break;
+		case OPT_STAGING_COLL:
+			opts.staging_coll = optarg;
+			break;
 		}
 	}
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error))
 		goto misuse;
+	if (!names_check_source(common.db, common.coll, opts.staging_coll, &error)) {
+		rc = cli_fail(&error);
+		goto cleanup;
+	}
 	path = token_file_path(opts.state_dir, common.db, common.coll);
 	if (!opts.force && access(path, F_OK) == 0) {
 		log_error("token file '%s' already exists: a migration of '%s.%s' may be running "

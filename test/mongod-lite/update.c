@@ -1168,13 +1168,17 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 		bson_iter_t rid, oid_it;
 		bool has_id = bson_iter_init_find(&rid, &repl, "_id");
 		if (old && bson_iter_init_find(&oid_it, old, "_id")) {
-			if (has_id && !identical(bson_iter_value(&rid), bson_iter_value(&oid_it))) {
+			/* MongoDB compares the _ids as values (ObjectReplaceExecutor:
+			 * compareWithBSONElement, numbers by value), and the document
+			 * then holds the replacement's: 200 may replace 200.0. */
+			if (has_id &&
+			    order_values(bson_iter_value(&rid), bson_iter_value(&oid_it))) {
 				cmd_error(error, 66,
 					  "After applying the update, the (immutable) field '_id' "
 					  "was found to have been altered");
 				goto done;
 			}
-			bson_append_iter(&built, "_id", 3, &oid_it);
+			bson_append_iter(&built, "_id", 3, has_id ? &rid : &oid_it);
 		} else if (!has_id && query) {
 			/* an upsert takes _id from the query's equality */
 			bson_iter_t qid;

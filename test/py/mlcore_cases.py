@@ -434,6 +434,15 @@ def case_updates(uri, db_name):
     eq(coll.find_one({"k": "new"}, {"_id": 0}), {"k": "new", "v": 2, "created": True}, "$setOnInsert only on insert")
     coll.replace_one({"_id": 1}, {"replaced": True})
     eq(coll.find_one({"_id": 1}), {"_id": 1, "replaced": True}, "replacement keeps _id")
+    # MongoDB compares _ids by value: 200 replaces 200.0, and the document
+    # then holds the replacement's _id; another value is 66 ImmutableField.
+    ids = c[db_name]["ids"]
+    ids.insert_one({"_id": 200.0, "v": 0})
+    ids.replace_one({"_id": 200}, {"_id": 200, "v": 1})
+    got = ids.find_one()
+    eq((got, type(got["_id"])), ({"_id": 200, "v": 1}, int), "replacement with an equal _id of another type")
+    r = c[db_name].command("update", "ids", updates=[{"q": {"_id": 200}, "u": {"_id": 201}}])
+    eq(r["writeErrors"][0]["code"], 66, "replacement with another _id")
     coll.update_one({"_id": 1}, [{"$set": {"copy": "$replaced", "lit": 3}}])
     eq(coll.find_one({"_id": 1}), {"_id": 1, "replaced": True, "copy": True, "lit": 3}, "pipeline update")
     coll.insert_many([{"_id": 10, "q": 1}, {"_id": 11, "q": 1}])

@@ -220,3 +220,35 @@ def stage_window_shapes(client, db, coll, marker=True):
             ("_id", "restore:%s.%s" % (db, coll)), ("ns", "%s.%s" % (db, coll)),
             ("completedAt", datetime.datetime.utcnow()), ("documents", Int64(1)),
             ("dumpEndTime", evs[2]["clusterTime"]), ("deferredIndexes", [])]))
+
+
+def window_marker(client, db, coll, dump_end):
+    client[db]["cdc_meta"].insert_one(SON([
+        ("_id", "restore:%s.%s" % (db, coll)), ("ns", "%s.%s" % (db, coll)),
+        ("completedAt", datetime.datetime.utcnow()), ("documents", Int64(1)),
+        ("dumpEndTime", dump_end), ("deferredIndexes", [])]))
+
+
+def stage_window_id_types(client, db):
+    """Inside the catch-up window on c: _id 200 was inserted, deleted and
+    inserted again as 200.0 (one key, two numeric types) before the dump,
+    which copied the 200.0. On d and e a replacement the target refuses as
+    altering _id (66, as a string _id under a collation gets from MongoDB):
+    d has a marker whose window holds it and a later event, e has none."""
+    client[db]["c"].insert_one({"_id": 200.0, "v": 2})
+    e = Events(db, "c")
+    evs = [
+        e.ev("insert", k(200), fullDocument=SON([("_id", 200), ("v", 1)])),
+        e.ev("delete", k(200)),
+        e.ev("insert", k(200.0), fullDocument=SON([("_id", 200.0), ("v", 2)])),
+    ]
+    rev.stage(client, db, "%s.c" % db, evs)
+    window_marker(client, db, "c", evs[-1]["clusterTime"])
+    for coll in ("d", "e"):
+        client[db][coll].insert_one({"_id": 7, "a": 1})
+        e = Events(db, coll)
+        evs = [e.ev("replace", k(7), fullDocument=SON([("_id", 8), ("a", 2)])),
+               e.upd(k(7), {"a": 3})]
+        rev.stage(client, db, "%s.%s" % (db, coll), evs)
+        if coll == "d":
+            window_marker(client, db, coll, evs[-1]["clusterTime"])

@@ -11,6 +11,8 @@
 #include "staging_format.h"
 #include "unit.h"
 
+#define CHECK_OK_START(call) CHECK_INT((call), CAPTURE_START_OK)
+
 static void
 set_token(bson_t *doc, const char *data)
 {
@@ -28,6 +30,42 @@ token_data(const bson_t *token)
 	return "";
 }
 
+/* What capture_choose_start reads, and what it fills. */
+typedef struct start_inputs {
+	capture_start_t start;
+	staging_last_t last;
+	checkpoint_t cp;
+	token_file_t tf;
+} start_inputs_t;
+
+static void
+inputs_init(start_inputs_t *in)
+{
+	capture_start_init(&in->start);
+	staging_last_init(&in->last);
+	checkpoint_init(&in->cp);
+	token_file_init(&in->tf);
+}
+
+static void
+inputs_cleanup(start_inputs_t *in)
+{
+	token_file_cleanup(&in->tf);
+	checkpoint_cleanup(&in->cp);
+	staging_last_cleanup(&in->last);
+	capture_start_cleanup(&in->start);
+}
+
+/* The token file as writer wrote it at written_at_ms. */
+static void
+set_token_file(token_file_t *tf, const char *writer, const char *data, int64_t written_at_ms)
+{
+	set_token(&tf->resume_token, data);
+	bson_free(tf->writer);
+	tf->writer = bson_strdup(writer);
+	tf->written_at_ms = written_at_ms;
+}
+
 static void
 case_start_needs_a_point(void)
 {
@@ -36,8 +74,8 @@ case_start_needs_a_point(void)
 
 	capture_start_init(&start);
 	staging_last_init(&last);
-	CHECK(!capture_choose_start(NULL, &last, NULL, &start));
-	CHECK(!capture_choose_start(NULL, NULL, NULL, &start));
+	CHECK_INT(capture_choose_start(NULL, &last, NULL, &start), CAPTURE_START_NONE);
+	CHECK_INT(capture_choose_start(NULL, NULL, NULL, &start), CAPTURE_START_NONE);
 	staging_last_cleanup(&last);
 	capture_start_cleanup(&start);
 }
@@ -64,7 +102,7 @@ case_start_prefers_staged(void)
 	set_token(&last.token, "8200000009");
 	last.cluster_time = (optime_t){100, 0};
 	last.staged_at_ms = 2000;
-	CHECK(capture_choose_start(&tf, &last, NULL, &start));
+	CHECK_OK_START(capture_choose_start(&tf, &last, NULL, &start));
 	CHECK_STR(token_data(&start.token), "8200000009");
 	CHECK_STR(start.from, "staged events");
 
@@ -72,14 +110,14 @@ case_start_prefers_staged(void)
 	cp.last_seq = 6;
 	set_token(&cp.token, "8200000008");
 	cp.heartbeat_ms = 1500;
-	CHECK(capture_choose_start(&tf, &last, &cp, &start));
+	CHECK_OK_START(capture_choose_start(&tf, &last, &cp, &start));
 	CHECK_STR(token_data(&start.token), "8200000009");
 
 	/* One at the tail (an idle PBRT) is at or after it. */
 	cp.last_seq = 7;
 	set_token(&cp.token, "820000000F");
 	cp.heartbeat_ms = 3000;
-	CHECK(capture_choose_start(&tf, &last, &cp, &start));
+	CHECK_OK_START(capture_choose_start(&tf, &last, &cp, &start));
 	CHECK_STR(token_data(&start.token), "820000000F");
 	CHECK_STR(start.from, "checkpoint");
 
@@ -87,26 +125,63 @@ case_start_prefers_staged(void)
 	bson_free(tf.writer);
 	tf.writer = bson_strdup(CAPTURE_WRITER);
 	tf.written_at_ms = 9000;
-	CHECK(capture_choose_start(&tf, &last, NULL, &start));
+	CHECK_OK_START(capture_choose_start(&tf, &last, NULL, &start));
 	CHECK_STR(token_data(&start.token), "8200000009");
 
-	/* A probe written after everything staged: a new init. */
-	bson_free(tf.writer);
-	tf.writer = bson_strdup("token-probe/now");
-	set_token(&tf.resume_token, "8200000100");
-	CHECK(capture_choose_start(&tf, &last, &cp, &start));
-	CHECK_STR(token_data(&start.token), "8200000100");
-	CHECK_STR(start.from, "token file");
-
-	/* Nothing staged, no checkpoint: the token file. */
+	/* Nothing staged, no checkpoint: the token file, whoever wrote it. */
 	staging_last_cleanup(&last);
-	CHECK(capture_choose_start(&tf, &last, NULL, &start));
+	CHECK_OK_START(capture_choose_start(&tf, &last, NULL, &start));
 	CHECK_STR(start.from, "token file");
 
 	token_file_cleanup(&tf);
 	checkpoint_cleanup(&cp);
 	staging_last_cleanup(&last);
 	capture_start_cleanup(&start);
+}
+
+/* A token file token-probe wrote after capture's own position. */
+static void
+case_start_newer_probe(void)
+{
+	start_inputs_t in;
+
+	inputs_init(&in);
+	set_token_file(&in.tf, "token-probe/dummy", "8200000100", 5000);
+	in.last.seq = in.cp.last_seq = 7;
+	set_token(&in.last.token, "8200000009");
+	in.last.staged_at_ms = 2000;
+	set_token(&in.cp.token, "820000000F");
+	in.cp.heartbeat_ms = 3000;
+	bson_strncpy(in.cp.state, CHECKPOINT_STATE_STOPPED, sizeof in.cp.state);
+
+	/* Over staged events (with or without a checkpoint at the tail, in
+	 * whatever state): the changes since them were never staged. */
+	CHECK_INT(capture_choose_start(&in.tf, &in.last, NULL, &in.start), CAPTURE_START_GAP);
+	CHECK_INT(capture_choose_start(&in.tf, &in.last, &in.cp, &in.start), CAPTURE_START_GAP);
+	bson_strncpy(in.cp.state, CHECKPOINT_STATE_HISTORY_LOST, sizeof in.cp.state);
+	CHECK_INT(capture_choose_start(&in.tf, &in.last, &in.cp, &in.start), CAPTURE_START_GAP);
+	/* Written at the same millisecond as the newest staged write: not newer. */
+	in.tf.written_at_ms = 3000;
+	CHECK_OK_START(capture_choose_start(&in.tf, &in.last, &in.cp, &in.start));
+	CHECK_STR(in.start.from, "checkpoint");
+	CHECK(!in.start.newer_token_file_passed_over);
+	in.tf.written_at_ms = 5000;
+
+	/* Nothing staged, only a checkpoint: it loses nothing, it wins. */
+	staging_last_cleanup(&in.last);
+	in.cp.last_seq = 0;
+	bson_strncpy(in.cp.state, CHECKPOINT_STATE_STOPPED, sizeof in.cp.state);
+	CHECK_OK_START(capture_choose_start(&in.tf, &in.last, &in.cp, &in.start));
+	CHECK_STR(in.start.from, "checkpoint");
+	CHECK_STR(token_data(&in.start.token), "820000000F");
+	CHECK(in.start.newer_token_file_passed_over);
+	/* ... unless the source lost its history: a new init after an old run. */
+	bson_strncpy(in.cp.state, CHECKPOINT_STATE_HISTORY_LOST, sizeof in.cp.state);
+	CHECK_OK_START(capture_choose_start(&in.tf, &in.last, &in.cp, &in.start));
+	CHECK_STR(in.start.from, "token file");
+	CHECK_STR(token_data(&in.start.token), "8200000100");
+	CHECK(!in.start.newer_token_file_passed_over);
+	inputs_cleanup(&in);
 }
 
 static bool
@@ -233,6 +308,7 @@ case_staged_forms(void)
 static const unit_case_t cases[] = {
 	{"start_needs_a_point", case_start_needs_a_point},
 	{"start_prefers_staged", case_start_prefers_staged},
+	{"start_newer_probe", case_start_newer_probe},
 	{"split_stage_versions", case_split_stage_versions},
 	{"staged_forms", case_staged_forms},
 };

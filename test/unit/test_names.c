@@ -25,8 +25,30 @@ case_staging_collisions(void)
 	CHECK(names_check_staging("shop", "orders", NULL, "cdc2", "cdc", &e));
 }
 
+static void
+case_source_collisions(void)
+{
+	bson_error_t e;
+
+	/* token-probe and cdc-capture know only the source: its names are the
+	 * target's by default, so they refuse them. */
+	CHECK(!names_check_source("shop", "cdc", "cdc", &e));
+	CHECK_INT(csm_exit_code(&e), CSM_EXIT_USAGE);
+	CHECK_CONTAINS(e.message, "'shop.cdc'");
+	CHECK_CONTAINS(e.message, "'shop.cdc_meta'");
+	CHECK_CONTAINS(e.message, "--staging-coll");
+	CHECK(!names_check_source("shop", "cdc_meta", "cdc", &e));
+	CHECK(!names_check_source("shop", "stage", "stage", &e));
+	CHECK(!names_check_source("shop", "stage_meta", "stage", &e));
+	CHECK(names_check_source("shop", "cdc", "stage", &e));
+	CHECK(names_check_source("shop", "orders", "cdc", &e));
+	CHECK(names_check_source("shop", "cdc_metadata", "cdc", &e));
+	CHECK(names_check_source("shop", "meta", "cdc", &e));
+}
+
 static const unit_case_t cases[] = {
 	{"staging_collisions", case_staging_collisions},
+	{"source_collisions", case_source_collisions},
 };
 
 UNIT_MAIN(cases)

@@ -286,12 +286,14 @@ case_window_skip(void)
 	CHECK(replay_window_skippable(true, end, (optime_t){T0, 5}, SERVER_BAD_VALUE));
 	CHECK(replay_window_skippable(true, end, (optime_t){T0 - 1, 9}, SERVER_TYPE_MISMATCH));
 	CHECK(replay_window_skippable(true, end, (optime_t){T0, 1}, SERVER_PATH_NOT_VIABLE));
+	/* A replacement whose _id the document matched by its key no longer has. */
+	CHECK(replay_window_skippable(true, end, (optime_t){T0, 1}, SERVER_IMMUTABLE_FIELD));
 	/* After the dump end, no window, no time, another error: never. */
 	CHECK(!replay_window_skippable(true, end, (optime_t){T0, 6}, SERVER_BAD_VALUE));
 	CHECK(!replay_window_skippable(false, end, (optime_t){T0, 1}, SERVER_BAD_VALUE));
 	CHECK(!replay_window_skippable(true, end, OPTIME_ZERO, SERVER_BAD_VALUE));
 	CHECK(!replay_window_skippable(true, end, (optime_t){T0, 1}, SERVER_DUPLICATE_KEY));
-	CHECK(!replay_window_skippable(true, end, (optime_t){T0, 1}, SERVER_IMMUTABLE_FIELD));
+	CHECK(!replay_window_skippable(true, end, (optime_t){T0, 6}, SERVER_IMMUTABLE_FIELD));
 }
 
 static const unit_case_t cases[] = {
