@@ -4,12 +4,12 @@
 
 setup_file() {
 	load helpers
-	mlite_start SRC
+	mlite_start TGT
 }
 
 teardown_file() {
 	load helpers
-	mlite_stop SRC
+	mlite_stop TGT
 }
 
 setup() {
@@ -19,7 +19,7 @@ setup() {
 
 # lease_case CASE...: the named cases of test/unit/test_lease.c.
 lease_case() {
-	run env CSM_TEST_URI="$SRC_URI" CSM_TEST_DB="$DB" "$CSM_BUILD/test/test_lease" "$@"
+	run env CSM_TEST_URI="$TGT_URI" CSM_TEST_DB="$DB" "$CSM_BUILD/test/test_lease" "$@"
 	if ((status != 0)); then
 		echo "$output" >&2
 		return 1
@@ -36,4 +36,12 @@ lease_case() {
 
 @test "the lease of a dead process of this machine is taken over at once, a live one's never" {
 	lease_case dead_holder_here_taken_at_once
+}
+
+@test "the lease of a killed process of this machine that nobody reaped (a zombie) is taken over at once" {
+	lease_case zombie_holder_taken_at_once
+}
+
+@test "a lease taken with lease_open stays its holder's while the holder writes nothing for three ttls" {
+	lease_case kept_renewed_while_idle
 }

@@ -169,10 +169,80 @@ case_dead_holder_here_taken_at_once(void)
 	disconnect();
 }
 
+static void
+case_zombie_holder_taken_at_once(void)
+{
+	lease_owner_t dead, me;
+	lease_t *ld, *lm;
+	bson_error_t error;
+	siginfo_t info;
+	pid_t child;
+
+	connect_meta("zombie_meta");
+	/* Killed and never reaped (pid 1 of a container may never wait): a zombie. */
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	CHECK(waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT) == 0);
+	lease_owner_self(&dead, "cdc-capture");
+	dead.pid = child;
+	dead.started = 0; /* unknown: only the process's state can tell */
+	ld = lease_new(meta, "capture:db.c", &dead, 30000);
+	CHECK(lease_acquire(ld, &error));
+	lease_owner_self(&me, "cdc-capture");
+	lm = lease_new(meta, "capture:db.c", &me, 30000);
+	CHECK(lease_acquire(lm, &error));
+	CHECK_INT(lease_term(lm), 2);
+	waitpid(child, NULL, 0);
+	lease_destroy(ld);
+	lease_destroy(lm);
+	disconnect();
+}
+
+static void
+case_kept_renewed_while_idle(void)
+{
+	const char *uri = getenv("CSM_TEST_URI"), *db = getenv("CSM_TEST_DB");
+	lease_owner_t other;
+	lease_t *kept, *lo;
+	bson_error_t error;
+
+	connect_meta("kept_meta");
+	/* A lease of 0.6 s (tests only), renewed by its own thread. */
+	setenv("CSM_TEST_LEASE_TTL_MS", "600", 1);
+	kept = lease_open(uri, db, "kept_meta", "capture:db.c", "cdc-capture", &error);
+	unsetenv("CSM_TEST_LEASE_TTL_MS");
+	CHECK(kept != NULL);
+	if (!kept) {
+		fprintf(stderr, "%s\n", error.message);
+		disconnect();
+		return;
+	}
+	/* Its holder writes nothing for three times the ttl: still its lease. */
+	stop_sleep_ms(1800);
+	other_machine(&other, "host-b");
+	lo = lease_new(meta, "capture:db.c", &other, 30000);
+	CHECK(!lease_acquire(lo, &error));
+	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
+	CHECK_CONTAINS(error.message, "cdc-capture on host");
+	CHECK(lease_hold(kept, &error));
+	CHECK_INT(lease_term(kept), 1);
+	/* Released, the next writer takes it at once. */
+	CHECK(lease_release(kept, &error));
+	CHECK_INT(lease_term(kept), 0);
+	CHECK(lease_acquire(lo, &error));
+	CHECK_INT(lease_term(lo), 2);
+	lease_destroy(kept);
+	lease_destroy(lo);
+	disconnect();
+}
+
 static const unit_case_t cases[] = {
 	{"take_and_refuse", case_take_and_refuse},
 	{"expired_taken_and_stale_refused", case_expired_taken_and_stale_refused},
 	{"dead_holder_here_taken_at_once", case_dead_holder_here_taken_at_once},
+	{"zombie_holder_taken_at_once", case_zombie_holder_taken_at_once},
+	{"kept_renewed_while_idle", case_kept_renewed_while_idle},
 };
 
 UNIT_MAIN(cases)
