@@ -74,6 +74,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_USAGE, NULL},
 	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, or a corrupt staged event"},
 	{CSM_EXIT_UNAVAILABLE, "the target"},
+	{CSM_EXIT_CANTCREAT, "another cdc-replay or a dump-wrap restore holds the target "
+			     "collection's lease, or took it over: nothing more is written"},
 	{CSM_EXIT_NOPERM, NULL},
 };
 

@@ -41,6 +41,8 @@ static const cli_exit_t exit_codes[] = {
 			   "index"},
 	{CSM_EXIT_NOINPUT, NULL},
 	{CSM_EXIT_UNAVAILABLE, "also --engine external without the tool on PATH"},
+	{CSM_EXIT_CANTCREAT, "restore: another restore or a cdc-replay holds the target "
+			     "collection's lease, or took it over"},
 	{CSM_EXIT_IOERR, NULL},
 	{CSM_EXIT_TEMPFAIL, "the target kept failing an insert after its retries"},
 	{CSM_EXIT_NOPERM, NULL},
