@@ -278,6 +278,21 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	run -0 flock -n "$STATE/$DB.c.sync.lock" true
 }
 
+@test "a second cdc-capture of a collection started by hand is refused at start with 73 naming the first" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	local first token
+	first="$(cat "$STATE/$DB.c.capture.pid")"
+	token="$(cat "$STATE/$DB.c.token")"
+	SECONDS=0
+	run -73 --separate-stderr timeout 20 cdc-capture --db "$DB" --coll c --state-dir "$STATE"
+	((SECONDS < 10))
+	[[ "$stderr" == *"'capture:$DB.c' is being written by cdc-capture on host $(hostname) (pid $first, term 1), whose lease runs until "* ]]
+	[[ "$stderr" != *"retrying"* ]]
+	[ "$(cat "$STATE/$DB.c.token")" = "$token" ]
+	capture_alive
+}
+
 @test "installed by make install, the drivers find their shared code and migrate a collection" {
 	local prefix="$BATS_TEST_TMPDIR/prefix"
 	# TOOLS= installs the drivers alone: the programs stay this build's
