@@ -44,7 +44,11 @@
 # Exit status: that of the program that stopped it: cdc-replay's (0 drained
 # or stopped by a signal, 4 DDL event, 65 unique-key conflict...), or
 # cdc-verify's with --verify (0 equal, 1 different); 64 usage; 73 another
-# sync_migration.sh works on DB.COLL.
+# sync_migration.sh works on DB.COLL, or another writer (a replay or
+# restore started elsewhere) holds the target collection's lease.
+#
+# Killed, even with kill -9, it leaves no program running: each gets
+# SIGTERM when the script ends.
 
 set -euo pipefail
 
@@ -64,13 +68,16 @@ on_signal() {
 trap on_signal INT TERM
 
 # run_child PROGRAM ARGS...: run in the foreground (see on_signal); sets
-# child_status. A stop requested before it starts exits 0 at once.
+# child_status. A stop requested before it starts exits 0 at once. The
+# program gets SIGTERM when this script ends, even by kill -9
+# (CSM_STOP_WITH_PARENT, lib/stop.h): no replay or restore is left running
+# beside the next sync.
 run_child() {
 	if ((stop_requested)); then
 		printf '%s: stopped by a signal before %s started\n' "$prog" "${1##*/}" >&2
 		exit 0
 	fi
-	"$@" &
+	CSM_STOP_WITH_PARENT=$$ "$@" &
 	child_pid=$!
 	# A signal that came between the check above and now.
 	((!stop_requested)) || kill -TERM "$child_pid" 2>/dev/null || true
@@ -145,8 +152,10 @@ mkdir -p "$state_dir"
 ns="$db.$coll"
 # One sync_migration.sh at a time per collection: two replays of one
 # collection would apply its staged events twice and out of order. The
-# programs run below hold the lock too, so a replay left behind by a killed
-# sync keeps the next sync out until it ends.
+# programs run below hold the lock too, so a replay still finishing its
+# batch after a killed sync keeps the next sync out until it ends. Across
+# hosts and state directories, the programs' lease on the target does the
+# same (exit 73 naming the holder).
 lock_ns "$ns" "$state_dir/$ns.sync.lock"
 target_ns="${to_db:-$db}.${to_coll:-$coll}"
 target_args=()
@@ -166,6 +175,8 @@ else
 		"$ns" "$dump_dir" "$target_ns"
 	run_child "$dump_bin" restore --db "$db" --coll "$coll" --in "$dump_dir" \
 		"${target_args[@]}" "${staging_args[@]}" --once --defer-constraints
+	((child_status != 73)) || die 73 "another writer holds '$target_ns' (see above): stop" \
+		"it, or wait until its lease expires, then run the same command again"
 	((child_status == 0)) || die "$child_status" "dump-wrap restore failed (status" \
 		"$child_status); fix the cause and run the same command again"
 fi
@@ -175,6 +186,8 @@ replay_args=(--db "$db" --coll "$coll" "${target_args[@]}" "${staging_args[@]}")
 [[ -z "$workers" ]] || replay_args+=(--workers "$workers")
 ((!drain)) || replay_args+=(--drain)
 run_child "$replay_bin" "${replay_args[@]}"
+((child_status != 73)) || die 73 "another writer holds '$target_ns' (see above): stop it," \
+	"or wait until its lease expires, then run the same command again"
 if ((child_status != 0)); then
 	printf '%s: cdc-replay stopped with status %s; run the same command again to continue\n' \
 		"$prog" "$child_status" >&2

@@ -197,6 +197,7 @@ main(int argc, char **argv)
 		goto fail_usage;
 
 	stop_install_handlers();
+	stop_with_parent();
 	conn_global_init();
 	mongoc_ready = true;
 	session = replay_session_open(conn.target_uri, &o, &error);

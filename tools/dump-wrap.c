@@ -16,6 +16,7 @@
 #include "error.h"
 #include "log.h"
 #include "staging_format.h"
+#include "stop.h"
 
 #define PROGRAM "dump-wrap"
 #define DEFAULT_JOBS 4
@@ -144,6 +145,7 @@ run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
 	run->uri = is_dump ? common->conn.source_uri : common->conn.target_uri;
 	/* A dying gzip must be an error we report, not a signal that kills us. */
 	signal(SIGPIPE, SIG_IGN);
+	stop_with_parent();
 	conn_global_init();
 	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error)))
 		rc = cli_fail(&error);
