@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # The code init_migration.sh and sync_migration.sh share; each sources it
-# first thing after `set -euo pipefail`. It defines functions and sets
-# prog (the driver's name) and script_dir (the driver's directory); it runs
-# nothing else.
+# first thing after `set -euo pipefail`. It defines functions, sets
+# prog (the driver's name) and script_dir (the driver's directory) and
+# unsets CSM_STOP_WITH_PARENT; it runs nothing else.
 #
 # The usage texts are the driver's own header: "# Usage:" down to the first
 # blank line is --help, down to the first bare "#" the synopsis that a
