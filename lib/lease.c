@@ -592,9 +592,9 @@ keeper_record(lease_t *lease, bool ok, bool matched, int64_t sent_mono, const bs
 		lease->renewed_mono_ms = sent_mono;
 		lease->failing = false;
 	} else if (ok) {
+		/* Said by the holder's next lease_hold, which stops it. */
 		lease->lost = true;
 		lease->lost_error = *error;
-		log_error("%s", error->message);
 	} else {
 		if (!lease->failing)
 			log_warn("%s; trying again", error->message);
