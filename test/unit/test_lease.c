@@ -135,35 +135,65 @@ case_expired_taken_and_stale_refused(void)
 	disconnect();
 }
 
+/*
+ * The lease "apply:db.c" taken by process pid of this machine (start time
+ * unknown when !start_known), then by this process at once: term 2. The
+ * caller destroys *mine.
+ */
+static void
+check_taken_from(pid_t pid, bool start_known, lease_t **mine)
+{
+	lease_owner_t dead, me;
+	lease_t *ld;
+	bson_error_t error;
+
+	lease_owner_self(&dead, "cdc-replay");
+	dead.pid = pid;
+	if (!start_known)
+		dead.started = 0;
+	ld = lease_new(meta, "apply:db.c", &dead, 30000);
+	CHECK(lease_acquire(ld, &error));
+	lease_owner_self(&me, "cdc-replay");
+	*mine = lease_new(meta, "apply:db.c", &me, 30000);
+	CHECK(lease_acquire(*mine, &error));
+	CHECK_INT(lease_term(*mine), 2);
+	lease_destroy(ld);
+}
+
+/* A child that has exited: reaped, or left a zombie (never waited for). */
+static pid_t
+exited_child(bool reap)
+{
+	siginfo_t info;
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(0);
+	if (reap)
+		waitpid(child, NULL, 0);
+	else
+		CHECK(waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT) == 0);
+	return child;
+}
+
 static void
 case_dead_holder_here_taken_at_once(void)
 {
-	lease_owner_t dead, alive, me;
-	lease_t *ld, *la, *lm;
+	lease_owner_t alive;
+	lease_t *la, *lm;
 	bson_error_t error;
 	pid_t child;
 
 	connect_meta("dead_meta");
 	/* A process of this machine that held the lease and died (kill -9). */
-	child = fork();
-	if (child == 0)
-		_exit(0);
-	waitpid(child, NULL, 0);
-	lease_owner_self(&dead, "cdc-replay");
-	dead.pid = child;
-	ld = lease_new(meta, "apply:db.c", &dead, 30000);
-	CHECK(lease_acquire(ld, &error));
-	lease_owner_self(&me, "cdc-replay");
-	lm = lease_new(meta, "apply:db.c", &me, 30000);
-	CHECK(lease_acquire(lm, &error));
-	CHECK_INT(lease_term(lm), 2);
+	child = exited_child(true);
+	check_taken_from(child, true, &lm);
 	/* A live holder of this machine (this very process) is not taken over. */
 	lease_owner_self(&alive, "dump-wrap");
 	la = lease_new(meta, "apply:db.c", &alive, 30000);
 	CHECK(!lease_acquire(la, &error));
 	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
 	CHECK_CONTAINS(error.message, "cdc-replay");
-	lease_destroy(ld);
 	lease_destroy(la);
 	lease_destroy(lm);
 	disconnect();
@@ -172,29 +202,15 @@ case_dead_holder_here_taken_at_once(void)
 static void
 case_zombie_holder_taken_at_once(void)
 {
-	lease_owner_t dead, me;
-	lease_t *ld, *lm;
-	bson_error_t error;
-	siginfo_t info;
+	lease_t *lm;
 	pid_t child;
 
 	connect_meta("zombie_meta");
 	/* Killed and never reaped (pid 1 of a container may never wait): a zombie. */
-	child = fork();
-	if (child == 0)
-		_exit(0);
-	CHECK(waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT) == 0);
-	lease_owner_self(&dead, "cdc-capture");
-	dead.pid = child;
-	dead.started = 0; /* unknown: only the process's state can tell */
-	ld = lease_new(meta, "capture:db.c", &dead, 30000);
-	CHECK(lease_acquire(ld, &error));
-	lease_owner_self(&me, "cdc-capture");
-	lm = lease_new(meta, "capture:db.c", &me, 30000);
-	CHECK(lease_acquire(lm, &error));
-	CHECK_INT(lease_term(lm), 2);
+	child = exited_child(false);
+	/* Its start time unknown: only the process's state can tell. */
+	check_taken_from(child, false, &lm);
 	waitpid(child, NULL, 0);
-	lease_destroy(ld);
 	lease_destroy(lm);
 	disconnect();
 }
