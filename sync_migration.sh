@@ -57,7 +57,11 @@
 # stop finish in time; run the same command again. Otherwise the status of
 # the program that stopped it: cdc-replay's (4 DDL event, 65 unique-key
 # conflict...), or cdc-verify's; 64 usage; 73 another sync_migration.sh
-# works on DB.COLL.
+# works on DB.COLL, or another writer (a replay or restore started
+# elsewhere) holds the target collection's lease.
+#
+# Killed, even with kill -9, it leaves no program running: each gets
+# SIGTERM when the script ends.
 
 set -euo pipefail
 
@@ -98,13 +102,16 @@ child_running() {
 # (stopped_status). A program still running 10 s after the stop request
 # is killed (kill -9 is safe at any moment) and counts as 75, as does one
 # that a signal ended.
+# The program gets SIGTERM when this script ends, even by kill -9
+# (CSM_STOP_WITH_PARENT, lib/stop.h): no replay or restore is left running
+# beside the next sync.
 run_child() {
 	local name="${1##*/}" deadline
 	if ((stop_requested)); then
 		printf '%s: stopped by a signal before %s started\n' "$prog" "$name" >&2
 		exit "$(stopped_status)"
 	fi
-	"$@" &
+	CSM_STOP_WITH_PARENT=$$ "$@" &
 	child_pid=$!
 	# A signal that came between the check above and now.
 	((!stop_requested)) || kill -TERM "$child_pid" 2>/dev/null || true
@@ -197,8 +204,10 @@ mkdir -p "$state_dir"
 ns="$db.$coll"
 # One sync_migration.sh at a time per collection: two replays of one
 # collection would apply its staged events twice and out of order. The
-# programs run below hold the lock too, so a replay left behind by a killed
-# sync keeps the next sync out until it ends.
+# programs run below hold the lock too, so a replay still finishing its
+# batch after a killed sync keeps the next sync out until it ends. Across
+# hosts and state directories, the programs' lease on the target does the
+# same (exit 73 naming the holder).
 lock_ns "$ns" "$state_dir/$ns.sync.lock"
 target_ns="${to_db:-$db}.${to_coll:-$coll}"
 target_args=()
@@ -222,6 +231,8 @@ else
 		die 75 "stopped by a signal before the restore completed; run the same command" \
 			"again (the restore starts over)"
 	fi
+	((child_status != 73)) || die 73 "another writer holds '$target_ns' (see above): stop" \
+		"it, or wait until its lease expires, then run the same command again"
 	((child_status == 0)) || die "$child_status" "dump-wrap restore failed (status" \
 		"$child_status); fix the cause and run the same command again"
 fi
@@ -232,6 +243,8 @@ replay_args=(--db "$db" --coll "$coll" "${target_args[@]}" "${staging_args[@]}")
 ((!drain)) || replay_args+=(--drain)
 [[ -z "$max_wait" ]] || replay_args+=(--max-wait "$max_wait")
 run_child "$replay_bin" "${replay_args[@]}"
+((child_status != 73)) || die 73 "another writer holds '$target_ns' (see above): stop it," \
+	"or wait until its lease expires, then run the same command again"
 if ((child_status != 0)); then
 	printf '%s: cdc-replay stopped with status %s; run the same command again to continue\n' \
 		"$prog" "$child_status" >&2

@@ -205,6 +205,13 @@ write_may_retry(const bson_error_t *error)
 	return error->domain == MONGOC_ERROR_WRITE_CONCERN || csm_error_is_transient(error, NULL);
 }
 
+/* Before a write: the lease (if any) still ours; false + error when not. */
+static bool
+hold_lease(capture_ns_t *cns, bson_error_t *error)
+{
+	return !cns->lease || lease_hold(cns->lease, error);
+}
+
 bool
 capture_ns_checkpoint(capture_ns_t *cns, const char *state, const char *detail, bool must,
 		      bson_error_t *error)
@@ -221,7 +228,15 @@ capture_ns_checkpoint(capture_ns_t *cns, const char *state, const char *detail, 
 	bson_strncpy(cns->cp.detail, detail ? detail : "", sizeof cns->cp.detail);
 	snprintf(what, sizeof what, "writing the checkpoint of '%s' (target)", cns->ns);
 	retry_init(&retry, 0);
-	while (!checkpoint_write(staging_meta(cns->st), cns->ns, &cns->cp, &failed)) {
+	for (;;) {
+		if (!hold_lease(cns, &failed)) {
+			if (!csm_error_is_transient(&failed, NULL)) {
+				*error = failed;
+				return false;
+			}
+		} else if (checkpoint_write(staging_meta(cns->st), cns->ns, &cns->cp, &failed)) {
+			break;
+		}
 		if (!must) {
 			/* Tried again after the next batch, whatever the time. */
 			log_warn("%s", failed.message);
@@ -268,7 +283,15 @@ stage_batch(capture_ns_t *cns, bool *failed, bson_error_t *error)
 
 	snprintf(what, sizeof what, "staging a batch of '%s' (target)", cns->ns);
 	retry_init(&retry, 0);
-	while (!staging_batch_insert(cns->st, &cns->batch, error)) {
+	for (;;) {
+		if (!hold_lease(cns, error)) {
+			if (!csm_error_is_transient(error, NULL) ||
+			    !retry_wait(&retry, what, error))
+				return stage_failed(error);
+			continue;
+		}
+		if (staging_batch_insert(cns->st, &cns->batch, error))
+			break;
 		*failed = true;
 		before = cns->batch.done;
 		/* A duplicate seq may be our own earlier try: the resync tells. */
@@ -338,7 +361,7 @@ capture_ns_flush(capture_ns_t *cns, bson_error_t *error)
 	if (!write_token_file(cns, error))
 		return false;
 	if (capture_ns_checkpoint_due(cns) || cns->cp_dirty)
-		capture_ns_checkpoint(cns, CHECKPOINT_STATE_RUNNING, NULL, false, error);
+		return capture_ns_checkpoint(cns, CHECKPOINT_STATE_RUNNING, NULL, false, error);
 	return true;
 }
 

@@ -20,6 +20,7 @@
 
 #include "capture.h"
 #include "checkpoint.h"
+#include "lease.h"
 #include "optime.h"
 #include "staging.h"
 #include "tokenfile.h"
@@ -50,6 +51,11 @@ typedef struct capture_ns {
 	int64_t staged_total; /* events staged by this run */
 	int64_t staged_at_status;
 	int64_t last_status_ms;
+	/*
+	 * "capture:<ns>" (borrowed; NULL: none), held before every write: a
+	 * lost lease stops the capture (73) before anything more is staged.
+	 */
+	lease_t *lease;
 } capture_ns_t;
 
 /*
@@ -84,7 +90,8 @@ bool capture_ns_batch_due(const capture_ns_t *cns);
  * Stages the batch (retrying transient failures, resyncing after each),
  * then rewrites the token file and, when due, the checkpoint. false +
  * error when capture must stop: csm_error_stopped() when a stop came while
- * retrying (the batch's events are read again on restart).
+ * retrying (the batch's events are read again on restart), 73 when the
+ * lease was lost (nothing more is written).
  */
 bool capture_ns_flush(capture_ns_t *cns, bson_error_t *error);
 
@@ -95,7 +102,8 @@ int64_t capture_ns_staged_seq(const capture_ns_t *cns);
  * Writes the checkpoint with state (CHECKPOINT_STATE_*), detail (may be
  * NULL) and the current position. With must, retries transient failures
  * until it is written (false + error on a fatal one or a stop); otherwise
- * one try whose failure is only logged, and true.
+ * one try whose failure is only logged, and true. A lost lease is false +
+ * 73 either way, with nothing written.
  */
 bool capture_ns_checkpoint(capture_ns_t *cns, const char *state, const char *detail, bool must,
 			   bson_error_t *error);

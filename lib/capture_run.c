@@ -9,7 +9,9 @@
 #include "capture_reader.h"
 #include "conn.h"
 #include "error.h"
+#include "lease.h"
 #include "log.h"
+#include "marker.h"
 #include "names.h"
 #include "stop.h"
 
@@ -18,6 +20,7 @@ struct capture_run {
 	mongoc_client_t *target;
 	capture_source_t *src;
 	capture_reader_t reader;
+	lease_t *lease; /* "capture:<ns>": one capture per source collection */
 	/*
 	 * The namespace the stream feeds. A database-level stream would feed
 	 * several, each its own capture_ns_t, picked by the event's ns.
@@ -48,9 +51,9 @@ stop_cleanly(capture_run_t *run, bson_error_t *error)
 	capture_ns_t *cns = &run->ns;
 
 	capture_reader_close(&run->reader);
-	if (!capture_ns_flush(cns, error))
+	if (!capture_ns_flush(cns, error) ||
+	    !capture_ns_checkpoint(cns, CHECKPOINT_STATE_STOPPED, NULL, false, error))
 		return false;
-	capture_ns_checkpoint(cns, CHECKPOINT_STATE_STOPPED, NULL, false, error);
 	emit_status(run, cns, "stopped", true);
 	csm_error_stopped(error, "stopped on signal: '%s' staged up to seq %" PRId64, cns->ns,
 			  capture_ns_staged_seq(cns));
@@ -127,8 +130,9 @@ batch_empty(capture_run_t *run, bson_error_t *error)
 			capture_source_op_time(run->src, &op_time);
 			capture_ns_advance(cns, pbrt, op_time);
 		}
-		if (capture_ns_checkpoint_due(cns))
-			capture_ns_checkpoint(cns, CHECKPOINT_STATE_RUNNING, NULL, false, error);
+		if (capture_ns_checkpoint_due(cns) &&
+		    !capture_ns_checkpoint(cns, CHECKPOINT_STATE_RUNNING, NULL, false, error))
+			return false;
 	}
 	maybe_status(run, cns);
 	return true;
@@ -208,6 +212,20 @@ open_source(capture_run_t *run, const capture_config_t *config, bson_error_t *er
 	return true;
 }
 
+/* Takes the lease "capture:<ns>" before anything is written. */
+static lease_t *
+capture_lease_open(const char *target_uri, const capture_config_t *config, const char *ns,
+		   bson_error_t *error)
+{
+	char *meta_name = marker_meta_coll_name(config->staging_coll);
+	char *name = bson_strdup_printf("capture:%s", ns);
+	lease_t *lease = lease_open(target_uri, config->db, meta_name, name, "cdc-capture", error);
+
+	bson_free(name);
+	bson_free(meta_name);
+	return lease;
+}
+
 capture_run_t *
 capture_run_new(const capture_config_t *config, const char *source_uri, const char *target_uri,
 		bson_error_t *error)
@@ -225,8 +243,10 @@ capture_run_new(const capture_config_t *config, const char *source_uri, const ch
 	if (!capture_ns_init(&run->ns, config->db, config->coll, config->state_dir, &limits, error))
 		goto done;
 	if (!(run->target = conn_client_new(target_uri, "cdc-capture-target", error)) ||
+	    !(run->lease = capture_lease_open(target_uri, config, run->ns.ns, error)) ||
 	    !(run->source = conn_client_new(source_uri, "cdc-capture-source", error)))
 		goto done;
+	run->ns.lease = run->lease;
 	if (!capture_ns_open(&run->ns, run->target, config->db, config->staging_coll, &start,
 			     error) ||
 	    !open_source(run, config, error))
@@ -248,8 +268,15 @@ done:
 void
 capture_run_destroy(capture_run_t *run)
 {
+	bson_error_t error;
+
 	if (!run)
 		return;
+	/* Nothing is written after this: the next capture need not wait. */
+	if (run->lease && !lease_release(run->lease, &error))
+		log_warn("%s; it expires by itself", error.message);
+	lease_destroy(run->lease);
+	run->ns.lease = NULL;
 	capture_reader_cleanup(&run->reader);
 	capture_source_destroy(run->src);
 	capture_ns_cleanup(&run->ns);

@@ -271,11 +271,14 @@ uri_host_list(const mongoc_uri_t *uri)
 }
 
 /*
- * Parses uri and applies the project's defaults: appname, bounded
- * timeouts, retryable reads and writes, each unless the URI sets it.
+ * Parses uri and applies the project's defaults: appname (from app),
+ * bounded timeouts, retryable reads and writes, each unless the URI sets
+ * it. timeout_ms > 0 forces the connect and socket timeouts to it, whatever
+ * the URI says.
  */
 static mongoc_uri_t *
-prepare_uri(const char *uri_text, const char *role, bson_error_t *error)
+prepare_uri(const char *uri_text, const char *role, const char *app, int32_t timeout_ms,
+	    bson_error_t *error)
 {
 	char appname[MONGOC_HANDSHAKE_APPNAME_MAX + 1];
 	mongoc_uri_t *uri;
@@ -289,7 +292,7 @@ prepare_uri(const char *uri_text, const char *role, bson_error_t *error)
 	}
 	if (!mongoc_uri_get_appname(uri)) {
 		/* libmongoc rejects an appname over 128 bytes. */
-		snprintf(appname, sizeof appname, "%s%s", CONN_APPNAME_PREFIX, role);
+		snprintf(appname, sizeof appname, "%s%s", CONN_APPNAME_PREFIX, app);
 		appname[MONGOC_HANDSHAKE_APPNAME_MAX] = '\0';
 		mongoc_uri_set_appname(uri, appname);
 	}
@@ -302,6 +305,10 @@ prepare_uri(const char *uri_text, const char *role, bson_error_t *error)
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
 					       CONN_DEFAULT_SOCKET_TIMEOUT_MS);
+	if (timeout_ms > 0) {
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, timeout_ms);
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, timeout_ms);
+	}
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_RETRYWRITES))
 		mongoc_uri_set_option_as_bool(uri, MONGOC_URI_RETRYWRITES, true);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_RETRYREADS))
@@ -344,12 +351,19 @@ ping(mongoc_client_t *client, const mongoc_uri_t *uri, const char *role, bson_er
 mongoc_client_t *
 conn_client_new(const char *uri_text, const char *role, bson_error_t *error)
 {
+	return conn_client_new_for(uri_text, role, role, 0, error);
+}
+
+mongoc_client_t *
+conn_client_new_for(const char *uri_text, const char *role, const char *app, int32_t timeout_ms,
+		    bson_error_t *error)
+{
 	mongoc_uri_t *uri = NULL;
 	mongoc_client_t *client = NULL;
 	bson_error_t new_error;
 	char *detail;
 
-	uri = prepare_uri(uri_text, role, error);
+	uri = prepare_uri(uri_text, role, app, timeout_ms, error);
 	if (!uri)
 		goto fail;
 	client = mongoc_client_new_from_uri_with_error(uri, &new_error);
@@ -382,7 +396,7 @@ conn_pool_new(const char *uri_text, const char *role, bson_error_t *error)
 	char *detail;
 	bool ok;
 
-	uri = prepare_uri(uri_text, role, error);
+	uri = prepare_uri(uri_text, role, role, 0, error);
 	if (!uri)
 		goto fail;
 	pool = mongoc_client_pool_new_with_error(uri, &new_error);

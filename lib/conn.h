@@ -74,6 +74,15 @@ void conn_global_cleanup(void);
  */
 mongoc_client_t *conn_client_new(const char *uri, const char *role, bson_error_t *error);
 
+/*
+ * conn_client_new with the appname "changestream-migration/<app>" (so that
+ * its commands can be told from the role's others) and, when timeout_ms >
+ * 0, connect and socket timeouts of timeout_ms whatever the URI says: for
+ * a client whose every command is small and must not hang (the lease's).
+ */
+mongoc_client_t *conn_client_new_for(const char *uri, const char *role, const char *app,
+				     int32_t timeout_ms, bson_error_t *error);
+
 /* The same as a pool for multi-threaded tools; mongoc_client_pool_destroy(). */
 mongoc_client_pool_t *conn_pool_new(const char *uri, const char *role, bson_error_t *error);
 

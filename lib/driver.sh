@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # The code init_migration.sh and sync_migration.sh share; each sources it
-# first thing after `set -euo pipefail`. It defines functions and sets
-# prog (the driver's name) and script_dir (the driver's directory); it runs
-# nothing else.
+# first thing after `set -euo pipefail`. It defines functions, sets
+# prog (the driver's name) and script_dir (the driver's directory) and
+# unsets CSM_STOP_WITH_PARENT; it runs nothing else.
 #
 # The usage texts are the driver's own header: "# Usage:" down to the first
 # blank line is --help, down to the first bare "#" the synopsis that a
@@ -10,6 +10,10 @@
 
 prog="${0##*/}"
 script_dir="$(cd "$(dirname "$0")" && pwd)"
+# Names the parent a C program must end with (lib/stop.h): a driver sets it
+# for each program it runs in the foreground, never inherits it (init's
+# capture must outlive init).
+unset CSM_STOP_WITH_PARENT
 
 # die STATUS MESSAGE...: print "PROG: MESSAGE" on stderr and exit STATUS.
 die() {
@@ -103,6 +107,7 @@ lock_ns() {
 	local ns="$1" path="$2"
 	exec 9>>"$path"
 	if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
-		die 73 "another $prog is working on '$ns' (lock $path); let it finish"
+		die 73 "another $prog is working on '$ns' (lock $path); let it finish, or stop" \
+			"it (Ctrl-C or kill -TERM) and run this again"
 	fi
 }

@@ -211,6 +211,7 @@ typedef struct restore_shared {
 	const char *db;
 	const char *coll;
 	progress_t *progress;
+	lease_t *lease;       /* borrowed, thread-safe (lease_open's); NULL: none */
 	pthread_mutex_t lock; /* guards the fields below */
 	int64_t inserted;
 	int64_t duplicates;
@@ -424,10 +425,14 @@ insert_batch(mongoc_collection_t *collection, const batch_t *batch, restore_shar
 
 	retry_init(&retry, DUMP_INSERT_ATTEMPTS - 1);
 	for (;;) {
-		bson_t reply;
+		bson_t reply = BSON_INITIALIZER;
 		bool transient;
 
-		done = insert_batch_once(collection, batch, shared, &reply, error);
+		/* A lost lease (73) sends nothing more; one not renewed yet waits. */
+		if (shared->lease && !lease_hold(shared->lease, error))
+			done = false;
+		else
+			done = insert_batch_once(collection, batch, shared, &reply, error);
 		transient = !done && csm_error_is_transient(error, &reply);
 		bson_destroy(&reply);
 		if (!transient)
@@ -625,7 +630,7 @@ workers_free(worker_t *workers, int jobs)
 bool
 dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char *coll,
 			 const char *bson_path, bool gzip, int jobs, progress_t *progress,
-			 dump_restore_stats_t *stats, bson_error_t *error)
+			 lease_t *lease, dump_restore_stats_t *stats, bson_error_t *error)
 {
 	restore_shared_t shared;
 	worker_t *workers = NULL;
@@ -638,6 +643,7 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	shared.db = db;
 	shared.coll = coll;
 	shared.progress = progress;
+	shared.lease = lease;
 	pthread_mutex_init(&shared.lock, NULL);
 	if (jobs < 1)
 		jobs = 1;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "dump_format.h"
+#include "lease.h"
 #include "optime.h"
 #include "progress.h"
 
@@ -51,11 +52,13 @@ typedef struct dump_restore_stats {
  * DUMP_BATCH_MAX_DOCS documents / DUMP_BATCH_MAX_BYTES, by jobs threads each
  * with a client from pool and its own queue of at most two batches: memory
  * stays at a few batches whatever the dump's size. Duplicate-key errors are
- * counted in stats; any other write error stops the load.
+ * counted in stats; any other write error stops the load. Every insert
+ * waits for lease_hold(lease) (lease_open's, which threads may share; NULL:
+ * none): a lost lease stops the load with exit 73, nothing more sent.
  */
 bool dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char *coll,
 			      const char *bson_path, bool gzip, int jobs, progress_t *progress,
-			      dump_restore_stats_t *stats, bson_error_t *error);
+			      lease_t *lease, dump_restore_stats_t *stats, bson_error_t *error);
 
 /*
  * Creates db.coll with options (listCollections' form) unless it exists;

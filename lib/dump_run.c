@@ -18,6 +18,7 @@
 #include "dump_native.h"
 #include "error.h"
 #include "fsutil.h"
+#include "lease.h"
 #include "log.h"
 #include "marker.h"
 #include "names.h"
@@ -274,6 +275,8 @@ typedef struct restore {
 	mongoc_client_pool_t *pool;
 	mongoc_client_t *client;   /* popped from pool */
 	mongoc_collection_t *meta; /* the restore marker's collection */
+	char *meta_name;           /* owned */
+	lease_t *lease;            /* "apply:<target ns>", once the restore writes */
 	dump_files_t files;
 	dump_metadata_t metadata;
 	optime_t dump_end; /* OPTIME_ZERO when the dump has none */
@@ -299,6 +302,38 @@ restore_done_before(restore_t *r, bool *done, bson_error_t *error)
 		restore_marker_cleanup(&existing);
 	}
 	return true;
+}
+
+/*
+ * Takes the lease "apply:<target ns>" before anything is written, so that a
+ * restore and a replay (or two restores) never write the collection
+ * together. With --once the marker is read again once the lease is held
+ * (the holder before may have just finished): *done when it is there.
+ */
+static bool
+restore_take_lease(restore_t *r, bool *done, bson_error_t *error)
+{
+	char *name;
+
+	name = bson_strdup_printf("apply:%s", r->target_ns);
+	r->lease = lease_open(r->opts->uri, r->opts->db, r->meta_name, name, "dump-wrap restore",
+			      error);
+	bson_free(name);
+	if (!r->lease)
+		return false;
+	return !r->opts->once || restore_done_before(r, done, error);
+}
+
+/* Gives the lease up, if taken: nothing is written after this. */
+static void
+restore_drop_lease(restore_t *r)
+{
+	bson_error_t error;
+
+	if (r->lease && !lease_release(r->lease, &error))
+		log_warn("%s; it expires by itself", error.message);
+	lease_destroy(r->lease);
+	r->lease = NULL;
 }
 
 /*
@@ -376,7 +411,8 @@ restore_native(restore_t *r, bson_error_t *error)
 	bool created = false;
 	bool ok;
 
-	if (!dump_native_create_collection(r->client, r->to_db, r->to_coll, &r->metadata.options,
+	if (!lease_hold(r->lease, error) ||
+	    !dump_native_create_collection(r->client, r->to_db, r->to_coll, &r->metadata.options,
 					   &created, error))
 		return false;
 	if (!created)
@@ -388,7 +424,7 @@ restore_native(restore_t *r, bson_error_t *error)
 	label = bson_strdup_printf("restore '%s'", r->target_ns);
 	progress = progress_new(label, 0, total_bytes, r->opts->status_interval_ms);
 	ok = dump_native_restore_data(r->pool, r->to_db, r->to_coll, r->files.bson, r->files.gzip,
-				      r->opts->jobs, progress, &r->stats, error);
+				      r->opts->jobs, progress, r->lease, &r->stats, error);
 	if (ok)
 		progress_finish(progress);
 	progress_destroy(progress);
@@ -402,7 +438,9 @@ restore_external(restore_t *r, bson_error_t *error)
 {
 	const dump_run_opts_t *opts = r->opts;
 
-	if (!dump_external_restore(r->tool, opts->uri, opts->db, opts->coll, r->to_db, r->to_coll,
+	/* mongorestore's inserts cannot wait for the lease: it is held around them. */
+	if (!lease_hold(r->lease, error) ||
+	    !dump_external_restore(r->tool, opts->uri, opts->db, opts->coll, r->to_db, r->to_coll,
 				   opts->root, r->files.gzip, opts->jobs, error))
 		return false;
 	r->stats.documents = r->stats.inserted = count_documents(r->client, r->to_db, r->to_coll);
@@ -442,7 +480,8 @@ restore_finish(restore_t *r, int *built, int *deferred_count, bson_error_t *erro
 
 	/* The deferred specs go straight into the marker's array. */
 	restore_marker_init(&marker);
-	if (!dump_native_create_indexes(r->client, r->to_db, r->to_coll, &r->metadata.indexes,
+	if (!lease_hold(r->lease, error) ||
+	    !dump_native_create_indexes(r->client, r->to_db, r->to_coll, &r->metadata.indexes,
 					r->opts->defer_constraints, &marker.deferred_indexes, built,
 					deferred_count, error))
 		goto cleanup;
@@ -451,6 +490,9 @@ restore_finish(restore_t *r, int *built, int *deferred_count, bson_error_t *erro
 	marker.completed_at_ms = clock_wall_ms();
 	marker.documents = r->stats.documents;
 	marker.dump_end = r->dump_end;
+	/* A restore that lost its lease writes no marker: it counts as not done. */
+	if (!lease_hold(r->lease, error))
+		goto cleanup;
 	if (!marker_write_retried(r, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",
 				 r->target_ns);
@@ -467,7 +509,6 @@ bool
 dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 {
 	restore_t r;
-	char *meta_name = NULL;
 	int64_t started_ms = clock_mono_ms();
 	int built = 0, deferred_count = 0;
 	bool done = false;
@@ -488,17 +529,18 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	if (r.pool == NULL)
 		goto cleanup;
 	r.client = mongoc_client_pool_pop(r.pool);
-	meta_name = marker_meta_coll_name(opts->staging);
-	r.meta = mongoc_client_get_collection(r.client, opts->db, meta_name);
+	r.meta_name = marker_meta_coll_name(opts->staging);
+	r.meta = mongoc_client_get_collection(r.client, opts->db, r.meta_name);
 	if (opts->once && !restore_done_before(&r, &done, error))
+		goto cleanup;
+	if (!done && (!restore_read_dump(&r, error) || !restore_take_lease(&r, &done, error)))
 		goto cleanup;
 	if (done) {
 		ok = true;
 		goto cleanup;
 	}
-	if (!restore_read_dump(&r, error))
-		goto cleanup;
-	if (opts->drop && !dump_native_drop_collection(r.client, r.to_db, r.to_coll, error))
+	if (opts->drop && (!lease_hold(r.lease, error) ||
+			   !dump_native_drop_collection(r.client, r.to_db, r.to_coll, error)))
 		goto cleanup;
 	if (!(r.tool ? restore_external(&r, error) : restore_native(&r, error)) ||
 	    !not_stopped("building the indexes and the restore marker of", r.target_ns, error) ||
@@ -511,8 +553,9 @@ dump_run_restore(const dump_run_opts_t *opts, bson_error_t *error)
 	ok = true;
 
 cleanup:
+	restore_drop_lease(&r);
 	mongoc_collection_destroy(r.meta);
-	bson_free(meta_name);
+	bson_free(r.meta_name);
 	if (r.client != NULL)
 		mongoc_client_pool_push(r.pool, r.client);
 	mongoc_client_pool_destroy(r.pool);

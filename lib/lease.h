@@ -16,7 +16,7 @@
  * A live lease of another owner refuses lease_acquire (exit 73, naming the
  * holder and when its lease expires). A lease whose expiresAt has passed is
  * taken over; on the same machine (same boot id) a holder whose process is
- * gone (or whose pid now belongs to another process) is taken over at once,
+ * gone (exited, a zombie, or its pid now another process's) is taken over at once,
  * so a restart after kill -9 never waits. Expiry compares wall clocks of
  * different machines: they must agree to well within the lease's length
  * (LEASE_TTL_MS), as NTP keeps them.
@@ -28,9 +28,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* How long a lease lasts unless renewed, and how often the holder renews it. */
+/*
+ * How long a lease lasts unless renewed. The holder renews it every third
+ * of that, and writes nothing once two thirds have passed without a
+ * renewal, so a write it sends has at least a third (10 s) to land before
+ * anyone else may take over.
+ */
 #define LEASE_TTL_MS 30000
-#define LEASE_RENEW_EVERY_MS 10000
+#define LEASE_RENEW_EVERY_MS (LEASE_TTL_MS / 3)
 
 /* Who holds (or wants) a lease. */
 typedef struct lease_owner {
@@ -50,7 +55,8 @@ void lease_owner_self(lease_owner_t *owner, const char *program);
 /*
  * A lease named name in the meta collection meta (borrowed: it must outlive
  * the lease), wanted by owner (copied), lasting ttl_ms once taken. Not yet
- * held: call lease_acquire(). Free with lease_destroy().
+ * held: call lease_acquire(). Not thread-safe (lease_open's lease is).
+ * Free with lease_destroy() (which does not release it).
  */
 lease_t *lease_new(mongoc_collection_t *meta, const char *name, const lease_owner_t *owner,
 		   int64_t ttl_ms);
@@ -65,25 +71,49 @@ void lease_destroy(lease_t *lease);
 bool lease_acquire(lease_t *lease, bson_error_t *error);
 
 /*
+ * For the programs: a lease name in db.meta_coll on the target at uri,
+ * taken for program (lease_owner_self) and kept. It has a client of its
+ * own (appname "changestream-migration/lease", connect and socket timeouts
+ * of a third of the ttl), takes the lease (lease_acquire, retrying
+ * transient failures until a stop request), then renews it from a thread
+ * of its own every third of the ttl, whatever the caller does meanwhile:
+ * an index build, a long restore, an idle wait. The ttl is LEASE_TTL_MS
+ * (tests only: CSM_TEST_LEASE_TTL_MS, 300..LEASE_TTL_MS). NULL + error: 73
+ * held by another (lease_acquire's message), 69 unreachable, stopped
+ * (csm_error_stopped) while retrying. lease_release() then lease_destroy()
+ * at exit.
+ */
+lease_t *lease_open(const char *uri, const char *db, const char *meta_coll, const char *name,
+		    const char *program, bson_error_t *error);
+
+/*
  * To call before every write that publishes progress or changes the
- * target: renews the lease when LEASE_RENEW_EVERY_MS have passed since the
- * last renewal. false + exit 73 when the lease was lost (another owner took
- * it over: the message names it); false + the driver's error on a server
- * failure, after which nothing may be written until a later call succeeds.
+ * target. Without lease_open's thread: renews the lease on the caller's
+ * thread when a third of the ttl has passed since the last renewal. With
+ * it: safe from any thread and without I/O while the last renewal is
+ * fresh (under two thirds of the ttl old); when it is not (the thread
+ * cannot reach the server, or the process was frozen), asks for a renewal
+ * and waits up to a second for it.
+ *
+ * false + exit 73 when the lease was lost (another owner took it over: the
+ * message names it): stop without writing anything more. false + a
+ * transient error (75, or the driver's) when it could not be renewed: write
+ * nothing until a later call succeeds (retry_wait).
  */
 bool lease_hold(lease_t *lease, bson_error_t *error);
 
-/* Renews now (lease_hold without the wait); the same results. */
+/* Renews now (lease_hold without the wait; kept: lease_hold); the same results. */
 bool lease_renew(lease_t *lease, bson_error_t *error);
 
 /*
  * Gives the lease up (it expires now), if still ours: the next writer need
- * not wait. Harmless when not held.
+ * not wait. Stops lease_open's thread first. Harmless when not held or
+ * lost. After it nothing may be written.
  */
 bool lease_release(lease_t *lease, bson_error_t *error);
 
-/* The term taken by lease_acquire; 0 while not held. */
-int64_t lease_term(const lease_t *lease);
+/* The term taken by lease_acquire; 0 while not held (or lost). */
+int64_t lease_term(lease_t *lease);
 
 /*
  * A one-line description of the lease document name in meta for operators

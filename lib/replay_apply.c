@@ -34,6 +34,7 @@ struct replay_applier {
 	bool has_window;
 	optime_t window_end;
 	int64_t window_skips;
+	lease_t *lease; /* borrowed; NULL: none */
 };
 
 replay_applier_t *
@@ -83,6 +84,21 @@ int64_t
 replay_applier_window_skips(const replay_applier_t *a)
 {
 	return a->window_skips;
+}
+
+void
+replay_applier_set_lease(replay_applier_t *a, lease_t *lease)
+{
+	a->lease = lease;
+}
+
+/* True when the lease (if any) allows a write now. */
+static bool
+lease_allows(replay_applier_t *a)
+{
+	bson_error_t ignored;
+
+	return !a->lease || lease_hold(a->lease, &ignored);
 }
 
 /*
@@ -377,6 +393,28 @@ keeps_pending(bson_error_t *error)
 	csm_error_stopped(error, "%s; the batch stays pending", why);
 }
 
+/*
+ * Before each try of the ordered stream: true when the lease allows it.
+ * Otherwise false with *done set unless the caller may try again (a lease
+ * that cannot be renewed just now, after the backoff); a lost lease (73) or
+ * a stop ends it.
+ */
+static bool
+ordered_may_send(replay_applier_t *a, retry_t *retry, const char *what, bool *done,
+		 bson_error_t *error)
+{
+	if (!a->lease || lease_hold(a->lease, error))
+		return true;
+	*done = true;
+	if (csm_error_is_transient(error, NULL)) {
+		if (retry_wait(retry, what, error))
+			*done = false;
+		else
+			keeps_pending(error);
+	}
+	return false;
+}
+
 /* Applies all ops as one ordered stream, retrying transient errors. */
 static bool
 apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
@@ -396,6 +434,8 @@ apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *er
 		bson_t reply;
 		bool write_error;
 
+		if (!ordered_may_send(a, &retry, what, &done, error))
+			continue;
 		if (run_bulk(coll, &a->ops, NULL, first, a->ops.len - first, &reply, error)) {
 			ok = done = true;
 		} else if (!settle_write_error(a, coll, batch, &reply, &first, &write_error, &ok,
@@ -444,7 +484,8 @@ replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_erro
 	}
 	if (a->ops.len == 0)
 		return true;
-	if (a->workers > 1 && a->ops.len > 1) {
+	/* Without the lease the ordered path waits for it or stops: no lane is sent. */
+	if (a->workers > 1 && a->ops.len > 1 && lease_allows(a)) {
 		if (apply_parallel(a))
 			return true;
 		a->fallbacks++;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lease.h"
 #include "optime.h"
 #include "replay_batch.h"
 
@@ -39,11 +40,21 @@ void replay_applier_destroy(replay_applier_t *applier);
  *  - exit 65: a write the target refuses in ordered mode (a duplicate key
  *    that persists: the message names the event, the key value and the _id
  *    that holds it), or an event that cannot be turned into writes;
+ *  - exit 73: the lease (replay_applier_set_lease) was lost; nothing more
+ *    was sent;
  *  - csm_error_is_stopped(): a stop was requested while retrying; nothing
  *    may be marked done.
  */
 bool replay_applier_apply(replay_applier_t *applier, const replay_batch_t *batch,
 			  bson_error_t *error);
+
+/*
+ * Makes every write of the applier wait for lease_hold(lease) (borrowed;
+ * must outlive the applier): a lost lease stops replay_applier_apply with
+ * exit 73 before anything more is sent, a lease that cannot be renewed
+ * just now is waited for like a transient error.
+ */
+void replay_applier_set_lease(replay_applier_t *applier, lease_t *lease);
 
 /* How many batches fell back from parallel lanes to one ordered stream. */
 int64_t replay_applier_fallbacks(const replay_applier_t *applier);

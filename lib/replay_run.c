@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "error.h"
 #include "exitcodes.h"
+#include "lease.h"
 #include "log.h"
 #include "marker.h"
 #include "names.h"
@@ -41,6 +42,7 @@ struct replay_session {
 	mongoc_collection_t *meta;
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
+	lease_t *lease; /* "apply:<target ns>": the one writer of the target */
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -77,6 +79,18 @@ typedef enum step {
 	STEP_FAIL, /* end with the error's exit code */
 } step_t;
 
+/* Takes the lease "apply:<target_ns>" in db.meta_name before anything is written. */
+static lease_t *
+replay_lease_open(const char *target_uri, const char *db, const char *meta_name,
+		  const char *target_ns, bson_error_t *error)
+{
+	char *name = bson_strdup_printf("apply:%s", target_ns);
+	lease_t *lease = lease_open(target_uri, db, meta_name, name, "cdc-replay", error);
+
+	bson_free(name);
+	return lease;
+}
+
 replay_session_t *
 replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_error_t *error)
 {
@@ -104,7 +118,13 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	s->meta = mongoc_client_get_collection(s->client, opts->db, meta_name);
 	s->target = mongoc_client_get_collection(s->client, to_db, to_coll);
 	s->applier = replay_applier_new(s->pool, s->client, to_db, to_coll, (int)opts->workers);
+	s->lease = replay_lease_open(target_uri, opts->db, meta_name, s->target_ns, error);
 	bson_free(meta_name);
+	if (!s->lease) {
+		replay_session_close(s);
+		return NULL;
+	}
+	replay_applier_set_lease(s->applier, s->lease);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");
@@ -114,8 +134,14 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 void
 replay_session_close(replay_session_t *s)
 {
+	bson_error_t error;
+
 	if (!s)
 		return;
+	/* Nothing is written after this: the next writer need not wait. */
+	if (s->lease && !lease_release(s->lease, &error))
+		log_warn("%s; it expires by itself", error.message);
+	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
 	mongoc_collection_destroy(s->target);
 	mongoc_collection_destroy(s->meta);
@@ -305,7 +331,8 @@ maybe_create_unique(replay_loop_t *loop, bson_error_t *error)
 	}
 	if (verdict != REPLAY_UNIQUE_BUILD)
 		return true;
-	return replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
+	return lease_hold(s->lease, error) &&
+	       replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
 					     error);
 }
 
@@ -322,7 +349,8 @@ mark_batch(replay_loop_t *loop, bson_error_t *error)
 	bool ok = true;
 
 	retry_init(&retry, 0);
-	while (!replay_batch_mark_done(loop->s->staging, loop->s->ns, first, last, error)) {
+	while (!lease_hold(loop->s->lease, error) ||
+	       !replay_batch_mark_done(loop->s->staging, loop->s->ns, first, last, error)) {
 		if (csm_error_is_transient(error, NULL) && retry_wait(&retry, what, error))
 			continue;
 		if (csm_error_is_stopped(error))
@@ -458,8 +486,10 @@ finish_drain(replay_loop_t *loop, bson_error_t *error)
 {
 	replay_session_t *s = loop->s;
 
-	if (!replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
+	if (!lease_hold(s->lease, error) ||
+	    !replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
 					   error) ||
+	    !lease_hold(s->lease, error) ||
 	    !replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, true,
 					   error))
 		return retry_step(loop, "building the deferred indexes of", s->target_ns, false,
@@ -513,6 +543,9 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 		return drain_out_of_time(loop, error);
 	if (progress_due(&loop->progress))
 		emit_status(loop, false);
+	/* Every turn, idle ones too: a lost lease ends replay at once. */
+	if (!lease_hold(s->lease, error))
+		return retry_step(loop, "holding the lease of", s->target_ns, true, error);
 	if (!replay_batch_read(s->staging, s->ns, s->opts->batch_size, REPLAY_MAX_BATCH_BYTES,
 			       &loop->batch, error))
 		return retry_step(loop, "reading staged events of", s->ns, true, error);

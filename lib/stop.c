@@ -6,17 +6,21 @@
  * it logs goes through the ordinary logger.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "exitcodes.h"
 #include "log.h"
+#include "numparse.h"
 #include "stop.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -127,6 +131,24 @@ stop_install_handlers(void)
 	sa.sa_flags = 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+void
+stop_with_parent(void)
+{
+	const char *text = getenv(STOP_PARENT_ENV);
+	int64_t parent = 0;
+	bool named;
+
+	if (!text)
+		return;
+	named = parse_int64(text, 2, INT_MAX, &parent);
+	unsetenv(STOP_PARENT_ENV);
+	if (!named || prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		return;
+	/* The parent may have ended before the request: then nobody would send it. */
+	if (getppid() != (pid_t)parent)
+		raise(SIGTERM);
 }
 
 bool

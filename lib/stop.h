@@ -37,6 +37,24 @@ void stop_install_handlers(void);
 bool stop_remove_at_deadline(const char *path);
 void stop_forget_path(const char *path);
 
+/*
+ * The environment variable by which the drivers ask a program they run in
+ * the foreground to end with them: its value is the driver's pid.
+ */
+#define STOP_PARENT_ENV "CSM_STOP_WITH_PARENT"
+
+/*
+ * When STOP_PARENT_ENV names this process's parent: asks the kernel for a
+ * SIGTERM once that parent ends (prctl PR_SET_PDEATHSIG), so that a driver
+ * killed with kill -9 (the OOM killer, systemd KillMode=process) leaves no
+ * program running beside the next one; a parent already gone (getppid()
+ * is another pid) means SIGTERM at once. The variable is removed from the
+ * environment: it names this process's parent, not its children's. Call
+ * it after stop_install_handlers() where there is one (the SIGTERM is then
+ * a clean stop); without a handler the program just ends.
+ */
+void stop_with_parent(void);
+
 /* True once SIGINT or SIGTERM arrived. */
 bool stop_requested(void);
 

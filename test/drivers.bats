@@ -327,7 +327,7 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	# Replay's "replaying" line: its signal handlers are in place too.
 	wait_until 30 grep -q "replaying" "$BATS_TEST_TMPDIR/sync1.log"
 	run -73 --separate-stderr "$SYNC" --state-dir "$STATE" --no-restore - "$DB" c
-	[ "$stderr" = "sync_migration.sh: another sync_migration.sh is working on '$DB.c' (lock $STATE/$DB.c.sync.lock); let it finish" ]
+	[ "$stderr" = "sync_migration.sh: another sync_migration.sh is working on '$DB.c' (lock $STATE/$DB.c.sync.lock); let it finish, or stop it (Ctrl-C or kill -TERM) and run this again" ]
 	[ -z "$output" ]
 	[ "$(pgrep -c -f "cdc-replay --db $DB ")" -eq 1 ]
 	alive "$first"
@@ -338,6 +338,42 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "operationType
 	SYNC_PIDS=()
 	[ "$status" -eq 0 ]
 	run -0 flock -n "$STATE/$DB.c.sync.lock" true
+}
+
+@test "sync killed with kill -9 leaves no program running; the same command again continues and converges" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
+	"$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" - "$DB" c >"$BATS_TEST_TMPDIR/sync1.log" 2>&1 &
+	local driver=$! replay
+	wait_until 30 grep -q "replaying" "$BATS_TEST_TMPDIR/sync1.log" || kill -TERM "$driver"
+	replay="$(pgrep -f "cdc-replay --db $DB ")"
+	# As the OOM killer or systemd KillMode=process would.
+	kill -KILL "$driver"
+	wait "$driver" || true
+	# Its replay gets SIGTERM: it finishes its batch and ends (a replay left
+	# running is stopped here, so that it fails only this test).
+	wait_until 10 gone "$replay" || { kill -TERM "$replay"; false; }
+	[ -z "$(pgrep -f "cdc-replay --db $DB " || true)" ]
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
+	pyrun "$SRC_URI" 'client[db_name].c.update_many({}, {"$set": {"after": 1}})'
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain \
+		--verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
+@test "a second cdc-capture of a collection started by hand is refused at start with 73 naming the first" {
+	seed
+	run -0 "$INIT" --state-dir "$STATE" --no-dump - - "$DB" c
+	local first token
+	first="$(cat "$STATE/$DB.c.capture.pid")"
+	token="$(cat "$STATE/$DB.c.token")"
+	local started=$SECONDS
+	run -73 --separate-stderr timeout 20 cdc-capture --db "$DB" --coll c --state-dir "$STATE"
+	((SECONDS - started < 10))
+	[[ "$stderr" == *"'capture:$DB.c' is being written by cdc-capture on host $(hostname) (pid $first, term 1), whose lease runs until "* ]]
+	[[ "$stderr" != *"retrying"* ]]
+	[ "$(cat "$STATE/$DB.c.token")" = "$token" ]
+	capture_alive
 }
 
 @test "installed by make install, the drivers find their shared code and migrate a collection" {

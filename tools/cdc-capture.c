@@ -43,7 +43,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_DATAERR, "a corrupt token file, or a resume token the source rejects"},
 	{CSM_EXIT_NOINPUT, "no token file and nothing staged: run token-probe first"},
 	{CSM_EXIT_UNAVAILABLE, "also when the source is not a replica set or sharded cluster"},
-	{CSM_EXIT_CANTCREAT, "another cdc-capture stages the same collection"},
+	{CSM_EXIT_CANTCREAT, "another cdc-capture stages the same collection (it holds its "
+			     "lease, or took it over)"},
 	{CSM_EXIT_IOERR, "the token file could not be written"},
 	{CSM_EXIT_TEMPFAIL, "a server did not let a stop finish within 5 s"},
 	{CSM_EXIT_NOPERM, NULL},

@@ -74,6 +74,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_USAGE, NULL},
 	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, or a corrupt staged event"},
 	{CSM_EXIT_UNAVAILABLE, "the target"},
+	{CSM_EXIT_CANTCREAT, "another cdc-replay or a dump-wrap restore holds the target "
+			     "collection's lease, or took it over: nothing more is written"},
 	{CSM_EXIT_TEMPFAIL, "--max-wait passed before the drain completed, or the target did not "
 			    "let a stop finish within 5 s"},
 	{CSM_EXIT_NOPERM, NULL},
@@ -95,6 +97,7 @@ run(const replay_opts_t *opts, const conn_opts_t *conn)
 	int rc;
 
 	stop_install_handlers();
+	stop_with_parent();
 	session = replay_session_open(conn->target_uri, opts, &error);
 	rc = session ? replay_session_run(session) : cli_fail(&error);
 	replay_session_close(session);

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "stop.h"
 #include "verify.h"
 
 #define PROGRAM "cdc-verify"
@@ -72,6 +73,7 @@ verify(const cli_common_t *common, verify_opts_t *opts)
 	bson_error_t error;
 	int rc;
 
+	stop_with_parent();
 	source = conn_client_new(common->conn.source_uri, "source", &error);
 	if (!source)
 		goto fail;

@@ -42,6 +42,8 @@ static const cli_exit_t exit_codes[] = {
 			   "index"},
 	{CSM_EXIT_NOINPUT, NULL},
 	{CSM_EXIT_UNAVAILABLE, "also --engine external without the tool on PATH"},
+	{CSM_EXIT_CANTCREAT, "restore: another restore or a cdc-replay holds the target "
+			     "collection's lease, or took it over"},
 	{CSM_EXIT_IOERR, NULL},
 	{CSM_EXIT_TEMPFAIL, "stopped by SIGINT/SIGTERM (nothing published), or the target "
 			    "kept failing a write after its retries"},
@@ -161,6 +163,7 @@ run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
 	signal(SIGPIPE, SIG_IGN);
 	/* A signal stops the work, the tool it runs, and removes its files. */
 	stop_install_handlers();
+	stop_with_parent();
 	if (!(is_dump ? dump_run_dump(run, &error) : dump_run_restore(run, &error))) {
 		/* After a stop, whatever failed failed because of it (a gzip
 		 * that got the terminal's SIGINT too). */

@@ -135,37 +135,121 @@ case_expired_taken_and_stale_refused(void)
 	disconnect();
 }
 
+/*
+ * The lease "apply:db.c" taken by process pid of this machine (start time
+ * unknown when !start_known), then by this process at once: term 2. The
+ * caller destroys *mine.
+ */
+static void
+check_taken_from(pid_t pid, bool start_known, lease_t **mine)
+{
+	lease_owner_t dead, me;
+	lease_t *ld;
+	bson_error_t error;
+
+	lease_owner_self(&dead, "cdc-replay");
+	dead.pid = pid;
+	if (!start_known)
+		dead.started = 0;
+	ld = lease_new(meta, "apply:db.c", &dead, 30000);
+	CHECK(lease_acquire(ld, &error));
+	lease_owner_self(&me, "cdc-replay");
+	*mine = lease_new(meta, "apply:db.c", &me, 30000);
+	CHECK(lease_acquire(*mine, &error));
+	CHECK_INT(lease_term(*mine), 2);
+	lease_destroy(ld);
+}
+
+/* A child that has exited: reaped, or left a zombie (never waited for). */
+static pid_t
+exited_child(bool reap)
+{
+	siginfo_t info;
+	pid_t child = fork();
+
+	if (child == 0)
+		_exit(0);
+	if (reap)
+		waitpid(child, NULL, 0);
+	else
+		CHECK(waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT) == 0);
+	return child;
+}
+
 static void
 case_dead_holder_here_taken_at_once(void)
 {
-	lease_owner_t dead, alive, me;
-	lease_t *ld, *la, *lm;
+	lease_owner_t alive;
+	lease_t *la, *lm;
 	bson_error_t error;
 	pid_t child;
 
 	connect_meta("dead_meta");
 	/* A process of this machine that held the lease and died (kill -9). */
-	child = fork();
-	if (child == 0)
-		_exit(0);
-	waitpid(child, NULL, 0);
-	lease_owner_self(&dead, "cdc-replay");
-	dead.pid = child;
-	ld = lease_new(meta, "apply:db.c", &dead, 30000);
-	CHECK(lease_acquire(ld, &error));
-	lease_owner_self(&me, "cdc-replay");
-	lm = lease_new(meta, "apply:db.c", &me, 30000);
-	CHECK(lease_acquire(lm, &error));
-	CHECK_INT(lease_term(lm), 2);
+	child = exited_child(true);
+	check_taken_from(child, true, &lm);
 	/* A live holder of this machine (this very process) is not taken over. */
 	lease_owner_self(&alive, "dump-wrap");
 	la = lease_new(meta, "apply:db.c", &alive, 30000);
 	CHECK(!lease_acquire(la, &error));
 	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
 	CHECK_CONTAINS(error.message, "cdc-replay");
-	lease_destroy(ld);
 	lease_destroy(la);
 	lease_destroy(lm);
+	disconnect();
+}
+
+static void
+case_zombie_holder_taken_at_once(void)
+{
+	lease_t *lm;
+	pid_t child;
+
+	connect_meta("zombie_meta");
+	/* Killed and never reaped (pid 1 of a container may never wait): a zombie. */
+	child = exited_child(false);
+	/* Its start time unknown: only the process's state can tell. */
+	check_taken_from(child, false, &lm);
+	waitpid(child, NULL, 0);
+	lease_destroy(lm);
+	disconnect();
+}
+
+static void
+case_kept_renewed_while_idle(void)
+{
+	const char *uri = getenv("CSM_TEST_URI"), *db = getenv("CSM_TEST_DB");
+	lease_owner_t other;
+	lease_t *kept, *lo;
+	bson_error_t error;
+
+	connect_meta("kept_meta");
+	/* A lease of 0.6 s (tests only), renewed by its own thread. */
+	setenv("CSM_TEST_LEASE_TTL_MS", "600", 1);
+	kept = lease_open(uri, db, "kept_meta", "capture:db.c", "cdc-capture", &error);
+	unsetenv("CSM_TEST_LEASE_TTL_MS");
+	CHECK(kept != NULL);
+	if (!kept) {
+		fprintf(stderr, "%s\n", error.message);
+		disconnect();
+		return;
+	}
+	/* Its holder writes nothing for three times the ttl: still its lease. */
+	stop_sleep_ms(1800);
+	other_machine(&other, "host-b");
+	lo = lease_new(meta, "capture:db.c", &other, 30000);
+	CHECK(!lease_acquire(lo, &error));
+	CHECK_INT(csm_exit_code(&error), CSM_EXIT_CANTCREAT);
+	CHECK_CONTAINS(error.message, "cdc-capture on host");
+	CHECK(lease_hold(kept, &error));
+	CHECK_INT(lease_term(kept), 1);
+	/* Released, the next writer takes it at once. */
+	CHECK(lease_release(kept, &error));
+	CHECK_INT(lease_term(kept), 0);
+	CHECK(lease_acquire(lo, &error));
+	CHECK_INT(lease_term(lo), 2);
+	lease_destroy(kept);
+	lease_destroy(lo);
 	disconnect();
 }
 
@@ -173,6 +257,8 @@ static const unit_case_t cases[] = {
 	{"take_and_refuse", case_take_and_refuse},
 	{"expired_taken_and_stale_refused", case_expired_taken_and_stale_refused},
 	{"dead_holder_here_taken_at_once", case_dead_holder_here_taken_at_once},
+	{"zombie_holder_taken_at_once", case_zombie_holder_taken_at_once},
+	{"kept_renewed_while_idle", case_kept_renewed_while_idle},
 };
 
 UNIT_MAIN(cases)
