@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bsonfield.h"
 #include "clock.h"
 #include "error.h"
 #include "staging_format.h"
@@ -22,37 +23,14 @@ checkpoint_cleanup(checkpoint_t *cp)
 }
 
 static void
-copy_utf8(const bson_t *doc, const char *key, char *out, size_t size)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
-		bson_strncpy(out, bson_iter_utf8(&it, NULL), size);
-}
-
-static void
 checkpoint_from_bson(const bson_t *doc, checkpoint_t *cp)
 {
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, META_F_TOKEN) && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-		const uint8_t *data;
-		uint32_t len;
-		bson_t view;
-
-		bson_iter_document(&it, &len, &data);
-		if (bson_init_static(&view, data, len)) {
-			bson_destroy(&cp->token);
-			bson_copy_to(&view, &cp->token);
-		}
-	}
+	bsonfield_document(doc, META_F_TOKEN, &cp->token);
 	optime_from_doc(doc, META_F_CLUSTER_TIME, &cp->cluster_time);
-	if (bson_iter_init_find(&it, doc, META_F_LAST_SEQ) && BSON_ITER_HOLDS_NUMBER(&it))
-		cp->last_seq = bson_iter_as_int64(&it);
-	if (bson_iter_init_find(&it, doc, META_F_HEARTBEAT_AT) && BSON_ITER_HOLDS_DATE_TIME(&it))
-		cp->heartbeat_ms = bson_iter_date_time(&it);
-	copy_utf8(doc, META_F_STATE, cp->state, sizeof cp->state);
-	copy_utf8(doc, META_F_STATE_DETAIL, cp->detail, sizeof cp->detail);
+	cp->last_seq = bsonfield_int64(doc, META_F_LAST_SEQ, 0);
+	cp->heartbeat_ms = bsonfield_date(doc, META_F_HEARTBEAT_AT);
+	bsonfield_utf8(doc, META_F_STATE, cp->state, sizeof cp->state);
+	bsonfield_utf8(doc, META_F_STATE_DETAIL, cp->detail, sizeof cp->detail);
 }
 
 bool

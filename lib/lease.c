@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bsonfield.h"
 #include "clock.h"
 #include "conn.h"
 #include "error.h"
@@ -178,44 +179,15 @@ lease_term(lease_t *lease)
 }
 
 static void
-copy_utf8(const bson_t *doc, const char *key, char *out, size_t size)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
-		bson_strncpy(out, bson_iter_utf8(&it, NULL), size);
-}
-
-static int64_t
-get_int(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
-		return bson_iter_as_int64(&it);
-	return 0;
-}
-
-static int64_t
-get_date(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
-		return bson_iter_date_time(&it);
-	return 0;
-}
-
-static void
 owner_from_doc(const bson_t *owner_doc, lease_owner_t *owner)
 {
 	memset(owner, 0, sizeof *owner);
-	copy_utf8(owner_doc, "id", owner->id, sizeof owner->id);
-	copy_utf8(owner_doc, "host", owner->host, sizeof owner->host);
-	copy_utf8(owner_doc, "bootId", owner->boot_id, sizeof owner->boot_id);
-	copy_utf8(owner_doc, "program", owner->program, sizeof owner->program);
-	owner->pid = get_int(owner_doc, "pid");
-	owner->started = get_int(owner_doc, "started");
+	bsonfield_utf8(owner_doc, "id", owner->id, sizeof owner->id);
+	bsonfield_utf8(owner_doc, "host", owner->host, sizeof owner->host);
+	bsonfield_utf8(owner_doc, "bootId", owner->boot_id, sizeof owner->boot_id);
+	bsonfield_utf8(owner_doc, "program", owner->program, sizeof owner->program);
+	owner->pid = bsonfield_int64(owner_doc, "pid", 0);
+	owner->started = bsonfield_int64(owner_doc, "started", 0);
 }
 
 static void
@@ -224,8 +196,8 @@ state_from_doc(const bson_t *doc, lease_state_t *state)
 	bson_iter_t it;
 
 	state->exists = true;
-	state->term = get_int(doc, "term");
-	state->expires_ms = get_date(doc, "expiresAt");
+	state->term = bsonfield_int64(doc, "term", 0);
+	state->expires_ms = bsonfield_date(doc, "expiresAt");
 	state->released = bson_has_field(doc, "releasedAt");
 	if (bson_iter_init_find(&it, doc, "owner") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *data;
@@ -337,9 +309,9 @@ update_lease(lease_t *lease, bson_t *filter, bson_t *update, bool upsert, bool *
 	if (upsert)
 		BSON_APPEND_BOOL(&opts, "upsert", true);
 	ok = mongoc_collection_update_one(lease->meta, filter, update, &opts, &reply, error);
-	*matched = ok &&
-		   (bson_has_field(&reply, "upsertedId") ? true
-							 : (get_int(&reply, "matchedCount") > 0));
+	*matched = ok && (bson_has_field(&reply, "upsertedId")
+				  ? true
+				  : (bsonfield_int64(&reply, "matchedCount", 0) > 0));
 	bson_destroy(&reply);
 	bson_destroy(&opts);
 	return ok;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bsonfield.h"
 #include "clock.h"
 #include "error.h"
 #include "staging_format.h"
@@ -35,35 +36,15 @@ marker_id(const char *target_ns)
 	return bson_strdup_printf("%s%s", STAGING_RESTORE_ID_PREFIX, target_ns);
 }
 
-static char *
-dup_utf8(const bson_t *doc, const char *key)
-{
-	bson_iter_t iter;
-
-	if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_UTF8(&iter))
-		return bson_strdup(bson_iter_utf8(&iter, NULL));
-	return NULL;
-}
-
-static int64_t
-get_date(const bson_t *doc, const char *key)
-{
-	bson_iter_t iter;
-
-	if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&iter))
-		return bson_iter_date_time(&iter);
-	return 0;
-}
-
 static void
 marker_from_bson(const bson_t *doc, restore_marker_t *marker)
 {
 	bson_iter_t iter;
 
 	restore_marker_init(marker);
-	marker->ns = dup_utf8(doc, META_F_NS);
-	marker->source_ns = dup_utf8(doc, META_F_SOURCE_NS);
-	marker->completed_at_ms = get_date(doc, META_F_COMPLETED_AT);
+	marker->ns = bsonfield_utf8_dup(doc, META_F_NS);
+	marker->source_ns = bsonfield_utf8_dup(doc, META_F_SOURCE_NS);
+	marker->completed_at_ms = bsonfield_date(doc, META_F_COMPLETED_AT);
 	if (bson_iter_init_find(&iter, doc, META_F_DOCUMENTS) && BSON_ITER_HOLDS_NUMBER(&iter))
 		marker->documents = bson_iter_as_int64(&iter);
 	optime_from_doc(doc, META_F_DUMP_END_TIME, &marker->dump_end);
@@ -79,8 +60,8 @@ marker_from_bson(const bson_t *doc, restore_marker_t *marker)
 			bson_copy_to(&view, &marker->deferred_indexes);
 		}
 	}
-	marker->unique_created_ms = get_date(doc, META_F_UNIQUE_CREATED_AT);
-	marker->ttl_created_ms = get_date(doc, META_F_TTL_CREATED_AT);
+	marker->unique_created_ms = bsonfield_date(doc, META_F_UNIQUE_CREATED_AT);
+	marker->ttl_created_ms = bsonfield_date(doc, META_F_TTL_CREATED_AT);
 }
 
 bool

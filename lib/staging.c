@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "bsonfield.h"
 #include "clock.h"
 #include "error.h"
 #include "staging.h"
@@ -133,55 +134,6 @@ staging_last_cleanup(staging_last_t *last)
 	staging_last_init(last);
 }
 
-/* Copies the document field `key` of doc into out (re-initialized). */
-static bool
-copy_subdoc(const bson_t *doc, const char *key, bson_t *out)
-{
-	bson_iter_t it;
-	const uint8_t *data;
-	uint32_t len;
-	bson_t tmp;
-
-	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_DOCUMENT(&it))
-		return false;
-	bson_iter_document(&it, &len, &data);
-	if (!bson_init_static(&tmp, data, len))
-		return false;
-	bson_destroy(out);
-	bson_copy_to(&tmp, out);
-	return true;
-}
-
-static int64_t
-get_int64(const bson_t *doc, const char *key, int64_t dflt)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it))
-		return bson_iter_as_int64(&it);
-	return dflt;
-}
-
-static int64_t
-get_date(const bson_t *doc, const char *key)
-{
-	bson_iter_t it;
-
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
-		return bson_iter_date_time(&it);
-	return 0;
-}
-
-static void
-get_string(const bson_t *doc, const char *key, char *out, size_t size)
-{
-	bson_iter_t it;
-
-	out[0] = '\0';
-	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
-		bson_strncpy(out, bson_iter_utf8(&it, NULL), size);
-}
-
 bool
 staging_read_last(staging_t *st, staging_last_t *last, bson_error_t *error)
 {
@@ -205,13 +157,13 @@ staging_read_last(staging_t *st, staging_last_t *last, bson_error_t *error)
 
 	cursor = mongoc_collection_find_with_opts(st->coll, &filter, &opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
-		last->seq = get_int64(doc, STAGED_F_SEQ, 0);
-		copy_subdoc(doc, STAGED_F_TOKEN, &last->token);
+		last->seq = bsonfield_int64(doc, STAGED_F_SEQ, 0);
+		bsonfield_document(doc, STAGED_F_TOKEN, &last->token);
 		optime_from_doc(doc, STAGED_F_CLUSTER_TIME, &last->cluster_time);
-		last->wall_ms = get_date(doc, STAGED_F_WALL_TIME);
-		last->staged_at_ms = get_date(doc, STAGED_F_STAGED_AT);
-		get_string(doc, STAGED_F_OPERATION_TYPE, last->operation_type,
-			   sizeof last->operation_type);
+		last->wall_ms = bsonfield_date(doc, STAGED_F_WALL_TIME);
+		last->staged_at_ms = bsonfield_date(doc, STAGED_F_STAGED_AT);
+		bsonfield_utf8(doc, STAGED_F_OPERATION_TYPE, last->operation_type,
+			       sizeof last->operation_type);
 		if (bson_iter_init_find(&it, doc, STAGED_F_CHUNK) &&
 		    BSON_ITER_HOLDS_DOCUMENT(&it) && bson_iter_recurse(&it, &sub)) {
 			while (bson_iter_next(&sub)) {
@@ -352,10 +304,10 @@ static void
 event_header(staging_t *st, const bson_t *event, char *optype, size_t optype_size,
 	     optime_t *cluster_time, int64_t *wall_ms)
 {
-	get_string(event, EVENT_F_OPERATION_TYPE, optype, optype_size);
+	bsonfield_utf8(event, EVENT_F_OPERATION_TYPE, optype, optype_size);
 	*cluster_time = OPTIME_ZERO;
 	optime_from_doc(event, EVENT_F_CLUSTER_TIME, cluster_time);
-	*wall_ms = get_date(event, EVENT_F_WALL_TIME);
+	*wall_ms = bsonfield_date(event, EVENT_F_WALL_TIME);
 	if (!optype[0])
 		bson_strncpy(optype, st->carry_optype, optype_size);
 	else
@@ -404,7 +356,7 @@ staging_batch_add_event(staging_t *st, staging_batch_t *batch, const bson_t *eve
 	int64_t wall_ms, staged_at = clock_wall_ms();
 	bson_t *doc;
 
-	if (!copy_subdoc(event, EVENT_F_ID, &token)) {
+	if (!bsonfield_document(event, EVENT_F_ID, &token)) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "change event of '%s' has no resume token (_id); a $project "
 			      "stage must not remove it",
@@ -476,7 +428,7 @@ doc_token_equals(const bson_t *doc, const bson_t *token)
 	bson_t mine = BSON_INITIALIZER;
 	bool same;
 
-	same = copy_subdoc(doc, STAGED_F_TOKEN, &mine) && bson_equal(&mine, token);
+	same = bsonfield_document(doc, STAGED_F_TOKEN, &mine) && bson_equal(&mine, token);
 	bson_destroy(&mine);
 	return same;
 }
