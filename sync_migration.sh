@@ -50,7 +50,8 @@
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
 #
 # Exit status: 0 with --drain only once drained (and, with --verify, found
-# equal); without --drain, also after SIGINT/SIGTERM. 1 --verify found
+# equal); without --drain, also after SIGINT/SIGTERM during the replay (one
+# during the restore is 75: the restore starts over). 1 --verify found
 # differences. 75 --drain or --verify did not complete: a signal stopped
 # it first (with --verify: the target was NOT verified, so never repoint
 # on this run's behalf), --max-wait passed, or the target did not let the

@@ -39,8 +39,9 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, NULL},
 	{CSM_EXIT_HISTORY_LOST, "migrate the collection again from init"},
 	{CSM_EXIT_DDL, "the event is staged; cdc-replay applies every event before it"},
-	{CSM_EXIT_USAGE, NULL},
-	{CSM_EXIT_DATAERR, "a corrupt token file, or a resume token the source rejects"},
+	{CSM_EXIT_USAGE, "also a collection named like the staging collections (--staging-coll)"},
+	{CSM_EXIT_DATAERR, "a corrupt token file, a resume token the source rejects, or a token "
+			   "file token-probe wrote after events were staged (start over)"},
 	{CSM_EXIT_NOINPUT, "no token file and nothing staged: run token-probe first"},
 	{CSM_EXIT_UNAVAILABLE, "also when the source is not a replica set or sharded cluster"},
 	{CSM_EXIT_CANTCREAT, "another cdc-capture stages the same collection (it holds its "
