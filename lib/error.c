@@ -208,6 +208,17 @@ csm_error_is_transient(const bson_error_t *error, const bson_t *reply)
 	return csm_error_classify(error, reply) == CSM_ERRCLASS_TRANSIENT;
 }
 
+void
+csm_error_keep_transient(bson_error_t *error, const bson_t *reply)
+{
+	char message[sizeof error->message];
+
+	if (!reply || csm_error_is_transient(error, NULL) || !csm_error_is_transient(error, reply))
+		return;
+	bson_strncpy(message, error->message, sizeof message);
+	csm_error_set(error, CSM_EXIT_TEMPFAIL, "%s", message);
+}
+
 int
 csm_exit_code(const bson_error_t *error)
 {

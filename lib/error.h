@@ -50,6 +50,15 @@ csm_error_class_t csm_error_classify(const bson_error_t *error, const bson_t *re
 bool csm_error_is_transient(const bson_error_t *error, const bson_t *reply);
 
 /*
+ * When the error labels of reply (the server's error document; may be NULL)
+ * make error transient but error alone does not say so, re-raises error as
+ * exit 75 (CSM_EXIT_TEMPFAIL) keeping its message: the one way a lib
+ * function that alone sees the reply hands its verdict to a caller that
+ * sees only error.
+ */
+void csm_error_keep_transient(bson_error_t *error, const bson_t *reply);
+
+/*
  * The server's error code: reply's "code" when it has one, else error's
  * code for server-domain errors; 0 for client-side and project errors.
  */

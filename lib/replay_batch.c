@@ -218,7 +218,7 @@ read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit, rep
 		}
 	}
 	if (ok && mongoc_cursor_error_document(cursor, error, &err_doc)) {
-		replay_error_keep_transient(error, err_doc);
+		csm_error_keep_transient(error, err_doc);
 		csm_error_prefix(error, "cannot read staged events from '%s'",
 				 mongoc_collection_get_name(staging));
 		ok = false;
@@ -271,17 +271,6 @@ done:
 	return ok;
 }
 
-void
-replay_error_keep_transient(bson_error_t *error, const bson_t *reply)
-{
-	char message[sizeof error->message];
-
-	if (!reply || csm_error_is_transient(error, NULL) || !csm_error_is_transient(error, reply))
-		return;
-	bson_strncpy(message, error->message, sizeof message);
-	csm_error_set(error, CSM_EXIT_TEMPFAIL, "%s", message);
-}
-
 bool
 replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
 		       int64_t last_seq, bson_error_t *error)
@@ -309,7 +298,7 @@ replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t fir
 	mongoc_write_concern_append(wc, &opts);
 	ok = mongoc_collection_update_many(staging, &filter, &update, &opts, &reply, error);
 	if (!ok)
-		replay_error_keep_transient(error, &reply);
+		csm_error_keep_transient(error, &reply);
 	bson_destroy(&reply);
 	if (!ok)
 		csm_error_prefix(error, "cannot mark seq %" PRId64 "..%" PRId64 " of '%s' done",

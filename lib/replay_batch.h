@@ -56,7 +56,7 @@ void replay_batch_destroy(replay_batch_t *batch);
  * events, into batch (cleared first). An event split in parts is read
  * whole, beyond max_docs if needed: a batch never ends inside an event.
  * false + error on a server error (the caller retries transient ones; see
- * replay_error_keep_transient) or a malformed staged document (exit 65,
+ * csm_error_keep_transient) or a malformed staged document (exit 65,
  * naming its seq).
  */
 bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs,
@@ -66,18 +66,10 @@ bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max
  * Marks the staged documents of ns with seq in [first_seq, last_seq] done
  * (status "done", appliedAt now) in one update_many, w: majority. false +
  * error on failure; a failure the server labels retryable is raised as
- * exit 75 (see replay_error_keep_transient).
+ * exit 75 (see csm_error_keep_transient).
  */
 bool replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
 			    int64_t last_seq, bson_error_t *error);
-
-/*
- * When the error labels of reply (the server's error document; may be NULL)
- * make error transient but error alone does not say so, re-raises error as
- * exit 75 (CSM_EXIT_TEMPFAIL) keeping its message, so that a caller that
- * sees only error still classifies it as transient.
- */
-void replay_error_keep_transient(bson_error_t *error, const bson_t *reply);
 
 /* "seq 12 (update of {"_id": 3})": a caller-freed (bson_free) description of
  * an event for messages. */

@@ -143,7 +143,7 @@ create_one(mongoc_collection_t *target, const char *target_ns, const bson_t *spe
 		bson_free(key_json);
 		bson_free(who);
 	} else if (!ok) {
-		replay_error_keep_transient(error, &reply);
+		csm_error_keep_transient(error, &reply);
 		csm_error_prefix(error, "cannot create deferred index '%s' on '%s'",
 				 spec_name(spec), target_ns);
 	}

@@ -403,17 +403,18 @@ staging_batch_insert(staging_t *st, staging_batch_t *batch, bson_error_t *error)
 					   batch->n - batch->done, &opts, &reply, error);
 	if (ok) {
 		batch->done = batch->n;
-	} else if (error->domain == MONGOC_ERROR_WRITE_CONCERN ||
-		   csm_error_is_transient(error, &reply)) {
+	} else if (error->domain == MONGOC_ERROR_WRITE_CONCERN) {
 		/*
 		 * A write concern error means the documents are written but not
 		 * yet known to be majority-committed: retrying (after resync)
-		 * is always right. Only this reply shows the retry labels.
+		 * is always right, whatever its code.
 		 */
 		bson_strncpy(cause, error->message, sizeof cause);
 		csm_error_set(error, CSM_EXIT_TEMPFAIL, "cannot stage events of '%s' into '%s': %s",
 			      st->ns, st->full_name, cause);
 	} else {
+		/* Only this reply shows the retry labels. */
+		csm_error_keep_transient(error, &reply);
 		csm_error_prefix(error, "cannot stage events of '%s' into '%s'", st->ns,
 				 st->full_name);
 	}
