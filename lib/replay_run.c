@@ -21,6 +21,7 @@
 #include "replay_batch.h"
 #include "replay_meta.h"
 #include "replay_policy.h"
+#include "replay_upkeep.h"
 #include "retry.h"
 #include "staging_format.h"
 #include "status.h"
@@ -43,6 +44,7 @@ struct replay_session {
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
 	lease_t *lease; /* "apply:<target ns>": the one writer of the target */
+	replay_upkeep_t *upkeep;
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -64,7 +66,8 @@ typedef struct replay_loop {
 	replay_marker_t marker;
 	replay_progress_t progress;
 	retry_t retry;          /* reading, the drain check, deferred indexes */
-	int64_t drain_start_ms; /* clock_wall_ms() when the run began */
+	bool drain;             /* --drain, or SIGUSR1 asked for it */
+	int64_t drain_start_ms; /* clock_wall_ms() when the run (or the drain) began */
 	long idle_ms;
 	bool unique_waiting_logged;
 	bool drain_warned;            /* the missing checkpoint was told */
@@ -125,6 +128,7 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 		return NULL;
 	}
 	replay_applier_set_lease(s->applier, s->lease);
+	s->upkeep = replay_upkeep_new(opts, s->staging, s->ns, s->lease);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");
@@ -141,6 +145,7 @@ replay_session_close(replay_session_t *s)
 	/* Nothing is written after this: the next writer need not wait. */
 	if (s->lease && !lease_release(s->lease, &error))
 		log_warn("%s; it expires by itself", error.message);
+	replay_upkeep_destroy(s->upkeep);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
 	mongoc_collection_destroy(s->target);
@@ -250,8 +255,10 @@ emit_status(replay_loop_t *loop, bool final)
 	line.rate = span > 0 ? (double)count * 1000.0 / (double)span : 0.0;
 	line.cluster_time = p->cluster_time;
 	status_emit(&line, final,
-		    fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks", (json_int_t)fallbacks)
-				  : NULL);
+		    replay_upkeep_status(loop->s->upkeep,
+					 fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks",
+								   (json_int_t)fallbacks)
+						       : NULL));
 	p->last_emit_ms = now;
 	p->applied_at_emit = p->applied;
 }
@@ -526,6 +533,23 @@ idle_wait(replay_loop_t *loop)
 	stop_sleep_ms(loop->idle_ms);
 }
 
+/*
+ * SIGUSR1 turns a following replay into a draining one (cutover without
+ * Ctrl-C): the drain starts now, so capture must read the source past this
+ * moment, after the writes were stopped.
+ */
+static void
+drain_on_signal(replay_loop_t *loop)
+{
+	if (loop->drain || !stop_drain_requested())
+		return;
+	loop->drain = true;
+	loop->drain_start_ms = clock_wall_ms();
+	log_info("drain requested (SIGUSR1): '%s' ends once nothing is pending and capture is "
+		 "past this moment",
+		 loop->s->ns);
+}
+
 /* One turn: read a batch, then apply it, stop at its stop event, end the
  * drain or wait for more. */
 static step_t
@@ -538,7 +562,9 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 		log_info("stop requested: every applied batch is marked done");
 		return STEP_STOP;
 	}
-	if (s->opts->drain &&
+	replay_upkeep_turn(s->upkeep, loop->progress.applied);
+	drain_on_signal(loop);
+	if (loop->drain &&
 	    replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(), s->opts->max_wait))
 		return drain_out_of_time(loop, error);
 	if (progress_due(&loop->progress))
@@ -557,7 +583,7 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 		return apply_batch(loop, error);
 	if (loop->batch.has_stop)
 		return stop_event(loop, error);
-	if (s->opts->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
+	if (loop->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
 		return retry_step(loop, "checking whether --drain is complete for", s->ns, true,
 				  error);
 	if (drained)
@@ -569,7 +595,7 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 int
 replay_session_run(replay_session_t *s)
 {
-	replay_loop_t loop = {.s = s, .drain_start_ms = clock_wall_ms()};
+	replay_loop_t loop = {.s = s, .drain = s->opts->drain, .drain_start_ms = clock_wall_ms()};
 	bson_error_t error = {0};
 	step_t step;
 	int rc = CSM_EXIT_OK;
