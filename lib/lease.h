@@ -115,6 +115,26 @@ bool lease_release(lease_t *lease, bson_error_t *error);
 /* The term taken by lease_acquire; 0 while not held (or lost). */
 int64_t lease_term(lease_t *lease);
 
+/* What a lease document says (lease_read). */
+typedef struct lease_info {
+	bool exists;
+	int64_t term;
+	int64_t expires_ms; /* Unix ms */
+	bool released;      /* releasedAt is set: given up */
+	lease_owner_t holder;
+} lease_info_t;
+
+/*
+ * Reads the lease document name ("apply:shop.orders") in meta with read
+ * concern majority into info (info->exists false when there is none).
+ * false + the driver's error, naming the lease.
+ */
+bool lease_read(mongoc_collection_t *meta, const char *name, lease_info_t *info,
+		bson_error_t *error);
+
+/* Whether info is held at now_ms: it exists, is not released and has not expired. */
+bool lease_info_live(const lease_info_t *info, int64_t now_ms);
+
 /*
  * A one-line description of the lease document name in meta for operators
  * ("held by cdc-replay on host h (pid 12, term 3) until 2026-12-01T19:00:00Z",

@@ -117,8 +117,9 @@ draw(progress_t *progress, int64_t now, bool final)
 		if (fields != NULL && eta >= 0 && !final)
 			json_object_set_new(fields, "etaSec", json_integer(eta));
 		if (fields != NULL && throttle_items_per_sec(progress->throttle) > 0)
-			json_object_set_new(fields, "maxDocsPerSec",
-					    json_integer(throttle_items_per_sec(progress->throttle)));
+			json_object_set_new(
+				fields, "maxDocsPerSec",
+				json_integer(throttle_items_per_sec(progress->throttle)));
 		if (fields != NULL && throttle_mb_per_sec(progress->throttle) > 0)
 			json_object_set_new(fields, "maxMbPerSec",
 					    json_integer(throttle_mb_per_sec(progress->throttle)));

@@ -53,11 +53,12 @@ staging_purge_batch(mongoc_collection_t *staging, const char *ns, int64_t applie
 		return true;
 	high = newest - oldest > STAGING_PURGE_BATCH ? oldest + STAGING_PURGE_BATCH : newest;
 	if (!delete_range(staging, ns, oldest, high, applied_before_ms, deleted, error)) {
-		csm_error_prefix(error, "cannot delete applied events of '%s' (seq %" PRId64
-				 "..%" PRId64 ")",
+		csm_error_prefix(error,
+				 "cannot delete applied events of '%s' (seq %" PRId64 "..%" PRId64
+				 ")",
 				 ns, oldest, high - 1);
 		return false;
 	}
-	*more = high < newest && *deleted > 0;
+	*more = high<newest && * deleted> 0;
 	return true;
 }

@@ -87,7 +87,8 @@ static const char usage_text[] =
 	"                          (seconds, or with a suffix s, m, h or d: 1d), in\n"
 	"                          batches; never a pending one, the newest done one,\n"
 	"                          or what capture's restart reads (default: keep all;\n"
-	"                          sync_migration.sh passes 1d)\n" CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
+	"                          sync_migration.sh passes 1d)\n" CONN_USAGE_TARGET CLI_USAGE_LOG
+		CLI_USAGE_HELP;
 
 static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, "--drain completed; a stop first marks the batch in flight done"},

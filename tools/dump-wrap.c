@@ -90,8 +90,8 @@ usage(FILE *out)
 	      "  --throttle-file FILE    dump: re-read the limits from FILE when it changes,\n"
 	      "                          at most once a second: lines 'max-docs-per-sec N'\n"
 	      "                          and 'max-mb-per-sec N' (0: no limit) override the\n"
-	      "                          options; a missing file or line gives them back\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET
-		      CLI_USAGE_LOG CLI_USAGE_HELP,
+	      "                          options; a missing file or line gives them "
+	      "back\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP,
 	      out);
 	cli_print_exit_codes(out, exit_codes, sizeof exit_codes / sizeof exit_codes[0]);
 }
