@@ -15,19 +15,19 @@
 
 /* What the command line asks for; the strings are borrowed (argv). */
 typedef struct replay_opts {
-	const char *db;            /* source database; the staging one on the target */
-	const char *coll;          /* source collection */
-	const char *to_db;         /* target database; NULL: db */
-	const char *to_coll;       /* target collection; NULL: coll */
-	const char *staging_coll;  /* staging collection's name */
-	int64_t batch_size;        /* staged documents per batch */
-	int64_t workers;           /* parallel lanes per batch */
-	int64_t status_interval;   /* seconds between status lines; 0: none */
-	bool drain;                /* end once capture is past the start and nothing is pending */
-	int64_t max_wait;          /* --drain: seconds before it gives up (75); 0: no limit */
-	int64_t max_ops_per_sec;   /* events applied per second at most; 0: no limit */
-	const char *throttle_file; /* re-read for the limit (throttle.h); NULL: none */
-	int64_t purge_applied_s;   /* delete done events applied this long ago; < 0: never */
+	const char *db;           /* source database; the staging one on the target */
+	const char *coll;         /* source collection */
+	const char *to_db;        /* target database; NULL: db */
+	const char *to_coll;      /* target collection; NULL: coll */
+	const char *staging_coll; /* staging collection's name */
+	int64_t batch_size;       /* staged documents per batch */
+	int64_t workers;          /* parallel lanes per batch */
+	int64_t status_interval;  /* seconds between status lines; 0: none */
+	bool drain;               /* end once capture is past the start and nothing is pending */
+	int64_t max_wait;         /* --drain: seconds before it gives up (75); 0: no limit */
+	int64_t max_ops_per_sec;  /* events applied per second at most; 0: no limit */
+	const char *rate_file;    /* --throttle-file, re-read for the limit; NULL: none */
+	int64_t purge_applied_s;  /* delete done events applied this long ago; < 0: never */
 } replay_opts_t;
 
 typedef struct replay_session replay_session_t;

@@ -30,9 +30,9 @@ replay_upkeep_new(const replay_opts_t *opts, mongoc_collection_t *staging, const
 	u->staging = staging;
 	u->ns = ns;
 	u->lease = lease;
-	if (opts->max_ops_per_sec > 0 || opts->throttle_file)
-		u->throttle = throttle_new(THROTTLE_KEY_OPS, opts->max_ops_per_sec, 0,
-					   opts->throttle_file);
+	if (opts->max_ops_per_sec > 0 || opts->rate_file)
+		u->throttle =
+			throttle_new(THROTTLE_KEY_OPS, opts->max_ops_per_sec, 0, opts->rate_file);
 	u->next_purge_ms = clock_mono_ms();
 	return u;
 }

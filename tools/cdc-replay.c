@@ -196,7 +196,7 @@ main(int argc, char **argv)
 				goto misuse;
 			break;
 		case OPT_THROTTLE_FILE:
-			o.throttle_file = optarg;
+			o.rate_file = optarg;
 			break;
 		case OPT_PURGE_APPLIED:
 			if (!parse_duration_s(optarg, 0, REPLAY_PURGE_MAX_S, &o.purge_applied_s)) {
