@@ -691,6 +691,29 @@ lease_release(lease_t *lease, bson_error_t *error)
 	return ok;
 }
 
+bool
+lease_remove(lease_t *lease, bson_error_t *error)
+{
+	bson_t *filter, opts = BSON_INITIALIZER;
+	bool ok;
+
+	keeper_stop(lease);
+	if (lease->term == 0)
+		return true;
+	filter = bson_new();
+	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "term", BCON_INT64(lease->term),
+		    "owner.id", BCON_UTF8(lease->owner.id));
+	append_durable(&opts);
+	ok = mongoc_collection_delete_one(lease->meta, filter, &opts, NULL, error);
+	bson_destroy(&opts);
+	bson_destroy(filter);
+	if (ok)
+		lease->term = 0;
+	else
+		csm_error_prefix(error, "cannot remove the lease of '%s'", lease->name);
+	return ok;
+}
+
 /* CSM_TEST_LEASE_TTL_MS (tests only: a stale writer in seconds), else LEASE_TTL_MS. */
 static int64_t
 open_ttl_ms(void)

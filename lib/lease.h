@@ -112,6 +112,15 @@ bool lease_renew(lease_t *lease, bson_error_t *error);
  */
 bool lease_release(lease_t *lease, bson_error_t *error);
 
+/*
+ * Deletes the lease document, if still ours (cdc-cleanup: the namespace's
+ * migration is being removed). Stops lease_open's thread first. After it
+ * nothing may be written; the next taker starts the terms again at 1,
+ * which fences an old holder as well (its renewals name its term and owner
+ * id). false + the driver's error.
+ */
+bool lease_remove(lease_t *lease, bson_error_t *error);
+
 /* The term taken by lease_acquire; 0 while not held (or lost). */
 int64_t lease_term(lease_t *lease);
 
