@@ -120,8 +120,8 @@ remove_documents(cleanup_t *c, bson_error_t *error)
 	BSON_APPEND_UTF8(&filter, STAGED_F_NS, c->ns);
 	ok = hold_leases(c, error) && delete_all(c->staging, &filter, &n, error);
 	if (ok)
-		fprintf(c->out, "removed %" PRId64 " staged events of '%s' from '%s.%s'\n", n, c->ns,
-			c->opts->db, c->opts->staging);
+		fprintf(c->out, "removed %" PRId64 " staged events of '%s' from '%s.%s'\n", n,
+			c->ns, c->opts->db, c->opts->staging);
 	bson_reinit(&filter);
 	BSON_APPEND_UTF8(&filter, META_F_ID, id);
 	ok = ok && hold_leases(c, error) && delete_all(c->meta, &filter, &n, error);
@@ -175,9 +175,9 @@ remove_leases_and_empty(cleanup_t *c, bson_error_t *error)
 			return false;
 	fprintf(c->out, "removed the leases of '%s'\n", c->ns);
 	staged = mongoc_collection_count_documents(c->staging, &empty, NULL, NULL, NULL, error);
-	meta = staged == 0 ? mongoc_collection_count_documents(c->meta, &empty, NULL, NULL, NULL,
-							       error)
-			   : 0;
+	meta = staged == 0
+		       ? mongoc_collection_count_documents(c->meta, &empty, NULL, NULL, NULL, error)
+		       : 0;
 	if (staged < 0 || meta < 0)
 		return false;
 	if (staged > 0 || meta > 0)

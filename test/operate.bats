@@ -4,7 +4,7 @@
 # --max-docs-per-sec, cdc-replay --max-ops-per-sec, the throttle file) and
 # the cutover without Ctrl-C (sync_migration.sh --background, --drain).
 
-# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
+# shellcheck disable=SC2154,SC2016 # $stderr is set by bats' run --separate-stderr; Python source in single quotes uses MongoDB's $ operators
 
 setup_file() {
 	load helpers
@@ -56,6 +56,12 @@ bg_status() {
 	wait "$BG_PID" || status=$?
 	BG_PID=
 	cat "$BATS_TEST_TMPDIR/bg.log"
+}
+
+@test "unit: durations (s, m, h, d), the throttle file and the limiter's pace" {
+	run "$CSM_BUILD/test/test_throttle"
+	echo "$output"
+	[ "$status" -eq 0 ]
 }
 
 @test "--purge-applied deletes old done events only: never a pending one, never the newest done one" {

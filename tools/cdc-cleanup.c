@@ -40,8 +40,8 @@ static const char usage_text[] =
 	"  --db DB                 source database (required)\n"
 	"  --coll COLL             source collection (required)\n"
 	"  --staging-coll NAME     staging collection (default: cdc)\n"
-	"  --drop-target           also drop the restored collection (starting over)\n" CONN_USAGE_TARGET
-		CLI_USAGE_LOG CLI_USAGE_HELP;
+	"  --drop-target           also drop the restored collection (starting "
+	"over)\n" CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
 
 static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, "removed (or nothing was there)"},
