@@ -558,11 +558,12 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 	replay_session_t *s = loop->s;
 	bool drained = false;
 
+	/* First: a stop during the throttle's wait must end this turn. */
+	replay_upkeep_turn(s->upkeep, loop->progress.applied);
 	if (stop_requested()) {
 		log_info("stop requested: every applied batch is marked done");
 		return STEP_STOP;
 	}
-	replay_upkeep_turn(s->upkeep, loop->progress.applied);
 	drain_on_signal(loop);
 	if (loop->drain &&
 	    replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(), s->opts->max_wait))

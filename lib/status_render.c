@@ -71,7 +71,11 @@ status_phase(const status_view_t *v, char *reason, size_t size)
 		return "dumped";
 	if (v->has_checkpoint || v->staged > 0 || lease_info_live(&v->capture_lease, v->now_ms))
 		return "capturing";
-	return "probed";
+	if (v->files.token)
+		return "probed";
+	snprintf(reason, size, "nothing of it is on the target%s",
+		 v->has_files ? " and it has no token file" : "");
+	return "none";
 }
 
 bool
@@ -79,7 +83,9 @@ status_healthy(const status_view_t *v)
 {
 	char reason[512];
 
-	return strcmp(status_phase(v, reason, sizeof reason), "stopped") != 0 && !capture_silent(v);
+	const char *phase = status_phase(v, reason, sizeof reason);
+
+	return strcmp(phase, "stopped") != 0 && strcmp(phase, "none") != 0 && !capture_silent(v);
 }
 
 static json_t *

@@ -15,13 +15,14 @@
 
 /*
  * The phase: "probed", "capturing", "dumped", "restored", "replaying",
- * "caught up", "drained" or "stopped"; *reason (may be NULL) says why a
- * stopped one stopped, into reason_buf of reason_size ("" otherwise).
+ * "caught up", "drained" or "stopped", or "none" when nothing of the ns is
+ * known (a name given with --coll); the reason of a stopped or unknown one
+ * goes into reason_buf of reason_size ("" otherwise).
  */
 const char *status_phase(const status_view_t *view, char *reason_buf, size_t reason_size);
 
 /*
- * Healthy unless the phase is "stopped" or capture's checkpoint says
+ * Healthy unless the phase is "stopped" or "none", or capture's checkpoint says
  * "running" with a heartbeat older than three heartbeat intervals
  * (REPLAY_CAPTURE_SILENT_MS, the age at which --drain too says capture
  * does not run).

@@ -82,6 +82,10 @@ assert j["lease"] == {"capture": None, "apply": None}, j'
 	[[ "${lines[0]}" == NS*PHASE*STAGED*PENDING*APPLIED* ]]
 	[[ "${lines[1]}" == "$DB.c "*capturing*30*10*20* ]]
 	(($(wc -l <<<"$output") == 2))
+	# A name of which nothing is known (a typo) is not healthy.
+	run -1 --separate-stderr cdc-status --db "$DB" --coll nosuch --json
+	json_of "$DB.nosuch"
+	check_json 'assert j["phase"] == "none" and not j["healthy"], j'
 }
 
 @test "a stale heartbeat, a DDL stop or a failed replay is unhealthy (exit 1) and says why" {
