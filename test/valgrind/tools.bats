@@ -26,7 +26,7 @@ setup() {
 	done
 }
 
-@test "probe, dump, restore, capture, replay and verify run clean under valgrind" {
+@test "probe, dump, restore, capture, replay, verify, status and cleanup run clean under valgrind" {
 	pyrun "$SRC_URI" '
 c = client[db_name].c
 c.create_index("u", unique=True)
