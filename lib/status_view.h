@@ -1,10 +1,10 @@
 /*
- * What cdc-status shows of one namespace (docs/DESIGN.md, "Programs";
- * README, "Where is my migration"): read from the target's staging and
- * meta collections through their own codecs (checkpoint.h, marker.h,
- * lease.h, staging_query.h) and, with a state directory, from the files
- * the drivers keep there (pid, token, dump-pending, replay exit, throttle
- * and log files). Reading only: nothing is written anywhere.
+ * What cdc-status shows of one namespace (docs/DESIGN.md, "Programs"; the
+ * README's "cdc-status"): read from the target's staging and meta
+ * collections through their own codecs (checkpoint.h, marker.h, lease.h,
+ * staging_query.h) and, with a state directory, from the files the
+ * drivers keep there (status_files.h). Reading only: nothing is written
+ * anywhere.
  */
 #ifndef CSM_STATUS_VIEW_H
 #define CSM_STATUS_VIEW_H
@@ -16,19 +16,7 @@
 #include "checkpoint.h"
 #include "lease.h"
 #include "marker.h"
-#include "throttle.h"
-
-/* What the state directory says of one ns; all false/-1 without one. */
-typedef struct status_files {
-	bool token;                 /* DB.COLL.token exists */
-	bool dump_pending;          /* DB.COLL.dump-pending exists */
-	bool capture_running;       /* DB.COLL.capture.pid names a live cdc-capture */
-	bool replay_running;        /* DB.COLL.replay.pid names a live cdc-replay */
-	int replay_exit;            /* DB.COLL.replay.exit's status; -1 none */
-	bool replay_drained;        /* ... and it says the drain completed */
-	throttle_limits_t throttle; /* DB.COLL.throttle; -1 each when absent */
-	char last_error[1024];      /* the newest error line of the current runs' logs; "" none */
-} status_files_t;
+#include "status_files.h"
 
 /* One namespace as cdc-status shows it. */
 typedef struct status_view {
