@@ -22,6 +22,7 @@
 #include "replay_meta.h"
 #include "replay_pipe.h"
 #include "replay_policy.h"
+#include "replay_upkeep.h"
 #include "retry.h"
 #include "staging_format.h"
 #include "status.h"
@@ -46,6 +47,7 @@ struct replay_session {
 	lease_t *lease;        /* "apply:<target ns>": the one writer of the target */
 	replay_pipe_t *reader; /* reads the next batch while one applies */
 	replay_pipe_t *marker; /* marks the previous batch done meanwhile */
+	replay_upkeep_t *upkeep;
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -88,7 +90,8 @@ typedef struct replay_loop {
 	replay_marker_t marker;
 	replay_progress_t progress;
 	retry_t retry;          /* reading, the drain check, deferred indexes */
-	int64_t drain_start_ms; /* clock_wall_ms() when the run began */
+	bool drain;             /* --drain, or SIGUSR1 asked for it */
+	int64_t drain_start_ms; /* clock_wall_ms() when the run (or the drain) began */
 	long idle_ms;
 	bool unique_waiting_logged;
 	bool drain_warned;            /* the missing checkpoint was told */
@@ -151,6 +154,7 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	replay_applier_set_lease(s->applier, s->lease);
 	s->reader = replay_pipe_new(s->pool);
 	s->marker = replay_pipe_new(s->pool);
+	s->upkeep = replay_upkeep_new(opts, s->staging, s->ns, s->lease);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");
@@ -169,6 +173,7 @@ replay_session_close(replay_session_t *s)
 	replay_pipe_destroy(s->reader);
 	if (s->lease && !lease_release(s->lease, &error))
 		log_warn("%s; it expires by itself", error.message);
+	replay_upkeep_destroy(s->upkeep);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
 	mongoc_collection_destroy(s->target);
@@ -276,8 +281,10 @@ emit_status(replay_loop_t *loop, bool final)
 	line.rate = span > 0 ? (double)count * 1000.0 / (double)span : 0.0;
 	line.cluster_time = p->cluster_time;
 	status_emit(&line, final,
-		    fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks", (json_int_t)fallbacks)
-				  : NULL);
+		    replay_upkeep_status(loop->s->upkeep,
+					 fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks",
+								   (json_int_t)fallbacks)
+						       : NULL));
 	p->last_emit_ms = now;
 	p->applied_at_emit = p->applied;
 }
@@ -658,6 +665,23 @@ idle_wait(replay_loop_t *loop)
 	stop_sleep_ms(loop->idle_ms);
 }
 
+/*
+ * SIGUSR1 turns a following replay into a draining one (cutover without
+ * Ctrl-C): the drain starts now, so capture must read the source past this
+ * moment, after the writes were stopped.
+ */
+static void
+drain_on_signal(replay_loop_t *loop)
+{
+	if (loop->drain || !stop_drain_requested())
+		return;
+	loop->drain = true;
+	loop->drain_start_ms = clock_wall_ms();
+	log_info("drain requested (SIGUSR1): '%s' ends once nothing is pending and capture is "
+		 "past this moment",
+		 loop->s->ns);
+}
+
 /* One turn: take the batch read (ahead), then apply it, stop at its stop
  * event, end the drain or wait for more; all but applying wait for the
  * marks on the way first. */
@@ -668,14 +692,17 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 	bool drained = false;
 	step_t step;
 
+	/* First: a stop during the throttle's wait must end this turn. */
+	replay_upkeep_turn(s->upkeep, loop->progress.applied);
 	if (stop_requested()) {
 		step = flush_marks(loop, error);
 		if (step == STEP_NEXT)
 			log_info("stop requested: every applied batch is marked done");
 		return step == STEP_NEXT ? STEP_STOP : step;
 	}
-	if (s->opts->drain && replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(),
-						       s->opts->max_wait)) {
+	drain_on_signal(loop);
+	if (loop->drain && replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(),
+						    s->opts->max_wait)) {
 		step = flush_marks(loop, error);
 		return step == STEP_NEXT ? drain_out_of_time(loop, error) : step;
 	}
@@ -697,7 +724,7 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 		return step;
 	if (loop->batch.has_stop)
 		return stop_event(loop, error);
-	if (s->opts->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
+	if (loop->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
 		return retry_step(loop, "checking whether --drain is complete for", s->ns, true,
 				  error);
 	if (drained)
@@ -733,7 +760,7 @@ loop_settle(replay_loop_t *loop, step_t step, bson_error_t *error)
 int
 replay_session_run(replay_session_t *s)
 {
-	replay_loop_t loop = {.s = s, .drain_start_ms = clock_wall_ms()};
+	replay_loop_t loop = {.s = s, .drain = s->opts->drain, .drain_start_ms = clock_wall_ms()};
 	bson_error_t error = {0};
 	step_t step;
 	int rc = CSM_EXIT_OK;
