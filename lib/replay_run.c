@@ -22,6 +22,7 @@
 #include "replay_meta.h"
 #include "replay_policy.h"
 #include "retry.h"
+#include "shardkey.h"
 #include "staging_format.h"
 #include "status.h"
 #include "stop.h"
@@ -42,7 +43,8 @@ struct replay_session {
 	mongoc_collection_t *meta;
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
-	lease_t *lease; /* "apply:<target ns>": the one writer of the target */
+	lease_t *lease;    /* "apply:<target ns>": the one writer of the target */
+	bson_t *shard_key; /* the target's, through mongos; NULL: not sharded */
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -118,6 +120,7 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	s->meta = mongoc_client_get_collection(s->client, opts->db, meta_name);
 	s->target = mongoc_client_get_collection(s->client, to_db, to_coll);
 	s->applier = replay_applier_new(s->pool, s->client, to_db, to_coll, (int)opts->workers);
+	s->shard_key = shardkey_read(s->client, to_db, to_coll);
 	s->lease = replay_lease_open(target_uri, opts->db, meta_name, s->target_ns, error);
 	bson_free(meta_name);
 	if (!s->lease) {
@@ -143,6 +146,7 @@ replay_session_close(replay_session_t *s)
 		log_warn("%s; it expires by itself", error.message);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
+	bson_destroy(s->shard_key);
 	mongoc_collection_destroy(s->target);
 	mongoc_collection_destroy(s->meta);
 	mongoc_collection_destroy(s->staging);
@@ -366,11 +370,39 @@ mark_batch(replay_loop_t *loop, bson_error_t *error)
 	return ok;
 }
 
+/* A sharded target routes each write by the shard key in its filter, the
+ * event's documentKey: false + 65 at the first data event without it. */
+static bool
+shard_key_covered(const replay_session_t *s, const replay_batch_t *batch, bson_error_t *error)
+{
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+	bson_t key;
+
+	for (size_t i = 0; s->shard_key && i < batch->len; i++) {
+		const replay_event_t *ev = &batch->events[i];
+		if (ev->kind != APPLY_KIND_DATA ||
+		    !bson_iter_init_find(&it, ev->event, "documentKey") ||
+		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue; /* apply_event_ops names what is wrong with it */
+		bson_iter_document(&it, &len, &data);
+		bson_init_static(&key, data, len);
+		char *what = replay_event_describe(ev);
+		bool ok = shardkey_covered(s->shard_key, &key, s->target_ns, what, error);
+		bson_free(what);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /* Applies the batch read and marks it done. */
 static step_t
 apply_batch(replay_loop_t *loop, bson_error_t *error)
 {
-	if (!replay_applier_apply(loop->s->applier, &loop->batch, error) ||
+	if (!shard_key_covered(loop->s, &loop->batch, error) ||
+	    !replay_applier_apply(loop->s->applier, &loop->batch, error) ||
 	    !mark_batch(loop, error))
 		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
 	progress_batch_done(&loop->progress, &loop->batch);
