@@ -6,6 +6,7 @@
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "server_codes.h"
 
 bson_t *
 shardkey_read(mongoc_client_t *client, const char *db, const char *coll)
@@ -77,4 +78,20 @@ shardkey_covered(const bson_t *key, const bson_t *document_key, const char *targ
 		return false;
 	}
 	return true;
+}
+
+bool
+shardkey_upsert_met_id(bool upsert, const bson_t *filter, const bson_t *werr)
+{
+	bson_iter_t it, sub;
+
+	if (!upsert || !bson_iter_init(&it, filter) || !bson_iter_next(&it) || !bson_iter_next(&it))
+		return false; /* a filter of _id alone cannot meet another _id */
+	if (!bson_iter_init_find(&it, werr, "code") || !BSON_ITER_HOLDS_NUMBER(&it) ||
+	    bson_iter_as_int64(&it) != SERVER_DUPLICATE_KEY)
+		return false;
+	if (!bson_iter_init_find(&it, werr, "keyPattern") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+	    !bson_iter_recurse(&it, &sub) || !bson_iter_next(&sub))
+		return false;
+	return strcmp(bson_iter_key(&sub), "_id") == 0 && !bson_iter_next(&sub);
 }

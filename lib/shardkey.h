@@ -27,4 +27,13 @@ bson_t *shardkey_read(mongoc_client_t *client, const char *db, const char *coll)
 bool shardkey_covered(const bson_t *key, const bson_t *document_key, const char *target_ns,
 		      const char *what, bson_error_t *error);
 
+/*
+ * True when werr (a write error) is a duplicate key on the _id index met
+ * by an upsert whose filter is a documentKey holding more than _id (a
+ * shard key): the document exists with another shard key value, as when
+ * the dump copied it after its shard key value changed (docs/DESIGN.md,
+ * "The catch-up window").
+ */
+bool shardkey_upsert_met_id(bool upsert, const bson_t *filter, const bson_t *werr);
+
 #endif
