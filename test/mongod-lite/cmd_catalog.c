@@ -236,7 +236,11 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	/* logged in the source database, as mongod does */
 	const char *saved = ctx->db;
 	ctx->db = fdb;
-	bool ok = log_command(ctx, &o, error);
+	/* router mode: neither the renamed nor a dropped target stays sharded
+	 * (router.h) */
+	bool ok = router_forget(ctx, fcoll, error) && log_command(ctx, &o, error);
+	ctx->db = tdb;
+	ok = ok && (!drop_target || router_forget(ctx, tcoll, error));
 	ctx->db = saved;
 	bson_destroy(&o);
 	return ok;
