@@ -212,3 +212,9 @@ print(c.count_documents({"ns": db_name + ".c", "event.documentKey.tag": {"$exist
 	echo "$output" >&3
 	[[ "$output" == *"result: equal"* ]]
 }
+
+@test "the shard key checks (unit cases): a missing key field is named, only an upsert's _id duplicate is passed over" {
+	run -0 "$CSM_BUILD/test/test_shardkey"
+	[[ "$output" == *"ok covered"* ]]
+	[[ "$output" == *"ok upsert_met_id"* ]]
+}
