@@ -43,8 +43,9 @@ struct replay_session {
 	mongoc_collection_t *meta;
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
-	lease_t *lease;    /* "apply:<target ns>": the one writer of the target */
-	bson_t *shard_key; /* the target's, through mongos; NULL: not sharded */
+	lease_t *lease; /* "apply:<target ns>": the one writer of the target */
+	/* the target's shard key, read through mongos; NULL: not sharded */
+	bson_t *shard_key;
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -370,38 +371,11 @@ mark_batch(replay_loop_t *loop, bson_error_t *error)
 	return ok;
 }
 
-/* A sharded target routes each write by the shard key in its filter, the
- * event's documentKey: false + 65 at the first data event without it. */
-static bool
-shard_key_covered(const replay_session_t *s, const replay_batch_t *batch, bson_error_t *error)
-{
-	bson_iter_t it;
-	const uint8_t *data;
-	uint32_t len;
-	bson_t key;
-
-	for (size_t i = 0; s->shard_key && i < batch->len; i++) {
-		const replay_event_t *ev = &batch->events[i];
-		if (ev->kind != APPLY_KIND_DATA ||
-		    !bson_iter_init_find(&it, ev->event, "documentKey") ||
-		    !BSON_ITER_HOLDS_DOCUMENT(&it))
-			continue; /* apply_event_ops names what is wrong with it */
-		bson_iter_document(&it, &len, &data);
-		bson_init_static(&key, data, len);
-		char *what = replay_event_describe(ev);
-		bool ok = shardkey_covered(s->shard_key, &key, s->target_ns, what, error);
-		bson_free(what);
-		if (!ok)
-			return false;
-	}
-	return true;
-}
-
 /* Applies the batch read and marks it done. */
 static step_t
 apply_batch(replay_loop_t *loop, bson_error_t *error)
 {
-	if (!shard_key_covered(loop->s, &loop->batch, error) ||
+	if (!shardkey_batch_routable(loop->s->shard_key, loop->s->target_ns, &loop->batch, error) ||
 	    !replay_applier_apply(loop->s->applier, &loop->batch, error) ||
 	    !mark_batch(loop, error))
 		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;

@@ -81,6 +81,32 @@ shardkey_covered(const bson_t *key, const bson_t *document_key, const char *targ
 }
 
 bool
+shardkey_batch_routable(const bson_t *key, const char *target_ns, const replay_batch_t *batch,
+			bson_error_t *error)
+{
+	bson_iter_t it;
+	const uint8_t *data;
+	uint32_t len;
+	bson_t document_key;
+
+	for (size_t i = 0; key && i < batch->len; i++) {
+		const replay_event_t *ev = &batch->events[i];
+		if (ev->kind != APPLY_KIND_DATA ||
+		    !bson_iter_init_find(&it, ev->event, "documentKey") ||
+		    !BSON_ITER_HOLDS_DOCUMENT(&it))
+			continue; /* apply_event_ops names what is wrong with it */
+		bson_iter_document(&it, &len, &data);
+		bson_init_static(&document_key, data, len);
+		char *what = replay_event_describe(ev);
+		bool ok = shardkey_covered(key, &document_key, target_ns, what, error);
+		bson_free(what);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+bool
 shardkey_upsert_met_id(bool upsert, const bson_t *filter, const bson_t *werr)
 {
 	bson_iter_t it, sub;

@@ -11,6 +11,8 @@
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
 
+#include "replay_batch.h"
+
 /*
  * The shard key pattern of db.coll as config.collections holds it, newly
  * allocated (free with bson_destroy), or NULL when the collection is not
@@ -26,6 +28,13 @@ bson_t *shardkey_read(mongoc_client_t *client, const char *db, const char *coll)
  */
 bool shardkey_covered(const bson_t *key, const bson_t *document_key, const char *target_ns,
 		      const char *what, bson_error_t *error);
+
+/*
+ * shardkey_covered for the documentKey of every data event of batch, the
+ * first that fails naming its seq; true when key is NULL (not sharded).
+ */
+bool shardkey_batch_routable(const bson_t *key, const char *target_ns, const replay_batch_t *batch,
+			     bson_error_t *error);
 
 /*
  * True when werr (a write error) is a duplicate key on the _id index met
