@@ -24,6 +24,7 @@
 #include "replay_policy.h"
 #include "replay_upkeep.h"
 #include "retry.h"
+#include "shardkey.h"
 #include "staging_format.h"
 #include "status.h"
 #include "stop.h"
@@ -48,6 +49,8 @@ struct replay_session {
 	replay_pipe_t *reader; /* reads the next batch while one applies */
 	replay_pipe_t *marker; /* marks the previous batch done meanwhile */
 	replay_upkeep_t *upkeep;
+	/* the target's shard key, read through mongos; NULL: not sharded */
+	bson_t *shard_key;
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -145,6 +148,7 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	s->meta = mongoc_client_get_collection(s->client, opts->db, meta_name);
 	s->target = mongoc_client_get_collection(s->client, to_db, to_coll);
 	s->applier = replay_applier_new(s->pool, s->client, to_db, to_coll, (int)opts->workers);
+	s->shard_key = shardkey_read(s->client, to_db, to_coll);
 	s->lease = replay_lease_open(target_uri, opts->db, meta_name, s->target_ns, error);
 	bson_free(meta_name);
 	if (!s->lease) {
@@ -176,6 +180,7 @@ replay_session_close(replay_session_t *s)
 	replay_upkeep_destroy(s->upkeep);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
+	bson_destroy(s->shard_key);
 	mongoc_collection_destroy(s->target);
 	mongoc_collection_destroy(s->meta);
 	mongoc_collection_destroy(s->staging);
@@ -461,6 +466,8 @@ apply_batch(replay_loop_t *loop, bson_error_t *error)
 {
 	step_t step;
 
+	if (!shardkey_batch_routable(loop->s->shard_key, loop->s->target_ns, &loop->batch, error))
+		return STEP_FAIL;
 	loop->read_after = loop->batch.events[loop->batch.len - 1].last_seq;
 	read_start(loop);
 	if (!replay_applier_apply(loop->s->applier, &loop->batch, error))
