@@ -174,25 +174,35 @@ db_run() {
 	db_pids+=($!)
 }
 
-# db_wait_all: waits for every program db_run started (a stop request is
-# passed on to each), then sets db_failed (the first status other than 0
-# and 4, else 0) and db_stopped_at_ddl (the collections whose status was 4).
+# db_wait_all: waits for every program db_run started, then sets db_failed
+# (the first status other than 0 and 4, else 0) and db_stopped_at_ddl (the
+# collections whose status was 4). One that ends with another status stops
+# the others (SIGTERM): the same command restarts them all where they were.
 db_wait_all() {
-	local i pid status
+	local i pid status running
+	local -a pending=("${!db_pids[@]}") still
 	db_failed=0 db_stopped_at_ddl=""
-	for i in "${!db_pids[@]}"; do
-		pid="${db_pids[i]}"
-		status=129
-		while ((status > 128)) && kill -0 "$pid" 2>/dev/null; do
+	while ((${#pending[@]} > 0)); do
+		# bash's own job table: a child that ended is not in it.
+		running=" $(jobs -rp | tr '\n' ' ') "
+		still=()
+		for i in "${pending[@]}"; do
+			pid="${db_pids[i]}"
+			if [[ "$running" == *" $pid "* ]]; then
+				still+=("$i")
+				continue
+			fi
 			status=0
 			wait "$pid" || status=$?
+			if ((status == 4)); then
+				db_stopped_at_ddl+=" ${db_colls[i]}"
+			elif ((status != 0 && db_failed == 0)); then
+				db_failed="$status"
+				kill -TERM "${db_pids[@]}" 2>/dev/null || true
+			fi
 		done
-		((status <= 128)) || { status=0; wait "$pid" || status=$?; }
-		if ((status == 4)); then
-			db_stopped_at_ddl+=" ${db_colls[i]}"
-		elif ((status != 0 && db_failed == 0)); then
-			db_failed="$status"
-		fi
+		pending=("${still[@]}")
+		((${#pending[@]} == 0)) || sleep 0.2
 	done
 	db_pids=() db_colls=()
 }
@@ -238,7 +248,11 @@ db_report() {
 			"$prog" >&2
 		exit 75
 	fi
-	if [[ -n "$db_stopped_at_ddl" ]]; then
+	if [[ -n "$db_stopped_at_ddl" ]] && ((stop_requested)); then
+		printf '%s: stopped by a signal; these stopped at a drop or rename on the source' \
+			"$prog" >&2
+		printf ' (migrate them again):%s\n' "$db_stopped_at_ddl" >&2
+	elif [[ -n "$db_stopped_at_ddl" ]]; then
 		printf '%s: every collection drained except these, stopped at a drop or rename on the' \
 			"$prog" >&2
 		printf ' source (migrate them again):%s\n' "$db_stopped_at_ddl" >&2

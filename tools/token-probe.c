@@ -96,9 +96,11 @@ typedef struct probe_opts {
  * the first one is where the checks and a dummy probe's sentinel go.
  */
 static bool
-resolve_colls(mongoc_client_t *client, const char *db, collset_t *colls, bson_error_t *error)
+resolve_colls(mongoc_client_t *client, const char *db, collset_t *colls, const char *staging,
+	      bson_error_t *error)
 {
-	if (!collset_resolve(colls, client, db, error))
+	if (!collset_resolve(colls, client, db, error) ||
+	    !collset_check_staging(colls, db, staging, error))
 		return false;
 	if (colls->n == 0) {
 		csm_error_set(error, CSM_EXIT_NOINPUT,
@@ -124,7 +126,7 @@ probe_and_write(mongoc_client_t *client, const cli_common_t *common, collset_t *
 	int rc = 0;
 
 	token_file_init(&token_file);
-	if (colls && !resolve_colls(client, common->db, colls, &error))
+	if (colls && !resolve_colls(client, common->db, colls, opts->staging_coll, &error))
 		goto fail;
 	if (colls)
 		coll = colls->names[0];
