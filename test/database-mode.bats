@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Database mode (README "Database mode"): one change stream for a whole
 # database, init_migration.sh/sync_migration.sh DB --all, cdc-verify --all.
+# shellcheck disable=SC2154 # $stderr is set by bats' run --separate-stderr
 
 setup_file() {
 	load helpers
@@ -86,6 +87,7 @@ stop_workload() {
 @test "cdc-verify --all exits 1 and names the collection that differs" {
 	util load "$SRC_URI" "$DB" 2 10
 	util load "$DST_URI" "$DB" 2 10
+	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
 	pyrun "$DST_URI" 'client[db_name].c01.update_one({"_id": 3}, {"$set": {"v": -1}})'
 	run -1 cdc-verify --all --db "$DB"
 	[[ "$output" == *"c00: equal"* ]]
