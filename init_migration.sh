@@ -251,6 +251,10 @@ db_run_dumps() {
 	local coll failed=0 status pid
 	local -a pids=()
 	for coll in "$@"; do
+		if [[ "$mode" == resume-dump ]] && dump_complete; then
+			printf '== %s.%s: dump complete, kept\n' "$db" "$coll"
+			continue
+		fi
 		while (($(db_running "${pids[@]}") >= jobs)); do sleep 0.1; done
 		printf '== %s.%s: dump to %s (dump-wrap dump) while capture stages changes\n' \
 			"$db" "$coll" "$dump_dir"

@@ -194,6 +194,8 @@ db_wait_all() {
 			fi
 			status=0
 			wait "$pid" || status=$?
+			# Ended by the signal before it could stop on its own.
+			((!stop_requested || status <= 128)) || status=75
 			if ((status == 4)); then
 				db_stopped_at_ddl+=" ${db_colls[i]}"
 			elif ((status != 0 && db_failed == 0)); then

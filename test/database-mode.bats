@@ -103,6 +103,10 @@ stop_workload() {
 	run -66 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" --colls c00,nosuch
 	[[ "$output" == *"no collection '$DB.nosuch' on the source"* ]]
 	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" --colls c00,c01
+	# Only the listed collections are staged.
+	pyrun "$SRC_URI" 'd = client[db_name]; d.other.insert_one({"_id": 1}); d.c00.insert_one({"_id": 100})'
+	"$PY" "$REPO_ROOT/test/py/e2e_stage.py" "$DST_URI" "$DB" "$DB.c00" wait-above 0 any 30
+	[ "$("$PY" "$REPO_ROOT/test/py/e2e_stage.py" "$DST_URI" "$DB" "$DB.other" count)" = 0 ]
 	# c01 has its capture, the database's: a collection has one capture.
 	run -0 token-probe --db "$DB" --coll c01 --method now --state-dir "$STATE/other"
 	run -73 cdc-capture --db "$DB" --coll c01 --state-dir "$STATE/other"

@@ -5,8 +5,8 @@ usage: e2e_chaos.py --init PATH --sync PATH --state-dir DIR --dump-dir DIR
                     --db DB --coll COLL --log FILE [--kills N] [--seed S]
        e2e_chaos.py ... --db DB --all N ...
 
---all N: database mode (DB --all for both drivers), N collections: the
-capture is the database's, the killed cdc-replay is one of the N that
+--all N: database mode (DB --all for both drivers), N collections at
+least: the capture is the database's, the killed cdc-replay is one of those
 sync_migration.sh runs (it must then exit 137 too, having stopped the
 others), and the counts are over every collection of DB.
 
@@ -23,6 +23,7 @@ step went as documented; the reason on stderr otherwise.
 import argparse
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -140,8 +141,14 @@ def main():
     def replays_started():
         with open(args.log, "rb") as f:
             f.seek(started_at[0])
-            return f.read().count(b"cdc-replay info: replaying")
-    wait_for("the last cdc-replay to start", lambda: replays_started() >= max(args.all, 1))
+            text = f.read()
+        # Database mode: sync says how many replays it starts.
+        m = re.search(rb"replay of (\d+) collections", text)
+        want = int(m.group(1)) if m else 1
+        if args.all and not m:
+            return False
+        return text.count(b"cdc-replay info: replaying") >= want
+    wait_for("the last cdc-replay to start", replays_started)
     sync.send_signal(signal.SIGTERM)
     rc = sync.wait(timeout=60)
     if rc != 0:
