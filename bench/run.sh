@@ -11,7 +11,8 @@
 #   CSM_BUILD     where mongod-lite and build/bench/* are (default: build)
 #   BENCH_SCALE   fraction of the full sizes, e.g. 0.01 (default 1)
 #   BENCH_RUNS    runs per figure; the median is reported (default 3)
-#   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e,dbmode
+#   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e,
+#                 dbmode, dbreplay
 #   BENCH_RESULTS where the table goes (default bench/results.md)
 #   BENCH_PLOT    where the lag plot goes (default bench/lag.png)
 #   BENCH_TIMEOUT seconds after which a tool run is killed (default 1800)
@@ -27,7 +28,7 @@ MLITE="$CSM_BUILD/mongod-lite"
 DRIVERS="$CSM_BUILD/bench"
 BENCH_SCALE="${BENCH_SCALE:-1}"
 BENCH_RUNS="${BENCH_RUNS:-3}"
-BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode}"
+BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode,dbreplay}"
 BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results.md}"
 BENCH_PLOT="${BENCH_PLOT:-$BENCH_DIR/lag.png}"
 PY=/usr/bin/python3
@@ -564,6 +565,42 @@ measure_dbmode() {
 		"$(goals - "$rss_db")"
 }
 
+# sync --all's choice: one cdc-replay per collection, all at once, against
+# one cdc-replay (--workers 4) draining the same events of one collection.
+measure_dbreplay() {
+	local n per db i t0 secs_all secs_one rss_sum=0 pids=() one
+	n="$(scaled "$EVENTS_FULL")"
+	per=$((n / DBMODE_COLLS))
+	server_start TGT --oplog-max-entries 1000
+	db=dbr
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.c$i" "$per" "$EVENT_DOC_SIZE" >/dev/null
+	done
+	say "dbreplay: $DBMODE_COLLS cdc-replay processes, $n events"
+	t0="$(now_s)"
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		(run_tool "$WORK/dbreplay-$i" tool_replay "$TGT_URI" "$db" "c$i" 1 --drain) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || die "a cdc-replay --drain failed"; done
+	secs_all="$(calc "$(now_s) - $t0")"
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		rss_sum="$(calc "$rss_sum + $(rss_mib "$WORK/dbreplay-$i.rss")")"
+	done
+	drop_db "$TGT_URI" "$db"
+	say "dbreplay: one cdc-replay --workers 4, $n events of one collection"
+	"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.one" "$n" "$EVENT_DOC_SIZE" >/dev/null
+	one="$WORK/dbreplay-one"
+	timed "$one" tool_replay "$TGT_URI" "$db" one 4 --drain
+	secs_one="$(cat "$one.secs")"
+	server_stop TGT
+	row "sync --all replay ($DBMODE_COLLS processes, $n events)" \
+		"$(printf '%.0f events/s, RSS %.1f MiB in all' "$(calc "$n / $secs_all")" "$rss_sum")" \
+		"$(printf 'one cdc-replay --workers 4 over one collection: %.0f events/s, RSS %s MiB' \
+			"$(calc "$n / $secs_one")" "$(rss_mib "$one.rss")")" \
+		"$(printf '%.2f' "$(calc "$secs_one / $secs_all")")" "$rss_sum" "-"
+}
+
 measure_replay() {
 	local n workers r db out json secs
 	n="$(scaled "$EVENTS_FULL")"
@@ -748,6 +785,11 @@ write_results() {
 		echo "  utime+stime of the source mongod-lite (/proc) from the first write until"
 		echo "  every event is staged (the writes themselves included, the same in both);"
 		echo "  ratio = database stream / per-collection events/s; RSS: the one capture."
+		echo "- sync --all replay: $DBMODE_COLLS collections of staged events (\`stage_events\`)"
+		echo "  drained by $DBMODE_COLLS \`cdc-replay --drain\` at once (as sync_migration.sh --all"
+		echo "  runs them); limit: one \`cdc-replay --drain --workers 4\` over the same number"
+		echo "  of events in one collection, the ceiling of a single process; ratio = its"
+		echo "  wall time / theirs; RSS: the sum over the processes."
 	} >"$BENCH_RESULTS"
 }
 
@@ -798,7 +840,7 @@ main() {
 	IFS=',' read -r -a measures <<<"$BENCH_ONLY"
 	for measure in "${measures[@]}"; do
 		case "$measure" in
-		dump | restore | capture | replay | e2e | dbmode) ;;
+		dump | restore | capture | replay | e2e | dbmode | dbreplay) ;;
 		*) die "unknown measure '$measure' in BENCH_ONLY" ;;
 		esac
 		if ! bash "${BASH_SOURCE[0]}" measure "$measure"; then
