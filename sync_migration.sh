@@ -49,7 +49,8 @@
 # every one is replayed by its own cdc-replay, all at once. A collection
 # stopped at a drop or rename does not stop the others; --drain exits 0
 # when all drained, 4 when all drained except some stopped at a drop or
-# rename (named on stderr); --verify runs cdc-verify --all. --to-db and
+# rename (named on stderr); --verify runs cdc-verify --all after a drain
+# that exits 0. --to-db and
 # --to-coll are for one collection.
 #
 # Files in the state directory, mode 0600:
