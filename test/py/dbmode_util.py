@@ -5,7 +5,7 @@ usage: dbmode_util.py load URI DB N DOCS
        dbmode_util.py staged-once URI DB
 
 load creates collections c00..c(N-1) holding DOCS documents each (_id
-0..DOCS-1). churn is what happens to the collection list during the
+0..DOCS-1; DOCS 0: empty). churn is what happens to the collection list during the
 migration: c_drop (loaded here, written to) is dropped, n_new1 and n_new2
 are created by their first inserts and then updated and deleted in, c_ren is
 renamed to c_ren2. staged-once checks that every namespace of DB.cdc has
@@ -19,6 +19,9 @@ import pymongo
 
 def load(db, n, docs):
     for i in range(n):
+        if docs == 0:
+            db.create_collection("c%02d" % i)
+            continue
         db["c%02d" % i].insert_many([{"_id": j, "v": j, "s": "x" * (j % 50)} for j in range(docs)])
 
 
