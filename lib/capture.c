@@ -7,9 +7,9 @@
 #include "error.h"
 
 struct capture_source {
-	mongoc_client_t *client;   /* borrowed */
-	mongoc_collection_t *coll; /* NULL for a database stream */
-	mongoc_database_t *db;     /* ... which watches this */
+	mongoc_client_t *client;     /* borrowed */
+	mongoc_collection_t *coll;   /* NULL for a database stream */
+	mongoc_database_t *database; /* ... which watches this */
 	mongoc_apm_callbacks_t *apm;
 	bool has_split;
 	char version[64];
@@ -78,7 +78,7 @@ capture_source_new(mongoc_client_t *client, const char *db, const char *coll, bs
 	if (coll)
 		src->coll = mongoc_client_get_collection(client, db, coll);
 	else
-		src->db = mongoc_client_get_database(client, db);
+		src->database = mongoc_client_get_database(client, db);
 	src->has_split = capture_version_has_split_stage(&reply);
 	if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
 		bson_strncpy(src->version, bson_iter_utf8(&it, NULL), sizeof src->version);
@@ -99,7 +99,7 @@ capture_source_destroy(capture_source_t *src)
 	mongoc_client_set_apm_callbacks(src->client, NULL, NULL);
 	mongoc_apm_callbacks_destroy(src->apm);
 	mongoc_collection_destroy(src->coll);
-	mongoc_database_destroy(src->db);
+	mongoc_database_destroy(src->database);
 	bson_free(src);
 }
 
@@ -152,7 +152,7 @@ capture_stream_open(capture_source_t *src, const bson_t *resume_token,
 	if (src->coll)
 		stream = mongoc_collection_watch(src->coll, &pipeline, &watch_opts);
 	else
-		stream = mongoc_database_watch(src->db, &pipeline, &watch_opts);
+		stream = mongoc_database_watch(src->database, &pipeline, &watch_opts);
 	bson_destroy(&watch_opts);
 	bson_destroy(&pipeline);
 	return stream;
