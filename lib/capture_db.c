@@ -426,13 +426,21 @@ open_namespaces(capture_db_t *run, bson_error_t *error)
 		if (!dbns_known(&run->set, found.names[i]) && !found.all)
 			ok = catalog_source_collection(run->source, run->config->db, found.names[i],
 						       NULL, error);
+	ok = ok && collset_check_staging(&found, run->config->db, run->config->staging_coll, error);
+	/* And those seen before (one named like the staging: ignored again). */
 	if (ok && bson_iter_init(&it, &run->set.pos.namespaces))
 		while (bson_iter_next(&it))
 			collset_add(&found, bson_iter_key(&it), error);
-	ok = ok && collset_check_staging(&found, run->config->db, run->config->staging_coll, error);
 	for (i = 0; ok && i < found.n; i++)
 		ok = dbns_add(&run->set, found.names[i], true, error) != NULL;
 	collset_cleanup(&found);
+	if (ok && !any_left(run)) {
+		csm_error_set(error, CSM_EXIT_DDL,
+			      "every collection of %s already stopped at a drop or rename: nothing "
+			      "to capture",
+			      run->what);
+		ok = false;
+	}
 	return ok;
 }
 

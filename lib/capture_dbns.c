@@ -145,9 +145,9 @@ dbns_add(dbns_set_t *set, const char *coll, bool at_start, bson_error_t *error)
 	capture_ns_init_in_stream(&x->cns, set->db, coll, &set->pos, &set->limits);
 	set->ns = bson_realloc(set->ns, (set->n + 1) * sizeof *set->ns);
 	set->ns[set->n++] = x;
+	/* The selection was checked (64); the staging's own events, or a
+	 * collection so named that appears later, are never captured. */
 	if (!names_check_source(set->db, coll, set->staging_coll, error)) {
-		if (at_start)
-			return NULL;
 		log_warn("%s: never captured", error->message);
 		x->state = DBNS_IGNORED;
 		return x;

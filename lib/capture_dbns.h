@@ -48,7 +48,7 @@ dbns_t *dbns_find(const dbns_set_t *set, const char *coll);
  * Adds coll: its lease, its staging writer and its seqs. at_start: a
  * namespace that holds events staged after the position file was written
  * starts SKIPPING. One already stopped at a DDL event is STOPPED; one named
- * like the staging collections IGNORED (mid-run) or refused (64, at start).
+ * like the staging collections IGNORED (the selection is checked first).
  */
 dbns_t *dbns_add(dbns_set_t *set, const char *coll, bool at_start, bson_error_t *error);
 
