@@ -4,6 +4,8 @@
 #        init_migration.sh --resume-dump [options] SOURCE_URI TARGET_URI DB COLL
 #        init_migration.sh --stop-capture [options] DB COLL
 #        init_migration.sh --cleanup [--drop-target] [options] DB COLL
+#        init_migration.sh [options] SOURCE_URI TARGET_URI DB --all | --colls A,B,C
+#        init_migration.sh --resume-capture|--resume-dump|--stop-capture ... DB --all
 #
 # Summary: phase 1 of migrating DB.COLL: resume token, change capture, dump
 #
@@ -59,7 +61,21 @@
 #   --max-docs-per-sec N, --max-mb-per-sec N  pace the dump (dump-wrap; the
 #                         native engine then); DB.COLL.throttle changes them
 #                         while it runs
+#   --jobs N              database mode: collections dumped at once
+#                         (default: 4)
 #   -h, --help            print this help
+#
+# Database mode (DB --all, or DB --colls A,B,C; README "Database mode"):
+# token-probe takes the resume point of one change stream on the whole
+# database (--probe-method now by default: a database stream has a
+# postBatchResumeToken; dummy puts its sentinel in the first collection),
+# one cdc-capture stages every collection (with --all also those created
+# later), then each collection is dumped, --jobs N at a time, into the
+# usual layout. Its files are DB.token (the stream's position),
+# DB.capture.pid, DB.capture.log, DB.lock and DB.dump-pending. A
+# collection named in --colls that the source lacks is exit 66. A
+# collection with its own capture (DB COLL) is refused by the capture
+# (73): a collection has one capture.
 #
 # Files in the state directory, mode 0600:
 #   DB.COLL.token          the resume token (cdc-capture keeps it current)
@@ -253,7 +269,7 @@ start_capture() {
 	chmod 600 "$log_file"
 	printf '\n--- %s: %s starts cdc-capture\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$prog" \
 		>>"$log_file"
-	setsid "$capture_bin" --db "$db" --coll "$coll" --state-dir "$state_dir" \
+	setsid "$capture_bin" --db "$db" "${capture_sel[@]}" --state-dir "$state_dir" \
 		"${staging_args[@]}" "${capture_args[@]}" </dev/null >>"$log_file" 2>&1 9>&- &
 	pid=$!
 	printf '%s\n' "$pid" >"$pid_file.tmp"
@@ -274,10 +290,166 @@ start_capture() {
 	capture_started="$pid"
 }
 
+# db_dump_one COLL: dump-wrap dump of DB.COLL into the dump directory. A
+# collection gone since the listing (66) was dropped: its capture stops at
+# the drop.
+db_dump_one() {
+	local status=0
+	"$dump_bin" dump --db "$db" --coll "$1" --out "$dump_dir" || status=$?
+	if ((status == 66)); then
+		printf '%s: %s.%s is gone from the source: not dumped (its capture stops at its drop)\n' \
+			"$prog" "$db" "$1" >&2
+		status=0
+	fi
+	return "$status"
+}
+
+# db_run_dumps COLL...: the dumps, --jobs at a time; dies with the first
+# failure's status once every dump started has ended.
+db_run_dumps() {
+	local coll failed=0 status pid
+	local -a pids=()
+	for coll in "$@"; do
+		if [[ "$mode" == resume-dump ]] && dump_complete; then
+			printf '== %s.%s: dump complete, kept\n' "$db" "$coll"
+			continue
+		fi
+		while (($(db_running "${pids[@]}") >= jobs)); do sleep 0.1; done
+		printf '== %s.%s: dump to %s (dump-wrap dump) while capture stages changes\n' \
+			"$db" "$coll" "$dump_dir"
+		db_dump_one "$coll" &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		status=0
+		wait "$pid" || status=$?
+		((status == 0 || failed)) || failed="$status"
+	done
+	((failed == 0)) || die "$failed" "a dump failed (status $failed, see above); cdc-capture" \
+		"keeps running (pid $capture_started). Once the cause is fixed, run the same" \
+		"command with --resume-dump"
+	rm -f "$dump_pending_file"
+}
+
+# db_running PID...: how many of them still run.
+db_running() {
+	local pid n=0
+	for pid in "$@"; do
+		! kill -0 "$pid" 2>/dev/null || n=$((n + 1))
+	done
+	echo "$n"
+}
+
+# db_collections: the collections the running capture of the database
+# stages (its position file), once it has written them.
+db_collections() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if "$capture_bin" --db "$db" --list-namespaces --state-dir "$state_dir" 2>/dev/null |
+			grep -q .; then
+			"$capture_bin" --db "$db" --list-namespaces --state-dir "$state_dir" |
+				awk -F '\t' '$2 == "capturing" { print $1 }'
+			return 0
+		fi
+		sleep 0.1
+	done
+	die 70 "cdc-capture of database '$db' wrote no collection to its position file" \
+		"'$token_file' within 10 s; see $log_file"
+}
+
+# db_files: the file names of database mode.
+db_files() {
+	ns="$db.*" coll=""
+	token_file="$state_dir/$db.token"
+	pid_file="$state_dir/$db.capture.pid"
+	dump_pending_file="$state_dir/$db.dump-pending"
+	log_file="$state_dir/$db.capture.log"
+	staging_args=()
+	[[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
+	capture_args=()
+	[[ -z "$full_document" ]] || capture_args=(--full-document "$full_document")
+}
+
+# db_probe SELECTION...: the resume point of the database stream.
+db_probe() {
+	local method="$probe_method" status=0
+	if [[ -f "$token_file" ]]; then
+		((force)) || die 73 "'$token_file' exists, so '$ns' was started before: nothing" \
+			"was changed (--resume-capture restarts its capture; --force starts over)"
+		mv -f "$token_file" "$token_file.replaced"
+	fi
+	# A database stream has a postBatchResumeToken: read-only by default.
+	[[ -n "$probe_method_given" ]] || method=now
+	: >"$dump_pending_file"
+	printf '== %s: resume token of the database stream (token-probe --method %s)\n' \
+		"$ns" "$method"
+	"$(find_bin token-probe)" --db "$db" "$@" --state-dir "$state_dir" \
+		--method "$method" "${staging_args[@]}" || status=$?
+	((status == 0)) || die "$status" "token-probe failed (status $status); nothing was started"
+}
+
+# database_mode: init_migration.sh for DB --all / DB --colls A,B,C.
+database_mode() {
+	local sel=(--all-colls) colls
+	[[ "$db_mode" == all ]] || sel=(--colls "$db_mode")
+	[[ -n "$db" && "$db" != */* ]] || usage_error "DB must be non-empty, without '/'"
+	((!no_dump)) || usage_error "--no-dump is for one collection"
+	trace_if_debug
+	umask 077
+	mkdir -p "$state_dir"
+	db_files
+	capture_sel=("${sel[@]}")
+	lock_ns "$ns" "$state_dir/$db.lock"
+	capture_started=""
+	running="$(capture_pid)"
+	if [[ "$mode" == stop ]]; then
+		[[ -n "$running" ]] || die 66 "no cdc-capture of '$ns' is running (pid file $pid_file)"
+		stop_capture "$running"
+		rm -f "$pid_file"
+		printf 'stopped cdc-capture of %s (pid %s); its position is in %s\n' \
+			"$ns" "$running" "$token_file"
+		return 0
+	fi
+	capture_bin="$(find_bin cdc-capture)"
+	next_if_capture_fails="restart it with: $prog --resume-capture --state-dir $state_dir - - $db --all"
+	[[ "$mode" == init || -f "$token_file" ]] || die 66 "no position file '$token_file':" \
+		"'$ns' was never started here (or give the right --state-dir)"
+	if [[ "$mode" == resume ]]; then
+		[[ -z "$running" ]] || die 73 "cdc-capture of '$ns' is already running (pid $running)"
+		start_capture
+		printf 'restarted cdc-capture of %s: pid %s\n  watch:   tail -f %s\n' \
+			"$ns" "$capture_started" "$log_file"
+		return 0
+	fi
+	dump_bin="$(find_bin dump-wrap)"
+	if [[ "$mode" == resume-dump ]]; then
+		[[ -f "$dump_pending_file" ]] || die 73 "the dumps of '$ns' are complete: nothing to do"
+		capture_started="$running"
+		[[ -n "$running" ]] || start_capture
+	else
+		[[ -z "$running" ]] || die 73 "cdc-capture of '$ns' is already running (pid $running):" \
+			"nothing was changed"
+		db_probe "${sel[@]}"
+		printf '== %s: change capture (cdc-capture, in the background)\n' "$ns"
+		start_capture
+	fi
+	mapfile -t colls < <(db_collections)
+	db_run_dumps "${colls[@]}"
+	cat <<EOF
+== $ns: phase 1 done (${#colls[@]} collections)
+started:  cdc-capture pid $capture_started (pid file $pid_file)
+watch:    tail -f $log_file
+stop:     $prog --stop-capture --state-dir $(printf '%q' "$state_dir") $(printf '%q' "$db") --all
+next:     sync_migration.sh --state-dir $(printf '%q' "$state_dir") --dump-dir $(printf '%q' "$dump_dir") - $(printf '%q' "$db") --all   (with TARGET_URI set)
+EOF
+}
+
 mode=init
+jobs=4
 state_dir=.
 dump_dir=./dump
 probe_method=dummy
+probe_method_given=""
 staging_coll=""
 full_document=default
 no_dump=0
@@ -291,12 +463,14 @@ while (($# > 0)); do
 	--state-dir=*) state_dir="${1#*=}"; shift ;;
 	--dump-dir) (($# > 1)) || usage_error "$1 needs a value"; dump_dir="$2"; shift 2 ;;
 	--dump-dir=*) dump_dir="${1#*=}"; shift ;;
-	--probe-method) (($# > 1)) || usage_error "$1 needs a value"; probe_method="$2"; shift 2 ;;
-	--probe-method=*) probe_method="${1#*=}"; shift ;;
+	--probe-method) (($# > 1)) || usage_error "$1 needs a value"; probe_method="$2"; probe_method_given=1; shift 2 ;;
+	--probe-method=*) probe_method="${1#*=}"; probe_method_given=1; shift ;;
 	--staging-coll) (($# > 1)) || usage_error "$1 needs a value"; staging_coll="$2"; shift 2 ;;
 	--staging-coll=*) staging_coll="${1#*=}"; shift ;;
 	--full-document) (($# > 1)) || usage_error "$1 needs a value"; full_document="$2"; shift 2 ;;
 	--full-document=*) full_document="${1#*=}"; shift ;;
+	--jobs) (($# > 1)) || usage_error "$1 needs a value"; jobs="$2"; shift 2 ;;
+	--jobs=*) jobs="${1#*=}"; shift ;;
 	--no-dump) no_dump=1; shift ;;
 	--force) force=1; shift ;;
 	--resume-capture) mode=resume; shift ;;
@@ -332,6 +506,35 @@ if [[ "$mode" == resume-dump ]] && ((no_dump || force)); then
 fi
 
 ((!drop_target)) || [[ "$mode" == cleanup ]] || usage_error "--drop-target needs --cleanup"
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || usage_error "invalid value '$jobs' for --jobs: expected a" \
+	"positive integer"
+# Database mode: DB --all or DB --colls A,B,C in place of DB COLL.
+db_mode=""
+if (($# >= 1)) && [[ "${*: -1}" == --all ]]; then
+	db_mode=all
+	set -- "${@:1:$#-1}"
+elif (($# >= 2)) && [[ "${*: -2:1}" == --colls ]]; then
+	db_mode="${*: -1}"
+	[[ -n "$db_mode" ]] || usage_error "--colls needs A,B,C"
+	set -- "${@:1:$#-2}"
+fi
+if [[ -n "$db_mode" ]]; then
+	[[ "$mode" != cleanup ]] || usage_error "--cleanup takes DB COLL: one collection at a time"
+	if [[ "$mode" == stop ]]; then
+		(($# == 1)) || usage_error "expected DB --all, got $# arguments before it"
+	else
+		(($# == 3)) || usage_error "expected SOURCE_URI TARGET_URI DB --all, got $#" \
+			"arguments before --all/--colls"
+		uri_arg SOURCE_URI "$1"
+		uri_arg TARGET_URI "$2"
+		shift 2
+	fi
+	db="$1"
+	set --
+	database_mode
+	exit 0
+fi
+
 if [[ "$mode" == stop || "$mode" == cleanup ]]; then
 	(($# == 2)) || usage_error "expected DB COLL, got $# arguments"
 	db="$1" coll="$2"
@@ -372,6 +575,7 @@ if ((${#dump_throttle[@]})) || [[ -f "$throttle_file" ]]; then
 	dump_throttle+=(--throttle-file "$throttle_file")
 fi
 capture_started=""
+capture_sel=(--coll "$coll")
 running="$(capture_pid)"
 
 if [[ "$mode" == stop ]]; then

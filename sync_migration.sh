@@ -2,6 +2,7 @@
 # Usage: sync_migration.sh [options] TARGET_URI DB COLL
 #        sync_migration.sh --background [options] TARGET_URI DB COLL
 #        sync_migration.sh --drain [--verify SOURCE_URI] [options] TARGET_URI DB COLL
+#        sync_migration.sh [options] TARGET_URI DB --all
 #
 # Summary: phase 2 of migrating DB.COLL: restore the dump once, then replay
 #
@@ -58,6 +59,16 @@
 #   --state-dir DIR       where the lock file goes (default: .); the one
 #                         given to init_migration.sh does
 #   -h, --help            print this help
+#
+# Database mode (DB --all, after init_migration.sh ... DB --all with the
+# same --state-dir): each collection of the capture's position file is
+# restored once (those created during the migration have no dump), then
+# every one is replayed by its own cdc-replay, all at once. A collection
+# stopped at a drop or rename does not stop the others; --drain exits 0
+# when all drained, 4 when all drained except some stopped at a drop or
+# rename (named on stderr); --verify runs cdc-verify --all after a drain
+# that exits 0. --to-db and
+# --to-coll are for one collection.
 #
 # Files in the state directory, mode 0600:
 #   DB.COLL.sync.lock      held while sync_migration.sh works on DB.COLL: a
@@ -243,6 +254,162 @@ drain_background() {
 	exit 0
 }
 
+# db_has_dump COLL: the dump directory holds a complete dump of DB.COLL
+# (its metadata file, the last one a dump publishes). Named as mongodump
+# names files: letters, digits and -_.~ stay, a space is +, any other
+# byte %XX.
+db_has_dump() {
+	local LC_ALL=C name="$1" out="" c hex i
+	for ((i = 0; i < ${#name}; i++)); do
+		c="${name:i:1}"
+		case "$c" in
+		[A-Za-z0-9._~-]) out+="$c" ;;
+		' ') out+=+ ;;
+		*) printf -v hex '%%%02X' "'$c"; out+="$hex" ;;
+		esac
+	done
+	[[ -f "$dump_dir/$db/$out.metadata.json" || -f "$dump_dir/$db/$out.metadata.json.gz" ]]
+}
+
+# db_run COLL PROGRAM ARGS...: PROGRAM in the background, ended with this
+# script (CSM_STOP_WITH_PARENT); db_wait_all collects its status.
+db_run() {
+	db_colls+=("$1")
+	shift
+	CSM_STOP_WITH_PARENT=$$ "$@" &
+	db_pids+=($!)
+}
+
+# db_wait_all: waits for every program db_run started, then sets db_failed
+# (the first status other than 0 and 4, else 0) and db_stopped_at_ddl (the
+# collections whose status was 4). One that ends with another status stops
+# the others (SIGTERM): the same command restarts them all where they were.
+db_wait_all() {
+	local i pid status running
+	local -a pending=("${!db_pids[@]}") still
+	db_failed=0 db_stopped_at_ddl=""
+	while ((${#pending[@]} > 0)); do
+		# bash's own job table: a child that ended is not in it.
+		running=" $(jobs -rp | tr '\n' ' ') "
+		still=()
+		for i in "${pending[@]}"; do
+			pid="${db_pids[i]}"
+			if [[ "$running" == *" $pid "* ]]; then
+				still+=("$i")
+				continue
+			fi
+			status=0
+			wait "$pid" || status=$?
+			# Ended by the signal before it could stop on its own.
+			((!stop_requested || status <= 128)) || status=75
+			if ((status == 4)); then
+				db_stopped_at_ddl+=" ${db_colls[i]}"
+			elif ((status != 0 && db_failed == 0)); then
+				db_failed="$status"
+				kill -TERM "${db_pids[@]}" 2>/dev/null || true
+			fi
+		done
+		pending=("${still[@]}")
+		((${#pending[@]} == 0)) || sleep 0.2
+	done
+	db_pids=() db_colls=()
+}
+
+# db_on_signal: SIGINT/SIGTERM in database mode: every program gets it.
+db_on_signal() {
+	stop_requested=1
+	((${#db_pids[@]} == 0)) || kill -TERM "${db_pids[@]}" 2>/dev/null || true
+}
+
+# db_restore_all COLL...: each dump restored once, 4 at a time.
+db_restore_all() {
+	local coll
+	for coll in "$@"; do
+		((!stop_requested)) || break
+		if ! db_has_dump "$coll"; then
+			printf '== %s.%s: no dump (created during the migration): replay only\n' "$db" "$coll"
+			continue
+		fi
+		while (($(jobs -rp | wc -l) >= 4)); do sleep 0.1; done
+		printf '== %s.%s: restore %s (once; unique and TTL indexes deferred)\n' \
+			"$db" "$coll" "$dump_dir"
+		db_run "$coll" "$dump_bin" restore --db "$db" --coll "$coll" --in "$dump_dir" \
+			"${staging_args[@]}" --once --defer-constraints
+	done
+	db_wait_all
+	((!stop_requested)) || die 75 "stopped by a signal before the restores completed;" \
+		"run the same command again"
+	[[ "$db_failed" == 0 && -z "$db_stopped_at_ddl" ]] || die "$db_failed" "a restore" \
+		"failed (see above); fix the cause and run the same command again"
+}
+
+# db_report: the exit of a database-mode replay once every one ended.
+db_report() {
+	if ((db_failed != 0)); then
+		printf '%s: a cdc-replay stopped with status %s (see above); run the same command' \
+			"$prog" "$db_failed" >&2
+		printf ' again to continue\n' >&2
+		exit "$db_failed"
+	fi
+	if ((stop_requested && (drain || verify))); then
+		printf '%s: stopped by a signal before the drain completed; run the same command again\n' \
+			"$prog" >&2
+		exit 75
+	fi
+	if [[ -n "$db_stopped_at_ddl" ]] && ((stop_requested)); then
+		printf '%s: stopped by a signal; these stopped at a drop or rename on the source' \
+			"$prog" >&2
+		printf ' (migrate them again):%s\n' "$db_stopped_at_ddl" >&2
+	elif [[ -n "$db_stopped_at_ddl" ]]; then
+		printf '%s: every collection drained except these, stopped at a drop or rename on the' \
+			"$prog" >&2
+		printf ' source (migrate them again):%s\n' "$db_stopped_at_ddl" >&2
+		exit 4
+	fi
+}
+
+# database_mode: DB --all: each collection restored once, then every one
+# replayed, one cdc-replay each, all at once (README "Database mode").
+database_mode() {
+	local colls coll replay_args
+	db_pids=() db_colls=()
+	trap db_on_signal INT TERM
+	trace_if_debug
+	umask 077
+	mkdir -p "$state_dir"
+	lock_ns "$db.*" "$state_dir/$db.sync.lock"
+	[[ ! -f "$state_dir/$db.dump-pending" ]] || die 73 "the dumps of '$db' are not complete" \
+		"('$state_dir/$db.dump-pending'): finish them with init_migration.sh --resume-dump" \
+		"... $db --all first"
+	staging_args=()
+	[[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
+	mapfile -t colls < <("$(find_bin cdc-capture)" --db "$db" --list-namespaces \
+		--state-dir "$state_dir" | awk -F '\t' '$2 != "ignored" { print $1 }')
+	((${#colls[@]} > 0)) || die 66 "no collection of '$db' in '$state_dir/$db.token':" \
+		"give the --state-dir of init_migration.sh ... $db --all"
+	replay_bin="$(find_bin cdc-replay)"
+	dump_bin="$(find_bin dump-wrap)"
+	((no_restore)) || db_restore_all "${colls[@]}"
+	printf '== %s: replay of %s collections%s\n' "$db" "${#colls[@]}" \
+		"$( ((drain)) && printf ' until drained')"
+	for coll in "${colls[@]}"; do
+		((!stop_requested)) || break
+		replay_args=(--db "$db" --coll "$coll" "${staging_args[@]}")
+		[[ -z "$workers" ]] || replay_args+=(--workers "$workers")
+		((!drain)) || replay_args+=(--drain)
+		[[ -z "$max_wait" ]] || replay_args+=(--max-wait "$max_wait")
+		db_run "$coll" "$replay_bin" "${replay_args[@]}"
+	done
+	db_wait_all
+	db_report
+	if ((verify)); then
+		printf '== %s: verify every collection of the source against the target\n' "$db"
+		run_child "$(find_bin cdc-verify)" --all --db "$db" "${staging_args[@]}"
+		exit "$child_status"
+	fi
+	exit 0
+}
+
 drain=0
 verify=0
 max_wait=""
@@ -288,6 +455,20 @@ while (($# > 0)); do
 	esac
 done
 
+if (($# == 3)) && [[ "$3" == --all ]]; then
+	[[ -z "$to_db$to_coll" ]] || usage_error "--to-db and --to-coll are for one collection"
+	((!background)) || usage_error "--background is for one collection (DB COLL)"
+	[[ -n "$2" && "$2" != */* ]] || usage_error "DB must be non-empty, without '/'"
+	[[ -z "$max_wait" ]] || ((drain)) || usage_error "--max-wait needs --drain"
+	uri_arg TARGET_URI "$1"
+	if ((verify)); then
+		((drain)) || usage_error "--verify needs --drain"
+		uri_arg SOURCE_URI "$source_arg" "--verify -"
+	fi
+	db="$2"
+	set --
+	database_mode
+fi
 (($# == 3)) || usage_error "expected TARGET_URI DB COLL, got $# arguments"
 uri_arg TARGET_URI "$1"
 if ((verify)); then

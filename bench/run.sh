@@ -11,8 +11,9 @@
 #   CSM_BUILD     where mongod-lite and build/bench/* are (default: build)
 #   BENCH_SCALE   fraction of the full sizes, e.g. 0.01 (default 1)
 #   BENCH_RUNS    runs per figure; the median is reported (default 3)
-#   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e
-#                 and staging (not run by default: ten times e2e's follow)
+#   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e,
+#                 dbmode, dbreplay and staging (not run by default: ten times
+#                 e2e's follow)
 #   BENCH_RESULTS where the table goes (default bench/results.md)
 #   BENCH_PLOT    where the lag plot goes (default bench/lag.png)
 #   BENCH_TIMEOUT seconds after which a tool run is killed (default 1800)
@@ -28,7 +29,7 @@ MLITE="$CSM_BUILD/mongod-lite"
 DRIVERS="$CSM_BUILD/bench"
 BENCH_SCALE="${BENCH_SCALE:-1}"
 BENCH_RUNS="${BENCH_RUNS:-3}"
-BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e}"
+BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode,dbreplay}"
 BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results.md}"
 BENCH_PLOT="${BENCH_PLOT:-$BENCH_DIR/lag.png}"
 PY=/usr/bin/python3
@@ -480,6 +481,133 @@ measure_capture() {
 		"$ratio" "$peak" "$(goals "$ratio" "$peak" "$(median "${runs[@]}")")"
 }
 
+# The same 20-collection workload captured by one database stream and by
+# 20 per-collection captures: staged events/s over all collections and the
+# source server's CPU (utime+stime of mongod-lite, /proc) while they run.
+DBMODE_COLLS=20
+
+# proc_cpu_s PID: the user+system CPU seconds PID used so far.
+proc_cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print ($12 + $13) / hz }' \
+		"/proc/$1/stat"
+}
+
+# dbmode_write DB PER_COLL: every collection's writes at once; waits.
+dbmode_write() {
+	local i pids=()
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		"$DRIVERS/rate_writer" "$SRC_URI" "$1" "c$i" "$2" 0 "$EVENT_DOC_SIZE" >/dev/null &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || die "rate_writer failed"; done
+}
+
+# dbmode_staged DB PER_COLL: "events/s" over every collection's first to
+# last stagedAt.
+dbmode_staged() {
+	local i json first="" last="" f l
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		json="$("$DRIVERS/capture_wait" "$TGT_URI" "$1" cdc "$1.c$i" "$2" 900)" ||
+			die "capture did not stage $2 events of $1.c$i"
+		f="$(jget "$json" first_staged_ms)" l="$(jget "$json" last_staged_ms)"
+		[[ -n "$first" ]] && ((f >= first)) || first="$f"
+		[[ -n "$last" ]] && ((l <= last)) || last="$l"
+	done
+	calc "$DBMODE_COLLS * $2 * 1000 / ($last - $first)"
+}
+
+measure_dbmode() {
+	local n per db state out cpu0 i rate_db rate_coll cpu_db cpu_coll rss_db pids=()
+	n="$(scaled "$EVENTS_FULL")"
+	per=$((n / DBMODE_COLLS))
+	server_start SRC --oplog-max-entries $((n * 3 + 10000))
+	server_start TGT --oplog-max-entries 1000
+	db=dbm1 state="$WORK/state-dbm1" out="$WORK/dbmode-db"
+	mkdir -p "$state"
+	for ((i = 0; i < DBMODE_COLLS; i++)); do create_coll "$SRC_URI" "$db" "c$i"; done
+	say "dbmode: one database stream, $DBMODE_COLLS collections, $n events"
+	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
+	"$CSM_BIN/token-probe" --db "$db" --all-colls --method now --state-dir "$state" \
+		2>"$out-probe.err" || die "token-probe --all-colls failed"
+	(exec "$TIME" -f '%M' -o "$out.rss" "$CSM_BIN/cdc-capture" --db "$db" --all-colls \
+		--state-dir "$state" --log-format json >"$out.out" 2>"$out.err") &
+	local cpid=$!
+	PIDS+=("$cpid")
+	wait_log "$out.err" '"capturing ' 30 || die "cdc-capture --all-colls did not start"
+	cpu0="$(proc_cpu_s "$SRC_PID")"
+	dbmode_write "$db" "$per"
+	rate_db="$(dbmode_staged "$db" "$per")"
+	cpu_db="$(calc "$(proc_cpu_s "$SRC_PID") - $cpu0")"
+	bg_stop "$cpid"
+	rss_db="$(rss_mib "$out.rss")"
+
+	db=dbm2 state="$WORK/state-dbm2"
+	mkdir -p "$state"
+	say "dbmode: $DBMODE_COLLS per-collection captures, $n events"
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		create_coll "$SRC_URI" "$db" "c$i"
+		"$CSM_BIN/token-probe" --db "$db" --coll "c$i" --method now --state-dir "$state" \
+			2>>"$WORK/dbmode-coll-probe.err" || die "token-probe failed"
+		"$CSM_BIN/cdc-capture" --db "$db" --coll "c$i" --state-dir "$state" \
+			--log-format json >/dev/null 2>"$WORK/dbmode-coll-$i.err" &
+		pids+=($!)
+		PIDS+=("${pids[-1]}")
+	done
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		wait_log "$WORK/dbmode-coll-$i.err" '"capturing ' 30 || die "cdc-capture c$i did not start"
+	done
+	cpu0="$(proc_cpu_s "$SRC_PID")"
+	dbmode_write "$db" "$per"
+	rate_coll="$(dbmode_staged "$db" "$per")"
+	cpu_coll="$(calc "$(proc_cpu_s "$SRC_PID") - $cpu0")"
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	for i in "${pids[@]}"; do wait "$i" 2>/dev/null || true; forget "$i"; done
+	server_stop SRC
+	server_stop TGT
+	row "database stream ($DBMODE_COLLS colls, $n events)" \
+		"$(printf '%.0f events/s, source CPU %.2f s' "$rate_db" "$cpu_db")" \
+		"$(printf '%d per-collection captures: %.0f events/s, source CPU %.2f s' \
+			"$DBMODE_COLLS" "$rate_coll" "$cpu_coll")" \
+		"$(printf '%.2f' "$(calc "$rate_db / $rate_coll")")" "$rss_db" \
+		"$(goals - "$rss_db")"
+}
+
+# sync --all's choice: one cdc-replay per collection, all at once, against
+# one cdc-replay (--workers 4) draining the same events of one collection.
+measure_dbreplay() {
+	local n per db i t0 secs_all secs_one rss_sum=0 pids=() one
+	n="$(scaled "$EVENTS_FULL")"
+	per=$((n / DBMODE_COLLS))
+	server_start TGT --oplog-max-entries 1000
+	db=dbr
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.c$i" "$per" "$EVENT_DOC_SIZE" >/dev/null
+	done
+	say "dbreplay: $DBMODE_COLLS cdc-replay processes, $n events"
+	t0="$(now_s)"
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		(run_tool "$WORK/dbreplay-$i" tool_replay "$TGT_URI" "$db" "c$i" 1 --drain) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || die "a cdc-replay --drain failed"; done
+	secs_all="$(calc "$(now_s) - $t0")"
+	for ((i = 0; i < DBMODE_COLLS; i++)); do
+		rss_sum="$(calc "$rss_sum + $(rss_mib "$WORK/dbreplay-$i.rss")")"
+	done
+	drop_db "$TGT_URI" "$db"
+	say "dbreplay: one cdc-replay --workers 4, $n events of one collection"
+	"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.one" "$n" "$EVENT_DOC_SIZE" >/dev/null
+	one="$WORK/dbreplay-one"
+	timed "$one" tool_replay "$TGT_URI" "$db" one 4 --drain
+	secs_one="$(cat "$one.secs")"
+	server_stop TGT
+	row "sync --all replay ($DBMODE_COLLS processes, $n events)" \
+		"$(printf '%.0f events/s, RSS %.1f MiB in all' "$(calc "$n / $secs_all")" "$rss_sum")" \
+		"$(printf 'one cdc-replay --workers 4 over one collection: %.0f events/s, RSS %s MiB' \
+			"$(calc "$n / $secs_one")" "$(rss_mib "$one.rss")")" \
+		"$(printf '%.2f' "$(calc "$secs_one / $secs_all")")" "$rss_sum" "-"
+}
+
 measure_replay() {
 	local n workers r db out json secs
 	n="$(scaled "$EVENTS_FULL")"
@@ -713,6 +841,18 @@ write_results() {
 		echo "  lines (\`--status-interval 1\`); steady state = the second half of the"
 		echo "  replay window (the first half catches up on what was written during the"
 		echo "  copy); plot: \`lag.png\`."
+		echo "- database stream: the capture workload (rate_writer, as fast as the server"
+		echo "  takes it) on $DBMODE_COLLS collections at once, staged by one \`cdc-capture"
+		echo "  --all-colls\`; limit: the same writes staged by $DBMODE_COLLS \`cdc-capture --coll\`."
+		echo "  events/s over every collection's first to last stagedAt; source CPU ="
+		echo "  utime+stime of the source mongod-lite (/proc) from the first write until"
+		echo "  every event is staged (the writes themselves included, the same in both);"
+		echo "  ratio = database stream / per-collection events/s; RSS: the one capture."
+		echo "- sync --all replay: $DBMODE_COLLS collections of staged events (\`stage_events\`)"
+		echo "  drained by $DBMODE_COLLS \`cdc-replay --drain\` at once (as sync_migration.sh --all"
+		echo "  runs them); limit: one \`cdc-replay --drain --workers 4\` over the same number"
+		echo "  of events in one collection, the ceiling of a single process; ratio = its"
+		echo "  wall time / theirs; RSS: the sum over the processes."
 	} >"$BENCH_RESULTS"
 }
 
@@ -763,7 +903,7 @@ main() {
 	IFS=',' read -r -a measures <<<"$BENCH_ONLY"
 	for measure in "${measures[@]}"; do
 		case "$measure" in
-		dump | restore | capture | replay | e2e | staging) ;;
+		dump | restore | capture | replay | e2e | dbmode | dbreplay | staging) ;;
 		*) die "unknown measure '$measure' in BENCH_ONLY" ;;
 		esac
 		if ! bash "${BASH_SOURCE[0]}" measure "$measure"; then

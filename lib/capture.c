@@ -7,8 +7,9 @@
 #include "error.h"
 
 struct capture_source {
-	mongoc_client_t *client; /* borrowed */
-	mongoc_collection_t *coll;
+	mongoc_client_t *client;     /* borrowed */
+	mongoc_collection_t *coll;   /* NULL for a database stream */
+	mongoc_database_t *database; /* ... which watches this */
 	mongoc_apm_callbacks_t *apm;
 	bool has_split;
 	char version[64];
@@ -74,7 +75,10 @@ capture_source_new(mongoc_client_t *client, const char *db, const char *coll, bs
 	}
 	src = bson_malloc0(sizeof *src);
 	src->client = client;
-	src->coll = mongoc_client_get_collection(client, db, coll);
+	if (coll)
+		src->coll = mongoc_client_get_collection(client, db, coll);
+	else
+		src->database = mongoc_client_get_database(client, db);
 	src->has_split = capture_version_has_split_stage(&reply);
 	if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
 		bson_strncpy(src->version, bson_iter_utf8(&it, NULL), sizeof src->version);
@@ -95,6 +99,7 @@ capture_source_destroy(capture_source_t *src)
 	mongoc_client_set_apm_callbacks(src->client, NULL, NULL);
 	mongoc_apm_callbacks_destroy(src->apm);
 	mongoc_collection_destroy(src->coll);
+	mongoc_database_destroy(src->database);
 	bson_free(src);
 }
 
@@ -125,8 +130,11 @@ capture_stream_open(capture_source_t *src, const bson_t *resume_token,
 	mongoc_change_stream_t *stream;
 
 	BSON_APPEND_ARRAY_BEGIN(&pipeline, "pipeline", &stages);
+	if (opts->match)
+		BSON_APPEND_DOCUMENT(&stages, "0", opts->match);
 	if (opts->split_events) {
-		BSON_APPEND_DOCUMENT_BEGIN(&stages, "0", &stage);
+		/* The split stage must be the last one. */
+		BSON_APPEND_DOCUMENT_BEGIN(&stages, opts->match ? "1" : "0", &stage);
 		BSON_APPEND_DOCUMENT_BEGIN(&stage, "$changeStreamSplitLargeEvent", &empty);
 		bson_append_document_end(&stage, &empty);
 		bson_append_document_end(&stages, &stage);
@@ -141,7 +149,10 @@ capture_stream_open(capture_source_t *src, const bson_t *resume_token,
 	if (opts->max_await_ms > 0)
 		BSON_APPEND_INT64(&watch_opts, "maxAwaitTimeMS", opts->max_await_ms);
 
-	stream = mongoc_collection_watch(src->coll, &pipeline, &watch_opts);
+	if (src->coll)
+		stream = mongoc_collection_watch(src->coll, &pipeline, &watch_opts);
+	else
+		stream = mongoc_database_watch(src->database, &pipeline, &watch_opts);
 	bson_destroy(&watch_opts);
 	bson_destroy(&pipeline);
 	return stream;

@@ -27,10 +27,12 @@ typedef struct capture_stream_opts {
 	bool split_events;    /* add {$changeStreamSplitLargeEvent: {}} */
 	int32_t batch_size;   /* cursor batchSize */
 	int64_t max_await_ms; /* maxAwaitTimeMS of each getMore */
+	const bson_t *match;  /* a first {$match: ...} stage (borrowed), or NULL */
 } capture_stream_opts_t;
 
 /*
- * A source for db.coll on client (borrowed; must outlive the source). Runs
+ * A source for db.coll on client (borrowed; must outlive the source); coll
+ * NULL: a database-level stream on db (capture_db.h). Runs
  * buildInfo to learn whether the server has $changeStreamSplitLargeEvent,
  * and installs APM callbacks on client that record the operationTime of
  * every aggregate/getMore reply (capture_source_op_time).

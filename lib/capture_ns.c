@@ -17,19 +17,42 @@
 /* The checkpoint is written at most this often (and at every state change). */
 #define CHECKPOINT_EVERY_MS 1000
 
-bool
-capture_ns_init(capture_ns_t *cns, const char *db, const char *coll, const char *state_dir,
-		const capture_ns_limits_t *limits, bson_error_t *error)
+/* Everything but the token file. */
+static void
+init_common(capture_ns_t *cns, const char *db, const char *coll, const char *state_dir,
+	    const capture_ns_limits_t *limits)
 {
 	memset(cns, 0, sizeof *cns);
 	cns->ns = bson_strdup_printf("%s.%s", db, coll);
-	cns->token_path = token_file_path(state_dir, db, coll);
 	cns->state_dir = bson_strdup(state_dir && *state_dir ? state_dir : ".");
 	cns->limits = *limits;
 	token_file_init(&cns->tf);
 	staging_batch_init(&cns->batch, 1);
 	checkpoint_init(&cns->cp);
 	bson_init(&cns->resume_token);
+	bson_init(&cns->last_staged_token);
+}
+
+void
+capture_ns_init_in_stream(capture_ns_t *cns, const char *db, const char *coll,
+			  const token_file_t *tf, const capture_ns_limits_t *limits)
+{
+	init_common(cns, db, coll, NULL, limits);
+	cns->tf.ns = bson_strdup(cns->ns);
+	cns->tf.writer = bson_strdup(tf->writer);
+	bson_destroy(&cns->tf.resume_token);
+	bson_copy_to(&tf->resume_token, &cns->tf.resume_token);
+	cns->tf.cluster_time = tf->cluster_time;
+	cns->tf.written_at_ms = tf->written_at_ms;
+	cns->have_tf = true;
+}
+
+bool
+capture_ns_init(capture_ns_t *cns, const char *db, const char *coll, const char *state_dir,
+		const capture_ns_limits_t *limits, bson_error_t *error)
+{
+	init_common(cns, db, coll, state_dir, limits);
+	cns->token_path = token_file_path(state_dir, db, coll);
 
 	if (!token_file_read(cns->token_path, &cns->tf, error)) {
 		/* No token file: the staged events may still say where to resume. */
@@ -54,6 +77,7 @@ capture_ns_cleanup(capture_ns_t *cns)
 	checkpoint_cleanup(&cns->cp);
 	staging_batch_destroy(&cns->batch);
 	bson_destroy(&cns->resume_token);
+	bson_destroy(&cns->last_staged_token);
 	bson_free(cns->token_path);
 	bson_free(cns->state_dir);
 	bson_free(cns->ns);
@@ -98,8 +122,9 @@ refuse_gap(const capture_ns_t *cns, const staging_last_t *last, const char *db,
 		      "events staged for it in '%s' (up to seq %" PRId64 "); the changes in "
 		      "between were never staged and resuming from the token file would skip "
 		      "them: start '%s' over as logged above (README, \"Starting over\")",
-		      cns->ns, cns->token_path, cns->tf.writer ? cns->tf.writer : "?",
-		      staging_full_name(cns->st), last->seq, cns->ns);
+		      cns->ns, cns->token_path ? cns->token_path : "(the position file)",
+		      cns->tf.writer ? cns->tf.writer : "?", staging_full_name(cns->st), last->seq,
+		      cns->ns);
 }
 
 /* Where the staged events, the checkpoint and the token file say to resume. */
@@ -138,6 +163,9 @@ choose_start(capture_ns_t *cns, const staging_last_t *last, bool have_cp, const 
 			 "in between is missed",
 			 cns->token_path, cns->tf.writer ? cns->tf.writer : "?", cns->ns);
 	set_position(cns, &start->token, start->cluster_time);
+	bson_destroy(&cns->last_staged_token);
+	bson_copy_to(&last->token, &cns->last_staged_token);
+	cns->last_staged_at_ms = last->staged_at_ms;
 	cns->last_wall_ms = last->wall_ms;
 	staging_set_carry(cns->st, last);
 	if (have_cp && cns->cp.last_seq > next_seq)
@@ -317,6 +345,8 @@ write_token_file(capture_ns_t *cns, bson_error_t *error)
 	token_file_t tf;
 	bool ok;
 
+	if (!cns->token_path)
+		return true;
 	token_file_init(&tf);
 	tf.ns = bson_strdup(cns->ns);
 	tf.writer = bson_strdup(CAPTURE_WRITER);

@@ -34,7 +34,8 @@ typedef struct capture_ns_limits {
 
 typedef struct capture_ns {
 	char *ns;         /* "db.coll", owned */
-	char *token_path; /* <state-dir>/db.coll.token, owned */
+	char *token_path; /* <state-dir>/db.coll.token, owned; NULL: none (a
+			   * database stream keeps one position file) */
 	char *state_dir;  /* owned; "." for the current directory */
 	capture_ns_limits_t limits;
 	token_file_t tf; /* as read at start */
@@ -45,8 +46,10 @@ typedef struct capture_ns {
 	/* The newest position whose every earlier event of ns is staged. */
 	bson_t resume_token;
 	optime_t resume_time;
-	int64_t last_wall_ms; /* wallTime of the newest staged event */
-	bool cp_dirty;        /* a checkpoint write failed since the last one */
+	bson_t last_staged_token;  /* of the highest event staged at open; empty: none */
+	int64_t last_staged_at_ms; /* ... and its stagedAt (Unix ms) */
+	int64_t last_wall_ms;      /* wallTime of the newest staged event */
+	bool cp_dirty;             /* a checkpoint write failed since the last one */
 	int64_t last_cp_ms;
 	int64_t staged_total; /* events staged by this run */
 	int64_t staged_at_status;
@@ -68,6 +71,14 @@ typedef struct capture_ns {
 bool capture_ns_init(capture_ns_t *cns, const char *db, const char *coll, const char *state_dir,
 		     const capture_ns_limits_t *limits, bson_error_t *error);
 void capture_ns_cleanup(capture_ns_t *cns);
+
+/*
+ * The same for a namespace a database stream feeds: no token file of its
+ * own; tf (copied) is the stream's position file, the resume point when
+ * nothing is staged for ns.
+ */
+void capture_ns_init_in_stream(capture_ns_t *cns, const char *db, const char *coll,
+			       const token_file_t *tf, const capture_ns_limits_t *limits);
 
 /*
  * Opens the staging writer into db.staging_coll of target (borrowed; must

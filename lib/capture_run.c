@@ -200,7 +200,7 @@ capture_next(capture_run_t *run, bson_error_t *error)
 static bool
 open_source(capture_run_t *run, const capture_config_t *config, bson_error_t *error)
 {
-	capture_stream_opts_t opts;
+	capture_stream_opts_t opts = {0};
 
 	if (!(run->src = capture_source_new(run->source, config->db, config->coll, error)))
 		return false;

@@ -61,3 +61,33 @@ catalog_source_collection(mongoc_client_t *client, const char *db, const char *c
 		      db, coll);
 	return false;
 }
+
+bool
+catalog_list_collections(mongoc_client_t *client, const char *db, char ***names, size_t *n,
+			 bson_error_t *error)
+{
+	mongoc_database_t *database = mongoc_client_get_database(client, db);
+	mongoc_cursor_t *cursor = mongoc_database_find_collections_with_opts(database, NULL);
+	const bson_t *doc;
+	bson_iter_t name, type;
+	bool ok = true;
+
+	while (mongoc_cursor_next(cursor, &doc)) {
+		if (!bson_iter_init_find(&name, doc, "name") || !BSON_ITER_HOLDS_UTF8(&name) ||
+		    !strncmp(bson_iter_utf8(&name, NULL), "system.", 7))
+			continue;
+		if (bson_iter_init_find(&type, doc, "type") && BSON_ITER_HOLDS_UTF8(&type) &&
+		    strcmp(bson_iter_utf8(&type, NULL), "collection") != 0)
+			continue;
+		*names = bson_realloc(*names, (*n + 2) * sizeof **names);
+		(*names)[(*n)++] = bson_strdup(bson_iter_utf8(&name, NULL));
+		(*names)[*n] = NULL;
+	}
+	if (mongoc_cursor_error(cursor, error)) {
+		csm_error_prefix(error, "cannot list the collections of '%s'", db);
+		ok = false;
+	}
+	mongoc_cursor_destroy(cursor);
+	mongoc_database_destroy(database);
+	return ok;
+}

@@ -28,4 +28,13 @@ bool catalog_collection_info(mongoc_client_t *client, const char *db, const char
 bool catalog_source_collection(mongoc_client_t *client, const char *db, const char *coll,
 			       bson_t *info, bson_error_t *error);
 
+/*
+ * The names of db's collections a change stream reports (type
+ * "collection", not system.*), appended to *names (a NULL-terminated
+ * array of *n strings that the caller bson_strfreev()s; may start NULL).
+ * false + error as above on a failed listing.
+ */
+bool catalog_list_collections(mongoc_client_t *client, const char *db, char ***names, size_t *n,
+			      bson_error_t *error);
+
 #endif

@@ -165,9 +165,15 @@ cli_common_end(cli_common_t *common, int n, char **operand, bson_error_t *error)
 		csm_error_set(error, CSM_EXIT_USAGE, "unexpected argument '%s'", operand[0]);
 		return false;
 	}
+	if (common->db_only && common->coll) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "--coll names one collection: not with --colls, --colls-file or "
+			      "--all-colls");
+		return false;
+	}
 	if (!common->db || !*common->db ||
 	    (common->coll_optional ? common->coll && !*common->coll
-				   : !common->coll || !*common->coll)) {
+				   : !common->db_only && (!common->coll || !*common->coll))) {
 		csm_error_set(error, CSM_EXIT_USAGE,
 			      common->coll_optional
 				      ? "--db is required and --coll must not be empty"

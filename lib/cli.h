@@ -171,6 +171,7 @@ typedef struct cli_common {
 	bool coll_optional;       /* set before cli_common_end: --coll may be left out */
 	bool stdout_closed;       /* --help closed stdout already */
 	bool driver_started;      /* cli_common_start ran conn_global_init */
+	bool db_only;             /* set by main: a database's work, --coll not needed */
 } cli_common_t;
 
 /*
@@ -194,7 +195,8 @@ int cli_take_common(cli_common_t *common, int opt, const char *arg, int *rc);
 /*
  * After the getopt loop, with the n operands left in operand: applies the
  * logging options (log_init), then checks that no operand is left, that
- * --db and --coll (unless coll_optional) were given and are not empty, and that --to-db and
+ * --db and --coll (unless coll_optional; --db alone with db_only) were given and are not empty, and
+ * that --to-db and
  * --to-coll are not empty when given. False with error (exit code 64)
  * otherwise.
  */

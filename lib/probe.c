@@ -149,9 +149,10 @@ operation_time(mongoc_client_t *client, optime_t *op_time, bson_error_t *error)
 	return ok;
 }
 
-/* Opens a change stream on collection; checks the aggregate's error. */
+/* Opens a change stream on collection (NULL: database); checks the aggregate's error. */
 static mongoc_change_stream_t *
-open_stream(mongoc_collection_t *collection, const char *db, const char *coll, bson_error_t *error)
+open_stream(mongoc_collection_t *collection, mongoc_database_t *database, const char *db,
+	    const char *coll, bson_error_t *error)
 {
 	bson_t pipeline = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
@@ -161,7 +162,10 @@ open_stream(mongoc_collection_t *collection, const char *db, const char *coll, b
 	BSON_APPEND_ARRAY_BEGIN(&pipeline, "pipeline", &stages);
 	bson_append_array_end(&pipeline, &stages);
 	BSON_APPEND_INT64(&opts, "maxAwaitTimeMS", PROBE_AWAIT_MS);
-	stream = mongoc_collection_watch(collection, &pipeline, &opts);
+	if (collection)
+		stream = mongoc_collection_watch(collection, &pipeline, &opts);
+	else
+		stream = mongoc_database_watch(database, &pipeline, &opts);
 	bson_destroy(&opts);
 	bson_destroy(&pipeline);
 	if (mongoc_change_stream_error_document(stream, error, NULL)) {
@@ -173,8 +177,9 @@ open_stream(mongoc_collection_t *collection, const char *db, const char *coll, b
 }
 
 static bool
-probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *db,
-	  const char *coll, bson_t *token, optime_t *cluster_time, bson_error_t *error)
+probe_now(mongoc_client_t *client, mongoc_collection_t *collection, mongoc_database_t *database,
+	  const char *db, const char *coll, bson_t *token, optime_t *cluster_time,
+	  bson_error_t *error)
 {
 	mongoc_change_stream_t *stream = NULL;
 	const bson_t *event = NULL;
@@ -188,7 +193,7 @@ probe_now(mongoc_client_t *client, mongoc_collection_t *collection, const char *
 		csm_error_prefix(error, "cannot read the source's operation time");
 		return false;
 	}
-	stream = open_stream(collection, db, coll, error);
+	stream = open_stream(collection, database, db, coll, error);
 	if (stream == NULL)
 		return false;
 	/* An event here is fine too: its token is a point before the dump. */
@@ -369,7 +374,7 @@ probe_dummy(mongoc_collection_t *collection, const char *db, const char *coll, i
 	bool ok = false;
 
 	sentinel_id_init(&sentinel_id, oid_text);
-	stream = open_stream(collection, db, coll, error);
+	stream = open_stream(collection, NULL, db, coll, error);
 	if (stream == NULL)
 		goto cleanup;
 	if (stop_requested()) {
@@ -392,15 +397,22 @@ bool
 probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
 	  int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error)
 {
-	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
+	mongoc_collection_t *collection = NULL;
+	mongoc_database_t *database = NULL;
 	bool ok;
 
 	bson_init(token);
 	*cluster_time = OPTIME_ZERO;
+	if (coll)
+		collection = mongoc_client_get_collection(client, db, coll);
+	else
+		database = mongoc_client_get_database(client, db);
 	if (method == PROBE_METHOD_NOW)
-		ok = probe_now(client, collection, db, coll, token, cluster_time, error);
+		ok = probe_now(client, collection, database, db, coll ? coll : "*", token,
+			       cluster_time, error);
 	else
 		ok = probe_dummy(collection, db, coll, timeout_ms, token, cluster_time, error);
 	mongoc_collection_destroy(collection);
+	mongoc_database_destroy(database);
 	return ok;
 }

@@ -35,7 +35,8 @@ bool probe_check_source(mongoc_client_t *client, const char *db, const char *col
  * _id and returns the token and clusterTime of its delete event, waiting at
  * most timeout_ms for it; a failed sentinel insert changes nothing. now:
  * read-only, the postBatchResumeToken after a first getMore, and the time it
- * encodes (or the operationTime before the stream opened).
+ * encodes (or the operationTime before the stream opened). coll NULL (now
+ * only): the same on the database-level stream of db.
  * token is initialized by the call (bson_destroy it). A stop request
  * (SIGINT/SIGTERM) ends it with csm_error_stopped(), the sentinel deleted
  * if it was inserted.

@@ -21,14 +21,17 @@
 char *
 token_file_path(const char *state_dir, const char *db, const char *coll)
 {
-	size_t len;
+	const char *sep = "/";
+	char *name = coll ? bson_strdup_printf("%s.%s", db, coll) : bson_strdup(db);
+	char *path;
 
 	if (!state_dir || !*state_dir)
-		return bson_strdup_printf("%s.%s.token", db, coll);
-	len = strlen(state_dir);
-	if (state_dir[len - 1] == '/')
-		return bson_strdup_printf("%s%s.%s.token", state_dir, db, coll);
-	return bson_strdup_printf("%s/%s.%s.token", state_dir, db, coll);
+		state_dir = sep = "";
+	else if (state_dir[strlen(state_dir) - 1] == '/')
+		sep = "";
+	path = bson_strdup_printf("%s%s%s.token", state_dir, sep, name);
+	bson_free(name);
+	return path;
 }
 
 void
@@ -36,6 +39,7 @@ token_file_init(token_file_t *tf)
 {
 	memset(tf, 0, sizeof *tf);
 	bson_init(&tf->resume_token);
+	bson_init(&tf->namespaces);
 }
 
 void
@@ -46,6 +50,7 @@ token_file_cleanup(token_file_t *tf)
 	bson_free(tf->ns);
 	bson_free(tf->writer);
 	bson_destroy(&tf->resume_token);
+	bson_destroy(&tf->namespaces);
 	memset(tf, 0, sizeof *tf);
 }
 
@@ -83,6 +88,22 @@ parse_iso_ms(const char *text, int64_t *out)
 	return true;
 }
 
+/* A position file's "namespaces" (relaxed extended JSON: plain numbers). */
+static bool
+add_namespaces(json_t *root, const token_file_t *tf)
+{
+	json_error_t json_error;
+	char *text;
+	json_t *obj;
+
+	if (bson_empty(&tf->namespaces))
+		return true;
+	text = bson_as_relaxed_extended_json(&tf->namespaces, NULL);
+	obj = text ? json_loads(text, 0, &json_error) : NULL;
+	bson_free(text);
+	return obj && json_object_set_new(root, "namespaces", obj) == 0;
+}
+
 bool
 token_file_write(const char *path, const token_file_t *tf, bson_error_t *error)
 {
@@ -110,7 +131,7 @@ token_file_write(const char *path, const token_file_t *tf, bson_error_t *error)
 			 (json_int_t)tf->cluster_time.t, "i", (json_int_t)tf->cluster_time.i,
 			 "writtenAt", written_at, "writer", tf->writer ? tf->writer : "");
 	token = NULL; /* stolen by "o", even on failure */
-	if (!root) {
+	if (!root || !add_namespaces(root, tf)) {
 		csm_error_set(error, CSM_EXIT_SOFTWARE,
 			      "cannot write token file '%s': cannot build its JSON", path);
 		goto cleanup;
@@ -269,6 +290,30 @@ read_resume_token(json_t *root, token_file_t *tf, const char *path, bson_error_t
 	return ok;
 }
 
+/* namespaces, when there: an object of objects, into tf. */
+static bool
+read_namespaces(json_t *root, token_file_t *tf, const char *path, bson_error_t *error)
+{
+	json_t *v = json_object_get(root, "namespaces");
+	bson_error_t bson_error;
+	char *text;
+	bool ok;
+
+	if (!v)
+		return true;
+	if (!json_is_object(v))
+		return corrupt(error, path, "field 'namespaces' is not an object");
+	text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	bson_destroy(&tf->namespaces);
+	ok = text && bson_init_from_json(&tf->namespaces, text, -1, &bson_error);
+	free(text);
+	if (!ok) {
+		bson_init(&tf->namespaces);
+		return corrupt(error, path, "field 'namespaces' is not extended JSON");
+	}
+	return true;
+}
+
 bool
 token_file_read(const char *path, token_file_t *tf, bson_error_t *error)
 {
@@ -308,7 +353,7 @@ token_file_read(const char *path, token_file_t *tf, bson_error_t *error)
 		goto cleanup;
 	}
 	tf->writer = bson_strdup(json_string_value(v));
-	ok = true;
+	ok = read_namespaces(root, tf, path, error);
 
 cleanup:
 	if (!ok) {

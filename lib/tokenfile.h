@@ -28,9 +28,19 @@ typedef struct token_file {
 	optime_t cluster_time; /* the resume token's; OPTIME_ZERO when unknown */
 	char *writer;          /* owned */
 	int64_t written_at_ms; /* Unix ms */
+	/*
+	 * A database stream's position file only (capture_db.h): each
+	 * namespace it feeds, {coll: {"seq": N, "state": "capturing" |
+	 * "stopped"}}; empty (and not written) in a collection's token file.
+	 */
+	bson_t namespaces;
 } token_file_t;
 
-/* "<state_dir>/<db>.<coll>.token"; the caller bson_free()s it. */
+/*
+ * "<state_dir>/<db>.<coll>.token"; the caller bson_free()s it. coll NULL:
+ * "<state_dir>/<db>.token", the position file of a database stream, whose
+ * ns is "<db>.*".
+ */
 char *token_file_path(const char *state_dir, const char *db, const char *coll);
 
 /* Initializes an empty token_file_t (safe to cleanup). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capture_db.h"
 #include "capture_run.h"
 #include "cli.h"
 #include "conn.h"
@@ -33,6 +34,10 @@ enum {
 	OPT_BATCH_SIZE,
 	OPT_BATCH_MS,
 	OPT_STATUS_INTERVAL,
+	OPT_COLLS,
+	OPT_COLLS_FILE,
+	OPT_ALL_COLLS,
+	OPT_LIST_NAMESPACES,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -55,6 +60,8 @@ static void
 usage(FILE *out)
 {
 	fputs("usage: cdc-capture --db DB --coll COLL [options]\n"
+	      "       cdc-capture --db DB --colls A,B,C | --colls-file F | --all-colls [options]\n"
+	      "       cdc-capture --db DB --list-namespaces [--state-dir DIR]\n"
 	      "\n"
 	      "Follows the change stream of SOURCE DB.COLL from its token file\n"
 	      "(<state-dir>/DB.COLL.token, written by token-probe) and stages every event\n"
@@ -63,6 +70,19 @@ usage(FILE *out)
 	      "\n"
 	      "  --db DB                 source database (also the staging database)\n"
 	      "  --coll COLL             source collection\n"
+	      "\n"
+	      "Database mode: one change stream on SOURCE DB feeds every collection named,\n"
+	      "each staged as its own capture stages it, from the position file\n"
+	      "<state-dir>/DB.token (written by token-probe --db DB); a drop or rename\n"
+	      "stops that collection only, dropDatabase every one (exit 4):\n"
+	      "  --colls A,B,C           these collections (each must exist: else 66)\n"
+	      "  --colls-file F          the collections in F, one a line\n"
+	      "  --all-colls             every collection, also those created later\n"
+	      "                          (captured from their first event)\n"
+	      "  --list-namespaces       print the position file's collections and their\n"
+	      "                          state (COLL<TAB>capturing|stopped|ignored), no\n"
+	      "                          server asked\n"
+	      "\n"
 	      "  --state-dir DIR         where the token file lives (default: .)\n"
 	      "  --staging-coll NAME     staging collection (default: cdc)\n"
 	      "  --full-document MODE    default (the default: updates carry their delta)\n"
@@ -91,9 +111,23 @@ take_choice(const char *option, const char *arg, const char *yes, const char *no
 	return false;
 }
 
+/* Database mode (capture_db.h) to its end. */
+static void
+run_db(const capture_config_t *config, const collset_t *colls, const conn_opts_t *conn,
+       bson_error_t *error)
+{
+	capture_db_t *capture =
+		capture_db_new(config, colls, conn->source_uri, conn->target_uri, error);
+
+	if (capture)
+		while (capture_db_next(capture, error))
+			;
+	capture_db_destroy(capture);
+}
+
 /* Makes the state directory and runs the capture to its end; the exit code. */
 static int
-run(const capture_config_t *config, const conn_opts_t *conn)
+run(const capture_config_t *config, const collset_t *colls, const conn_opts_t *conn)
 {
 	capture_run_t *capture;
 	bson_error_t error;
@@ -101,11 +135,15 @@ run(const capture_config_t *config, const conn_opts_t *conn)
 	if (!fs_mkdir_p(config->state_dir, &error))
 		return cli_fail(&error);
 	stop_install_handlers();
-	capture = capture_run_new(config, conn->source_uri, conn->target_uri, &error);
-	if (capture)
-		while (capture_next(capture, &error))
-			;
-	capture_run_destroy(capture);
+	if (colls) {
+		run_db(config, colls, conn, &error);
+	} else {
+		capture = capture_run_new(config, conn->source_uri, conn->target_uri, &error);
+		if (capture)
+			while (capture_next(capture, &error))
+				;
+		capture_run_destroy(capture);
+	}
 	if (csm_error_is_stopped(&error))
 		log_info("%s", error.message);
 	else
@@ -125,6 +163,10 @@ main(int argc, char **argv)
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
 		{"batch-ms", required_argument, NULL, OPT_BATCH_MS},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+		{"colls", required_argument, NULL, OPT_COLLS},
+		{"colls-file", required_argument, NULL, OPT_COLLS_FILE},
+		{"all-colls", no_argument, NULL, OPT_ALL_COLLS},
+		{"list-namespaces", no_argument, NULL, OPT_LIST_NAMESPACES},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
@@ -139,9 +181,12 @@ main(int argc, char **argv)
 	};
 	cli_common_t common;
 	bson_error_t error = {0};
+	collset_t colls;
+	bool list = false;
 	int rc = CSM_EXIT_USAGE;
 	int opt, taken;
 
+	collset_init(&colls);
 	cli_common_init(&common, PROGRAM, usage);
 	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
@@ -181,18 +226,50 @@ main(int argc, char **argv)
 					   &config.status_interval, &error))
 				goto misuse;
 			break;
+		case OPT_COLLS:
+			common.db_only = true;
+			if (!collset_add_list(&colls, optarg, &error))
+				goto misuse;
+			break;
+		case OPT_COLLS_FILE:
+			common.db_only = true;
+			if (!collset_add_file(&colls, optarg, &error)) {
+				rc = cli_fail(&error);
+				goto cleanup;
+			}
+			break;
+		case OPT_ALL_COLLS:
+			common.db_only = colls.all = true;
+			break;
+		case OPT_LIST_NAMESPACES:
+			common.db_only = list = true;
+			break;
 		}
 	}
-	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
-	    !cli_common_start(&common, true, true, &error))
+	if (!cli_common_end(&common, argc - optind, argv + optind, &error))
+		goto misuse;
+	if (colls.all && colls.n) {
+		csm_error_set(
+			&error, CSM_EXIT_USAGE,
+			"--all-colls takes every collection: not with --colls or --colls-file");
+		goto misuse;
+	}
+	if (list) {
+		rc = capture_db_list(config.state_dir, common.db, stdout, &error)
+			     ? 0
+			     : cli_fail(&error);
+		goto cleanup;
+	}
+	if (!cli_common_start(&common, true, true, &error))
 		goto misuse;
 	config.db = common.db;
 	config.coll = common.coll;
-	rc = run(&config, &common.conn);
+	rc = run(&config, common.db_only ? &colls : NULL, &common.conn);
 	goto cleanup;
 
 misuse:
 	rc = cli_common_misuse(&common, &error);
 cleanup:
+	collset_cleanup(&colls);
 	return cli_common_finish(&common, rc);
 }

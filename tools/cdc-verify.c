@@ -6,7 +6,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "conn.h"
 #include "error.h"
@@ -21,6 +23,8 @@ enum {
 	OPT_SAMPLE = CLI_OPT_FIRST,
 	OPT_MAX_REPORT,
 	OPT_BATCH_SIZE,
+	OPT_ALL,
+	OPT_STAGING_COLL,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -36,6 +40,7 @@ static const cli_exit_t exit_codes[] = {
 static const char usage_text[] =
 	"usage: cdc-verify --db DB --coll COLL [--to-db DB2] [--to-coll COLL2]\n"
 	"                  [--sample N] [--max-report K] [options]\n"
+	"       cdc-verify --all --db DB [--to-db DB2] [--sample N] [options]\n"
 	"\n"
 	"Compares SOURCE db.coll with TARGET db2.coll2: the counts, then every\n"
 	"document by _id (byte-equal BSON), reading both in _id order with bounded\n"
@@ -44,6 +49,14 @@ static const char usage_text[] =
 	"  missing on target: _id ID   on the source only\n"
 	"  extra on target: _id ID     on the target only\n"
 	"  different: _id ID (...)     on both, not byte-equal\n"
+	"With --all, every collection of SOURCE DB (database mode) is compared\n"
+	"with its namesake in TARGET DB2, one line each, then the totals:\n"
+	"  COLL: equal\n"
+	"  COLL: different (N missing, N extra, N different)\n"
+	"  COLL: missing on target\n"
+	"  COLL: only on the target (not compared: dropped or renamed on the source)\n"
+	"  total: N collections, N equal, N different\n"
+	"exit 1 when any collection of the source differs or is missing.\n"
 	"\n"
 	"options:\n"
 	"  --db DB                 source database (required)\n"
@@ -54,7 +67,11 @@ static const char usage_text[] =
 	"                          $sample, or a reservoir sample of the _ids)\n"
 	"  --max-report K          print at most K differences (default 20)\n"
 	"  --batch-size N          documents per find batch (default: the "
-	"server's)\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
+	"server's)\n"
+	"  --all                   every collection of DB (no --coll, --to-coll)\n"
+	"  --staging-coll NAME     with --all: the staging collection on the target,\n"
+	"                          never compared (default: cdc)\n" CONN_USAGE_SOURCE
+		CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
 
 static void
 usage(FILE *to)
@@ -63,9 +80,90 @@ usage(FILE *to)
 	cli_print_exit_codes(to, exit_codes, sizeof exit_codes / sizeof exit_codes[0]);
 }
 
+static bool
+has_name(char **names, const char *name)
+{
+	for (; names && *names; names++)
+		if (!strcmp(*names, name))
+			return true;
+	return false;
+}
+
+/* One collection of --all: its line; *equal false when it differs. */
+static bool
+verify_one(mongoc_client_t *source, mongoc_client_t *target, verify_opts_t *opts, const char *coll,
+	   bool on_target, bool *equal, bson_error_t *error)
+{
+	verify_result_t result;
+
+	*equal = false;
+	if (!on_target) {
+		printf("%s: missing on target\n", coll);
+		return true;
+	}
+	opts->coll = coll;
+	opts->to_coll = NULL;
+	if (!verify_run(source, target, opts, &result, error))
+		return false;
+	*equal = verify_result_equal(&result);
+	if (*equal)
+		printf("%s: equal\n", coll);
+	else
+		printf("%s: different (%" PRId64 " missing, %" PRId64 " extra, %" PRId64
+		       " different)\n",
+		       coll, result.missing, result.extra, result.different);
+	return true;
+}
+
+/* --all: every collection of the source's db; true + *rc, or false + error. */
+static bool
+verify_all(mongoc_client_t *source, mongoc_client_t *target, verify_opts_t *opts,
+	   const char *staging, int *rc, bson_error_t *error)
+{
+	char **src_names = NULL, **dst_names = NULL, *meta = bson_strdup_printf("%s_meta", staging);
+	size_t n_src = 0, n_dst = 0, i, n_equal = 0, n = 0;
+
+	opts->out = stdout;
+	bool ok = false, equal;
+
+	if (!catalog_list_collections(source, opts->db, &src_names, &n_src, error) ||
+	    !catalog_list_collections(target, opts->to_db ? opts->to_db : opts->db, &dst_names,
+				      &n_dst, error))
+		goto done;
+	/* One line a collection: neither counts nor differences listed. */
+	opts->max_report = 0;
+	if (!(opts->out = fopen("/dev/null", "w")))
+		opts->out = stdout;
+	for (i = 0; i < n_src; i++) {
+		if (!strcmp(src_names[i], staging) || !strcmp(src_names[i], meta))
+			continue;
+		if (!verify_one(source, target, opts, src_names[i],
+				has_name(dst_names, src_names[i]), &equal, error))
+			goto done;
+		n_equal += equal;
+		n++;
+	}
+	for (i = 0; i < n_dst; i++)
+		if (!has_name(src_names, dst_names[i]) && strcmp(dst_names[i], staging) &&
+		    strcmp(dst_names[i], meta))
+			printf("%s: only on the target (not compared: dropped or renamed on the "
+			       "source)\n",
+			       dst_names[i]);
+	printf("total: %zu collections, %zu equal, %zu different\n", n, n_equal, n - n_equal);
+	*rc = n_equal == n ? CSM_EXIT_OK : CSM_EXIT_DIFFERENT;
+	ok = true;
+done:
+	if (opts->out != stdout)
+		fclose(opts->out);
+	bson_strfreev(src_names);
+	bson_strfreev(dst_names);
+	bson_free(meta);
+	return ok;
+}
+
 /* Compares the collections and prints the verdict; returns the exit code. */
 static int
-verify(const cli_common_t *common, verify_opts_t *opts)
+verify(const cli_common_t *common, verify_opts_t *opts, const char *all_staging)
 {
 	mongoc_client_t *source = NULL;
 	mongoc_client_t *target = NULL;
@@ -84,6 +182,14 @@ verify(const cli_common_t *common, verify_opts_t *opts)
 	opts->coll = common->coll;
 	opts->to_db = common->to_db;
 	opts->to_coll = common->to_coll;
+	if (all_staging) {
+		if (!verify_all(source, target, opts, all_staging, &rc, &error))
+			goto fail;
+		if (fflush(stdout) == 0 && !ferror(stdout))
+			goto done;
+		csm_error_set(&error, CSM_EXIT_IOERR, "cannot write to stdout");
+		goto fail;
+	}
 	if (!verify_run(source, target, opts, &result, &error))
 		goto fail;
 	printf("compared %" PRId64 " %s_ids: %" PRId64 " missing on target, %" PRId64
@@ -118,6 +224,8 @@ main(int argc, char **argv)
 		{"sample", required_argument, NULL, OPT_SAMPLE},
 		{"max-report", required_argument, NULL, OPT_MAX_REPORT},
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+		{"all", no_argument, NULL, OPT_ALL},
+		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
@@ -126,6 +234,7 @@ main(int argc, char **argv)
 	verify_opts_t opts;
 	bson_error_t error = {0};
 	int64_t number;
+	const char *staging = "cdc";
 	int rc = CSM_EXIT_USAGE;
 	int opt, taken;
 
@@ -154,12 +263,24 @@ main(int argc, char **argv)
 				goto misuse;
 			opts.batch_size = (int32_t)number;
 			break;
+		case OPT_ALL:
+			common.db_only = true;
+			break;
+		case OPT_STAGING_COLL:
+			staging = optarg;
+			break;
 		}
 	}
-	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
-	    !cli_common_start(&common, true, true, &error))
+	if (!cli_common_end(&common, argc - optind, argv + optind, &error))
 		goto misuse;
-	rc = verify(&common, &opts);
+	if (common.db_only && common.to_coll) {
+		csm_error_set(&error, CSM_EXIT_USAGE,
+			      "--all compares every collection: no --to-coll");
+		goto misuse;
+	}
+	if (!cli_common_start(&common, true, true, &error))
+		goto misuse;
+	rc = verify(&common, &opts, common.db_only ? staging : NULL);
 	goto cleanup;
 
 misuse:

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "collset.h"
 #include "conn.h"
 #include "error.h"
 #include "fsutil.h"
@@ -29,6 +30,9 @@ enum {
 	OPT_FORCE,
 	OPT_TIMEOUT,
 	OPT_STAGING_COLL,
+	OPT_COLLS,
+	OPT_COLLS_FILE,
+	OPT_ALL_COLLS,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -50,9 +54,15 @@ usage(FILE *out)
 	fputs("usage: token-probe --db DB --coll COLL [--method dummy|now] [--state-dir DIR]\n"
 	      "                   [--force] [--timeout SECONDS] [--staging-coll NAME]\n"
 	      "                   [source options]\n"
+	      "       token-probe --db DB --colls A,B,C | --colls-file F | --all-colls [...]\n"
 	      "\n"
 	      "Takes a change-stream resume point on the source collection DB.COLL and\n"
 	      "writes it to DIR/DB.COLL.token, before the collection is copied.\n"
+	      "Database mode (--colls, --colls-file, --all-colls; see cdc-capture): the\n"
+	      "resume point of the database's stream, in its position file DIR/DB.token;\n"
+	      "every listed collection must exist (66), --all-colls needs one; --method\n"
+	      "now probes the database stream, dummy puts its sentinel in the first\n"
+	      "collection (logged).\n"
 	      "\n"
 	      "  --db DB                 source database\n"
 	      "  --coll COLL             source collection\n"
@@ -82,39 +92,68 @@ typedef struct probe_opts {
 } probe_opts_t;
 
 /*
- * Takes the resume point of db.coll through client and writes it to path.
- * Returns the exit code.
+ * Database mode: the collections exist (listed) or are there (all), and
+ * the first one is where the checks and a dummy probe's sentinel go.
+ */
+static bool
+resolve_colls(mongoc_client_t *client, const char *db, collset_t *colls, const char *staging,
+	      bson_error_t *error)
+{
+	if (!collset_resolve(colls, client, db, error) ||
+	    !collset_check_staging(colls, db, staging, error))
+		return false;
+	if (colls->n == 0) {
+		csm_error_set(error, CSM_EXIT_NOINPUT,
+			      "database '%s' has no collection on the source: nothing to capture",
+			      db);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Takes the resume point of db.coll (colls not NULL: of db's stream)
+ * through client and writes it to path. Returns the exit code.
  */
 static int
-probe_and_write(mongoc_client_t *client, const cli_common_t *common, const probe_opts_t *opts,
-		const char *path)
+probe_and_write(mongoc_client_t *client, const cli_common_t *common, collset_t *colls,
+		const probe_opts_t *opts, const char *path)
 {
 	token_file_t token_file;
 	bson_error_t error;
 	bool capped = false;
+	const char *coll = common->coll;
 	int rc = 0;
 
 	token_file_init(&token_file);
-	if (!probe_check_source(client, common->db, common->coll, &capped, &error))
+	if (colls && !resolve_colls(client, common->db, colls, opts->staging_coll, &error))
+		goto fail;
+	if (colls)
+		coll = colls->names[0];
+	if (!probe_check_source(client, common->db, coll, &capped, &error))
 		goto fail;
 	if (capped && opts->method == PROBE_METHOD_DUMMY) {
 		csm_error_set(&error, CSM_EXIT_USAGE,
 			      "'%s.%s' is capped: the dummy probe's insert could evict its oldest "
 			      "document; use --method now",
-			      common->db, common->coll);
+			      common->db, coll);
 		goto fail;
 	}
-	if (!probe_run(client, common->db, common->coll, opts->method, opts->timeout_s * 1000,
-		       &token_file.resume_token, &token_file.cluster_time, &error))
+	if (colls && opts->method == PROBE_METHOD_DUMMY)
+		log_info("the dummy probe of database '%s' puts its sentinel in '%s.%s'",
+			 common->db, common->db, coll);
+	if (!probe_run(client, common->db, colls && opts->method == PROBE_METHOD_NOW ? NULL : coll,
+		       opts->method, opts->timeout_s * 1000, &token_file.resume_token,
+		       &token_file.cluster_time, &error))
 		goto fail;
 	if (stop_requested()) {
 		csm_error_stopped(&error,
 				  "stopped by a signal after taking the resume point of "
 				  "'%s.%s'",
-				  common->db, common->coll);
+				  common->db, colls ? "*" : coll);
 		goto fail;
 	}
-	token_file.ns = bson_strdup_printf("%s.%s", common->db, common->coll);
+	token_file.ns = bson_strdup_printf("%s.%s", common->db, colls ? "*" : coll);
 	token_file.writer = bson_strdup_printf("token-probe/%s", opts->method_name);
 	if (!fs_mkdir_p(opts->state_dir, &error) || !token_file_write(path, &token_file, &error))
 		goto fail;
@@ -147,6 +186,9 @@ main(int argc, char **argv)
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
+		{"colls", required_argument, NULL, OPT_COLLS},
+		{"colls-file", required_argument, NULL, OPT_COLLS_FILE},
+		{"all-colls", no_argument, NULL, OPT_ALL_COLLS},
 		CONN_LONGOPTS_SOURCE,
 		CLI_LONGOPTS_END,
 	};
@@ -156,9 +198,11 @@ main(int argc, char **argv)
 	bson_error_t error = {0};
 	mongoc_client_t *client = NULL;
 	char *path = NULL;
+	collset_t colls;
 	int rc = CSM_EXIT_USAGE;
 	int opt, taken;
 
+	collset_init(&colls);
 	cli_common_init(&common, PROGRAM, usage);
 	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
@@ -187,11 +231,28 @@ main(int argc, char **argv)
 		case OPT_STAGING_COLL:
 			opts.staging_coll = optarg;
 			break;
+		case OPT_COLLS:
+			common.db_only = true;
+			if (!collset_add_list(&colls, optarg, &error))
+				goto misuse;
+			break;
+		case OPT_COLLS_FILE:
+			common.db_only = true;
+			if (!collset_add_file(&colls, optarg, &error)) {
+				rc = cli_fail(&error);
+				goto cleanup;
+			}
+			break;
+		case OPT_ALL_COLLS:
+			common.db_only = colls.all = true;
+			break;
 		}
 	}
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error))
 		goto misuse;
-	if (!names_check_source(common.db, common.coll, opts.staging_coll, &error)) {
+	if (common.db_only
+		    ? !collset_check_staging(&colls, common.db, opts.staging_coll, &error)
+		    : !names_check_source(common.db, common.coll, opts.staging_coll, &error)) {
 		rc = cli_fail(&error);
 		goto cleanup;
 	}
@@ -200,7 +261,7 @@ main(int argc, char **argv)
 		log_error("token file '%s' already exists: a migration of '%s.%s' may be running "
 			  "(cdc-capture resumes from it); remove it or pass --force to take a new "
 			  "resume point",
-			  path, common.db, common.coll);
+			  path, common.db, common.coll ? common.coll : "*");
 		rc = CSM_EXIT_CANTCREAT;
 		goto cleanup;
 	}
@@ -213,7 +274,7 @@ main(int argc, char **argv)
 		rc = cli_fail(&error);
 		goto cleanup;
 	}
-	rc = probe_and_write(client, &common, &opts, path);
+	rc = probe_and_write(client, &common, common.db_only ? &colls : NULL, &opts, path);
 	goto cleanup;
 
 misuse:
@@ -221,5 +282,6 @@ misuse:
 cleanup:
 	mongoc_client_destroy(client);
 	bson_free(path);
+	collset_cleanup(&colls);
 	return cli_common_finish(&common, rc);
 }

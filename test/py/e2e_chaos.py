@@ -3,6 +3,12 @@ them with the documented commands, while a workload runs.
 
 usage: e2e_chaos.py --init PATH --sync PATH --state-dir DIR --dump-dir DIR
                     --db DB --coll COLL --log FILE [--kills N] [--seed S]
+       e2e_chaos.py ... --db DB --all N ...
+
+--all N: database mode (DB --all for both drivers), N collections at
+least: the capture is the database's, the killed cdc-replay is one of those
+sync_migration.sh runs (it must then exit 137 too, having stopped the
+others), and the counts are over every collection of DB.
 
 TARGET_URI and SOURCE_URI come from the environment (the scripts get "-").
 Starts `sync_migration.sh --state-dir DIR --dump-dir DIR - DB COLL`
@@ -17,6 +23,7 @@ step went as documented; the reason on stderr otherwise.
 import argparse
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -67,7 +74,8 @@ def main():
     p.add_argument("--state-dir", required=True)
     p.add_argument("--dump-dir", required=True)
     p.add_argument("--db", required=True)
-    p.add_argument("--coll", required=True)
+    p.add_argument("--coll")
+    p.add_argument("--all", type=int, default=0)
     p.add_argument("--kills", type=int, default=10)
     p.add_argument("--seed", type=int, default=int(time.time()))
     p.add_argument("--log", required=True)
@@ -76,8 +84,14 @@ def main():
     print("seed %d" % args.seed, file=sys.stderr)
 
     staged = pymongo.MongoClient(os.environ["TARGET_URI"])[args.db]["cdc"]
-    ns = "%s.%s" % (args.db, args.coll)
-    pid_file = os.path.join(args.state_dir, "%s.capture.pid" % ns)
+    if args.all:
+        ns = {"$regex": "^%s\\." % args.db}
+        pid_file = os.path.join(args.state_dir, "%s.capture.pid" % args.db)
+        unit = [args.db, "--all"]
+    else:
+        ns = "%s.%s" % (args.db, args.coll)
+        pid_file = os.path.join(args.state_dir, "%s.capture.pid" % ns)
+        unit = [args.db, args.coll]
     log = open(args.log, "ab")
 
     def count(status=None):
@@ -86,9 +100,13 @@ def main():
             q["status"] = status
         return staged.count_documents(q)
 
+    started_at = [0]
+
     def start_sync():
+        log.flush()
+        started_at[0] = os.path.getsize(args.log)
         return subprocess.Popen([args.sync, "--state-dir", args.state_dir, "--dump-dir",
-                                 args.dump_dir, "-", args.db, args.coll],
+                                 args.dump_dir, "-"] + unit,
                                 stdout=log, stderr=subprocess.STDOUT)
 
     sync = start_sync()
@@ -101,7 +119,7 @@ def main():
         os.kill(pid, signal.SIGKILL)
         wait_for("capture %d to die" % pid, lambda: not alive(pid))
         rc = subprocess.call([args.init, "--resume-capture", "--state-dir", args.state_dir,
-                              "-", "-", args.db, args.coll], stdout=log, stderr=subprocess.STDOUT)
+                              "-", "-"] + unit, stdout=log, stderr=subprocess.STDOUT)
         if rc != 0:
             raise SystemExit("kill %d: init_migration.sh --resume-capture exited %d" % (i, rc))
 
@@ -122,8 +140,15 @@ def main():
     # SIGTERM once replay has said it started (its handlers are in place).
     def replays_started():
         with open(args.log, "rb") as f:
-            return f.read().count(b"cdc-replay info: replaying")
-    wait_for("the last cdc-replay to start", lambda: replays_started() >= args.kills + 1)
+            f.seek(started_at[0])
+            text = f.read()
+        # Database mode: sync says how many replays it starts.
+        m = re.search(rb"replay of (\d+) collections", text)
+        want = int(m.group(1)) if m else 1
+        if args.all and not m:
+            return False
+        return text.count(b"cdc-replay info: replaying") >= want
+    wait_for("the last cdc-replay to start", replays_started)
     sync.send_signal(signal.SIGTERM)
     rc = sync.wait(timeout=60)
     if rc != 0:
