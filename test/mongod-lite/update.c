@@ -8,6 +8,7 @@
 #include "command.h"
 #include "docdiff.h"
 #include "order.h"
+#include "pipeline.h"
 #include "query.h"
 #include "server.h"
 
@@ -350,12 +351,8 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 					  "exactly one field.");
 				return false;
 			}
-			const char *s = bson_iter_key(&st);
-			if (strcmp(s, "$set") && strcmp(s, "$addFields") && strcmp(s, "$unset")) {
-				cmd_error(error, 72,
-					  "%s is not allowed to be used within an update", s);
+			if (!pipeline_stage_allowed(bson_iter_key(&st), error))
 				return false;
-			}
 		}
 		return true;
 	}
@@ -1125,69 +1122,32 @@ seed_from_query(mnode_t *root, const bson_t *query, bson_error_t *error)
 	return true;
 }
 
+/* Runs an update pipeline on *root. A result without _id keeps the
+ * document's (MongoDB's replacement rule); a different one fails later
+ * with 66. */
 static bool
-eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, recs_t *recs,
-		    bson_error_t *error)
+run_pipeline(mnode_t **root, const bson_t *old, const bson_value_t *u, bson_error_t *error)
 {
-	const char *name = bson_iter_key(stage);
-	bson_iter_t f;
+	bson_t current = BSON_INITIALIZER, result;
+	bson_iter_t id;
 
-	if (strcmp(name, "$unset") == 0) {
-		if (BSON_ITER_HOLDS_UTF8(stage)) {
-			const char *p = bson_iter_utf8(stage, NULL);
-			mnode_remove(root, p);
-			rec_add(recs, p, REC_UNSET, 0);
-			return true;
-		}
-		if (!BSON_ITER_HOLDS_ARRAY(stage)) {
-			cmd_error(error, 31002,
-				  "$unset specification must be a string or an array");
-			return false;
-		}
-		bson_iter_recurse(stage, &f);
-		while (bson_iter_next(&f)) {
-			if (BSON_ITER_HOLDS_UTF8(&f)) {
-				const char *p = bson_iter_utf8(&f, NULL);
-				mnode_remove(root, p);
-				rec_add(recs, p, REC_UNSET, 0);
-			}
-		}
-		return true;
-	}
-	if (!BSON_ITER_HOLDS_DOCUMENT(stage)) {
-		cmd_error(error, 40272, "%s specification stage must be an object", name);
+	mnode_kids_to(*root, &current);
+	bool ok = pipeline_run(&current, u, &result, error);
+	bson_destroy(&current);
+	if (!ok) {
+		bson_destroy(&result);
 		return false;
 	}
-	bson_iter_recurse(stage, &f);
-	while (bson_iter_next(&f)) {
-		const char *path = bson_iter_key(&f);
-		const bson_value_t *v = bson_iter_value(&f);
-		bson_iter_t src;
-		if (v->value_type == BSON_TYPE_UTF8 && v->value.v_utf8.str[0] == '$') {
-			if (!lookup(current, v->value.v_utf8.str + 1, &src)) {
-				mnode_remove(root, path);
-				rec_add(recs, path, REC_UNSET, 0);
-				continue;
-			}
-			v = bson_iter_value(&src);
-		} else if (v->value_type == BSON_TYPE_DOCUMENT) {
-			bson_iter_t inner;
-			bson_iter_recurse(&f, &inner);
-			if (bson_iter_next(&inner) && bson_iter_key(&inner)[0] == '$') {
-				if (strcmp(bson_iter_key(&inner), "$literal") != 0) {
-					cmd_error(error, 168, "Unrecognized expression '%s'",
-						  bson_iter_key(&inner));
-					return false;
-				}
-				v = bson_iter_value(&inner);
-			}
-		}
-		mnode_t *m = mnode_path(root, path, true, NULL, error);
-		if (!m)
-			return false;
-		mnode_set(m, v);
-		rec_add(recs, path, REC_SET, 0);
+	if (old && !bson_has_field(&result, "_id") && bson_iter_init_find(&id, old, "_id")) {
+		bson_t with = BSON_INITIALIZER;
+		bson_append_iter(&with, "_id", 3, &id);
+		bson_concat(&with, &result);
+		bson_destroy(&result);
+		bson_steal(&result, &with);
 	}
+	mnode_free(*root);
+	*root = mnode_from_doc(&result);
+	bson_destroy(&result);
 	return true;
 }
 
@@ -1284,19 +1244,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 				}
 			}
 		}
-	} else {
-		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
-		while (bson_iter_next(&it)) {
-			bson_iter_t stage;
-			bson_t current = BSON_INITIALIZER;
-			bson_iter_recurse(&it, &stage);
-			bson_iter_next(&stage);
-			mnode_kids_to(root, &current);
-			bool stage_ok = eval_pipeline_stage(root, &current, &stage, &recs, error);
-			bson_destroy(&current);
-			if (!stage_ok)
-				goto done;
-		}
+	} else if (!run_pipeline(&root, old, u, error)) {
+		goto done;
 	}
 	mnode_kids_to(root, &built);
 	if (old) {
