@@ -97,6 +97,10 @@ teardown() {
 	case_ok replace-when-not-smaller "$E_URI" "$DB"
 }
 
+@test "document_diff_calculator_test.cpp: delete order, a moved field, a large delta" {
+	case_ok diff-rules "$E_URI" "$DB"
+}
+
 @test "update pipelines: MongoDB's stages and expressions, its codes for the rest (72, 40324, 168, 40228, 40400, 66)" {
 	case_ok pipeline-errors "$E_URI" "$DB"
 }

@@ -245,6 +245,37 @@ def case_replace_when_not_smaller(uri, dbname):
     print("ok")
 
 
+def case_diff_rules(uri, dbname):
+    """src/mongo/db/update/document_diff_calculator_test.cpp, through
+    pipeline updates: DeletesRecordedInAscendingOrderOfFieldNames (trailing
+    deletes in document order, then the others by name), FieldOrder (a
+    moved field is an insert in its sub-diff), LargeDelta (a replace)."""
+    db = database(uri, dbname)
+    cases = [
+        (SON([("_id", 1), ("b", 1), ("a", 2), ("c", "value"), ("d", "value"), ("e", "value"), ("g", 1), ("f", 1)]),
+         SON([("_id", 1), ("c", "value"), ("d", "value"), ("e", "value")]),
+         {"updatedFields": {}, "removedFields": ["g", "f", "a", "b"], "truncatedArrays": []}),
+        (SON([("_id", 2), ("a", 1), ("b", 2), ("c", SON([("p", 1), ("q", 1), ("s", 1), ("r", 2)])), ("d", 4)]),
+         SON([("_id", 2), ("a", 1), ("b", 2), ("c", SON([("p", 1), ("q", 1), ("r", 2), ("s", 1)])), ("d", 4)]),
+         {"updatedFields": {"c.s": 1}, "removedFields": [], "truncatedArrays": []}),
+        (SON([("_id", 3), ("a", 1), ("b", 2), ("c", 3)]), SON([("_id", 3), ("A", 1), ("B", 2), ("C", 3)]), None),
+    ]
+    s = RawStream(db, "c")
+    for pre, _, _ in cases:
+        insert(db, "c", pre)
+    for pre, post, _ in cases:
+        update(db, "c", {"_id": pre["_id"]}, [{"$replaceWith": {"$literal": post}}])
+    evs = s.take(2 * len(cases))[len(cases):]
+    for ev, (pre, post, want) in zip(evs, cases):
+        if want is None:
+            eq(ev["operationType"], "replace", "large delta of %r" % pre["_id"])
+            continue
+        eq(ev["operationType"], "update", "operationType of %r" % pre["_id"])
+        eq(plain(ud(ev)), want, "updateDescription of %r" % pre["_id"])
+        eq(list(db.c.find_one({"_id": pre["_id"]}).keys()), list(post.keys()), "stored field order")
+    print("ok")
+
+
 def case_pipeline_errors(uri, dbname):
     """Stages and expressions MongoDB refuses in an update pipeline, with
     its codes (pipeline_executor.cpp: InvalidOptions; unknown expression:
@@ -444,6 +475,8 @@ def case_expanded_crud(uri, dbname):
     eq([e["operationType"] for e in evs], ["insert", "replace", "update", "delete", "rename"], "events")
     for e in evs:
         same_uuid(e.get("collectionUUID"), u, "%s collectionUUID" % e["operationType"])
+        eq(list(e.keys())[:5], ["_id", "operationType", "clusterTime", "collectionUUID", "wallTime"],
+           "%s head fields" % e["operationType"])
     eq(plain(ud(evs[2])), {"updatedFields": {"a": 3}, "removedFields": [], "truncatedArrays": [],
                            "disambiguatedPaths": {}}, "update description")
     eq(plain(evs[4]["operationDescription"]), {"to": {"db": dbname, "coll": "enriched_events_renamed"}},
