@@ -154,6 +154,31 @@ def case_no_disambiguated(uri, dbname):
     print("ok")
 
 
+def case_cs(uri, dbname, which):
+    """jstests/change_streams/change_stream.js: 'Testing update' (a
+    replacement-style update is a replace event), 'Testing upsert' (an
+    upsert that inserts is an insert event), 'Testing partial update with
+    $inc' (an update event of just the field)."""
+    db = database(uri, dbname)
+    insert(db, "t1", {"_id": 0, "a": 1}, {"_id": 3, "a": 5, "b": 1})
+    s = RawStream(db, "t1")
+    if which == "update":
+        update(db, "t1", {"_id": 0}, {"a": 3})
+        ev = s.take(1)[0]
+        eq((ev["operationType"], plain(ev["fullDocument"])), ("replace", {"_id": 0, "a": 3}), "event")
+    elif which == "upsert":
+        update(db, "t1", {"_id": 2}, {"a": 4}, upsert=True)
+        ev = s.take(1)[0]
+        eq((ev["operationType"], plain(ev["fullDocument"])), ("insert", {"_id": 2, "a": 4}), "event")
+    else:
+        update(db, "t1", {"_id": 3}, {"$inc": {"b": 2}})
+        ev = s.take(1)[0]
+        eq((ev["operationType"], plain(ud(ev))), ("update", {"updatedFields": {"b": 3}, "removedFields": [],
+                                                             "truncatedArrays": []}), "event")
+    eq(ev["documentKey"], {"_id": {"update": 0, "upsert": 2}.get(which, 3)}, "documentKey")
+    print("ok")
+
+
 # ------------------------------------------------ pipeline_style_updates*.js
 
 L512 = "*" * 512
