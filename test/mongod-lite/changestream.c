@@ -533,17 +533,19 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 	bson_append_date_time(doc, "wallTime", -1, e->wall);
 	if (invalidate)
 		return doc;
-	append_ns(doc, "ns", c->ns_db,
-		  c->ns_coll[0] || strcmp(c->optype, "dropDatabase") ? c->ns_coll : NULL);
-	if (strcmp(c->optype, "rename") == 0)
-		append_ns(doc, "to", c->to_db, c->to_coll);
 	if (!crud) {
+		append_ns(doc, "ns", c->ns_db,
+			  c->ns_coll[0] || strcmp(c->optype, "dropDatabase") ? c->ns_coll : NULL);
+		if (strcmp(c->optype, "rename") == 0)
+			append_ns(doc, "to", c->to_db, c->to_coll);
 		if (st->expanded)
 			append_ddl_description(doc, e, c);
 		return doc;
 	}
+	/* MongoDB's order: fullDocument, ns, documentKey, updateDescription,
+	 * then fullDocumentBeforeChange (change_stream_event_transform.cpp;
+	 * the post-image stages fill fullDocument in its place) */
 	document_key(e, &key);
-	BSON_APPEND_DOCUMENT(doc, "documentKey", &key);
 	if (op == 'i' || op == 'r') {
 		if (e->has_o)
 			BSON_APPEND_DOCUMENT(doc, "fullDocument", &e->o);
@@ -564,6 +566,8 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 				  st->full_document == FD_REQUIRED, "post-image", e, error))
 			goto fail;
 	}
+	append_ns(doc, "ns", c->ns_db, c->ns_coll);
+	BSON_APPEND_DOCUMENT(doc, "documentKey", &key);
 	if (op == 'u')
 		append_update_description(doc, e, st->expanded);
 	if (op != 'i' && st->before_change != FDB_OFF &&
