@@ -69,6 +69,8 @@ typedef struct cs_state {
 	cs_before_t before_change;
 	bson_t stages; /* the user's $match/$project stages, in order */
 	bool split;    /* ends with $changeStreamSplitLargeEvent */
+	bool expanded; /* showExpandedEvents */
+	bool opened;   /* the aggregate has answered: later losses are a getMore's */
 	int64_t next_seq;
 	uint32_t min_t, min_i; /* startAtOperationTime: skip older entries */
 	char floor[CS_TOKEN_LEN + 1];
@@ -89,6 +91,7 @@ typedef struct cs_entry {
 	const char *coll;
 	bson_t o, o2, ud, pre;
 	bool has_o, has_o2, has_ud, has_pre;
+	const uint8_t *ui; /* the collection's UUID, NULL when not logged */
 } cs_entry_t;
 
 /* What an entry means to one stream. */
@@ -245,6 +248,13 @@ entry_load(int64_t seq, cs_entry_t *e)
 			e->has_ud = iter_doc(&it, &e->ud);
 		else if (strcmp(k, "pre") == 0)
 			e->has_pre = iter_doc(&it, &e->pre);
+		else if (strcmp(k, "ui") == 0 && BSON_ITER_HOLDS_BINARY(&it)) {
+			bson_subtype_t sub;
+			uint32_t len;
+			const uint8_t *u;
+			bson_iter_binary(&it, &sub, &len, &u);
+			e->ui = len == 16 ? u : NULL;
+		}
 	}
 	split_ns(ns, e->db, coll_unused);
 	const char *dot = strchr(ns, '.');
@@ -288,6 +298,29 @@ first_key_utf8(const bson_t *o, const char **key)
 		return NULL;
 	*key = bson_iter_key(&it);
 	return BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+}
+
+/* The DDL events showExpandedEvents adds (MongoDB 6.0+): create,
+ * createIndexes, dropIndexes and modify (collMod). shardCollection and
+ * the others need a sharded cluster: mongod-lite emits none. */
+static void
+classify_expanded(const cs_state_t *st, const cs_entry_t *e, const char *key, const char *coll,
+		  cs_class_t *c)
+{
+	static const char *const commands[][2] = {{"create", "create"},
+						  {"createIndexes", "createIndexes"},
+						  {"dropIndexes", "dropIndexes"},
+						  {"collMod", "modify"}};
+	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+		if (strcmp(key, commands[k][0]) != 0)
+			continue;
+		if (!in_scope(st, e->db, coll))
+			return;
+		c->optype = commands[k][1];
+		copy_name(c->ns_db, e->db, strlen(e->db));
+		copy_name(c->ns_coll, coll, strlen(coll));
+		return;
+	}
 }
 
 /* Decides what entry e shows to the stream. */
@@ -346,6 +379,8 @@ classify(const cs_state_t *st, const cs_entry_t *e, cs_class_t *c)
 			return;
 		c->optype = "dropDatabase";
 		c->invalidate = st->scope == CS_DB;
+	} else if (st->expanded) {
+		classify_expanded(st, e, key, arg, c);
 	}
 }
 
@@ -363,18 +398,20 @@ append_ns(bson_t *doc, const char *key, const char *db, const char *coll)
 	bson_append_document_end(doc, &child);
 }
 
+/* disambiguatedPaths only with showExpandedEvents, as MongoDB 6.1+. */
 static void
-append_update_description(bson_t *doc, const cs_entry_t *e)
+append_update_description(bson_t *doc, const cs_entry_t *e, bool expanded)
 {
 	bson_t ud, empty = BSON_INITIALIZER;
 	bson_iter_t it;
-	static const char *const keys[] = {"updatedFields", "removedFields", "truncatedArrays"};
+	static const char *const keys[] = {"updatedFields", "removedFields", "truncatedArrays",
+					   "disambiguatedPaths"};
 
 	bson_append_document_begin(doc, "updateDescription", -1, &ud);
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < (expanded ? 4 : 3); k++) {
 		if (e->has_ud && bson_iter_init_find(&it, &e->ud, keys[k]))
 			bson_append_iter(&ud, keys[k], -1, &it);
-		else if (k == 0)
+		else if (k == 0 || k == 3)
 			bson_append_document(&ud, keys[k], -1, &empty);
 		else
 			bson_append_array(&ud, keys[k], -1, &empty);
@@ -419,6 +456,60 @@ append_image(bson_t *doc, const char *field, const bson_t *image, bool required,
 	return true;
 }
 
+/* Copies o without its first field (the command name) into out. */
+static void
+command_options(const bson_t *o, const char *skip, bson_t *out)
+{
+	bson_iter_t it;
+	bson_iter_init(&it, o);
+	bson_iter_next(&it);
+	while (bson_iter_next(&it))
+		if (!skip || strcmp(bson_iter_key(&it), skip) != 0)
+			bson_append_iter(out, NULL, 0, &it);
+}
+
+/* operationDescription (and nsType, stateBeforeChange) of an expanded
+ * DDL event, shaped as jstests/change_streams/ddl_*.js expect. */
+static void
+append_ddl_description(bson_t *doc, const cs_entry_t *e, const cs_class_t *c)
+{
+	bson_t desc, sub, arr;
+	bson_iter_t it;
+
+	if (strcmp(c->optype, "drop") == 0 || strcmp(c->optype, "dropDatabase") == 0)
+		return;
+	bson_append_document_begin(doc, "operationDescription", -1, &desc);
+	if (strcmp(c->optype, "rename") == 0) {
+		append_ns(&desc, "to", c->to_db, c->to_coll);
+	} else if (strcmp(c->optype, "create") == 0) {
+		bson_append_document_begin(&desc, "idIndex", -1, &sub);
+		BSON_APPEND_INT32(&sub, "v", 2);
+		bson_t key = BSON_INITIALIZER;
+		BSON_APPEND_INT32(&key, "_id", 1);
+		BSON_APPEND_DOCUMENT(&sub, "key", &key);
+		bson_destroy(&key);
+		BSON_APPEND_UTF8(&sub, "name", "_id_");
+		bson_append_document_end(&desc, &sub);
+		command_options(&e->o, "idIndex", &desc);
+	} else if (strcmp(c->optype, "modify") == 0) {
+		command_options(&e->o, NULL, &desc);
+	} else if (bson_iter_init_find(&it, &e->o, "spec") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_append_array_begin(&desc, "indexes", -1, &arr);
+		bson_append_iter(&arr, "0", 1, &it);
+		bson_append_array_end(&desc, &arr);
+	}
+	bson_append_document_end(doc, &desc);
+	if (strcmp(c->optype, "create") == 0)
+		BSON_APPEND_UTF8(doc, "nsType", "collection");
+	if (strcmp(c->optype, "modify") == 0 && e->has_o2 &&
+	    bson_iter_init_find(&it, &e->o2, "collectionOptions_old") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_append_document_begin(doc, "stateBeforeChange", -1, &sub);
+		bson_append_iter(&sub, "collectionOptions", -1, &it);
+		bson_append_document_end(doc, &sub);
+	}
+}
+
 /*
  * Builds the event for entry e (or its invalidate), before the user's
  * stages. NULL + error when an image the options require is missing.
@@ -435,17 +526,26 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 	append_token(doc, "_id", token);
 	BSON_APPEND_UTF8(doc, "operationType", invalidate ? "invalidate" : c->optype);
 	bson_append_timestamp(doc, "clusterTime", -1, e->t, e->i);
+	/* between clusterTime and wallTime, as MongoDB's event transform
+	 * adds it (dropDatabase has none: its entry names no collection) */
+	if (st->expanded && e->ui)
+		BSON_APPEND_BINARY(doc, "collectionUUID", BSON_SUBTYPE_UUID, e->ui, 16);
 	bson_append_date_time(doc, "wallTime", -1, e->wall);
 	if (invalidate)
 		return doc;
-	append_ns(doc, "ns", c->ns_db,
-		  c->ns_coll[0] || strcmp(c->optype, "dropDatabase") ? c->ns_coll : NULL);
-	if (strcmp(c->optype, "rename") == 0)
-		append_ns(doc, "to", c->to_db, c->to_coll);
-	if (!crud)
+	if (!crud) {
+		append_ns(doc, "ns", c->ns_db,
+			  c->ns_coll[0] || strcmp(c->optype, "dropDatabase") ? c->ns_coll : NULL);
+		if (strcmp(c->optype, "rename") == 0)
+			append_ns(doc, "to", c->to_db, c->to_coll);
+		if (st->expanded)
+			append_ddl_description(doc, e, c);
 		return doc;
+	}
+	/* MongoDB's order: fullDocument, ns, documentKey, updateDescription,
+	 * then fullDocumentBeforeChange (change_stream_event_transform.cpp;
+	 * the post-image stages fill fullDocument in its place) */
 	document_key(e, &key);
-	BSON_APPEND_DOCUMENT(doc, "documentKey", &key);
 	if (op == 'i' || op == 'r') {
 		if (e->has_o)
 			BSON_APPEND_DOCUMENT(doc, "fullDocument", &e->o);
@@ -457,14 +557,19 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 			BSON_APPEND_NULL(doc, "fullDocument");
 		bson_destroy(&current);
 	} else if (op == 'u' && st->full_document != FD_DEFAULT) {
-		bool available =
-			e->has_o && (e->has_pre || store_pre_post_images_enabled(e->db, e->coll));
+		/* Point in time: MongoDB builds it from the pre-image the write
+		 * recorded, so only writes made while the collection had
+		 * changeStreamPreAndPostImages have one (enabling it later
+		 * does not give older events one). */
+		bool available = e->has_o && e->has_pre;
 		if (!append_image(doc, "fullDocument", available ? &e->o : NULL,
 				  st->full_document == FD_REQUIRED, "post-image", e, error))
 			goto fail;
 	}
+	append_ns(doc, "ns", c->ns_db, c->ns_coll);
+	BSON_APPEND_DOCUMENT(doc, "documentKey", &key);
 	if (op == 'u')
-		append_update_description(doc, e);
+		append_update_description(doc, e, st->expanded);
 	if (op != 'i' && st->before_change != FDB_OFF &&
 	    !append_image(doc, "fullDocumentBeforeChange", e->has_pre ? &e->pre : NULL,
 			  st->before_change == FDB_REQUIRED, "pre-image", e, error))
@@ -832,9 +937,20 @@ fill_batch(cs_state_t *st, int64_t limit, bson_t *batch, int32_t *count, bool *e
 		if (st->next_seq < first) {
 			if (n > 0)
 				break;
-			cmd_error(error, 286,
-				  "Resume of change stream was not possible, as the resume point "
-				  "may no longer be in the oplog.");
+			/* A live stream the oplog overtook fails as MongoDB's
+			 * oplog scan does (change_streams_oplog_rollover.js);
+			 * only opening or resuming there is history lost. */
+			if (st->opened)
+				cmd_error(error, 136,
+					  "Executor error during getMore :: caused by :: "
+					  "CollectionScan died due to position in capped "
+					  "collection being deleted. Last seen record id: "
+					  "RecordId(%lld)",
+					  (long long)(st->next_seq - 1));
+			else
+				cmd_error(error, 286,
+					  "Resume of change stream was not possible, as the "
+					  "resume point may no longer be in the oplog.");
 			return false;
 		}
 		expand_entry(st, st->next_seq);
@@ -989,8 +1105,9 @@ parse_spec(cs_state_t *st, const bson_t *spec, cs_spec_t *out, bson_error_t *err
 			bson_iter_timestamp(&it, &out->start_t, &out->start_i);
 		} else if (strcmp(k, "allChangesForCluster") == 0) {
 			out->all_changes_for_cluster = bson_iter_as_bool(&it);
-		} else if (strcmp(k, "showExpandedEvents") == 0 ||
-			   strcmp(k, "allowToRunOnConfigDB") == 0 ||
+		} else if (strcmp(k, "showExpandedEvents") == 0) {
+			st->expanded = bson_iter_as_bool(&it);
+		} else if (strcmp(k, "allowToRunOnConfigDB") == 0 ||
 			   strcmp(k, "allowToRunOnSystemNS") == 0 ||
 			   strcmp(k, "showSystemEvents") == 0 ||
 			   strcmp(k, "showRawUpdateDescription") == 0 ||
@@ -1275,6 +1392,7 @@ changestream_open(command_ctx_t *ctx, const bson_t *pipeline, bson_t *reply, bso
 	if (!fill_batch(st, limit, &first_batch, &n, &exhausted, error))
 		goto done;
 	append_token(&extra, "postBatchResumeToken", st->pbrt);
+	st->opened = true;
 	if (!exhausted) {
 		id = cursor_register(ns, &cs_ops, st);
 		st = NULL; /* the registry owns it */

@@ -170,9 +170,10 @@ matching_keys(scoll_t *c, const bson_t *filter, size_t limit, bson_t ***keys_out
 			cap = cap ? cap * 2 : 16;
 			keys = realloc(keys, cap * sizeof *keys);
 		}
-		keys[n] = bson_new();
-		store_id_key(doc, keys[n]);
-		n++;
+		bson_t key; /* store_id_key initializes: a bson_new'd one would leak */
+		store_id_key(doc, &key);
+		keys[n++] = bson_copy(&key);
+		bson_destroy(&key);
 		if (limit && n >= limit)
 			break;
 	}
@@ -231,7 +232,8 @@ insert_stmt(command_ctx_t *ctx, scoll_t *c, write_batch_t *b, uint32_t index, bs
 		return false;
 	if (bson_iter_init(&first, &view) && bson_iter_next(&first) &&
 	    strcmp(bson_iter_key(&first), "_id") == 0 && !BSON_ITER_HOLDS_ARRAY(&first) &&
-	    !BSON_ITER_HOLDS_REGEX(&first) && bson_iter_type(&first) != BSON_TYPE_UNDEFINED)
+	    !BSON_ITER_HOLDS_REGEX(&first) && !BSON_ITER_HOLDS_DOCUMENT(&first) &&
+	    bson_iter_type(&first) != BSON_TYPE_UNDEFINED)
 		return insert_logged(ctx, c, &view, dup_info, err);
 	bson_t fixed;
 	bool ok =
@@ -262,7 +264,7 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		n += ok;
 		/* an oplog failure stops the batch whatever ordered says */
 		if (stop || (!ok && err.code != 11000 && err.code != 2 && err.code != 14 &&
-			     err.code != 10334))
+			     err.code != 52 && err.code != 10334))
 			break;
 	}
 	batch_reply(&b, n, NULL, reply);
@@ -336,7 +338,7 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *q, const bson_t *ol
 		*modified = true;
 		if (change == ROUTER_KEY_MOVES)
 			ok = moved_logged(ctx, c, &o2, pre, stored, error);
-		else if (kind == UPDATE_REPLACEMENT)
+		else if (kind == UPDATE_REPLACEMENT || bson_empty(&ud))
 			ok = cmd_oplog(ctx, "r", c->name, stored, &o2, NULL, pre, error);
 		else
 			ok = cmd_oplog(ctx, "u", c->name, stored, &o2, &ud, pre, error);

@@ -1,9 +1,9 @@
 /*
  * Updates: replacement and operator updates ($set $unset $inc $mul $min
  * $max $push($each $slice $position $sort) $addToSet $pop $pull $pullAll
- * $rename $setOnInsert $currentDate) and simple pipeline updates ($set,
- * $addFields, $unset), upsert seeding from the query, and the change-stream
- * updateDescription of each write.
+ * $rename $setOnInsert $currentDate, applied in MongoDB 5.0+'s path order)
+ * and pipeline updates (pipeline.h), upsert seeding from the query, and
+ * the change-stream updateDescription of each write (docdiff.h).
  */
 #ifndef MLITE_UPDATE_H
 #define MLITE_UPDATE_H
@@ -22,7 +22,10 @@ bool update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *e
  * document then starts from query's equality fields) into new_doc
  * (initialized by the call; _id first). For operator and pipeline updates
  * of an existing document, ud (when not NULL, initialized by the call)
- * receives {updatedFields, removedFields, truncatedArrays}. false + error
+ * receives {updatedFields, removedFields, truncatedArrays,
+ * disambiguatedPaths} as MongoDB 7.0 reports them; it stays empty for a
+ * pipeline update MongoDB logs as a replacement (its diff is not smaller
+ * than the new document). false + error
  * (66 ImmutableField, 14 TypeMismatch, 40 ConflictingUpdateOperators, 28
  * PathNotViable, 2 BadValue).
  */
