@@ -10,6 +10,7 @@
 #include "oplog.h"
 #include "query.h"
 #include "server.h"
+#include "txn.h"
 #include "wire.h"
 
 static time_t started_at;
@@ -234,6 +235,7 @@ cmd_get_parameter(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		BSON_APPEND_BOOL(reply, "enableTestCommands", true);
 		any = true;
 	}
+	any |= txn_get_parameter(ctx->cmd, all, reply);
 	if (!any) {
 		cmd_error(error, 72, "no option found to get");
 		return false;

@@ -13,6 +13,7 @@
 #include "failpoint.h"
 #include "oplog.h"
 #include "server.h"
+#include "txn.h"
 
 mlite_stats_t mlite_stats;
 
@@ -82,6 +83,9 @@ static const command_entry_t commands[] = {
 	{"saslStart", cmd_sasl_start, F_NOAUTH},
 	{"saslContinue", cmd_sasl_continue, F_NOAUTH},
 	{"logout", cmd_logout, 0},
+	{"commitTransaction", cmd_commit_transaction, F_WRITE},
+	{"abortTransaction", cmd_abort_transaction, 0},
+	{"setParameter", cmd_set_parameter, 0},
 };
 
 void
@@ -158,6 +162,7 @@ cmd_code_name(int code)
 		{96, "OperationFailed"},
 		{112, "WriteConflict"},
 		{115, "CommandNotSupported"},
+		{117, "ConflictingOperationInProgress"},
 		{136, "CappedPositionLost"},
 		{166, "CommandNotSupportedOnView"},
 		{175, "QueryPlanKilled"},
@@ -166,6 +171,8 @@ cmd_code_name(int code)
 		{225, "TransactionTooOld"},
 		{237, "CursorKilled"},
 		{251, "NoSuchTransaction"},
+		{256, "TransactionCommitted"},
+		{263, "OperationNotSupportedInTransaction"},
 		{260, "InvalidResumeToken"},
 		{262, "ExceededTimeLimit"},
 		{276, "IndexBuildAborted"},
@@ -290,7 +297,11 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 		BSON_APPEND_DOCUMENT(&entry, "lsid", ctx->lsid);
 		BSON_APPEND_INT64(&entry, "txnNumber", ctx->txn_number);
 	}
-	return oplog_append(&entry, error);
+	/* a statement of a transaction waits in it for the commit */
+	bool recorded;
+	if (!txn_note_write(&entry, &recorded, error))
+		return false;
+	return recorded || oplog_append(&entry, error);
 }
 
 bool
@@ -319,6 +330,13 @@ cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_err
 		return true;
 	if (!cmd_valid_coll_name(ctx->db, coll, error))
 		return false;
+	if (txn_active()) {
+		/* as MongoDB before 4.4: create it before the transaction */
+		cmd_error(error, 263,
+			  "Cannot create namespace %s.%s in multi-document transaction.", ctx->db,
+			  coll);
+		return false;
+	}
 	if (!store_create_coll(ctx->db, coll, NULL, out, error))
 		return false;
 	return cmd_oplog_create(ctx, *out, error);
@@ -402,6 +420,7 @@ end_sessions(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_init_static(&lsid, d, l);
 		if (!lsid_bytes(&lsid, id))
 			continue;
+		txn_end_session(id);
 		for (txn_record_t **p = &txn_table[txn_bucket(id)]; *p; p = &(*p)->next) {
 			if (memcmp((*p)->lsid, id, 16) == 0) {
 				txn_record_t *r = *p;
@@ -480,6 +499,7 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	bson_error_t error = {0};
 	bool ok = false, keep = true;
 	failpoint_action_t fp;
+	txn_cmd_t tc = {0};
 
 	if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it)) {
 		pthread_mutex_lock(&server_lock);
@@ -563,10 +583,15 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		goto reply_error;
 	}
 
+	txn_reap_expired();
+	if (!txn_begin_command(&ctx, &tc, &error)) {
+		failpoint_action_cleanup(&fp);
+		goto reply_error;
+	}
 	uint8_t lsid_id[16];
 	txn_record_t *rec = NULL;
 	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 &&
-			 lsid_bytes(ctx.lsid, lsid_id);
+			 !tc.has_autocommit && lsid_bytes(ctx.lsid, lsid_id);
 	if (retryable) {
 		rec = txn_lookup(lsid_id);
 		if (rec && rec->txn_number == ctx.txn_number) {
@@ -591,6 +616,8 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	}
 
 	ok = entry->fn(&ctx, reply, &error);
+	if (!txn_end_command(&tc, ok, reply, &error))
+		ok = false;
 	if (ok && (entry->flags & F_WRITE) && ctx.wants_durable && !oplog_sync(&error))
 		ok = false;
 	if (ok && retryable) {
@@ -607,6 +634,7 @@ finish:
 		BSON_APPEND_DOCUMENT(reply, "writeConcernError", &fp.write_concern_error);
 		if (!bson_empty(&fp.error_labels) && !bson_has_field(reply, "errorLabels"))
 			bson_append_array(reply, "errorLabels", -1, &fp.error_labels);
+		txn_error_labels(&tc, NULL, true, reply);
 	}
 	failpoint_action_cleanup(&fp);
 	if (!ok) {
@@ -626,6 +654,7 @@ reply_error:
 	BSON_APPEND_UTF8(reply, "errmsg", error.message);
 	BSON_APPEND_INT32(reply, "code", (int32_t)error.code);
 	BSON_APPEND_UTF8(reply, "codeName", cmd_code_name((int)error.code));
+	txn_error_labels(&tc, &error, false, &body);
 	bson_concat(reply, &body);
 	dispatch_append_cluster_time(reply);
 	/* an unknown command is worth a line even when quiet: it marks a gap */

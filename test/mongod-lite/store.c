@@ -10,6 +10,7 @@
 #include "command.h"
 #include "query.h"
 #include "server.h"
+#include "txn.h"
 
 static sdb_t *databases;
 
@@ -47,7 +48,7 @@ store_get_coll(const char *db, const char *coll)
 		return NULL;
 	for (scoll_t *c = d->colls; c; c = c->next)
 		if (strcmp(c->name, coll) == 0)
-			return c;
+			return txn_view(c);
 	return NULL;
 }
 
@@ -1042,4 +1043,33 @@ store_apply_oplog_entry(const bson_t *entry, bson_error_t *error)
 	if (old)
 		return store_replace(c, old, &odoc, NULL, error) != NULL;
 	return store_insert(c, &odoc, NULL, error) != NULL;
+}
+
+scoll_t *
+store_clone_coll(const scoll_t *src)
+{
+	scoll_t *c = store_calloc(sizeof *c);
+	tree_iter_t it;
+	tree_node_t *n;
+	bson_error_t error;
+	bool created;
+
+	c->name = strdup(src->name);
+	c->db = src->db;
+	bson_copy_to(&src->options, &c->options);
+	memcpy(c->uuid, src->uuid, sizeof c->uuid);
+	c->pre_post_images = src->pre_post_images;
+	for (const sindex_t *ix = src->indexes; ix; ix = ix->next)
+		store_create_index(c, &ix->spec, &created, &error);
+	tree_iter_seek(&it, &src->docs, NULL, 0, false, false);
+	while ((n = tree_iter_next(&it)))
+		store_insert(c, n->val, NULL, &error);
+	return c;
+}
+
+void
+store_free_clone(scoll_t *c)
+{
+	if (c)
+		coll_free(c);
 }
