@@ -156,6 +156,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_append_document_end(&sub2, &sub3);
 	bson_append_document_end(&sub, &sub2);
 	bson_append_document_end(reply, &sub);
+	txn_server_status(reply);
 	if (!server_config.standalone) {
 		BSON_APPEND_DOCUMENT_BEGIN(reply, "repl", &sub);
 		BSON_APPEND_UTF8(&sub, "setName", server_config.replset);

@@ -134,24 +134,49 @@ store_create_coll(const char *db, const char *coll, const bson_t *options, scoll
 /*
  * Stored documents live in one allocation each, sized exactly (bson_new*
  * rounds the buffer up to a power of two: twice the memory for 1 KiB
- * documents). Read-only; freed with free().
+ * documents), with a reference count after the data: a transaction's
+ * private copy of a collection (store_clone_coll) shares them. Read-only;
+ * released with free_doc().
  */
 static bson_t *
 doc_new(const bson_t *src)
 {
-	size_t size = (sizeof(bson_t) + src->len + 127) & ~(size_t)127;
+	uint32_t refs = 1;
+	size_t size = (sizeof(bson_t) + src->len + sizeof refs + 127) & ~(size_t)127;
 	bson_t *d = aligned_alloc(128, size);
 	if (!d)
 		abort();
 	memcpy(d + 1, bson_get_data(src), src->len);
+	memcpy((uint8_t *)(d + 1) + src->len, &refs, sizeof refs);
 	bson_init_static(d, (const uint8_t *)(d + 1), src->len);
 	return d;
+}
+
+static uint8_t *
+doc_refs(const bson_t *d)
+{
+	return (uint8_t *)(d + 1) + d->len;
+}
+
+static void
+doc_ref(void *d)
+{
+	uint32_t refs;
+	memcpy(&refs, doc_refs(d), sizeof refs);
+	refs++;
+	memcpy(doc_refs(d), &refs, sizeof refs);
 }
 
 static void
 free_doc(void *p)
 {
-	free(p);
+	uint32_t refs;
+	memcpy(&refs, doc_refs(p), sizeof refs);
+	if (--refs == 0) {
+		free(p);
+		return;
+	}
+	memcpy(doc_refs(p), &refs, sizeof refs);
 }
 
 static void
@@ -1049,21 +1074,28 @@ scoll_t *
 store_clone_coll(const scoll_t *src)
 {
 	scoll_t *c = store_calloc(sizeof *c);
-	tree_iter_t it;
-	tree_node_t *n;
-	bson_error_t error;
-	bool created;
+	sindex_t **tail = &c->indexes;
 
 	c->name = strdup(src->name);
 	c->db = src->db;
 	bson_copy_to(&src->options, &c->options);
 	memcpy(c->uuid, src->uuid, sizeof c->uuid);
 	c->pre_post_images = src->pre_post_images;
-	for (const sindex_t *ix = src->indexes; ix; ix = ix->next)
-		store_create_index(c, &ix->spec, &created, &error);
-	tree_iter_seek(&it, &src->docs, NULL, 0, false, false);
-	while ((n = tree_iter_next(&it)))
-		store_insert(c, n->val, NULL, &error);
+	c->data_size = src->data_size;
+	tree_copy(&c->docs, &src->docs, doc_ref);
+	for (const sindex_t *ix = src->indexes; ix; ix = ix->next) {
+		sindex_t *nix = store_calloc(sizeof *nix);
+		nix->name = strdup(ix->name);
+		bson_copy_to(&ix->spec, &nix->spec);
+		bson_copy_to(&ix->key, &nix->key);
+		nix->unique = ix->unique;
+		nix->sparse = ix->sparse;
+		nix->multikey = ix->multikey;
+		nix->partial = ix->partial ? bson_copy(ix->partial) : NULL;
+		tree_copy(&nix->tree, &ix->tree, NULL);
+		*tail = nix;
+		tail = &nix->next;
+	}
 	return c;
 }
 

@@ -34,6 +34,7 @@ typedef struct txn_session {
 } txn_session_t;
 
 static txn_session_t *sessions[TXN_BUCKETS];
+static int64_t total_started, total_committed, total_aborted;
 static int64_t lifetime_s = TXN_DEFAULT_LIFETIME_S;
 /* The open transaction the thread's statement runs in, and the session of
  * its command (commit/abort read it). */
@@ -107,6 +108,7 @@ txn_abort(txn_session_t *s, const char *reason)
 		return;
 	release(s);
 	s->state = TXN_ABORTED;
+	total_aborted++;
 	snprintf(s->abort_reason, sizeof s->abort_reason, "%s", reason);
 	server_log(1, "transaction %" PRId64 " aborted: %s", s->txn_number, reason);
 	/* writers outside waiting for this document may go on */
@@ -121,6 +123,7 @@ txn_start(txn_session_t *s, int64_t txn_number)
 	oplog_bounds(&first, &last);
 	s->txn_number = txn_number;
 	s->state = TXN_OPEN;
+	total_started++;
 	s->started_ms = clock_mono_ms();
 	s->snapshot_seq = last;
 	s->abort_reason[0] = '\0';
@@ -520,6 +523,7 @@ commit(txn_session_t *s, bson_error_t *error)
 	bool ok = s->n_ops == 0 || oplog_append_group(s->ops, s->n_ops, error);
 	release(s);
 	s->state = TXN_COMMITTED;
+	total_committed++;
 	return ok;
 }
 
@@ -612,4 +616,21 @@ txn_get_parameter(const bson_t *cmd, bool all, bson_t *reply)
 		return false;
 	BSON_APPEND_INT32(reply, "transactionLifetimeLimitSeconds", (int32_t)lifetime_s);
 	return true;
+}
+
+void
+txn_server_status(bson_t *reply)
+{
+	bson_t sub;
+	int64_t open = 0;
+
+	for (size_t b = 0; b < TXN_BUCKETS; b++)
+		for (txn_session_t *s = sessions[b]; s; s = s->next)
+			open += s->state == TXN_OPEN;
+	BSON_APPEND_DOCUMENT_BEGIN(reply, "transactions", &sub);
+	BSON_APPEND_INT64(&sub, "currentOpen", open);
+	BSON_APPEND_INT64(&sub, "totalStarted", total_started);
+	BSON_APPEND_INT64(&sub, "totalCommitted", total_committed);
+	BSON_APPEND_INT64(&sub, "totalAborted", total_aborted);
+	bson_append_document_end(reply, &sub);
 }

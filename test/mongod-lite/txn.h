@@ -86,6 +86,10 @@ bool cmd_commit_transaction(command_ctx_t *ctx, bson_t *reply, bson_error_t *err
 bool cmd_abort_transaction(command_ctx_t *ctx, bson_t *reply, bson_error_t *error);
 bool cmd_set_parameter(command_ctx_t *ctx, bson_t *reply, bson_error_t *error);
 
+/* Appends serverStatus's transactions: {currentOpen, totalStarted,
+ * totalCommitted, totalAborted}. */
+void txn_server_status(bson_t *reply);
+
 /* getParameter's transactionLifetimeLimitSeconds (appended when asked or all). */
 bool txn_get_parameter(const bson_t *cmd, bool all, bson_t *reply);
 
