@@ -330,16 +330,16 @@ cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_err
 		return true;
 	if (!cmd_valid_coll_name(ctx->db, coll, error))
 		return false;
-	if (txn_active()) {
-		/* as MongoDB before 4.4: create it before the transaction */
-		cmd_error(error, 263,
-			  "Cannot create namespace %s.%s in multi-document transaction.", ctx->db,
-			  coll);
-		return false;
-	}
-	if (!store_create_coll(ctx->db, coll, NULL, out, error))
-		return false;
-	return cmd_oplog_create(ctx, *out, error);
+	/* Inside a transaction the collection is created at once, outside it
+	 * (MongoDB 7.0 creates it with the transaction); the transaction then
+	 * writes to its copy. */
+	void *txn = txn_suspend();
+	bool ok = store_create_coll(ctx->db, coll, NULL, out, error) &&
+		  cmd_oplog_create(ctx, *out, error);
+	txn_resume(txn);
+	if (ok && txn)
+		*out = store_get_coll(ctx->db, coll);
+	return ok;
 }
 
 /* ---- retryable writes: (lsid.id, txnNumber) -> the reply sent ---- */

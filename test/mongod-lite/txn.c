@@ -194,6 +194,20 @@ txn_active(void)
 	return current != NULL;
 }
 
+void *
+txn_suspend(void)
+{
+	txn_session_t *s = current;
+	current = NULL;
+	return s;
+}
+
+void
+txn_resume(void *txn)
+{
+	current = txn;
+}
+
 scoll_t *
 txn_view(scoll_t *c)
 {

@@ -16,7 +16,8 @@
  * started, fails with WriteConflict (112) and is aborted. A write outside
  * any transaction to a document an open transaction has written aborts that
  * transaction (MongoDB makes the outside write wait instead; both keep the
- * transaction all-or-nothing). A transaction open longer than
+ * transaction all-or-nothing). A collection a statement creates is created
+ * at once, outside the transaction. A transaction open longer than
  * transactionLifetimeLimitSeconds (setParameter; default 60) is aborted by
  * the server, and so is one of a session that endSessions ends; closing the
  * connection does not end it (MongoDB's sessions outlive connections).
@@ -62,6 +63,11 @@ void txn_error_labels(const txn_cmd_t *tc, const bson_error_t *error, bool write
 
 /* True while the thread runs a statement of an open transaction. */
 bool txn_active(void);
+
+/* Runs what follows outside the thread's transaction (NULL: none) until
+ * txn_resume(what txn_suspend returned). */
+void *txn_suspend(void);
+void txn_resume(void *txn);
 
 /* store_get_coll's hook: the current transaction's copy of c (made at the
  * first touch), or c itself outside a transaction. */
