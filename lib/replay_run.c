@@ -21,6 +21,7 @@
 #include "replay_batch.h"
 #include "replay_meta.h"
 #include "replay_policy.h"
+#include "replay_txn.h"
 #include "retry.h"
 #include "staging_format.h"
 #include "status.h"
@@ -42,7 +43,8 @@ struct replay_session {
 	mongoc_collection_t *meta;
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
-	lease_t *lease; /* "apply:<target ns>": the one writer of the target */
+	replay_txn_t *txn; /* source transactions as target transactions */
+	lease_t *lease;    /* "apply:<target ns>": the one writer of the target */
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -125,6 +127,8 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 		return NULL;
 	}
 	replay_applier_set_lease(s->applier, s->lease);
+	s->txn = replay_txn_new(s->client, s->applier, s->target, s->staging, s->meta, s->lease,
+				s->ns);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");
@@ -141,6 +145,7 @@ replay_session_close(replay_session_t *s)
 	/* Nothing is written after this: the next writer need not wait. */
 	if (s->lease && !lease_release(s->lease, &error))
 		log_warn("%s; it expires by itself", error.message);
+	replay_txn_destroy(s->txn);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
 	mongoc_collection_destroy(s->target);
@@ -291,8 +296,10 @@ load_marker(replay_loop_t *loop, bson_error_t *error)
 			return step;
 	}
 	retry_reset(&loop->retry);
-	if (m->found && !optime_is_zero(m->dump_end))
+	if (m->found && !optime_is_zero(m->dump_end)) {
 		replay_applier_set_window(loop->s->applier, m->dump_end);
+		replay_txn_set_window(loop->s->txn, m->dump_end);
+	}
 	if (m->found)
 		log_info("restore marker of '%s': %zu deferred unique, %zu deferred TTL "
 			 "index(es)%s",
@@ -336,12 +343,11 @@ maybe_create_unique(replay_loop_t *loop, bson_error_t *error)
 					     error);
 }
 
-/* Marks the applied batch done, retrying transient failures. */
+/* Marks seq first..last done, retrying transient failures (replay_txn_mark_fn). */
 static bool
-mark_batch(replay_loop_t *loop, bson_error_t *error)
+mark_range(void *ctx, int64_t first, int64_t last, bson_error_t *error)
 {
-	const replay_batch_t *b = &loop->batch;
-	int64_t first = b->events[0].first_seq, last = b->events[b->len - 1].last_seq;
+	replay_loop_t *loop = ctx;
 	char *what = bson_strdup_printf("marking seq %" PRId64 "..%" PRId64
 					" of '%s' done on the target",
 					first, last, loop->s->ns);
@@ -366,12 +372,12 @@ mark_batch(replay_loop_t *loop, bson_error_t *error)
 	return ok;
 }
 
-/* Applies the batch read and marks it done. */
+/* Applies the batch read and marks it done (source transactions as target
+ * transactions with their marks). */
 static step_t
 apply_batch(replay_loop_t *loop, bson_error_t *error)
 {
-	if (!replay_applier_apply(loop->s->applier, &loop->batch, error) ||
-	    !mark_batch(loop, error))
+	if (!replay_txn_apply(loop->s->txn, &loop->batch, mark_range, loop, error))
 		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
 	progress_batch_done(&loop->progress, &loop->batch);
 	loop->idle_ms = 0;
@@ -547,7 +553,8 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 	if (!lease_hold(s->lease, error))
 		return retry_step(loop, "holding the lease of", s->target_ns, true, error);
 	if (!replay_batch_read(s->staging, s->ns, s->opts->batch_size, REPLAY_MAX_BATCH_BYTES,
-			       &loop->batch, error))
+			       &loop->batch, error) ||
+	    !replay_txn_hold_open(s->txn, &loop->batch, error))
 		return retry_step(loop, "reading staged events of", s->ns, true, error);
 	if (!maybe_create_unique(loop, error))
 		return retry_step(loop, "building the deferred unique indexes of", s->target_ns,
