@@ -9,10 +9,11 @@ usage:
       Until STOP_FILE exists: transactions moving a random amount between two
       random accounts, every third one with a ledger insert (no bal) too.
       Touches READY_FILE after the first commit; prints {"committed": n}.
-  e2e_txn.py stage-txns URI DB COLL TXNS OPS
-      Stages (as cdc-capture would) TXNS source transactions of OPS inserts
-      each (one lsid and txnNumber, one clusterTime per transaction) and a
-      checkpoint past them.
+  e2e_txn.py stage-txns URI DB COLL TXNS OPS [txn|plain [AHEAD]]
+      Stages (as cdc-capture would) TXNS source transactions of OPS writes
+      each (an insert, then updates; one lsid and txnNumber, one clusterTime
+      per transaction; plain: no lsid and txnNumber) and a checkpoint AHEAD
+      (default 5) seconds past now.
   e2e_txn.py run --sync PATH --state-dir DIR --dump-dir DIR --db DB --coll C
                  --total N --kills K --stop-file F --log FILE
       Starts `sync_migration.sh --state-dir DIR --dump-dir DIR - DB C`
@@ -81,23 +82,31 @@ def cmd_transfers(uri, db, coll, accounts, stop_file, ready_file):
     print(json.dumps({"committed": committed}))
 
 
-def cmd_stage_txns(uri, db, coll, txns, ops):
+def cmd_stage_txns(uri, db, coll, txns, ops, mode="txn", ahead="5"):
+    """mode "plain" stages the same events without lsid and txnNumber (the
+    bench's baseline); the checkpoint's clusterTime is AHEAD seconds past now.
+    A transaction's first statement inserts, the others update documents."""
     client = pymongo.MongoClient(uri)
     sim = rev.SimSource(db, coll)
+    rng = random.Random(1)
     events = []
     for t in range(int(txns)):
         lsid = {"id": Binary(uuid.uuid4().bytes, 4)}
         first = len(events)
-        for _ in range(int(ops)):
-            ev = sim.insert()
-            ev["lsid"] = lsid
-            ev["txnNumber"] = Int64(t + 1)
+        for k in range(int(ops)):
+            if k == 0 or len(sim.docs) < 10:
+                ev = sim.insert()
+            else:
+                ev = sim.update(rng.choice(list(sim.docs)[-200:]))
+            if mode == "txn":
+                ev["lsid"] = lsid
+                ev["txnNumber"] = Int64(t + 1)
             events.append(ev)
         for ev in events[first:]:
             ev["clusterTime"] = events[first]["clusterTime"]
     ns = "%s.%s" % (db, coll)
     rev.stage(client, db, ns, events)
-    rev.checkpoint(client, db, ns, rev.now_ts(5))
+    rev.checkpoint(client, db, ns, rev.now_ts(int(ahead)))
 
 
 class Reader(threading.Thread):
@@ -243,7 +252,7 @@ def main():
     elif cmd == "transfers":
         cmd_transfers(*sys.argv[2:8])
     elif cmd == "stage-txns":
-        cmd_stage_txns(*sys.argv[2:7])
+        cmd_stage_txns(*sys.argv[2:9])
     elif cmd == "run":
         return cmd_run(sys.argv[2:])
     else:
