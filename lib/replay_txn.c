@@ -35,7 +35,6 @@ struct replay_txn {
 	optime_t dump_end; /* zero: no catch-up window */
 	support_t support;
 	mongoc_client_session_t *session; /* started at the first transaction */
-	int64_t grouped;
 	char split_warned[96]; /* the last transaction told to be split */
 };
 
@@ -132,12 +131,6 @@ void
 replay_txn_set_window(replay_txn_t *rt, optime_t dump_end)
 {
 	rt->dump_end = dump_end;
-}
-
-int64_t
-replay_txn_grouped(const replay_txn_t *rt)
-{
-	return rt->grouped;
 }
 
 /* ---- where a transaction ends ---- */
@@ -419,8 +412,6 @@ apply_group(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, b
 			r = GROUP_FAIL;
 			break;
 		}
-	if (r == GROUP_DONE)
-		rt->grouped++;
 	if (r == GROUP_ORDINARY)
 		log_warn("cannot apply source transaction %s of '%s' as one target transaction: "
 			 "%s; applying its %zu event(s) as the others",

@@ -74,7 +74,4 @@ bool replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t 
 bool replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_fn mark,
 		      void *ctx, bson_error_t *error);
 
-/* How many source transactions were applied as target transactions. */
-int64_t replay_txn_grouped(const replay_txn_t *rt);
-
 #endif
