@@ -42,6 +42,10 @@ teardown() {
 	case_ok errors "$T_URI" "$DB"
 }
 
+@test "a commit that fails retryably or with a write concern error is labelled UnknownTransactionCommitResult" {
+	case_ok commit-labels "$T_URI" "$DB"
+}
+
 @test "a transaction open past transactionLifetimeLimitSeconds is aborted by the server and frees its documents" {
 	case_ok lifetime "$T_URI" "$DB"
 }

@@ -552,6 +552,7 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		goto reply_error;
 	}
 
+	txn_classify(&ctx, &tc);
 	failpoint_check(ctx.name, conn->app_name[0] ? conn->app_name : NULL,
 			entry && (entry->flags & F_WRITE), &fp);
 	if (fp.fire) {

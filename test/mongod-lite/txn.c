@@ -398,24 +398,30 @@ check_start(txn_session_t *s, int64_t txn_number, bson_error_t *error)
 	return true;
 }
 
+void
+txn_classify(const command_ctx_t *ctx, txn_cmd_t *tc)
+{
+	memset(tc, 0, sizeof *tc);
+	tc->commit_or_abort = strcmp(ctx->name, "commitTransaction") == 0 ||
+			      strcmp(ctx->name, "abortTransaction") == 0;
+	tc->commit = strcmp(ctx->name, "commitTransaction") == 0;
+	tc->has_autocommit = bson_has_field(ctx->cmd, "autocommit");
+}
+
 bool
 txn_begin_command(command_ctx_t *ctx, txn_cmd_t *tc, bson_error_t *error)
 {
 	bson_iter_t it;
 	uint8_t id[16];
 
-	memset(tc, 0, sizeof *tc);
+	txn_classify(ctx, tc);
 	current = command_session = NULL;
-	tc->commit_or_abort = strcmp(ctx->name, "commitTransaction") == 0 ||
-			      strcmp(ctx->name, "abortTransaction") == 0;
-	tc->commit = strcmp(ctx->name, "commitTransaction") == 0;
 	if (!bson_iter_init_find(&it, ctx->cmd, "autocommit")) {
 		if (!tc->commit_or_abort)
 			return true;
 		cmd_error(error, 50768, "%s must be run within a transaction", ctx->name);
 		return false;
 	}
-	tc->has_autocommit = true;
 	if (server_config.standalone) {
 		cmd_error(error, 20,
 			  "Transaction numbers are only allowed on a replica set member "

@@ -39,6 +39,10 @@ typedef struct txn_cmd {
 	bool in_txn; /* a CRUD statement running inside an open transaction */
 } txn_cmd_t;
 
+/* Fills tc's flags from the command alone (no session is touched), so that
+ * an error raised before txn_begin_command (a fail point) gets its labels. */
+void txn_classify(const command_ctx_t *ctx, txn_cmd_t *tc);
+
 /*
  * Before a command runs: reads autocommit/startTransaction; for a statement
  * of a transaction starts or continues it and makes it the thread's current

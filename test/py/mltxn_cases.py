@@ -9,7 +9,7 @@ import time
 
 import pymongo
 from bson import Int64
-from pymongo.errors import OperationFailure
+from pymongo.errors import NotMasterError, OperationFailure
 
 from mlite_check import check, client_for, eq, fail
 
@@ -21,6 +21,10 @@ def failed(fn, code, what):
     except OperationFailure as e:
         eq(e.code, code, what + ": code (%r)" % e.details)
         return e.details
+    except NotMasterError as e:  # pymongo's class for the "not primary" codes
+        details = e.details
+        eq(details.get("code"), code, what + ": code (%r)" % details)
+        return details
     fail(what + ": did not fail")
 
 
@@ -209,6 +213,37 @@ def case_errors(uri, dbname):
     check(db.new.find_one({"_id": 1}) is None, "insert into a new collection visible early")
     raw(db, s, 9, {"commitTransaction": 1}, admin=True)
     eq(db.new.find_one({"_id": 1}), {"_id": 1}, "insert into a new collection committed")
+    print("ok")
+
+
+def case_commit_labels(uri, dbname):
+    """The transactions spec and jstests/core/txns/libs/... : a commit that
+    fails with a retryable error, or whose write concern fails, is labelled
+    UnknownTransactionCommitResult (its result is unknown: commit again);
+    the same error on a statement is TransientTransactionError."""
+    client = client_for(uri)
+    db = client[dbname]
+    admin = client.admin
+    db.create_collection("a")
+    s = client.start_session()
+    raw(db, s, 1, {"insert": "a", "documents": [{"_id": 1}]}, start=True)
+    admin.command("configureFailPoint", "failCommand", mode={"times": 1},
+                  data={"failCommands": ["commitTransaction"], "errorCode": 91})
+    d = failed(lambda: raw(db, s, 1, {"commitTransaction": 1}, admin=True), 91, "commit")
+    eq(d.get("errorLabels"), ["UnknownTransactionCommitResult"], "commit error labels")
+    raw(db, s, 1, {"commitTransaction": 1}, admin=True)  # committing again works
+    eq(db.a.find_one({"_id": 1}), {"_id": 1}, "committed")
+    raw(db, s, 2, {"insert": "a", "documents": [{"_id": 2}]}, start=True)
+    admin.command("configureFailPoint", "failCommand", mode={"times": 1},
+                  data={"failCommands": ["commitTransaction"],
+                        "writeConcernError": {"code": 64, "errmsg": "waiting for replication timed out"}})
+    reply = raw(db, s, 2, {"commitTransaction": 1}, admin=True)
+    eq(reply.get("errorLabels"), ["UnknownTransactionCommitResult"], "write concern error labels")
+    admin.command("configureFailPoint", "failCommand", mode={"times": 1},
+                  data={"failCommands": ["find"], "errorCode": 91})
+    d = failed(lambda: raw(db, s, 3, {"find": "a"}, start=True), 91, "statement")
+    eq(d.get("errorLabels"), ["TransientTransactionError"], "statement error labels")
+    admin.command("configureFailPoint", "failCommand", mode="off")
     print("ok")
 
 
