@@ -35,7 +35,7 @@ struct replay_txn {
 	optime_t dump_end; /* zero: no catch-up window */
 	support_t support;
 	mongoc_client_session_t *session; /* started at the first transaction */
-	char split_warned[96]; /* the last transaction told to be split */
+	char split_warned[96];            /* the last transaction told to be split */
 };
 
 /* The transaction of an event: lsid and txnNumber; false when it has none. */
