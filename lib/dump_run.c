@@ -119,6 +119,7 @@ dump_native(const dump_run_opts_t *opts, mongoc_client_t *client, const char *ns
 	bool ok = false;
 
 	mongoc_collection_destroy(collection);
+	progress_set_throttle(progress, opts->throttle);
 	if (!dump_native_dump_data(client, opts->db, opts->coll, path, opts->gzip, progress, record,
 				   error) ||
 	    !write_record(opts, ns, partial, record, "native", error))

@@ -449,7 +449,8 @@ apply_ordinary(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b
 	view.len = b - a;
 	view.has_stop = false;
 	return replay_applier_apply(rt->applier, &view, error) &&
-	       mark(ctx, batch->events[a].first_seq, batch->events[b - 1].last_seq, error);
+	       (!mark ||
+		mark(ctx, batch->events[a].first_seq, batch->events[b - 1].last_seq, error));
 }
 
 bool

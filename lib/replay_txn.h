@@ -65,7 +65,9 @@ bool replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t 
 /*
  * Applies batch in order and marks it done: each source transaction in one
  * target transaction with its mark, the events between them with
- * replay_applier_apply() and mark(ctx, ...). Transient failures of a
+ * replay_applier_apply() and mark(ctx, ...) (mark NULL: the caller marks
+ * the whole batch afterwards; marking a transaction's events again is
+ * harmless). Transient failures of a
  * target transaction (TransientTransactionError: a write conflict, e.g.
  * with a transaction a killed cdc-replay left open, which the target aborts
  * after its transactionLifetimeLimitSeconds) are retried with retry_wait().

@@ -12,6 +12,7 @@
 #include "command.h"
 #include "failpoint.h"
 #include "oplog.h"
+#include "router.h"
 #include "server.h"
 #include "txn.h"
 
@@ -86,6 +87,12 @@ static const command_entry_t commands[] = {
 	{"commitTransaction", cmd_commit_transaction, F_WRITE},
 	{"abortTransaction", cmd_abort_transaction, 0},
 	{"setParameter", cmd_set_parameter, 0},
+	{"enableSharding", cmd_enable_sharding, F_WRITE},
+	{"enablesharding", cmd_enable_sharding, F_WRITE},
+	{"shardCollection", cmd_shard_collection, F_WRITE},
+	{"shardcollection", cmd_shard_collection, F_WRITE},
+	{"listShards", cmd_list_shards, 0},
+	{"listshards", cmd_list_shards, 0},
 };
 
 void
