@@ -32,6 +32,8 @@ struct replay_txn {
 	mongoc_collection_t *meta;
 	lease_t *lease;
 	char *ns;
+	int64_t max_docs;  /* a full batch: this many staged documents */
+	size_t max_bytes;  /* ... or this many staged bytes */
 	optime_t dump_end; /* zero: no catch-up window */
 	support_t support;
 	mongoc_client_session_t *session; /* started at the first transaction */
@@ -102,9 +104,12 @@ txn_describe(const txn_key_t *key)
 replay_txn_t *
 replay_txn_new(mongoc_client_t *client, replay_applier_t *applier, mongoc_collection_t *target,
 	       mongoc_collection_t *staging, mongoc_collection_t *meta, lease_t *lease,
-	       const char *ns)
+	       const char *ns, int64_t max_docs, size_t max_bytes)
 {
 	replay_txn_t *rt = bson_malloc0(sizeof *rt);
+
+	rt->max_docs = max_docs;
+	rt->max_bytes = max_bytes;
 
 	rt->client = client;
 	rt->applier = applier;
@@ -218,6 +223,17 @@ batch_cut(replay_batch_t *batch, size_t from)
 	batch->has_stop = false;
 }
 
+/* Whether the read stopped at its limits (not at the end of what was staged). */
+static bool
+batch_full(const replay_txn_t *rt, const replay_batch_t *batch)
+{
+	int64_t docs = 0;
+
+	for (size_t k = 0; k < batch->len; k++)
+		docs += batch->events[k].last_seq - batch->events[k].first_seq + 1;
+	return docs >= rt->max_docs || batch->bytes >= rt->max_bytes;
+}
+
 static void
 warn_split(replay_txn_t *rt, const txn_key_t *key)
 {
@@ -253,10 +269,11 @@ replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t *erro
 		if (past)
 			return true;
 	}
-	if (start == 0 && found) {
+	if (start == 0 && found && batch_full(rt, batch)) {
 		warn_split(rt, &last); /* it goes on past a full batch */
 		return true;
 	}
+	/* the rest was staged after the read: read the whole of it next */
 	batch_cut(batch, start);
 	return true;
 }

@@ -41,14 +41,17 @@ typedef bool (*replay_txn_mark_fn)(void *ctx, int64_t first_seq, int64_t last_se
 				   bson_error_t *error);
 
 /*
- * A grouper for the source ns (copied). Everything else is borrowed and
- * must outlive it: client (the target, for the sessions), applier (the
- * ordinary path), target, staging and meta (its checkpoints), lease (held
- * before every target transaction). Free with replay_txn_destroy().
+ * A grouper for the source ns (copied), whose batches are read with at most
+ * max_docs staged documents and max_bytes staged bytes. Everything else is
+ * borrowed and must outlive it: client (the target, for the sessions),
+ * applier (the ordinary path), target, staging and meta (its checkpoints),
+ * lease (held before every target transaction). Free with
+ * replay_txn_destroy().
  */
 replay_txn_t *replay_txn_new(mongoc_client_t *client, replay_applier_t *applier,
 			     mongoc_collection_t *target, mongoc_collection_t *staging,
-			     mongoc_collection_t *meta, lease_t *lease, const char *ns);
+			     mongoc_collection_t *meta, lease_t *lease, const char *ns,
+			     int64_t max_docs, size_t max_bytes);
 void replay_txn_destroy(replay_txn_t *rt);
 
 /* The catch-up window ends at dump_end: transactions up to it are not grouped. */
@@ -56,8 +59,10 @@ void replay_txn_set_window(replay_txn_t *rt, optime_t dump_end);
 
 /*
  * After a batch is read: drops from its end the events of a transaction
- * that may go on past what is staged (they stay pending and come back in a
- * later batch; a stop event after them is dropped too). false + error on a
+ * that may go on past what is staged, or whose rest was staged after the
+ * read (they stay pending and come back in a later batch; a stop event
+ * after them is dropped too); a transaction that fills a full batch from
+ * its start is kept and split (warned). false + error on a
  * server error reading the next staged event or the checkpoint.
  */
 bool replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t *error);
