@@ -151,9 +151,11 @@ def open_txns(admin):
     return admin.command("serverStatus")["transactions"]["currentOpen"]
 
 
-def kill_in_txn(args, sync, log, count, admin):
-    """Kills cdc-replay inside a target transaction; returns the new sync
-    and the seconds replay took to apply past the transaction left open."""
+def kill_in_txn(args, procs, log, count, admin):
+    """Kills cdc-replay (under procs[-1]) inside a target transaction, starts
+    sync again (appended to procs) and returns the seconds replay took to
+    apply past the transaction left open."""
+    sync = procs[-1]
     wait_for("cdc-replay under sync_migration.sh",
              lambda: child_named(sync.pid, "cdc-replay") is not None)
     admin.command("configureFailPoint", "failCommand", mode={"times": 1}, data={
@@ -183,16 +185,32 @@ def kill_in_txn(args, sync, log, count, admin):
         raise SystemExit("no target transaction was left open by the killed cdc-replay")
     pending_before = count("pending")
     t0 = time.monotonic()
-    sync = subprocess.Popen([args.sync, "--state-dir", args.state_dir, "--dump-dir",
-                             args.dump_dir, "-", args.db, args.coll],
-                            stdout=log, stderr=subprocess.STDOUT)
+    procs.append(subprocess.Popen([args.sync, "--state-dir", args.state_dir, "--dump-dir",
+                                   args.dump_dir, "-", args.db, args.coll],
+                                  stdout=log, stderr=subprocess.STDOUT))
     done = count("done")
     wait_for("replay to apply past the transaction left open",
              lambda: count("done") > done and open_txns(admin) == 0, timeout=60, interval=0.05)
     print("kill: %d pending, applied again after %.1f s" % (pending_before,
                                                            time.monotonic() - t0),
           file=sys.stderr)
-    return sync, time.monotonic() - t0
+    return time.monotonic() - t0
+
+
+def stop_sync(sync):
+    """After a failure: SIGTERM to sync_migration.sh (it stops cdc-replay),
+    SIGKILL to both after 20 s; nothing of this run is left behind."""
+    if sync.poll() is not None:
+        return
+    replay = child_named(sync.pid, "cdc-replay")
+    sync.send_signal(signal.SIGTERM)
+    try:
+        sync.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        sync.kill()
+        sync.wait()
+    if replay and alive(replay):
+        os.kill(replay, signal.SIGKILL)
 
 
 def cmd_run(argv):
@@ -218,20 +236,34 @@ def cmd_run(argv):
 
     reader = Reader(uri, args.db, args.coll, args.total)
     reader.start()
-    sync = subprocess.Popen([args.sync, "--state-dir", args.state_dir, "--dump-dir",
-                             args.dump_dir, "-", args.db, args.coll],
-                            stdout=log, stderr=subprocess.STDOUT)
+    procs = [subprocess.Popen([args.sync, "--state-dir", args.state_dir, "--dump-dir",
+                               args.dump_dir, "-", args.db, args.coll],
+                              stdout=log, stderr=subprocess.STDOUT)]
+    try:
+        waits = run_kills(args, procs, reader, log, count, admin)
+        return finish(procs[-1], reader, waits)
+    except BaseException:
+        stop_sync(procs[-1])
+        raise
+
+
+def run_kills(args, procs, reader, log, count, admin):
+    """The kills, then the wait for everything to be applied; procs[-1] is
+    the sync_migration.sh running. Returns the waits."""
     wait_for("the reader to start reading", lambda: reader.reads >= 20 or reader.error,
              timeout=60)
     waits = []
     for _ in range(args.kills):
-        sync, waited = kill_in_txn(args, sync, log, count, admin)
-        waits.append(round(waited, 1))
+        waits.append(round(kill_in_txn(args, procs, log, count, admin), 1))
     wait_for("the reader to read after the kills", lambda: reader.reads >= 100 or reader.error,
              timeout=60)
     open(args.stop_file, "w").close()
     wait_for("replay to apply everything staged",
              lambda: count("pending") == 0 and reader.reads > 0, timeout=60, interval=0.1)
+    return waits
+
+
+def finish(sync, reader, waits):
     time.sleep(0.2)  # a few more reads of the final state
     reader.stop.set()
     reader.join(10)
