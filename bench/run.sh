@@ -12,8 +12,8 @@
 #   BENCH_SCALE   fraction of the full sizes, e.g. 0.01 (default 1)
 #   BENCH_RUNS    runs per figure; the median is reported (default 3)
 #   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e,
-#                 dbmode, dbreplay and staging (not run by default: ten times
-#                 e2e's follow)
+#                 dbmode, dbreplay, replay-txn and staging (staging is not run
+#                 by default: ten times e2e's follow)
 #   BENCH_RESULTS where the table goes (default bench/results.md)
 #   BENCH_PLOT    where the lag plot goes (default bench/lag.png)
 #   BENCH_TIMEOUT seconds after which a tool run is killed (default 1800)
@@ -29,7 +29,7 @@ MLITE="$CSM_BUILD/mongod-lite"
 DRIVERS="$CSM_BUILD/bench"
 BENCH_SCALE="${BENCH_SCALE:-1}"
 BENCH_RUNS="${BENCH_RUNS:-3}"
-BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode,dbreplay}"
+BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode,dbreplay,replay-txn}"
 BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results.md}"
 BENCH_PLOT="${BENCH_PLOT:-$BENCH_DIR/lag.png}"
 PY=/usr/bin/python3
@@ -53,6 +53,9 @@ STAGING_PURGE_AGE=30s
 STAGING_SAMPLE_S=10
 RESTORE_JOBS="1 2 4"
 REPLAY_WORKERS="1 2 4"
+# Source transactions for replay-txn: this many, of TXN_OPS events each.
+TXN_COUNT_FULL=5000
+TXN_OPS=3
 # Goals recorded (not asserted) in the table.
 GOAL_RATIO=0.8
 GOAL_EVENTS=50000
@@ -642,6 +645,44 @@ measure_replay() {
 	server_stop TGT
 }
 
+# replay-txn: the same events staged as source transactions (each applied
+# in one target transaction with its mark) and without (bulk writes); the
+# limit is the run without.
+measure_replay_txn() {
+	local txns n r mode db out secs
+	txns="$(scaled "$TXN_COUNT_FULL")"
+	n=$((txns * TXN_OPS))
+	server_start TGT --oplog-max-entries 1000
+	local runs=() limits=() ratios=() rss=()
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		for mode in plain txn; do
+			db="txn${mode}_$r"
+			say "replay of $txns source transactions ($mode): run $r/$BENCH_RUNS"
+			PYTHONPATH="$REPO_ROOT/test/py" "$PY" "$REPO_ROOT/test/py/e2e_txn.py" stage-txns \
+				"$TGT_URI" "$db" events "$txns" "$TXN_OPS" "$mode" 86400
+			out="$WORK/replay-txn-$mode-$r"
+			timed "$out" tool_replay "$TGT_URI" "$db" events 1 --drain
+			secs="$(cat "$out.secs")"
+			if [[ "$mode" == plain ]]; then
+				limits+=("$(calc "$n / $secs")")
+			else
+				runs+=("$(calc "$n / $secs")")
+				rss+=("$(rss_mib "$out.rss")")
+			fi
+			drop_db "$TGT_URI" "$db"
+		done
+		ratios+=("$(calc "${runs[-1]} / ${limits[-1]}")")
+	done
+	local med
+	med="$(median "${runs[@]}")"
+	row "replay, $txns source transactions of $TXN_OPS events" \
+		"$(printf '%.0f events/s' "$med")" \
+		"$(printf 'the same events without transactions: %.0f events/s' \
+			"$(median "${limits[@]}")")" \
+		"$(printf '%.2f' "$(median "${ratios[@]}")")" "$(max "${rss[@]}")" "-"
+	server_stop TGT
+}
+
 # lag_samples LOG OUT: "seconds-since-first-line lag" pairs from cdc-replay's
 # JSON status lines: lagSeconds at ts (docs/DESIGN.md, "Logs and status
 # lines"). The "finished" line written at exit is not a sample.
@@ -835,6 +876,11 @@ write_results() {
 		echo "  limit: \`limit_bulk\`, one sorted cursor over the pending events and the"
 		echo "  writes of the replay rules (docs/DESIGN.md, \"Replay rules\") as ordered"
 		echo "  bulks of $REPLAY_BATCH (no marking done)."
+		echo "- replay, source transactions: \`test/py/e2e_txn.py stage-txns\` stages"
+		echo "  transactions of $TXN_OPS events (an insert, then updates), once with their"
+		echo "  lsid/txnNumber (cdc-replay applies each in one target transaction with"
+		echo "  its mark) and once without (the limit: ordinary batches); \`cdc-replay"
+		echo "  --drain\` wall time for each."
 		echo "- end to end: \`rate_writer\` at $E2E_RATE ops/s throughout token-probe, cdc-capture,"
 		echo "  dump, restore (\`--once --defer-constraints\`, as sync_migration.sh) and"
 		echo "  cdc-replay, run as the drivers run them; lag from cdc-replay's JSON status"
@@ -903,10 +949,10 @@ main() {
 	IFS=',' read -r -a measures <<<"$BENCH_ONLY"
 	for measure in "${measures[@]}"; do
 		case "$measure" in
-		dump | restore | capture | replay | e2e | dbmode | dbreplay | staging) ;;
+		dump | restore | capture | replay | e2e | dbmode | dbreplay | replay-txn | staging) ;;
 		*) die "unknown measure '$measure' in BENCH_ONLY" ;;
 		esac
-		if ! bash "${BASH_SOURCE[0]}" measure "$measure"; then
+		if ! bash "${BASH_SOURCE[0]}" measure "${measure//-/_}"; then
 			row "$measure" "failed (see the messages above)" "-" "-" "-" "-"
 			failed=1
 		fi

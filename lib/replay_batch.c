@@ -299,7 +299,14 @@ bool
 replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
 		       int64_t last_seq, bson_error_t *error)
 {
-	bson_t reply;
+	return replay_batch_mark_done_in(staging, ns, first_seq, last_seq, NULL, error);
+}
+
+bool
+replay_batch_mark_done_in(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
+			  int64_t last_seq, mongoc_client_session_t *session, bson_error_t *error)
+{
+	bson_t reply = BSON_INITIALIZER;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t update = BSON_INITIALIZER;
 	bson_t opts = BSON_INITIALIZER;
@@ -317,10 +324,14 @@ replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t fir
 	BSON_APPEND_DATE_TIME(&set, STAGED_F_APPLIED_AT, clock_wall_ms());
 	bson_append_document_end(&update, &set);
 	/* Majority: once the mark survives an election, so do the writes it
-	 * vouches for, which precede it in the oplog. */
+	 * vouches for, which precede it in the oplog. In a transaction its
+	 * commit carries the write concern. */
 	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
-	mongoc_write_concern_append(wc, &opts);
-	ok = mongoc_collection_update_many(staging, &filter, &update, &opts, &reply, error);
+	if (session)
+		ok = mongoc_client_session_append(session, &opts, error);
+	else
+		ok = mongoc_write_concern_append(wc, &opts);
+	ok = ok && mongoc_collection_update_many(staging, &filter, &update, &opts, &reply, error);
 	if (!ok)
 		csm_error_keep_transient(error, &reply);
 	bson_destroy(&reply);

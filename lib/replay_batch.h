@@ -73,6 +73,13 @@ bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t aft
 bool replay_batch_mark_done(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
 			    int64_t last_seq, bson_error_t *error);
 
+/* As replay_batch_mark_done, inside session's transaction (borrowed; the
+ * commit carries the write concern), so that the mark and the writes it
+ * vouches for are committed together. */
+bool replay_batch_mark_done_in(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
+			       int64_t last_seq, mongoc_client_session_t *session,
+			       bson_error_t *error);
+
 /* "seq 12 (update of {"_id": 3})": a caller-freed (bson_free) description of
  * an event for messages. */
 char *replay_event_describe(const replay_event_t *ev);

@@ -22,6 +22,7 @@
 #include "replay_meta.h"
 #include "replay_pipe.h"
 #include "replay_policy.h"
+#include "replay_txn.h"
 #include "replay_upkeep.h"
 #include "retry.h"
 #include "shardkey.h"
@@ -45,6 +46,7 @@ struct replay_session {
 	mongoc_collection_t *meta;
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
+	replay_txn_t *txn;     /* source transactions as target transactions */
 	lease_t *lease;        /* "apply:<target ns>": the one writer of the target */
 	replay_pipe_t *reader; /* reads the next batch while one applies */
 	replay_pipe_t *marker; /* marks the previous batch done meanwhile */
@@ -159,6 +161,8 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	s->reader = replay_pipe_new(s->pool);
 	s->marker = replay_pipe_new(s->pool);
 	s->upkeep = replay_upkeep_new(opts, s->staging, s->ns, s->lease);
+	s->txn = replay_txn_new(s->client, s->applier, s->target, s->staging, s->meta, s->lease,
+				s->ns, opts->batch_size, REPLAY_MAX_BATCH_BYTES);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");
@@ -177,6 +181,7 @@ replay_session_close(replay_session_t *s)
 	replay_pipe_destroy(s->reader);
 	if (s->lease && !lease_release(s->lease, &error))
 		log_warn("%s; it expires by itself", error.message);
+	replay_txn_destroy(s->txn);
 	replay_upkeep_destroy(s->upkeep);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
@@ -329,8 +334,10 @@ load_marker(replay_loop_t *loop, bson_error_t *error)
 			return step;
 	}
 	retry_reset(&loop->retry);
-	if (m->found && !optime_is_zero(m->dump_end))
+	if (m->found && !optime_is_zero(m->dump_end)) {
 		replay_applier_set_window(loop->s->applier, m->dump_end);
+		replay_txn_set_window(loop->s->txn, m->dump_end);
+	}
 	if (m->found)
 		log_info("restore marker of '%s': %zu deferred unique, %zu deferred TTL "
 			 "index(es)%s",
@@ -470,7 +477,9 @@ apply_batch(replay_loop_t *loop, bson_error_t *error)
 		return STEP_FAIL;
 	loop->read_after = loop->batch.events[loop->batch.len - 1].last_seq;
 	read_start(loop);
-	if (!replay_applier_apply(loop->s->applier, &loop->batch, error))
+	/* source transactions in target transactions, marked in them (the
+	 * marker marks the whole batch again, harmlessly) */
+	if (!replay_txn_apply(loop->s->txn, &loop->batch, NULL, NULL, error))
 		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
 	step = flush_marks(loop, error);
 	if (step != STEP_NEXT)
@@ -718,7 +727,7 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 	/* Every turn, idle ones too: a lost lease ends replay at once. */
 	if (!lease_hold(s->lease, error))
 		return retry_step(loop, "holding the lease of", s->target_ns, true, error);
-	if (!take_batch(loop, error))
+	if (!take_batch(loop, error) || !replay_txn_hold_open(s->txn, &loop->batch, error))
 		return retry_step(loop, "reading staged events of", s->ns, true, error);
 	step = maybe_create_unique(loop, error);
 	if (step != STEP_NEXT)

@@ -92,6 +92,10 @@ typedef struct cs_entry {
 	bson_t o, o2, ud, pre;
 	bool has_o, has_o2, has_ud, has_pre;
 	const uint8_t *ui; /* the collection's UUID, NULL when not logged */
+	/* a statement of a committed transaction: its lsid and txnNumber */
+	bson_t lsid;
+	int64_t txn_number;
+	bool in_txn;
 } cs_entry_t;
 
 /* What an entry means to one stream. */
@@ -254,7 +258,12 @@ entry_load(int64_t seq, cs_entry_t *e)
 			const uint8_t *u;
 			bson_iter_binary(&it, &sub, &len, &u);
 			e->ui = len == 16 ? u : NULL;
-		}
+		} else if (strcmp(k, "lsid") == 0)
+			iter_doc(&it, &e->lsid);
+		else if (strcmp(k, "txnNumber") == 0 && BSON_ITER_HOLDS_INT64(&it))
+			e->txn_number = bson_iter_int64(&it);
+		else if (strcmp(k, "txnOpIndex") == 0)
+			e->in_txn = true;
 	}
 	split_ns(ns, e->db, coll_unused);
 	const char *dot = strchr(ns, '.');
@@ -574,6 +583,11 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 	    !append_image(doc, "fullDocumentBeforeChange", e->has_pre ? &e->pre : NULL,
 			  st->before_change == FDB_REQUIRED, "pre-image", e, error))
 		goto fail;
+	if (e->in_txn) {
+		/* as MongoDB: only the statements of a transaction carry them */
+		BSON_APPEND_DOCUMENT(doc, "lsid", &e->lsid);
+		BSON_APPEND_INT64(doc, "txnNumber", e->txn_number);
+	}
 	bson_destroy(&key);
 	return doc;
 fail:

@@ -11,6 +11,7 @@
 #include "query.h"
 #include "router.h"
 #include "server.h"
+#include "txn.h"
 #include "wire.h"
 
 static time_t started_at;
@@ -158,6 +159,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_append_document_end(&sub2, &sub3);
 	bson_append_document_end(&sub, &sub2);
 	bson_append_document_end(reply, &sub);
+	txn_server_status(reply);
 	if (!server_config.standalone && !server_config.router) {
 		BSON_APPEND_DOCUMENT_BEGIN(reply, "repl", &sub);
 		BSON_APPEND_UTF8(&sub, "setName", server_config.replset);
@@ -237,6 +239,7 @@ cmd_get_parameter(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		BSON_APPEND_BOOL(reply, "enableTestCommands", true);
 		any = true;
 	}
+	any |= txn_get_parameter(ctx->cmd, all, reply);
 	if (!any) {
 		cmd_error(error, 72, "no option found to get");
 		return false;

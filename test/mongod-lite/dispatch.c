@@ -14,6 +14,7 @@
 #include "oplog.h"
 #include "router.h"
 #include "server.h"
+#include "txn.h"
 
 mlite_stats_t mlite_stats;
 
@@ -83,6 +84,9 @@ static const command_entry_t commands[] = {
 	{"saslStart", cmd_sasl_start, F_NOAUTH},
 	{"saslContinue", cmd_sasl_continue, F_NOAUTH},
 	{"logout", cmd_logout, 0},
+	{"commitTransaction", cmd_commit_transaction, F_WRITE},
+	{"abortTransaction", cmd_abort_transaction, 0},
+	{"setParameter", cmd_set_parameter, 0},
 	{"enableSharding", cmd_enable_sharding, F_WRITE},
 	{"enablesharding", cmd_enable_sharding, F_WRITE},
 	{"shardCollection", cmd_shard_collection, F_WRITE},
@@ -165,6 +169,7 @@ cmd_code_name(int code)
 		{96, "OperationFailed"},
 		{112, "WriteConflict"},
 		{115, "CommandNotSupported"},
+		{117, "ConflictingOperationInProgress"},
 		{136, "CappedPositionLost"},
 		{166, "CommandNotSupportedOnView"},
 		{175, "QueryPlanKilled"},
@@ -173,6 +178,8 @@ cmd_code_name(int code)
 		{225, "TransactionTooOld"},
 		{237, "CursorKilled"},
 		{251, "NoSuchTransaction"},
+		{256, "TransactionCommitted"},
+		{263, "OperationNotSupportedInTransaction"},
 		{260, "InvalidResumeToken"},
 		{262, "ExceededTimeLimit"},
 		{276, "IndexBuildAborted"},
@@ -304,7 +311,11 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 		BSON_APPEND_DOCUMENT(&entry, "lsid", ctx->lsid);
 		BSON_APPEND_INT64(&entry, "txnNumber", ctx->txn_number);
 	}
-	return oplog_append(&entry, error);
+	/* a statement of a transaction waits in it for the commit */
+	bool recorded;
+	if (!txn_note_write(&entry, &recorded, error))
+		return false;
+	return recorded || oplog_append(&entry, error);
 }
 
 bool
@@ -340,9 +351,16 @@ cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_err
 		return true;
 	if (!cmd_valid_coll_name(ctx->db, coll, error))
 		return false;
-	if (!store_create_coll(ctx->db, coll, NULL, out, error))
-		return false;
-	return cmd_oplog_create(ctx, *out, error);
+	/* Inside a transaction the collection is created at once, outside it
+	 * (MongoDB 7.0 creates it with the transaction); the transaction then
+	 * writes to its copy. */
+	void *txn = txn_suspend();
+	bool ok = store_create_coll(ctx->db, coll, NULL, out, error) &&
+		  cmd_oplog_create(ctx, *out, error);
+	txn_resume(txn);
+	if (ok && txn)
+		*out = store_get_coll(ctx->db, coll);
+	return ok;
 }
 
 /* ---- retryable writes: (lsid.id, txnNumber) -> the reply sent ---- */
@@ -423,6 +441,7 @@ end_sessions(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_init_static(&lsid, d, l);
 		if (!lsid_bytes(&lsid, id))
 			continue;
+		txn_end_session(id);
 		for (txn_record_t **p = &txn_table[txn_bucket(id)]; *p; p = &(*p)->next) {
 			if (memcmp((*p)->lsid, id, 16) == 0) {
 				txn_record_t *r = *p;
@@ -501,6 +520,7 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	bson_error_t error = {0};
 	bool ok = false, keep = true;
 	failpoint_action_t fp;
+	txn_cmd_t tc = {0};
 
 	if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it)) {
 		pthread_mutex_lock(&server_lock);
@@ -553,6 +573,7 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		goto reply_error;
 	}
 
+	txn_classify(&ctx, &tc);
 	failpoint_check(ctx.name, conn->app_name[0] ? conn->app_name : NULL,
 			entry && (entry->flags & F_WRITE), &fp);
 	if (fp.fire) {
@@ -584,10 +605,15 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		goto reply_error;
 	}
 
+	txn_reap_expired();
+	if (!txn_begin_command(&ctx, &tc, &error)) {
+		failpoint_action_cleanup(&fp);
+		goto reply_error;
+	}
 	uint8_t lsid_id[16];
 	txn_record_t *rec = NULL;
 	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 &&
-			 lsid_bytes(ctx.lsid, lsid_id);
+			 !tc.has_autocommit && lsid_bytes(ctx.lsid, lsid_id);
 	if (retryable) {
 		rec = txn_lookup(lsid_id);
 		if (rec && rec->txn_number == ctx.txn_number) {
@@ -612,6 +638,8 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	}
 
 	ok = entry->fn(&ctx, reply, &error);
+	if (!txn_end_command(&tc, ok, reply, &error))
+		ok = false;
 	if (ok && (entry->flags & F_WRITE) && ctx.wants_durable && !oplog_sync(&error))
 		ok = false;
 	if (ok && retryable) {
@@ -628,6 +656,7 @@ finish:
 		BSON_APPEND_DOCUMENT(reply, "writeConcernError", &fp.write_concern_error);
 		if (!bson_empty(&fp.error_labels) && !bson_has_field(reply, "errorLabels"))
 			bson_append_array(reply, "errorLabels", -1, &fp.error_labels);
+		txn_error_labels(&tc, NULL, true, reply);
 	}
 	failpoint_action_cleanup(&fp);
 	if (!ok) {
@@ -647,6 +676,7 @@ reply_error:
 	BSON_APPEND_UTF8(reply, "errmsg", error.message);
 	BSON_APPEND_INT32(reply, "code", (int32_t)error.code);
 	BSON_APPEND_UTF8(reply, "codeName", cmd_code_name((int)error.code));
+	txn_error_labels(&tc, &error, false, &body);
 	bson_concat(reply, &body);
 	dispatch_append_cluster_time(reply);
 	/* an unknown command is worth a line even when quiet: it marks a gap */

@@ -104,10 +104,13 @@ replay_entry(const bson_t *entry, void *ctx)
 		seq = bson_iter_int64(&it);
 	if (bson_iter_init_find(&it, entry, "op") && BSON_ITER_HOLDS_UTF8(&it))
 		op = bson_iter_utf8(&it, NULL);
-	/* Entries are contiguous and strictly increasing in time; anything
+	/* Entries are contiguous and strictly increasing in time (but for
+	 * the later statements of a transaction); anything
 	 * else is damage: stop the replay there. */
 	if (seq != first_seq + (int64_t)ring_count ||
-	    (ring_count > 0 && !time_after(t, i, last_t, last_i))) {
+	    (ring_count > 0 && !time_after(t, i, last_t, last_i) &&
+	     !(t == last_t && i == last_i && bson_iter_init_find(&it, entry, "txnOpIndex") &&
+	       bson_iter_as_int64(&it) > 0))) {
 		if (ring_count == 0 && first_seq == 1 && seq > 0 && t > 0) {
 			first_seq = seq; /* the journal may start after seq 1 */
 		} else {
@@ -172,17 +175,16 @@ next_time(uint32_t *t, uint32_t *i)
 	}
 }
 
-bool
-oplog_append(const bson_t *entry, bson_error_t *error)
+/* Appends entry at time {t, i}; wakes nobody. */
+static bool
+append_at(const bson_t *entry, uint32_t t, uint32_t i, bson_error_t *error)
 {
 	bson_t full = BSON_INITIALIZER;
 	bson_iter_t it;
-	uint32_t t, i;
 	int64_t seq = first_seq + (int64_t)ring_count;
 	uint32_t len;
 	uint8_t *data;
 
-	next_time(&t, &i);
 	int64_t wall = clock_wall_ms();
 	bson_append_timestamp(&full, "ts", 2, t, i);
 	bson_append_int64(&full, "seq", 3, seq);
@@ -208,8 +210,32 @@ oplog_append(const bson_t *entry, bson_error_t *error)
 	}
 	last_t = t;
 	last_i = i;
+	return true;
+}
+
+bool
+oplog_append(const bson_t *entry, bson_error_t *error)
+{
+	uint32_t t, i;
+
+	next_time(&t, &i);
+	if (!append_at(entry, t, i, error))
+		return false;
 	pthread_cond_broadcast(&server_oplog_cond);
 	return true;
+}
+
+bool
+oplog_append_group(bson_t *const *entries, size_t n, bson_error_t *error)
+{
+	uint32_t t, i;
+	bool ok = true;
+
+	next_time(&t, &i);
+	for (size_t k = 0; k < n && ok; k++)
+		ok = append_at(entries[k], t, i, error);
+	pthread_cond_broadcast(&server_oplog_cond);
+	return ok;
 }
 
 bool

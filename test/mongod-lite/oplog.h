@@ -1,7 +1,7 @@
 /*
  * The oplog: every write appends an entry with a strictly increasing cluster
- * time. Change streams read it; the journal (--dbpath) persists it and
- * replays it at start. Calls with server_lock held.
+ * time (the entries of one transaction share theirs). Change streams read it; the journal
+ * (--dbpath) persists it and replays it at start. Calls with server_lock held.
  *
  * Entry format (a BSON document; the writer supplies all but ts/wall/seq):
  *   ts    Timestamp (t = unix seconds, i = counter within the second)
@@ -24,6 +24,8 @@
  *   pre   u/r/d: the document before, when the collection has
  *         changeStreamPreAndPostImages enabled
  *   lsid, txnNumber  when the write came with them
+ *   txnOpIndex  Int32 0, 1, 2...: the statement's place in its transaction;
+ *         the entries of one transaction are consecutive and share one ts
  *   ui    the collection's UUID (BinData 4): c create (so that a journal
  *         replay gives it back the same UUID), the other catalog commands
  *         but dropDatabase, and i/u/r/d
@@ -45,6 +47,10 @@ void oplog_shutdown(void);
  * durable after oplog_sync(). false only on journal I/O failure.
  */
 bool oplog_append(const bson_t *entry, bson_error_t *error);
+
+/* Appends the n entries of a committed transaction, in order, all with
+ * one new cluster time (consecutive seqs). */
+bool oplog_append_group(bson_t *const *entries, size_t n, bson_error_t *error);
 
 /* Makes every appended entry durable (fsync per --sync-policy). Called
  * before acknowledging a write with j:true or w:"majority". With

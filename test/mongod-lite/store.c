@@ -10,6 +10,7 @@
 #include "command.h"
 #include "query.h"
 #include "server.h"
+#include "txn.h"
 
 static sdb_t *databases;
 
@@ -47,7 +48,7 @@ store_get_coll(const char *db, const char *coll)
 		return NULL;
 	for (scoll_t *c = d->colls; c; c = c->next)
 		if (strcmp(c->name, coll) == 0)
-			return c;
+			return txn_view(c);
 	return NULL;
 }
 
@@ -133,24 +134,49 @@ store_create_coll(const char *db, const char *coll, const bson_t *options, scoll
 /*
  * Stored documents live in one allocation each, sized exactly (bson_new*
  * rounds the buffer up to a power of two: twice the memory for 1 KiB
- * documents). Read-only; freed with free().
+ * documents), with a reference count after the data: a transaction's
+ * private copy of a collection (store_clone_coll) shares them. Read-only;
+ * released with free_doc().
  */
 static bson_t *
 doc_new(const bson_t *src)
 {
-	size_t size = (sizeof(bson_t) + src->len + 127) & ~(size_t)127;
+	uint32_t refs = 1;
+	size_t size = (sizeof(bson_t) + src->len + sizeof refs + 127) & ~(size_t)127;
 	bson_t *d = aligned_alloc(128, size);
 	if (!d)
 		abort();
 	memcpy(d + 1, bson_get_data(src), src->len);
+	memcpy((uint8_t *)(d + 1) + src->len, &refs, sizeof refs);
 	bson_init_static(d, (const uint8_t *)(d + 1), src->len);
 	return d;
+}
+
+static uint8_t *
+doc_refs(const bson_t *d)
+{
+	return (uint8_t *)(d + 1) + d->len;
+}
+
+static void
+doc_ref(void *d)
+{
+	uint32_t refs;
+	memcpy(&refs, doc_refs(d), sizeof refs);
+	refs++;
+	memcpy(doc_refs(d), &refs, sizeof refs);
 }
 
 static void
 free_doc(void *p)
 {
-	free(p);
+	uint32_t refs;
+	memcpy(&refs, doc_refs(p), sizeof refs);
+	if (--refs == 0) {
+		free(p);
+		return;
+	}
+	memcpy(doc_refs(p), &refs, sizeof refs);
 }
 
 static void
@@ -1043,4 +1069,40 @@ store_apply_oplog_entry(const bson_t *entry, bson_error_t *error)
 	if (old)
 		return store_replace(c, old, &odoc, NULL, error) != NULL;
 	return store_insert(c, &odoc, NULL, error) != NULL;
+}
+
+scoll_t *
+store_clone_coll(const scoll_t *src)
+{
+	scoll_t *c = store_calloc(sizeof *c);
+	sindex_t **tail = &c->indexes;
+
+	c->name = strdup(src->name);
+	c->db = src->db;
+	bson_copy_to(&src->options, &c->options);
+	memcpy(c->uuid, src->uuid, sizeof c->uuid);
+	c->pre_post_images = src->pre_post_images;
+	c->data_size = src->data_size;
+	tree_copy(&c->docs, &src->docs, doc_ref);
+	for (const sindex_t *ix = src->indexes; ix; ix = ix->next) {
+		sindex_t *nix = store_calloc(sizeof *nix);
+		nix->name = strdup(ix->name);
+		bson_copy_to(&ix->spec, &nix->spec);
+		bson_copy_to(&ix->key, &nix->key);
+		nix->unique = ix->unique;
+		nix->sparse = ix->sparse;
+		nix->multikey = ix->multikey;
+		nix->partial = ix->partial ? bson_copy(ix->partial) : NULL;
+		tree_copy(&nix->tree, &ix->tree, NULL);
+		*tail = nix;
+		tail = &nix->next;
+	}
+	return c;
+}
+
+void
+store_free_clone(scoll_t *c)
+{
+	if (c)
+		coll_free(c);
 }

@@ -183,6 +183,29 @@ clear_rec(tree_node_t *n, void (*free_val)(void *))
 	}
 }
 
+static tree_node_t *
+copy_rec(const tree_node_t *n, void (*ref_val)(void *))
+{
+	if (!n)
+		return NULL;
+	tree_node_t *c = malloc(sizeof *c + n->keylen);
+	if (!c)
+		abort();
+	memcpy(c, n, sizeof *c + n->keylen);
+	if (ref_val)
+		ref_val(c->val);
+	c->left = copy_rec(n->left, ref_val);
+	c->right = copy_rec(n->right, ref_val);
+	return c;
+}
+
+void
+tree_copy(tree_t *to, const tree_t *from, void (*ref_val)(void *))
+{
+	to->root = copy_rec(from->root, ref_val);
+	to->count = from->count;
+}
+
 void
 tree_clear(tree_t *t, void (*free_val)(void *))
 {

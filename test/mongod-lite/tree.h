@@ -44,6 +44,10 @@ tree_node_t *tree_insert(tree_t *t, const uint8_t *key, uint32_t keylen, void *v
  * false when absent. */
 bool tree_remove(tree_t *t, const uint8_t *key, uint32_t keylen, void **val);
 
+/* Makes to (empty) a copy of from with the same shape, keys and values,
+ * calling ref_val(val) for each value when not NULL. */
+void tree_copy(tree_t *to, const tree_t *from, void (*ref_val)(void *));
+
 /* Frees every node, calling free_val(val) first when not NULL. */
 void tree_clear(tree_t *t, void (*free_val)(void *));
 
