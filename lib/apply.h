@@ -4,15 +4,19 @@
  * in several parts (docs/DESIGN.md, "Staged events"; lib/staging_format.h:
  * server fragments and chunk parts).
  *
- *   insert, replace               replace one by documentKey, upsert
- *   update with fullDocument      replace one by documentKey, upsert
+ *   insert, replace               replace one by documentKey, upsert (a
+ *   update with fullDocument        document with a top-level '$' field:
+ *                                   [{$replaceWith: {$literal: doc}}], upsert)
  *   update without fullDocument   update one by documentKey, no upsert:
  *   (or fullDocument: null)         $push {$each: [], $slice: newSize} per
  *                                   truncated array, $unset removedFields,
  *                                   $set updatedFields; paths that MongoDB
  *                                   refuses in one update (the same path or
  *                                   a path and its prefix) go into a later
- *                                   update, in that order
+ *                                   update, in that order; when operators
+ *                                   would not write exactly what the source
+ *                                   holds (apply_exact.h), a pipeline update
+ *                                   addressing each path component
  *   delete                        delete one by documentKey
  *
  * Every model is idempotent: applying an event twice, or a run of events
@@ -36,7 +40,7 @@ typedef struct apply_op {
 	 * moved by value, and the list grows by realloc. */
 	bson_t *filter;       /* the event's whole documentKey */
 	bson_t *doc;          /* replacement or update document; empty for delete */
-	bool upsert;          /* replace only */
+	bool upsert;          /* replace, or a pipeline writing a whole document */
 	size_t event_index;   /* which event of the caller's batch it comes from */
 	uint32_t filter_hash; /* FNV-1a of filter's bytes: worker partitioning */
 } apply_op_t;
@@ -75,6 +79,22 @@ apply_kind_t apply_classify(const char *operation_type);
  */
 bool apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops,
 		     bson_error_t *error);
+
+/*
+ * apply_event_ops for an event apply_event_needs_target says needs the
+ * target document: target is the target's document of its documentKey as
+ * the caller read it after applying every event before (NULL: there is
+ * none, and the update does nothing). false + exit 65 when a path cannot
+ * be read in one way only against it (docs/DESIGN.md, "Replay rules",
+ * "Sources before 6.1").
+ */
+bool apply_event_ops_read(const bson_t *event, const bson_t *target, size_t event_index,
+			  apply_op_list_t *ops, bson_error_t *error);
+
+/* True when event is an update without fullDocument from a source that
+ * sends no disambiguatedPaths and a path of it holds a dot: its paths are
+ * read against the target document (apply_event_ops_read). */
+bool apply_event_needs_target(const bson_t *event);
 
 /* Adds op to bulk (client-side key validation off: the source accepted the
  * documents already). false + error when libmongoc refuses it. */

@@ -461,6 +461,82 @@ apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *er
 	return ok;
 }
 
+/* Applies the ops built so far: in parallel lanes, else (or when a lane
+ * fails) as one ordered stream. */
+static bool
+apply_ops(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
+{
+	if (a->ops.len == 0)
+		return true;
+	/* Without the lease the ordered path waits for it or stops: no lane is sent. */
+	if (a->workers > 1 && a->ops.len > 1 && lease_allows(a)) {
+		if (apply_parallel(a))
+			return true;
+		a->fallbacks++;
+		log_debug("seq %" PRId64 "..%" PRId64 ": a parallel lane failed; applying the "
+			  "batch again as one ordered stream",
+			  batch->events[0].first_seq, batch->events[batch->len - 1].last_seq);
+	}
+	return apply_ordered(a, batch, error);
+}
+
+/* Reads into *doc (NULL: none; the caller destroys it) the target's
+ * document of ev's documentKey, retrying transient errors. */
+static bool
+read_target(replay_applier_t *a, const replay_event_t *ev, bson_t **doc, bson_error_t *error)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(a->client, a->db, a->coll);
+	bson_t opts = BSON_INITIALIZER, key;
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t len;
+	retry_t retry;
+	bool ok = false;
+
+	*doc = NULL;
+	bson_iter_init_find(&iter, ev->event, "documentKey");
+	bson_iter_document(&iter, &len, &data);
+	bson_init_static(&key, data, len);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	retry_init(&retry, 0);
+	for (;;) {
+		mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &key, &opts, NULL);
+		const bson_t *found, *reply = NULL;
+
+		if (mongoc_cursor_next(cursor, &found))
+			*doc = bson_copy(found);
+		ok = !mongoc_cursor_error_document(cursor, error, &reply);
+		if (!ok)
+			csm_error_keep_transient(error, reply);
+		mongoc_cursor_destroy(cursor);
+		if (ok || !csm_error_is_transient(error, NULL) ||
+		    !retry_wait(&retry, "reading a target document", error))
+			break;
+	}
+	bson_destroy(&opts);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+/* The ops of ev (events[i] of batch); an event whose paths are read against
+ * the target document needs the ops before it applied (the caller did). */
+static bool
+event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error_t *error)
+{
+	const replay_event_t *ev = &batch->events[i];
+	bson_t *target = NULL;
+	bool ok;
+
+	if (!apply_event_needs_target(ev->event))
+		return apply_event_ops(ev->event, i, &a->ops, error);
+	apply_op_list_clear(&a->ops);
+	if (!read_target(a, ev, &target, error))
+		return false;
+	ok = apply_event_ops_read(ev->event, target, i, &a->ops, error);
+	bson_destroy(target);
+	return ok;
+}
+
 bool
 replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
@@ -474,24 +550,19 @@ replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_erro
 				 ev->first_seq, ev->operation_type);
 			continue;
 		}
-		if (!apply_event_ops(ev->event, i, &a->ops, error)) {
-			char *what = replay_event_describe(ev);
+		if (apply_event_needs_target(ev->event) && !apply_ops(a, batch, error))
+			return false;
+		if (!event_ops(a, batch, i, error)) {
+			char *what;
 
-			csm_error_prefix(error, "cannot replay %s", what);
+			if (csm_error_is_stopped(error) || csm_error_is_transient(error, NULL))
+				return false;
+			what = replay_event_describe(ev);
+			csm_error_prefix(error, "cannot replay %s on '%s.%s'", what, a->db,
+					 a->coll);
 			bson_free(what);
 			return false;
 		}
 	}
-	if (a->ops.len == 0)
-		return true;
-	/* Without the lease the ordered path waits for it or stops: no lane is sent. */
-	if (a->workers > 1 && a->ops.len > 1 && lease_allows(a)) {
-		if (apply_parallel(a))
-			return true;
-		a->fallbacks++;
-		log_debug("seq %" PRId64 "..%" PRId64 ": a parallel lane failed; applying the "
-			  "batch again as one ordered stream",
-			  batch->events[0].first_seq, batch->events[batch->len - 1].last_seq);
-	}
-	return apply_ordered(a, batch, error);
+	return apply_ops(a, batch, error);
 }
