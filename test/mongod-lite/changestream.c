@@ -69,6 +69,7 @@ typedef struct cs_state {
 	cs_before_t before_change;
 	bson_t stages; /* the user's $match/$project stages, in order */
 	bool split;    /* ends with $changeStreamSplitLargeEvent */
+	bool expanded; /* showExpandedEvents */
 	int64_t next_seq;
 	uint32_t min_t, min_i; /* startAtOperationTime: skip older entries */
 	char floor[CS_TOKEN_LEN + 1];
@@ -363,18 +364,20 @@ append_ns(bson_t *doc, const char *key, const char *db, const char *coll)
 	bson_append_document_end(doc, &child);
 }
 
+/* disambiguatedPaths only with showExpandedEvents, as MongoDB 6.1+. */
 static void
-append_update_description(bson_t *doc, const cs_entry_t *e)
+append_update_description(bson_t *doc, const cs_entry_t *e, bool expanded)
 {
 	bson_t ud, empty = BSON_INITIALIZER;
 	bson_iter_t it;
-	static const char *const keys[] = {"updatedFields", "removedFields", "truncatedArrays"};
+	static const char *const keys[] = {"updatedFields", "removedFields", "truncatedArrays",
+					   "disambiguatedPaths"};
 
 	bson_append_document_begin(doc, "updateDescription", -1, &ud);
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < (expanded ? 4 : 3); k++) {
 		if (e->has_ud && bson_iter_init_find(&it, &e->ud, keys[k]))
 			bson_append_iter(&ud, keys[k], -1, &it);
-		else if (k == 0)
+		else if (k == 0 || k == 3)
 			bson_append_document(&ud, keys[k], -1, &empty);
 		else
 			bson_append_array(&ud, keys[k], -1, &empty);
@@ -464,7 +467,7 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 			goto fail;
 	}
 	if (op == 'u')
-		append_update_description(doc, e);
+		append_update_description(doc, e, st->expanded);
 	if (op != 'i' && st->before_change != FDB_OFF &&
 	    !append_image(doc, "fullDocumentBeforeChange", e->has_pre ? &e->pre : NULL,
 			  st->before_change == FDB_REQUIRED, "pre-image", e, error))
@@ -989,8 +992,9 @@ parse_spec(cs_state_t *st, const bson_t *spec, cs_spec_t *out, bson_error_t *err
 			bson_iter_timestamp(&it, &out->start_t, &out->start_i);
 		} else if (strcmp(k, "allChangesForCluster") == 0) {
 			out->all_changes_for_cluster = bson_iter_as_bool(&it);
-		} else if (strcmp(k, "showExpandedEvents") == 0 ||
-			   strcmp(k, "allowToRunOnConfigDB") == 0 ||
+		} else if (strcmp(k, "showExpandedEvents") == 0) {
+			st->expanded = bson_iter_as_bool(&it);
+		} else if (strcmp(k, "allowToRunOnConfigDB") == 0 ||
 			   strcmp(k, "allowToRunOnSystemNS") == 0 ||
 			   strcmp(k, "showSystemEvents") == 0 ||
 			   strcmp(k, "showRawUpdateDescription") == 0 ||

@@ -313,7 +313,7 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 	bool ok = stored != NULL;
 	if (ok) {
 		*modified = true;
-		if (kind == UPDATE_REPLACEMENT)
+		if (kind == UPDATE_REPLACEMENT || bson_empty(&ud))
 			ok = cmd_oplog(ctx, "r", c->name, stored, &o2, NULL, pre, error);
 		else
 			ok = cmd_oplog(ctx, "u", c->name, stored, &o2, &ud, pre, error);

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "command.h"
+#include "docdiff.h"
 #include "order.h"
+#include "pipeline.h"
 #include "query.h"
 #include "server.h"
 
@@ -349,12 +351,8 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 					  "exactly one field.");
 				return false;
 			}
-			const char *s = bson_iter_key(&st);
-			if (strcmp(s, "$set") && strcmp(s, "$addFields") && strcmp(s, "$unset")) {
-				cmd_error(error, 72,
-					  "%s is not allowed to be used within an update", s);
+			if (!pipeline_stage_allowed(bson_iter_key(&st), error))
 				return false;
-			}
 		}
 		return true;
 	}
@@ -402,11 +400,15 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 
 /* ---- applying ---- */
 
-typedef enum { REC_SET, REC_UNSET, REC_ARRAY } rec_kind_t;
+/* What one modifier did at path, as MongoDB's log builder records it:
+ * the value there now (REC_SET), a removal (REC_UNSET), or elements
+ * appended to an array that held old_len (REC_APPEND). */
+typedef enum { REC_SET, REC_UNSET, REC_APPEND } rec_kind_t;
 
 typedef struct {
 	const char *path;
 	rec_kind_t kind;
+	size_t old_len;
 } rec_t;
 
 typedef struct {
@@ -415,7 +417,7 @@ typedef struct {
 } recs_t;
 
 static void
-rec_add(recs_t *r, const char *path, rec_kind_t kind)
+rec_add(recs_t *r, const char *path, rec_kind_t kind, size_t old_len)
 {
 	if (r->n == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 16;
@@ -423,6 +425,7 @@ rec_add(recs_t *r, const char *path, rec_kind_t kind)
 	}
 	r->recs[r->n].path = path;
 	r->recs[r->n].kind = kind;
+	r->recs[r->n].old_len = old_len;
 	r->n++;
 }
 
@@ -476,21 +479,18 @@ ensure_array(mnode_t *m, const char *path, const char *op, bson_error_t *error)
 	return true;
 }
 
-static int sort_values_cmp(const void *a, const void *b);
-static const bson_value_t *sort_spec_value; /* $push $sort spec (server_lock serializes) */
-
 static int
-node_cmp_for_sort(const mnode_t *x, const mnode_t *y)
+node_cmp_for_sort(const mnode_t *x, const mnode_t *y, const bson_value_t *spec_value)
 {
 	bson_t tx, ty;
 	bson_value_t vx, vy;
 	int c;
 	mnode_value(x, &tx, &vx);
 	mnode_value(y, &ty, &vy);
-	if (sort_spec_value->value_type == BSON_TYPE_DOCUMENT) {
+	if (spec_value->value_type == BSON_TYPE_DOCUMENT) {
 		bson_t spec;
-		bson_init_static(&spec, sort_spec_value->value.v_doc.data,
-				 sort_spec_value->value.v_doc.data_len);
+		bson_init_static(&spec, spec_value->value.v_doc.data,
+				 spec_value->value.v_doc.data_len);
 		if (vx.value_type == BSON_TYPE_DOCUMENT && vy.value_type == BSON_TYPE_DOCUMENT)
 			c = query_sort_cmp(&spec, vx.value.v_doc.data, vx.value.v_doc.data_len,
 					   vy.value.v_doc.data, vy.value.v_doc.data_len);
@@ -498,7 +498,7 @@ node_cmp_for_sort(const mnode_t *x, const mnode_t *y)
 			c = order_values(&vx, &vy);
 	} else {
 		c = order_values(&vx, &vy);
-		if (order_number_value(sort_spec_value) < 0)
+		if (order_number_value(spec_value) < 0)
 			c = -c;
 	}
 	if (x->expanded)
@@ -508,14 +508,30 @@ node_cmp_for_sort(const mnode_t *x, const mnode_t *y)
 	return c;
 }
 
-static int
-sort_values_cmp(const void *a, const void *b)
+/* $push's $sort: a stable merge sort by spec (no global state, so
+ * concurrent updates need no lock around it). */
+static void
+sort_kids(mnode_t **kids, size_t n, const bson_value_t *spec, mnode_t **tmp)
 {
-	return node_cmp_for_sort(*(mnode_t *const *)a, *(mnode_t *const *)b);
+	if (n < 2)
+		return;
+	size_t half = n / 2;
+	sort_kids(kids, half, spec, tmp);
+	sort_kids(kids + half, n - half, spec, tmp);
+	size_t i = 0, j = half, w = 0;
+	while (i < half && j < n)
+		tmp[w++] = node_cmp_for_sort(kids[j], kids[i], spec) < 0 ? kids[j++] : kids[i++];
+	while (i < half)
+		tmp[w++] = kids[i++];
+	while (j < n)
+		tmp[w++] = kids[j++];
+	memcpy(kids, tmp, n * sizeof *kids);
 }
 
+/* *append is set when the values went to the end of a non-empty array
+ * with no $position, $sort or $slice (MongoDB then logs just them). */
 static bool
-do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *error)
+do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bool *append, bson_error_t *error)
 {
 	bson_iter_t it;
 	const bson_value_t *each = NULL, *slice = NULL, *position = NULL, *sort = NULL;
@@ -553,11 +569,13 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 		}
 	}
 	size_t pos = arr->n;
+	*append = arr->n > 0 && !sort && !slice;
 	if (position) {
 		long double p = order_number_value(position);
 		if (p < 0)
 			p = (long double)arr->n + p < 0 ? 0 : (long double)arr->n + p;
 		pos = p > (long double)arr->n ? arr->n : (size_t)p;
+		*append = *append && p > (long double)arr->n;
 	}
 	bson_iter_t el;
 	const bson_value_t *single = arg;
@@ -595,8 +613,9 @@ do_push(mnode_t *arr, const bson_value_t *arg, bool add_to_set, bson_error_t *er
 		mnode_insert_at(arr, pos++, k);
 	}
 	if (sort) {
-		sort_spec_value = sort;
-		qsort(arr->kids, arr->n, sizeof *arr->kids, sort_values_cmp);
+		mnode_t **tmp = malloc((arr->n ? arr->n : 1) * sizeof *tmp);
+		sort_kids(arr->kids, arr->n, sort, tmp);
+		free(tmp);
 	}
 	if (slice) {
 		long double s = order_number_value(slice);
@@ -667,16 +686,15 @@ mnode_find_or_make(mnode_t *root, const char *path, bool *made, bson_error_t *er
 	return m ? m : mnode_path(root, path, true, NULL, error);
 }
 
-/* Applies one operator's fields to root. */
+/* Applies one modifier at path to root. */
 static bool
-apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *recs,
-	 bson_error_t *error)
+apply_op(mnode_t *root, uop_t op, const char *path, const bson_value_t *arg, bool inserting,
+	 recs_t *recs, bson_error_t *error)
 {
-	while (bson_iter_next(fields)) {
-		const char *path = bson_iter_key(fields);
-		const bson_value_t *arg = bson_iter_value(fields);
+	{
 		mnode_t *m, *parent = NULL;
-		bool made;
+		bool made, append;
+		size_t old_len;
 
 		switch (op) {
 		case U_SETONINSERT:
@@ -687,11 +705,11 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			if (!(m = mnode_path(root, path, true, NULL, error)))
 				return false;
 			mnode_set(m, arg);
-			rec_add(recs, path, REC_SET);
+			rec_add(recs, path, REC_SET, 0);
 			break;
 		case U_UNSET:
 			mnode_remove(root, path);
-			rec_add(recs, path, REC_UNSET);
+			rec_add(recs, path, REC_UNSET, 0);
 			break;
 		case U_INC:
 		case U_MUL:
@@ -726,7 +744,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				arith(&m->val, arg, op == U_MUL, &r);
 				mnode_set(m, &r);
 			}
-			rec_add(recs, path, REC_SET);
+			rec_add(recs, path, REC_SET, 0);
 			break;
 		case U_MIN:
 		case U_MAX:
@@ -744,7 +762,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				if ((op == U_MIN && c < 0) || (op == U_MAX && c > 0))
 					mnode_set(m, arg);
 			}
-			rec_add(recs, path, REC_SET);
+			rec_add(recs, path, REC_SET, 0);
 			break;
 		case U_CURRENTDATE: {
 			if (!(m = mnode_path(root, path, true, NULL, error)))
@@ -767,7 +785,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				v.value.v_datetime = clock_wall_ms();
 			}
 			mnode_set(m, &v);
-			rec_add(recs, path, REC_SET);
+			rec_add(recs, path, REC_SET, 0);
 			break;
 		}
 		case U_PUSH:
@@ -778,6 +796,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				mnode_make_container(m, BSON_TYPE_ARRAY);
 			if (!ensure_array(m, path, op == U_PUSH ? "$push" : "$addToSet", error))
 				return false;
+			old_len = m->n;
 			if (op == U_ADDTOSET && arg->value_type == BSON_TYPE_DOCUMENT) {
 				bson_iter_t e;
 				if (bson_iter_init_from_data(&e, arg->value.v_doc.data,
@@ -792,15 +811,17 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 					bson_iter_t el;
 					bson_iter_recurse(&e, &el);
 					while (bson_iter_next(&el))
-						if (!do_push(m, bson_iter_value(&el), true, error))
+						if (!do_push(m, bson_iter_value(&el), true, &append,
+							     error))
 							return false;
-					rec_add(recs, path, REC_ARRAY);
+					rec_add(recs, path, made ? REC_SET : REC_APPEND, old_len);
 					break;
 				}
 			}
-			if (!do_push(m, arg, op == U_ADDTOSET, error))
+			if (!do_push(m, arg, op == U_ADDTOSET, &append, error))
 				return false;
-			rec_add(recs, path, REC_ARRAY);
+			append = !made && (append || op == U_ADDTOSET);
+			rec_add(recs, path, append ? REC_APPEND : REC_SET, old_len);
 			break;
 		case U_POP:
 		case U_PULL:
@@ -828,7 +849,7 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 				}
 				do_pull(m, arg, op == U_PULLALL);
 			}
-			rec_add(recs, path, REC_ARRAY);
+			rec_add(recs, path, REC_SET, 0);
 			break;
 		case U_RENAME: {
 			if (arg->value_type != BSON_TYPE_UTF8) {
@@ -861,8 +882,8 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 			}
 			mnode_set(dst, &copy);
 			bson_value_destroy(&copy);
-			rec_add(recs, path, REC_UNSET);
-			rec_add(recs, to, REC_SET);
+			rec_add(recs, path, REC_UNSET, 0);
+			rec_add(recs, to, REC_SET, 0);
 			break;
 		}
 		case U_NONE:
@@ -870,6 +891,94 @@ apply_op(mnode_t *root, uop_t op, bson_iter_t *fields, bool inserting, recs_t *r
 		}
 	}
 	return true;
+}
+
+/* One modifier of an operator update, with the path it sorts by ($rename:
+ * its target, where MongoDB's update tree holds it). */
+typedef struct {
+	uop_t op;
+	const char *path;
+	const char *sort_path;
+	bson_value_t arg;
+	size_t seq;
+} uop_entry_t;
+
+/* MongoDB's order of two path components (pathsupport::
+ * cmpPathsAndArrayIndexes): numbers without leading zeros by value, the
+ * rest as strings. */
+static int
+component_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	bool an = al > 0 && a[0] >= '0' && a[0] <= '9' && !(a[0] == '0' && al > 1);
+	bool bn = bl > 0 && b[0] >= '0' && b[0] <= '9' && !(b[0] == '0' && bl > 1);
+	if (an && bn && al != bl)
+		return al < bl ? -1 : 1;
+	int c = memcmp(a, b, al < bl ? al : bl);
+	if (c)
+		return c;
+	return al < bl ? -1 : al > bl;
+}
+
+static int
+uop_entry_cmp(const void *x, const void *y)
+{
+	const uop_entry_t *ex = x, *ey = y;
+	const char *a = ex->sort_path, *b = ey->sort_path;
+	for (;;) {
+		const char *da = strchr(a, '.'), *db = strchr(b, '.');
+		size_t al = da ? (size_t)(da - a) : strlen(a),
+		       bl = db ? (size_t)(db - b) : strlen(b);
+		int c = component_cmp(a, al, b, bl);
+		if (c)
+			return c;
+		if (!da || !db) {
+			if (da != db)
+				return da ? 1 : -1;
+			return ex->seq < ey->seq ? -1 : ex->seq > ey->seq;
+		}
+		a = da + 1;
+		b = db + 1;
+	}
+}
+
+/*
+ * Applies every modifier of u in MongoDB 5.0+'s order: by path, field
+ * names as strings and array indexes by number, whatever order the
+ * update lists them in. New fields therefore land in that order.
+ */
+static bool
+apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, recs_t *recs,
+		   bson_error_t *error)
+{
+	bson_iter_t it, fields;
+	uop_entry_t *ops = NULL;
+	size_t n = 0, cap = 0;
+	bool ok = true;
+
+	bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
+	while (bson_iter_next(&it)) {
+		uop_t op = uop_of(bson_iter_key(&it));
+		bson_iter_recurse(&it, &fields);
+		while (bson_iter_next(&fields)) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				ops = realloc(ops, cap * sizeof *ops);
+			}
+			uop_entry_t *e = &ops[n];
+			e->op = op;
+			e->path = e->sort_path = bson_iter_key(&fields);
+			e->arg = *bson_iter_value(&fields);
+			e->seq = n++;
+			if (op == U_RENAME && e->arg.value_type == BSON_TYPE_UTF8)
+				e->sort_path = e->arg.value.v_utf8.str;
+		}
+	}
+	if (n > 1)
+		qsort(ops, n, sizeof *ops, uop_entry_cmp);
+	for (size_t k = 0; k < n && ok; k++)
+		ok = apply_op(root, ops[k].op, ops[k].path, &ops[k].arg, inserting, recs, error);
+	free(ops);
+	return ok;
 }
 
 /* Values equal byte for byte (1 and 1.0 differ). */
@@ -893,118 +1002,79 @@ lookup(const bson_t *doc, const char *path, bson_iter_t *it)
 	return query_lookup(bson_get_data(doc), doc->len, path, it);
 }
 
-/* Reports a written path: at the first component old lacked, or whole. */
+/* A path old lacked: MongoDB logs an insert at its first missing
+ * component, of what the new document holds there. */
 static void
-ud_set(const bson_t *old, const bson_t *neu, const char *path, bson_t *updated)
+log_created(dd_node_t *diff, const bson_t *old, const bson_t *neu, const char *path)
 {
 	bson_iter_t oi, ni;
-	char prefix[1024];
-	const char *p = path;
+	char *prefix = bson_strdup(path);
 
-	if (lookup(old, path, &oi) && lookup(neu, path, &ni) &&
-	    identical(bson_iter_value(&oi), bson_iter_value(&ni)))
-		return;
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t len = dot ? (size_t)(dot - path) : strlen(path);
-		if (len >= sizeof prefix)
-			len = sizeof prefix - 1;
-		memcpy(prefix, path, len);
-		prefix[len] = '\0';
-		if (!dot || !lookup(old, prefix, &oi)) {
-			if (lookup(neu, prefix, &ni) && !bson_has_field(updated, prefix))
-				bson_append_value(updated, prefix, -1, bson_iter_value(&ni));
-			return;
+	for (char *dot = prefix;; dot++) {
+		dot = strchr(dot, '.');
+		if (dot)
+			*dot = '\0';
+		if (!lookup(old, prefix, &oi)) {
+			if (lookup(neu, prefix, &ni))
+				docdiff_log(diff, neu, prefix, DD_INSERT, bson_iter_value(&ni));
+			break;
 		}
-		p = dot + 1;
+		if (!dot)
+			break;
+		*dot = '.';
+	}
+	bson_free(prefix);
+}
+
+/* Appended elements: each logged at its index. */
+static void
+log_appended(dd_node_t *diff, const bson_t *neu, const char *path, size_t old_len)
+{
+	bson_iter_t ni, el;
+	size_t i = 0;
+
+	if (!lookup(neu, path, &ni) || !BSON_ITER_HOLDS_ARRAY(&ni) || !bson_iter_recurse(&ni, &el))
+		return;
+	while (bson_iter_next(&el)) {
+		if (i++ < old_len)
+			continue;
+		char *key = bson_strdup_printf("%s.%zu", path, i - 1);
+		docdiff_log(diff, neu, key, DD_UPDATE, bson_iter_value(&el));
+		bson_free(key);
 	}
 }
 
-static void
-ud_array(const bson_t *old, const bson_t *neu, const char *path, bson_t *updated, bson_t *truncated,
-	 uint32_t *ntrunc)
-{
-	bson_iter_t oi, ni;
-	if (!lookup(old, path, &oi) || !BSON_ITER_HOLDS_ARRAY(&oi) || !lookup(neu, path, &ni) ||
-	    !BSON_ITER_HOLDS_ARRAY(&ni)) {
-		ud_set(old, neu, path, updated);
-		return;
-	}
-	bson_iter_t oe, ne;
-	bson_t oa, na;
-	const uint8_t *d;
-	uint32_t l;
-	bson_iter_array(&oi, &l, &d);
-	bson_init_static(&oa, d, l);
-	bson_iter_array(&ni, &l, &d);
-	bson_init_static(&na, d, l);
-	uint32_t lo = bson_count_keys(&oa), ln = bson_count_keys(&na), k = 0;
-	bson_iter_init(&oe, &oa);
-	bson_iter_init(&ne, &na);
-	while (k < lo && k < ln && bson_iter_next(&oe) && bson_iter_next(&ne) &&
-	       identical(bson_iter_value(&oe), bson_iter_value(&ne)))
-		k++;
-	if (ln >= lo && k == lo) {
-		bson_iter_init(&ne, &na);
-		uint32_t i = 0;
-		while (bson_iter_next(&ne)) {
-			if (i >= lo) {
-				char *key = bson_strdup_printf("%s.%u", path, i);
-				bson_append_value(updated, key, -1, bson_iter_value(&ne));
-				bson_free(key);
-			}
-			i++;
-		}
-	} else if (ln < lo && k == ln) {
-		char key[16];
-		const char *kp;
-		bson_t t;
-		bson_uint32_to_string((*ntrunc)++, &kp, key, sizeof key);
-		bson_append_document_begin(truncated, kp, -1, &t);
-		BSON_APPEND_UTF8(&t, "field", path);
-		BSON_APPEND_INT32(&t, "newSize", (int32_t)ln);
-		bson_append_document_end(truncated, &t);
-	} else {
-		bson_append_value(updated, path, -1, bson_iter_value(&ni));
-	}
-}
-
+/* The updateDescription of an operator update, built as MongoDB's log
+ * builder records each modifier. */
 static void
 build_ud(const bson_t *old, const bson_t *neu, const recs_t *recs, bson_t *ud)
 {
-	bson_t updated = BSON_INITIALIZER, removed = BSON_INITIALIZER, truncated = BSON_INITIALIZER;
-	uint32_t nrem = 0, ntrunc = 0;
+	dd_node_t *diff = docdiff_new();
 
 	for (size_t i = 0; i < recs->n; i++) {
 		const char *path = recs->recs[i].path;
-		bson_iter_t it;
+		bson_iter_t oi, ni;
+		bool had = lookup(old, path, &oi), has = lookup(neu, path, &ni);
 		switch (recs->recs[i].kind) {
 		case REC_SET:
-			ud_set(old, neu, path, &updated);
+			if (!had)
+				log_created(diff, old, neu, path);
+			else if (has && !identical(bson_iter_value(&oi), bson_iter_value(&ni)))
+				docdiff_log(diff, neu, path, DD_UPDATE, bson_iter_value(&ni));
 			break;
 		case REC_UNSET:
-			if (!lookup(old, path, &it))
-				break;
-			if (lookup(neu, path, &it)) {
-				ud_set(old, neu, path, &updated);
-			} else {
-				char key[16];
-				const char *kp;
-				bson_uint32_to_string(nrem++, &kp, key, sizeof key);
-				bson_append_utf8(&removed, kp, -1, path, -1);
-			}
+			if (had && has && !identical(bson_iter_value(&oi), bson_iter_value(&ni)))
+				docdiff_log(diff, neu, path, DD_UPDATE, bson_iter_value(&ni));
+			else if (had && !has)
+				docdiff_log(diff, neu, path, DD_DELETE, NULL);
 			break;
-		case REC_ARRAY:
-			ud_array(old, neu, path, &updated, &truncated, &ntrunc);
+		case REC_APPEND:
+			log_appended(diff, neu, path, recs->recs[i].old_len);
 			break;
 		}
 	}
-	BSON_APPEND_DOCUMENT(ud, "updatedFields", &updated);
-	BSON_APPEND_ARRAY(ud, "removedFields", &removed);
-	BSON_APPEND_ARRAY(ud, "truncatedArrays", &truncated);
-	bson_destroy(&updated);
-	bson_destroy(&removed);
-	bson_destroy(&truncated);
+	docdiff_describe(diff, ud);
+	docdiff_free(diff);
 }
 
 /* Seeds an upsert's document with the equality fields of query. */
@@ -1052,69 +1122,32 @@ seed_from_query(mnode_t *root, const bson_t *query, bson_error_t *error)
 	return true;
 }
 
+/* Runs an update pipeline on *root. A result without _id keeps the
+ * document's (MongoDB's replacement rule); a different one fails later
+ * with 66. */
 static bool
-eval_pipeline_stage(mnode_t *root, const bson_t *current, bson_iter_t *stage, recs_t *recs,
-		    bson_error_t *error)
+run_pipeline(mnode_t **root, const bson_t *old, const bson_value_t *u, bson_error_t *error)
 {
-	const char *name = bson_iter_key(stage);
-	bson_iter_t f;
+	bson_t current = BSON_INITIALIZER, result;
+	bson_iter_t id;
 
-	if (strcmp(name, "$unset") == 0) {
-		if (BSON_ITER_HOLDS_UTF8(stage)) {
-			const char *p = bson_iter_utf8(stage, NULL);
-			mnode_remove(root, p);
-			rec_add(recs, p, REC_UNSET);
-			return true;
-		}
-		if (!BSON_ITER_HOLDS_ARRAY(stage)) {
-			cmd_error(error, 31002,
-				  "$unset specification must be a string or an array");
-			return false;
-		}
-		bson_iter_recurse(stage, &f);
-		while (bson_iter_next(&f)) {
-			if (BSON_ITER_HOLDS_UTF8(&f)) {
-				const char *p = bson_iter_utf8(&f, NULL);
-				mnode_remove(root, p);
-				rec_add(recs, p, REC_UNSET);
-			}
-		}
-		return true;
-	}
-	if (!BSON_ITER_HOLDS_DOCUMENT(stage)) {
-		cmd_error(error, 40272, "%s specification stage must be an object", name);
+	mnode_kids_to(*root, &current);
+	bool ok = pipeline_run(&current, u, &result, error);
+	bson_destroy(&current);
+	if (!ok) {
+		bson_destroy(&result);
 		return false;
 	}
-	bson_iter_recurse(stage, &f);
-	while (bson_iter_next(&f)) {
-		const char *path = bson_iter_key(&f);
-		const bson_value_t *v = bson_iter_value(&f);
-		bson_iter_t src;
-		if (v->value_type == BSON_TYPE_UTF8 && v->value.v_utf8.str[0] == '$') {
-			if (!lookup(current, v->value.v_utf8.str + 1, &src)) {
-				mnode_remove(root, path);
-				rec_add(recs, path, REC_UNSET);
-				continue;
-			}
-			v = bson_iter_value(&src);
-		} else if (v->value_type == BSON_TYPE_DOCUMENT) {
-			bson_iter_t inner;
-			bson_iter_recurse(&f, &inner);
-			if (bson_iter_next(&inner) && bson_iter_key(&inner)[0] == '$') {
-				if (strcmp(bson_iter_key(&inner), "$literal") != 0) {
-					cmd_error(error, 168, "Unrecognized expression '%s'",
-						  bson_iter_key(&inner));
-					return false;
-				}
-				v = bson_iter_value(&inner);
-			}
-		}
-		mnode_t *m = mnode_path(root, path, true, NULL, error);
-		if (!m)
-			return false;
-		mnode_set(m, v);
-		rec_add(recs, path, REC_SET);
+	if (old && !bson_has_field(&result, "_id") && bson_iter_init_find(&id, old, "_id")) {
+		bson_t with = BSON_INITIALIZER;
+		bson_append_iter(&with, "_id", 3, &id);
+		bson_concat(&with, &result);
+		bson_destroy(&result);
+		bson_steal(&result, &with);
 	}
+	mnode_free(*root);
+	*root = mnode_from_doc(&result);
+	bson_destroy(&result);
 	return true;
 }
 
@@ -1198,14 +1231,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 	if (!old && !seed_from_query(root, query, error))
 		goto done;
 	if (kind == UPDATE_OPERATORS) {
-		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
-		while (bson_iter_next(&it)) {
-			bson_iter_t fields;
-			bson_iter_recurse(&it, &fields);
-			if (!apply_op(root, uop_of(bson_iter_key(&it)), &fields, old == NULL, &recs,
-				      error))
-				goto done;
-		}
+		if (!apply_ops_in_order(root, u, old == NULL, &recs, error))
+			goto done;
 		for (size_t i = 0; i < recs.n; i++) {
 			for (size_t j = i + 1; j < recs.n; j++) {
 				if (paths_conflict(recs.recs[i].path, recs.recs[j].path)) {
@@ -1217,19 +1244,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 				}
 			}
 		}
-	} else {
-		bson_iter_init_from_data(&it, u->value.v_doc.data, u->value.v_doc.data_len);
-		while (bson_iter_next(&it)) {
-			bson_iter_t stage;
-			bson_t current = BSON_INITIALIZER;
-			bson_iter_recurse(&it, &stage);
-			bson_iter_next(&stage);
-			mnode_kids_to(root, &current);
-			bool stage_ok = eval_pipeline_stage(root, &current, &stage, &recs, error);
-			bson_destroy(&current);
-			if (!stage_ok)
-				goto done;
-		}
+	} else if (!run_pipeline(&root, old, u, error)) {
+		goto done;
 	}
 	mnode_kids_to(root, &built);
 	if (old) {
@@ -1245,8 +1261,16 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 	}
 	if (!update_id_first(&built, new_doc, error))
 		goto done;
-	if (old && ud)
+	if (old && ud && kind == UPDATE_OPERATORS) {
 		build_ud(old, new_doc, &recs, ud);
+	} else if (old && ud) {
+		/* A pipeline's result is compared with the document: MongoDB
+		 * logs that diff, or a replacement when it is not smaller. */
+		dd_node_t *diff = docdiff_compute(old, new_doc);
+		if (diff)
+			docdiff_describe(diff, ud);
+		docdiff_free(diff);
+	}
 	ok = true;
 done:
 	mnode_free(root);

@@ -22,7 +22,10 @@ bool update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *e
  * document then starts from query's equality fields) into new_doc
  * (initialized by the call; _id first). For operator and pipeline updates
  * of an existing document, ud (when not NULL, initialized by the call)
- * receives {updatedFields, removedFields, truncatedArrays}. false + error
+ * receives {updatedFields, removedFields, truncatedArrays,
+ * disambiguatedPaths} as MongoDB 7.0 reports them; it stays empty for a
+ * pipeline update MongoDB logs as a replacement (its diff is not smaller
+ * than the new document). false + error
  * (66 ImmutableField, 14 TypeMismatch, 40 ConflictingUpdateOperators, 28
  * PathNotViable, 2 BadValue).
  */
