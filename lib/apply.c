@@ -340,7 +340,7 @@ pipeline_ops(const bson_t *pipeline, const bson_t *filter, size_t event_index, a
 /* The update op(s) of an update event without fullDocument; target as for
  * apply_event_ops_read (NULL: not read). */
 static bool
-update_description_ops(const bson_t *event, const bson_t *filter, const bson_t *target,
+update_description_ops(const bson_t *event, const bson_t *filter, const exact_target_t *target,
 		       size_t event_index, apply_op_list_t *ops, bson_error_t *error)
 {
 	bson_t desc, pipeline = BSON_INITIALIZER;
@@ -404,7 +404,7 @@ whole_document_op(const bson_t *key, const bson_t *doc, size_t event_index, appl
 /* apply_event_ops and apply_event_ops_read; read: target is what the
  * caller read. */
 static bool
-event_ops(const bson_t *event, bool read, const bson_t *target, size_t event_index,
+event_ops(const bson_t *event, bool read, const exact_target_t *target, size_t event_index,
 	  apply_op_list_t *ops, bson_error_t *error)
 {
 	bson_iter_t iter;
@@ -439,7 +439,7 @@ event_ops(const bson_t *event, bool read, const bson_t *target, size_t event_ind
 	}
 	if (strcmp(type, "update") == 0) {
 		/* An update of a document the target does not hold does nothing. */
-		if (read && !target)
+		if (read && !target->doc)
 			return true;
 		return update_description_ops(event, &key, target, event_index, ops, error);
 	}
@@ -454,10 +454,12 @@ apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops, b
 }
 
 bool
-apply_event_ops_read(const bson_t *event, const bson_t *target, size_t event_index,
+apply_event_ops_read(const bson_t *event, const bson_t *target, bool settled, size_t event_index,
 		     apply_op_list_t *ops, bson_error_t *error)
 {
-	return event_ops(event, true, target, event_index, ops, error);
+	exact_target_t t = {target, settled};
+
+	return event_ops(event, true, &t, event_index, ops, error);
 }
 
 bool

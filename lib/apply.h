@@ -84,12 +84,13 @@ bool apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *o
  * apply_event_ops for an event apply_event_needs_target says needs the
  * target document: target is the target's document of its documentKey as
  * the caller read it after applying every event before (NULL: there is
- * none, and the update does nothing). false + exit 65 when a path cannot
- * be read in one way only against it (docs/DESIGN.md, "Replay rules",
- * "Sources before 6.1").
+ * none, and the update does nothing); settled: the event is past the dump
+ * end of a restore marker, so the target holds what the source held
+ * before it (exact_target_t). false + exit 65 when a path cannot be read in one way only against
+ * it (docs/DESIGN.md, "Replay rules", "Sources before 6.1").
  */
-bool apply_event_ops_read(const bson_t *event, const bson_t *target, size_t event_index,
-			  apply_op_list_t *ops, bson_error_t *error);
+bool apply_event_ops_read(const bson_t *event, const bson_t *target, bool settled,
+			  size_t event_index, apply_op_list_t *ops, bson_error_t *error);
 
 /* True when event is an update without fullDocument from a source that
  * sends no disambiguatedPaths and a path of it holds a dot: its paths are

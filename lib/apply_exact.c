@@ -161,6 +161,11 @@ step_into(const bson_iter_t *iter, bson_t *out)
 	return bson_init_static(out, data, len);
 }
 
+/* Why a path has no unique reading (apply_exact_resolve_path tells it
+ * from a path that is not there by this pointer). */
+static const char ambiguous_why[] =
+	"two fields of an object on the path match it (one has a dot in its name)";
+
 /* One step of apply_exact_resolve_path in array cur: *rest moves past the
  * index; *done when it was the last component. */
 static bool
@@ -194,24 +199,26 @@ resolve_in_array(const bson_t *cur, char **rest, exact_path_t *out, size_t *cap,
 /* One step of apply_exact_resolve_path in object cur: the field *rest
  * names. *done when it was the last component or a new field. */
 static bool
-resolve_in_object(const bson_t *cur, char **rest, bool must_exist, exact_path_t *out, size_t *cap,
-		  bson_t *next, bool *next_is_array, bool *done, const char **why)
+resolve_in_object(const bson_t *cur, char **rest, bool must_exist, bool literal_new,
+		  exact_path_t *out, size_t *cap, bson_t *next, bool *next_is_array, bool *done,
+		  const char **why)
 {
 	bson_iter_t field;
 	int found = match_field(cur, *rest, &field);
 	uint32_t len;
 
 	if (found == 2) {
-		*why = "two fields of an object on the path match it (one has a dot in its name)";
+		*why = ambiguous_why;
 		return false;
 	}
 	path_push(out, cap, *rest, 0);
 	if (found == 0) {
 		/* A new field: a sub-diff needs its parent in the document, so
-		 * the whole rest is the new field's name. */
+		 * the whole rest is the new field's name, when the target holds
+		 * what the source held. */
 		*why = "the path does not exist in the target document";
 		*done = true;
-		return !must_exist;
+		return !must_exist && (literal_new || !strchr(*rest, '.'));
 	}
 	len = bson_iter_key_len(&field);
 	*done = (*rest)[len] == '\0';
@@ -228,8 +235,8 @@ resolve_in_object(const bson_t *cur, char **rest, bool must_exist, exact_path_t 
 }
 
 bool
-apply_exact_resolve_path(const bson_t *doc, const char *path, bool must_exist, exact_path_t *out,
-			 const char **why)
+apply_exact_resolve_path(const bson_t *doc, const char *path, bool must_exist, bool literal_new,
+			 exact_path_t *out, const char **why)
 {
 	bson_t cur, next;
 	char *rest;
@@ -247,8 +254,8 @@ apply_exact_resolve_path(const bson_t *doc, const char *path, bool must_exist, e
 			ok = resolve_in_array(&cur, &rest, out, &cap, &next, &next_is_array, &done,
 					      why);
 		else
-			ok = resolve_in_object(&cur, &rest, must_exist, out, &cap, &next,
-					       &next_is_array, &done, why);
+			ok = resolve_in_object(&cur, &rest, must_exist, literal_new, out, &cap,
+					       &next, &next_is_array, &done, why);
 		if (!ok) {
 			exact_path_destroy(out);
 			return false;
@@ -263,8 +270,8 @@ apply_exact_resolve_path(const bson_t *doc, const char *path, bool must_exist, e
 
 /* The components of path in desc; dp the disambiguatedPaths (has_dp). */
 static bool
-path_of(const bson_t *dp, bool has_dp, const bson_t *target, const char *path, bool must_exist,
-	exact_path_t *out, bson_error_t *error)
+path_of(const bson_t *dp, bool has_dp, const exact_target_t *target, const char *path,
+	bool must_exist, exact_path_t *out, bson_error_t *error)
 {
 	bson_iter_t entry;
 	const char *why = NULL;
@@ -278,12 +285,22 @@ path_of(const bson_t *dp, bool has_dp, const bson_t *target, const char *path, b
 			      path);
 		return false;
 	}
-	if (has_dp || !strchr(path, '.') || !target) {
+	if (has_dp || !strchr(path, '.') || !target || !target->doc) {
 		path_split(path, out);
 		return true;
 	}
-	if (apply_exact_resolve_path(target, path, must_exist, out, &why))
+	if (apply_exact_resolve_path(target->doc, path, must_exist, target->settled, out, &why))
 		return true;
+	if (why != ambiguous_why) {
+		/* Not in the target as the source had it (an event applied again,
+		 * or the catch-up window): nothing to remove or truncate, and a
+		 * set is left to the server, whose refusal the window rules judge. */
+		if (must_exist)
+			memset(out, 0, sizeof *out);
+		else
+			path_split(path, out);
+		return true;
+	}
 	csm_error_set(error, CSM_EXIT_DATAERR,
 		      "path '%s' cannot be read in one way only against the target document: "
 		      "%s; the source sends no disambiguatedPaths (MongoDB before 6.1): capture "
@@ -412,8 +429,8 @@ apply_exact_needs_target(const bson_t *desc)
 
 /* Whether path (of desc) is plain; false + error when it cannot be read. */
 static bool
-check_path(const bson_t *dp, bool has_dp, const bson_t *target, const char *path, bool must_exist,
-	   bool *plain, bson_error_t *error)
+check_path(const bson_t *dp, bool has_dp, const exact_target_t *target, const char *path,
+	   bool must_exist, bool *plain, bson_error_t *error)
 {
 	exact_path_t p;
 
@@ -423,7 +440,7 @@ check_path(const bson_t *dp, bool has_dp, const bson_t *target, const char *path
 	}
 	if (!path_of(dp, has_dp, target, path, must_exist, &p, error))
 		return false;
-	*plain = path_is_plain(&p);
+	*plain = path_is_plain(&p); /* also when there is nothing to do (n 0) */
 	exact_path_destroy(&p);
 	return true;
 }
@@ -447,7 +464,8 @@ truncation_of(const bson_iter_t *iter, const char **field, int64_t *new_size)
 }
 
 bool
-apply_exact_mode(const bson_t *desc, const bson_t *target, exact_mode_t *mode, bson_error_t *error)
+apply_exact_mode(const bson_t *desc, const exact_target_t *target, exact_mode_t *mode,
+		 bson_error_t *error)
 {
 	bson_t dp, part;
 	bson_iter_t iter;
@@ -455,7 +473,7 @@ apply_exact_mode(const bson_t *desc, const bson_t *target, exact_mode_t *mode, b
 	bool plain = true;
 
 	*mode = EXACT_FAST;
-	if (!has_dp && !target && apply_exact_needs_target(desc)) {
+	if (!has_dp && (!target || !target->doc) && apply_exact_needs_target(desc)) {
 		*mode = EXACT_NEEDS_TARGET;
 		return true;
 	}
@@ -604,7 +622,7 @@ append_rebuilt(bson_t *out, const char *key, const path_comp_t *c, size_t n, siz
 
 /* Appends one {$replaceWith: ...} stage applying leaf at path. */
 static bool
-append_stage(const bson_t *dp, bool has_dp, const bson_t *target, const char *path,
+append_stage(const bson_t *dp, bool has_dp, const exact_target_t *target, const char *path,
 	     const leaf_t *leaf, bson_t *pipeline, uint32_t *n_stages, bson_error_t *error)
 {
 	exact_path_t p;
@@ -614,6 +632,8 @@ append_stage(const bson_t *dp, bool has_dp, const bson_t *target, const char *pa
 
 	if (!path_of(dp, has_dp, target, path, leaf->kind != LEAF_SET, &p, error))
 		return false;
+	if (p.n == 0)
+		return true; /* nothing to remove or truncate */
 	if (leaf->kind == LEAF_UNSET && !p.comps[p.n - 1].name) {
 		exact_path_destroy(&p);
 		csm_error_set(error, CSM_EXIT_DATAERR, "cannot remove array element '%s'", path);
@@ -628,8 +648,8 @@ append_stage(const bson_t *dp, bool has_dp, const bson_t *target, const char *pa
 }
 
 bool
-apply_exact_stages(const bson_t *desc, const bson_t *target, bson_t *pipeline, uint32_t *n_stages,
-		   bson_error_t *error)
+apply_exact_stages(const bson_t *desc, const exact_target_t *target, bson_t *pipeline,
+		   uint32_t *n_stages, bson_error_t *error)
 {
 	bson_t dp, part;
 	bson_iter_t iter;

@@ -40,6 +40,15 @@ typedef struct exact_path {
 
 void exact_path_destroy(exact_path_t *p);
 
+/* What an older source's paths are read against. */
+typedef struct exact_target {
+	const bson_t *doc; /* the target's document before the event */
+	/* The target holds what the source held before the event (the event
+	 * is past the dump end of a restore marker). Otherwise it may hold a
+	 * newer version, and a missing parent says nothing. */
+	bool settled;
+} exact_target_t;
+
 /* How an update description is replayed. */
 typedef enum {
 	EXACT_FAST,         /* operator updates are exact */
@@ -57,7 +66,7 @@ typedef enum {
  * false + exit 65 (error) when a path of an older source cannot be read in
  * one way only against target, naming the path.
  */
-bool apply_exact_mode(const bson_t *desc, const bson_t *target, exact_mode_t *mode,
+bool apply_exact_mode(const bson_t *desc, const exact_target_t *target, exact_mode_t *mode,
 		      bson_error_t *error);
 
 /*
@@ -66,7 +75,7 @@ bool apply_exact_mode(const bson_t *desc, const bson_t *target, exact_mode_t *mo
  * one stage each. target as for apply_exact_mode. false + exit 65 on a
  * malformed description or a path that cannot be addressed.
  */
-bool apply_exact_stages(const bson_t *desc, const bson_t *target, bson_t *pipeline,
+bool apply_exact_stages(const bson_t *desc, const exact_target_t *target, bson_t *pipeline,
 			uint32_t *n_stages, bson_error_t *error);
 
 /*
@@ -75,13 +84,17 @@ bool apply_exact_stages(const bson_t *desc, const bson_t *target, bson_t *pipeli
  * where its parent is an array, the one field of its parent that the rest
  * of the path starts with where its parent is an object, and, where no
  * field matches, the whole rest as one new field name (only when
- * must_exist is false: a set). false with *why (static text) when the
+ * must_exist is false: a set; and, when the rest holds a dot, only when
+ * literal_new: the target is settled, see exact_target_t). false with *why (static text) when the
  * reading is not unique (two fields of an object match, e.g. "a" and
  * "a.b" for "a.b.c"), the path runs through a scalar or a missing array
- * element, or a removed or truncated path does not exist.
+ * element, or a removed or truncated path does not exist. In an event's
+ * description only the first stops replay (65): a path that is not there
+ * is nothing to remove or truncate, and a set the operators' reading (the
+ * server's own errors then apply, as in the catch-up window).
  */
 bool apply_exact_resolve_path(const bson_t *doc, const char *path, bool must_exist,
-			      exact_path_t *out, const char **why);
+			      bool literal_new, exact_path_t *out, const char **why);
 
 /* True when a path of desc holds a dot and desc has no disambiguatedPaths. */
 bool apply_exact_needs_target(const bson_t *desc);

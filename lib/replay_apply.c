@@ -518,6 +518,15 @@ read_target(replay_applier_t *a, const replay_event_t *ev, bson_t **doc, bson_er
 	return ok;
 }
 
+/* Whether the target holds what the source held before ev: a window is
+ * declared (a restore marker with its dump end) and ev is past it. */
+static bool
+settled(const replay_applier_t *a, const replay_event_t *ev)
+{
+	return a->has_window && !optime_is_zero(ev->cluster_time) &&
+	       optime_cmp(ev->cluster_time, a->window_end) > 0;
+}
+
 /* The ops of ev (events[i] of batch); an event whose paths are read against
  * the target document needs the ops before it applied (the caller did). */
 static bool
@@ -532,7 +541,7 @@ event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error
 	apply_op_list_clear(&a->ops);
 	if (!read_target(a, ev, &target, error))
 		return false;
-	ok = apply_event_ops_read(ev->event, target, i, &a->ops, error);
+	ok = apply_event_ops_read(ev->event, target, settled(a, ev), i, &a->ops, error);
 	bson_destroy(target);
 	return ok;
 }

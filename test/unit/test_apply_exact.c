@@ -41,10 +41,11 @@ mode_of(const char *desc_json, const char *target_json)
 {
 	bson_t *desc = doc_of(desc_json);
 	bson_t *target = target_json ? doc_of(target_json) : NULL;
+	exact_target_t t = {target, true};
 	bson_error_t error;
 	exact_mode_t mode = EXACT_FAST;
 
-	if (!apply_exact_mode(desc, target, &mode, &error)) {
+	if (!apply_exact_mode(desc, target ? &t : NULL, &mode, &error)) {
 		fprintf(stderr, "apply_exact_mode failed: %s\n", error.message);
 		mode = (exact_mode_t)-1;
 	}
@@ -59,12 +60,13 @@ stages_of(const char *desc_json, const char *target_json)
 {
 	bson_t *desc = doc_of(desc_json);
 	bson_t *target = target_json ? doc_of(target_json) : NULL;
+	exact_target_t t = {target, true};
 	bson_t pipeline = BSON_INITIALIZER;
 	bson_error_t error;
 	uint32_t n = 0;
 	char *json;
 
-	if (!apply_exact_stages(desc, target, &pipeline, &n, &error))
+	if (!apply_exact_stages(desc, target ? &t : NULL, &pipeline, &n, &error))
 		json = bson_strdup(error.message);
 	else
 		json = array_json(&pipeline);
@@ -175,14 +177,14 @@ case_pipeline_shape(void)
 
 /* path resolved against doc_json as "name|#index|..." or "fail: why". */
 static char *
-resolved(const char *doc_json, const char *path, bool must_exist)
+resolved(const char *doc_json, const char *path, bool must_exist, bool literal_new)
 {
 	bson_t *doc = doc_of(doc_json);
 	exact_path_t p;
 	const char *why = NULL;
 	bson_string_t *text = bson_string_new(NULL);
 
-	if (!apply_exact_resolve_path(doc, path, must_exist, &p, &why)) {
+	if (!apply_exact_resolve_path(doc, path, must_exist, literal_new, &p, &why)) {
 		bson_string_append_printf(text, "fail: %s", why);
 	} else {
 		for (size_t i = 0; i < p.n; i++) {
@@ -213,27 +215,31 @@ case_old_source_rule(void)
 		  EXACT_FAST);
 	CHECK_INT(mode_of("{\"updatedFields\": {\"a.b.c.d\": 2}}", doc), EXACT_PIPELINE);
 	CHECK_INT(mode_of("{\"updatedFields\": {\"x.0.y\": 3}}", doc), EXACT_FAST);
-	r = resolved(doc, "a.b.c.d", true);
+	r = resolved(doc, "a.b.c.d", true, true);
 	CHECK_STR(r, "a|b.c|d");
 	bson_free(r);
-	r = resolved(doc, "x.0.y", true);
+	r = resolved(doc, "x.0.y", true, true);
 	CHECK_STR(r, "x|#0|y");
 	bson_free(r);
 	/* A new field whose parent the target lacks: a literal dotted name. */
-	r = resolved(doc, "n.m", false);
+	r = resolved(doc, "n.m", false, true);
 	CHECK_STR(r, "n.m");
 	bson_free(r);
-	r = resolved(doc, "n.m", true);
+	/* Unless the target may be newer than the source was (not settled). */
+	r = resolved(doc, "n.m", false, false);
+	CHECK_STR(r, "fail: the path does not exist in the target document");
+	bson_free(r);
+	r = resolved(doc, "n.m", true, true);
 	CHECK_STR(r, "fail: the path does not exist in the target document");
 	bson_free(r);
 	/* "p" and "p.q" both match "p.q": no unique reading. */
-	r = resolved(doc, "p.q", false);
+	r = resolved(doc, "p.q", false, true);
 	CHECK_CONTAINS(r, "fail: two fields of an object on the path match it");
 	bson_free(r);
-	r = resolved(doc, "x.k", false);
+	r = resolved(doc, "x.k", false, true);
 	CHECK_STR(r, "fail: an array on the path has no such index");
 	bson_free(r);
-	r = resolved(doc, "_id.z", false);
+	r = resolved(doc, "_id.z", false, true);
 	CHECK_STR(r, "fail: the path runs through a scalar");
 	bson_free(r);
 }
@@ -250,12 +256,12 @@ case_old_source_event(void)
 
 	apply_op_list_init(&ops);
 	CHECK(apply_event_needs_target(event));
-	CHECK(!apply_event_ops_read(event, target, 0, &ops, &error));
+	CHECK(!apply_event_ops_read(event, target, false, 0, &ops, &error));
 	CHECK_INT(error.code, CSM_EXIT_DATAERR);
 	CHECK_CONTAINS(error.message, "path 'p.q' cannot be read in one way only");
 	CHECK_CONTAINS(error.message, "--full-document updateLookup");
 	/* No target document: the update does nothing. */
-	CHECK(apply_event_ops_read(event, NULL, 0, &ops, &error));
+	CHECK(apply_event_ops_read(event, NULL, false, 0, &ops, &error));
 	CHECK_INT((int)ops.len, 0);
 	apply_op_list_destroy(&ops);
 	bson_destroy(event);
