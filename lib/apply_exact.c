@@ -196,6 +196,16 @@ resolve_in_array(const bson_t *cur, char **rest, exact_path_t *out, size_t *cap,
 	return true;
 }
 
+/* Whether path split at its dots has no empty component (a name with a
+ * dot at its start or end, or two dots in a row, can only be literal). */
+static bool
+split_viable(const char *path)
+{
+	size_t len = strlen(path);
+
+	return len > 0 && path[0] != '.' && path[len - 1] != '.' && !strstr(path, "..");
+}
+
 /* One step of apply_exact_resolve_path in object cur: the field *rest
  * names. *done when it was the last component or a new field. */
 static bool
@@ -218,7 +228,7 @@ resolve_in_object(const bson_t *cur, char **rest, bool must_exist, bool literal_
 		 * what the source held. */
 		*why = "the path does not exist in the target document";
 		*done = true;
-		return !must_exist && (literal_new || !strchr(*rest, '.'));
+		return !must_exist && (literal_new || !strchr(*rest, '.') || !split_viable(*rest));
 	}
 	len = bson_iter_key_len(&field);
 	*done = (*rest)[len] == '\0';
