@@ -107,7 +107,7 @@ plain_uri() {
 	case_ok aggregate "$M_URI" "$DB"
 }
 
-@test "updates carry updatedFields as written, removedFields and truncatedArrays" {
+@test "updates carry updatedFields as MongoDB logs each modifier, removedFields, no truncatedArrays (those are for pipelines)" {
 	case_ok update-description "$M_URI" "$DB"
 }
 

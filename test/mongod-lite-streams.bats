@@ -69,7 +69,7 @@ kill_under_load() {
 	case_ok large "$S_URI" "$DB"
 }
 
-@test "a resume point older than --oplog-max-entries fails with ChangeStreamHistoryLost (286)" {
+@test "a resume point older than --oplog-max-entries fails with ChangeStreamHistoryLost (286), an overtaken live stream with CappedPositionLost (136)" {
 	needs_mlite
 	mlite_start SMALL --oplog-max-entries 20
 	case_ok history-lost "$SMALL_URI" "$DB" 20

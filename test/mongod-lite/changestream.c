@@ -70,6 +70,7 @@ typedef struct cs_state {
 	bson_t stages; /* the user's $match/$project stages, in order */
 	bool split;    /* ends with $changeStreamSplitLargeEvent */
 	bool expanded; /* showExpandedEvents */
+	bool opened;   /* the aggregate has answered: later losses are a getMore's */
 	int64_t next_seq;
 	uint32_t min_t, min_i; /* startAtOperationTime: skip older entries */
 	char floor[CS_TOKEN_LEN + 1];
@@ -90,6 +91,7 @@ typedef struct cs_entry {
 	const char *coll;
 	bson_t o, o2, ud, pre;
 	bool has_o, has_o2, has_ud, has_pre;
+	const uint8_t *ui; /* the collection's UUID, NULL when not logged */
 } cs_entry_t;
 
 /* What an entry means to one stream. */
@@ -246,6 +248,13 @@ entry_load(int64_t seq, cs_entry_t *e)
 			e->has_ud = iter_doc(&it, &e->ud);
 		else if (strcmp(k, "pre") == 0)
 			e->has_pre = iter_doc(&it, &e->pre);
+		else if (strcmp(k, "ui") == 0 && BSON_ITER_HOLDS_BINARY(&it)) {
+			bson_subtype_t sub;
+			uint32_t len;
+			const uint8_t *u;
+			bson_iter_binary(&it, &sub, &len, &u);
+			e->ui = len == 16 ? u : NULL;
+		}
 	}
 	split_ns(ns, e->db, coll_unused);
 	const char *dot = strchr(ns, '.');
@@ -289,6 +298,29 @@ first_key_utf8(const bson_t *o, const char **key)
 		return NULL;
 	*key = bson_iter_key(&it);
 	return BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+}
+
+/* The DDL events showExpandedEvents adds (MongoDB 6.0+): create,
+ * createIndexes, dropIndexes and modify (collMod). shardCollection and
+ * the others need a sharded cluster: mongod-lite emits none. */
+static void
+classify_expanded(const cs_state_t *st, const cs_entry_t *e, const char *key, const char *coll,
+		  cs_class_t *c)
+{
+	static const char *const commands[][2] = {{"create", "create"},
+						  {"createIndexes", "createIndexes"},
+						  {"dropIndexes", "dropIndexes"},
+						  {"collMod", "modify"}};
+	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) {
+		if (strcmp(key, commands[k][0]) != 0)
+			continue;
+		if (!in_scope(st, e->db, coll))
+			return;
+		c->optype = commands[k][1];
+		copy_name(c->ns_db, e->db, strlen(e->db));
+		copy_name(c->ns_coll, coll, strlen(coll));
+		return;
+	}
 }
 
 /* Decides what entry e shows to the stream. */
@@ -347,6 +379,8 @@ classify(const cs_state_t *st, const cs_entry_t *e, cs_class_t *c)
 			return;
 		c->optype = "dropDatabase";
 		c->invalidate = st->scope == CS_DB;
+	} else if (st->expanded) {
+		classify_expanded(st, e, key, arg, c);
 	}
 }
 
@@ -422,6 +456,60 @@ append_image(bson_t *doc, const char *field, const bson_t *image, bool required,
 	return true;
 }
 
+/* Copies o without its first field (the command name) into out. */
+static void
+command_options(const bson_t *o, const char *skip, bson_t *out)
+{
+	bson_iter_t it;
+	bson_iter_init(&it, o);
+	bson_iter_next(&it);
+	while (bson_iter_next(&it))
+		if (!skip || strcmp(bson_iter_key(&it), skip) != 0)
+			bson_append_iter(out, NULL, 0, &it);
+}
+
+/* operationDescription (and nsType, stateBeforeChange) of an expanded
+ * DDL event, shaped as jstests/change_streams/ddl_*.js expect. */
+static void
+append_ddl_description(bson_t *doc, const cs_entry_t *e, const cs_class_t *c)
+{
+	bson_t desc, sub, arr;
+	bson_iter_t it;
+
+	if (strcmp(c->optype, "drop") == 0 || strcmp(c->optype, "dropDatabase") == 0)
+		return;
+	bson_append_document_begin(doc, "operationDescription", -1, &desc);
+	if (strcmp(c->optype, "rename") == 0) {
+		append_ns(&desc, "to", c->to_db, c->to_coll);
+	} else if (strcmp(c->optype, "create") == 0) {
+		bson_append_document_begin(&desc, "idIndex", -1, &sub);
+		BSON_APPEND_INT32(&sub, "v", 2);
+		bson_t key = BSON_INITIALIZER;
+		BSON_APPEND_INT32(&key, "_id", 1);
+		BSON_APPEND_DOCUMENT(&sub, "key", &key);
+		bson_destroy(&key);
+		BSON_APPEND_UTF8(&sub, "name", "_id_");
+		bson_append_document_end(&desc, &sub);
+		command_options(&e->o, "idIndex", &desc);
+	} else if (strcmp(c->optype, "modify") == 0) {
+		command_options(&e->o, NULL, &desc);
+	} else if (bson_iter_init_find(&it, &e->o, "spec") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_append_array_begin(&desc, "indexes", -1, &arr);
+		bson_append_iter(&arr, "0", 1, &it);
+		bson_append_array_end(&desc, &arr);
+	}
+	bson_append_document_end(doc, &desc);
+	if (strcmp(c->optype, "create") == 0)
+		BSON_APPEND_UTF8(doc, "nsType", "collection");
+	if (strcmp(c->optype, "modify") == 0 && e->has_o2 &&
+	    bson_iter_init_find(&it, &e->o2, "collectionOptions_old") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_append_document_begin(doc, "stateBeforeChange", -1, &sub);
+		bson_append_iter(&sub, "collectionOptions", -1, &it);
+		bson_append_document_end(doc, &sub);
+	}
+}
+
 /*
  * Builds the event for entry e (or its invalidate), before the user's
  * stages. NULL + error when an image the options require is missing.
@@ -441,12 +529,17 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 	bson_append_date_time(doc, "wallTime", -1, e->wall);
 	if (invalidate)
 		return doc;
+	if (st->expanded && e->ui && strcmp(c->optype, "dropDatabase") != 0)
+		BSON_APPEND_BINARY(doc, "collectionUUID", BSON_SUBTYPE_UUID, e->ui, 16);
 	append_ns(doc, "ns", c->ns_db,
 		  c->ns_coll[0] || strcmp(c->optype, "dropDatabase") ? c->ns_coll : NULL);
 	if (strcmp(c->optype, "rename") == 0)
 		append_ns(doc, "to", c->to_db, c->to_coll);
-	if (!crud)
+	if (!crud) {
+		if (st->expanded)
+			append_ddl_description(doc, e, c);
 		return doc;
+	}
 	document_key(e, &key);
 	BSON_APPEND_DOCUMENT(doc, "documentKey", &key);
 	if (op == 'i' || op == 'r') {
@@ -460,8 +553,11 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 			BSON_APPEND_NULL(doc, "fullDocument");
 		bson_destroy(&current);
 	} else if (op == 'u' && st->full_document != FD_DEFAULT) {
-		bool available =
-			e->has_o && (e->has_pre || store_pre_post_images_enabled(e->db, e->coll));
+		/* Point in time: MongoDB builds it from the pre-image the write
+		 * recorded, so only writes made while the collection had
+		 * changeStreamPreAndPostImages have one (enabling it later
+		 * does not give older events one). */
+		bool available = e->has_o && e->has_pre;
 		if (!append_image(doc, "fullDocument", available ? &e->o : NULL,
 				  st->full_document == FD_REQUIRED, "post-image", e, error))
 			goto fail;
@@ -835,9 +931,20 @@ fill_batch(cs_state_t *st, int64_t limit, bson_t *batch, int32_t *count, bool *e
 		if (st->next_seq < first) {
 			if (n > 0)
 				break;
-			cmd_error(error, 286,
-				  "Resume of change stream was not possible, as the resume point "
-				  "may no longer be in the oplog.");
+			/* A live stream the oplog overtook fails as MongoDB's
+			 * oplog scan does (change_streams_oplog_rollover.js);
+			 * only opening or resuming there is history lost. */
+			if (st->opened)
+				cmd_error(error, 136,
+					  "Executor error during getMore :: caused by :: "
+					  "CollectionScan died due to position in capped "
+					  "collection being deleted. Last seen record id: "
+					  "RecordId(%lld)",
+					  (long long)(st->next_seq - 1));
+			else
+				cmd_error(error, 286,
+					  "Resume of change stream was not possible, as the "
+					  "resume point may no longer be in the oplog.");
 			return false;
 		}
 		expand_entry(st, st->next_seq);
@@ -1279,6 +1386,7 @@ changestream_open(command_ctx_t *ctx, const bson_t *pipeline, bson_t *reply, bso
 	if (!fill_batch(st, limit, &first_batch, &n, &exhausted, error))
 		goto done;
 	append_token(&extra, "postBatchResumeToken", st->pbrt);
+	st->opened = true;
 	if (!exhausted) {
 		id = cursor_register(ns, &cs_ops, st);
 		st = NULL; /* the registry owns it */

@@ -49,10 +49,11 @@ copy_options(const bson_t *cmd, bson_t *options)
 			bson_append_iter(options, NULL, 0, &it);
 }
 
+/* ui: the UUID of the collection the command changed (NULL: none). */
 static bool
-log_command(command_ctx_t *ctx, const bson_t *o, bson_error_t *error)
+log_command(command_ctx_t *ctx, const bson_t *o, const uint8_t *ui, bson_error_t *error)
 {
-	return cmd_oplog(ctx, "c", NULL, o, NULL, NULL, NULL, error);
+	return cmd_oplog_ddl(ctx, o, NULL, ui, error);
 }
 
 /*
@@ -119,14 +120,24 @@ cmd_coll_mod(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	scoll_t *c = existing_coll(ctx, "ns does not exist: %s.%s", &coll, error);
 	if (!c)
 		return false;
-	if (!store_coll_mod(c, ctx->cmd, error))
+	/* o2: the options before, for the modify event's stateBeforeChange */
+	bson_t before = BSON_INITIALIZER, old_options;
+	BSON_APPEND_BINARY(&before, "uuid", BSON_SUBTYPE_UUID, c->uuid, 16);
+	bson_concat(&before, &c->options);
+	bson_init(&old_options);
+	BSON_APPEND_DOCUMENT(&old_options, "collectionOptions_old", &before);
+	bson_destroy(&before);
+	if (!store_coll_mod(c, ctx->cmd, error)) {
+		bson_destroy(&old_options);
 		return false;
+	}
 	bson_init(&o);
 	BSON_APPEND_UTF8(&o, "collMod", coll);
 	bson_t options;
 	copy_options(ctx->cmd, &options);
 	bson_concat(&o, &options);
-	bool ok = log_command(ctx, &o, error);
+	bool ok = cmd_oplog_ddl(ctx, &o, &old_options, c->uuid, error);
+	bson_destroy(&old_options);
 	bson_destroy(&options);
 	bson_destroy(&o);
 	return ok;
@@ -146,12 +157,14 @@ cmd_drop(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		return true;
 	}
 	int32_t nindexes = store_index_count(c);
+	uint8_t uuid[16];
+	memcpy(uuid, c->uuid, 16);
 	store_drop_coll(ctx->db, coll);
 	BSON_APPEND_INT32(reply, "nIndexesWas", nindexes);
 	BSON_APPEND_UTF8(reply, "ns", ns);
 	bson_t o = BSON_INITIALIZER;
 	BSON_APPEND_UTF8(&o, "drop", coll);
-	bool ok = log_command(ctx, &o, error);
+	bool ok = log_command(ctx, &o, uuid, error);
 	bson_destroy(&o);
 	return ok;
 }
@@ -165,9 +178,11 @@ cmd_drop_database(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	/* a drop per collection, then dropDatabase, as mongod logs it */
 	while ((d = store_get_db(ctx->db)) && d->colls) {
 		bson_t o = BSON_INITIALIZER;
+		uint8_t uuid[16];
+		memcpy(uuid, d->colls->uuid, 16);
 		BSON_APPEND_UTF8(&o, "drop", d->colls->name);
 		store_drop_coll(ctx->db, d->colls->name);
-		bool ok = log_command(ctx, &o, error);
+		bool ok = log_command(ctx, &o, uuid, error);
 		bson_destroy(&o);
 		if (!ok)
 			return false;
@@ -176,7 +191,7 @@ cmd_drop_database(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (dropped_any) {
 		bson_t o = BSON_INITIALIZER;
 		BSON_APPEND_INT32(&o, "dropDatabase", 1);
-		bool ok = log_command(ctx, &o, error);
+		bool ok = log_command(ctx, &o, NULL, error);
 		bson_destroy(&o);
 		if (!ok)
 			return false;
@@ -223,6 +238,10 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		return false;
 	bool drop_target =
 		bson_iter_init_find(&it, ctx->cmd, "dropTarget") && bson_iter_as_bool(&it);
+	scoll_t *src = store_get_coll(fdb, fcoll);
+	uint8_t uuid[16] = {0};
+	if (src)
+		memcpy(uuid, src->uuid, 16);
 	if (!store_rename_coll(fdb, fcoll, tdb, tcoll, drop_target, error))
 		return false;
 	bson_t o = BSON_INITIALIZER;
@@ -232,7 +251,7 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	/* logged in the source database, as mongod does */
 	const char *saved = ctx->db;
 	ctx->db = fdb;
-	bool ok = log_command(ctx, &o, error);
+	bool ok = log_command(ctx, &o, src ? uuid : NULL, error);
 	ctx->db = saved;
 	bson_destroy(&o);
 	return ok;
@@ -399,7 +418,7 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_iter_init_find(&nm, &spec, "name");
 		sindex_t *ix = store_find_index(c, bson_iter_utf8(&nm, NULL));
 		BSON_APPEND_DOCUMENT(&o, "spec", ix ? &ix->spec : &spec);
-		bool ok = log_command(ctx, &o, error);
+		bool ok = log_command(ctx, &o, c->uuid, error);
 		bson_destroy(&o);
 		if (!ok)
 			return false;
@@ -410,6 +429,25 @@ cmd_create_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (after == before)
 		BSON_APPEND_UTF8(reply, "note", "all indexes already exist");
 	return true;
+}
+
+/* Drops index name of c and logs it with its spec (the dropIndexes
+ * event reports the spec). */
+static bool
+drop_one_index(command_ctx_t *ctx, scoll_t *c, const char *coll, const char *name,
+	       bson_error_t *error)
+{
+	bson_t o = BSON_INITIALIZER;
+	char *copy = strdup(name);
+	sindex_t *ix = store_find_index(c, copy);
+	BSON_APPEND_UTF8(&o, "dropIndexes", coll);
+	BSON_APPEND_UTF8(&o, "index", copy);
+	if (ix)
+		BSON_APPEND_DOCUMENT(&o, "spec", &ix->spec);
+	bool ok = store_drop_index(c, copy, error) && log_command(ctx, &o, c->uuid, error);
+	bson_destroy(&o);
+	free(copy);
+	return ok;
 }
 
 bool
@@ -462,20 +500,15 @@ cmd_drop_indexes(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		bson_t o = BSON_INITIALIZER;
-		char *name = strdup(names[i]);
-		if (!store_drop_index(c, name, error)) {
-			free(name);
-			bson_destroy(&o);
-			return false;
+		if (strcmp(names[i], "*") != 0) {
+			if (!drop_one_index(ctx, c, coll, names[i], error))
+				return false;
+			continue;
 		}
-		BSON_APPEND_UTF8(&o, "dropIndexes", coll);
-		BSON_APPEND_UTF8(&o, "index", name);
-		bool ok = log_command(ctx, &o, error);
-		bson_destroy(&o);
-		free(name);
-		if (!ok)
-			return false;
+		/* "*": one entry (and dropIndexes event) per index, as mongod */
+		while (c->indexes)
+			if (!drop_one_index(ctx, c, coll, c->indexes->name, error))
+				return false;
 	}
 	BSON_APPEND_INT32(reply, "nIndexesWas", was);
 	return true;

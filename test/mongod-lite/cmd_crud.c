@@ -232,7 +232,8 @@ insert_stmt(command_ctx_t *ctx, scoll_t *c, write_batch_t *b, uint32_t index, bs
 		return false;
 	if (bson_iter_init(&first, &view) && bson_iter_next(&first) &&
 	    strcmp(bson_iter_key(&first), "_id") == 0 && !BSON_ITER_HOLDS_ARRAY(&first) &&
-	    !BSON_ITER_HOLDS_REGEX(&first) && bson_iter_type(&first) != BSON_TYPE_UNDEFINED)
+	    !BSON_ITER_HOLDS_REGEX(&first) && !BSON_ITER_HOLDS_DOCUMENT(&first) &&
+	    bson_iter_type(&first) != BSON_TYPE_UNDEFINED)
 		return insert_logged(ctx, c, &view, dup_info, err);
 	bson_t fixed;
 	bool ok =
@@ -263,7 +264,7 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		n += ok;
 		/* an oplog failure stops the batch whatever ordered says */
 		if (stop || (!ok && err.code != 11000 && err.code != 2 && err.code != 14 &&
-			     err.code != 10334))
+			     err.code != 52 && err.code != 10334))
 			break;
 	}
 	batch_reply(&b, n, NULL, reply);

@@ -72,6 +72,12 @@ bool cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_
  * with its UUID as the entry's "ui" so a journal replay keeps it. */
 bool cmd_oplog_create(command_ctx_t *ctx, const scoll_t *c, bson_error_t *error);
 
+/* Logs catalog command o ("c") for the collection with UUID ui (NULL:
+ * none), o2 (may be NULL) holding what the change stream reports of the
+ * state before it. */
+bool cmd_oplog_ddl(command_ctx_t *ctx, const bson_t *o, const bson_t *o2, const uint8_t *ui,
+		   bson_error_t *error);
+
 /* The collection for a write: created (with its "c" create entry) when
  * missing. */
 bool cmd_coll_for_write(command_ctx_t *ctx, const char *coll, scoll_t **out, bson_error_t *error);

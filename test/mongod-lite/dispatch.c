@@ -277,6 +277,12 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll ? coll : "$cmd");
 	BSON_APPEND_UTF8(&entry, "op", op);
 	BSON_APPEND_UTF8(&entry, "ns", ns);
+	/* a write names its collection's UUID, as MongoDB's entries do
+	 * (showExpandedEvents reports it as collectionUUID) */
+	scoll_t *target =
+		!ui && coll && strchr("iudr", op[0]) ? store_get_coll(ctx->db, coll) : NULL;
+	if (target)
+		ui = target->uuid;
 	if (ui)
 		BSON_APPEND_BINARY(&entry, "ui", BSON_SUBTYPE_UUID, ui, 16);
 	BSON_APPEND_DOCUMENT(&entry, "o", o);
@@ -298,6 +304,13 @@ cmd_oplog(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o,
 	  const bson_t *ud, const bson_t *pre, bson_error_t *error)
 {
 	return append_entry(ctx, op, coll, o, o2, ud, pre, NULL, error);
+}
+
+bool
+cmd_oplog_ddl(command_ctx_t *ctx, const bson_t *o, const bson_t *o2, const uint8_t *ui,
+	      bson_error_t *error)
+{
+	return append_entry(ctx, "c", NULL, o, o2, NULL, NULL, ui, error);
 }
 
 bool

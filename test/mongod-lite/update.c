@@ -941,6 +941,24 @@ uop_entry_cmp(const void *x, const void *y)
 	}
 }
 
+/* Modifiers cannot write $-prefixed names (a pipeline with $setField
+ * can): 52 as MongoDB's storage validation answers. */
+static bool
+dollar_free_path(const char *path, bson_error_t *error)
+{
+	for (const char *p = path; p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
+		if (*p != '$')
+			continue;
+		const char *dot = strchr(p, '.');
+		cmd_error(error, 52,
+			  "The dollar ($) prefixed field '%.*s' in '%s' is not valid for "
+			  "storage.",
+			  (int)(dot ? (size_t)(dot - p) : strlen(p)), p, path);
+		return false;
+	}
+	return true;
+}
+
 /*
  * Applies every modifier of u in MongoDB 5.0+'s order: by path, field
  * names as strings and array indexes by number, whatever order the
@@ -963,6 +981,10 @@ apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, recs_t 
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
 				ops = realloc(ops, cap * sizeof *ops);
+			}
+			if (!dollar_free_path(bson_iter_key(&fields), error)) {
+				free(ops);
+				return false;
 			}
 			uop_entry_t *e = &ops[n];
 			e->op = op;
@@ -1154,10 +1176,21 @@ run_pipeline(mnode_t **root, const bson_t *old, const bson_value_t *u, bson_erro
 bool
 update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
 {
-	bson_iter_t it;
+	bson_iter_t it, sub;
 	bson_init(out);
 	if (bson_iter_init_find(&it, doc, "_id")) {
 		bson_type_t t = bson_iter_type(&it);
+		if (t == BSON_TYPE_DOCUMENT && bson_iter_recurse(&it, &sub)) {
+			while (bson_iter_next(&sub)) {
+				if (bson_iter_key(&sub)[0] != '$')
+					continue;
+				cmd_error(error, 52,
+					  "_id fields may not contain '$'-prefixed fields: %s is "
+					  "not valid for storage.",
+					  bson_iter_key(&sub));
+				return false;
+			}
+		}
 		if (t == BSON_TYPE_ARRAY || t == BSON_TYPE_REGEX || t == BSON_TYPE_UNDEFINED) {
 			cmd_error(error, 2, "can't use a%s for _id",
 				  t == BSON_TYPE_ARRAY   ? "n array"
