@@ -24,19 +24,32 @@ setup() {
 	load helpers
 	test_db
 	export TARGET_URI="$TGT_URI" SOURCE_URI="$SRC_URI"
-	CASES_PY="$REPO_ROOT/test/py/exact_cases.py"
+	export CASES_PY="$REPO_ROOT/test/py/exact_cases.py"
 }
 
+# replay [DB] ARGS...: cdc-replay of DB.c (default $DB).
 replay() {
-	timeout 60 cdc-replay --db "$DB" --coll c --status-interval 0 "$@"
+	timeout 60 cdc-replay --db "$1" --coll c --status-interval 0 "${@:2}"
 }
 
-# exact SCENARIO SHAPE: stage the scenario's events, replay them, and
-# compare every document byte for byte.
+# exact SCENARIO SHAPE [DB]: stage the scenario's events in DB (default
+# $DB), replay them, and compare every document byte for byte.
 exact() {
-	case_ok stage "$1" "$SRC_URI" "$TGT_URI" "$DB" "$2"
-	run -0 replay --drain
-	case_ok compare "$SRC_URI" "$TGT_URI" "$DB"
+	local db="${3:-$DB}"
+	case_ok stage "$1" "$SRC_URI" "$TGT_URI" "$db" "$2"
+	run -0 replay "$db" --drain
+	case_ok compare "$SRC_URI" "$TGT_URI" "$db"
+}
+
+# unit PROGRAM [CASE...]: a unit test program of build/test.
+unit() {
+	[[ -x "$CSM_BUILD/test/$1" ]] || {
+		echo "$1 is not built: make unit" >&2
+		return 1
+	}
+	run "$CSM_BUILD/test/$1" "${@:2}"
+	echo "$output"
+	((status == 0))
 }
 
 @test "expanded_update_description.js: dotted, numeric and array-index paths replay byte-identical (disambiguatedPaths)" {
@@ -50,8 +63,7 @@ exact() {
 @test "pipeline_style_updates.js: new fields out of lexicographic order, array sub-diffs and truncations, '\$' and dotted names replay byte-identical" {
 	exact pipeline_updates expanded
 	# Also without disambiguatedPaths.
-	DB="${DB}_old"
-	exact pipeline_updates old
+	exact pipeline_updates old "${DB}_old"
 }
 
 @test "field_name_validation.js: documents with top-level '\$' fields are inserted and replaced (no code 52)" {
@@ -60,7 +72,7 @@ exact() {
 
 @test "an older source's path with two readings stops replay with 65 naming ns, seq, _id and path; nothing after it is applied" {
 	case_ok stage old_ambiguous "$SRC_URI" "$TGT_URI" "$DB" old
-	run -65 replay --drain
+	run -65 replay "$DB" --drain
 	[[ "$output" == *"cannot replay seq 2 (update of { \"_id\" : 1 }) on '$DB.c': path 'p.q' cannot be read in one way only against the target document"* ]]
 	[[ "$output" == *"--full-document updateLookup"* ]]
 	# The event before it is applied, the one after it is not; the batch
@@ -71,6 +83,37 @@ assert c.c.find_one({"_id": 2})["v"] == 2, c.c.find_one({"_id": 2})
 assert c.c.find_one({"_id": 1})["p.q"] == 2, c.c.find_one({"_id": 1})
 assert c.cdc.count_documents({"status": "pending"}) == 3'
 	# The same events in the 6.1+ shape replay exactly.
-	DB="${DB}_new"
-	exact old_ambiguous expanded
+	exact old_ambiguous expanded "${DB}_new"
+}
+
+@test "cdc-verify --ignore-field-order counts documents equal up to field order apart; by default they differ" {
+	pyrun "$SRC_URI" '
+from bson.son import SON
+c = client[db_name].c
+c.insert_many([SON([("_id", 1), ("a", 1), ("o", SON([("x", 1), ("y", 2)]))]),
+               SON([("_id", 2), ("a", 1)]), SON([("_id", 3), ("a", 1)])])'
+	pyrun "$TGT_URI" '
+from bson.son import SON
+c = client[db_name].c
+c.insert_many([SON([("_id", 1), ("o", SON([("y", 2), ("x", 1)])), ("a", 1)]),
+               SON([("_id", 2), ("a", 1.0)]), SON([("_id", 3), ("a", 1)])])'
+	run -1 cdc-verify --db "$DB" --coll c
+	[[ "$output" == *"different: _id 1 "*"different: _id 2 "*"0 extra on target, 2 different"*"result: different"* ]]
+	run -1 cdc-verify --db "$DB" --coll c --ignore-field-order
+	[[ "$output" == *"field order: _id 1 (first difference at field 'a')"*"different: _id 2 "* ]]
+	[[ "$output" == *"1 different"*"1 equal up to field order"*"result: different"* ]]
+	# 1 and 1.0 are a real difference; once fixed only the order remains.
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" 'client[db_name].c.update_one({"_id": 2}, {"$set": {"a": 1}})'
+	run -0 cdc-verify --db "$DB" --coll c --ignore-field-order
+	[[ "$output" == *"0 different"*"1 equal up to field order"*"result: equal"* ]]
+	run -1 cdc-verify --db "$DB" --coll c
+}
+
+@test "unit: when operator updates are exact, the pipeline otherwise, the older source's path reading, '\$' documents" {
+	unit test_apply_exact
+}
+
+@test "unit: equal up to field order, at every depth; arrays keep their order, types count" {
+	unit test_bsoncmp_order
 }

@@ -21,6 +21,7 @@ enum {
 	OPT_SAMPLE = CLI_OPT_FIRST,
 	OPT_MAX_REPORT,
 	OPT_BATCH_SIZE,
+	OPT_IGNORE_FIELD_ORDER,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -35,7 +36,8 @@ static const cli_exit_t exit_codes[] = {
 
 static const char usage_text[] =
 	"usage: cdc-verify --db DB --coll COLL [--to-db DB2] [--to-coll COLL2]\n"
-	"                  [--sample N] [--max-report K] [options]\n"
+	"                  [--sample N] [--max-report K] [--ignore-field-order]\n"
+	"                  [options]\n"
 	"\n"
 	"Compares SOURCE db.coll with TARGET db2.coll2: the counts, then every\n"
 	"document by _id (byte-equal BSON), reading both in _id order with bounded\n"
@@ -44,6 +46,8 @@ static const char usage_text[] =
 	"  missing on target: _id ID   on the source only\n"
 	"  extra on target: _id ID     on the target only\n"
 	"  different: _id ID (...)     on both, not byte-equal\n"
+	"  field order: _id ID (...)   on both, equal up to field order\n"
+	"                              (--ignore-field-order; not a difference)\n"
 	"\n"
 	"options:\n"
 	"  --db DB                 source database (required)\n"
@@ -53,6 +57,9 @@ static const char usage_text[] =
 	"  --sample N              compare N random _ids only (huge collections;\n"
 	"                          $sample, or a reservoir sample of the _ids)\n"
 	"  --max-report K          print at most K differences (default 20)\n"
+	"  --ignore-field-order    count documents equal up to the order of their\n"
+	"                          fields apart (a source older than 5.0 replayed\n"
+	"                          onto a newer target); by default byte-equal\n"
 	"  --batch-size N          documents per find batch (default: the "
 	"server's)\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
 
@@ -90,6 +97,8 @@ verify(const cli_common_t *common, verify_opts_t *opts)
 	       " extra on target, %" PRId64 " different\n",
 	       result.compared, result.sampled ? "sampled " : "", result.missing, result.extra,
 	       result.different);
+	if (opts->ignore_field_order)
+		printf("%" PRId64 " equal up to field order\n", result.reordered);
 	if (result.source_count != result.target_count)
 		printf("counts differ: source %" PRId64 ", target %" PRId64 "\n",
 		       result.source_count, result.target_count);
@@ -118,6 +127,7 @@ main(int argc, char **argv)
 		{"sample", required_argument, NULL, OPT_SAMPLE},
 		{"max-report", required_argument, NULL, OPT_MAX_REPORT},
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+		{"ignore-field-order", no_argument, NULL, OPT_IGNORE_FIELD_ORDER},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
@@ -153,6 +163,9 @@ main(int argc, char **argv)
 			if (!cli_parse_int("--batch-size", optarg, 1, 100000, &number, &error))
 				goto misuse;
 			opts.batch_size = (int32_t)number;
+			break;
+		case OPT_IGNORE_FIELD_ORDER:
+			opts.ignore_field_order = true;
 			break;
 		}
 	}
