@@ -117,3 +117,33 @@ c.insert_many([SON([("_id", 1), ("o", SON([("y", 2), ("x", 1)])), ("a", 1)]),
 @test "unit: equal up to field order, at every depth; arrays keep their order, types count" {
 	unit test_bsoncmp_order
 }
+
+@test "--full-document required stages the post-image as of each event and replay replaces with it; without post-images on the collection it is 64" {
+	local state="$BATS_TEST_TMPDIR/state" pid
+	mkdir -p "$state"
+	run -0 "$PY" "$REPO_ROOT/test/py/diff_workload.py" prepare "$SRC_URI" "$TGT_URI" "$DB" "$state" 7
+	run -64 cdc-capture --db "$DB" --coll c --state-dir "$state" --full-document required
+	[[ "$output" == *"--full-document required needs post-images, and '$DB.c' on the source does not keep them; enable them with collMod changeStreamPreAndPostImages"* ]]
+	pyrun "$TGT_URI" 'assert client[db_name].cdc.count_documents({}) == 0'
+	pyrun "$SRC_URI" 'client[db_name].command("collMod", "c", changeStreamPreAndPostImages={"enabled": True})'
+	cdc-capture --db "$DB" --coll c --state-dir "$state" --full-document required \
+		--status-interval 3600 2>"$BATS_TEST_TMPDIR/capture.log" &
+	pid=$!
+	run -0 "$PY" "$REPO_ROOT/test/py/diff_workload.py" run "$SRC_URI" "$DB" 7 600
+	# Two quick updates of one document: each event holds its own state.
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$SRC_URI" '
+c = client[db_name].c
+c.insert_one({"_id": "pit"})
+c.update_one({"_id": "pit"}, {"$set": {"pit": 1}})
+c.update_one({"_id": "pit"}, {"$set": {"pit": 2}})'
+	run -0 timeout 120 cdc-replay --db "$DB" --coll c --status-interval 0 --drain
+	kill -TERM "$pid"
+	wait "$pid"
+	pyrun "$TGT_URI" '
+evs = [d["event"] for d in client[db_name].cdc.find({"operationType": "update"}, sort=[("seq", 1)])]
+assert evs and all("fullDocument" in e for e in evs), "an update without its post-image"
+pits = [e["fullDocument"]["pit"] for e in evs if e["documentKey"]["_id"] == "pit"]
+assert pits == [1, 2], pits'
+	run -0 "$PY" "$REPO_ROOT/test/py/diff_workload.py" compare "$SRC_URI" "$TGT_URI" "$DB" 7
+}
