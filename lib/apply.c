@@ -18,6 +18,7 @@ apply_op_list_init(apply_op_list_t *list)
 	list->ops = NULL;
 	list->len = 0;
 	list->cap = 0;
+	list->needs_target = false;
 }
 
 void
@@ -28,6 +29,7 @@ apply_op_list_clear(apply_op_list_t *list)
 		bson_destroy(list->ops[i].doc);
 	}
 	list->len = 0;
+	list->needs_target = false;
 }
 
 void
@@ -357,9 +359,9 @@ update_description_ops(const bson_t *event, const bson_t *filter, const exact_ta
 	if (!apply_exact_mode(&desc, target, &mode, error))
 		return false;
 	if (mode == EXACT_NEEDS_TARGET) {
-		csm_error_set(error, CSM_EXIT_SOFTWARE,
-			      "update event needs the target document to be read first");
-		return false;
+		/* apply_event_ops_read gives a target: never twice. */
+		ops->needs_target = true;
+		return true;
 	}
 	if (mode == EXACT_PIPELINE) {
 		ok = apply_exact_stages(&desc, target, &pipeline, &n_stages, error);
@@ -460,19 +462,6 @@ apply_event_ops_read(const bson_t *event, const bson_t *target, bool settled, si
 	exact_target_t t = {target, settled};
 
 	return event_ops(event, true, &t, event_index, ops, error);
-}
-
-bool
-apply_event_needs_target(const bson_t *event)
-{
-	bson_iter_t iter;
-	bson_t desc, full;
-
-	if (!bson_iter_init_find(&iter, event, "operationType") || !BSON_ITER_HOLDS_UTF8(&iter) ||
-	    strcmp(bson_iter_utf8(&iter, NULL), "update") != 0 ||
-	    get_doc(event, "fullDocument", &full) || !get_doc(event, "updateDescription", &desc))
-		return false;
-	return apply_exact_needs_target(&desc);
 }
 
 bool

@@ -50,6 +50,10 @@ typedef struct apply_op_list {
 	apply_op_t *ops;
 	size_t len;
 	size_t cap;
+	/* Set by apply_event_ops for an event whose paths must be read
+	 * against the target document first (it added no op for it): see
+	 * apply_event_ops_read. The caller clears it. */
+	bool needs_target;
 } apply_op_list_t;
 
 void apply_op_list_init(apply_op_list_t *list);
@@ -73,7 +77,9 @@ apply_kind_t apply_classify(const char *operation_type);
  * Appends the write model(s) of event (a whole change event, reassembled)
  * to ops, each tagged with event_index. A data event always yields at
  * least one op, except an update whose description changes nothing (no
- * op: an empty update document would be a replacement). Returns false with
+ * op: an empty update document would be a replacement), and an update
+ * whose paths must be read against the target first (no op, and
+ * ops->needs_target set: apply_event_ops_read). Returns false with
  * exit code 65 when the event lacks what its rule needs (documentKey,
  * fullDocument of an insert, updateDescription of an update without one).
  */
@@ -91,11 +97,6 @@ bool apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *o
  */
 bool apply_event_ops_read(const bson_t *event, const bson_t *target, bool settled,
 			  size_t event_index, apply_op_list_t *ops, bson_error_t *error);
-
-/* True when event is an update without fullDocument from a source that
- * sends no disambiguatedPaths and a path of it holds a dot: its paths are
- * read against the target document (apply_event_ops_read). */
-bool apply_event_needs_target(const bson_t *event);
 
 /* Adds op to bulk (client-side key validation off: the source accepted the
  * documents already). false + error when libmongoc refuses it. */

@@ -16,26 +16,6 @@ exact_path_destroy(exact_path_t *p)
 	memset(p, 0, sizeof *p);
 }
 
-/* A static view of the document or array at key; false if absent or of
- * another type. */
-static bool
-view_of(const bson_t *doc, const char *key, bool array, bson_t *out)
-{
-	bson_iter_t iter;
-	const uint8_t *data;
-	uint32_t len;
-
-	if (!bson_iter_init_find(&iter, doc, key))
-		return false;
-	if (array && BSON_ITER_HOLDS_ARRAY(&iter))
-		bson_iter_array(&iter, &len, &data);
-	else if (!array && BSON_ITER_HOLDS_DOCUMENT(&iter))
-		bson_iter_document(&iter, &len, &data);
-	else
-		return false;
-	return bson_init_static(out, data, len);
-}
-
 /* A field name operators address as it is: not empty, no dot, no '$' first. */
 static bool
 plain_name(const char *name, size_t len)
@@ -408,23 +388,51 @@ siblings_ordered(const bson_t *updated)
 	return true;
 }
 
-bool
-apply_exact_needs_target(const bson_t *desc)
+/* The parts of an updateDescription, read in one pass (static views). */
+typedef struct desc_parts {
+	bool has_dp, has_updated, has_removed, has_truncated;
+	bson_t dp, updated, removed, truncated;
+} desc_parts_t;
+
+static void
+desc_parts(const bson_t *desc, desc_parts_t *p)
 {
-	bson_t part;
 	bson_iter_t iter;
 
-	if (bson_has_field(desc, "disambiguatedPaths"))
+	p->has_dp = p->has_updated = p->has_removed = p->has_truncated = false;
+	if (!bson_iter_init(&iter, desc))
+		return;
+	while (bson_iter_next(&iter)) {
+		const char *key = bson_iter_key(&iter);
+		bool doc = BSON_ITER_HOLDS_DOCUMENT(&iter), array = BSON_ITER_HOLDS_ARRAY(&iter);
+
+		if (doc && strcmp(key, "updatedFields") == 0)
+			p->has_updated = step_into(&iter, &p->updated);
+		else if (array && strcmp(key, "removedFields") == 0)
+			p->has_removed = step_into(&iter, &p->removed);
+		else if (array && strcmp(key, "truncatedArrays") == 0)
+			p->has_truncated = step_into(&iter, &p->truncated);
+		else if (doc && strcmp(key, "disambiguatedPaths") == 0)
+			p->has_dp = step_into(&iter, &p->dp);
+	}
+}
+
+static bool
+parts_need_target(const desc_parts_t *p)
+{
+	bson_iter_t iter;
+
+	if (p->has_dp)
 		return false;
-	if (view_of(desc, "updatedFields", false, &part) && bson_iter_init(&iter, &part))
+	if (p->has_updated && bson_iter_init(&iter, &p->updated))
 		while (bson_iter_next(&iter))
 			if (strchr(bson_iter_key(&iter), '.'))
 				return true;
-	if (view_of(desc, "removedFields", true, &part) && bson_iter_init(&iter, &part))
+	if (p->has_removed && bson_iter_init(&iter, &p->removed))
 		while (bson_iter_next(&iter))
 			if (BSON_ITER_HOLDS_UTF8(&iter) && strchr(bson_iter_utf8(&iter, NULL), '.'))
 				return true;
-	if (view_of(desc, "truncatedArrays", true, &part) && bson_iter_init(&iter, &part)) {
+	if (p->has_truncated && bson_iter_init(&iter, &p->truncated)) {
 		while (bson_iter_next(&iter)) {
 			bson_t entry;
 			bson_iter_t f;
@@ -437,14 +445,26 @@ apply_exact_needs_target(const bson_t *desc)
 	return false;
 }
 
+bool
+apply_exact_needs_target(const bson_t *desc)
+{
+	desc_parts_t p;
+
+	desc_parts(desc, &p);
+	return parts_need_target(&p);
+}
+
 /* Whether path (of desc) is plain; false + error when it cannot be read. */
 static bool
 check_path(const bson_t *dp, bool has_dp, const exact_target_t *target, const char *path,
 	   bool must_exist, bool *plain, bson_error_t *error)
 {
 	exact_path_t p;
+	bson_iter_t entry;
 
-	if (has_dp && bson_empty(dp)) {
+	/* The fast path's usual case, without a copy: nothing to look up. */
+	if (has_dp ? !bson_iter_init_find(&entry, dp, path)
+		   : !target || !target->doc || !strchr(path, '.')) {
 		*plain = path_string_plain(path);
 		return true;
 	}
@@ -477,40 +497,43 @@ bool
 apply_exact_mode(const bson_t *desc, const exact_target_t *target, exact_mode_t *mode,
 		 bson_error_t *error)
 {
-	bson_t dp, part;
+	desc_parts_t p;
 	bson_iter_t iter;
-	bool has_dp = view_of(desc, "disambiguatedPaths", false, &dp);
 	bool plain = true;
 
+	desc_parts(desc, &p);
 	*mode = EXACT_FAST;
-	if (!has_dp && (!target || !target->doc) && apply_exact_needs_target(desc)) {
+	if (!p.has_dp && (!target || !target->doc) && parts_need_target(&p)) {
 		*mode = EXACT_NEEDS_TARGET;
 		return true;
 	}
-	if (view_of(desc, "truncatedArrays", true, &part) && bson_iter_init(&iter, &part)) {
+	if (p.has_truncated && bson_iter_init(&iter, &p.truncated)) {
 		while (plain && bson_iter_next(&iter)) {
 			const char *field;
 			int64_t size;
 
 			if (truncation_of(&iter, &field, &size) &&
-			    !check_path(&dp, has_dp, target, field, true, &plain, error))
+			    !check_path(&p.dp, p.has_dp, target, field, true, &plain, error))
 				return false;
 		}
 	}
-	if (view_of(desc, "removedFields", true, &part) && bson_iter_init(&iter, &part))
+	if (p.has_removed && bson_iter_init(&iter, &p.removed))
 		while (plain && bson_iter_next(&iter))
 			if (BSON_ITER_HOLDS_UTF8(&iter) &&
-			    !check_path(&dp, has_dp, target, bson_iter_utf8(&iter, NULL), true,
+			    !check_path(&p.dp, p.has_dp, target, bson_iter_utf8(&iter, NULL), true,
 					&plain, error))
 				return false;
-	if (view_of(desc, "updatedFields", false, &part) && bson_iter_init(&iter, &part)) {
+	if (p.has_updated && bson_iter_init(&iter, &p.updated)) {
+		uint32_t n = 0;
+
 		while (plain && bson_iter_next(&iter)) {
-			if (!check_path(&dp, has_dp, target, bson_iter_key(&iter), false, &plain,
-					error))
+			if (!check_path(&p.dp, p.has_dp, target, bson_iter_key(&iter), false,
+					&plain, error))
 				return false;
 			plain = plain && value_plain(&iter, 0);
+			n++;
 		}
-		plain = plain && siblings_ordered(&part);
+		plain = plain && (n < 2 || siblings_ordered(&p.updated));
 	}
 	if (!plain)
 		*mode = EXACT_PIPELINE;
@@ -661,12 +684,12 @@ bool
 apply_exact_stages(const bson_t *desc, const exact_target_t *target, bson_t *pipeline,
 		   uint32_t *n_stages, bson_error_t *error)
 {
-	bson_t dp, part;
+	desc_parts_t p;
 	bson_iter_t iter;
-	bool has_dp = view_of(desc, "disambiguatedPaths", false, &dp);
 	leaf_t leaf = {0};
 
-	if (view_of(desc, "truncatedArrays", true, &part) && bson_iter_init(&iter, &part)) {
+	desc_parts(desc, &p);
+	if (p.has_truncated && bson_iter_init(&iter, &p.truncated)) {
 		while (bson_iter_next(&iter)) {
 			const char *field;
 			int64_t size;
@@ -679,12 +702,12 @@ apply_exact_stages(const bson_t *desc, const exact_target_t *target, bson_t *pip
 			}
 			leaf.kind = LEAF_TRUNCATE;
 			leaf.new_size = (int32_t)size;
-			if (!append_stage(&dp, has_dp, target, field, &leaf, pipeline, n_stages,
+			if (!append_stage(&p.dp, p.has_dp, target, field, &leaf, pipeline, n_stages,
 					  error))
 				return false;
 		}
 	}
-	if (view_of(desc, "removedFields", true, &part) && bson_iter_init(&iter, &part)) {
+	if (p.has_removed && bson_iter_init(&iter, &p.removed)) {
 		while (bson_iter_next(&iter)) {
 			leaf.kind = LEAF_UNSET;
 			if (!BSON_ITER_HOLDS_UTF8(&iter)) {
@@ -692,16 +715,16 @@ apply_exact_stages(const bson_t *desc, const exact_target_t *target, bson_t *pip
 					      "updateDescription.removedFields holds a non-string");
 				return false;
 			}
-			if (!append_stage(&dp, has_dp, target, bson_iter_utf8(&iter, NULL), &leaf,
-					  pipeline, n_stages, error))
+			if (!append_stage(&p.dp, p.has_dp, target, bson_iter_utf8(&iter, NULL),
+					  &leaf, pipeline, n_stages, error))
 				return false;
 		}
 	}
-	if (view_of(desc, "updatedFields", false, &part) && bson_iter_init(&iter, &part)) {
+	if (p.has_updated && bson_iter_init(&iter, &p.updated)) {
 		while (bson_iter_next(&iter)) {
 			leaf.kind = LEAF_SET;
 			leaf.value = bson_iter_value(&iter);
-			if (!append_stage(&dp, has_dp, target, bson_iter_key(&iter), &leaf,
+			if (!append_stage(&p.dp, p.has_dp, target, bson_iter_key(&iter), &leaf,
 					  pipeline, n_stages, error))
 				return false;
 		}

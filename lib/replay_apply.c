@@ -34,7 +34,8 @@ struct replay_applier {
 	bool has_window;
 	optime_t window_end;
 	int64_t window_skips;
-	lease_t *lease; /* borrowed; NULL: none */
+	lease_t *lease;  /* borrowed; NULL: none */
+	bool ops_failed; /* the ops before an event failed, not the event */
 };
 
 replay_applier_t *
@@ -527,8 +528,9 @@ settled(const replay_applier_t *a, const replay_event_t *ev)
 	       optime_cmp(ev->cluster_time, a->window_end) > 0;
 }
 
-/* The ops of ev (events[i] of batch); an event whose paths are read against
- * the target document needs the ops before it applied (the caller did). */
+/* The ops of ev (events[i] of batch). An event whose paths are read
+ * against the target document first has the ops before it applied, then
+ * the document read. */
 static bool
 event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error_t *error)
 {
@@ -536,8 +538,14 @@ event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error
 	bson_t *target = NULL;
 	bool ok;
 
-	if (!apply_event_needs_target(ev->event))
-		return apply_event_ops(ev->event, i, &a->ops, error);
+	if (!apply_event_ops(ev->event, i, &a->ops, error))
+		return false;
+	if (!a->ops.needs_target)
+		return true;
+	if (!apply_ops(a, batch, error)) {
+		a->ops_failed = true;
+		return false;
+	}
 	apply_op_list_clear(&a->ops);
 	if (!read_target(a, ev, &target, error))
 		return false;
@@ -559,12 +567,13 @@ replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_erro
 				 ev->first_seq, ev->operation_type);
 			continue;
 		}
-		if (apply_event_needs_target(ev->event) && !apply_ops(a, batch, error))
-			return false;
+		a->ops_failed = false;
 		if (!event_ops(a, batch, i, error)) {
 			char *what;
 
-			if (csm_error_is_stopped(error) || csm_error_is_transient(error, NULL))
+			/* A refused write names its own event. */
+			if (a->ops_failed || csm_error_is_stopped(error) ||
+			    csm_error_is_transient(error, NULL))
 				return false;
 			what = replay_event_describe(ev);
 			csm_error_prefix(error, "cannot replay %s on '%s.%s'", what, a->db,

@@ -57,3 +57,17 @@ workload() {
 	echo "$output"
 	((status == 0))
 }
+
+@test "the same workload with the events of a 6.1+ source (disambiguatedPaths) replays byte-identical" {
+	local seed="${CSM_DIFF_SEED:-$RANDOM}" changes="${CSM_DIFF_CHANGES:-5000}"
+	((changes >= 5000)) || changes=5000
+	echo "seed $seed, $changes changes (CSM_DIFF_SEED=$seed reruns it)"
+	run -0 workload prepare "$SRC_URI" "$TGT_URI" "$DB" "$STATE" "$seed"
+	run workload run-staged "$SRC_URI" "$TGT_URI" "$DB" "$seed" "$changes"
+	echo "$output"
+	((status == 0))
+	run -0 timeout 300 cdc-replay --db "$DB" --coll c --status-interval 0 --drain
+	run workload compare "$SRC_URI" "$TGT_URI" "$DB" "$seed"
+	echo "$output"
+	((status == 0))
+}

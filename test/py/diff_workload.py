@@ -2,6 +2,7 @@
 
 usage: diff_workload.py prepare SRC_URI TGT_URI DB STATE_DIR SEED
        diff_workload.py run SRC_URI DB SEED CHANGES
+       diff_workload.py run-staged SRC_URI TGT_URI DB SEED CHANGES
        diff_workload.py compare SRC_URI TGT_URI DB SEED
 
 prepare: seeded documents on SRC DB.c, the token file for "now" in
@@ -14,7 +15,10 @@ updates ($set/$unset/$replaceWith with $setField, $concatArrays, $slice,
 $mergeObjects, $literal), replaces, deletes, inserts; documents hold nested
 objects and arrays, numeric field names, dotted and '$' names (written as
 MongoDB 5.0+ allows: inserts and $setField). Prints how many the source
-accepted; exits 1 below 80 %. compare: every document byte-identical.
+accepted; exits 1 below 80 %. run-staged: the same, read from a change
+stream opened by hand with showExpandedEvents (events as a 6.1+ source
+sends them through a libmongoc that can ask for it) and staged on TGT as
+cdc-capture would. compare: every document byte-identical.
 Every failure message names the seed (CSM_DIFF_SEED reruns it).
 
 Dotted names ("d.x", "e.f.g") never share a first component with a plain
@@ -232,6 +236,26 @@ def run(src_uri, db, seed, changes):
         sys.exit("the source accepted only %.0f%% of the changes (seed %s)" % (100 * ratio, seed))
 
 
+def run_staged(src_uri, tgt_uri, db, seed, changes):
+    import replay_events
+    src = capture_util.connect(src_uri)[db]
+    spec = SON([("showExpandedEvents", True)])
+    reply = src.command(SON([("aggregate", "c"), ("pipeline", [{"$changeStream": spec}]),
+                             ("cursor", {})]), codec_options=RAW)
+    cursor_id = reply["cursor"]["id"]
+    events = list(reply["cursor"]["firstBatch"])
+    run(src_uri, db, seed, changes)
+    while True:
+        more = src.command(SON([("getMore", cursor_id), ("collection", "c"),
+                                ("maxTimeMS", 300)]), codec_options=RAW)
+        batch = list(more["cursor"]["nextBatch"])
+        if not batch:
+            break
+        events.extend(batch)
+    replay_events.stage(capture_util.connect(tgt_uri), db, db + ".c", events)
+    print("ok staged %d events with disambiguatedPaths (seed %s)" % (len(events), seed))
+
+
 def compare(src_uri, tgt_uri, db, seed):
     def docs(uri):
         c = capture_util.connect(uri)[db]["c"].with_options(codec_options=RAW)
@@ -249,7 +273,8 @@ def compare(src_uri, tgt_uri, db, seed):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"prepare": prepare, "run": run, "compare": compare}[cmd](*args)
+    {"prepare": prepare, "run": run, "run-staged": run_staged,
+     "compare": compare}[cmd](*args)
 
 
 if __name__ == "__main__":

@@ -255,7 +255,11 @@ case_old_source_event(void)
 	bson_error_t error;
 
 	apply_op_list_init(&ops);
-	CHECK(apply_event_needs_target(event));
+	/* Without the target: no op, and the list says it needs it. */
+	CHECK(apply_event_ops(event, 0, &ops, &error));
+	CHECK_INT((int)ops.len, 0);
+	CHECK(ops.needs_target);
+	apply_op_list_clear(&ops);
 	CHECK(!apply_event_ops_read(event, target, false, 0, &ops, &error));
 	CHECK_INT(error.code, CSM_EXIT_DATAERR);
 	CHECK_CONTAINS(error.message, "path 'p.q' cannot be read in one way only");
