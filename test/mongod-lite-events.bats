@@ -59,6 +59,18 @@ teardown() {
 	case_ok no-disambiguated "$E_URI" "$DB"
 }
 
+@test "change_stream.js: Testing update (a replacement is a replace event)" {
+	case_ok cs "$E_URI" "$DB" update
+}
+
+@test "change_stream.js: Testing upsert (an upsert that inserts is an insert event)" {
+	case_ok cs "$E_URI" "$DB" upsert
+}
+
+@test "change_stream.js: Testing partial update with \$inc" {
+	case_ok cs "$E_URI" "$DB" inc
+}
+
 # jstests/change_streams/pipeline_style_updates.js ($v:2 part)
 @test "pipeline_style_updates.js: pipeline-based update with \$set" {
 	case_ok psu "$E_URI" "$DB" 1
@@ -95,6 +107,10 @@ teardown() {
 
 @test "document_diff_calculator.cpp: a pipeline update whose diff is not smaller is a replace event" {
 	case_ok replace-when-not-smaller "$E_URI" "$DB"
+}
+
+@test "document_diff_calculator_test.cpp: delete order, a moved field, a large delta" {
+	case_ok diff-rules "$E_URI" "$DB"
 }
 
 @test "update pipelines: MongoDB's stages and expressions, its codes for the rest (72, 40324, 168, 40228, 40400, 66)" {

@@ -526,11 +526,13 @@ build_event(const cs_state_t *st, const cs_entry_t *e, const cs_class_t *c, bool
 	append_token(doc, "_id", token);
 	BSON_APPEND_UTF8(doc, "operationType", invalidate ? "invalidate" : c->optype);
 	bson_append_timestamp(doc, "clusterTime", -1, e->t, e->i);
+	/* between clusterTime and wallTime, as MongoDB's event transform
+	 * adds it (dropDatabase has none: its entry names no collection) */
+	if (st->expanded && e->ui)
+		BSON_APPEND_BINARY(doc, "collectionUUID", BSON_SUBTYPE_UUID, e->ui, 16);
 	bson_append_date_time(doc, "wallTime", -1, e->wall);
 	if (invalidate)
 		return doc;
-	if (st->expanded && e->ui && strcmp(c->optype, "dropDatabase") != 0)
-		BSON_APPEND_BINARY(doc, "collectionUUID", BSON_SUBTYPE_UUID, e->ui, 16);
 	append_ns(doc, "ns", c->ns_db,
 		  c->ns_coll[0] || strcmp(c->optype, "dropDatabase") ? c->ns_coll : NULL);
 	if (strcmp(c->optype, "rename") == 0)

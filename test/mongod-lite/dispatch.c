@@ -262,7 +262,8 @@ cmd_coll_arg(command_ctx_t *ctx, bson_error_t *error)
 	return coll;
 }
 
-/* Builds and appends an entry; ui (16 bytes) only for "c" create. */
+/* Builds and appends an entry; ui (16 bytes): the collection's UUID for a
+ * "c" entry, looked up for a write. */
 static bool
 append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t *o,
 	     const bson_t *o2, const bson_t *ud, const bson_t *pre, const uint8_t *ui,

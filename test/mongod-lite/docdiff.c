@@ -435,6 +435,10 @@ docdiff_log(dd_node_t *root, const bson_t *post, const char *path, dd_log_t kind
 							  : E_UPDATE;
 			if (node->array && k == E_DELETE)
 				k = E_UPDATE;
+			if (k != E_DELETE && !value) {
+				bson_free(name);
+				return;
+			}
 			dd_entry_t *e = entry_add(node, name, idx, k, 0);
 			if (k != E_DELETE)
 				bson_value_copy(value, &e->value);

@@ -14,15 +14,19 @@
  *         c: the command: {create: coll, <options>} | {drop: coll}
  *            | {renameCollection: "db.a", to: "db.b", dropTarget: bool}
  *            | {dropDatabase: 1} | {createIndexes: coll, spec: {...}}
- *            | {dropIndexes: coll, index: name} | {collMod: coll, ...}
- *   o2    i/u/r/d: the document key {_id: ...}
+ *            | {dropIndexes: coll, index: name, spec: {...}}
+ *            | {collMod: coll, ...}
+ *   o2    i/u/r/d: the document key {_id: ...}; c collMod:
+ *         {collectionOptions_old: {uuid, <options before>}}
  *   ud    u only: {updatedFields: {...}, removedFields: [...],
- *         truncatedArrays: [{field, newSize}]}
+ *         truncatedArrays: [{field, newSize}], disambiguatedPaths: {...}}
+ *         as MongoDB 7.0 reports the update (docdiff.h)
  *   pre   u/r/d: the document before, when the collection has
  *         changeStreamPreAndPostImages enabled
  *   lsid, txnNumber  when the write came with them
- *   ui    c create only: the new collection's UUID (BinData 4), so that a
- *         journal replay gives it back the same UUID
+ *   ui    the collection's UUID (BinData 4): c create (so that a journal
+ *         replay gives it back the same UUID), the other catalog commands
+ *         but dropDatabase, and i/u/r/d
  */
 #ifndef MLITE_OPLOG_H
 #define MLITE_OPLOG_H

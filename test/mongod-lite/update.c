@@ -691,204 +691,199 @@ static bool
 apply_op(mnode_t *root, uop_t op, const char *path, const bson_value_t *arg, bool inserting,
 	 recs_t *recs, bson_error_t *error)
 {
-	{
-		mnode_t *m, *parent = NULL;
-		bool made, append;
-		size_t old_len;
+	mnode_t *m, *parent = NULL;
+	bool made, append;
+	size_t old_len;
 
-		switch (op) {
-		case U_SETONINSERT:
-			if (!inserting)
-				break;
-			/* fall through */
-		case U_SET:
-			if (!(m = mnode_path(root, path, true, NULL, error)))
-				return false;
-			mnode_set(m, arg);
-			rec_add(recs, path, REC_SET, 0);
+	switch (op) {
+	case U_SETONINSERT:
+		if (!inserting)
 			break;
-		case U_UNSET:
-			mnode_remove(root, path);
-			rec_add(recs, path, REC_UNSET, 0);
-			break;
-		case U_INC:
-		case U_MUL:
-			if (!is_number(arg)) {
-				cmd_error(error, 14,
-					  "Cannot %s with non-numeric argument: {%s: ...}",
-					  op == U_INC ? "increment" : "multiply", path);
-				return false;
-			}
-			if (!(m = mnode_find_or_make(root, path, &made, error)))
-				return false;
-			if (made) {
-				if (op == U_INC) {
-					mnode_set(m, arg);
-				} else {
-					bson_value_t zero = {.value_type = arg->value_type};
-					bson_value_t r;
-					if (arg->value_type == BSON_TYPE_DECIMAL128)
-						zero.value_type = BSON_TYPE_DOUBLE;
-					arith(&zero, arg, true, &r);
-					mnode_set(m, &r);
-				}
-			} else {
-				if (!is_number(&m->val) || m->expanded) {
-					cmd_error(error, 14,
-						  "Cannot apply %s to a value of non-numeric type. "
-						  "The field '%s' is not numeric",
-						  op == U_INC ? "$inc" : "$mul", path);
-					return false;
-				}
-				bson_value_t r;
-				arith(&m->val, arg, op == U_MUL, &r);
-				mnode_set(m, &r);
-			}
-			rec_add(recs, path, REC_SET, 0);
-			break;
-		case U_MIN:
-		case U_MAX:
-			if (!(m = mnode_find_or_make(root, path, &made, error)))
-				return false;
-			if (made) {
+		/* fall through */
+	case U_SET:
+		if (!(m = mnode_path(root, path, true, NULL, error)))
+			return false;
+		mnode_set(m, arg);
+		rec_add(recs, path, REC_SET, 0);
+		break;
+	case U_UNSET:
+		mnode_remove(root, path);
+		rec_add(recs, path, REC_UNSET, 0);
+		break;
+	case U_INC:
+	case U_MUL:
+		if (!is_number(arg)) {
+			cmd_error(error, 14, "Cannot %s with non-numeric argument: {%s: ...}",
+				  op == U_INC ? "increment" : "multiply", path);
+			return false;
+		}
+		if (!(m = mnode_find_or_make(root, path, &made, error)))
+			return false;
+		if (made) {
+			if (op == U_INC) {
 				mnode_set(m, arg);
 			} else {
-				bson_t t;
-				bson_value_t cur;
-				mnode_value(m, &t, &cur);
-				int c = order_values(arg, &cur);
-				if (m->expanded)
-					bson_destroy(&t);
-				if ((op == U_MIN && c < 0) || (op == U_MAX && c > 0))
-					mnode_set(m, arg);
+				bson_value_t zero = {.value_type = arg->value_type};
+				bson_value_t r;
+				if (arg->value_type == BSON_TYPE_DECIMAL128)
+					zero.value_type = BSON_TYPE_DOUBLE;
+				arith(&zero, arg, true, &r);
+				mnode_set(m, &r);
 			}
-			rec_add(recs, path, REC_SET, 0);
-			break;
-		case U_CURRENTDATE: {
-			if (!(m = mnode_path(root, path, true, NULL, error)))
+		} else {
+			if (!is_number(&m->val) || m->expanded) {
+				cmd_error(error, 14,
+					  "Cannot apply %s to a value of non-numeric type. "
+					  "The field '%s' is not numeric",
+					  op == U_INC ? "$inc" : "$mul", path);
 				return false;
-			bson_value_t v;
-			bool ts = false;
-			if (arg->value_type == BSON_TYPE_DOCUMENT) {
-				bson_iter_t t;
-				if (bson_iter_init_from_data(&t, arg->value.v_doc.data,
-							     arg->value.v_doc.data_len) &&
-				    bson_iter_find(&t, "$type") && BSON_ITER_HOLDS_UTF8(&t))
-					ts = strcmp(bson_iter_utf8(&t, NULL), "timestamp") == 0;
 			}
-			if (ts) {
-				v.value_type = BSON_TYPE_TIMESTAMP;
-				v.value.v_timestamp.timestamp = (uint32_t)(clock_wall_ms() / 1000);
-				v.value.v_timestamp.increment = 1;
-			} else {
-				v.value_type = BSON_TYPE_DATE_TIME;
-				v.value.v_datetime = clock_wall_ms();
-			}
-			mnode_set(m, &v);
-			rec_add(recs, path, REC_SET, 0);
-			break;
+			bson_value_t r;
+			arith(&m->val, arg, op == U_MUL, &r);
+			mnode_set(m, &r);
 		}
-		case U_PUSH:
-		case U_ADDTOSET:
-			if (!(m = mnode_find_or_make(root, path, &made, error)))
-				return false;
-			if (made)
-				mnode_make_container(m, BSON_TYPE_ARRAY);
-			if (!ensure_array(m, path, op == U_PUSH ? "$push" : "$addToSet", error))
-				return false;
-			old_len = m->n;
-			if (op == U_ADDTOSET && arg->value_type == BSON_TYPE_DOCUMENT) {
-				bson_iter_t e;
-				if (bson_iter_init_from_data(&e, arg->value.v_doc.data,
-							     arg->value.v_doc.data_len) &&
-				    bson_iter_next(&e) && strcmp(bson_iter_key(&e), "$each") == 0) {
-					if (!BSON_ITER_HOLDS_ARRAY(&e)) {
-						cmd_error(error, 2,
-							  "The argument to $each in $addToSet must "
-							  "be an array");
-						return false;
-					}
-					bson_iter_t el;
-					bson_iter_recurse(&e, &el);
-					while (bson_iter_next(&el))
-						if (!do_push(m, bson_iter_value(&el), true, &append,
-							     error))
-							return false;
-					rec_add(recs, path, made ? REC_SET : REC_APPEND, old_len);
-					break;
-				}
-			}
-			if (!do_push(m, arg, op == U_ADDTOSET, &append, error))
-				return false;
-			append = !made && (append || op == U_ADDTOSET);
-			rec_add(recs, path, append ? REC_APPEND : REC_SET, old_len);
-			break;
-		case U_POP:
-		case U_PULL:
-		case U_PULLALL:
-			m = mnode_path(root, path, false, &parent, NULL);
-			if (!m)
-				break;
-			if (!ensure_array(m, path, "$pull", error))
-				return false;
-			if (op == U_POP) {
-				if (m->n > 0) {
-					if (order_number_value(arg) < 0) {
-						mnode_free(m->kids[0]);
-						memmove(m->kids, m->kids + 1,
-							(m->n - 1) * sizeof *m->kids);
-					} else {
-						mnode_free(m->kids[m->n - 1]);
-					}
-					m->n--;
-				}
-			} else {
-				if (op == U_PULLALL && arg->value_type != BSON_TYPE_ARRAY) {
-					cmd_error(error, 2, "$pullAll requires an array argument");
-					return false;
-				}
-				do_pull(m, arg, op == U_PULLALL);
-			}
-			rec_add(recs, path, REC_SET, 0);
-			break;
-		case U_RENAME: {
-			if (arg->value_type != BSON_TYPE_UTF8) {
-				cmd_error(error, 2,
-					  "The 'to' field for $rename must be a string: %s", path);
-				return false;
-			}
-			const char *to = arg->value.v_utf8.str;
-			if (paths_conflict(path, to)) {
-				cmd_error(error, 2,
-					  "The source and target field for $rename must not be on "
-					  "the same path: %s: \"%s\"",
-					  path, to);
-				return false;
-			}
-			m = mnode_path(root, path, false, &parent, NULL);
-			if (!m)
-				break;
+		rec_add(recs, path, REC_SET, 0);
+		break;
+	case U_MIN:
+	case U_MAX:
+		if (!(m = mnode_find_or_make(root, path, &made, error)))
+			return false;
+		if (made) {
+			mnode_set(m, arg);
+		} else {
 			bson_t t;
-			bson_value_t v, copy;
-			mnode_value(m, &t, &v);
-			bson_value_copy(&v, &copy);
+			bson_value_t cur;
+			mnode_value(m, &t, &cur);
+			int c = order_values(arg, &cur);
 			if (m->expanded)
 				bson_destroy(&t);
-			mnode_remove(root, path);
-			mnode_t *dst = mnode_path(root, to, true, NULL, error);
-			if (!dst) {
-				bson_value_destroy(&copy);
+			if ((op == U_MIN && c < 0) || (op == U_MAX && c > 0))
+				mnode_set(m, arg);
+		}
+		rec_add(recs, path, REC_SET, 0);
+		break;
+	case U_CURRENTDATE: {
+		if (!(m = mnode_path(root, path, true, NULL, error)))
+			return false;
+		bson_value_t v;
+		bool ts = false;
+		if (arg->value_type == BSON_TYPE_DOCUMENT) {
+			bson_iter_t t;
+			if (bson_iter_init_from_data(&t, arg->value.v_doc.data,
+						     arg->value.v_doc.data_len) &&
+			    bson_iter_find(&t, "$type") && BSON_ITER_HOLDS_UTF8(&t))
+				ts = strcmp(bson_iter_utf8(&t, NULL), "timestamp") == 0;
+		}
+		if (ts) {
+			v.value_type = BSON_TYPE_TIMESTAMP;
+			v.value.v_timestamp.timestamp = (uint32_t)(clock_wall_ms() / 1000);
+			v.value.v_timestamp.increment = 1;
+		} else {
+			v.value_type = BSON_TYPE_DATE_TIME;
+			v.value.v_datetime = clock_wall_ms();
+		}
+		mnode_set(m, &v);
+		rec_add(recs, path, REC_SET, 0);
+		break;
+	}
+	case U_PUSH:
+	case U_ADDTOSET:
+		if (!(m = mnode_find_or_make(root, path, &made, error)))
+			return false;
+		if (made)
+			mnode_make_container(m, BSON_TYPE_ARRAY);
+		if (!ensure_array(m, path, op == U_PUSH ? "$push" : "$addToSet", error))
+			return false;
+		old_len = m->n;
+		if (op == U_ADDTOSET && arg->value_type == BSON_TYPE_DOCUMENT) {
+			bson_iter_t e;
+			if (bson_iter_init_from_data(&e, arg->value.v_doc.data,
+						     arg->value.v_doc.data_len) &&
+			    bson_iter_next(&e) && strcmp(bson_iter_key(&e), "$each") == 0) {
+				if (!BSON_ITER_HOLDS_ARRAY(&e)) {
+					cmd_error(error, 2,
+						  "The argument to $each in $addToSet must "
+						  "be an array");
+					return false;
+				}
+				bson_iter_t el;
+				bson_iter_recurse(&e, &el);
+				while (bson_iter_next(&el))
+					if (!do_push(m, bson_iter_value(&el), true, &append, error))
+						return false;
+				rec_add(recs, path, made ? REC_SET : REC_APPEND, old_len);
+				break;
+			}
+		}
+		if (!do_push(m, arg, op == U_ADDTOSET, &append, error))
+			return false;
+		append = !made && (append || op == U_ADDTOSET);
+		rec_add(recs, path, append ? REC_APPEND : REC_SET, old_len);
+		break;
+	case U_POP:
+	case U_PULL:
+	case U_PULLALL:
+		m = mnode_path(root, path, false, &parent, NULL);
+		if (!m)
+			break;
+		if (!ensure_array(m, path, "$pull", error))
+			return false;
+		if (op == U_POP) {
+			if (m->n > 0) {
+				if (order_number_value(arg) < 0) {
+					mnode_free(m->kids[0]);
+					memmove(m->kids, m->kids + 1, (m->n - 1) * sizeof *m->kids);
+				} else {
+					mnode_free(m->kids[m->n - 1]);
+				}
+				m->n--;
+			}
+		} else {
+			if (op == U_PULLALL && arg->value_type != BSON_TYPE_ARRAY) {
+				cmd_error(error, 2, "$pullAll requires an array argument");
 				return false;
 			}
-			mnode_set(dst, &copy);
+			do_pull(m, arg, op == U_PULLALL);
+		}
+		rec_add(recs, path, REC_SET, 0);
+		break;
+	case U_RENAME: {
+		if (arg->value_type != BSON_TYPE_UTF8) {
+			cmd_error(error, 2, "The 'to' field for $rename must be a string: %s",
+				  path);
+			return false;
+		}
+		const char *to = arg->value.v_utf8.str;
+		if (paths_conflict(path, to)) {
+			cmd_error(error, 2,
+				  "The source and target field for $rename must not be on "
+				  "the same path: %s: \"%s\"",
+				  path, to);
+			return false;
+		}
+		m = mnode_path(root, path, false, &parent, NULL);
+		if (!m)
+			break;
+		bson_t t;
+		bson_value_t v, copy;
+		mnode_value(m, &t, &v);
+		bson_value_copy(&v, &copy);
+		if (m->expanded)
+			bson_destroy(&t);
+		mnode_remove(root, path);
+		mnode_t *dst = mnode_path(root, to, true, NULL, error);
+		if (!dst) {
 			bson_value_destroy(&copy);
-			rec_add(recs, path, REC_UNSET, 0);
-			rec_add(recs, to, REC_SET, 0);
-			break;
+			return false;
 		}
-		case U_NONE:
-			break;
-		}
+		mnode_set(dst, &copy);
+		bson_value_destroy(&copy);
+		rec_add(recs, path, REC_UNSET, 0);
+		rec_add(recs, to, REC_SET, 0);
+		break;
+	}
+	case U_NONE:
+		break;
 	}
 	return true;
 }
@@ -947,7 +942,8 @@ static bool
 dollar_free_path(const char *path, bson_error_t *error)
 {
 	for (const char *p = path; p; p = strchr(p, '.') ? strchr(p, '.') + 1 : NULL) {
-		if (*p != '$')
+		/* "$" and "$[...]" are positional operators, not names */
+		if (*p != '$' || p[1] == '.' || p[1] == '\0' || p[1] == '[')
 			continue;
 		const char *dot = strchr(p, '.');
 		cmd_error(error, 52,

@@ -1,9 +1,9 @@
 /*
  * Updates: replacement and operator updates ($set $unset $inc $mul $min
  * $max $push($each $slice $position $sort) $addToSet $pop $pull $pullAll
- * $rename $setOnInsert $currentDate) and simple pipeline updates ($set,
- * $addFields, $unset), upsert seeding from the query, and the change-stream
- * updateDescription of each write.
+ * $rename $setOnInsert $currentDate, applied in MongoDB 5.0+'s path order)
+ * and pipeline updates (pipeline.h), upsert seeding from the query, and
+ * the change-stream updateDescription of each write (docdiff.h).
  */
 #ifndef MLITE_UPDATE_H
 #define MLITE_UPDATE_H

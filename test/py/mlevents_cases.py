@@ -154,6 +154,31 @@ def case_no_disambiguated(uri, dbname):
     print("ok")
 
 
+def case_cs(uri, dbname, which):
+    """jstests/change_streams/change_stream.js: 'Testing update' (a
+    replacement-style update is a replace event), 'Testing upsert' (an
+    upsert that inserts is an insert event), 'Testing partial update with
+    $inc' (an update event of just the field)."""
+    db = database(uri, dbname)
+    insert(db, "t1", {"_id": 0, "a": 1}, {"_id": 3, "a": 5, "b": 1})
+    s = RawStream(db, "t1")
+    if which == "update":
+        update(db, "t1", {"_id": 0}, {"a": 3})
+        ev = s.take(1)[0]
+        eq((ev["operationType"], plain(ev["fullDocument"])), ("replace", {"_id": 0, "a": 3}), "event")
+    elif which == "upsert":
+        update(db, "t1", {"_id": 2}, {"a": 4}, upsert=True)
+        ev = s.take(1)[0]
+        eq((ev["operationType"], plain(ev["fullDocument"])), ("insert", {"_id": 2, "a": 4}), "event")
+    else:
+        update(db, "t1", {"_id": 3}, {"$inc": {"b": 2}})
+        ev = s.take(1)[0]
+        eq((ev["operationType"], plain(ud(ev))), ("update", {"updatedFields": {"b": 3}, "removedFields": [],
+                                                             "truncatedArrays": []}), "event")
+    eq(ev["documentKey"], {"_id": {"update": 0, "upsert": 2}.get(which, 3)}, "documentKey")
+    print("ok")
+
+
 # ------------------------------------------------ pipeline_style_updates*.js
 
 L512 = "*" * 512
@@ -242,6 +267,37 @@ def case_replace_when_not_smaller(uri, dbname):
     check("updateDescription" not in rep, "replace event with an updateDescription")
     eq(upd["operationType"], "update", "operator update")
     eq(plain(ud(upd))["updatedFields"], {"a": 3}, "operator updatedFields")
+    print("ok")
+
+
+def case_diff_rules(uri, dbname):
+    """src/mongo/db/update/document_diff_calculator_test.cpp, through
+    pipeline updates: DeletesRecordedInAscendingOrderOfFieldNames (trailing
+    deletes in document order, then the others by name), FieldOrder (a
+    moved field is an insert in its sub-diff), LargeDelta (a replace)."""
+    db = database(uri, dbname)
+    cases = [
+        (SON([("_id", 1), ("b", 1), ("a", 2), ("c", "value"), ("d", "value"), ("e", "value"), ("g", 1), ("f", 1)]),
+         SON([("_id", 1), ("c", "value"), ("d", "value"), ("e", "value")]),
+         {"updatedFields": {}, "removedFields": ["g", "f", "a", "b"], "truncatedArrays": []}),
+        (SON([("_id", 2), ("a", 1), ("b", 2), ("c", SON([("p", 1), ("q", 1), ("s", 1), ("r", 2)])), ("d", 4)]),
+         SON([("_id", 2), ("a", 1), ("b", 2), ("c", SON([("p", 1), ("q", 1), ("r", 2), ("s", 1)])), ("d", 4)]),
+         {"updatedFields": {"c.s": 1}, "removedFields": [], "truncatedArrays": []}),
+        (SON([("_id", 3), ("a", 1), ("b", 2), ("c", 3)]), SON([("_id", 3), ("A", 1), ("B", 2), ("C", 3)]), None),
+    ]
+    s = RawStream(db, "c")
+    for pre, _, _ in cases:
+        insert(db, "c", pre)
+    for pre, post, _ in cases:
+        update(db, "c", {"_id": pre["_id"]}, [{"$replaceWith": {"$literal": post}}])
+    evs = s.take(2 * len(cases))[len(cases):]
+    for ev, (pre, post, want) in zip(evs, cases):
+        if want is None:
+            eq(ev["operationType"], "replace", "large delta of %r" % pre["_id"])
+            continue
+        eq(ev["operationType"], "update", "operationType of %r" % pre["_id"])
+        eq(plain(ud(ev)), want, "updateDescription of %r" % pre["_id"])
+        eq(list(db.c.find_one({"_id": pre["_id"]}).keys()), list(post.keys()), "stored field order")
     print("ok")
 
 
@@ -444,6 +500,8 @@ def case_expanded_crud(uri, dbname):
     eq([e["operationType"] for e in evs], ["insert", "replace", "update", "delete", "rename"], "events")
     for e in evs:
         same_uuid(e.get("collectionUUID"), u, "%s collectionUUID" % e["operationType"])
+        eq(list(e.keys())[:5], ["_id", "operationType", "clusterTime", "collectionUUID", "wallTime"],
+           "%s head fields" % e["operationType"])
     eq(plain(ud(evs[2])), {"updatedFields": {"a": 3}, "removedFields": [], "truncatedArrays": [],
                            "disambiguatedPaths": {}}, "update description")
     eq(plain(evs[4]["operationDescription"]), {"to": {"db": dbname, "coll": "enriched_events_renamed"}},
