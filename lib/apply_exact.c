@@ -603,6 +603,10 @@ append_rebuilt(bson_t *out, const char *key, const path_comp_t *c, size_t n, siz
 		BSON_APPEND_DOCUMENT_BEGIN(out, key, &op);
 		if (leaf->kind == LEAF_SET) {
 			bson_append_value(&op, "$literal", -1, leaf->value);
+		} else if (leaf->new_size == 0) {
+			/* No $slice to zero elements: not every server takes it. */
+			BSON_APPEND_ARRAY_BEGIN(&op, "$literal", &args);
+			bson_append_array_end(&op, &args);
 		} else {
 			BSON_APPEND_ARRAY_BEGIN(&op, "$slice", &args);
 			append_current(&args, "0", c, n);

@@ -147,3 +147,7 @@ pits = [e["fullDocument"]["pit"] for e in evs if e["documentKey"]["_id"] == "pit
 assert pits == [1, 2], pits'
 	run -0 "$PY" "$REPO_ROOT/test/py/diff_workload.py" compare "$SRC_URI" "$TGT_URI" "$DB" 7
 }
+
+@test "unit: cdc-capture asks for showExpandedEvents on 6.0+ sources, when its libmongoc can put it in the stage" {
+	unit test_capture_expanded
+}
