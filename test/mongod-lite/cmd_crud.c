@@ -169,9 +169,10 @@ matching_keys(scoll_t *c, const bson_t *filter, size_t limit, bson_t ***keys_out
 			cap = cap ? cap * 2 : 16;
 			keys = realloc(keys, cap * sizeof *keys);
 		}
-		keys[n] = bson_new();
-		store_id_key(doc, keys[n]);
-		n++;
+		bson_t key; /* store_id_key initializes: a bson_new'd one would leak */
+		store_id_key(doc, &key);
+		keys[n++] = bson_copy(&key);
+		bson_destroy(&key);
 		if (limit && n >= limit)
 			break;
 	}

@@ -243,7 +243,8 @@ compute_doc(const bson_t *pre, const bson_t *post, size_t padding)
 		entry_value(node, bson_iter_key(&qi), 0, E_INSERT, &qi);
 		name_erase(&deletes, bson_iter_key(&qi));
 	}
-	qsort(deletes.names, deletes.n, sizeof *deletes.names, cmp_str);
+	if (deletes.n > 1)
+		qsort(deletes.names, deletes.n, sizeof *deletes.names, cmp_str);
 	for (size_t k = 0; k < deletes.n; k++) {
 		entry_add(node, deletes.names[k], 0, E_DELETE, 0);
 		bson_free(deletes.names[k]);
@@ -335,7 +336,8 @@ serialize(dd_node_t *node, bson_t *out)
 		BSON_APPEND_BOOL(out, "a", true);
 		if (node->resized)
 			BSON_APPEND_INT32(out, "l", (int32_t)node->new_size);
-		qsort(node->e, node->n, sizeof *node->e, cmp_entry_idx);
+		if (node->n > 1)
+			qsort(node->e, node->n, sizeof *node->e, cmp_entry_idx);
 		for (size_t k = 0; k < node->n; k++) {
 			dd_entry_t *e = &node->e[k];
 			bson_snprintf(key, sizeof key, "%c%zu", e->kind == E_SUB ? 's' : 'u',
@@ -591,7 +593,8 @@ describe(dd_node_t *node, dd_desc_t *d)
 	if (node->array) {
 		if (node->resized)
 			add_truncated(d, node->new_size);
-		qsort(node->e, node->n, sizeof *node->e, cmp_entry_idx);
+		if (node->n > 1)
+			qsort(node->e, node->n, sizeof *node->e, cmp_entry_idx);
 		for (size_t k = 0; k < node->n; k++) {
 			dd_entry_t *e = &node->e[k];
 			bson_snprintf(buf, sizeof buf, "%zu", e->idx);

@@ -12,15 +12,17 @@
 const bson_value_t *
 pv_value(const pv_t *pv)
 {
-	return pv->holder ? bson_iter_value((bson_iter_t *)&pv->it) : NULL;
+	return pv->holder ? &pv->view : NULL;
 }
 
 void
 pv_set(pv_t *pv, const bson_value_t *v)
 {
+	bson_iter_t it;
 	pv->holder = bson_new();
 	bson_append_value(pv->holder, "v", 1, v);
-	bson_iter_init_find(&pv->it, pv->holder, "v");
+	bson_iter_init_find(&it, pv->holder, "v");
+	pv->view = *bson_iter_value(&it);
 }
 
 void

@@ -16,7 +16,7 @@
  * $$REMOVE) when holder is NULL. */
 typedef struct {
 	bson_t *holder;
-	bson_iter_t it;
+	bson_value_t view; /* points into holder */
 } pv_t;
 
 #define PV_MISSING                                                                                 \
