@@ -67,7 +67,8 @@ typedef enum {
 	APPLY_KIND_STOP,    /* drop, rename, dropDatabase, invalidate: stop (exit 4) */
 	APPLY_KIND_NOOP,    /* expanded events that change no document (create,
 			       createIndexes, dropIndexes, modify,
-			       shardCollection...): logged, nothing to write */
+			       shardCollection...): no write model; replay
+			       applies the index ones itself (replay_apply.c) */
 	APPLY_KIND_UNKNOWN, /* anything else: exit 65 */
 } apply_kind_t;
 

@@ -554,6 +554,123 @@ event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error
 	return ok;
 }
 
+/* Runs cmd on the target database, waiting for the lease and retrying
+ * transient errors; a server error with code ok_code is success. */
+static bool
+target_command(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const char *what,
+	       bson_error_t *error)
+{
+	mongoc_database_t *db = mongoc_client_get_database(a->client, a->db);
+	retry_t retry;
+	bool ok = false, done = false;
+
+	retry_init(&retry, 0);
+	while (!done) {
+		bson_t reply;
+
+		if (!ordered_may_send(a, &retry, what, &done, error))
+			continue;
+		ok = mongoc_database_command_simple(db, cmd, NULL, &reply, error) ||
+		     csm_error_server_code(error, &reply) == ok_code;
+		if (!ok)
+			csm_error_keep_transient(error, &reply);
+		done = ok || !csm_error_is_transient(error, NULL) ||
+		       !retry_wait(&retry, what, error);
+		bson_destroy(&reply);
+	}
+	mongoc_database_destroy(db);
+	return ok;
+}
+
+/* One index of a createIndexes or dropIndexes event, applied to the target:
+ * built (unique and TTL ones are not: logged) or dropped. */
+static bool
+apply_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, bool create,
+	    bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER, list;
+	bson_iter_t iter;
+	const char *name = "";
+	char *what;
+	bool ok = true;
+
+	if (bson_iter_init_find(&iter, spec, "name") && BSON_ITER_HOLDS_UTF8(&iter))
+		name = bson_iter_utf8(&iter, NULL);
+	if (create && (bson_has_field(spec, "expireAfterSeconds") ||
+		       (bson_iter_init_find(&iter, spec, "unique") && bson_iter_as_bool(&iter)))) {
+		log_warn("seq %" PRId64 ": index '%s' of '%s.%s' is unique or TTL: replay does not "
+			 "build it (the catch-up window); build it on the target after the drain",
+			 ev->first_seq, name, a->db, a->coll);
+		return true;
+	}
+	what = bson_strdup_printf("%s index '%s' of '%s.%s' on the target (seq %" PRId64 ")",
+				  create ? "building" : "dropping", name, a->db, a->coll,
+				  ev->first_seq);
+	if (create) {
+		BSON_APPEND_UTF8(&cmd, "createIndexes", a->coll);
+		BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
+		BSON_APPEND_DOCUMENT(&list, "0", spec);
+		bson_append_array_end(&cmd, &list);
+	} else {
+		BSON_APPEND_UTF8(&cmd, "dropIndexes", a->coll);
+		BSON_APPEND_UTF8(&cmd, "index", name);
+	}
+	ok = target_command(a, &cmd, create ? 0 : SERVER_INDEX_NOT_FOUND, what, error);
+	if (!ok && !csm_error_is_stopped(error))
+		csm_error_prefix(error, "cannot replay seq %" PRId64 " (%s)", ev->first_seq,
+				 ev->operation_type);
+	else if (ok)
+		log_info("seq %" PRId64 ": %s", ev->first_seq, what);
+	bson_free(what);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+/*
+ * An expanded DDL event (docs/DESIGN.md, "Replay rules"): createIndexes and
+ * dropIndexes are applied in order, after every write before them; any
+ * other is logged.
+ */
+static bool
+apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t *ev,
+	  bson_error_t *error)
+{
+	bool create = strcmp(ev->operation_type, "createIndexes") == 0;
+	bson_iter_t iter, indexes;
+
+	if (!create && strcmp(ev->operation_type, "dropIndexes") != 0) {
+		log_info("seq %" PRId64 ": '%s' event changes no document; nothing to apply "
+			 "(collection options are not replayed)",
+			 ev->first_seq, ev->operation_type);
+		return true;
+	}
+	if (!apply_ops(a, batch, error))
+		return false;
+	apply_op_list_clear(&a->ops);
+	if (!bson_iter_init(&iter, ev->event) ||
+	    !bson_iter_find_descendant(&iter, "operationDescription.indexes", &indexes) ||
+	    !BSON_ITER_HOLDS_ARRAY(&indexes) || !bson_iter_recurse(&indexes, &iter)) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "cannot replay seq %" PRId64 ": '%s' event without "
+			      "operationDescription.indexes",
+			      ev->first_seq, ev->operation_type);
+		return false;
+	}
+	while (bson_iter_next(&iter)) {
+		bson_t spec;
+		const uint8_t *data;
+		uint32_t len;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+			continue;
+		bson_iter_document(&iter, &len, &data);
+		if (!bson_init_static(&spec, data, len) ||
+		    !apply_index(a, ev, &spec, create, error))
+			return false;
+	}
+	return true;
+}
+
 bool
 replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
@@ -562,9 +679,8 @@ replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_erro
 		const replay_event_t *ev = &batch->events[i];
 
 		if (ev->kind == APPLY_KIND_NOOP) {
-			log_info("seq %" PRId64 ": '%s' event changes no document; nothing to "
-				 "apply (index and option changes are not replayed)",
-				 ev->first_seq, ev->operation_type);
+			if (!apply_ddl(a, batch, ev, error))
+				return false;
 			continue;
 		}
 		a->ops_failed = false;

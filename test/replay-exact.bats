@@ -86,6 +86,16 @@ assert c.cdc.count_documents({"status": "pending"}) == 3'
 	exact old_ambiguous expanded "${DB}_new"
 }
 
+@test "ddl_create_drop_index_events.js: createIndexes and dropIndexes are applied in order; unique and TTL ones are left to the cutover" {
+	exact indexes expanded
+	[[ "$output" == *"index 'u_1' of '$DB.c' is unique or TTL: replay does not build it"* ]]
+	[[ "$output" == *"index 't_1' of '$DB.c' is unique or TTL"* ]]
+	pyrun "$TGT_URI" '
+info = client[db_name].c.index_information()
+assert sorted(info) == ["_id_", "c_b"], sorted(info)
+assert info["c_b"]["key"] == [("c", -1), ("b", 1)] and info["c_b"]["sparse"], info["c_b"]'
+}
+
 @test "cdc-verify --ignore-field-order counts documents equal up to field order apart; by default they differ" {
 	pyrun "$SRC_URI" '
 from bson.son import SON

@@ -138,7 +138,24 @@ def old_ambiguous(c):
     return writes
 
 
+def indexes(c):
+    """jstests/change_streams/ddl_create_drop_index_events.js: createIndexes
+    and dropIndexes between writes (showExpandedEvents)."""
+    c.insert_one({"_id": 1, "b": 1, "c": 1, "t": 1})
+
+    def writes():
+        c.create_index([("b", 1)], name="b_1")
+        c.update_one({"_id": 1}, {"$set": {"b": 2}})
+        c.create_index([("c", -1), ("b", 1)], name="c_b", sparse=True)
+        c.create_index([("c", 1)], name="u_1", unique=True)
+        c.create_index([("t", 1)], name="t_1", expireAfterSeconds=3600)
+        c.drop_index("b_1")
+        c.insert_one({"_id": 2, "c": 2})
+    return writes
+
+
 SCENARIOS = {
+    "indexes": indexes,
     "expanded_update_description": expanded_update_description,
     "pipeline_updates": pipeline_updates,
     "dollar_documents": dollar_documents,
