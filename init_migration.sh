@@ -27,9 +27,11 @@
 #   --staging-coll NAME   staging collection on the target (default: cdc)
 #   --full-document MODE  what cdc-capture asks update events to carry:
 #                         default (the update description: exact at the
-#                         event's time, the default) or updateLookup (the
+#                         event's time, the default), updateLookup (the
 #                         document as it is later, when looked up; it can
-#                         collide with a unique index during the catch-up)
+#                         collide with a unique index during the catch-up),
+#                         required or whenAvailable (the post-image as of
+#                         the event; the collection must keep post-images)
 #   --no-dump             capture only (rollback sync after cutover: the
 #                         target already holds the data)
 #   --force               start over even though a token exists or capture
@@ -495,8 +497,8 @@ dummy | now) ;;
 *) usage_error "invalid value '$probe_method' for --probe-method: expected dummy or now" ;;
 esac
 case "$full_document" in
-"" | default | updateLookup) ;;
-*) usage_error "invalid value '$full_document' for --full-document: expected default or updateLookup" ;;
+"" | default | updateLookup | required | whenAvailable) ;;
+*) usage_error "invalid value '$full_document' for --full-document: expected default, updateLookup, required or whenAvailable" ;;
 esac
 [[ -n "$state_dir" ]] || usage_error "--state-dir must not be empty"
 [[ -n "$dump_dir" ]] || usage_error "--dump-dir must not be empty"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apply_exact.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "staging_format.h"
@@ -17,6 +18,7 @@ apply_op_list_init(apply_op_list_t *list)
 	list->ops = NULL;
 	list->len = 0;
 	list->cap = 0;
+	list->needs_target = false;
 }
 
 void
@@ -27,6 +29,7 @@ apply_op_list_clear(apply_op_list_t *list)
 		bson_destroy(list->ops[i].doc);
 	}
 	list->len = 0;
+	list->needs_target = false;
 }
 
 void
@@ -314,19 +317,58 @@ builder_add_description(update_builder_t *b, const bson_t *desc, bson_error_t *e
 	return true;
 }
 
-/* The update op(s) of an update event without fullDocument. */
-static bool
-update_description_ops(const bson_t *event, const bson_t *filter, size_t event_index,
-		       apply_op_list_t *ops, bson_error_t *error)
+/* Appends the stages of pipeline to ops as updates of at most
+ * EXACT_MAX_STAGES stages each. */
+static void
+pipeline_ops(const bson_t *pipeline, const bson_t *filter, size_t event_index, apply_op_list_t *ops)
 {
-	bson_t desc;
+	bson_iter_t iter;
+	apply_op_t *op = NULL;
+	uint32_t n = 0;
+	char slot[16];
+	const char *slot_key;
+
+	bson_iter_init(&iter, pipeline);
+	while (bson_iter_next(&iter)) {
+		if (!op || n == EXACT_MAX_STAGES) {
+			op = op_list_push(ops, APPLY_OP_UPDATE, filter, event_index);
+			n = 0;
+		}
+		bson_uint32_to_string(n++, &slot_key, slot, sizeof slot);
+		bson_append_value(op->doc, slot_key, -1, bson_iter_value(&iter));
+	}
+}
+
+/* The update op(s) of an update event without fullDocument; target as for
+ * apply_event_ops_read (NULL: not read). */
+static bool
+update_description_ops(const bson_t *event, const bson_t *filter, const exact_target_t *target,
+		       size_t event_index, apply_op_list_t *ops, bson_error_t *error)
+{
+	bson_t desc, pipeline = BSON_INITIALIZER;
 	update_builder_t b;
+	exact_mode_t mode;
+	uint32_t n_stages = 0;
 	bool ok;
 
 	if (!get_doc(event, "updateDescription", &desc)) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
 			      "update event has neither fullDocument nor updateDescription");
 		return false;
+	}
+	if (!apply_exact_mode(&desc, target, &mode, error))
+		return false;
+	if (mode == EXACT_NEEDS_TARGET) {
+		/* apply_event_ops_read gives a target: never twice. */
+		ops->needs_target = true;
+		return true;
+	}
+	if (mode == EXACT_PIPELINE) {
+		ok = apply_exact_stages(&desc, target, &pipeline, &n_stages, error);
+		if (ok)
+			pipeline_ops(&pipeline, filter, event_index, ops);
+		bson_destroy(&pipeline);
+		return ok;
 	}
 	builder_init(&b, ops, filter, event_index);
 	ok = builder_add_description(&b, &desc, error);
@@ -336,8 +378,36 @@ update_description_ops(const bson_t *event, const bson_t *filter, size_t event_i
 	return ok;
 }
 
-bool
-apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops, bson_error_t *error)
+/* The op writing doc whole by documentKey, upsert: a replacement, or, for
+ * a document with a top-level '$' field (which a replacement would read as
+ * an update operator, code 52), the pipeline [{$replaceWith: {$literal:
+ * doc}}]. */
+static void
+whole_document_op(const bson_t *key, const bson_t *doc, size_t event_index, apply_op_list_t *ops)
+{
+	apply_op_t *op;
+	bson_t stage, with;
+
+	if (!apply_exact_has_dollar_field(doc)) {
+		op = op_list_push(ops, APPLY_OP_REPLACE, key, event_index);
+		bson_concat(op->doc, doc);
+		op->upsert = true;
+		return;
+	}
+	op = op_list_push(ops, APPLY_OP_UPDATE, key, event_index);
+	BSON_APPEND_DOCUMENT_BEGIN(op->doc, "0", &stage);
+	BSON_APPEND_DOCUMENT_BEGIN(&stage, "$replaceWith", &with);
+	BSON_APPEND_DOCUMENT(&with, "$literal", doc);
+	bson_append_document_end(&stage, &with);
+	bson_append_document_end(op->doc, &stage);
+	op->upsert = true;
+}
+
+/* apply_event_ops and apply_event_ops_read; read: target is what the
+ * caller read. */
+static bool
+event_ops(const bson_t *event, bool read, const exact_target_t *target, size_t event_index,
+	  apply_op_list_t *ops, bson_error_t *error)
 {
 	bson_iter_t iter;
 	const char *type = NULL;
@@ -366,15 +436,32 @@ apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops, b
 		return true;
 	}
 	if (has_full) {
-		apply_op_t *op = op_list_push(ops, APPLY_OP_REPLACE, &key, event_index);
-		bson_concat(op->doc, &full);
-		op->upsert = true;
+		whole_document_op(&key, &full, event_index, ops);
 		return true;
 	}
-	if (strcmp(type, "update") == 0)
-		return update_description_ops(event, &key, event_index, ops, error);
+	if (strcmp(type, "update") == 0) {
+		/* An update of a document the target does not hold does nothing. */
+		if (read && !target->doc)
+			return true;
+		return update_description_ops(event, &key, target, event_index, ops, error);
+	}
 	csm_error_set(error, CSM_EXIT_DATAERR, "%s event has no fullDocument", type);
 	return false;
+}
+
+bool
+apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops, bson_error_t *error)
+{
+	return event_ops(event, false, NULL, event_index, ops, error);
+}
+
+bool
+apply_event_ops_read(const bson_t *event, const bson_t *target, bool settled, size_t event_index,
+		     apply_op_list_t *ops, bson_error_t *error)
+{
+	exact_target_t t = {target, settled};
+
+	return event_ops(event, true, &t, event_index, ops, error);
 }
 
 bool
@@ -391,6 +478,8 @@ apply_op_to_bulk(mongoc_bulk_operation_t *bulk, const apply_op_t *op, bson_error
 								 error);
 		break;
 	case APPLY_OP_UPDATE:
+		if (op->upsert)
+			BSON_APPEND_BOOL(&opts, "upsert", true);
 		ok = mongoc_bulk_operation_update_one_with_opts(bulk, op->filter, op->doc, &opts,
 								error);
 		break;

@@ -4,15 +4,19 @@
  * in several parts (docs/DESIGN.md, "Staged events"; lib/staging_format.h:
  * server fragments and chunk parts).
  *
- *   insert, replace               replace one by documentKey, upsert
- *   update with fullDocument      replace one by documentKey, upsert
+ *   insert, replace               replace one by documentKey, upsert (a
+ *   update with fullDocument        document with a top-level '$' field:
+ *                                   [{$replaceWith: {$literal: doc}}], upsert)
  *   update without fullDocument   update one by documentKey, no upsert:
  *   (or fullDocument: null)         $push {$each: [], $slice: newSize} per
  *                                   truncated array, $unset removedFields,
  *                                   $set updatedFields; paths that MongoDB
  *                                   refuses in one update (the same path or
  *                                   a path and its prefix) go into a later
- *                                   update, in that order
+ *                                   update, in that order; when operators
+ *                                   would not write exactly what the source
+ *                                   holds (apply_exact.h), a pipeline update
+ *                                   addressing each path component
  *   delete                        delete one by documentKey
  *
  * Every model is idempotent: applying an event twice, or a run of events
@@ -36,7 +40,7 @@ typedef struct apply_op {
 	 * moved by value, and the list grows by realloc. */
 	bson_t *filter;       /* the event's whole documentKey */
 	bson_t *doc;          /* replacement or update document; empty for delete */
-	bool upsert;          /* replace only */
+	bool upsert;          /* replace, or a pipeline writing a whole document */
 	size_t event_index;   /* which event of the caller's batch it comes from */
 	uint32_t filter_hash; /* FNV-1a of filter's bytes: worker partitioning */
 } apply_op_t;
@@ -46,6 +50,10 @@ typedef struct apply_op_list {
 	apply_op_t *ops;
 	size_t len;
 	size_t cap;
+	/* Set by apply_event_ops for an event whose paths must be read
+	 * against the target document first (it added no op for it): see
+	 * apply_event_ops_read. The caller clears it. */
+	bool needs_target;
 } apply_op_list_t;
 
 void apply_op_list_init(apply_op_list_t *list);
@@ -59,7 +67,8 @@ typedef enum {
 	APPLY_KIND_STOP,    /* drop, rename, dropDatabase, invalidate: stop (exit 4) */
 	APPLY_KIND_NOOP,    /* expanded events that change no document (create,
 			       createIndexes, dropIndexes, modify,
-			       shardCollection...): logged, nothing to write */
+			       shardCollection...): no write model; replay
+			       applies the index ones itself (replay_apply.c) */
 	APPLY_KIND_UNKNOWN, /* anything else: exit 65 */
 } apply_kind_t;
 
@@ -69,12 +78,26 @@ apply_kind_t apply_classify(const char *operation_type);
  * Appends the write model(s) of event (a whole change event, reassembled)
  * to ops, each tagged with event_index. A data event always yields at
  * least one op, except an update whose description changes nothing (no
- * op: an empty update document would be a replacement). Returns false with
+ * op: an empty update document would be a replacement), and an update
+ * whose paths must be read against the target first (no op, and
+ * ops->needs_target set: apply_event_ops_read). Returns false with
  * exit code 65 when the event lacks what its rule needs (documentKey,
  * fullDocument of an insert, updateDescription of an update without one).
  */
 bool apply_event_ops(const bson_t *event, size_t event_index, apply_op_list_t *ops,
 		     bson_error_t *error);
+
+/*
+ * apply_event_ops for an event apply_event_needs_target says needs the
+ * target document: target is the target's document of its documentKey as
+ * the caller read it after applying every event before (NULL: there is
+ * none, and the update does nothing); settled: the event is past the dump
+ * end of a restore marker, so the target holds what the source held
+ * before it (exact_target_t). false + exit 65 when a path cannot be read in one way only against
+ * it (docs/DESIGN.md, "Replay rules", "Sources before 6.1").
+ */
+bool apply_event_ops_read(const bson_t *event, const bson_t *target, bool settled,
+			  size_t event_index, apply_op_list_t *ops, bson_error_t *error);
 
 /* Adds op to bulk (client-side key validation off: the source accepted the
  * documents already). false + error when libmongoc refuses it. */

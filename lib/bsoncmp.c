@@ -363,3 +363,71 @@ bsoncmp_doc(const bson_t *a, const bson_t *b)
 {
 	return cmp_elements_of(bson_get_data(a), a->len, bson_get_data(b), b->len, true);
 }
+
+/* Whether the values at ia and ib are equal up to field order. */
+static bool values_equal_but_order(const bson_iter_t *ia, const bson_iter_t *ib, int depth);
+
+/* Arrays, or documents whose fields are looked up by name (in_order
+ * false), element by element. */
+static bool
+children_equal_but_order(const bson_iter_t *ia, const bson_iter_t *ib, bool in_order, int depth)
+{
+	bson_iter_t ca, cb;
+	uint32_t na = 0, nb = 0;
+
+	if (depth > 200 || !bson_iter_recurse(ia, &ca) || !bson_iter_recurse(ib, &cb))
+		return false;
+	while (bson_iter_next(&ca)) {
+		bson_iter_t match;
+
+		na++;
+		if (in_order) {
+			if (!bson_iter_next(&cb))
+				return false;
+			match = cb;
+		} else if (!bson_iter_recurse(ib, &match) ||
+			   !bson_iter_find_w_len(&match, bson_iter_key(&ca),
+						 (int)bson_iter_key_len(&ca))) {
+			return false;
+		}
+		if (!values_equal_but_order(&ca, &match, depth + 1))
+			return false;
+	}
+	if (in_order)
+		return !bson_iter_next(&cb);
+	while (bson_iter_next(&cb))
+		nb++;
+	return na == nb;
+}
+
+static bool
+values_equal_but_order(const bson_iter_t *ia, const bson_iter_t *ib, int depth)
+{
+	bson_type_t ta = bson_iter_type(ia);
+	uint32_t la = ia->next_off - ia->d1, lb = ib->next_off - ib->d1;
+
+	if (ta != bson_iter_type(ib))
+		return false;
+	if (ta == BSON_TYPE_DOCUMENT || ta == BSON_TYPE_ARRAY)
+		return children_equal_but_order(ia, ib, ta == BSON_TYPE_ARRAY, depth);
+	/* The value's bytes: from its start (d1) to the next element. */
+	return la == lb && memcmp(ia->raw + ia->d1, ib->raw + ib->d1, la) == 0;
+}
+
+bool
+bsoncmp_equal_but_order(const bson_t *a, const bson_t *b)
+{
+	bson_t wrap_a = BSON_INITIALIZER, wrap_b = BSON_INITIALIZER;
+	bson_iter_t ia, ib;
+	bool equal;
+
+	if (a->len == b->len && memcmp(bson_get_data(a), bson_get_data(b), a->len) == 0)
+		return true;
+	BSON_APPEND_DOCUMENT(&wrap_a, "d", a);
+	BSON_APPEND_DOCUMENT(&wrap_b, "d", b);
+	equal = bson_iter_init_find(&ia, &wrap_a, "d") && bson_iter_init_find(&ib, &wrap_b, "d") &&
+		values_equal_but_order(&ia, &ib, 0);
+	bson_destroy(&wrap_a);
+	bson_destroy(&wrap_b);
+	return equal;
+}

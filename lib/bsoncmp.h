@@ -34,4 +34,11 @@ int bsoncmp_value(const bson_value_t *a, const bson_value_t *b);
 /* Compares two documents as MongoDB compares embedded objects. */
 int bsoncmp_doc(const bson_t *a, const bson_t *b);
 
+/*
+ * True when a and b hold the same fields with byte-equal values up to the
+ * order of fields in every embedded document (arrays keep their order;
+ * types must match: 1 and 1.0 differ). Byte-equal documents are equal.
+ */
+bool bsoncmp_equal_but_order(const bson_t *a, const bson_t *b);
+
 #endif

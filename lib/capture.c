@@ -5,6 +5,7 @@
 
 #include "capture.h"
 #include "error.h"
+#include "log.h"
 
 struct capture_source {
 	mongoc_client_t *client;     /* borrowed */
@@ -12,6 +13,8 @@ struct capture_source {
 	mongoc_database_t *database; /* ... which watches this */
 	mongoc_apm_callbacks_t *apm;
 	bool has_split;
+	bool has_expanded;
+	char *db, *coll_name;
 	char version[64];
 	bool have_op_time;
 	optime_t op_time;
@@ -36,13 +39,15 @@ on_command_succeeded(const mongoc_apm_command_succeeded_t *event)
 	}
 }
 
-bool
-capture_version_has_split_stage(const bson_t *build_info)
+/* buildInfo's versionArray into v[0..3); false when it has fewer than two
+ * numbers. */
+static bool
+version_array(const bson_t *build_info, int64_t v[3])
 {
 	bson_iter_t it, arr;
-	int64_t v[3] = {0, 0, 0};
 	int n = 0;
 
+	v[0] = v[1] = v[2] = 0;
 	if (!bson_iter_init_find(&it, build_info, "versionArray") || !BSON_ITER_HOLDS_ARRAY(&it) ||
 	    !bson_iter_recurse(&it, &arr))
 		return false;
@@ -51,7 +56,35 @@ capture_version_has_split_stage(const bson_t *build_info)
 			return false;
 		v[n++] = bson_iter_as_int64(&arr);
 	}
-	if (n < 2)
+	return n >= 2;
+}
+
+bool
+capture_version_has_expanded_events(const bson_t *build_info)
+{
+	int64_t v[3];
+
+	return version_array(build_info, v) && v[0] >= 6;
+}
+
+bool
+capture_driver_has_expanded_events(void)
+{
+#if MONGOC_CHECK_VERSION(1, 24, 0)
+	return true;
+#else
+	/* Older drivers send unknown watch options as aggregate options,
+	 * which the server refuses: the stage cannot have it. */
+	return false;
+#endif
+}
+
+bool
+capture_version_has_split_stage(const bson_t *build_info)
+{
+	int64_t v[3];
+
+	if (!version_array(build_info, v))
 		return false;
 	/* 7.0 introduced the stage; 6.0.9 got it as a backport, 6.1-6.3 did not. */
 	if (v[0] >= 7)
@@ -79,7 +112,16 @@ capture_source_new(mongoc_client_t *client, const char *db, const char *coll, bs
 		src->coll = mongoc_client_get_collection(client, db, coll);
 	else
 		src->database = mongoc_client_get_database(client, db);
+	src->db = bson_strdup(db);
+	src->coll_name = bson_strdup(coll);
 	src->has_split = capture_version_has_split_stage(&reply);
+	src->has_expanded = capture_version_has_expanded_events(&reply);
+	if (src->has_expanded && !capture_driver_has_expanded_events())
+		log_warn("the source has showExpandedEvents but this build's libmongoc (%s) "
+			 "cannot ask for it: update events come without disambiguatedPaths "
+			 "and DDL events without create/createIndexes/dropIndexes/modify; "
+			 "cdc-replay reads dotted paths against the target document",
+			 MONGOC_VERSION_S);
 	if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
 		bson_strncpy(src->version, bson_iter_utf8(&it, NULL), sizeof src->version);
 	bson_destroy(&reply);
@@ -100,6 +142,8 @@ capture_source_destroy(capture_source_t *src)
 	mongoc_apm_callbacks_destroy(src->apm);
 	mongoc_collection_destroy(src->coll);
 	mongoc_database_destroy(src->database);
+	bson_free(src->db);
+	bson_free(src->coll_name);
 	bson_free(src);
 }
 
@@ -107,6 +151,45 @@ bool
 capture_source_has_split_stage(const capture_source_t *src)
 {
 	return src->has_split;
+}
+
+bool
+capture_source_post_images(capture_source_t *src, bool *enabled, bson_error_t *error)
+{
+	mongoc_database_t *db = mongoc_client_get_database(src->client, src->db);
+	bson_t opts = BSON_INITIALIZER, filter;
+	mongoc_cursor_t *cursor;
+	const bson_t *info;
+	bool ok;
+
+	*enabled = false;
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
+	BSON_APPEND_UTF8(&filter, "name", src->coll_name);
+	bson_append_document_end(&opts, &filter);
+	cursor = mongoc_database_find_collections_with_opts(db, &opts);
+	while (mongoc_cursor_next(cursor, &info)) {
+		bson_iter_t it;
+
+		if (bson_iter_init(&it, info) &&
+		    bson_iter_find_descendant(&it, "options.changeStreamPreAndPostImages.enabled",
+					      &it) &&
+		    BSON_ITER_HOLDS_BOOL(&it))
+			*enabled = bson_iter_bool(&it);
+	}
+	ok = !mongoc_cursor_error(cursor, error);
+	if (!ok)
+		csm_error_prefix(error, "cannot read the options of '%s.%s' on the source", src->db,
+				 src->coll_name);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&opts);
+	mongoc_database_destroy(db);
+	return ok;
+}
+
+bool
+capture_source_has_expanded_events(const capture_source_t *src)
+{
+	return src->has_expanded && capture_driver_has_expanded_events();
 }
 
 const char *
@@ -142,7 +225,11 @@ capture_stream_open(capture_source_t *src, const bson_t *resume_token,
 	bson_append_array_end(&pipeline, &stages);
 
 	BSON_APPEND_UTF8(&watch_opts, "fullDocument",
-			 opts->update_lookup ? "updateLookup" : "default");
+			 opts->post_image      ? opts->post_image
+			 : opts->update_lookup ? "updateLookup"
+					       : "default");
+	if (opts->expanded_events)
+		BSON_APPEND_BOOL(&watch_opts, "showExpandedEvents", true);
 	BSON_APPEND_DOCUMENT(&watch_opts, "resumeAfter", resume_token);
 	if (opts->batch_size > 0)
 		BSON_APPEND_INT32(&watch_opts, "batchSize", opts->batch_size);

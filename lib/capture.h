@@ -23,11 +23,14 @@ typedef struct capture_source capture_source_t;
 
 /* How a stream is opened. */
 typedef struct capture_stream_opts {
-	bool update_lookup;   /* fullDocument "updateLookup", else "default" */
-	bool split_events;    /* add {$changeStreamSplitLargeEvent: {}} */
-	int32_t batch_size;   /* cursor batchSize */
-	int64_t max_await_ms; /* maxAwaitTimeMS of each getMore */
-	const bson_t *match;  /* a first {$match: ...} stage (borrowed), or NULL */
+	bool update_lookup;     /* fullDocument "updateLookup", else "default" */
+	const char *post_image; /* fullDocument "required"/"whenAvailable" (static
+				   string; NULL: none): wins over update_lookup */
+	bool split_events;      /* add {$changeStreamSplitLargeEvent: {}} */
+	bool expanded_events;   /* showExpandedEvents: true */
+	int32_t batch_size;     /* cursor batchSize */
+	int64_t max_await_ms;   /* maxAwaitTimeMS of each getMore */
+	const bson_t *match;    /* a first {$match: ...} stage (borrowed), or NULL */
 } capture_stream_opts_t;
 
 /*
@@ -48,6 +51,25 @@ const char *capture_source_version(const capture_source_t *src);
 
 /* The same decision on a buildInfo reply (exposed for unit tests). */
 bool capture_version_has_split_stage(const bson_t *build_info);
+
+/*
+ * True when the source's change streams take showExpandedEvents (6.0+:
+ * the DDL events create, createIndexes, dropIndexes, modify...; from 6.1
+ * also updateDescription.disambiguatedPaths) and this build's libmongoc
+ * (1.24+) can put it in the $changeStream stage.
+ */
+bool capture_source_has_expanded_events(const capture_source_t *src);
+/* The server half of it on a buildInfo reply: versionArray 6.0+. */
+bool capture_version_has_expanded_events(const bson_t *build_info);
+/* Whether this build's libmongoc can ask for showExpandedEvents. */
+bool capture_driver_has_expanded_events(void);
+
+/*
+ * Whether the source collection has changeStreamPreAndPostImages enabled
+ * (listCollections options), into *enabled. false + error when the source
+ * cannot say.
+ */
+bool capture_source_post_images(capture_source_t *src, bool *enabled, bson_error_t *error);
 
 /*
  * The operationTime of the newest aggregate/getMore reply on the source:

@@ -454,6 +454,7 @@ open_source(capture_db_t *run, bson_error_t *error)
 		return false;
 	opts.update_lookup = config->update_lookup;
 	opts.split_events = !config->split_never && capture_source_has_split_stage(run->src);
+	opts.expanded_events = capture_source_has_expanded_events(run->src);
 	opts.batch_size = (int32_t)config->batch_size;
 	opts.max_await_ms = config->batch_ms;
 	if (collset_match(run->colls, &run->match))

@@ -101,8 +101,10 @@ capture_reader_open(capture_reader_t *r, const bson_t *resume_token, bson_error_
 	capture_stream_opts_t opts = r->opts;
 
 	capture_reader_close(r);
-	if (r->mode == CAPTURE_READ_NO_LOOKUP)
+	if (r->mode == CAPTURE_READ_NO_LOOKUP) {
 		opts.update_lookup = false;
+		opts.post_image = NULL;
+	}
 	if (r->mode != CAPTURE_READ_FULL)
 		opts.batch_size = 1;
 	r->stream = capture_stream_open(r->src, resume_token, &opts);
@@ -166,9 +168,9 @@ capture_verdict_t
 capture_reader_verdict(capture_reader_t *r, const bson_error_t *error, const bson_t *reply,
 		       const char *ns, bson_error_t *out)
 {
-	capture_verdict_t verdict =
-		capture_stream_verdict(error, reply, r->mode, r->opts.update_lookup,
-				       capture_source_has_split_stage(r->src), ns, out);
+	capture_verdict_t verdict = capture_stream_verdict(
+		error, reply, r->mode, r->opts.update_lookup || r->opts.post_image,
+		capture_source_has_split_stage(r->src), ns, out);
 
 	if (verdict == CAPTURE_VERDICT_NARROW) {
 		r->mode = CAPTURE_READ_NARROW;

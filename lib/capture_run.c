@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "capture.h"
 #include "capture_ns.h"
@@ -197,6 +198,33 @@ capture_next(capture_run_t *run, bson_error_t *error)
 	return batch_empty(run, error);
 }
 
+/* --full-document required|whenAvailable: the collection must keep
+ * post-images (required: 64 before anything is staged; whenAvailable: a
+ * warning, updates then come as their description). */
+static bool
+check_post_images(capture_source_t *src, const capture_config_t *config, bson_error_t *error)
+{
+	bool enabled;
+
+	if (!capture_source_post_images(src, &enabled, error))
+		return false;
+	if (enabled)
+		return true;
+	if (strcmp(config->post_image, "required") == 0) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "--full-document required needs post-images, and '%s.%s' on the "
+			      "source does not keep them; enable them with collMod "
+			      "changeStreamPreAndPostImages: {enabled: true} (MongoDB 6.0+), or "
+			      "capture with --full-document default",
+			      config->db, config->coll);
+		return false;
+	}
+	log_warn("'%s.%s' on the source keeps no post-images: with --full-document "
+		 "whenAvailable its updates are staged with their description only",
+		 config->db, config->coll);
+	return true;
+}
+
 static bool
 open_source(capture_run_t *run, const capture_config_t *config, bson_error_t *error)
 {
@@ -205,7 +233,11 @@ open_source(capture_run_t *run, const capture_config_t *config, bson_error_t *er
 	if (!(run->src = capture_source_new(run->source, config->db, config->coll, error)))
 		return false;
 	opts.update_lookup = config->update_lookup;
+	opts.post_image = config->post_image;
 	opts.split_events = !config->split_never && capture_source_has_split_stage(run->src);
+	opts.expanded_events = capture_source_has_expanded_events(run->src);
+	if (config->post_image && !check_post_images(run->src, config, error))
+		return false;
 	opts.batch_size = (int32_t)config->batch_size;
 	opts.max_await_ms = config->batch_ms;
 	capture_reader_init(&run->reader, run->src, &opts);
@@ -251,10 +283,11 @@ capture_run_new(const capture_config_t *config, const char *source_uri, const ch
 			     error) ||
 	    !open_source(run, config, error))
 		goto done;
-	log_info("capturing '%s' into '%s' from the %s (seq %" PRId64 " staged), source %s%s",
+	log_info("capturing '%s' into '%s' from the %s (seq %" PRId64 " staged), source %s%s%s",
 		 run->ns.ns, staging_full_name(run->ns.st), start.from,
 		 capture_ns_staged_seq(&run->ns), capture_source_version(run->src),
-		 run->reader.opts.split_events ? ", splitting large events" : "");
+		 run->reader.opts.split_events ? ", splitting large events" : "",
+		 run->reader.opts.expanded_events ? ", expanded events" : "");
 	ok = true;
 done:
 	capture_start_cleanup(&start);

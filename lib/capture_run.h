@@ -26,6 +26,7 @@ typedef struct capture_config {
 	const char *state_dir;    /* where the token file lives */
 	const char *staging_coll; /* staging collection in db on the target */
 	bool update_lookup;       /* fullDocument updateLookup, else default */
+	const char *post_image;   /* fullDocument required|whenAvailable, or NULL */
 	bool split_never;         /* no $changeStreamSplitLargeEvent even when there */
 	int64_t batch_size;       /* events per staged batch and per getMore */
 	int64_t batch_ms;         /* longest wait before a batch is staged */

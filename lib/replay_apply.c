@@ -35,7 +35,8 @@ struct replay_applier {
 	bool has_window;
 	optime_t window_end;
 	int64_t window_skips;
-	lease_t *lease; /* borrowed; NULL: none */
+	lease_t *lease;  /* borrowed; NULL: none */
+	bool ops_failed; /* the ops before an event failed, not the event */
 };
 
 replay_applier_t *
@@ -467,27 +468,11 @@ apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *er
 	return ok;
 }
 
-bool
-replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
+/* Applies the ops built so far: in parallel lanes, else (or when a lane
+ * fails) as one ordered stream. */
+static bool
+apply_ops(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
-	apply_op_list_clear(&a->ops);
-	for (size_t i = 0; i < batch->len; i++) {
-		const replay_event_t *ev = &batch->events[i];
-
-		if (ev->kind == APPLY_KIND_NOOP) {
-			log_info("seq %" PRId64 ": '%s' event changes no document; nothing to "
-				 "apply (index and option changes are not replayed)",
-				 ev->first_seq, ev->operation_type);
-			continue;
-		}
-		if (!apply_event_ops(ev->event, i, &a->ops, error)) {
-			char *what = replay_event_describe(ev);
-
-			csm_error_prefix(error, "cannot replay %s", what);
-			bson_free(what);
-			return false;
-		}
-	}
 	if (a->ops.len == 0)
 		return true;
 	/* Without the lease the ordered path waits for it or stops: no lane is sent. */
@@ -500,4 +485,224 @@ replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_erro
 			  batch->events[0].first_seq, batch->events[batch->len - 1].last_seq);
 	}
 	return apply_ordered(a, batch, error);
+}
+
+/* Reads into *doc (NULL: none; the caller destroys it) the target's
+ * document of ev's documentKey, retrying transient errors. */
+static bool
+read_target(replay_applier_t *a, const replay_event_t *ev, bson_t **doc, bson_error_t *error)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(a->client, a->db, a->coll);
+	bson_t opts = BSON_INITIALIZER, key;
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t len;
+	retry_t retry;
+	bool ok = false;
+
+	*doc = NULL;
+	bson_iter_init_find(&iter, ev->event, "documentKey");
+	bson_iter_document(&iter, &len, &data);
+	bson_init_static(&key, data, len);
+	BSON_APPEND_INT64(&opts, "limit", 1);
+	retry_init(&retry, 0);
+	for (;;) {
+		mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &key, &opts, NULL);
+		const bson_t *found, *reply = NULL;
+
+		if (mongoc_cursor_next(cursor, &found))
+			*doc = bson_copy(found);
+		ok = !mongoc_cursor_error_document(cursor, error, &reply);
+		if (!ok)
+			csm_error_keep_transient(error, reply);
+		mongoc_cursor_destroy(cursor);
+		if (ok || !csm_error_is_transient(error, NULL) ||
+		    !retry_wait(&retry, "reading a target document", error))
+			break;
+	}
+	bson_destroy(&opts);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+/* Whether the target holds what the source held before ev: a window is
+ * declared (a restore marker with its dump end) and ev is past it. */
+static bool
+settled(const replay_applier_t *a, const replay_event_t *ev)
+{
+	return a->has_window && !optime_is_zero(ev->cluster_time) &&
+	       optime_cmp(ev->cluster_time, a->window_end) > 0;
+}
+
+/* The ops of ev (events[i] of batch). An event whose paths are read
+ * against the target document first has the ops before it applied, then
+ * the document read. */
+static bool
+event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error_t *error)
+{
+	const replay_event_t *ev = &batch->events[i];
+	bson_t *target = NULL;
+	bool ok;
+
+	if (!apply_event_ops(ev->event, i, &a->ops, error))
+		return false;
+	if (!a->ops.needs_target)
+		return true;
+	if (!apply_ops(a, batch, error)) {
+		a->ops_failed = true;
+		return false;
+	}
+	apply_op_list_clear(&a->ops);
+	if (!read_target(a, ev, &target, error))
+		return false;
+	ok = apply_event_ops_read(ev->event, target, settled(a, ev), i, &a->ops, error);
+	bson_destroy(target);
+	return ok;
+}
+
+/* Runs cmd on the target database, waiting for the lease and retrying
+ * transient errors; a server error with code ok_code is success. */
+static bool
+target_command(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const char *what,
+	       bson_error_t *error)
+{
+	mongoc_database_t *db = mongoc_client_get_database(a->client, a->db);
+	retry_t retry;
+	bool ok = false, done = false;
+
+	retry_init(&retry, 0);
+	while (!done) {
+		bson_t reply;
+
+		if (!ordered_may_send(a, &retry, what, &done, error))
+			continue;
+		ok = mongoc_database_command_simple(db, cmd, NULL, &reply, error) ||
+		     csm_error_server_code(error, &reply) == ok_code;
+		if (!ok)
+			csm_error_keep_transient(error, &reply);
+		done = ok || !csm_error_is_transient(error, NULL) ||
+		       !retry_wait(&retry, what, error);
+		bson_destroy(&reply);
+	}
+	mongoc_database_destroy(db);
+	return ok;
+}
+
+/* One index of a createIndexes or dropIndexes event, applied to the target:
+ * built (unique and TTL ones are not: logged) or dropped. */
+static bool
+apply_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, bool create,
+	    bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER, list;
+	bson_iter_t iter;
+	const char *name = "";
+	char *what;
+	bool ok = true;
+
+	if (bson_iter_init_find(&iter, spec, "name") && BSON_ITER_HOLDS_UTF8(&iter))
+		name = bson_iter_utf8(&iter, NULL);
+	if (create && (bson_has_field(spec, "expireAfterSeconds") ||
+		       (bson_iter_init_find(&iter, spec, "unique") && bson_iter_as_bool(&iter)))) {
+		log_warn("seq %" PRId64 ": index '%s' of '%s.%s' is unique or TTL: replay does not "
+			 "build it (the catch-up window); build it on the target after the drain",
+			 ev->first_seq, name, a->db, a->coll);
+		return true;
+	}
+	what = bson_strdup_printf("%s index '%s' of '%s.%s' on the target (seq %" PRId64 ")",
+				  create ? "building" : "dropping", name, a->db, a->coll,
+				  ev->first_seq);
+	if (create) {
+		BSON_APPEND_UTF8(&cmd, "createIndexes", a->coll);
+		BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
+		BSON_APPEND_DOCUMENT(&list, "0", spec);
+		bson_append_array_end(&cmd, &list);
+	} else {
+		BSON_APPEND_UTF8(&cmd, "dropIndexes", a->coll);
+		BSON_APPEND_UTF8(&cmd, "index", name);
+	}
+	ok = target_command(a, &cmd, create ? 0 : SERVER_INDEX_NOT_FOUND, what, error);
+	if (!ok && !csm_error_is_stopped(error))
+		csm_error_prefix(error, "cannot replay seq %" PRId64 " (%s)", ev->first_seq,
+				 ev->operation_type);
+	else if (ok)
+		log_info("seq %" PRId64 ": %s", ev->first_seq, what);
+	bson_free(what);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+/*
+ * An expanded DDL event (docs/DESIGN.md, "Replay rules"): createIndexes and
+ * dropIndexes are applied in order, after every write before them; any
+ * other is logged.
+ */
+static bool
+apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t *ev,
+	  bson_error_t *error)
+{
+	bool create = strcmp(ev->operation_type, "createIndexes") == 0;
+	bson_iter_t iter, indexes;
+
+	if (!create && strcmp(ev->operation_type, "dropIndexes") != 0) {
+		log_info("seq %" PRId64 ": '%s' event changes no document; nothing to apply "
+			 "(collection options are not replayed)",
+			 ev->first_seq, ev->operation_type);
+		return true;
+	}
+	if (!apply_ops(a, batch, error))
+		return false;
+	apply_op_list_clear(&a->ops);
+	if (!bson_iter_init(&iter, ev->event) ||
+	    !bson_iter_find_descendant(&iter, "operationDescription.indexes", &indexes) ||
+	    !BSON_ITER_HOLDS_ARRAY(&indexes) || !bson_iter_recurse(&indexes, &iter)) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "cannot replay seq %" PRId64 ": '%s' event without "
+			      "operationDescription.indexes",
+			      ev->first_seq, ev->operation_type);
+		return false;
+	}
+	while (bson_iter_next(&iter)) {
+		bson_t spec;
+		const uint8_t *data;
+		uint32_t len;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+			continue;
+		bson_iter_document(&iter, &len, &data);
+		if (!bson_init_static(&spec, data, len) ||
+		    !apply_index(a, ev, &spec, create, error))
+			return false;
+	}
+	return true;
+}
+
+bool
+replay_applier_apply(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
+{
+	apply_op_list_clear(&a->ops);
+	for (size_t i = 0; i < batch->len; i++) {
+		const replay_event_t *ev = &batch->events[i];
+
+		if (ev->kind == APPLY_KIND_NOOP) {
+			if (!apply_ddl(a, batch, ev, error))
+				return false;
+			continue;
+		}
+		a->ops_failed = false;
+		if (!event_ops(a, batch, i, error)) {
+			char *what;
+
+			/* A refused write names its own event. */
+			if (a->ops_failed || csm_error_is_stopped(error) ||
+			    csm_error_is_transient(error, NULL))
+				return false;
+			what = replay_event_describe(ev);
+			csm_error_prefix(error, "cannot replay %s on '%s.%s'", what, a->db,
+					 a->coll);
+			bson_free(what);
+			return false;
+		}
+	}
+	return apply_ops(a, batch, error);
 }

@@ -14,6 +14,8 @@ enum server_code {
 	SERVER_HOST_NOT_FOUND = 7,
 	SERVER_UNAUTHORIZED = 13,
 	SERVER_TYPE_MISMATCH = 14,
+	/* dropIndexes of an index that is not there (any more). */
+	SERVER_INDEX_NOT_FOUND = 27,
 	SERVER_NAMESPACE_NOT_FOUND = 26,
 	SERVER_PATH_NOT_VIABLE = 28,
 	/* WriteConcernFailed: wtimeout, the secondaries lag; the write is on the primary. */

@@ -248,8 +248,11 @@ merge_walk(walk_t *walk, mongoc_cursor_t *src_cursor, const char *src_where,
 			if (src.doc->len != dst.doc->len ||
 			    memcmp(bson_get_data(src.doc), bson_get_data(dst.doc), src.doc->len) !=
 				    0) {
-				result->different++;
-				report(walk, "different", src.id,
+				bool reordered = walk->opts->ignore_field_order &&
+						 bsoncmp_equal_but_order(src.doc, dst.doc);
+
+				*(reordered ? &result->reordered : &result->different) += 1;
+				report(walk, reordered ? "field order" : "different", src.id,
 				       first_different_field(src.doc, dst.doc, field,
 							     sizeof field));
 			}

@@ -24,7 +24,10 @@ typedef struct verify_opts {
 	int64_t sample;      /* 0: every document; N: N random _ids */
 	int64_t max_report;  /* differences printed at most */
 	int32_t batch_size;  /* find batch size (0: the server's default) */
-	FILE *out;           /* differences go here, one a line */
+	/* Documents equal up to field order are counted as reordered, apart
+	 * from real differences. */
+	bool ignore_field_order;
+	FILE *out; /* differences go here, one a line */
 } verify_opts_t;
 
 typedef struct verify_result {
@@ -33,7 +36,8 @@ typedef struct verify_result {
 	int64_t compared;     /* distinct _ids looked at, both sides */
 	int64_t missing;      /* on the source, not on the target */
 	int64_t extra;        /* on the target, not on the source */
-	int64_t different;    /* on both, not byte-equal */
+	int64_t different;    /* on both, not byte-equal (nor reordered) */
+	int64_t reordered;    /* ignore_field_order: equal up to field order */
 	bool sampled;         /* only a sample was compared */
 	bool sample_fallback; /* $sample was refused: _ids read and sampled here */
 } verify_result_t;
@@ -44,7 +48,9 @@ void verify_opts_init(verify_opts_t *opts);
 /*
  * Compares the collections, printing the first max_report differences to
  * opts->out as they are found ("missing on target: _id 5", "extra on
- * target: _id ...", "different: _id ... (first difference at field 'f')").
+ * target: _id ...", "different: _id ... (first difference at field 'f')",
+ * with ignore_field_order "field order: _id ..."; reordered documents are
+ * no difference).
  * Fills result (zeroed first). Returns false with error on failure: a
  * missing source or target collection is exit code 66, a server error is
  * mapped by csm_exit_code, a server whose _id order disagrees with MongoDB's

@@ -44,7 +44,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, NULL},
 	{CSM_EXIT_HISTORY_LOST, "migrate the collection again from init"},
 	{CSM_EXIT_DDL, "the event is staged; cdc-replay applies every event before it"},
-	{CSM_EXIT_USAGE, "also a collection named like the staging collections (--staging-coll)"},
+	{CSM_EXIT_USAGE, "also a collection named like the staging collections (--staging-coll), "
+			 "--full-document required on a collection without post-images"},
 	{CSM_EXIT_DATAERR, "a corrupt token file, a resume token the source rejects, or a token "
 			   "file token-probe wrote after events were staged (start over)"},
 	{CSM_EXIT_NOINPUT, "no token file and nothing staged: run token-probe first"},
@@ -85,9 +86,12 @@ usage(FILE *out)
 	      "\n"
 	      "  --state-dir DIR         where the token file lives (default: .)\n"
 	      "  --staging-coll NAME     staging collection (default: cdc)\n"
-	      "  --full-document MODE    default (the default: updates carry their delta)\n"
-	      "                          or updateLookup (also the current document;\n"
-	      "                          it can run ahead of other documents, see README)\n"
+	      "  --full-document MODE    default (the default: updates carry their delta),\n"
+	      "                          updateLookup (also the current document;\n"
+	      "                          it can run ahead of other documents, see README),\n"
+	      "                          required or whenAvailable (the post-image as of\n"
+	      "                          the event: the collection must have\n"
+	      "                          changeStreamPreAndPostImages, MongoDB 6.0+)\n"
 	      "  --split-events MODE     auto (default: $changeStreamSplitLargeEvent when the\n"
 	      "                          source has it) or never\n"
 	      "  --batch-size N          events per staged batch (default: 1000)\n"
@@ -123,6 +127,29 @@ run_db(const capture_config_t *config, const collset_t *colls, const conn_opts_t
 		while (capture_db_next(capture, error))
 			;
 	capture_db_destroy(capture);
+}
+
+/* Takes --full-document: default, updateLookup, required, whenAvailable. */
+static bool
+take_full_document(const char *arg, capture_config_t *config, bson_error_t *error)
+{
+	static const char *const post_images[] = {"required", "whenAvailable"};
+
+	for (size_t i = 0; i < sizeof post_images / sizeof *post_images; i++) {
+		if (strcmp(arg, post_images[i]) == 0) {
+			config->post_image = post_images[i];
+			config->update_lookup = false;
+			return true;
+		}
+	}
+	config->post_image = NULL;
+	if (!strcmp(arg, "updateLookup") || !strcmp(arg, "default")) {
+		config->update_lookup = !strcmp(arg, "updateLookup");
+		return true;
+	}
+	cli_bad_value(error, "--full-document", arg,
+		      "default, updateLookup, required or whenAvailable");
+	return false;
 }
 
 /* Makes the state directory and runs the capture to its end; the exit code. */
@@ -202,8 +229,7 @@ main(int argc, char **argv)
 			config.staging_coll = optarg;
 			break;
 		case OPT_FULL_DOCUMENT:
-			if (!take_choice("--full-document", optarg, "updateLookup", "default",
-					 &config.update_lookup, &error))
+			if (!take_full_document(optarg, &config, &error))
 				goto misuse;
 			break;
 		case OPT_SPLIT_EVENTS:
@@ -252,6 +278,13 @@ main(int argc, char **argv)
 		csm_error_set(
 			&error, CSM_EXIT_USAGE,
 			"--all-colls takes every collection: not with --colls or --colls-file");
+		goto misuse;
+	}
+	if (common.db_only && config.post_image) {
+		csm_error_set(&error, CSM_EXIT_USAGE,
+			      "--full-document %s is for one collection (--coll): post-images are "
+			      "enabled per collection",
+			      config.post_image);
 		goto misuse;
 	}
 	if (list) {

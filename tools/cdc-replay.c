@@ -98,8 +98,10 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_HISTORY_LOST, "capture lost it while --drain waited"},
 	{CSM_EXIT_DDL, "every event before it is applied; it stays pending"},
 	{CSM_EXIT_USAGE, NULL},
-	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, a corrupt staged event, or a "
-			   "sharded target whose shard key the events' documentKeys lack"},
+	{CSM_EXIT_DATAERR,
+	 "a duplicate key that persists in order, a corrupt staged event, a "
+	 "sharded target whose shard key the events' documentKeys lack, or an update it "
+	 "cannot apply exactly (a pre-6.1 path with two readings)"},
 	{CSM_EXIT_UNAVAILABLE, "the target"},
 	{CSM_EXIT_CANTCREAT, "another cdc-replay or a dump-wrap restore holds the target "
 			     "collection's lease, or took it over: nothing more is written"},

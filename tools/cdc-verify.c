@@ -25,6 +25,7 @@ enum {
 	OPT_BATCH_SIZE,
 	OPT_ALL,
 	OPT_STAGING_COLL,
+	OPT_IGNORE_FIELD_ORDER,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -39,7 +40,8 @@ static const cli_exit_t exit_codes[] = {
 
 static const char usage_text[] =
 	"usage: cdc-verify --db DB --coll COLL [--to-db DB2] [--to-coll COLL2]\n"
-	"                  [--sample N] [--max-report K] [options]\n"
+	"                  [--sample N] [--max-report K] [--ignore-field-order]\n"
+	"                  [options]\n"
 	"       cdc-verify --all --db DB [--to-db DB2] [--sample N] [options]\n"
 	"\n"
 	"Compares SOURCE db.coll with TARGET db2.coll2: the counts, then every\n"
@@ -49,6 +51,8 @@ static const char usage_text[] =
 	"  missing on target: _id ID   on the source only\n"
 	"  extra on target: _id ID     on the target only\n"
 	"  different: _id ID (...)     on both, not byte-equal\n"
+	"  field order: _id ID (...)   on both, equal up to field order\n"
+	"                              (--ignore-field-order; not a difference)\n"
 	"With --all, every collection of SOURCE DB (database mode) is compared\n"
 	"with its namesake in TARGET DB2, one line each, then the totals:\n"
 	"  COLL: equal\n"
@@ -66,6 +70,9 @@ static const char usage_text[] =
 	"  --sample N              compare N random _ids only (huge collections;\n"
 	"                          $sample, or a reservoir sample of the _ids)\n"
 	"  --max-report K          print at most K differences (default 20)\n"
+	"  --ignore-field-order    count documents equal up to the order of their\n"
+	"                          fields apart (a source older than 5.0 replayed\n"
+	"                          onto a newer target); by default byte-equal\n"
 	"  --batch-size N          documents per find batch (default: the "
 	"server's)\n"
 	"  --all                   every collection of DB (no --coll, --to-coll)\n"
@@ -196,6 +203,8 @@ verify(const cli_common_t *common, verify_opts_t *opts, const char *all_staging)
 	       " extra on target, %" PRId64 " different\n",
 	       result.compared, result.sampled ? "sampled " : "", result.missing, result.extra,
 	       result.different);
+	if (opts->ignore_field_order)
+		printf("%" PRId64 " equal up to field order\n", result.reordered);
 	if (result.source_count != result.target_count)
 		printf("counts differ: source %" PRId64 ", target %" PRId64 "\n",
 		       result.source_count, result.target_count);
@@ -226,6 +235,7 @@ main(int argc, char **argv)
 		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
 		{"all", no_argument, NULL, OPT_ALL},
 		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
+		{"ignore-field-order", no_argument, NULL, OPT_IGNORE_FIELD_ORDER},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
@@ -268,6 +278,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_STAGING_COLL:
 			staging = optarg;
+			break;
+		case OPT_IGNORE_FIELD_ORDER:
+			opts.ignore_field_order = true;
 			break;
 		}
 	}

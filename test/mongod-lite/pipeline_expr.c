@@ -331,8 +331,8 @@ op_set_field(const char *op, const bson_value_t *arg, const bson_t *root, pv_t *
 		return false;
 	}
 	const bson_value_t *field = a[0];
+	bson_iter_t lit; /* field may point into it: it must outlive field */
 	if (field->value_type == BSON_TYPE_DOCUMENT) {
-		bson_iter_t lit;
 		if (bson_iter_init_from_data(&lit, field->value.v_doc.data,
 					     field->value.v_doc.data_len) &&
 		    bson_iter_next(&lit) && strcmp(bson_iter_key(&lit), "$literal") == 0)
