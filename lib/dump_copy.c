@@ -315,9 +315,9 @@ part_read(copy_shared_t *shared, int k, mongoc_cursor_t *cursor, part_file_t *fi
 	while (mongoc_cursor_next(cursor, &doc)) {
 		if (stop_requested() || shared_failed(shared)) {
 			csm_error_stopped(error,
-					  "stopped by a signal while dumping '%s' (partition %d at "
-					  "%" PRId64 " documents)",
-					  shared->plan->ns, k, part->documents);
+					  "stopped by a signal while dumping '%s' after %" PRId64
+					  " documents (partition %d)",
+					  shared->plan->ns, part->documents, k);
 			return false;
 		}
 		if (first && already_written(part, doc)) {
