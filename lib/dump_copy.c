@@ -128,6 +128,7 @@ typedef struct part_file {
 	char *path;
 	char *checkpoint_path;
 	int64_t checkpoint_ms; /* clock_mono_ms() of the last checkpoint */
+	digest_t *digest;      /* of the whole file, when it is written whole */
 } part_file_t;
 
 static bool
@@ -228,6 +229,10 @@ part_open(copy_shared_t *shared, int k, part_file_t *file, bson_error_t *error)
 		return false;
 	}
 	setvbuf(file->fp, NULL, _IOFBF, DUMP_PART_BUFFER);
+	/* The one data file written from its start: its digest now spares
+	 * reading it again to join it. */
+	if (shared->plan->nparts == 1 && part->bytes == 0)
+		file->digest = digest_new();
 	return true;
 }
 
@@ -238,6 +243,7 @@ part_close(part_file_t *file)
 		fclose(file->fp);
 	if (file->fd >= 0)
 		close(file->fd);
+	digest_destroy(file->digest);
 	bson_free(file->path);
 	bson_free(file->checkpoint_path);
 }
@@ -280,6 +286,8 @@ part_append(part_file_t *file, dump_part_t *part, const bson_t *doc, bson_error_
 			      strerror(errno));
 		return false;
 	}
+	if (file->digest != NULL)
+		digest_update(file->digest, bson_get_data(doc), doc->len);
 	part->last_offset = part->bytes;
 	part->bytes += doc->len;
 	part->documents++;
@@ -372,6 +380,8 @@ part_copy(copy_shared_t *shared, int k, bson_error_t *error)
 	}
 	part->done = true;
 	ok = part_checkpoint(shared, k, &file, error);
+	if (ok && file.digest != NULL)
+		digest_final_hex(file.digest, part->sha256);
 
 cleanup:
 	part_close(&file);
@@ -476,6 +486,27 @@ append_part(dump_out_t *out, const char *path, const dump_part_t *part, bson_err
 	return ok;
 }
 
+/* The partition file's record: from what this run wrote when it wrote it
+ * whole (its size checked), else from reading it once. */
+static bool
+single_record(const char *part_path, const dump_part_t *part, dump_record_t *record,
+	      bson_error_t *error)
+{
+	struct stat st;
+
+	if (part->sha256[0] == '\0')
+		return dump_record_scan(part_path, false, record, error);
+	if (stat(part_path, &st) != 0) {
+		csm_error_set(error, CSM_EXIT_IOERR, "cannot read '%s': %s", part_path,
+			      strerror(errno));
+		return false;
+	}
+	record->documents = part->documents;
+	record->bytes = (int64_t)st.st_size;
+	bson_strncpy(record->sha256, part->sha256, sizeof record->sha256);
+	return true;
+}
+
 /* One partition, no gzip: the file itself becomes the data file. */
 static bool
 link_single(const char *part_path, const char *bson_path, const dump_part_t *part,
@@ -484,7 +515,7 @@ link_single(const char *part_path, const char *bson_path, const dump_part_t *par
 	char *dir;
 	bool ok;
 
-	if (!dump_record_scan(part_path, false, record, error) ||
+	if (!single_record(part_path, part, record, error) ||
 	    !part_holds(part_path, part, record->documents, record->bytes, error))
 		return false;
 	/* A link, not a rename: a crash before publishing leaves the

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "digest.h"
+
 /* More partitions than this is never useful (one cursor each). */
 #define DUMP_PLAN_MAX_PARTS 64
 
@@ -35,6 +37,9 @@ typedef struct dump_part {
 	int64_t last_offset; /* where the last of them starts */
 	bson_t last_id;
 	bool done; /* the range was read to its end */
+	/* Not saved: the SHA-256 of the whole file when this run wrote all of
+	 * it (a plan of one partition), "" otherwise. */
+	char sha256[DIGEST_HEX_LEN];
 } dump_part_t;
 
 typedef struct dump_plan {

@@ -37,7 +37,7 @@ enum {
 
 static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, NULL},
-	{CSM_EXIT_USAGE, NULL},
+	{CSM_EXIT_USAGE, "also dump --jobs above 1 with the external engine"},
 	{CSM_EXIT_DATAERR, "a bad or incomplete dump, an unfinished dump that this run's "
 			   "arguments cannot continue, or restored data that violates a unique "
 			   "index"},
@@ -46,7 +46,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_CANTCREAT, "restore: another restore or a cdc-replay holds the target "
 			     "collection's lease, or took it over"},
 	{CSM_EXIT_IOERR, NULL},
-	{CSM_EXIT_TEMPFAIL, "stopped by SIGINT/SIGTERM (nothing published), or the target "
+	{CSM_EXIT_TEMPFAIL, "stopped by SIGINT/SIGTERM (nothing published; a native dump "
+			    "continues when run again), or the target "
 			    "kept failing a write after its retries"},
 	{CSM_EXIT_NOPERM, NULL},
 };
