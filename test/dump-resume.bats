@@ -50,7 +50,7 @@ slow_getmore() {
 # progressed: a partition's checkpoint of the unfinished dump counts
 # documents made durable.
 progressed() {
-	grep -qs '"documents" : { "$numberLong" : "[1-9]' "$PARTIAL"/*.checkpoint.json
+	grep -qs "\"documents\" : { \"\$numberLong\" : \"[1-9]" "$PARTIAL"/*.checkpoint.json
 }
 
 # dump_until SIGNAL [dump-wrap dump options...]: a dump of MIX_DB.docs,
