@@ -89,6 +89,10 @@ import bson, sys
 print(sum(1 for _ in bson.decode_file_iter(open(sys.argv[1], 'rb'))))" "$1"
 }
 
+@test "the plan and checkpoints keep every _id's BSON type; a checkpoint of another partition or without its last _id is 65" {
+	run -0 "$CSM_BUILD/test/test_dump_plan"
+}
+
 @test "mongod-lite: find's min is inclusive and max exclusive on the _id index across type brackets; a hint is required" {
 	pyrun "$SRC_URI" "
 import datetime
