@@ -121,14 +121,37 @@ typedef struct copy_shared {
 	bson_error_t error;
 } copy_shared_t;
 
+/*
+ * Makes a partition's checkpoints durable beside its copy: the reader
+ * hands a snapshot of its state over and reads on while the file is
+ * fsync'd and the checkpoint written, so the copy waits for the disk only
+ * at its end (the fsync covers at least the snapshot's bytes, written
+ * before the hand-over).
+ */
+typedef struct syncer {
+	pthread_t thread;
+	bool inited; /* the lock, condition and snapshot */
+	bool started;
+	pthread_mutex_t lock; /* guards the fields below */
+	pthread_cond_t changed;
+	bool busy; /* a snapshot is being made durable */
+	bool closing;
+	bool failed;
+	bson_error_t error;
+	dump_part_t snapshot; /* last_id and the counts only */
+} syncer_t;
+
 /* A partition's file being appended to. */
 typedef struct part_file {
 	FILE *fp;
 	int fd;
+	int k;
+	const char *ns;
 	char *path;
 	char *checkpoint_path;
 	int64_t checkpoint_ms; /* clock_mono_ms() of the last checkpoint */
 	digest_t *digest;      /* of the whole file, when it is written whole */
+	syncer_t syncer;
 } part_file_t;
 
 static bool
@@ -151,6 +174,87 @@ shared_fail(copy_shared_t *shared, const bson_error_t *error)
 		memcpy(&shared->error, error, sizeof shared->error);
 	}
 	pthread_mutex_unlock(&shared->lock);
+}
+
+/* Writes what the file's buffer holds. */
+static bool
+flushed(part_file_t *file, bson_error_t *error)
+{
+	if (fflush(file->fp) == 0)
+		return true;
+	csm_error_set(error, CSM_EXIT_IOERR, "cannot write '%s': %s", file->path, strerror(errno));
+	return false;
+}
+
+/* fsyncs the file, then writes part as its checkpoint. */
+static bool
+make_durable(const part_file_t *file, const dump_part_t *part, bson_error_t *error)
+{
+	if (fsync(file->fd) != 0) {
+		csm_error_set(error, CSM_EXIT_IOERR, "cannot write '%s': %s", file->path,
+			      strerror(errno));
+		return false;
+	}
+	return dump_part_checkpoint_write(file->checkpoint_path, file->ns, file->k, part, error);
+}
+
+static void *
+syncer_main(void *arg)
+{
+	part_file_t *file = arg;
+	syncer_t *s = &file->syncer;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		bson_error_t error;
+		bool ok;
+
+		while (!s->busy && !s->closing)
+			pthread_cond_wait(&s->changed, &s->lock);
+		if (!s->busy)
+			break;
+		/* The reader leaves the snapshot alone while busy. */
+		pthread_mutex_unlock(&s->lock);
+		ok = make_durable(file, &s->snapshot, &error);
+		pthread_mutex_lock(&s->lock);
+		s->busy = false;
+		if (!ok && !s->failed) {
+			s->failed = true;
+			memcpy(&s->error, &error, sizeof error);
+		}
+		pthread_cond_broadcast(&s->changed);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Starts file's syncer; without one, checkpoints are made in line. */
+static void
+syncer_start(part_file_t *file)
+{
+	syncer_t *s = &file->syncer;
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->changed, NULL);
+	bson_init(&s->snapshot.last_id);
+	s->inited = true;
+	s->started = pthread_create(&s->thread, NULL, syncer_main, file) == 0;
+}
+
+/* Waits for the snapshot being made durable, and ends the syncer. */
+static void
+syncer_stop(part_file_t *file)
+{
+	syncer_t *s = &file->syncer;
+
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->closing = true;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->started = false;
 }
 
 /* Fails (65) naming the file and its checkpoint, with what is wrong. */
@@ -192,6 +296,32 @@ check_last_doc(const part_file_t *file, const dump_part_t *part, bson_error_t *e
 	return ok || mismatch(file, "its last document is not the one it names", error);
 }
 
+/* Adds the file's first bytes to its digest. */
+static bool
+digest_prefix(part_file_t *file, int64_t bytes, bson_error_t *error)
+{
+	uint8_t *buf = bson_malloc(DUMP_PART_BUFFER);
+	int64_t at = 0;
+	bool ok = true;
+
+	while (ok && at < bytes) {
+		size_t want =
+			(size_t)(bytes - at < DUMP_PART_BUFFER ? bytes - at : DUMP_PART_BUFFER);
+		ssize_t got = pread(file->fd, buf, want, (off_t)at);
+
+		ok = got > 0;
+		if (ok) {
+			digest_update(file->digest, buf, (size_t)got);
+			at += got;
+		}
+	}
+	if (!ok)
+		csm_error_set(error, CSM_EXIT_IOERR, "cannot read '%s': %s", file->path,
+			      strerror(errno));
+	bson_free(buf);
+	return ok;
+}
+
 /*
  * Opens partition k's file for appending at its checkpoint: cut back to
  * the checkpoint's bytes (what came after was never made durable).
@@ -202,6 +332,8 @@ part_open(copy_shared_t *shared, int k, part_file_t *file, bson_error_t *error)
 	const dump_part_t *part = &shared->plan->parts[k];
 	struct stat st;
 
+	file->k = k;
+	file->ns = shared->plan->ns;
 	file->path = dump_plan_path(shared->partial, shared->db, shared->coll, k, ".bson");
 	file->checkpoint_path =
 		dump_plan_path(shared->partial, shared->db, shared->coll, k, ".checkpoint.json");
@@ -229,16 +361,24 @@ part_open(copy_shared_t *shared, int k, part_file_t *file, bson_error_t *error)
 		return false;
 	}
 	setvbuf(file->fp, NULL, _IOFBF, DUMP_PART_BUFFER);
-	/* The one data file written from its start: its digest now spares
-	 * reading it again to join it. */
-	if (shared->plan->nparts == 1 && part->bytes == 0)
-		file->digest = digest_new();
+	/* The one data file: its digest as it is written spares reading it
+	 * all again to join it (a continued one reads what it keeps once). */
+	if (shared->plan->nparts == 1 && !part->done && (file->digest = digest_new()) != NULL &&
+	    !digest_prefix(file, part->bytes, error))
+		return false;
+	syncer_start(file);
 	return true;
 }
 
 static void
 part_close(part_file_t *file)
 {
+	syncer_stop(file);
+	if (file->syncer.inited) {
+		bson_destroy(&file->syncer.snapshot.last_id);
+		pthread_cond_destroy(&file->syncer.changed);
+		pthread_mutex_destroy(&file->syncer.lock);
+	}
 	if (file->fp != NULL)
 		fclose(file->fp);
 	if (file->fd >= 0)
@@ -248,17 +388,40 @@ part_close(part_file_t *file)
 	bson_free(file->checkpoint_path);
 }
 
-/* Makes what was written durable, then says so in the checkpoint. */
+/* Makes what was written durable, then says so in the checkpoint: in line
+ * (the partition's end, a stop, a failure), or handed to the syncer, which
+ * is skipped while the one before is not done yet. */
 static bool
-part_checkpoint(copy_shared_t *shared, int k, part_file_t *file, bson_error_t *error)
+part_checkpoint(copy_shared_t *shared, int k, part_file_t *file, bool in_line, bson_error_t *error)
 {
-	file->checkpoint_ms = clock_mono_ms();
-	if (fflush(file->fp) != 0 || fsync(file->fd) != 0) {
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot write '%s': %s", file->path,
-			      strerror(errno));
-		return false;
+	syncer_t *s = &file->syncer;
+	bool ok = true;
+
+	if (in_line || !s->started) {
+		syncer_stop(file);
+		file->checkpoint_ms = clock_mono_ms();
+		return flushed(file, error) && make_durable(file, &shared->plan->parts[k], error);
 	}
-	return dump_part_checkpoint_write(file->checkpoint_path, shared->plan, k, error);
+	pthread_mutex_lock(&s->lock);
+	if (s->failed) {
+		memcpy(error, &s->error, sizeof *error);
+		ok = false;
+	} else if (!s->busy && !(ok = flushed(file, error))) {
+		/* error says why */
+	} else if (!s->busy) {
+		const dump_part_t *part = &shared->plan->parts[k];
+
+		s->snapshot.bytes = part->bytes;
+		s->snapshot.documents = part->documents;
+		s->snapshot.last_offset = part->last_offset;
+		bson_reinit(&s->snapshot.last_id);
+		bson_concat(&s->snapshot.last_id, &part->last_id);
+		s->busy = true;
+		file->checkpoint_ms = clock_mono_ms();
+		pthread_cond_broadcast(&s->changed);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ok;
 }
 
 /* find's options for the rest of part: min at its last _id (or its lower
@@ -342,7 +505,7 @@ part_read(copy_shared_t *shared, int k, mongoc_cursor_t *cursor, part_file_t *fi
 			pending_docs = pending_bytes = 0;
 		}
 		if (clock_mono_ms() - file->checkpoint_ms >= DUMP_CHECKPOINT_MS &&
-		    !part_checkpoint(shared, k, file, error))
+		    !part_checkpoint(shared, k, file, false, error))
 			return false;
 	}
 	progress_add(shared->progress, pending_docs, pending_bytes);
@@ -375,11 +538,11 @@ part_copy(copy_shared_t *shared, int k, bson_error_t *error)
 	if (!part_read(shared, k, cursor, &file, error)) {
 		/* Keep what was written for the next run (a write error may
 		 * well fail this too: the last checkpoint stands then). */
-		part_checkpoint(shared, k, &file, NULL);
+		part_checkpoint(shared, k, &file, true, NULL);
 		goto cleanup;
 	}
 	part->done = true;
-	ok = part_checkpoint(shared, k, &file, error);
+	ok = part_checkpoint(shared, k, &file, true, error);
 	if (ok && file.digest != NULL)
 		digest_final_hex(file.digest, part->sha256);
 

@@ -18,7 +18,7 @@
 #include "progress.h"
 
 /* How often a partition's copy makes its progress durable. */
-#define DUMP_CHECKPOINT_MS 1000
+#define DUMP_CHECKPOINT_MS 500
 
 /*
  * Adds up to jobs partitions of db.coll to plan (which has none): the

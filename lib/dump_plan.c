@@ -166,13 +166,13 @@ dump_plan_read(const char *path, dump_plan_t *plan, bool *found, bson_error_t *e
 }
 
 bool
-dump_part_checkpoint_write(const char *path, const dump_plan_t *plan, int k, bson_error_t *error)
+dump_part_checkpoint_write(const char *path, const char *ns, int k, const dump_part_t *part,
+			   bson_error_t *error)
 {
-	const dump_part_t *part = &plan->parts[k];
 	bson_t doc = BSON_INITIALIZER;
 	bool ok;
 
-	BSON_APPEND_UTF8(&doc, "ns", plan->ns);
+	BSON_APPEND_UTF8(&doc, "ns", ns);
 	BSON_APPEND_INT32(&doc, "partition", k);
 	BSON_APPEND_INT64(&doc, "bytes", part->bytes);
 	BSON_APPEND_INT64(&doc, "documents", part->documents);

@@ -37,8 +37,8 @@ typedef struct dump_part {
 	int64_t last_offset; /* where the last of them starts */
 	bson_t last_id;
 	bool done; /* the range was read to its end */
-	/* Not saved: the SHA-256 of the whole file when this run wrote all of
-	 * it (a plan of one partition), "" otherwise. */
+	/* Not saved: the SHA-256 of the whole file when this run wrote it to
+	 * its end (a plan of one partition), "" otherwise. */
 	char sha256[DIGEST_HEX_LEN];
 } dump_part_t;
 
@@ -75,8 +75,9 @@ bool dump_plan_write(const char *path, const dump_plan_t *plan, bson_error_t *er
  */
 bool dump_plan_read(const char *path, dump_plan_t *plan, bool *found, bson_error_t *error);
 
-/* Writes partition k's checkpoint atomically (the data must be durable). */
-bool dump_part_checkpoint_write(const char *path, const dump_plan_t *plan, int k,
+/* Writes the checkpoint part of ns's partition k atomically (the data it
+ * counts must be durable). */
+bool dump_part_checkpoint_write(const char *path, const char *ns, int k, const dump_part_t *part,
 				bson_error_t *error);
 
 /* Reads partition k's checkpoint into plan->parts[k]; a missing one means

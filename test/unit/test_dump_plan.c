@@ -42,7 +42,7 @@ case_round_trip(void)
 	plan.parts[1].last_offset = 200;
 	bson_concat(&plan.parts[1].last_id, last);
 	CHECK(dump_plan_write(path, &plan, &error));
-	CHECK(dump_part_checkpoint_write(cp, &plan, 1, &error));
+	CHECK(dump_part_checkpoint_write(cp, plan.ns, 1, &plan.parts[1], &error));
 	CHECK(dump_plan_read(path, &read, &found, &error) && found);
 	CHECK_STR(read.ns, "shop.orders");
 	CHECK_INT(read.jobs, 3);
@@ -80,13 +80,13 @@ case_bad_checkpoint_is_65(void)
 	dump_plan_init(&plan, "shop.orders", "native", 2, "");
 	dump_plan_add_part(&plan, NULL);
 	dump_plan_add_part(&plan, NULL);
-	CHECK(dump_part_checkpoint_write(cp, &plan, 0, &error));
+	CHECK(dump_part_checkpoint_write(cp, plan.ns, 0, &plan.parts[0], &error));
 	CHECK(!dump_part_checkpoint_read(cp, &plan, 1, &error));
 	CHECK_INT(error.code, CSM_EXIT_DATAERR);
 	CHECK_CONTAINS(error.message, "not of partition 1");
 	plan.parts[0].documents = 1;
 	plan.parts[0].bytes = 10;
-	CHECK(dump_part_checkpoint_write(cp, &plan, 0, &error));
+	CHECK(dump_part_checkpoint_write(cp, plan.ns, 0, &plan.parts[0], &error));
 	CHECK(!dump_part_checkpoint_read(cp, &plan, 0, &error));
 	CHECK_INT(error.code, CSM_EXIT_DATAERR);
 	dump_plan_cleanup(&plan);
