@@ -380,13 +380,30 @@ dump_resume() {
 		rm -rf "$WORK/resume"
 		t0="$(now_s)"
 		bg_timed "$out-killed" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/resume"
-		until [[ -f "$part" ]] && (($(stat -c %s "$part") >= $(calc "int($full * $DUMP_KILL_AT)"))); do
+		# time -> timeout -> dump-wrap: kill the tool itself, as a crash would
+		until child="$(pgrep -P "$(pgrep -P "$BG_PID")")"; do
 			kill -0 "$BG_PID" 2>/dev/null || die "the dump to kill ended first"
 			sleep 0.01
 		done
-		# time -> timeout -> dump-wrap: kill the tool itself, as a crash would
-		child="$(pgrep -P "$(pgrep -P "$BG_PID")")"
-		kill -KILL "$child"
+		# One watcher polling the file size: a loop of stat(1) processes
+		# would take the 2 cores from the dump it measures.
+		"$PY" - "$part" "$(calc "int($full * $DUMP_KILL_AT)")" "$child" <<'EOF' ||
+import os, signal, sys, time
+path, size, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+while True:
+    try:
+        if os.stat(path).st_size >= size:
+            os.kill(pid, signal.SIGKILL)
+            break
+    except FileNotFoundError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.005)
+EOF
+			die "the dump to kill ended first"
 		wait "$BG_PID" 2>/dev/null || true
 		forget "$BG_PID"
 		t1="$(now_s)"
