@@ -141,6 +141,23 @@ typedef struct syncer {
 	dump_part_t snapshot; /* last_id and the counts only */
 } syncer_t;
 
+/*
+ * Digests the one data file by reading it back behind the writer, on a
+ * thread of its own: the reading thread never waits for SHA-256, and a
+ * continued copy digests the part it keeps while it copies the rest.
+ */
+typedef struct chaser {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock; /* guards the fields below */
+	pthread_cond_t changed;
+	int64_t written; /* bytes the writer has flushed to the file */
+	bool finished;   /* the writer is done: digest up to written, stop */
+	bool failed;
+	digest_t *digest;
+	char sha256[DIGEST_HEX_LEN];
+} chaser_t;
+
 /* A partition's file being appended to. */
 typedef struct part_file {
 	FILE *fp;
@@ -150,8 +167,8 @@ typedef struct part_file {
 	char *path;
 	char *checkpoint_path;
 	int64_t checkpoint_ms; /* clock_mono_ms() of the last checkpoint */
-	digest_t *digest;      /* of the whole file, when it is written whole */
 	syncer_t syncer;
+	chaser_t chaser; /* started for a plan of one partition */
 } part_file_t;
 
 static bool
@@ -176,12 +193,29 @@ shared_fail(copy_shared_t *shared, const bson_error_t *error)
 	pthread_mutex_unlock(&shared->lock);
 }
 
-/* Writes what the file's buffer holds. */
-static bool
-flushed(part_file_t *file, bson_error_t *error)
+/* Tells the chaser that the file holds bytes (or, finished, all it will). */
+static void
+chaser_advance(part_file_t *file, int64_t bytes, bool finished)
 {
-	if (fflush(file->fp) == 0)
+	chaser_t *c = &file->chaser;
+
+	if (!c->started)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->written = bytes;
+	c->finished = finished;
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Writes what the file's buffer holds: bytes in all. */
+static bool
+flushed(part_file_t *file, int64_t bytes, bson_error_t *error)
+{
+	if (fflush(file->fp) == 0) {
+		chaser_advance(file, bytes, false);
 		return true;
+	}
 	csm_error_set(error, CSM_EXIT_IOERR, "cannot write '%s': %s", file->path, strerror(errno));
 	return false;
 }
@@ -296,30 +330,82 @@ check_last_doc(const part_file_t *file, const dump_part_t *part, bson_error_t *e
 	return ok || mismatch(file, "its last document is not the one it names", error);
 }
 
-/* Adds the file's first bytes to its digest. */
-static bool
-digest_prefix(part_file_t *file, int64_t bytes, bson_error_t *error)
+/* Reads file->fd from its start up to what the writer flushed, into the
+ * digest, until the writer has finished. */
+static void *
+chaser_main(void *arg)
 {
+	part_file_t *file = arg;
+	chaser_t *c = &file->chaser;
 	uint8_t *buf = bson_malloc(DUMP_PART_BUFFER);
 	int64_t at = 0;
-	bool ok = true;
 
-	while (ok && at < bytes) {
-		size_t want =
-			(size_t)(bytes - at < DUMP_PART_BUFFER ? bytes - at : DUMP_PART_BUFFER);
-		ssize_t got = pread(file->fd, buf, want, (off_t)at);
+	pthread_mutex_lock(&c->lock);
+	while (!c->failed && (at < c->written || !c->finished)) {
+		int64_t until;
 
-		ok = got > 0;
-		if (ok) {
-			digest_update(file->digest, buf, (size_t)got);
+		while (at == c->written && !c->finished)
+			pthread_cond_wait(&c->changed, &c->lock);
+		until = c->written;
+		pthread_mutex_unlock(&c->lock);
+		while (at < until) {
+			size_t want = (size_t)(until - at < DUMP_PART_BUFFER ? until - at
+									     : DUMP_PART_BUFFER);
+			ssize_t got = pread(file->fd, buf, want, (off_t)at);
+
+			if (got <= 0)
+				break;
+			digest_update(c->digest, buf, (size_t)got);
 			at += got;
 		}
+		pthread_mutex_lock(&c->lock);
+		c->failed = at < until;
 	}
-	if (!ok)
-		csm_error_set(error, CSM_EXIT_IOERR, "cannot read '%s': %s", file->path,
-			      strerror(errno));
+	if (!c->failed)
+		digest_final_hex(c->digest, c->sha256);
+	pthread_mutex_unlock(&c->lock);
 	bson_free(buf);
-	return ok;
+	return NULL;
+}
+
+/* Starts digesting the file's first bytes (what a continued copy keeps);
+ * without a chaser the data file is read once when joined. */
+static void
+chaser_start(part_file_t *file, int64_t bytes)
+{
+	chaser_t *c = &file->chaser;
+
+	if ((c->digest = digest_new()) == NULL)
+		return;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->changed, NULL);
+	c->written = bytes;
+	c->started = pthread_create(&c->thread, NULL, chaser_main, file) == 0;
+	if (!c->started) {
+		pthread_cond_destroy(&c->changed);
+		pthread_mutex_destroy(&c->lock);
+	}
+}
+
+/* Waits for the chaser to digest the file's bytes; its SHA-256 into sha256
+ * (64 hex digits), or "" when it has none. */
+static void
+chaser_finish(part_file_t *file, int64_t bytes, char sha256[DIGEST_HEX_LEN])
+{
+	chaser_t *c = &file->chaser;
+
+	sha256[0] = '\0';
+	if (c->started) {
+		chaser_advance(file, bytes, true);
+		pthread_join(c->thread, NULL);
+		c->started = false;
+		if (!c->failed)
+			bson_strncpy(sha256, c->sha256, DIGEST_HEX_LEN);
+		pthread_cond_destroy(&c->changed);
+		pthread_mutex_destroy(&c->lock);
+	}
+	digest_destroy(c->digest);
+	c->digest = NULL;
 }
 
 /*
@@ -361,11 +447,10 @@ part_open(copy_shared_t *shared, int k, part_file_t *file, bson_error_t *error)
 		return false;
 	}
 	setvbuf(file->fp, NULL, _IOFBF, DUMP_PART_BUFFER);
-	/* The one data file: its digest as it is written spares reading it
-	 * all again to join it (a continued one reads what it keeps once). */
-	if (shared->plan->nparts == 1 && !part->done && (file->digest = digest_new()) != NULL &&
-	    !digest_prefix(file, part->bytes, error))
-		return false;
+	/* The one data file: digested as it is written, it need not be read
+	 * again to be joined. */
+	if (shared->plan->nparts == 1 && !part->done)
+		chaser_start(file, part->bytes);
 	syncer_start(file);
 	return true;
 }
@@ -373,6 +458,10 @@ part_open(copy_shared_t *shared, int k, part_file_t *file, bson_error_t *error)
 static void
 part_close(part_file_t *file)
 {
+	char unused[DIGEST_HEX_LEN];
+
+	/* Before the descriptor it reads goes. */
+	chaser_finish(file, 0, unused);
 	syncer_stop(file);
 	if (file->syncer.inited) {
 		bson_destroy(&file->syncer.snapshot.last_id);
@@ -383,7 +472,6 @@ part_close(part_file_t *file)
 		fclose(file->fp);
 	if (file->fd >= 0)
 		close(file->fd);
-	digest_destroy(file->digest);
 	bson_free(file->path);
 	bson_free(file->checkpoint_path);
 }
@@ -400,13 +488,14 @@ part_checkpoint(copy_shared_t *shared, int k, part_file_t *file, bool in_line, b
 	if (in_line || !s->started) {
 		syncer_stop(file);
 		file->checkpoint_ms = clock_mono_ms();
-		return flushed(file, error) && make_durable(file, &shared->plan->parts[k], error);
+		return flushed(file, shared->plan->parts[k].bytes, error) &&
+		       make_durable(file, &shared->plan->parts[k], error);
 	}
 	pthread_mutex_lock(&s->lock);
 	if (s->failed) {
 		memcpy(error, &s->error, sizeof *error);
 		ok = false;
-	} else if (!s->busy && !(ok = flushed(file, error))) {
+	} else if (!s->busy && !(ok = flushed(file, shared->plan->parts[k].bytes, error))) {
 		/* error says why */
 	} else if (!s->busy) {
 		const dump_part_t *part = &shared->plan->parts[k];
@@ -449,8 +538,6 @@ part_append(part_file_t *file, dump_part_t *part, const bson_t *doc, bson_error_
 			      strerror(errno));
 		return false;
 	}
-	if (file->digest != NULL)
-		digest_update(file->digest, bson_get_data(doc), doc->len);
 	part->last_offset = part->bytes;
 	part->bytes += doc->len;
 	part->documents++;
@@ -543,8 +630,8 @@ part_copy(copy_shared_t *shared, int k, bson_error_t *error)
 	}
 	part->done = true;
 	ok = part_checkpoint(shared, k, &file, true, error);
-	if (ok && file.digest != NULL)
-		digest_final_hex(file.digest, part->sha256);
+	if (ok)
+		chaser_finish(&file, part->bytes, part->sha256);
 
 cleanup:
 	part_close(&file);

@@ -37,7 +37,7 @@ typedef struct dump_part {
 	int64_t last_offset; /* where the last of them starts */
 	bson_t last_id;
 	bool done; /* the range was read to its end */
-	/* Not saved: the SHA-256 of the whole file when this run wrote it to
+	/* Not saved: the SHA-256 of the whole file when this run copied it to
 	 * its end (a plan of one partition), "" otherwise. */
 	char sha256[DIGEST_HEX_LEN];
 } dump_part_t;
