@@ -405,6 +405,8 @@ while True:
 EOF
 			die "the dump to kill ended first"
 		wait "$BG_PID" 2>/dev/null || true
+		# what libmongoc's counters leave behind a kill -9
+		rm -f "/dev/shm/mongoc-$child"
 		forget "$BG_PID"
 		t1="$(now_s)"
 		timed "$out" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/resume"
