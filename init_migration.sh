@@ -3,6 +3,7 @@
 #        init_migration.sh --resume-capture [options] SOURCE_URI TARGET_URI DB COLL
 #        init_migration.sh --resume-dump [options] SOURCE_URI TARGET_URI DB COLL
 #        init_migration.sh --stop-capture [options] DB COLL
+#        init_migration.sh --cleanup [--drop-target] [options] DB COLL
 #
 # Summary: phase 1 of migrating DB.COLL: resume token, change capture, dump
 #
@@ -45,6 +46,19 @@
 #                         after 5 s, and one still running after 10 s is
 #                         killed: safe at any moment, a restart resumes
 #                         from the last staged event)
+#   --cleanup             remove the migration of DB.COLL (after the cutover,
+#                         or to start over): on the target (TARGET_URI from
+#                         the environment; cdc-cleanup) its staged events,
+#                         checkpoint, restore marker and leases, and the
+#                         staging collections once no collection is left in
+#                         them; here its state files and its dump. Refuses
+#                         (73) while its capture or replay runs or holds a
+#                         lease. Prints what it removed
+#   --drop-target         with --cleanup: also drop the restored collection
+#                         on the target (starting over)
+#   --max-docs-per-sec N, --max-mb-per-sec N  pace the dump (dump-wrap; the
+#                         native engine then); DB.COLL.throttle changes them
+#                         while it runs
 #   -h, --help            print this help
 #
 # Files in the state directory, mode 0600:
@@ -54,6 +68,10 @@
 #   DB.COLL.lock           held while init_migration.sh works on DB.COLL
 #   DB.COLL.dump-pending   there from the probe until the dump is complete:
 #                          what phase 1 still needs is the dump (--resume-dump)
+#   DB.COLL.throttle       yours to write: lines 'max-docs-per-sec N',
+#                          'max-mb-per-sec N' (dump) and 'max-ops-per-sec N'
+#                          (replay), 0 for no limit; read again within a
+#                          second of a change
 #
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
@@ -63,7 +81,8 @@
 # --staging-coll); 66 --resume-capture/--resume-dump without a token file,
 # --stop-capture with no capture running, nothing to dump; 73 a capture
 # runs, a token exists or the dump is complete (the message names the
-# command to use: --resume-dump, --resume-capture or --force); 75 a
+# command to use: --resume-dump, --resume-capture or --force), or
+# --cleanup while a capture, sync or replay of DB.COLL runs; 75 a
 # capture that not even SIGKILL stopped; otherwise the failing program's
 # status.
 
@@ -154,7 +173,8 @@ dump_complete() {
 run_dump() {
 	local status=0
 	printf '== %s: dump to %s (dump-wrap dump) while capture stages changes\n' "$ns" "$dump_dir"
-	"$dump_bin" dump --db "$db" --coll "$coll" --out "$dump_dir" || status=$?
+	"$dump_bin" dump --db "$db" --coll "$coll" --out "$dump_dir" "${dump_throttle[@]}" ||
+		status=$?
 	if ((status == 66)) && [[ "$mode" == init ]]; then
 		# Nothing to migrate: the capture just started is of no use.
 		stop_capture "$capture_started"
@@ -172,6 +192,45 @@ run_dump() {
 			"dump with: $resume_dump_cmd"
 	fi
 	rm -f "$dump_pending_file"
+}
+
+# cleanup_ns: --cleanup. Refuses while the collection's capture, sync or
+# replay runs here (73); cdc-cleanup takes its leases on the target, so it
+# refuses a writer elsewhere too, and removes its documents there first:
+# the state files and the dump go only once the target is clean.
+cleanup_ns() {
+	local cleanup_bin replay_pid f removed=0 base
+	[[ -z "$running" ]] || die 73 "cdc-capture of '$ns' is running (pid $running): stop" \
+		"it first ($prog --stop-capture --state-dir $(printf '%q' "$state_dir") $db $coll)"
+	replay_pid="$(head -n 1 "$state_dir/$ns.replay.pid" 2>/dev/null || true)"
+	if [[ "$replay_pid" =~ ^[0-9]+$ ]] && ps -o comm= -p "$replay_pid" 2>/dev/null |
+		grep -q '^cdc-replay'; then
+		die 73 "cdc-replay of '$ns' is running (pid $replay_pid): stop it first (kill" \
+			"-TERM $replay_pid, or sync_migration.sh --drain)"
+	fi
+	if command -v flock >/dev/null 2>&1 && [[ -f "$state_dir/$ns.sync.lock" ]] &&
+		! flock -n "$state_dir/$ns.sync.lock" true; then
+		die 73 "sync_migration.sh of '$ns' is running (lock $state_dir/$ns.sync.lock):" \
+			"stop it first (Ctrl-C)"
+	fi
+	cleanup_bin="$(find_bin cdc-cleanup)"
+	"$cleanup_bin" --db "$db" --coll "$coll" "${staging_args[@]}" \
+		"${cleanup_args[@]}" || die "$?" "cdc-cleanup failed; nothing was removed here" \
+		"(the state files and the dump stay): fix the cause and run this again"
+	base="$dump_dir/$db/$(query_escape "$coll")"
+	for f in "$state_dir/$ns".{token,token.replaced,capture.pid,capture.log,dump-pending} \
+		"$state_dir/$ns".{replay.pid,replay.log,replay.exit,throttle,sync.lock,lock} \
+		"$base".{bson,bson.gz,metadata.json,metadata.json.gz,dump-end.json,integrity.json}; do
+		[[ -e "$f" ]] || continue
+		rm -f -- "$f"
+		printf 'removed %s\n' "$f"
+		removed=$((removed + 1))
+	done
+	if [[ -d "$dump_dir/.$db.$coll.partial" ]]; then
+		rm -rf -- "$dump_dir/.$db.$coll.partial"
+		printf 'removed %s\n' "$dump_dir/.$db.$coll.partial"
+	fi
+	printf 'cleaned up %s (%s local files)\n' "$ns" "$removed"
 }
 
 # print_done: what runs now and the commands that come next.
@@ -223,6 +282,8 @@ staging_coll=""
 full_document=default
 no_dump=0
 force=0
+drop_target=0
+dump_throttle=()
 
 while (($# > 0)); do
 	case "$1" in
@@ -241,6 +302,13 @@ while (($# > 0)); do
 	--resume-capture) mode=resume; shift ;;
 	--resume-dump) mode=resume-dump; shift ;;
 	--stop-capture) mode=stop; shift ;;
+	--cleanup) mode=cleanup; shift ;;
+	--drop-target) drop_target=1; shift ;;
+	--max-docs-per-sec | --max-mb-per-sec)
+		(($# > 1)) || usage_error "$1 needs a value"
+		[[ "$2" =~ ^[1-9][0-9]{0,8}$ ]] || usage_error "invalid value '$2' for $1:" \
+			"expected a positive integer"
+		dump_throttle+=("$1" "$2"); shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; break ;;
 	-?*) usage_error "unknown option '$1'" ;;
@@ -263,9 +331,11 @@ if [[ "$mode" == resume-dump ]] && ((no_dump || force)); then
 		"neither --no-dump nor --force"
 fi
 
-if [[ "$mode" == stop ]]; then
+((!drop_target)) || [[ "$mode" == cleanup ]] || usage_error "--drop-target needs --cleanup"
+if [[ "$mode" == stop || "$mode" == cleanup ]]; then
 	(($# == 2)) || usage_error "expected DB COLL, got $# arguments"
 	db="$1" coll="$2"
+	[[ "$mode" != cleanup ]] || uri_arg TARGET_URI - "--cleanup works on the target"
 else
 	(($# == 4)) || usage_error "expected SOURCE_URI TARGET_URI DB COLL, got $# arguments"
 	uri_arg SOURCE_URI "$1"
@@ -275,7 +345,7 @@ else
 fi
 check_ns "$db" "$coll"
 # The target's names are sync's to choose: refuse what its default would be.
-[[ "$mode" == stop ]] || check_staging_names "$db" "$coll" "" "" "$staging_coll"
+[[ "$mode" == stop || "$mode" == cleanup ]] || check_staging_names "$db" "$coll" "" "" "$staging_coll"
 trace_if_debug
 
 # Every file written here holds state: owner-only.
@@ -293,6 +363,14 @@ staging_args=()
 lock_ns "$ns" "$state_dir/$ns.lock"
 capture_args=()
 [[ -z "$full_document" ]] || capture_args=(--full-document "$full_document")
+cleanup_args=()
+((!drop_target)) || cleanup_args=(--drop-target)
+# The throttle file paces the dump only when asked for: a paced dump runs
+# the native engine, also where mongodump is installed.
+throttle_file="$state_dir/$ns.throttle"
+if ((${#dump_throttle[@]})) || [[ -f "$throttle_file" ]]; then
+	dump_throttle+=(--throttle-file "$throttle_file")
+fi
 capture_started=""
 running="$(capture_pid)"
 
@@ -302,6 +380,11 @@ if [[ "$mode" == stop ]]; then
 	rm -f "$pid_file"
 	printf 'stopped cdc-capture of %s (pid %s); its position is in %s\n' \
 		"$ns" "$running" "$token_file"
+	exit 0
+fi
+
+if [[ "$mode" == cleanup ]]; then
+	cleanup_ns
 	exit 0
 fi
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: sync_migration.sh [options] TARGET_URI DB COLL
+#        sync_migration.sh --background [options] TARGET_URI DB COLL
+#        sync_migration.sh --drain [--verify SOURCE_URI] [options] TARGET_URI DB COLL
 #
 # Summary: phase 2 of migrating DB.COLL: restore the dump once, then replay
 #
@@ -13,6 +15,12 @@
 # Killed at any point, run the same command again: it picks up where it
 # stopped.
 #
+# With --background the restore runs as usual, then cdc-replay is started
+# in its own session, detached (pid and log in the state directory, like
+# init's capture), and the script exits 0. `--drain` against such a
+# running replay turns it into a draining one (SIGUSR1) and waits for it
+# to exit, with its status; then --verify runs as usual.
+#
 # SIGINT/SIGTERM (Ctrl-C) stop it: the running program finishes its batch
 # and saves its position, or, when the target does not answer, exits after
 # 5 s without saving it (nothing is lost); a program still running 10 s
@@ -25,7 +33,11 @@
 # Options:
 #   --drain               exit 0 once everything staged is applied and
 #                         capture has caught up (cutover: stop the writes
-#                         on the source first)
+#                         on the source first); when a --background replay
+#                         runs, it is told to drain and waited for
+#   --background          run the replay detached, in the background (pid in
+#                         DB.COLL.replay.pid, log in DB.COLL.replay.log) and
+#                         exit 0 once it runs; not with --drain or --verify
 #   --verify SOURCE_URI   after a successful --drain, compare source and
 #                         target with cdc-verify (exit 1 when they differ)
 #   --max-wait S          with --drain: give up (exit 75) when the drain has
@@ -34,6 +46,11 @@
 #   --to-db DB2           target database (default: DB)
 #   --to-coll COLL2       target collection (default: COLL)
 #   --workers N           parallel replay workers (cdc-replay --workers)
+#   --max-ops-per-sec N   replay at most N events per second (cdc-replay;
+#                         DB.COLL.throttle changes it while it runs)
+#   --purge-applied AGE   delete applied staged events older than AGE
+#                         (cdc-replay --purge-applied: seconds or with s, m,
+#                         h, d; default 1d; off keeps them all)
 #   --dump-dir DIR        the dump to restore (default: ./dump)
 #   --staging-coll NAME   staging collection on the target (default: cdc)
 #   --no-restore          replay only: no dump to load (rollback sync, set
@@ -45,6 +62,12 @@
 # Files in the state directory, mode 0600:
 #   DB.COLL.sync.lock      held while sync_migration.sh works on DB.COLL: a
 #                          second one on this host exits 73
+#   DB.COLL.replay.pid     pid of the --background cdc-replay
+#   DB.COLL.replay.log     its log
+#   DB.COLL.replay.exit    how the last replay ended: "STATUS drained" or
+#                          "STATUS exited" (cdc-status reads it)
+#   DB.COLL.throttle       read by cdc-replay within a second of a change: a
+#                          line 'max-ops-per-sec N' (0: no limit)
 #
 # Programs are found in $CSM_BIN, else bin/ beside this script, else PATH.
 # CSM_DEBUG=1 traces the script (the URIs are not traced).
@@ -138,6 +161,88 @@ run_child() {
 	((!stop_requested || child_status <= 128)) || child_status=75
 }
 
+# background_replay_pid: the pid of the running --background cdc-replay of
+# this collection, or nothing (a pid file of a gone process is stale).
+background_replay_pid() {
+	local pid
+	pid="$(head -n 1 "$replay_pid_file" 2>/dev/null || true)"
+	[[ "$pid" =~ ^[0-9]+$ ]] || return 0
+	ps -o stat=,comm= -p "$pid" 2>/dev/null |
+		grep -qE '^[[:space:]]*[^Z[:space:]][^[:space:]]*[[:space:]]+cdc-replay' || return 0
+	printf '%s\n' "$pid"
+}
+
+# replay_ended STATUS WORD: record how the replay ended for cdc-status.
+replay_ended() {
+	printf '%s %s\n' "$1" "$2" >"$replay_exit_file.tmp" && mv -f "$replay_exit_file.tmp" "$replay_exit_file"
+}
+
+# start_background ARGS...: cdc-replay ARGS detached in its own session,
+# logging to the replay log; a wrapper shell waits for it and records its
+# status in the exit file. It holds the sync lock (fd 9) while it runs.
+start_background() {
+	local pid i
+	rm -f "$replay_exit_file" "$replay_pid_file"
+	printf '\n--- %s: %s starts cdc-replay\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$prog" >>"$replay_log"
+	# shellcheck disable=SC2016 # the inner script expands its own variables
+	setsid bash -c '"$@" </dev/null >>"$0.log" 2>&1 &
+		printf "%s\n" "$!" >"$0.pid.tmp" && mv -f "$0.pid.tmp" "$0.pid"
+		s=0; wait "$!" || s=$?
+		printf "%s exited\n" "$s" >"$0.exit.tmp" && mv -f "$0.exit.tmp" "$0.exit"' \
+		"$state_dir/$ns.replay" "$@" </dev/null >/dev/null 2>&1 &
+	for ((i = 0; i < 50; i++)); do
+		pid="$(background_replay_pid)"
+		[[ -z "$pid" ]] || break
+		[[ ! -f "$replay_exit_file" ]] || break
+		sleep 0.1
+	done
+	# A replay that cannot start (another writer, no target) exits at once.
+	sleep 1
+	if [[ -z "$(background_replay_pid)" ]]; then
+		tail -n 5 "$replay_log" >&2 || true
+		die "$(cut -d' ' -f1 "$replay_exit_file" 2>/dev/null || echo 70)" \
+			"cdc-replay exited at once; see $replay_log"
+	fi
+	printf '== %s: cdc-replay runs in the background: pid %s\n' "$ns" "$pid"
+	printf 'watch:  tail -f %s   (or cdc-status --db %q --state-dir %q)\n' "$replay_log" "$db" "$state_dir"
+	printf 'drain:  %s --drain --state-dir %q [--verify -] - %q %q   (after stopping the writes)\n' \
+		"$prog" "$state_dir" "$db" "$coll"
+	exit 0
+}
+
+# drain_background PID: SIGUSR1 to the background replay, which drains and
+# exits; wait for its status (the wrapper's exit file), within --max-wait.
+# Then --verify as in the foreground; exits.
+drain_background() {
+	local pid="$1" deadline=$((SECONDS + ${max_wait:-0})) status
+	printf '== %s: draining the background cdc-replay (pid %s)\n' "$ns" "$pid"
+	rm -f "$replay_exit_file"
+	kill -USR1 "$pid" || die 75 "cannot signal cdc-replay (pid $pid); run this again"
+	while [[ ! -f "$replay_exit_file" ]]; do
+		if ((stop_requested)); then
+			die 75 "stopped by a signal while waiting for the drain: the background" \
+				"replay goes on draining; run the same command again to wait for it"
+		fi
+		if [[ -n "$max_wait" ]] && ((max_wait > 0 && SECONDS >= deadline)); then
+			die 75 "--drain of '$ns' did not complete within --max-wait $max_wait s; the" \
+				"background replay goes on draining: run the same command again"
+		fi
+		sleep 0.2
+	done
+	status="$(cut -d' ' -f1 "$replay_exit_file")"
+	rm -f "$replay_pid_file"
+	((status == 0)) || die "$status" "the background cdc-replay stopped with status" \
+		"$status (see $replay_log); run the same command again to continue"
+	replay_ended 0 drained
+	printf '== %s: drained (see %s)\n' "$ns" "$replay_log"
+	if ((verify)); then
+		printf '== %s: verify source %s against target %s\n' "$ns" "$ns" "${to_db:-$db}.${to_coll:-$coll}"
+		run_child "$(find_bin cdc-verify)" --db "$db" --coll "$coll" "${target_args[@]}"
+		exit "$child_status"
+	fi
+	exit 0
+}
+
 drain=0
 verify=0
 max_wait=""
@@ -149,6 +254,9 @@ dump_dir=./dump
 staging_coll=""
 no_restore=0
 state_dir=.
+background=0
+max_ops=""
+purge_applied=1d
 
 while (($# > 0)); do
 	case "$1" in
@@ -168,6 +276,9 @@ while (($# > 0)); do
 	--staging-coll) (($# > 1)) || usage_error "$1 needs a value"; staging_coll="$2"; shift 2 ;;
 	--staging-coll=*) staging_coll="${1#*=}"; shift ;;
 	--no-restore) no_restore=1; shift ;;
+	--background) background=1; shift ;;
+	--max-ops-per-sec) (($# > 1)) || usage_error "$1 needs a value"; max_ops="$2"; shift 2 ;;
+	--purge-applied) (($# > 1)) || usage_error "$1 needs a value"; purge_applied="$2"; shift 2 ;;
 	--state-dir) (($# > 1)) || usage_error "$1 needs a value"; state_dir="$2"; shift 2 ;;
 	--state-dir=*) state_dir="${1#*=}"; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -198,11 +309,39 @@ if [[ -n "$max_wait" ]]; then
 		"--max-wait: expected a number of seconds"
 fi
 [[ -n "$state_dir" ]] || usage_error "--state-dir must not be empty"
+if ((background && (drain || verify))); then
+	usage_error "--background follows for ever: drain it later with --drain"
+fi
+if [[ -n "$max_ops" && ! "$max_ops" =~ ^[1-9][0-9]{0,8}$ ]]; then
+	usage_error "invalid value '$max_ops' for --max-ops-per-sec: expected a positive integer"
+fi
+if [[ "$purge_applied" != off && ! "$purge_applied" =~ ^[0-9]+[smhd]?$ ]]; then
+	usage_error "invalid value '$purge_applied' for --purge-applied: expected seconds, or a" \
+		"number with a suffix s, m, h or d, or off"
+fi
 trace_if_debug
 
 umask 077
 mkdir -p "$state_dir"
 ns="$db.$coll"
+target_ns="${to_db:-$db}.${to_coll:-$coll}"
+target_args=()
+[[ -z "$to_db" ]] || target_args+=(--to-db "$to_db")
+[[ -z "$to_coll" ]] || target_args+=(--to-coll "$to_coll")
+# A --background replay holds the lock while it runs: --drain talks to it
+# instead of taking the lock.
+replay_pid_file="$state_dir/$ns.replay.pid"
+replay_log="$state_dir/$ns.replay.log"
+replay_exit_file="$state_dir/$ns.replay.exit"
+running_replay="$(background_replay_pid)"
+if ((background)) && [[ -n "$running_replay" ]]; then
+	die 73 "cdc-replay of '$ns' already runs in the background (pid $running_replay): watch" \
+		"it with: tail -f $replay_log; drain it with: $prog --drain --state-dir" \
+		"$(printf '%q' "$state_dir") - $(printf '%q %q' "$db" "$coll")"
+fi
+if ((drain)) && [[ -n "$running_replay" ]]; then
+	drain_background "$running_replay"
+fi
 # One sync_migration.sh at a time per collection: two replays of one
 # collection would apply its staged events twice and out of order. The
 # programs run below hold the lock too, so a replay still finishing its
@@ -210,10 +349,6 @@ ns="$db.$coll"
 # hosts and state directories, the programs' lease on the target does the
 # same (exit 73 naming the holder).
 lock_ns "$ns" "$state_dir/$ns.sync.lock"
-target_ns="${to_db:-$db}.${to_coll:-$coll}"
-target_args=()
-[[ -z "$to_db" ]] || target_args+=(--to-db "$to_db")
-[[ -z "$to_coll" ]] || target_args+=(--to-coll "$to_coll")
 staging_args=()
 [[ -z "$staging_coll" ]] || staging_args=(--staging-coll "$staging_coll")
 replay_bin="$(find_bin cdc-replay)"
@@ -243,7 +378,16 @@ replay_args=(--db "$db" --coll "$coll" "${target_args[@]}" "${staging_args[@]}")
 [[ -z "$workers" ]] || replay_args+=(--workers "$workers")
 ((!drain)) || replay_args+=(--drain)
 [[ -z "$max_wait" ]] || replay_args+=(--max-wait "$max_wait")
+[[ -z "$max_ops" ]] || replay_args+=(--max-ops-per-sec "$max_ops")
+[[ "$purge_applied" == off ]] || replay_args+=(--purge-applied "$purge_applied")
+replay_args+=(--throttle-file "$state_dir/$ns.throttle")
+((!background)) || start_background "$replay_bin" "${replay_args[@]}"
 run_child "$replay_bin" "${replay_args[@]}"
+if ((child_status == 0 && drain && !stop_requested)); then
+	replay_ended 0 drained
+else
+	replay_ended "$child_status" exited
+fi
 ((child_status != 73)) || die 73 "another writer holds '$target_ns' (see above): stop it," \
 	"or wait until its lease expires, then run the same command again"
 if ((child_status != 0)); then

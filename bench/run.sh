@@ -12,6 +12,7 @@
 #   BENCH_SCALE   fraction of the full sizes, e.g. 0.01 (default 1)
 #   BENCH_RUNS    runs per figure; the median is reported (default 3)
 #   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e
+#                 and staging (not run by default: ten times e2e's follow)
 #   BENCH_RESULTS where the table goes (default bench/results.md)
 #   BENCH_PLOT    where the lag plot goes (default bench/lag.png)
 #   BENCH_TIMEOUT seconds after which a tool run is killed (default 1800)
@@ -43,6 +44,12 @@ REPLAY_BATCH=1000
 E2E_RATE=5000
 E2E_PRELOAD_FULL=200000
 E2E_FOLLOW_FULL=120
+# Bounded staging: ten times the end-to-end run, purging what is older
+# than STAGING_PURGE_AGE, the staging collection sampled every
+# STAGING_SAMPLE_S seconds.
+STAGING_FOLLOW_FULL=1200
+STAGING_PURGE_AGE=30s
+STAGING_SAMPLE_S=10
 RESTORE_JOBS="1 2 4"
 DUMP_JOBS="1 2 4"
 # A dump killed at this fraction of its bytes, then continued.
@@ -683,6 +690,62 @@ measure_e2e() {
 		"$(goals - "$peak") (RSS: capture $(rss_mib "$out-capture.rss"), replay $(rss_mib "$out-replay.rss"))"
 }
 
+# measure_staging: capture and replay --purge-applied follow a source
+# written at E2E_RATE for ten times the e2e window; the staging
+# collection's size, sampled throughout, must stay flat (lag x rate plus
+# the purge age's worth), not grow with the run.
+measure_staging() {
+	local follow db=stg state out wjson t_end samples
+	follow="$(scaled "$STAGING_FOLLOW_FULL" 60)"
+	server_start SRC --oplog-max-entries 2000000
+	server_start TGT --oplog-max-entries 1000
+	state="$WORK/state-staging"
+	out="$WORK/staging"
+	samples="$WORK/staging.dat"
+	mkdir -p "$state"
+	"$DRIVERS/bench_load" "$SRC_URI" "$db" events 1000 "$EVENT_DOC_SIZE" >/dev/null
+	timed "$out-probe" tool_probe "$SRC_URI" "$db" events "$state"
+	bg_timed "$out-capture" tool_capture "$SRC_URI" "$TGT_URI" "$db" events "$state"
+	local cpid="$BG_PID"
+	bg_timed "$out-replay" tool_replay "$TGT_URI" "$db" events 1 --status-interval 10 \
+		--purge-applied "$STAGING_PURGE_AGE"
+	local rpid="$BG_PID"
+	"$DRIVERS/rate_writer" "$SRC_URI" "$db" events 0 "$E2E_RATE" "$EVENT_DOC_SIZE" 1000000000 \
+		>"$out-writer.out" 2>"$out-writer.err" &
+	local wpid=$!
+	PIDS+=("$wpid")
+	say "staging: $E2E_RATE ops/s for $follow s, --purge-applied $STAGING_PURGE_AGE"
+	t_end=$((SECONDS + follow))
+	: >"$samples"
+	while ((SECONDS < t_end)); do
+		kill -0 "$rpid" 2>/dev/null || { tail -n 20 "$out-replay.err" >&2; die "cdc-replay exited"; }
+		kill -0 "$cpid" 2>/dev/null || { tail -n 20 "$out-capture.err" >&2; die "cdc-capture exited"; }
+		"$PY" -c 'import sys, pymongo
+c = pymongo.MongoClient(sys.argv[1])
+print(sys.argv[2], c.stg.cdc.estimated_document_count())' "$TGT_URI" "$SECONDS" >>"$samples"
+		sleep "$STAGING_SAMPLE_S"
+	done
+	kill -TERM "$wpid"
+	wait "$wpid" || true
+	forget "$wpid"
+	wjson="$(cat "$out-writer.out")"
+	bg_stop "$rpid"
+	bg_stop "$cpid"
+	server_stop SRC
+	server_stop TGT
+	# Flat: the last third's largest sample against the middle third's.
+	local stats
+	stats="$(awk '{ n[NR] = $2 } END { a = int(NR / 3); for (i = a + 1; i <= NR; i++) {
+		if (i <= 2 * a) { if (n[i] > m) m = n[i] } else if (n[i] > l) l = n[i] }
+		printf "%d %d %.2f", m, l, (m > 0 ? l / m : 0) }' "$samples")"
+	local mid last ratio
+	read -r mid last ratio <<<"$stats"
+	row "staging, --purge-applied $STAGING_PURGE_AGE ($follow s)" \
+		"$(printf 'staged docs: max %s (middle third), %s (last third)' "$mid" "$last")" \
+		"$(printf 'writer achieved %s ops/s' "$(jget "$wjson" ops_per_s)")" "$ratio" \
+		"$(rss_mib "$out-replay.rss")" "flat when the ratio stays near 1 (it grows with the run without purging)"
+}
+
 # --------------------------------------------------------------- results
 
 write_results() {
@@ -791,7 +854,7 @@ main() {
 	IFS=',' read -r -a measures <<<"$BENCH_ONLY"
 	for measure in "${measures[@]}"; do
 		case "$measure" in
-		dump | restore | capture | replay | e2e) ;;
+		dump | restore | capture | replay | e2e | staging) ;;
 		*) die "unknown measure '$measure' in BENCH_ONLY" ;;
 		esac
 		if ! bash "${BASH_SOURCE[0]}" measure "$measure"; then

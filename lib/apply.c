@@ -465,6 +465,30 @@ apply_part_info(const bson_t *staged, int32_t *index, int32_t *of, bool *is_chun
 	return true;
 }
 
+bool
+apply_whole_event(const bson_t *staged, bson_t *event)
+{
+	bson_iter_t iter;
+	bool found = false;
+
+	if (!bson_iter_init(&iter, staged))
+		return false;
+	while (bson_iter_next(&iter)) {
+		const char *key = bson_iter_key(&iter);
+
+		if (strcmp(key, STAGED_F_CHUNK) == 0)
+			return false;
+		if (!found && strcmp(key, STAGED_F_EVENT) == 0 && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+			const uint8_t *data;
+			uint32_t len;
+
+			bson_iter_document(&iter, &len, &data);
+			found = bson_init_static(event, data, len);
+		}
+	}
+	return found && !bson_has_field(event, "splitEvent");
+}
+
 /* The eventBytes of a chunk part (apply_part_info checked it is there):
  * *len bytes, borrowed from part. */
 static const uint8_t *

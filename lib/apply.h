@@ -91,6 +91,14 @@ bool apply_part_info(const bson_t *staged, int32_t *index, int32_t *of, bool *is
 		     bson_error_t *error);
 
 /*
+ * The fast path of apply_part_info for nearly every staged document: true
+ * when staged holds a whole event (an "event" document without splitEvent,
+ * and no chunk), *event then a static view of it, borrowed from staged.
+ * false: the caller takes the part path (apply_part_info, apply_reassemble).
+ */
+bool apply_whole_event(const bson_t *staged, bson_t *event);
+
+/*
  * Rebuilds one change event from its n staged parts (in seq order, all of
  * the same kind, complete: apply_part_info gives 0..n-1 of n); the caller
  * frees it with bson_destroy(). Fragments are merged by their top-level

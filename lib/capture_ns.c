@@ -83,13 +83,12 @@ refuse_gap(const capture_ns_t *cns, const staging_last_t *last, const char *db,
 	log_error("to start '%s' over: 1. stop its sync_migration.sh (Ctrl-C) and its capture: "
 		  "init_migration.sh --stop-capture --state-dir %s %s %s",
 		  cns->ns, cns->state_dir, db, coll);
-	log_error("2. on the target, in database '%s': db.getCollection(\"%s\").drop() (the "
-		  "collection restored from '%s': another one if sync had --to-db or --to-coll); "
-		  "db.getCollection(\"%s\").deleteMany({ns: \"%s\"}); "
-		  "db.getCollection(\"%s%s\").deleteMany({_id: {$in: [\"checkpoint:%s\", "
-		  "\"restore:%s\"]}}) (restore:<that collection's db.coll>)",
-		  db, coll, cns->ns, staging_coll, cns->ns, staging_coll, STAGING_META_SUFFIX,
-		  cns->ns, cns->ns);
+	log_error("2. remove what the old run left, on the target (its staged events, "
+		  "checkpoint, restore marker, leases and the collection restored from '%s') and "
+		  "in the state directory: init_migration.sh --cleanup --drop-target --state-dir "
+		  "%s%s%s %s %s (TARGET_URI set)",
+		  cns->ns, cns->state_dir, other_staging ? " --staging-coll " : "",
+		  other_staging ? staging_coll : "", db, coll);
 	log_error("3. init_migration.sh --force --state-dir %s%s%s - - %s %s (SOURCE_URI and "
 		  "TARGET_URI set), then sync_migration.sh as after any init",
 		  cns->state_dir, other_staging ? " --staging-coll " : "",

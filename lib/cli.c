@@ -165,8 +165,13 @@ cli_common_end(cli_common_t *common, int n, char **operand, bson_error_t *error)
 		csm_error_set(error, CSM_EXIT_USAGE, "unexpected argument '%s'", operand[0]);
 		return false;
 	}
-	if (!common->db || !*common->db || !common->coll || !*common->coll) {
-		csm_error_set(error, CSM_EXIT_USAGE, "--db and --coll are required");
+	if (!common->db || !*common->db ||
+	    (common->coll_optional ? common->coll && !*common->coll
+				   : !common->coll || !*common->coll)) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      common->coll_optional
+				      ? "--db is required and --coll must not be empty"
+				      : "--db and --coll are required");
 		return false;
 	}
 	if ((common->to_db && !*common->to_db) || (common->to_coll && !*common->to_coll)) {

@@ -168,6 +168,7 @@ typedef struct cli_common {
 	const char *to_coll;      /* --to-coll */
 	conn_opts_t conn;         /* the URIs, owned (cli_common_finish frees them) */
 	cli_log_opts_t log;       /* --log-format, --log-level */
+	bool coll_optional;       /* set before cli_common_end: --coll may be left out */
 	bool stdout_closed;       /* --help closed stdout already */
 	bool driver_started;      /* cli_common_start ran conn_global_init */
 } cli_common_t;
@@ -193,7 +194,7 @@ int cli_take_common(cli_common_t *common, int opt, const char *arg, int *rc);
 /*
  * After the getopt loop, with the n operands left in operand: applies the
  * logging options (log_init), then checks that no operand is left, that
- * --db and --coll were given and are not empty, and that --to-db and
+ * --db and --coll (unless coll_optional) were given and are not empty, and that --to-db and
  * --to-coll are not empty when given. False with error (exit code 64)
  * otherwise.
  */

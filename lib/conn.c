@@ -316,6 +316,63 @@ prepare_uri(const char *uri_text, const char *role, const char *app, int32_t tim
 	return uri;
 }
 
+/*
+ * After a failed server selection with replicaSet in uri: asks each host
+ * directly (hello needs no login) what it is. A mongos, or a replica set
+ * of another name, fills error (exit 64) and returns true; anything else
+ * (no answer, TLS, SRV) returns false and leaves error alone.
+ */
+static bool
+explain_replica_set_mismatch(const mongoc_uri_t *uri, const char *role, bson_error_t *error)
+{
+	const char *want = mongoc_uri_get_replica_set(uri);
+	bool explained = false;
+
+	if (!want || mongoc_uri_get_tls(uri) || mongoc_uri_get_srv_hostname(uri))
+		return false;
+	for (const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri); h && !explained;
+	     h = h->next) {
+		char *text =
+			bson_strdup_printf("mongodb://%s/?directConnection=true&"
+					   "serverSelectionTimeoutMS=2000&connectTimeoutMS=2000",
+					   h->host_and_port);
+		mongoc_client_t *probe = mongoc_client_new(text);
+		bson_t cmd = BSON_INITIALIZER, reply;
+		bson_iter_t it;
+
+		BSON_APPEND_INT32(&cmd, "hello", 1);
+		if (probe &&
+		    mongoc_client_command_simple(probe, "admin", &cmd, NULL, &reply, NULL)) {
+			if (bson_iter_init_find(&it, &reply, "msg") && BSON_ITER_HOLDS_UTF8(&it) &&
+			    strcmp(bson_iter_utf8(&it, NULL), "isdbgrid") == 0) {
+				csm_error_set(
+					error, CSM_EXIT_USAGE,
+					"the %s URI names replicaSet '%s' but '%s' is a mongos "
+					"(a sharded cluster's router): remove replicaSet from "
+					"the URI",
+					role_side(role), want, h->host_and_port);
+				explained = true;
+			} else if (bson_iter_init_find(&it, &reply, "setName") &&
+				   BSON_ITER_HOLDS_UTF8(&it) &&
+				   strcmp(bson_iter_utf8(&it, NULL), want) != 0) {
+				csm_error_set(
+					error, CSM_EXIT_USAGE,
+					"the %s URI names replicaSet '%s' but '%s' belongs to "
+					"replica set '%s': fix replicaSet in the URI",
+					role_side(role), want, h->host_and_port,
+					bson_iter_utf8(&it, NULL));
+				explained = true;
+			}
+		}
+		if (probe)
+			bson_destroy(&reply);
+		bson_destroy(&cmd);
+		mongoc_client_destroy(probe);
+		bson_free(text);
+	}
+	return explained;
+}
+
 /* Pings through client; on failure fills error (exit 69) naming the hosts. */
 static bool
 ping(mongoc_client_t *client, const mongoc_uri_t *uri, const char *role, bson_error_t *error)
@@ -330,6 +387,9 @@ ping(mongoc_client_t *client, const mongoc_uri_t *uri, const char *role, bson_er
 	bson_destroy(&cmd);
 	if (ok)
 		return true;
+	if (ping_error.domain == MONGOC_ERROR_SERVER_SELECTION &&
+	    explain_replica_set_mismatch(uri, role, error))
+		return false;
 	hosts = uri_host_list(uri);
 	detail = redact_uri_text(ping_error.message);
 	if (ping_error.domain == MONGOC_ERROR_CLIENT &&

@@ -136,6 +136,9 @@ dump_native(const dump_run_opts_t *opts, mongoc_client_pool_t *pool, mongoc_clie
 	mongoc_collection_destroy(collection);
 	plan_copied(plan, &docs, &bytes);
 	progress_add(progress, docs, bytes);
+	/* After what an earlier run copied: only this run's reads are paced,
+	 * all partitions' together. */
+	progress_set_throttle(progress, opts->throttle);
 	if (!dump_copy_run(pool, opts->db, opts->coll, partial, plan, progress, error) ||
 	    !dump_copy_assemble(partial, opts->db, opts->coll, plan, opts->gzip, record, error) ||
 	    !write_record(opts, plan->ns, partial, record, "native", error))

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "throttle.h"
+
 typedef enum { DUMP_ENGINE_AUTO, DUMP_ENGINE_NATIVE, DUMP_ENGINE_EXTERNAL } dump_engine_t;
 
 /* Parses "auto" | "native" | "external"; false when unknown. */
@@ -25,6 +27,7 @@ typedef struct dump_run_opts {
 	int jobs; /* restore inserters (>= 1) */
 	bool gzip;
 	int64_t status_interval_ms;
+	throttle_t *throttle; /* dump, native engine: paces the copy; NULL none; borrowed */
 	/* restore only */
 	const char *to_db;   /* defaults to db */
 	const char *to_coll; /* defaults to coll */

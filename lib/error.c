@@ -48,7 +48,8 @@ static const struct {
 } exit_meanings[] = {
 	{CSM_EXIT_OK,
 	 "done, or (capture, replay) stopped by SIGINT/SIGTERM with the position saved"},
-	{CSM_EXIT_DIFFERENT, "source and target differ"},
+	{CSM_EXIT_DIFFERENT,
+	 "a check failed: source and target differ, or a migration is unhealthy"},
 	{CSM_EXIT_HISTORY_LOST, "the source oplog no longer holds the resume point: start over"},
 	{CSM_EXIT_DDL, "stopped at a drop, rename, dropDatabase or invalidate event"},
 	{CSM_EXIT_USAGE, "bad command line: nothing was done"},

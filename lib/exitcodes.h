@@ -9,7 +9,8 @@
 
 enum csm_exit {
 	CSM_EXIT_OK = 0,
-	/* cdc-verify: source and target differ. */
+	/* A check failed: cdc-verify, source and target differ; cdc-status, a
+	 * migration is unhealthy. */
 	CSM_EXIT_DIFFERENT = 1,
 	/* The source oplog no longer holds the resume point: start over. */
 	CSM_EXIT_HISTORY_LOST = 3,

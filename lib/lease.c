@@ -62,13 +62,7 @@ struct lease {
 static void keeper_stop(lease_t *lease);
 
 /* What the lease document says. */
-typedef struct lease_state {
-	bool exists;
-	int64_t term;
-	int64_t expires_ms;
-	bool released;
-	lease_owner_t holder;
-} lease_state_t;
+typedef lease_info_t lease_state_t;
 
 static void
 read_line_file(const char *path, char *out, size_t size)
@@ -697,6 +691,29 @@ lease_release(lease_t *lease, bson_error_t *error)
 	return ok;
 }
 
+bool
+lease_remove(lease_t *lease, bson_error_t *error)
+{
+	bson_t *filter, opts = BSON_INITIALIZER;
+	bool ok;
+
+	keeper_stop(lease);
+	if (lease->term == 0)
+		return true;
+	filter = bson_new();
+	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "term", BCON_INT64(lease->term),
+		    "owner.id", BCON_UTF8(lease->owner.id));
+	append_durable(&opts);
+	ok = mongoc_collection_delete_one(lease->meta, filter, &opts, NULL, error);
+	bson_destroy(&opts);
+	bson_destroy(filter);
+	if (ok)
+		lease->term = 0;
+	else
+		csm_error_prefix(error, "cannot remove the lease of '%s'", lease->name);
+	return ok;
+}
+
 /* CSM_TEST_LEASE_TTL_MS (tests only: a stale writer in seconds), else LEASE_TTL_MS. */
 static int64_t
 open_ttl_ms(void)
@@ -779,6 +796,22 @@ lease_open(const char *uri, const char *db, const char *meta_coll, const char *n
 	log_debug("took the lease of '%s' (term %" PRId64 ", %" PRId64 " ms)", name, lease->term,
 		  ttl);
 	return lease;
+}
+
+bool
+lease_read(mongoc_collection_t *meta, const char *name, lease_info_t *info, bson_error_t *error)
+{
+	char *doc_id = bson_strdup_printf("%s%s", LEASE_ID_PREFIX, name);
+	bool ok = read_state(meta, doc_id, info, error);
+
+	bson_free(doc_id);
+	return ok;
+}
+
+bool
+lease_info_live(const lease_info_t *info, int64_t now_ms)
+{
+	return info->exists && !info->released && info->expires_ms > now_ms;
 }
 
 char *

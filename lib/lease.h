@@ -112,8 +112,37 @@ bool lease_renew(lease_t *lease, bson_error_t *error);
  */
 bool lease_release(lease_t *lease, bson_error_t *error);
 
+/*
+ * Deletes the lease document, if still ours (cdc-cleanup: the namespace's
+ * migration is being removed). Stops lease_open's thread first. After it
+ * nothing may be written; the next taker starts the terms again at 1,
+ * which fences an old holder as well (its renewals name its term and owner
+ * id). false + the driver's error.
+ */
+bool lease_remove(lease_t *lease, bson_error_t *error);
+
 /* The term taken by lease_acquire; 0 while not held (or lost). */
 int64_t lease_term(lease_t *lease);
+
+/* What a lease document says (lease_read). */
+typedef struct lease_info {
+	bool exists;
+	int64_t term;
+	int64_t expires_ms; /* Unix ms */
+	bool released;      /* releasedAt is set: given up */
+	lease_owner_t holder;
+} lease_info_t;
+
+/*
+ * Reads the lease document name ("apply:shop.orders") in meta with read
+ * concern majority into info (info->exists false when there is none).
+ * false + the driver's error, naming the lease.
+ */
+bool lease_read(mongoc_collection_t *meta, const char *name, lease_info_t *info,
+		bson_error_t *error);
+
+/* Whether info is held at now_ms: it exists, is not released and has not expired. */
+bool lease_info_live(const lease_info_t *info, int64_t now_ms);
 
 /*
  * A one-line description of the lease document name in meta for operators

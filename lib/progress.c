@@ -26,6 +26,7 @@ struct progress {
 	int64_t last_draw_ms;
 	bool tty;
 	bool drawn;
+	throttle_t *throttle; /* borrowed; NULL: none */
 };
 
 progress_t *
@@ -115,6 +116,13 @@ draw(progress_t *progress, int64_t now, bool final)
 					    json_integer(progress->total_docs));
 		if (fields != NULL && eta >= 0 && !final)
 			json_object_set_new(fields, "etaSec", json_integer(eta));
+		if (fields != NULL && throttle_items_per_sec(progress->throttle) > 0)
+			json_object_set_new(
+				fields, "maxDocsPerSec",
+				json_integer(throttle_items_per_sec(progress->throttle)));
+		if (fields != NULL && throttle_mb_per_sec(progress->throttle) > 0)
+			json_object_set_new(fields, "maxMbPerSec",
+					    json_integer(throttle_mb_per_sec(progress->throttle)));
 		log_fields(LOG_INFO, final ? "copy finished" : "copy progress", fields);
 	}
 	progress->drawn = true;
@@ -135,6 +143,15 @@ progress_add(progress_t *progress, int64_t docs, int64_t bytes)
 	    (progress->tty ? PROGRESS_TTY_REDRAW_MS : progress->interval_ms))
 		draw(progress, now, false);
 	pthread_mutex_unlock(&progress->lock);
+	/* A stop during the wait is seen by the copy loop's own check. */
+	throttle_take(progress->throttle, docs, bytes);
+}
+
+void
+progress_set_throttle(progress_t *progress, throttle_t *throttle)
+{
+	if (progress != NULL)
+		progress->throttle = throttle;
 }
 
 void

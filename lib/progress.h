@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "throttle.h"
+
 typedef struct progress progress_t;
 
 /*
@@ -24,6 +26,15 @@ progress_t *progress_new(const char *label, int64_t total_docs, int64_t total_by
 
 /* Adds docs and bytes done and redraws when due. Thread-safe. */
 void progress_add(progress_t *progress, int64_t docs, int64_t bytes);
+
+/*
+ * Paces the copy (dump-wrap dump --max-docs-per-sec, --max-mb-per-sec):
+ * every progress_add then waits as throttle says (throttle.h) for the
+ * documents and bytes it counts, outside the meter's lock, and the status
+ * lines carry the limits in force (maxDocsPerSec, maxMbPerSec, when set).
+ * throttle (NULL: none) is borrowed and must outlive progress.
+ */
+void progress_set_throttle(progress_t *progress, throttle_t *throttle);
 
 /* Draws the final state (a last line on a TTY, a last status line
  * otherwise). Call once, after the copy. */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "retry.h"
 #include "server_codes.h"
+#include "shardkey.h"
 
 typedef struct lane {
 	replay_applier_t *applier;
@@ -268,13 +269,18 @@ replay_window_skippable(bool window_open, optime_t dump_end, optime_t event_time
 	return optime_cmp(event_time, dump_end) <= 0;
 }
 
-/* Whether the write of ops[op] that failed with code may be passed over. */
+/* Whether the write of ops[op] that failed with werr (code) may be passed
+ * over. */
 static bool
 superseded_in_window(const replay_applier_t *a, const replay_batch_t *batch, size_t op,
-		     int32_t code)
+		     const bson_t *werr, int32_t code)
 {
 	if (op >= a->ops.len)
 		return false;
+	/* a newer shard key value in the dumped document: passed over as a
+	 * replacement meeting a changed _id (66) is */
+	if (shardkey_upsert_met_id(a->ops.ops[op].upsert, a->ops.ops[op].filter, werr))
+		code = SERVER_IMMUTABLE_FIELD;
 	return replay_window_skippable(a->has_window, a->window_end,
 				       batch->events[a->ops.ops[op].event_index].cluster_time,
 				       code);
@@ -373,7 +379,7 @@ settle_write_error(replay_applier_t *a, mongoc_collection_t *coll, const replay_
 	if (!*write_error)
 		return true;
 	write_error_index_code(&werr, &index, &code);
-	if (index < 0 || !superseded_in_window(a, batch, *first + (size_t)index, code)) {
+	if (index < 0 || !superseded_in_window(a, batch, *first + (size_t)index, &werr, code)) {
 		refuse(a, coll, batch, *first, &werr, error);
 		return false;
 	}

@@ -90,6 +90,21 @@ event_meta_from_staged(replay_event_t *ev, const bson_t *staged, int64_t first_s
 		ev->wall_ms = bson_iter_date_time(&iter);
 }
 
+/* Sets ev's kind from its operationType (the event's when none was staged). */
+static void
+event_classify(replay_event_t *ev)
+{
+	if (ev->operation_type[0] == '\0') {
+		bson_iter_t iter;
+
+		if (bson_iter_init_find(&iter, ev->event, "operationType") &&
+		    BSON_ITER_HOLDS_UTF8(&iter))
+			bson_strncpy(ev->operation_type, bson_iter_utf8(&iter, NULL),
+				     sizeof ev->operation_type);
+	}
+	ev->kind = apply_classify(ev->operation_type);
+}
+
 /*
  * Adds staged to the group; when it completes an event, reassembles it into
  * *done_ev (event initialized) and sets *complete. false + 65 on a part out
@@ -102,11 +117,20 @@ group_add(part_group_t *g, const bson_t *staged, replay_event_t *done_ev, bool *
 	int32_t index, of;
 	bool is_chunk;
 	int64_t seq = staged_seq(staged);
+	bson_t whole;
 
 	*complete = false;
 	if (seq < 1) {
 		csm_error_set(error, CSM_EXIT_DATAERR, "staged document without an Int64 seq");
 		return false;
+	}
+	if (g->len == 0 && apply_whole_event(staged, &whole)) {
+		/* Nearly every event: one copy, no part bookkeeping. */
+		event_meta_from_staged(done_ev, staged, seq, seq);
+		done_ev->event = bson_copy(&whole);
+		event_classify(done_ev);
+		*complete = true;
+		return true;
 	}
 	if (!apply_part_info(staged, &index, &of, &is_chunk, error)) {
 		csm_error_prefix(error, "staged seq %" PRId64, seq);
@@ -144,15 +168,7 @@ group_add(part_group_t *g, const bson_t *staged, replay_event_t *done_ev, bool *
 		group_clear(g);
 		return false;
 	}
-	if (done_ev->operation_type[0] == '\0') {
-		bson_iter_t iter;
-
-		if (bson_iter_init_find(&iter, done_ev->event, "operationType") &&
-		    BSON_ITER_HOLDS_UTF8(&iter))
-			bson_strncpy(done_ev->operation_type, bson_iter_utf8(&iter, NULL),
-				     sizeof done_ev->operation_type);
-	}
-	done_ev->kind = apply_classify(done_ev->operation_type);
+	event_classify(done_ev);
 	group_clear(g);
 	*complete = true;
 	return true;
@@ -229,8 +245,8 @@ read_into(mongoc_collection_t *staging, const bson_t *filter, int64_t limit, rep
 }
 
 bool
-replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs, size_t max_bytes,
-		  replay_batch_t *batch, bson_error_t *error)
+replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t after_seq, int64_t max_docs,
+		  size_t max_bytes, replay_batch_t *batch, bson_error_t *error)
 {
 	part_group_t g = {0};
 	bson_t filter = BSON_INITIALIZER;
@@ -240,6 +256,14 @@ replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs
 	replay_batch_clear(batch);
 	BSON_APPEND_UTF8(&filter, STAGED_F_NS, ns);
 	BSON_APPEND_UTF8(&filter, STAGED_F_STATUS, STAGING_STATUS_PENDING);
+	if (after_seq > 0) {
+		bson_t range;
+
+		/* Batches before it are applied, their marks still on the way. */
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, STAGED_F_SEQ, &range);
+		BSON_APPEND_INT64(&range, "$gt", after_seq);
+		bson_append_document_end(&filter, &range);
+	}
 	if (!read_into(staging, &filter, max_docs, batch, &g, max_bytes, &stop_reading, error))
 		goto done;
 	if (g.len > 0) {

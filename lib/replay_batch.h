@@ -52,15 +52,17 @@ void replay_batch_destroy(replay_batch_t *batch);
 /*
  * Reads the pending staged documents of ns from staging in seq order
  * (find {ns, status: "pending"} sort {seq: 1}, the {ns, status, seq}
- * index), at most max_docs staged documents and, past max_bytes, no more
- * events, into batch (cleared first). An event split in parts is read
+ * index), past after_seq when it is > 0 (the pipeline reads the next batch
+ * while the marks of the ones before it are on the way), at most max_docs staged documents and,
+ * past max_bytes, no more events, into batch (cleared first). An event split in parts is read
  * whole, beyond max_docs if needed: a batch never ends inside an event.
  * false + error on a server error (the caller retries transient ones; see
  * csm_error_keep_transient) or a malformed staged document (exit 65,
  * naming its seq).
  */
-bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t max_docs,
-		       size_t max_bytes, replay_batch_t *batch, bson_error_t *error);
+bool replay_batch_read(mongoc_collection_t *staging, const char *ns, int64_t after_seq,
+		       int64_t max_docs, size_t max_bytes, replay_batch_t *batch,
+		       bson_error_t *error);
 
 /*
  * Marks the staged documents of ns with seq in [first_seq, last_seq] done

@@ -20,8 +20,11 @@
 #include "replay_apply.h"
 #include "replay_batch.h"
 #include "replay_meta.h"
+#include "replay_pipe.h"
 #include "replay_policy.h"
+#include "replay_upkeep.h"
 #include "retry.h"
+#include "shardkey.h"
 #include "staging_format.h"
 #include "status.h"
 #include "stop.h"
@@ -42,7 +45,12 @@ struct replay_session {
 	mongoc_collection_t *meta;
 	mongoc_collection_t *target;
 	replay_applier_t *applier;
-	lease_t *lease; /* "apply:<target ns>": the one writer of the target */
+	lease_t *lease;        /* "apply:<target ns>": the one writer of the target */
+	replay_pipe_t *reader; /* reads the next batch while one applies */
+	replay_pipe_t *marker; /* marks the previous batch done meanwhile */
+	replay_upkeep_t *upkeep;
+	/* the target's shard key, read through mongos; NULL: not sharded */
+	bson_t *shard_key;
 };
 
 /* What the status line counts. Intervals run on the monotonic clock. */
@@ -57,14 +65,36 @@ typedef struct replay_progress {
 	optime_t cluster_time;   /* of the last applied event */
 } replay_progress_t;
 
+/* An applied batch to mark done, and what the status line counts of it. */
+typedef struct replay_mark {
+	const replay_session_t *s;
+	int64_t first_seq;
+	int64_t last_seq;
+	int64_t events;
+	optime_t cluster_time; /* of its last event; zero: none */
+	int64_t wall_ms;       /* of its last event; 0: none */
+} replay_mark_t;
+
+/* The next batch to read: past after, into batch. */
+typedef struct replay_read {
+	const replay_session_t *s;
+	int64_t after;
+	replay_batch_t *batch;
+} replay_read_t;
+
 /* The state of the follow loop. */
 typedef struct replay_loop {
 	replay_session_t *s;
-	replay_batch_t batch;
+	replay_batch_t batch; /* the one being applied */
+	replay_batch_t ahead; /* the next one, read by s->reader meanwhile */
+	replay_read_t read;   /* the reader's job */
+	replay_mark_t mark;   /* the marker's job: the batch applied before */
+	int64_t read_after;   /* last seq of the last batch applied: reads go past it */
 	replay_marker_t marker;
 	replay_progress_t progress;
 	retry_t retry;          /* reading, the drain check, deferred indexes */
-	int64_t drain_start_ms; /* clock_wall_ms() when the run began */
+	bool drain;             /* --drain, or SIGUSR1 asked for it */
+	int64_t drain_start_ms; /* clock_wall_ms() when the run (or the drain) began */
 	long idle_ms;
 	bool unique_waiting_logged;
 	bool drain_warned;            /* the missing checkpoint was told */
@@ -118,6 +148,7 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	s->meta = mongoc_client_get_collection(s->client, opts->db, meta_name);
 	s->target = mongoc_client_get_collection(s->client, to_db, to_coll);
 	s->applier = replay_applier_new(s->pool, s->client, to_db, to_coll, (int)opts->workers);
+	s->shard_key = shardkey_read(s->client, to_db, to_coll);
 	s->lease = replay_lease_open(target_uri, opts->db, meta_name, s->target_ns, error);
 	bson_free(meta_name);
 	if (!s->lease) {
@@ -125,6 +156,9 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 		return NULL;
 	}
 	replay_applier_set_lease(s->applier, s->lease);
+	s->reader = replay_pipe_new(s->pool);
+	s->marker = replay_pipe_new(s->pool);
+	s->upkeep = replay_upkeep_new(opts, s->staging, s->ns, s->lease);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");
@@ -139,10 +173,14 @@ replay_session_close(replay_session_t *s)
 	if (!s)
 		return;
 	/* Nothing is written after this: the next writer need not wait. */
+	replay_pipe_destroy(s->marker);
+	replay_pipe_destroy(s->reader);
 	if (s->lease && !lease_release(s->lease, &error))
 		log_warn("%s; it expires by itself", error.message);
+	replay_upkeep_destroy(s->upkeep);
 	lease_destroy(s->lease);
 	replay_applier_destroy(s->applier);
+	bson_destroy(s->shard_key);
 	mongoc_collection_destroy(s->target);
 	mongoc_collection_destroy(s->meta);
 	mongoc_collection_destroy(s->staging);
@@ -184,18 +222,16 @@ progress_init(replay_progress_t *p, int64_t interval_s)
 
 /* Counts an applied and marked batch. */
 static void
-progress_batch_done(replay_progress_t *p, const replay_batch_t *batch)
+progress_batch_done(replay_progress_t *p, const replay_mark_t *m)
 {
-	const replay_event_t *last = &batch->events[batch->len - 1];
-
-	p->applied += (int64_t)batch->len;
-	p->last_seq = last->last_seq;
-	if (!optime_is_zero(last->cluster_time))
-		p->cluster_time = last->cluster_time;
-	if (last->wall_ms > 0)
-		p->last_event_ms = last->wall_ms;
-	else if (last->cluster_time.t > 0)
-		p->last_event_ms = (int64_t)last->cluster_time.t * 1000;
+	p->applied += m->events;
+	p->last_seq = m->last_seq;
+	if (!optime_is_zero(m->cluster_time))
+		p->cluster_time = m->cluster_time;
+	if (m->wall_ms > 0)
+		p->last_event_ms = m->wall_ms;
+	else if (m->cluster_time.t > 0)
+		p->last_event_ms = (int64_t)m->cluster_time.t * 1000;
 }
 
 static bool
@@ -250,8 +286,10 @@ emit_status(replay_loop_t *loop, bool final)
 	line.rate = span > 0 ? (double)count * 1000.0 / (double)span : 0.0;
 	line.cluster_time = p->cluster_time;
 	status_emit(&line, final,
-		    fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks", (json_int_t)fallbacks)
-				  : NULL);
+		    replay_upkeep_status(loop->s->upkeep,
+					 fallbacks > 0 ? json_pack("{s:I}", "orderedFallbacks",
+								   (json_int_t)fallbacks)
+						       : NULL));
 	p->last_emit_ms = now;
 	p->applied_at_emit = p->applied;
 }
@@ -301,9 +339,151 @@ load_marker(replay_loop_t *loop, bson_error_t *error)
 	return STEP_NEXT;
 }
 
-/* Builds the deferred unique indexes once the catch-up window is applied
- * and capture has passed the dump end (replay_unique_decide). */
+/*
+ * The marker's job (a replay_mark_t): marks the applied batch done,
+ * retrying transient failures, on the marker's own connection.
+ */
 static bool
+mark_job(mongoc_client_t *client, void *arg, bson_error_t *error)
+{
+	const replay_mark_t *m = arg;
+	const replay_session_t *s = m->s;
+	mongoc_collection_t *staging =
+		mongoc_client_get_collection(client, s->opts->db, s->opts->staging_coll);
+	char *what = bson_strdup_printf("marking seq %" PRId64 "..%" PRId64
+					" of '%s' done on the target",
+					m->first_seq, m->last_seq, s->ns);
+	retry_t retry;
+	bool ok = true;
+
+	retry_init(&retry, 0);
+	while (!lease_hold(s->lease, error) ||
+	       !replay_batch_mark_done(staging, s->ns, m->first_seq, m->last_seq, error)) {
+		if (csm_error_is_transient(error, NULL) && retry_wait(&retry, what, error))
+			continue;
+		if (csm_error_is_stopped(error))
+			csm_error_stopped(error,
+					  "stopped before seq %" PRId64 "..%" PRId64
+					  " could be marked done; they are applied and will be "
+					  "applied again (harmlessly) on restart",
+					  m->first_seq, m->last_seq);
+		ok = false;
+		break;
+	}
+	bson_free(what);
+	mongoc_collection_destroy(staging);
+	return ok;
+}
+
+/*
+ * Waits for the mark on the way, if any, and counts its batch. A failure
+ * ends the run (mark_job retried what could be retried): STEP_STOP when it
+ * was a stop, STEP_FAIL otherwise.
+ */
+static step_t
+flush_marks(replay_loop_t *loop, bson_error_t *error)
+{
+	if (!replay_pipe_busy(loop->s->marker))
+		return STEP_NEXT;
+	if (!replay_pipe_wait(loop->s->marker, error))
+		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
+	progress_batch_done(&loop->progress, &loop->mark);
+	return STEP_NEXT;
+}
+
+/* Hands the applied batch to the marker: only now are its writes acknowledged. */
+static void
+mark_start(replay_loop_t *loop)
+{
+	const replay_batch_t *b = &loop->batch;
+	const replay_event_t *last = &b->events[b->len - 1];
+
+	loop->mark = (replay_mark_t){.s = loop->s,
+				     .first_seq = b->events[0].first_seq,
+				     .last_seq = last->last_seq,
+				     .events = (int64_t)b->len,
+				     .cluster_time = last->cluster_time,
+				     .wall_ms = last->wall_ms};
+	replay_pipe_start(loop->s->marker, mark_job, &loop->mark);
+}
+
+/* The reader's job (a replay_read_t), on the reader's own connection. */
+static bool
+read_job(mongoc_client_t *client, void *arg, bson_error_t *error)
+{
+	const replay_read_t *r = arg;
+	const replay_session_t *s = r->s;
+	mongoc_collection_t *staging =
+		mongoc_client_get_collection(client, s->opts->db, s->opts->staging_coll);
+	bool ok = replay_batch_read(staging, s->ns, r->after, s->opts->batch_size,
+				    REPLAY_MAX_BATCH_BYTES, r->batch, error);
+
+	mongoc_collection_destroy(staging);
+	return ok;
+}
+
+/* Starts reading the batch past loop->read_after into loop->ahead. */
+static void
+read_start(replay_loop_t *loop)
+{
+	loop->read =
+		(replay_read_t){.s = loop->s, .after = loop->read_after, .batch = &loop->ahead};
+	replay_pipe_start(loop->s->reader, read_job, &loop->read);
+}
+
+/* The next batch into loop->batch: the one read ahead, or read now. */
+static bool
+take_batch(replay_loop_t *loop, bson_error_t *error)
+{
+	replay_batch_t read;
+	bool ok;
+
+	if (!replay_pipe_busy(loop->s->reader))
+		read_start(loop);
+	ok = replay_pipe_wait(loop->s->reader, error);
+	read = loop->ahead;
+	loop->ahead = loop->batch;
+	loop->batch = read;
+	return ok;
+}
+
+/* Forgets the batch read ahead: it stays pending. */
+static void
+drop_ahead(replay_loop_t *loop)
+{
+	bson_error_t ignored;
+
+	replay_pipe_wait(loop->s->reader, &ignored);
+	replay_batch_clear(&loop->ahead);
+}
+
+/*
+ * Applies the batch read while the next one is read and the previous one
+ * marked done; hands it to the marker once applied.
+ */
+static step_t
+apply_batch(replay_loop_t *loop, bson_error_t *error)
+{
+	step_t step;
+
+	if (!shardkey_batch_routable(loop->s->shard_key, loop->s->target_ns, &loop->batch, error))
+		return STEP_FAIL;
+	loop->read_after = loop->batch.events[loop->batch.len - 1].last_seq;
+	read_start(loop);
+	if (!replay_applier_apply(loop->s->applier, &loop->batch, error))
+		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
+	step = flush_marks(loop, error);
+	if (step != STEP_NEXT)
+		return step;
+	mark_start(loop);
+	loop->idle_ms = 0;
+	return STEP_NEXT;
+}
+
+/* Builds the deferred unique indexes once the catch-up window is applied
+ * (and marked done) and capture has passed the dump end
+ * (replay_unique_decide). */
+static step_t
 maybe_create_unique(replay_loop_t *loop, bson_error_t *error)
 {
 	replay_session_t *s = loop->s;
@@ -312,12 +492,14 @@ maybe_create_unique(replay_loop_t *loop, bson_error_t *error)
 		replay_unique_decide(&loop->marker, b->has_head, b->head_time, NULL, false);
 	checkpoint_t cp;
 	bool found;
+	step_t step;
 
 	if (verdict == REPLAY_UNIQUE_ASK_CAPTURE) {
 		checkpoint_init(&cp);
 		if (!checkpoint_read(s->meta, s->ns, &cp, &found, error)) {
 			checkpoint_cleanup(&cp);
-			return false;
+			return retry_step(loop, "building the deferred unique indexes of",
+					  s->target_ns, true, error);
 		}
 		verdict =
 			replay_unique_decide(&loop->marker, b->has_head, b->head_time, &cp, found);
@@ -330,51 +512,15 @@ maybe_create_unique(replay_loop_t *loop, bson_error_t *error)
 		loop->unique_waiting_logged = true;
 	}
 	if (verdict != REPLAY_UNIQUE_BUILD)
-		return true;
-	return lease_hold(s->lease, error) &&
-	       replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
-					     error);
-}
-
-/* Marks the applied batch done, retrying transient failures. */
-static bool
-mark_batch(replay_loop_t *loop, bson_error_t *error)
-{
-	const replay_batch_t *b = &loop->batch;
-	int64_t first = b->events[0].first_seq, last = b->events[b->len - 1].last_seq;
-	char *what = bson_strdup_printf("marking seq %" PRId64 "..%" PRId64
-					" of '%s' done on the target",
-					first, last, loop->s->ns);
-	retry_t retry;
-	bool ok = true;
-
-	retry_init(&retry, 0);
-	while (!lease_hold(loop->s->lease, error) ||
-	       !replay_batch_mark_done(loop->s->staging, loop->s->ns, first, last, error)) {
-		if (csm_error_is_transient(error, NULL) && retry_wait(&retry, what, error))
-			continue;
-		if (csm_error_is_stopped(error))
-			csm_error_stopped(error,
-					  "stopped before seq %" PRId64 "..%" PRId64
-					  " could be marked done; they are applied and will be "
-					  "applied again (harmlessly) on restart",
-					  first, last);
-		ok = false;
-		break;
-	}
-	bson_free(what);
-	return ok;
-}
-
-/* Applies the batch read and marks it done. */
-static step_t
-apply_batch(replay_loop_t *loop, bson_error_t *error)
-{
-	if (!replay_applier_apply(loop->s->applier, &loop->batch, error) ||
-	    !mark_batch(loop, error))
-		return csm_error_is_stopped(error) ? STEP_STOP : STEP_FAIL;
-	progress_batch_done(&loop->progress, &loop->batch);
-	loop->idle_ms = 0;
+		return STEP_NEXT;
+	step = flush_marks(loop, error);
+	if (step != STEP_NEXT)
+		return step;
+	if (!lease_hold(s->lease, error) ||
+	    !replay_marker_create_deferred(s->meta, s->target, s->target_ns, &loop->marker, false,
+					   error))
+		return retry_step(loop, "building the deferred unique indexes of", s->target_ns,
+				  true, error);
 	return STEP_NEXT;
 }
 
@@ -526,38 +672,66 @@ idle_wait(replay_loop_t *loop)
 	stop_sleep_ms(loop->idle_ms);
 }
 
-/* One turn: read a batch, then apply it, stop at its stop event, end the
- * drain or wait for more. */
+/*
+ * SIGUSR1 turns a following replay into a draining one (cutover without
+ * Ctrl-C): the drain starts now, so capture must read the source past this
+ * moment, after the writes were stopped.
+ */
+static void
+drain_on_signal(replay_loop_t *loop)
+{
+	if (loop->drain || !stop_drain_requested())
+		return;
+	loop->drain = true;
+	loop->drain_start_ms = clock_wall_ms();
+	log_info("drain requested (SIGUSR1): '%s' ends once nothing is pending and capture is "
+		 "past this moment",
+		 loop->s->ns);
+}
+
+/* One turn: take the batch read (ahead), then apply it, stop at its stop
+ * event, end the drain or wait for more; all but applying wait for the
+ * marks on the way first. */
 static step_t
 loop_step(replay_loop_t *loop, bson_error_t *error)
 {
 	replay_session_t *s = loop->s;
 	bool drained = false;
+	step_t step;
 
+	/* First: a stop during the throttle's wait must end this turn. */
+	replay_upkeep_turn(s->upkeep, loop->progress.applied);
 	if (stop_requested()) {
-		log_info("stop requested: every applied batch is marked done");
-		return STEP_STOP;
+		step = flush_marks(loop, error);
+		if (step == STEP_NEXT)
+			log_info("stop requested: every applied batch is marked done");
+		return step == STEP_NEXT ? STEP_STOP : step;
 	}
-	if (s->opts->drain &&
-	    replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(), s->opts->max_wait))
-		return drain_out_of_time(loop, error);
+	drain_on_signal(loop);
+	if (loop->drain && replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(),
+						    s->opts->max_wait)) {
+		step = flush_marks(loop, error);
+		return step == STEP_NEXT ? drain_out_of_time(loop, error) : step;
+	}
 	if (progress_due(&loop->progress))
 		emit_status(loop, false);
 	/* Every turn, idle ones too: a lost lease ends replay at once. */
 	if (!lease_hold(s->lease, error))
 		return retry_step(loop, "holding the lease of", s->target_ns, true, error);
-	if (!replay_batch_read(s->staging, s->ns, s->opts->batch_size, REPLAY_MAX_BATCH_BYTES,
-			       &loop->batch, error))
+	if (!take_batch(loop, error))
 		return retry_step(loop, "reading staged events of", s->ns, true, error);
-	if (!maybe_create_unique(loop, error))
-		return retry_step(loop, "building the deferred unique indexes of", s->target_ns,
-				  true, error);
+	step = maybe_create_unique(loop, error);
+	if (step != STEP_NEXT)
+		return step;
 	retry_reset(&loop->retry);
 	if (loop->batch.len > 0)
 		return apply_batch(loop, error);
+	step = flush_marks(loop, error);
+	if (step != STEP_NEXT)
+		return step;
 	if (loop->batch.has_stop)
 		return stop_event(loop, error);
-	if (s->opts->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
+	if (loop->drain && !loop->batch.has_head && !drain_complete(loop, &drained, error))
 		return retry_step(loop, "checking whether --drain is complete for", s->ns, true,
 				  error);
 	if (drained)
@@ -566,21 +740,47 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 	return STEP_NEXT;
 }
 
+/*
+ * The loop has ended with step: the batch read ahead stays pending, the
+ * mark on the way is waited for (a batch applied is marked done whenever
+ * its mark can be written). A failing mark becomes the run's failure when
+ * the loop's own end was not one, and is logged besides otherwise.
+ */
+static step_t
+loop_settle(replay_loop_t *loop, step_t step, bson_error_t *error)
+{
+	bson_error_t mark_error = {0};
+	step_t marked;
+
+	drop_ahead(loop);
+	marked = flush_marks(loop, &mark_error);
+	if (marked == STEP_NEXT)
+		return step;
+	if (step == STEP_FAIL) {
+		log_error("%s", mark_error.message);
+		return step;
+	}
+	*error = mark_error;
+	return marked;
+}
+
 int
 replay_session_run(replay_session_t *s)
 {
-	replay_loop_t loop = {.s = s, .drain_start_ms = clock_wall_ms()};
+	replay_loop_t loop = {.s = s, .drain = s->opts->drain, .drain_start_ms = clock_wall_ms()};
 	bson_error_t error = {0};
 	step_t step;
 	int rc = CSM_EXIT_OK;
 
 	replay_batch_init(&loop.batch);
+	replay_batch_init(&loop.ahead);
 	replay_marker_init(&loop.marker);
 	progress_init(&loop.progress, s->opts->status_interval);
 	retry_init(&loop.retry, 0);
 	step = load_marker(&loop, &error);
 	while (step == STEP_NEXT)
 		step = loop_step(&loop, &error);
+	step = loop_settle(&loop, step, &error);
 	if (step == STEP_FAIL) {
 		log_error("%s", error.message);
 		rc = csm_exit_code(&error);
@@ -589,6 +789,7 @@ replay_session_run(replay_session_t *s)
 	}
 	emit_status(&loop, true);
 	replay_marker_cleanup(&loop.marker);
+	replay_batch_destroy(&loop.ahead);
 	replay_batch_destroy(&loop.batch);
 	return rc;
 }

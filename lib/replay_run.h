@@ -25,6 +25,9 @@ typedef struct replay_opts {
 	int64_t status_interval;  /* seconds between status lines; 0: none */
 	bool drain;               /* end once capture is past the start and nothing is pending */
 	int64_t max_wait;         /* --drain: seconds before it gives up (75); 0: no limit */
+	int64_t max_ops_per_sec;  /* events applied per second at most; 0: no limit */
+	const char *rate_file;    /* --throttle-file, re-read for the limit; NULL: none */
+	int64_t purge_applied_s;  /* delete done events applied this long ago; < 0: never */
 } replay_opts_t;
 
 typedef struct replay_session replay_session_t;
@@ -44,7 +47,8 @@ void replay_session_close(replay_session_t *session);
 /*
  * Runs the follow loop until a stop request (SIGINT/SIGTERM: the batch in
  * flight is applied and marked first), a stop event, a failure, or (with
- * --drain) the end of the drain, then writes the final status line.
+ * --drain, or once SIGUSR1 asked for it: stop_catch_drain) the end of the
+ * drain, then writes the final status line.
  * Returns the exit code: 0 done or stopped, 3 capture lost its resume point
  * during --drain, 4 a drop/rename/dropDatabase/invalidate event, 65 a real
  * conflict or a corrupt staged event, 69 the target unreachable, 75 --drain

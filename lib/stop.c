@@ -24,6 +24,7 @@
 #include "stop.h"
 
 static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t drain_flag;
 /* stop_remove_at_deadline()'s paths, removed by the deadline (stop.h). */
 static pthread_mutex_t stop_paths_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *stop_paths[STOP_MAX_PATHS];
@@ -131,6 +132,30 @@ stop_install_handlers(void)
 	sa.sa_flags = 0;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void
+stop_on_drain(int sig)
+{
+	(void)sig;
+	drain_flag = 1;
+}
+
+void
+stop_catch_drain(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = stop_on_drain;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+bool
+stop_drain_requested(void)
+{
+	return drain_flag != 0;
 }
 
 void

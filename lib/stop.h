@@ -55,6 +55,17 @@ void stop_forget_path(const char *path);
  */
 void stop_with_parent(void);
 
+/*
+ * SIGUSR1 as "drain and exit" (cdc-replay, docs/DESIGN.md, "Signals and
+ * stopping"): installs its handler (no SA_RESTART), which only sets a flag
+ * that stop_drain_requested() reads; no deadline, no stop. Programs that
+ * do not call it keep SIGUSR1's default.
+ */
+void stop_catch_drain(void);
+
+/* True once SIGUSR1 arrived after stop_catch_drain(). */
+bool stop_drain_requested(void);
+
 /* True once SIGINT or SIGTERM arrived. */
 bool stop_requested(void);
 

@@ -619,16 +619,11 @@ client.admin.command("configureFailPoint", "failCommand", mode={"times": 1}, dat
 	[[ "$output" == *"is newer than the events staged for it in '$DB.cdc'"*"start '$DB.c' over"* ]]
 	run -0 cat "$STATE/$DB.c.capture.log"
 	[[ "$output" == *"init_migration.sh --stop-capture --state-dir $STATE $DB c"* ]]
-	[[ "$output" == *'db.getCollection("cdc").deleteMany({ns: "'"$DB.c"'"})'* ]]
+	[[ "$output" == *"init_migration.sh --cleanup --drop-target --state-dir $STATE $DB c"* ]]
 	[[ "$output" == *"init_migration.sh --force --state-dir $STATE - - $DB c"* ]]
 	run ! capture_alive
 	# The runbook's start over then migrates it whole.
-	# shellcheck disable=SC2016 # Python source: its $ operators are MongoDB's
-	pyrun "$DST_URI" '
-db = client[db_name]
-db.c.drop()
-db.cdc.delete_many({"ns": db_name + ".c"})
-db.cdc_meta.delete_many({"_id": {"$in": ["checkpoint:" + db_name + ".c", "restore:" + db_name + ".c"]}})'
+	run -0 "$INIT" --cleanup --drop-target --state-dir "$STATE" --dump-dir "$DUMP" "$DB" c
 	run -0 "$INIT" --force --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
 	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
 	[[ "$output" == *"result: equal"* ]]

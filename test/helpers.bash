@@ -68,7 +68,8 @@ mlite_start() {
 	port="$(cat "$port_file")"
 	export "${name}_PORT=$port"
 	export "${name}_URI=mongodb://127.0.0.1:$port/?replicaSet=rs0"
-	if [[ " $* " == *" --standalone "* ]]; then
+	# a standalone or a router (mongos) takes no replicaSet
+	if [[ " $* " == *" --standalone "* || " $* " == *" --router "* ]]; then
 		export "${name}_URI=mongodb://127.0.0.1:$port/"
 	fi
 }

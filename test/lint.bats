@@ -37,7 +37,7 @@ make_lint() {
 
 @test "every program answers --help on stdout with exit 0" {
 	local tool
-	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify; do
+	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify cdc-status cdc-cleanup; do
 		run -0 "$CSM_BIN/$tool" --help
 		[[ "$output" == *"$tool"* ]]
 	done
@@ -49,7 +49,7 @@ make_lint() {
 
 @test "an unknown option is a usage error (64) for every program" {
 	local tool
-	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify; do
+	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify cdc-status cdc-cleanup; do
 		run -64 "$CSM_BIN/$tool" --no-such-option
 	done
 }

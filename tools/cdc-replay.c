@@ -14,9 +14,11 @@
 #include "conn.h"
 #include "error.h"
 #include "exitcodes.h"
+#include "numparse.h"
 #include "replay_run.h"
 #include "staging_format.h"
 #include "stop.h"
+#include "throttle.h"
 
 #define PROGRAM "cdc-replay"
 #define REPLAY_DEFAULT_BATCH 1000
@@ -31,18 +33,27 @@ enum {
 	OPT_DRAIN,
 	OPT_MAX_WAIT,
 	OPT_STATUS_INTERVAL,
+	OPT_MAX_OPS,
+	OPT_THROTTLE_FILE,
+	OPT_PURGE_APPLIED,
 };
+
+/* --purge-applied: at most ten years. */
+#define REPLAY_PURGE_MAX_S (3650LL * 86400)
 
 static const char usage_text[] =
 	"usage: cdc-replay --db DB --coll COLL [--to-db DB2] [--to-coll COLL2]\n"
 	"                  [--staging-coll NAME] [--batch-size N] [--workers W]\n"
-	"                  [--drain [--max-wait S]] [--status-interval S] [options]\n"
+	"                  [--drain [--max-wait S]] [--status-interval S]\n"
+	"                  [--max-ops-per-sec N] [--throttle-file FILE]\n"
+	"                  [--purge-applied AGE] [options]\n"
 	"\n"
 	"Applies the pending staged change events of DB.COLL, read from\n"
 	"DB.NAME on the TARGET in seq order, to DB2.COLL2 on the target as ordered\n"
 	"bulk writes, and marks each batch done. Keeps following new events until\n"
 	"stopped (SIGINT/SIGTERM finish the current batch and exit 0, or exit 75\n"
-	"after 5 s if the target does not answer). Restart it\n"
+	"after 5 s if the target does not answer; SIGUSR1 turns it into --drain from\n"
+	"that moment). Restart it\n"
 	"with the same command at any time: nothing is lost or applied out of\n"
 	"order. Creates the indexes that dump-wrap restore deferred: the unique\n"
 	"ones once every event up to the dump end is applied, the TTL ones when\n"
@@ -65,14 +76,27 @@ static const char usage_text[] =
 	"  --max-wait S            with --drain: exit 75 if not drained after S\n"
 	"                          seconds, 0..604800 (default 0: wait for ever)\n"
 	"  --status-interval S     status line every S seconds, 0 for none (default "
-	"10)\n" CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
+	"10)\n"
+	"  --max-ops-per-sec N     apply at most N events per second on average,\n"
+	"                          1..100000000 (default: no limit)\n"
+	"  --throttle-file FILE    re-read the limit from FILE when it changes, at most\n"
+	"                          once a second: a line 'max-ops-per-sec N' (0: no\n"
+	"                          limit) overrides --max-ops-per-sec; a missing file\n"
+	"                          or line gives it back\n"
+	"  --purge-applied AGE     delete done staged events applied more than AGE ago\n"
+	"                          (seconds, or with a suffix s, m, h or d: 1d), in\n"
+	"                          batches; never a pending one, the newest done one,\n"
+	"                          or what capture's restart reads (default: keep all;\n"
+	"                          sync_migration.sh passes 1d)\n" CONN_USAGE_TARGET CLI_USAGE_LOG
+		CLI_USAGE_HELP;
 
 static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, "--drain completed; a stop first marks the batch in flight done"},
 	{CSM_EXIT_HISTORY_LOST, "capture lost it while --drain waited"},
 	{CSM_EXIT_DDL, "every event before it is applied; it stays pending"},
 	{CSM_EXIT_USAGE, NULL},
-	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, or a corrupt staged event"},
+	{CSM_EXIT_DATAERR, "a duplicate key that persists in order, a corrupt staged event, or a "
+			   "sharded target whose shard key the events' documentKeys lack"},
 	{CSM_EXIT_UNAVAILABLE, "the target"},
 	{CSM_EXIT_CANTCREAT, "another cdc-replay or a dump-wrap restore holds the target "
 			     "collection's lease, or took it over: nothing more is written"},
@@ -97,6 +121,7 @@ run(const replay_opts_t *opts, const conn_opts_t *conn)
 	int rc;
 
 	stop_install_handlers();
+	stop_catch_drain();
 	stop_with_parent();
 	session = replay_session_open(conn->target_uri, opts, &error);
 	rc = session ? replay_session_run(session) : cli_fail(&error);
@@ -116,6 +141,9 @@ main(int argc, char **argv)
 		{"drain", no_argument, NULL, OPT_DRAIN},
 		{"max-wait", required_argument, NULL, OPT_MAX_WAIT},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+		{"max-ops-per-sec", required_argument, NULL, OPT_MAX_OPS},
+		{"throttle-file", required_argument, NULL, OPT_THROTTLE_FILE},
+		{"purge-applied", required_argument, NULL, OPT_PURGE_APPLIED},
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
 	};
@@ -124,6 +152,7 @@ main(int argc, char **argv)
 		.batch_size = REPLAY_DEFAULT_BATCH,
 		.workers = REPLAY_DEFAULT_WORKERS,
 		.status_interval = REPLAY_DEFAULT_STATUS_INTERVAL,
+		.purge_applied_s = -1,
 	};
 	cli_common_t common;
 	bson_error_t error = {0};
@@ -161,6 +190,22 @@ main(int argc, char **argv)
 			if (!cli_parse_int("--status-interval", optarg, 0, 86400,
 					   &o.status_interval, &error))
 				goto misuse;
+			break;
+		case OPT_MAX_OPS:
+			if (!cli_parse_int("--max-ops-per-sec", optarg, 1, THROTTLE_MAX_LIMIT,
+					   &o.max_ops_per_sec, &error))
+				goto misuse;
+			break;
+		case OPT_THROTTLE_FILE:
+			o.rate_file = optarg;
+			break;
+		case OPT_PURGE_APPLIED:
+			if (!parse_duration_s(optarg, 0, REPLAY_PURGE_MAX_S, &o.purge_applied_s)) {
+				cli_bad_value(&error, "--purge-applied", optarg,
+					      "seconds, or a number with a suffix s, m, h or d, up "
+					      "to 3650d");
+				goto misuse;
+			}
 			break;
 		}
 	}

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "staging_format.h"
 #include "stop.h"
+#include "throttle.h"
 
 #define PROGRAM "dump-wrap"
 #define DEFAULT_JOBS 4
@@ -33,6 +34,9 @@ enum {
 	OPT_JOBS,
 	OPT_GZIP,
 	OPT_STATUS_INTERVAL,
+	OPT_MAX_DOCS,
+	OPT_MAX_MB,
+	OPT_THROTTLE_FILE,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -84,8 +88,16 @@ usage(FILE *out)
 	      "                          parallel inserters (default 4)\n"
 	      "  --gzip                  compress the dump files (restore finds .gz alone)\n"
 	      "  --status-interval SECONDS  status line period when stderr is not a TTY\n"
-	      "                          (default 5)\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET
-		      CLI_USAGE_LOG CLI_USAGE_HELP,
+	      "                          (default 5)\n"
+	      "  --max-docs-per-sec N, --max-mb-per-sec N  dump: read at most N documents,\n"
+	      "                          or N MB (10^6 bytes), per second on average,\n"
+	      "                          1..100000000 (default: no limit); native engine\n"
+	      "                          only (auto picks it)\n"
+	      "  --throttle-file FILE    dump: re-read the limits from FILE when it changes,\n"
+	      "                          at most once a second: lines 'max-docs-per-sec N'\n"
+	      "                          and 'max-mb-per-sec N' (0: no limit) override the\n"
+	      "                          options; a missing file or line gives them "
+	      "back\n" CONN_USAGE_SOURCE CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP,
 	      out);
 	cli_print_exit_codes(out, exit_codes, sizeof exit_codes / sizeof exit_codes[0]);
 }
@@ -154,6 +166,29 @@ stopped(bool is_dump, const bson_error_t *error)
 	return CSM_EXIT_TEMPFAIL;
 }
 
+/*
+ * The throttle of a dump (NULL: none asked for): only the native engine
+ * can be paced, so auto picks it and external is a usage error (64).
+ */
+static bool
+dump_throttle(bool is_dump, int64_t docs, int64_t mb, const char *file, dump_run_opts_t *run,
+	      bson_error_t *error)
+{
+	if (docs == 0 && mb == 0 && !file)
+		return true;
+	if (!is_dump || run->engine == DUMP_ENGINE_EXTERNAL) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "--max-docs-per-sec, --max-mb-per-sec and --throttle-file pace a "
+			      "dump with the native engine: %s",
+			      is_dump ? "mongodump cannot be paced (--engine external)"
+				      : "restore takes none of them");
+		return false;
+	}
+	run->engine = DUMP_ENGINE_NATIVE;
+	run->throttle = throttle_new(THROTTLE_KEY_DOCS, docs, mb, file);
+	return true;
+}
+
 /* Runs the command on the resolved URI; returns the exit code. */
 static int
 run_command(bool is_dump, dump_run_opts_t *run, const cli_common_t *common)
@@ -201,6 +236,9 @@ main(int argc, char **argv)
 		{"jobs", required_argument, NULL, OPT_JOBS},
 		{"gzip", no_argument, NULL, OPT_GZIP},
 		{"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
+		{"max-docs-per-sec", required_argument, NULL, OPT_MAX_DOCS},
+		{"max-mb-per-sec", required_argument, NULL, OPT_MAX_MB},
+		{"throttle-file", required_argument, NULL, OPT_THROTTLE_FILE},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
@@ -208,7 +246,8 @@ main(int argc, char **argv)
 	dump_run_opts_t run = {0};
 	cli_common_t common;
 	bson_error_t error = {0};
-	const char *out_dir = NULL, *in_dir = NULL;
+	const char *out_dir = NULL, *in_dir = NULL, *throttle_file = NULL;
+	int64_t max_docs = 0, max_mb = 0;
 	bool is_dump, restore_only = false;
 	int64_t jobs = 0, interval_s = DEFAULT_STATUS_INTERVAL_S;
 	int rc = CSM_EXIT_USAGE;
@@ -275,11 +314,25 @@ main(int argc, char **argv)
 					   &error))
 				goto misuse;
 			break;
+		case OPT_MAX_DOCS:
+			if (!cli_parse_int("--max-docs-per-sec", optarg, 1, THROTTLE_MAX_LIMIT,
+					   &max_docs, &error))
+				goto misuse;
+			break;
+		case OPT_MAX_MB:
+			if (!cli_parse_int("--max-mb-per-sec", optarg, 1, THROTTLE_MAX_LIMIT,
+					   &max_mb, &error))
+				goto misuse;
+			break;
+		case OPT_THROTTLE_FILE:
+			throttle_file = optarg;
+			break;
 		}
 	}
 	restore_only |= common.to_db != NULL || common.to_coll != NULL;
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error) ||
 	    !command_opts_fit(is_dump, out_dir, in_dir, restore_only, &error) ||
+	    !dump_throttle(is_dump, max_docs, max_mb, throttle_file, &run, &error) ||
 	    !cli_common_start(&common, is_dump, !is_dump, &error))
 		goto misuse;
 	run.root = is_dump ? out_dir : in_dir;
@@ -292,5 +345,6 @@ main(int argc, char **argv)
 misuse:
 	rc = cli_common_misuse(&common, &error);
 cleanup:
+	throttle_destroy(run.throttle);
 	return cli_common_finish(&common, rc);
 }

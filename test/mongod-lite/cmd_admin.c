@@ -9,6 +9,7 @@
 #include "dispatch.h"
 #include "oplog.h"
 #include "query.h"
+#include "router.h"
 #include "server.h"
 #include "wire.h"
 
@@ -39,7 +40,9 @@ cmd_hello(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		BSON_APPEND_BOOL(reply, "helloOk", true);
 	BSON_APPEND_BOOL(reply, "ismaster", true);
 	BSON_APPEND_BOOL(reply, "isWritablePrimary", true);
-	if (!standalone) {
+	if (server_config.router)
+		router_hello(reply);
+	else if (!standalone) {
 		bson_t hosts;
 		uint32_t t, i;
 		uint8_t election[12] = {0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1};
@@ -125,7 +128,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		snprintf(host, sizeof host, "localhost");
 	BSON_APPEND_UTF8(reply, "host", host);
 	BSON_APPEND_UTF8(reply, "version", "7.0.0");
-	BSON_APPEND_UTF8(reply, "process", "mongod");
+	BSON_APPEND_UTF8(reply, "process", server_config.router ? "mongos" : "mongod");
 	BSON_APPEND_INT64(reply, "pid", (int64_t)getpid());
 	time_t up = time(NULL) - started_at;
 	BSON_APPEND_DOUBLE(reply, "uptime", (double)up);
@@ -155,7 +158,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_append_document_end(&sub2, &sub3);
 	bson_append_document_end(&sub, &sub2);
 	bson_append_document_end(reply, &sub);
-	if (!server_config.standalone) {
+	if (!server_config.standalone && !server_config.router) {
 		BSON_APPEND_DOCUMENT_BEGIN(reply, "repl", &sub);
 		BSON_APPEND_UTF8(&sub, "setName", server_config.replset);
 		BSON_APPEND_BOOL(&sub, "isWritablePrimary", true);
@@ -255,7 +258,7 @@ cmd_get_cmd_line_opts(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_UTF8(&net, "bindIp", server_config.bind_addr);
 	BSON_APPEND_INT32(&net, "port", server_config.port);
 	bson_append_document_end(&parsed, &net);
-	if (!server_config.standalone) {
+	if (!server_config.standalone && !server_config.router) {
 		bson_t repl;
 		BSON_APPEND_DOCUMENT_BEGIN(&parsed, "replication", &repl);
 		BSON_APPEND_UTF8(&repl, "replSet", server_config.replset);
@@ -293,7 +296,8 @@ cmd_repl_set_get_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
 	bson_t members, m;
 	uint32_t t, i;
-	(void)ctx;
+	if (server_config.router)
+		return router_no_such_command(ctx, error);
 	if (server_config.standalone) {
 		cmd_error(error, 76, "not running with --replSet");
 		return false;

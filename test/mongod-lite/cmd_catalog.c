@@ -8,6 +8,7 @@
 #include "cmds.h"
 #include "cursor.h"
 #include "query.h"
+#include "router.h"
 #include "server.h"
 #include "store.h"
 
@@ -146,6 +147,8 @@ cmd_drop(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		return true;
 	}
 	int32_t nindexes = store_index_count(c);
+	if (!router_forget(ctx, coll, error))
+		return false;
 	store_drop_coll(ctx->db, coll);
 	BSON_APPEND_INT32(reply, "nIndexesWas", nindexes);
 	BSON_APPEND_UTF8(reply, "ns", ns);
@@ -166,8 +169,9 @@ cmd_drop_database(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	while ((d = store_get_db(ctx->db)) && d->colls) {
 		bson_t o = BSON_INITIALIZER;
 		BSON_APPEND_UTF8(&o, "drop", d->colls->name);
+		bool ok = router_forget(ctx, d->colls->name, error);
 		store_drop_coll(ctx->db, d->colls->name);
-		bool ok = log_command(ctx, &o, error);
+		ok = ok && log_command(ctx, &o, error);
 		bson_destroy(&o);
 		if (!ok)
 			return false;
@@ -232,7 +236,11 @@ cmd_rename_collection(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	/* logged in the source database, as mongod does */
 	const char *saved = ctx->db;
 	ctx->db = fdb;
-	bool ok = log_command(ctx, &o, error);
+	/* router mode: neither the renamed nor a dropped target stays sharded
+	 * (router.h) */
+	bool ok = router_forget(ctx, fcoll, error) && log_command(ctx, &o, error);
+	ctx->db = tdb;
+	ok = ok && (!drop_target || router_forget(ctx, tcoll, error));
 	ctx->db = saved;
 	bson_destroy(&o);
 	return ok;

@@ -9,6 +9,7 @@
 #include "order.h"
 #include "plan.h"
 #include "query.h"
+#include "router.h"
 #include "server.h"
 #include "store.h"
 #include "update.h"
@@ -189,13 +190,11 @@ free_keys(bson_t **keys, size_t n)
 	free(keys);
 }
 
+/* doc's documentKey in c: the shard key fields, then _id (router.h). */
 static void
-doc_key(const bson_t *doc, bson_t *o2)
+doc_key(const scoll_t *c, const bson_t *doc, bson_t *o2)
 {
-	bson_iter_t it;
-	bson_init(o2);
-	if (bson_iter_init_find(&it, doc, "_id"))
-		bson_append_iter(o2, "_id", 3, &it);
+	router_document_key(c->db->name, c->name, doc, o2);
 }
 
 /* Inserts a copy of doc and logs it; on a clash fills dup_info. */
@@ -212,7 +211,7 @@ insert_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *doc, bson_t *dup_inf
 	if (!(doc = store_insert(c, doc, dup_info, error)))
 		return false;
 	bson_t o2;
-	doc_key(doc, &o2);
+	doc_key(c, doc, &o2);
 	bool ok = cmd_oplog(ctx, "i", c->name, doc, &o2, NULL, NULL, error);
 	bson_destroy(&o2);
 	return ok;
@@ -273,17 +272,34 @@ cmd_insert(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 
 /* ---- update ---- */
 
+/* A shard key value change that moves the document to another shard:
+ * logged as the delete from the old shard and the insert into the new,
+ * as MongoDB's internal transaction writes it. */
+static bool
+moved_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *old_key, const bson_t *pre,
+	     const bson_t *stored, bson_error_t *error)
+{
+	bson_t new_key;
+	doc_key(c, stored, &new_key);
+	bool ok = cmd_oplog(ctx, "d", c->name, old_key, old_key, NULL, pre, error) &&
+		  cmd_oplog(ctx, "i", c->name, stored, &new_key, NULL, NULL, error);
+	bson_destroy(&new_key);
+	return ok;
+}
+
 /*
  * Updates the stored document old with u; logs "u" (with ud) or "r".
  * *modified is false when the new document is byte-identical.
  */
 static bool
-update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_value_t *u,
-	       bool *modified, bson_t *dup_info, bson_t **result, bson_error_t *error)
+update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *q, const bson_t *old,
+	       const bson_value_t *u, bool *modified, bson_t *dup_info, bson_t **result,
+	       bson_error_t *error)
 {
 	bson_t neu, ud;
 	update_kind_t kind;
 	bson_error_t ignored;
+	router_key_change_t change;
 
 	*modified = false;
 	update_validate(u, &kind, &ignored);
@@ -306,15 +322,22 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *old, const bson_val
 		bson_destroy(&ud);
 		return true;
 	}
+	if (!router_check_change(ctx, c->name, q, old, &neu, &change, error)) {
+		bson_destroy(&neu);
+		bson_destroy(&ud);
+		return false;
+	}
 	bson_t *pre = c->pre_post_images ? bson_copy(old) : NULL;
 	bson_t o2;
-	doc_key(old, &o2);
+	doc_key(c, old, &o2);
 	const bson_t *stored = store_replace(c, old, &neu, dup_info, error);
 	bson_destroy(&neu);
 	bool ok = stored != NULL;
 	if (ok) {
 		*modified = true;
-		if (kind == UPDATE_REPLACEMENT)
+		if (change == ROUTER_KEY_MOVES)
+			ok = moved_logged(ctx, c, &o2, pre, stored, error);
+		else if (kind == UPDATE_REPLACEMENT)
 			ok = cmd_oplog(ctx, "r", c->name, stored, &o2, NULL, pre, error);
 		else
 			ok = cmd_oplog(ctx, "u", c->name, stored, &o2, &ud, pre, error);
@@ -403,7 +426,8 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 					  "field");
 				ok = false;
 			}
-			ok = ok && query_validate(&q, &err) && update_validate(u, &kind, &err);
+			ok = ok && query_validate(&q, &err) && update_validate(u, &kind, &err) &&
+			     (!upsert || router_check_upsert(ctx->db, coll, &q, &err));
 			if (ok && multi && kind == UPDATE_REPLACEMENT) {
 				cmd_error(&err, 9,
 					  "multi update is not supported for replacement-style "
@@ -420,7 +444,7 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				bool modified;
 				if (!old)
 					continue;
-				ok = update_one_doc(ctx, c, old, u, &modified, &dup_info, NULL,
+				ok = update_one_doc(ctx, c, &q, old, u, &modified, &dup_info, NULL,
 						    &err);
 				if (ok) {
 					n++;
@@ -465,7 +489,7 @@ delete_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *old, bson_error_t *e
 {
 	bson_t o2;
 	bson_t *pre = c->pre_post_images ? bson_copy(old) : NULL;
-	doc_key(old, &o2);
+	doc_key(c, old, &o2);
 	store_delete(c, old);
 	bool ok = cmd_oplog(ctx, "d", c->name, &o2, &o2, NULL, pre, error);
 	if (pre)
@@ -594,7 +618,8 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	}
 	if (!query_validate(&query, error) || (have_sort && !query_sort_validate(&sort, error)) ||
 	    (have_fields && !query_projection_validate(&fields, error)) ||
-	    (u && !update_validate(u, &kind, error)))
+	    (u && !update_validate(u, &kind, error)) ||
+	    (upsert && !router_check_upsert(ctx->db, coll, &query, error)))
 		return false;
 
 	scoll_t *c = store_get_coll(ctx->db, coll);
@@ -614,7 +639,7 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_t *neu = NULL;
 		bool modified;
 		bson_t *before = bson_copy(old);
-		ok = update_one_doc(ctx, c, old, u, &modified, &dup_info, &neu, error);
+		ok = update_one_doc(ctx, c, &query, old, u, &modified, &dup_info, &neu, error);
 		BSON_APPEND_INT32(&leo, "n", 1);
 		BSON_APPEND_BOOL(&leo, "updatedExisting", true);
 		if (ok) {

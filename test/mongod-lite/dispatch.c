@@ -12,6 +12,7 @@
 #include "command.h"
 #include "failpoint.h"
 #include "oplog.h"
+#include "router.h"
 #include "server.h"
 
 mlite_stats_t mlite_stats;
@@ -82,6 +83,12 @@ static const command_entry_t commands[] = {
 	{"saslStart", cmd_sasl_start, F_NOAUTH},
 	{"saslContinue", cmd_sasl_continue, F_NOAUTH},
 	{"logout", cmd_logout, 0},
+	{"enableSharding", cmd_enable_sharding, F_WRITE},
+	{"enablesharding", cmd_enable_sharding, F_WRITE},
+	{"shardCollection", cmd_shard_collection, F_WRITE},
+	{"shardcollection", cmd_shard_collection, F_WRITE},
+	{"listShards", cmd_list_shards, 0},
+	{"listshards", cmd_list_shards, 0},
 };
 
 void

@@ -29,6 +29,7 @@ server_config_t server_config = {
 	.log_level = 0,
 	.sync_policy = SYNC_BATCH,
 	.oplog_max_entries = 1000000,
+	.shards = 2,
 };
 char server_me[256];
 pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,13 +45,16 @@ usage(FILE *out)
 		"                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
 		"                   [--oplog-max-entries N]\n"
 		"                   [--auth-user USER --auth-password-file FILE]\n"
+		"                   [--router [--shards N]]\n"
 		"\n"
 		"A MongoDB-wire-compatible test server: a one-node replica set primary\n"
 		"(or a standalone) on a loopback port. --port 0 picks a free port and\n"
 		"--port-file receives it once the server listens.\n"
 		"With --auth-user, every command but the handshake needs SASL PLAIN\n"
 		"authentication (authSource $external) as USER with the password\n"
-		"held in FILE; without it, any PLAIN credentials are accepted.\n");
+		"held in FILE; without it, any PLAIN credentials are accepted.\n"
+		"--router answers as a MongoDB 7.0 mongos in front of N shards (default 2)\n"
+		"that share one store.\n");
 }
 
 /* Says what is wrong with the command line and how to use it, on stderr;
@@ -156,6 +160,8 @@ main(int argc, char **argv)
 		{"oplog-max-entries", required_argument, NULL, 'o'},
 		{"auth-user", required_argument, NULL, 'u'},
 		{"auth-password-file", required_argument, NULL, 'P'},
+		{"router", no_argument, NULL, 'R'},
+		{"shards", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -219,6 +225,14 @@ main(int argc, char **argv)
 		case 'P':
 			password_file = optarg;
 			break;
+		case 'R':
+			server_config.router = true;
+			break;
+		case 'S':
+			if (!parse_number(optarg, 1, 64, &n))
+				return misuse("invalid --shards '%s'", optarg);
+			server_config.shards = (int)n;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -229,6 +243,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return misuse("unexpected argument '%s'", argv[optind]);
+	if (server_config.router && server_config.standalone)
+		return misuse("--router and --standalone exclude each other");
 	if (!server_config.auth_user != !password_file)
 		return misuse("--auth-user and --auth-password-file go together");
 	if (password_file) {
@@ -304,7 +320,9 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	server_log(0, "listening on %s (%s)", server_me,
-		   server_config.standalone ? "standalone" : server_config.replset);
+		   server_config.router       ? "router"
+		   : server_config.standalone ? "standalone"
+					      : server_config.replset);
 
 	static int64_t next_conn_id;
 	while (!server_shutting_down) {

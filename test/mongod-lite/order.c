@@ -283,59 +283,86 @@ le64(const uint8_t *p)
 }
 
 /*
- * Index keys are documents with empty field names, so their first value
- * starts at byte 6. For the types _ids and leading key fields mostly have,
- * compare it in place: true with *out when that decides the comparison,
- * false when the generic walk must.
+ * One value of an index key compared in place, for the types _ids and key
+ * fields mostly have: true with *out (and *used, the value's bytes) when
+ * done, false when the generic walk must decide. va and vb point at the
+ * values of type type; left and right bytes remain after them.
  */
 static bool
-fast_first(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, int *out)
+fast_value(uint8_t type, const uint8_t *va, uint32_t left_a, const uint8_t *vb, uint32_t left_b,
+	   int *out, uint32_t *used)
 {
-	if (alen < 8 || blen < 8 || a[5] != 0 || b[5] != 0 || a[4] != b[4])
-		return false;
-	const uint8_t *va = a + 6, *vb = b + 6;
-	uint32_t used; /* bytes of the value */
-	switch (a[4]) {
+	switch (type) {
 	case BSON_TYPE_INT32:
-		if (alen < 11 || blen < 11)
+		if (left_a < 5 || left_b < 5)
 			return false;
 		*out = le32(va) < le32(vb) ? -1 : le32(va) > le32(vb);
-		used = 4;
-		break;
+		*used = 4;
+		return true;
 	case BSON_TYPE_INT64:
 	case BSON_TYPE_DATE_TIME:
-		if (alen < 15 || blen < 15)
+		if (left_a < 9 || left_b < 9)
 			return false;
 		*out = le64(va) < le64(vb) ? -1 : le64(va) > le64(vb);
-		used = 8;
-		break;
+		*used = 8;
+		return true;
 	case BSON_TYPE_OID: {
-		if (alen < 19 || blen < 19)
+		if (left_a < 13 || left_b < 13)
 			return false;
 		int c = memcmp(va, vb, 12);
 		*out = c < 0 ? -1 : c > 0;
-		used = 12;
-		break;
+		*used = 12;
+		return true;
 	}
 	case BSON_TYPE_UTF8: {
+		if (left_a < 5 || left_b < 5)
+			return false;
 		int32_t la = le32(va), lb = le32(vb);
-		if (la < 1 || lb < 1 || (uint32_t)la > alen - 10 || (uint32_t)lb > blen - 10)
+		if (la < 1 || lb < 1 || (uint32_t)la > left_a - 5 || (uint32_t)lb > left_b - 5)
 			return false;
 		size_t n = (size_t)(la < lb ? la : lb) - 1;
 		int c = memcmp(va + 4, vb + 4, n);
 		*out = c ? (c < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
-		if (*out != 0)
-			return true;
-		used = 4 + (uint32_t)la;
-		return alen == 6 + used + 1 && blen == 6 + used + 1; /* equal single-value keys */
+		*used = 4 + (uint32_t)la;
+		return true;
 	}
 	default:
 		return false;
 	}
-	if (*out != 0)
-		return true;
-	/* equal first values: decided only when that was all */
-	return alen == 6 + used + 1 && blen == 6 + used + 1;
+}
+
+/*
+ * Index keys are documents with empty field names: each value starts two
+ * bytes after its type byte. Compare them in place, one after the other
+ * (compound keys such as {ns, status, seq} mostly share their first
+ * values): true with *out when that decides the comparison, false when the
+ * generic walk must (another type, types that differ, a malformed key).
+ */
+static bool
+fast_first(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen, int *out)
+{
+	uint32_t pa = 4, pb = 4, used;
+
+	if (alen < 5 || blen < 5)
+		return false;
+	for (;;) {
+		if (a[pa] == 0 || b[pb] == 0) {
+			if (a[pa] != 0 || b[pb] != 0)
+				return false; /* one key is longer: types decide */
+			*out = 0;
+			return pa + 1 == alen && pb + 1 == blen;
+		}
+		if (pa + 2 >= alen || pb + 2 >= blen || a[pa] != b[pb] || a[pa + 1] != 0 ||
+		    b[pb + 1] != 0)
+			return false;
+		if (!fast_value(a[pa], a + pa + 2, alen - pa - 2, b + pb + 2, blen - pb - 2, out,
+				&used))
+			return false;
+		if (*out != 0)
+			return true;
+		pa += 2 + used;
+		pb += 2 + used;
+	}
 }
 
 int

@@ -12,12 +12,12 @@
 static bool
 eq_value(const bson_t *filter, const char *field, bson_value_t *out)
 {
-	bson_iter_t it;
+	/* in outlives the block: v may point into it */
+	bson_iter_t it, in;
 	if (!filter || !bson_iter_init_find(&it, filter, field))
 		return false;
 	const bson_value_t *v = bson_iter_value(&it);
 	if (v->value_type == BSON_TYPE_DOCUMENT) {
-		bson_iter_t in;
 		bson_iter_recurse(&it, &in);
 		if (bson_iter_next(&in) && bson_iter_key(&in)[0] == '$') {
 			if (strcmp(bson_iter_key(&in), "$eq") != 0 || bson_iter_next(&in))

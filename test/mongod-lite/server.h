@@ -31,6 +31,8 @@ typedef struct server_config {
 	int64_t oplog_max_entries; /* --oplog-max-entries */
 	const char *auth_user;     /* --auth-user: NULL = no authentication required */
 	const char *auth_password; /* read from --auth-password-file */
+	bool router;               /* --router: answer as a mongos (router.h) */
+	int shards;                /* --shards N behind the router, default 2 */
 } server_config_t;
 
 extern server_config_t server_config;

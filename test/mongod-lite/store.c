@@ -857,7 +857,8 @@ store_lookup_by_id(const char *db, const char *coll, const bson_t *document_key,
 	bson_t key;
 	bson_iter_t it;
 
-	if (!c || !bson_iter_init(&it, document_key) || !bson_iter_next(&it)) {
+	/* a sharded collection's documentKey holds its shard key first */
+	if (!c || !bson_iter_init_find(&it, document_key, "_id")) {
 		bson_init(out);
 		return false;
 	}

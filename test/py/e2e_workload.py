@@ -10,7 +10,11 @@ Operations, picked at random (seeded): inserts, $set / $unset / $push / $inc
 updates, whole-document replaces, deletes; with --grow, a few documents grow
 past 1 MiB by $push of 128 KiB strings; with --unique-swaps, values of the
 unique field "u" move between documents (three writes, like a swap through a
-temporary value); with --ttl, documents carry "expireAt" dates an hour ahead.
+temporary value); with --ttl, documents carry "expireAt" dates an hour ahead;
+with --shard-key FIELD (a collection sharded on FIELD, through mongos),
+documents carry FIELD ("t0".."t96", as e2e_load.py's "tag"), replaces keep
+it, and some updates change it (a retryable write whose filter holds the
+whole shard key, as mongos requires).
 
 Every operation is retried on errors (injected faults, elections): the source
 is the truth, so a retried write that had landed is harmless; a duplicate
@@ -31,8 +35,9 @@ BIG_CHUNK = "g" * (128 * 1024)
 
 
 class Coll:
-    def __init__(self, coll, existing, first_new_id, unique, ttl):
+    def __init__(self, coll, existing, first_new_id, unique, ttl, shard_key=None):
         self.coll = coll
+        self.shard_key = shard_key
         self.live = list(range(existing))
         self.live_set = set(self.live)
         self.next_id = first_new_id
@@ -48,6 +53,8 @@ class Coll:
             doc["u"] = self.fresh_unique()
         if self.ttl:
             doc["expireAt"] = expire_at()
+        if self.shard_key:
+            doc[self.shard_key] = "t%d" % rng.randint(0, 96)
         return doc
 
     def fresh_unique(self):
@@ -122,6 +129,12 @@ def one_op(c, rng, counts, args, give_up):
             del doc["u"]
             old = retry(lambda: c.coll.find_one({"_id": _id}, {"u": 1}), give_up)
             doc["u"] = old["u"] if old and "u" in old else c.fresh_unique()
+        if c.shard_key:
+            # A replace by _id may not change the shard key value.
+            old = retry(lambda: c.coll.find_one({"_id": _id}, {c.shard_key: 1}), give_up)
+            doc.pop(c.shard_key)
+            if old and c.shard_key in old:
+                doc[c.shard_key] = old[c.shard_key]
         retry(lambda: c.coll.replace_one({"_id": _id}, doc), give_up)
         counts["replace"] += 1
     elif r < 0.82:
@@ -152,6 +165,14 @@ def one_op(c, rng, counts, args, give_up):
         retry(lambda: c.coll.update_one({"_id": other}, {"$set": {"u": a["u"]}}), give_up)
         retry(lambda: c.coll.update_one({"_id": _id}, {"$set": {"u": b["u"]}}), give_up)
         counts["swap"] += 1
+    elif c.shard_key and r < 0.95:
+        old = retry(lambda: c.coll.find_one({"_id": _id}, {c.shard_key: 1}), give_up)
+        if not old:
+            return
+        key = {"_id": _id, c.shard_key: old.get(c.shard_key)}
+        upd = {"$set": {c.shard_key: "t%d" % rng.randint(0, 96)}}
+        retry(lambda: c.coll.update_one(key, upd), give_up)
+        counts["move"] += 1
     else:
         upd = {"$set": {"sub.b": rng.randint(0, 9), "s": "v" * rng.randint(1, 64)}}
         retry(lambda: c.coll.update_one({"_id": _id}, upd), give_up)
@@ -174,15 +195,17 @@ def main():
     p.add_argument("--grow", action="store_true")
     p.add_argument("--unique-swaps", action="store_true")
     p.add_argument("--ttl", action="store_true")
+    p.add_argument("--shard-key", default=None, help="the field the collections are sharded on")
     args = p.parse_args()
 
     rng = random.Random(args.seed)
     client = pymongo.MongoClient(args.uri, serverSelectionTimeoutMS=20000, retryWrites=True)
     db = client[args.db]
-    colls = [Coll(db[name], args.existing, args.first_new_id, args.unique_swaps, args.ttl)
+    colls = [Coll(db[name], args.existing, args.first_new_id, args.unique_swaps, args.ttl,
+                  args.shard_key)
              for name in args.colls]
     counts = {k: 0 for k in ("insert", "set", "unset", "push", "replace", "delete", "grow",
-                             "swap")}
+                             "swap", "move")}
     start = time.monotonic()
     end = start + args.seconds
     done = 0

@@ -21,12 +21,12 @@ setup() {
 
 @test "every tool's --help runs clean under valgrind" {
 	local tool
-	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify; do
+	for tool in token-probe dump-wrap cdc-capture cdc-replay cdc-verify cdc-status cdc-cleanup; do
 		run -0 "${VG[@]}" "$CSM_BIN/$tool" --help
 	done
 }
 
-@test "probe, dump, restore, capture, replay and verify run clean under valgrind" {
+@test "probe, dump, restore, capture, replay, verify, status and cleanup run clean under valgrind" {
 	pyrun "$SRC_URI" '
 c = client[db_name].c
 c.create_index("u", unique=True)
@@ -50,9 +50,11 @@ sys.exit(0 if n == 200 else 1)'
 	# pass the moment the drain began.
 	run -0 "${VG[@]}" "$CSM_BIN/cdc-replay" --db "$DB" --coll c --drain
 	run -0 "${VG[@]}" "$CSM_BIN/cdc-verify" --db "$DB" --coll c
+	run -0 "${VG[@]}" "$CSM_BIN/cdc-status" --db "$DB" --state-dir "$st" --json
 	kill -TERM "$pid"
 	local rc=0
 	wait "$pid" || rc=$?
 	cat "$st/capture.vg" "$st/capture.log"
 	[ "$rc" -eq 0 ]
+	run -0 "${VG[@]}" "$CSM_BIN/cdc-cleanup" --db "$DB" --coll c
 }
