@@ -52,6 +52,10 @@ STAGING_FOLLOW_FULL=1200
 STAGING_PURGE_AGE=30s
 STAGING_SAMPLE_S=10
 RESTORE_JOBS="1 2 4"
+DUMP_JOBS="1 2 4"
+# A dump killed at this fraction of its bytes, then continued.
+DUMP_KILL_AT=0.5
+GOAL_RESUME=1.1
 REPLAY_WORKERS="1 2 4"
 # Source transactions for replay-txn: this many, of TXN_OPS events each.
 TXN_COUNT_FULL=5000
@@ -277,9 +281,10 @@ bg_stop() {
 	forget "$pid"
 }
 
-tool_dump() { # URI DB COLL OUTDIR
+tool_dump() { # URI DB COLL OUTDIR [JOBS]
 	export SOURCE_URI="$1"
-	CMD=("$CSM_BIN/dump-wrap" dump --engine native --db "$2" --coll "$3" --out "$4")
+	CMD=("$CSM_BIN/dump-wrap" dump --engine native --db "$2" --coll "$3" --out "$4"
+		--jobs "${5:-1}")
 }
 
 tool_restore() { # URI DB COLL DUMPDIR JOBS [extra...]
@@ -340,36 +345,117 @@ goals() {
 DUMP_DB=benchdb
 DUMP_COLL=docs
 
-measure_dump() {
-	local n runs=() limits=() ratios=() mbs=() limit_mbs=() rss=() r out json secs bytes
-	n="$(scaled "$DUMP_DOCS_FULL")"
-	server_start SRC --oplog-max-entries 1000
-	say "dump: loading $n documents of $DOC_SIZE bytes"
-	"$DRIVERS/bench_load" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$n" "$DOC_SIZE" >/dev/null
+# dump_jobs N JOBS: dump --jobs JOBS against limit_cursor with JOBS
+# cursors, BENCH_RUNS times on the loaded SRC; one row. Leaves the median
+# uninterrupted seconds in DUMP_SECS (for the resume row).
+dump_jobs() {
+	local n="$1" jobs="$2" runs=() limits=() ratios=() mbs=() limit_mbs=() rss=() secs_all=()
+	local r out json secs bytes
 	for ((r = 1; r <= BENCH_RUNS; r++)); do
-		say "dump: run $r/$BENCH_RUNS"
-		json="$("$DRIVERS/limit_cursor" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL")"
+		say "dump --jobs $jobs: run $r/$BENCH_RUNS"
+		json="$("$DRIVERS/limit_cursor" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$jobs")"
 		limits+=("$(jget "$json" docs_per_s)")
 		limit_mbs+=("$(jget "$json" mb_per_s)")
-		out="$WORK/dump-$r"
+		out="$WORK/dump-$jobs-$r"
 		rm -rf "$WORK/dump"
-		timed "$out" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/dump"
+		timed "$out" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/dump" "$jobs"
 		secs="$(cat "$out.secs")"
+		secs_all+=("$secs")
 		bytes="$(stat -c %s "$WORK/dump/$DUMP_DB/$DUMP_COLL.bson")"
 		runs+=("$(calc "$n / $secs")")
 		mbs+=("$(calc "$bytes / 1e6 / $secs")")
 		ratios+=("$(calc "${runs[-1]} / ${limits[-1]}")")
 		rss+=("$(rss_mib "$out.rss")")
 	done
-	server_stop SRC
+	DUMP_SECS="$(median "${secs_all[@]}")"
 	local fig lim ratio peak
 	fig="$(printf '%.0f docs/s, %.1f MB/s' "$(median "${runs[@]}")" "$(median "${mbs[@]}")")"
 	lim="$(printf '%.0f docs/s, %.1f MB/s' "$(median "${limits[@]}")" \
 		"$(median "${limit_mbs[@]}")")"
 	ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
 	peak="$(max "${rss[@]}")"
-	row "dump ($n x ${DOC_SIZE} B)" "$fig" "bare cursor: $lim" "$ratio" "$peak" \
-		"$(goals "$ratio" "$peak")"
+	row "dump --jobs $jobs ($n x ${DOC_SIZE} B)" "$fig" "$jobs bare cursor(s): $lim" "$ratio" \
+		"$peak" "$(goals "$ratio" "$peak")"
+}
+
+# dump_resume N: a one-cursor dump killed (-9) once its partition file
+# holds DUMP_KILL_AT of the bytes, then run again to its end; total wall
+# time over DUMP_SECS (the uninterrupted dump's, same server). One row.
+dump_resume() {
+	local n="$1" r out t0 t1 child total full part totals=() ratios=() killed_at=() rss=()
+	full="$(stat -c %s "$WORK/dump/$DUMP_DB/$DUMP_COLL.bson")"
+	part="$WORK/resume/.$DUMP_DB.$DUMP_COLL.partial/$DUMP_DB/$DUMP_COLL.part-0.bson"
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		say "dump killed at $DUMP_KILL_AT and continued: run $r/$BENCH_RUNS"
+		out="$WORK/resume-$r"
+		rm -rf "$WORK/resume"
+		t0="$(now_s)"
+		bg_timed "$out-killed" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/resume"
+		# time -> timeout -> dump-wrap: kill the tool itself, as a crash would
+		until child="$(pgrep -P "$(pgrep -P "$BG_PID")")"; do
+			kill -0 "$BG_PID" 2>/dev/null || die "the dump to kill ended first"
+			sleep 0.01
+		done
+		# One watcher polling the file size: a loop of stat(1) processes
+		# would take the 2 cores from the dump it measures.
+		"$PY" - "$part" "$(calc "int($full * $DUMP_KILL_AT)")" "$child" <<'EOF' ||
+import os, signal, sys, time
+path, size, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+while True:
+    try:
+        if os.stat(path).st_size >= size:
+            os.kill(pid, signal.SIGKILL)
+            break
+    except FileNotFoundError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        sys.exit(1)
+    time.sleep(0.005)
+EOF
+			die "the dump to kill ended first"
+		wait "$BG_PID" 2>/dev/null || true
+		# what libmongoc's counters leave behind a kill -9
+		rm -f "/dev/shm/mongoc-$child"
+		forget "$BG_PID"
+		t1="$(now_s)"
+		timed "$out" tool_dump "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$WORK/resume"
+		grep -q "continuing the unfinished dump" "$out.err" || die "the rerun did not continue"
+		cmp -s "$WORK/resume/$DUMP_DB/$DUMP_COLL.bson" "$WORK/dump/$DUMP_DB/$DUMP_COLL.bson" ||
+			die "the continued dump differs from the uninterrupted one"
+		total="$(calc "$t1 - $t0 + $(cat "$out.secs")")"
+		totals+=("$total")
+		killed_at+=("$(calc "$t1 - $t0")")
+		ratios+=("$(calc "$total / $DUMP_SECS")")
+		rss+=("$(rss_mib "$out.rss")")
+	done
+	local ratio peak goal=met
+	ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
+	peak="$(max "${rss[@]}")"
+	if awk -v r="$ratio" -v g="$GOAL_RESUME" 'BEGIN { exit !(r > g) }'; then
+		goal="missed: > ${GOAL_RESUME}x"
+	fi
+	row "dump killed at 50%, continued ($n x ${DOC_SIZE} B)" \
+		"$(printf '%.2f s in all (killed after %.2f s)' "$(median "${totals[@]}")" \
+			"$(median "${killed_at[@]}")")" \
+		"$(printf 'uninterrupted dump: %.2f s' "$DUMP_SECS")" "$ratio" "$peak" \
+		"$goal (ratio <= ${GOAL_RESUME})"
+}
+
+measure_dump() {
+	local n jobs
+	n="$(scaled "$DUMP_DOCS_FULL")"
+	server_start SRC --oplog-max-entries 1000
+	say "dump: loading $n documents of $DOC_SIZE bytes"
+	"$DRIVERS/bench_load" "$SRC_URI" "$DUMP_DB" "$DUMP_COLL" "$n" "$DOC_SIZE" >/dev/null
+	for jobs in $DUMP_JOBS; do
+		dump_jobs "$n" "$jobs"
+		if ((jobs == 1)); then
+			dump_resume "$n"
+		fi
+	done
+	server_stop SRC
 }
 
 # A dump to restore from: the one measure_dump left, or a fresh one.
@@ -860,9 +946,14 @@ write_results() {
 		echo
 		echo "## How each figure is taken"
 		echo
-		echo "- dump: \`dump-wrap dump --engine native\`, documents over wall time (process"
-		echo "  start included); limit: \`limit_cursor\`, the same find (sorted and hinted"
-		echo "  on _id, as the native engine asks) read and discarded."
+		echo "- dump: \`dump-wrap dump --engine native --jobs N\`, documents over wall time"
+		echo "  (process start included); limit: \`limit_cursor\` with N cursors, the same"
+		echo "  finds (the same _id partitions, sorted and hinted on _id with min/max, as"
+		echo "  the native engine asks) read and discarded, from the split to the last end."
+		echo "- dump killed at 50%: \`--jobs 1\` killed with SIGKILL once its partition file"
+		echo "  holds half the bytes, then the same command again (it continues from its"
+		echo "  checkpoint); ratio = (time to the kill + the rerun) / the uninterrupted"
+		echo "  \`--jobs 1\` dump's median time (lower is better; goal <= $GOAL_RESUME)."
 		echo "- restore: \`dump-wrap restore --jobs N\` into an empty database; limit:"
 		echo "  \`limit_insert\`, unordered insert_many of $RESTORE_BATCH from the mapped .bson"
 		echo "  file, N threads, no client-side validation (as restore)."

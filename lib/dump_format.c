@@ -640,9 +640,8 @@ dump_prelude_write(const char *root, const char *server_version, bson_error_t *e
 
 /* ---- our own files: the dump-end time and the integrity record ---- */
 
-/* Writes doc to path as canonical extended JSON, atomically, mode 0600. */
-static bool
-write_own_json(const char *path, const bson_t *doc, bson_error_t *error)
+bool
+dump_json_write(const char *path, const bson_t *doc, bson_error_t *error)
 {
 	size_t len;
 	char *json = bson_as_canonical_extended_json(doc, &len);
@@ -652,13 +651,8 @@ write_own_json(const char *path, const bson_t *doc, bson_error_t *error)
 	return ok;
 }
 
-/*
- * Reads the JSON file at path into *doc (the caller bson_destroy()s it;
- * NULL when it is not JSON). A missing file sets *found false and succeeds;
- * one that cannot be read fails.
- */
-static bool
-read_own_json(const char *path, bool *found, bson_t **doc, bson_error_t *error)
+bool
+dump_json_read(const char *path, bool *found, bson_t **doc, bson_error_t *error)
 {
 	char *json;
 	size_t len = 0;
@@ -688,7 +682,7 @@ dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *
 	optime_append(&doc, "dumpEndTime", dump_end);
 	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
 	BSON_APPEND_UTF8(&doc, "engine", engine);
-	ok = write_own_json(path, &doc, error);
+	ok = dump_json_write(path, &doc, error);
 	bson_destroy(&doc);
 	return ok;
 }
@@ -699,7 +693,7 @@ dump_end_read(const char *path, bool *found, optime_t *dump_end, bson_error_t *e
 	bson_t *doc;
 
 	*dump_end = OPTIME_ZERO;
-	if (!read_own_json(path, found, &doc, error))
+	if (!dump_json_read(path, found, &doc, error))
 		return false;
 	if (*found && (doc == NULL || !optime_from_doc(doc, "dumpEndTime", dump_end))) {
 		csm_error_set(error, CSM_EXIT_DATAERR,
@@ -728,7 +722,7 @@ dump_record_write(const char *path, const char *ns, const char *data_name,
 	BSON_APPEND_UTF8(&doc, "sha256", record->sha256);
 	BSON_APPEND_DATE_TIME(&doc, "writtenAt", clock_wall_ms());
 	BSON_APPEND_UTF8(&doc, "engine", engine);
-	ok = write_own_json(path, &doc, error);
+	ok = dump_json_write(path, &doc, error);
 	bson_destroy(&doc);
 	return ok;
 }
@@ -763,7 +757,7 @@ dump_record_read(const char *path, const char *ns, bool *found, dump_record_t *r
 	bool ok = true;
 
 	memset(record, 0, sizeof *record);
-	if (!read_own_json(path, found, &doc, error))
+	if (!dump_json_read(path, found, &doc, error))
 		return false;
 	if (*found && (doc == NULL || !record_from_doc(doc, ns, record))) {
 		csm_error_set(error, CSM_EXIT_DATAERR,

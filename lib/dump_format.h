@@ -111,6 +111,17 @@ bool dump_record_check(const char *bson_path, const char *record_path,
 		       const dump_record_t *expected, const dump_record_t *actual, bool only_bytes,
 		       bson_error_t *error);
 
+/* Writes doc to path as canonical extended JSON, atomically, mode 0600:
+ * how dump-wrap writes its own files. */
+bool dump_json_write(const char *path, const bson_t *doc, bson_error_t *error);
+
+/*
+ * Reads the JSON file at path into *doc (the caller bson_destroy()s it;
+ * NULL when it is not JSON). A missing file sets *found false and succeeds;
+ * one that cannot be read fails.
+ */
+bool dump_json_read(const char *path, bool *found, bson_t **doc, bson_error_t *error);
+
 /* Writes the dump-end file (ns, dumpEndTime as a Timestamp, writtenAt,
  * engine) atomically, mode 0600. */
 bool dump_end_write(const char *path, const char *ns, optime_t dump_end, const char *engine,

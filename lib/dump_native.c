@@ -24,7 +24,6 @@
 
 #define DUMP_QUEUE_DEPTH 2
 #define DUMP_INSERT_ATTEMPTS 5
-#define DUMP_PROGRESS_EVERY 512
 
 /* ---- metadata ---- */
 
@@ -123,76 +122,6 @@ dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *c
 		dump_metadata_init(metadata);
 	}
 	bson_destroy(&info);
-	return ok;
-}
-
-/* ---- dump ---- */
-
-bool
-dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
-		      const char *bson_path, bool gzip, progress_t *progress, dump_record_t *record,
-		      bson_error_t *error)
-{
-	mongoc_collection_t *collection = mongoc_client_get_collection(client, db, coll);
-	mongoc_cursor_t *cursor = NULL;
-	dump_out_t *out = NULL;
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	bson_t sort;
-	const bson_t *doc;
-	int64_t pending_docs = 0, pending_bytes = 0;
-	int64_t *docs = &record->documents, *bytes = &record->bytes;
-	bool ok = false;
-
-	memset(record, 0, sizeof *record);
-	out = dump_out_open(bson_path, gzip, error);
-	if (out == NULL)
-		goto cleanup;
-	/* _id order: a stable, resumable order that every collection has an
-	 * index for, so the scan never sorts in memory on the server. */
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "_id", 1);
-	bson_append_document_end(&opts, &sort);
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "hint", &sort);
-	BSON_APPEND_INT32(&sort, "_id", 1);
-	bson_append_document_end(&opts, &sort);
-	cursor = mongoc_collection_find_with_opts(collection, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		if (stop_requested()) {
-			csm_error_stopped(error,
-					  "stopped by a signal while dumping '%s.%s' after %" PRId64
-					  " documents",
-					  db, coll, *docs);
-			goto cleanup;
-		}
-		if (!dump_out_write(out, bson_get_data(doc), doc->len, error))
-			goto cleanup;
-		*docs += 1;
-		*bytes += doc->len;
-		pending_docs++;
-		pending_bytes += doc->len;
-		if (pending_docs == DUMP_PROGRESS_EVERY) {
-			progress_add(progress, pending_docs, pending_bytes);
-			pending_docs = pending_bytes = 0;
-		}
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		csm_error_prefix(error, "cannot read '%s.%s' after %" PRId64 " documents", db, coll,
-				 *docs);
-		goto cleanup;
-	}
-	progress_add(progress, pending_docs, pending_bytes);
-	dump_out_sha256(out, record->sha256);
-	ok = dump_out_close(out, error);
-	out = NULL;
-
-cleanup:
-	if (out != NULL)
-		dump_out_close(out, NULL);
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
-	mongoc_collection_destroy(collection);
 	return ok;
 }
 

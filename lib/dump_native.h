@@ -29,16 +29,6 @@
 bool dump_native_read_metadata(mongoc_client_t *client, const char *db, const char *coll,
 			       dump_metadata_t *metadata, bson_error_t *error);
 
-/*
- * Copies db.coll into bson_path (gzip'd when gzip) in _id order, one cursor
- * (sort and hint {_id: 1}), memory bounded by one server batch. Reports to
- * progress (may be NULL) and fills record with what it wrote: documents,
- * bytes and SHA-256 of the BSON stream.
- */
-bool dump_native_dump_data(mongoc_client_t *client, const char *db, const char *coll,
-			   const char *bson_path, bool gzip, progress_t *progress,
-			   dump_record_t *record, bson_error_t *error);
-
 /* What a native restore did. */
 typedef struct dump_restore_stats {
 	int64_t documents;  /* read from the dump */

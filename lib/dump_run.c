@@ -13,9 +13,11 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "dump_copy.h"
 #include "dump_external.h"
 #include "dump_format.h"
 #include "dump_native.h"
+#include "dump_plan.h"
 #include "error.h"
 #include "fsutil.h"
 #include "lease.h"
@@ -98,34 +100,50 @@ write_record(const dump_run_opts_t *opts, const char *ns, const char *partial,
 	return ok;
 }
 
+/* Documents and bytes the partitions of plan hold already. */
+static void
+plan_copied(const dump_plan_t *plan, int64_t *documents, int64_t *bytes)
+{
+	*documents = *bytes = 0;
+	for (int k = 0; k < plan->nparts; k++) {
+		*documents += plan->parts[k].documents;
+		*bytes += plan->parts[k].bytes;
+	}
+}
+
 /*
- * The native copy: db.coll's documents, their integrity record, then the
- * metadata file and the prelude, into partial. Fills record.
+ * The native copy: db.coll's documents through plan's partitions (what
+ * they hold already is kept), joined into one data file, its integrity
+ * record, then the metadata file and the prelude, into partial. Fills
+ * record.
  */
 static bool
-dump_native(const dump_run_opts_t *opts, mongoc_client_t *client, const char *ns,
-	    const char *partial, const dump_metadata_t *metadata, dump_record_t *record,
-	    bson_error_t *error)
+dump_native(const dump_run_opts_t *opts, mongoc_client_pool_t *pool, mongoc_client_t *client,
+	    const char *partial, const dump_metadata_t *metadata, dump_plan_t *plan,
+	    dump_record_t *record, bson_error_t *error)
 {
 	mongoc_collection_t *collection =
 		mongoc_client_get_collection(client, opts->db, opts->coll);
 	int64_t total =
 		mongoc_collection_estimated_document_count(collection, NULL, NULL, NULL, NULL);
-	char *label = bson_strdup_printf("dump '%s'", ns);
+	char *label = bson_strdup_printf("dump '%s'", plan->ns);
 	progress_t *progress =
 		progress_new(label, total > 0 ? total : 0, 0, opts->status_interval_ms);
-	char *path = dump_file_path(partial, opts->db, opts->coll, ".bson", opts->gzip);
-	char *version = NULL;
+	char *path = NULL, *version = NULL;
+	int64_t docs, bytes;
 	bool ok = false;
 
 	mongoc_collection_destroy(collection);
+	plan_copied(plan, &docs, &bytes);
+	progress_add(progress, docs, bytes);
+	/* After what an earlier run copied: only this run's reads are paced,
+	 * all partitions' together. */
 	progress_set_throttle(progress, opts->throttle);
-	if (!dump_native_dump_data(client, opts->db, opts->coll, path, opts->gzip, progress, record,
-				   error) ||
-	    !write_record(opts, ns, partial, record, "native", error))
+	if (!dump_copy_run(pool, opts->db, opts->coll, partial, plan, progress, error) ||
+	    !dump_copy_assemble(partial, opts->db, opts->coll, plan, opts->gzip, record, error) ||
+	    !write_record(opts, plan->ns, partial, record, "native", error))
 		goto cleanup;
 	progress_finish(progress);
-	bson_free(path);
 	path = dump_file_path(partial, opts->db, opts->coll, ".metadata.json", opts->gzip);
 	if (!dump_metadata_write(path, opts->gzip, metadata, error))
 		goto cleanup;
@@ -137,6 +155,102 @@ cleanup:
 	bson_free(version);
 	bson_free(path);
 	bson_free(label);
+	return ok;
+}
+
+/* 65 for an unfinished dump in partial that is not this run's to continue:
+ * another collection's, another engine's, other --jobs, or an earlier
+ * collection of the same name. */
+static bool
+plan_fits(const dump_run_opts_t *opts, const dump_plan_t *found, const dump_plan_t *want,
+	  const char *partial, bson_error_t *error)
+{
+	char why[256];
+
+	if (strcmp(found->ns, want->ns) != 0)
+		snprintf(why, sizeof why, "it is a dump of '%s'", found->ns);
+	else if (strcmp(found->engine, want->engine) != 0)
+		snprintf(why, sizeof why, "the %s engine made it, this run uses the %s one",
+			 found->engine, want->engine);
+	else if (found->jobs != want->jobs)
+		snprintf(why, sizeof why,
+			 "it was started with --jobs %d, which fixed its partitions; this run "
+			 "has --jobs %d",
+			 found->jobs, want->jobs);
+	else if (found->uuid[0] && want->uuid[0] && strcmp(found->uuid, want->uuid) != 0)
+		snprintf(why, sizeof why,
+			 "it is of an earlier collection of that name (uuid %s, now %s)",
+			 found->uuid, want->uuid);
+	else
+		return true;
+	csm_error_set(error, CSM_EXIT_DATAERR,
+		      "cannot continue the unfinished dump in '%s' as a dump of '%s' (--jobs %d, "
+		      "engine %s): %s; nothing was published: rerun with its arguments, or "
+		      "remove '%s' to dump from the start",
+		      partial, want->ns, opts->jobs, want->engine, why, partial);
+	return false;
+}
+
+/* Reads the checkpoints of every partition of plan. */
+static bool
+read_checkpoints(const dump_run_opts_t *opts, const char *partial, dump_plan_t *plan,
+		 bson_error_t *error)
+{
+	bool ok = true;
+
+	for (int k = 0; ok && k < plan->nparts; k++) {
+		char *path = dump_plan_path(partial, opts->db, opts->coll, k, ".checkpoint.json");
+
+		ok = dump_part_checkpoint_read(path, plan, k, error);
+		bson_free(path);
+	}
+	return ok;
+}
+
+/*
+ * Makes partial ready for the copy into *plan (initialized by the call):
+ * the unfinished native dump found there is continued when it was made
+ * with these arguments (plan and checkpoints read, *resumed) and is 65
+ * when not; none (or mongodump's, which cannot continue) starts afresh
+ * with a new plan, the native one split into partitions.
+ */
+static bool
+prepare_partial(const dump_run_opts_t *opts, mongoc_client_t *client, const char *engine,
+		const char *uuid, const char *partial, dump_plan_t *plan, bool *resumed,
+		bson_error_t *error)
+{
+	char *path = dump_plan_path(partial, opts->db, opts->coll, -1, ".dump-plan.json");
+	char *db_dir = bson_strdup_printf("%s/%s", partial, opts->db);
+	char *ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
+	bool native = strcmp(engine, "native") == 0;
+	bool found = false, ok = false;
+	dump_plan_t want;
+
+	*resumed = false;
+	memset(plan, 0, sizeof *plan);
+	dump_plan_init(&want, ns, engine, opts->jobs, uuid);
+	if (access(partial, F_OK) == 0) {
+		if (!dump_plan_read(path, plan, &found, error))
+			goto cleanup;
+		if (found && !plan_fits(opts, plan, &want, partial, error))
+			goto cleanup;
+		if (found && native) {
+			*resumed = true;
+			ok = read_checkpoints(opts, partial, plan, error);
+			goto cleanup;
+		}
+		dump_plan_cleanup(plan);
+	}
+	dump_plan_init(plan, ns, engine, opts->jobs, uuid);
+	ok = dump_remove_tree(partial, error) && fs_mkdir_p(db_dir, error) &&
+	     (!native || dump_copy_split(client, opts->db, opts->coll, opts->jobs, plan, error)) &&
+	     dump_plan_write(path, plan, error);
+
+cleanup:
+	dump_plan_cleanup(&want);
+	bson_free(ns);
+	bson_free(db_dir);
+	bson_free(path);
 	return ok;
 }
 
@@ -169,6 +283,21 @@ dump_external(const dump_run_opts_t *opts, const char *tool, const char *ns, con
 	return ok;
 }
 
+/* Says how much of an unfinished dump is continued. */
+static void
+log_resumed(const dump_plan_t *plan)
+{
+	int64_t docs, bytes;
+	int done = 0;
+
+	plan_copied(plan, &docs, &bytes);
+	for (int k = 0; k < plan->nparts; k++)
+		done += plan->parts[k].done;
+	log_info("continuing the unfinished dump of '%s': %" PRId64 " documents (%.1f MB) "
+		 "already copied, %d of %d partitions complete",
+		 plan->ns, docs, (double)bytes / 1e6, done, plan->nparts);
+}
+
 /*
  * Records the source's cluster time now, after the copy, as the dump-end
  * time in partial; a source without one (standalone) only gets a warning.
@@ -198,56 +327,78 @@ dump_end_record(const dump_run_opts_t *opts, mongoc_client_t *client, const char
 	return ok;
 }
 
+/* --jobs on dump splits the native engine's copy: mongodump reads a
+ * collection with one cursor (64 otherwise). */
+static bool
+jobs_fit(const dump_run_opts_t *opts, const char *tool, bson_error_t *error)
+{
+	if (tool == NULL || opts->jobs == 1)
+		return true;
+	csm_error_set(error, CSM_EXIT_USAGE,
+		      "dump --jobs %d splits the copy among the native engine's cursors; '%s' "
+		      "reads a collection with one: use --engine native, or no --jobs",
+		      opts->jobs, tool);
+	return false;
+}
+
 bool
 dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 {
+	mongoc_client_pool_t *pool = NULL;
 	mongoc_client_t *client = NULL;
 	dump_metadata_t metadata;
-	char *tool = NULL, *partial = NULL, *db_dir = NULL, *ns = NULL;
+	dump_plan_t plan;
+	char *tool = NULL, *partial = NULL;
+	const char *engine;
 	int64_t started_ms = clock_mono_ms();
 	dump_record_t record = {0};
 	optime_t dump_end = OPTIME_ZERO;
-	bool ok = false;
+	bool resumed = false, discard = false, ok = false;
 
+	memset(&plan, 0, sizeof plan);
 	dump_metadata_init(&metadata);
-	ns = bson_strdup_printf("%s.%s", opts->db, opts->coll);
-	if (!pick_engine(opts->engine, "mongodump", &tool, error))
+	if (!pick_engine(opts->engine, "mongodump", &tool, error) || !jobs_fit(opts, tool, error))
 		goto cleanup;
-	client = conn_client_new(opts->uri, "source", error);
-	if (client == NULL)
+	engine = tool ? "external" : "native";
+	pool = conn_pool_new(opts->uri, "source", error);
+	if (pool == NULL)
 		goto cleanup;
+	client = mongoc_client_pool_pop(pool);
 	/* Also the existence check: mongodump would dump a missing collection
 	 * as an empty one, and restore would then load nothing. */
 	dump_metadata_cleanup(&metadata);
 	if (!dump_native_read_metadata(client, opts->db, opts->coll, &metadata, error))
 		goto cleanup;
 	partial = dump_partial_root(opts->root, opts->db, opts->coll);
-	db_dir = bson_strdup_printf("%s/%s", partial, opts->db);
-	if (!fs_mkdir_p(opts->root, error) || !dump_remove_tree(partial, error) ||
-	    !fs_mkdir_p(db_dir, error))
+	if (!fs_mkdir_p(opts->root, error) ||
+	    !prepare_partial(opts, client, engine, metadata.uuid, partial, &plan, &resumed, error))
 		goto cleanup;
-	if (!(tool ? dump_external(opts, tool, ns, partial, &record, error)
-		   : dump_native(opts, client, ns, partial, &metadata, &record, error)))
+	if (resumed)
+		log_resumed(&plan);
+	/* mongodump cannot continue: what it left is of no use. */
+	discard = tool != NULL;
+	if (!(tool ? dump_external(opts, tool, plan.ns, partial, &record, error)
+		   : dump_native(opts, pool, client, partial, &metadata, &plan, &record, error)))
 		goto cleanup;
-	if (!dump_end_record(opts, client, ns, partial, tool ? "external" : "native", &dump_end,
-			     error) ||
-	    !not_stopped("publishing the dump of", ns, error) ||
+	if (!dump_end_record(opts, client, plan.ns, partial, engine, &dump_end, error) ||
+	    !not_stopped("publishing the dump of", plan.ns, error) ||
 	    !dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
 		goto cleanup;
 	log_info("dumped %" PRId64 " documents (%.1f MB) of '%s'%s%s to '%s/%s' in %.1fs; "
 		 "dump-end time %u.%u",
-		 record.documents, (double)record.bytes / 1e6, ns, tool ? " with " : "",
+		 record.documents, (double)record.bytes / 1e6, plan.ns, tool ? " with " : "",
 		 tool ? tool : "", opts->root, opts->db, seconds_since(started_ms), dump_end.t,
 		 dump_end.i);
 	ok = true;
 
 cleanup:
-	if (!ok && partial != NULL)
+	if (!ok && discard)
 		dump_remove_tree(partial, NULL);
-	mongoc_client_destroy(client);
+	if (client != NULL)
+		mongoc_client_pool_push(pool, client);
+	mongoc_client_pool_destroy(pool);
+	dump_plan_cleanup(&plan);
 	dump_metadata_cleanup(&metadata);
-	bson_free(ns);
-	bson_free(db_dir);
 	bson_free(partial);
 	bson_free(tool);
 	return ok;

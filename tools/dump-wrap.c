@@ -41,15 +41,17 @@ enum {
 
 static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_OK, NULL},
-	{CSM_EXIT_USAGE, NULL},
-	{CSM_EXIT_DATAERR, "a bad or incomplete dump, or restored data that violates a unique "
+	{CSM_EXIT_USAGE, "also dump --jobs above 1 with the external engine"},
+	{CSM_EXIT_DATAERR, "a bad or incomplete dump, an unfinished dump that this run's "
+			   "arguments cannot continue, or restored data that violates a unique "
 			   "index"},
 	{CSM_EXIT_NOINPUT, NULL},
 	{CSM_EXIT_UNAVAILABLE, "also --engine external without the tool on PATH"},
 	{CSM_EXIT_CANTCREAT, "restore: another restore or a cdc-replay holds the target "
 			     "collection's lease, or took it over"},
 	{CSM_EXIT_IOERR, NULL},
-	{CSM_EXIT_TEMPFAIL, "stopped by SIGINT/SIGTERM (nothing published), or the target "
+	{CSM_EXIT_TEMPFAIL, "stopped by SIGINT/SIGTERM (nothing published; a native dump "
+			    "continues when run again), or the target "
 			    "kept failing a write after its retries"},
 	{CSM_EXIT_NOPERM, NULL},
 };
@@ -64,7 +66,9 @@ usage(FILE *out)
 	      "\n"
 	      "dump writes DIR/DB/COLL.bson and COLL.metadata.json (mongodump's format) and\n"
 	      "COLL.dump-end.json (the source's cluster time when the copy ended); a dump is\n"
-	      "complete once its metadata file exists. restore loads such a dump (its own or\n"
+	      "complete once its metadata file exists. A native dump that was killed or\n"
+	      "stopped continues from its checkpoints when run again with the same\n"
+	      "arguments. restore loads such a dump (its own or\n"
 	      "mongodump's): collection and options, then the data, then the indexes, then a\n"
 	      "restore marker in DB.<staging>_meta on the target.\n"
 	      "\n"
@@ -79,7 +83,9 @@ usage(FILE *out)
 	      "  --staging-coll NAME     staging collection of the marker (default cdc)\n"
 	      "  --engine auto|native|external  external runs mongodump/mongorestore; auto\n"
 	      "                          (default) does when they are on PATH\n"
-	      "  --jobs N                parallel inserters on restore (default 4)\n"
+	      "  --jobs N                dump: partitions of the _id range read by as many\n"
+	      "                          cursors (native engine; default 1); restore:\n"
+	      "                          parallel inserters (default 4)\n"
 	      "  --gzip                  compress the dump files (restore finds .gz alone)\n"
 	      "  --status-interval SECONDS  status line period when stderr is not a TTY\n"
 	      "                          (default 5)\n"
@@ -153,7 +159,8 @@ static int
 stopped(bool is_dump, const bson_error_t *error)
 {
 	log_warn("%s; %s: run the same command again", error->message,
-		 is_dump ? "no dump was published (an older complete one is left as it was)"
+		 is_dump ? "no dump was published (an older complete one is left as it was; the "
+			   "native engine's copy continues from its checkpoints)"
 			 : "no restore marker was written, so a rerun restores again (documents "
 			   "already there count as duplicate keys)");
 	return CSM_EXIT_TEMPFAIL;
@@ -242,7 +249,7 @@ main(int argc, char **argv)
 	const char *out_dir = NULL, *in_dir = NULL, *throttle_file = NULL;
 	int64_t max_docs = 0, max_mb = 0;
 	bool is_dump, restore_only = false;
-	int64_t jobs = DEFAULT_JOBS, interval_s = DEFAULT_STATUS_INTERVAL_S;
+	int64_t jobs = 0, interval_s = DEFAULT_STATUS_INTERVAL_S;
 	int rc = CSM_EXIT_USAGE;
 	int opt, taken;
 
@@ -329,7 +336,8 @@ main(int argc, char **argv)
 	    !cli_common_start(&common, is_dump, !is_dump, &error))
 		goto misuse;
 	run.root = is_dump ? out_dir : in_dir;
-	run.jobs = (int)jobs;
+	/* One cursor unless asked: a split dump is joined at the end. */
+	run.jobs = jobs ? (int)jobs : is_dump ? 1 : DEFAULT_JOBS;
 	run.status_interval_ms = interval_s * 1000;
 	rc = run_command(is_dump, &run, &common);
 	goto cleanup;

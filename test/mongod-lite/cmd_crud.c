@@ -6,6 +6,7 @@
 
 #include "cmds.h"
 #include "cursor.h"
+#include "order.h"
 #include "plan.h"
 #include "query.h"
 #include "router.h"
@@ -693,6 +694,117 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 
 /* ---- find ---- */
 
+/* find's min and max: an inclusive lower and an exclusive upper bound on
+ * the hinted index, held as index keys {"": v}. This server takes them on
+ * the _id index only (the one every collection has). */
+typedef struct key_range {
+	bson_t min, max;
+	bool has_min, has_max;
+} key_range_t;
+
+static void
+key_range_destroy(key_range_t *r)
+{
+	if (r->has_min)
+		bson_destroy(&r->min);
+	if (r->has_max)
+		bson_destroy(&r->max);
+	r->has_min = r->has_max = false;
+}
+
+/* The hint names the _id index: "_id_" or {_id: 1}. */
+static bool
+hint_is_id(const bson_t *cmd)
+{
+	bson_iter_t it, in;
+	if (!bson_iter_init_find(&it, cmd, "hint"))
+		return false;
+	if (BSON_ITER_HOLDS_UTF8(&it))
+		return strcmp(bson_iter_utf8(&it, NULL), "_id_") == 0;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &in) ||
+	    !bson_iter_next(&in) || strcmp(bson_iter_key(&in), "_id") != 0 ||
+	    !BSON_ITER_HOLDS_NUMBER(&in) || bson_iter_as_int64(&in) != 1)
+		return false;
+	return !bson_iter_next(&in);
+}
+
+/* min or max ({_id: v}) as the key {"": v}; 51174 when it is not of the
+ * hinted index's key pattern. */
+static bool
+bound_key(const bson_t *cmd, const char *field, bson_t *key, bool *present, bson_error_t *error)
+{
+	bson_t view;
+	bson_iter_t it;
+	if (!cmd_doc_field(cmd, field, &view, present, error))
+		return false;
+	if (!*present)
+		return true;
+	if (!bson_iter_init(&it, &view) || !bson_iter_next(&it) ||
+	    strcmp(bson_iter_key(&it), "_id") != 0 || bson_iter_next(&it)) {
+		*present = false;
+		cmd_error(error, 51174,
+			  "The index chosen is not valid for min/max: the fields of %s() must "
+			  "be those of the hinted index {_id: 1}",
+			  field);
+		return false;
+	}
+	bson_iter_init_find(&it, &view, "_id");
+	bson_init(key);
+	bson_append_value(key, "", 0, bson_iter_value(&it));
+	return true;
+}
+
+/* Reads min and max; a hint is required with either (51173), and min must
+ * come before max in the index's order (51175). */
+static bool
+find_range(const bson_t *cmd, key_range_t *r, bson_error_t *error)
+{
+	memset(r, 0, sizeof *r);
+	if (!bound_key(cmd, "min", &r->min, &r->has_min, error) ||
+	    !bound_key(cmd, "max", &r->max, &r->has_max, error))
+		goto fail;
+	if (!r->has_min && !r->has_max)
+		return true;
+	if (!bson_has_field(cmd, "hint")) {
+		cmd_error(error, 51173,
+			  "When using min()/max() a hint of which index to use must be provided");
+		goto fail;
+	}
+	if (!hint_is_id(cmd)) {
+		cmd_error(error, 51174, "mongod-lite takes min()/max() with hint {_id: 1} only");
+		goto fail;
+	}
+	if (r->has_min && r->has_max &&
+	    order_keys(bson_get_data(&r->min), r->min.len, bson_get_data(&r->max), r->max.len) >=
+		    0) {
+		cmd_error(error, 51175,
+			  "The value provided for min() does not come before the value provided "
+			  "for max() in the hint's sort order");
+		goto fail;
+	}
+	return true;
+fail:
+	key_range_destroy(r);
+	return false;
+}
+
+/* Starts p's walk at min (inclusive) when there is one. */
+static void
+range_start(plan_t *p, const key_range_t *r)
+{
+	if (r->has_min)
+		plan_start_at(p, bson_get_data(&r->min), r->min.len);
+	else
+		plan_start(p, NULL, 0);
+}
+
+/* Whether key is at or past max: the walk is over. */
+static bool
+range_past(const key_range_t *r, const uint8_t *key, uint32_t keylen)
+{
+	return r->has_max && order_keys(key, keylen, bson_get_data(&r->max), r->max.len) >= 0;
+}
+
 /* A find cursor walking an index (or the _id tree) in the order the
  * query wants; between batches it keeps the last position's key, so writes
  * between getMores never invalidate it. */
@@ -703,6 +815,7 @@ typedef struct find_cursor {
 	uint8_t *last_key;
 	uint32_t last_len;
 	int64_t skip, remaining; /* remaining < 0: no limit */
+	key_range_t range;
 } find_cursor_t;
 
 static void
@@ -740,17 +853,20 @@ find_next(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch, b
 		cmd_error(error, 175, "query plan killed: index '%s' was dropped", s->index);
 		return false;
 	}
-	plan_start(&p, s->started ? s->last_key : NULL, s->last_len);
+	if (s->started)
+		plan_start(&p, s->last_key, s->last_len);
+	else
+		range_start(&p, &s->range);
 	bool has_proj = !bson_empty(&s->projection);
 	for (;;) {
 		if (batch_size > 0 && count >= (uint32_t)batch_size) {
 			/* nothing after this batch: say so now and spare a getMore */
 			plan_t peek = p;
-			if (!plan_next(&peek, NULL, NULL))
+			if (!plan_next(&peek, &key, &keylen) || range_past(&s->range, key, keylen))
 				*exhausted = true;
 			break;
 		}
-		if (!(doc = plan_next(&p, &key, &keylen))) {
+		if (!(doc = plan_next(&p, &key, &keylen)) || range_past(&s->range, key, keylen)) {
 			*exhausted = true;
 			break;
 		}
@@ -790,6 +906,7 @@ find_destroy(void *state)
 	bson_destroy(&s->filter);
 	bson_destroy(&s->projection);
 	bson_destroy(&s->sort);
+	key_range_destroy(&s->range);
 	free(s->last_key);
 	free(s);
 }
@@ -871,12 +988,17 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (!query_validate(&filter, error) || !query_sort_validate(&sort, error) ||
 	    !query_projection_validate(&projection, error))
 		return false;
+	key_range_t range;
+	if (!find_range(ctx->cmd, &range, error))
+		return false;
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll);
 
 	scoll_t *c = store_get_coll(ctx->db, coll);
 	plan_t p = {0};
+	bool ranged = range.has_min || range.has_max;
 	bson_init(&p.eq);
-	if (!c || (plan_init(&p, c, &filter, &sort, NULL) && p.sorted)) {
+	/* min/max bound the hinted index: walk that one ("" is the _id tree) */
+	if (!c || (plan_init(&p, c, &filter, &sort, ranged ? "" : NULL) && p.sorted)) {
 		/* the walk gives the order: stream it through getMore */
 		find_cursor_t *s = store_calloc(sizeof *s);
 		s->db = strdup(ctx->db);
@@ -887,6 +1009,7 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_copy_to(&sort, &s->sort);
 		s->skip = skip;
 		s->remaining = limit > 0 ? limit : -1;
+		s->range = range;
 		plan_cleanup(&p);
 		return cursor_first_batch(ns, &find_ops, s, (int32_t)batch_size, single_batch,
 					  reply, error);
@@ -895,8 +1018,10 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_t **docs = NULL;
 	size_t n = 0, cap = 0;
 	const bson_t *doc;
-	plan_start(&p, NULL, 0);
-	while ((doc = plan_next(&p, NULL, NULL))) {
+	const uint8_t *key;
+	uint32_t keylen;
+	range_start(&p, &range);
+	while ((doc = plan_next(&p, &key, &keylen)) && !range_past(&range, key, keylen)) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			docs = realloc(docs, cap * sizeof *docs);
@@ -904,6 +1029,7 @@ cmd_find(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		docs[n++] = (bson_t *)doc; /* borrowed until projected below */
 	}
 	plan_cleanup(&p);
+	key_range_destroy(&range);
 	sort_docs(docs, n, &sort);
 	size_t start = (size_t)skip < n ? (size_t)skip : n;
 	size_t end = limit > 0 && start + (size_t)limit < n ? start + (size_t)limit : n;

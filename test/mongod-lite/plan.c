@@ -312,6 +312,13 @@ plan_start(plan_t *p, const uint8_t *after_key, uint32_t after_len)
 	bson_destroy(&seek);
 }
 
+void
+plan_start_at(plan_t *p, const uint8_t *key, uint32_t keylen)
+{
+	tree_iter_seek(&p->it, p->ix ? &p->ix->tree : &p->coll->docs, key, keylen, false,
+		       p->reverse);
+}
+
 /* -1 below the range, 0 inside, 1 above (in value order). */
 static int
 range_position(const plan_t *p, const bson_value_t *v)

@@ -47,6 +47,9 @@ const char *plan_index_name(const plan_t *p);
 /* Positions the walk at its start, or just after key (from plan_next). */
 void plan_start(plan_t *p, const uint8_t *after_key, uint32_t after_len);
 
+/* Positions the walk at key itself (inclusive), for find's min. */
+void plan_start_at(plan_t *p, const uint8_t *key, uint32_t keylen);
+
 /* The next document matching the filter, or NULL at the end; *key (when
  * not NULL) receives its position for plan_start. */
 const bson_t *plan_next(plan_t *p, const uint8_t **key, uint32_t *keylen);
