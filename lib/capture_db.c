@@ -350,7 +350,6 @@ static bool
 stream_failed(capture_db_t *run, const bson_error_t *cause, const bson_t *reply,
 	      bson_error_t *error)
 {
-	char what[sizeof error->message];
 	bson_error_t said;
 	capture_verdict_t verdict;
 	size_t i;
@@ -367,17 +366,12 @@ stream_failed(capture_db_t *run, const bson_error_t *cause, const bson_t *reply,
 				capture_ns_checkpoint(&run->set.ns[i]->cns,
 						      CHECKPOINT_STATE_HISTORY_LOST, cause->message,
 						      false, error);
-	capture_reader_close(&run->reader);
-	switch (verdict) {
-	case CAPTURE_VERDICT_NARROW:
-	case CAPTURE_VERDICT_NO_LOOKUP:
-		log_warn("%s", said.message);
+	switch (capture_reader_after(&run->reader, verdict, &said, run->what, error)) {
+	case CAPTURE_AFTER_READ_ON:
 		return true;
-	case CAPTURE_VERDICT_REOPEN:
-		snprintf(what, sizeof what, "change stream on %s (source)", run->what);
-		return retry_wait(&run->reader.retry, what, &said) || stop_cleanly(run, error);
+	case CAPTURE_AFTER_STOP:
+		return stop_cleanly(run, error);
 	default:
-		*error = said;
 		return false;
 	}
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "log.h"
 #include "server_codes.h"
 
 /* Fills *out with exit_code and the message; returns verdict. */
@@ -179,4 +180,27 @@ capture_reader_verdict(capture_reader_t *r, const bson_error_t *error, const bso
 		r->mode = CAPTURE_READ_NO_LOOKUP;
 	}
 	return verdict;
+}
+
+capture_after_t
+capture_reader_after(capture_reader_t *r, capture_verdict_t verdict, const bson_error_t *said,
+		     const char *subject, bson_error_t *error)
+{
+	char what[sizeof error->message];
+	bson_error_t waited = *said;
+
+	capture_reader_close(r);
+	switch (verdict) {
+	case CAPTURE_VERDICT_NARROW:
+	case CAPTURE_VERDICT_NO_LOOKUP:
+		log_warn("%s", said->message);
+		return CAPTURE_AFTER_READ_ON;
+	case CAPTURE_VERDICT_REOPEN:
+		snprintf(what, sizeof what, "change stream on %s (source)", subject);
+		return retry_wait(&r->retry, what, &waited) ? CAPTURE_AFTER_READ_ON
+							    : CAPTURE_AFTER_STOP;
+	default:
+		*error = *said;
+		return CAPTURE_AFTER_FAIL;
+	}
 }

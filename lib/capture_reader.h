@@ -110,4 +110,21 @@ bool capture_reader_batch_empty(capture_reader_t *r, const bson_t **pbrt);
 capture_verdict_t capture_reader_verdict(capture_reader_t *r, const bson_error_t *error,
 					 const bson_t *reply, const char *ns, bson_error_t *out);
 
+/* What a capture does once the verdict on a failed stream is in. */
+typedef enum {
+	CAPTURE_AFTER_READ_ON, /* reopen now: narrowed, or the retry waited out */
+	CAPTURE_AFTER_STOP,    /* a stop came during the retry wait */
+	CAPTURE_AFTER_FAIL,    /* *error holds said */
+} capture_after_t;
+
+/*
+ * The one way both captures (a collection's stream, a database's) act on a
+ * verdict: closes the stream, then warns of a narrowed reopen, or waits
+ * out the reopen's backoff (subject names the stream in the "retrying"
+ * line), or hands the verdict's error on.
+ */
+capture_after_t capture_reader_after(capture_reader_t *r, capture_verdict_t verdict,
+				     const bson_error_t *said, const char *subject,
+				     bson_error_t *error);
+
 #endif

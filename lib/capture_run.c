@@ -145,7 +145,8 @@ stream_failed(capture_run_t *run, const bson_error_t *cause, const bson_t *reply
 	      bson_error_t *error)
 {
 	capture_ns_t *cns = &run->ns;
-	char what[sizeof error->message];
+	char *subject;
+	capture_after_t after;
 	bson_error_t said;
 	capture_verdict_t verdict;
 
@@ -158,17 +159,15 @@ stream_failed(capture_run_t *run, const bson_error_t *cause, const bson_t *reply
 	if (verdict == CAPTURE_VERDICT_HISTORY_LOST)
 		capture_ns_checkpoint(cns, CHECKPOINT_STATE_HISTORY_LOST, cause->message, false,
 				      error);
-	capture_reader_close(&run->reader);
-	switch (verdict) {
-	case CAPTURE_VERDICT_NARROW:
-	case CAPTURE_VERDICT_NO_LOOKUP:
-		log_warn("%s", said.message);
+	subject = bson_strdup_printf("'%s'", cns->ns);
+	after = capture_reader_after(&run->reader, verdict, &said, subject, error);
+	bson_free(subject);
+	switch (after) {
+	case CAPTURE_AFTER_READ_ON:
 		return true;
-	case CAPTURE_VERDICT_REOPEN:
-		snprintf(what, sizeof what, "change stream on '%s' (source)", cns->ns);
-		return retry_wait(&run->reader.retry, what, &said) || stop_cleanly(run, error);
+	case CAPTURE_AFTER_STOP:
+		return stop_cleanly(run, error);
 	default:
-		*error = said;
 		return false;
 	}
 }
