@@ -616,12 +616,17 @@ index_waits(const replay_applier_t *a, const replay_event_t *ev, bool ttl)
 	return !a->marker->unique_marked && !settled(a, ev);
 }
 
-/* Adds spec to the marker's deferred indexes, retrying transient errors. */
+/*
+ * Adds spec to the marker's deferred indexes (retime false), or sets the
+ * expireAfterSeconds of the deferred one the index part spec of a modify
+ * names (retime true; *deferred: whether one did), retrying transient
+ * errors.
+ */
 static bool
-defer_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, const char *name,
-	    bool ttl, bson_error_t *error)
+marker_update(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, bool retime,
+	      bool *deferred, bson_error_t *error)
 {
-	const char *what = "deferring an index of a createIndexes event";
+	const char *what = "updating the deferred indexes of the restore marker";
 	retry_t retry;
 	bool ok = false, done = false;
 
@@ -629,16 +634,25 @@ defer_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, c
 	while (!done) {
 		if (!ordered_may_send(a, &retry, what, &done, error))
 			continue;
-		ok = replay_marker_defer(a->meta, a->target_ns, a->marker, spec, error);
+		ok = retime ? replay_marker_retime(a->meta, a->target_ns, a->marker, spec, deferred,
+						   error)
+			    : replay_marker_defer(a->meta, a->target_ns, a->marker, spec, error);
 		done = ok || !csm_error_is_transient(error, NULL) ||
 		       !retry_wait(&retry, what, error);
 	}
-	if (!ok) {
-		if (!csm_error_is_stopped(error))
-			csm_error_prefix(error, "cannot replay seq %" PRId64 " (%s)", ev->first_seq,
-					 ev->operation_type);
+	if (!ok && !csm_error_is_stopped(error))
+		csm_error_prefix(error, "cannot replay seq %" PRId64 " (%s)", ev->first_seq,
+				 ev->operation_type);
+	return ok;
+}
+
+/* Adds spec (a unique or TTL index) to the marker's deferred indexes. */
+static bool
+defer_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, const char *name,
+	    bool ttl, bson_error_t *error)
+{
+	if (!marker_update(a, ev, spec, false, NULL, error))
 		return false;
-	}
 	log_info("seq %" PRId64 ": %s index '%s' of '%s.%s' deferred: built %s", ev->first_seq,
 		 ttl ? "TTL" : "unique", name, a->db, a->coll,
 		 ttl ? "at the cutover (--drain)" : "with the deferred unique indexes");
@@ -686,27 +700,49 @@ apply_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, b
 	return ok;
 }
 
-/* The index part of a modify event the target mirrors: its name or
- * keyPattern and expireAfterSeconds, into cmd; false when it has none. */
+/*
+ * The index part of a modify event the target mirrors: its name or
+ * keyPattern and expireAfterSeconds, into cmd (*any set). An index still
+ * deferred in the restore marker (TTL ones before the cutover) has its
+ * spec there changed instead.
+ */
 static bool
-modify_index(bson_iter_t *index, bson_t *cmd)
+modify_index(replay_applier_t *a, const replay_event_t *ev, bson_iter_t *index, bson_t *cmd,
+	     bool *any, bson_error_t *error)
 {
 	bson_iter_t iter;
-	bson_t sub;
+	bson_t sub, part = BSON_INITIALIZER;
+	bool deferred = false, ok = true;
 
 	if (!BSON_ITER_HOLDS_DOCUMENT(index) || !bson_iter_recurse(index, &iter) ||
-	    !bson_iter_find(&iter, "expireAfterSeconds") || !bson_iter_recurse(index, &iter))
-		return false;
-	BSON_APPEND_DOCUMENT_BEGIN(cmd, "index", &sub);
+	    !bson_iter_find(&iter, "expireAfterSeconds") || !bson_iter_recurse(index, &iter)) {
+		log_info("seq %" PRId64 ": modify of '%s.%s': option 'index' without "
+			 "expireAfterSeconds is not replayed",
+			 ev->first_seq, a->db, a->coll);
+		bson_destroy(&part);
+		return true;
+	}
 	while (bson_iter_next(&iter)) {
 		const char *k = bson_iter_key(&iter);
 
 		if (strcmp(k, "expireAfterSeconds") == 0 || strcmp(k, "name") == 0 ||
 		    strcmp(k, "keyPattern") == 0)
-			bson_append_iter(&sub, k, -1, &iter);
+			bson_append_iter(&part, k, -1, &iter);
 	}
-	bson_append_document_end(cmd, &sub);
-	return true;
+	if (a->marker && a->marker->found && !a->marker->ttl_marked)
+		ok = marker_update(a, ev, &part, true, &deferred, error);
+	if (ok && deferred) {
+		log_info("seq %" PRId64 ": modify of '%s.%s': deferred index's expireAfterSeconds "
+			 "changed in the restore marker",
+			 ev->first_seq, a->db, a->coll);
+	} else if (ok) {
+		BSON_APPEND_DOCUMENT_BEGIN(cmd, "index", &sub);
+		bson_concat(&sub, &part);
+		bson_append_document_end(cmd, &sub);
+		*any = true;
+	}
+	bson_destroy(&part);
+	return ok;
 }
 
 /*
@@ -740,9 +776,13 @@ apply_modify(replay_applier_t *a, const replay_event_t *ev, bson_error_t *error)
 		if (strcmp(k, "validator") == 0 || strcmp(k, "validationLevel") == 0 ||
 		    strcmp(k, "validationAction") == 0)
 			any = bson_append_iter(&cmd, k, -1, &iter);
-		else if (strcmp(k, "index") == 0 && modify_index(&iter, &cmd))
-			any = true;
-		else
+		else if (strcmp(k, "index") == 0) {
+			if (!modify_index(a, ev, &iter, &cmd, &any, error)) {
+				bson_destroy(&desc);
+				bson_destroy(&cmd);
+				return false;
+			}
+		} else
 			log_info("seq %" PRId64 ": modify of '%s.%s': option '%s' is not replayed",
 				 ev->first_seq, a->db, a->coll, k);
 	}

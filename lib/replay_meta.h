@@ -74,4 +74,14 @@ bool replay_marker_create_deferred(mongoc_collection_t *meta, mongoc_collection_
 bool replay_marker_defer(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
 			 const bson_t *spec, bson_error_t *error);
 
+/*
+ * A modify event's index part (name or keyPattern, expireAfterSeconds) for
+ * an index that is still deferred: sets expireAfterSeconds of the deferred
+ * spec it names in the restore marker of target_ns (w: majority, j: true)
+ * and refills view; *deferred tells whether one matched (then the target
+ * has no such index to modify yet). false + the driver's error.
+ */
+bool replay_marker_retime(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+			  const bson_t *index, bool *deferred, bson_error_t *error);
+
 #endif

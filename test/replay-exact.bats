@@ -149,6 +149,27 @@ assert opts.get("validationLevel") == "moderate" and opts.get("validationAction"
 assert "changeStreamPreAndPostImages" not in opts, opts'
 }
 
+@test "show_expanded_events.js modify of a TTL index still deferred to the cutover: the marker's spec takes the new expireAfterSeconds" {
+	case_ok stage modify "$SRC_URI" "$TGT_URI" "$DB" expanded
+	# restore deferred the TTL index (--defer-constraints)
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+from bson.son import SON
+spec = SON([("v", 2), ("key", {"t": 1}), ("name", "t_1"), ("expireAfterSeconds", 3600)])
+client[db_name].cdc_meta.update_one({"_id": "restore:%s.c" % db_name},
+                                    {"$set": {"deferredIndexes": [spec]}})'
+	run -0 replay "$DB" --drain
+	[[ "$output" == *"seq 2: modify of '$DB.c': deferred index's expireAfterSeconds changed in the restore marker"*"created deferred TTL index 't_1' on '$DB.c'"* ]]
+	case_ok compare "$SRC_URI" "$TGT_URI" "$DB"
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+db = client[db_name]
+assert db.c.index_information()["t_1"]["expireAfterSeconds"] == 60, db.c.index_information()
+assert db.c.options().get("validator") == {"a": {"$exists": True}}, db.c.options()
+m = db.cdc_meta.find_one({"_id": "restore:%s.c" % db_name})
+assert m["deferredIndexes"][0]["expireAfterSeconds"] == 60 and "ttlCreatedAt" in m, m'
+}
+
 @test "cdc-verify --ignore-field-order counts documents equal up to field order apart; by default they differ" {
 	pyrun "$SRC_URI" '
 from bson.son import SON
