@@ -124,7 +124,7 @@ assert sorted(info) == ["_id_", "c_b", "t_1", "u_1"], sorted(info)
 assert info["u_1"]["unique"], info'
 }
 
-@test "show_expanded_events.js modify: a TTL index's expireAfterSeconds and the validator are mirrored in order; other options are logged" {
+@test "ddl_coll_mod_event.js: a TTL index's expireAfterSeconds and the validator are mirrored in order; other options are logged" {
 	case_ok stage modify "$SRC_URI" "$TGT_URI" "$DB" expanded
 	# restore built the TTL index (ttlCreatedAt: the cutover is done)
 	# shellcheck disable=SC2016 # Python, not shell
@@ -149,7 +149,7 @@ assert opts.get("validationLevel") == "moderate" and opts.get("validationAction"
 assert "changeStreamPreAndPostImages" not in opts, opts'
 }
 
-@test "show_expanded_events.js modify of a TTL index still deferred to the cutover: the marker's spec takes the new expireAfterSeconds" {
+@test "ddl_coll_mod_event.js, a TTL index still deferred to the cutover: the marker's spec takes the new expireAfterSeconds" {
 	case_ok stage modify "$SRC_URI" "$TGT_URI" "$DB" expanded
 	# restore deferred the TTL index (--defer-constraints)
 	# shellcheck disable=SC2016 # Python, not shell

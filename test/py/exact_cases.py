@@ -155,7 +155,7 @@ def indexes(c):
 
 
 def modify(c):
-    """jstests/change_streams/show_expanded_events.js (modify): collMod of
+    """jstests/change_streams/ddl_coll_mod_event.js: collMod of
     a TTL index's expireAfterSeconds and of the validator between writes;
     the TTL index t_1 is there before the stream (the test builds it on the
     target as restore would)."""
