@@ -35,8 +35,11 @@ struct replay_applier {
 	bool has_window;
 	optime_t window_end;
 	int64_t window_skips;
-	lease_t *lease;  /* borrowed; NULL: none */
-	bool ops_failed; /* the ops before an event failed, not the event */
+	lease_t *lease;            /* borrowed; NULL: none */
+	mongoc_collection_t *meta; /* borrowed; the marker's, NULL: none */
+	const char *target_ns;     /* borrowed */
+	replay_marker_t *marker;   /* borrowed; NULL: none */
+	bool ops_failed;           /* the ops before an event failed, not the event */
 };
 
 replay_applier_t *
@@ -80,6 +83,15 @@ replay_applier_set_window(replay_applier_t *a, optime_t dump_end)
 {
 	a->has_window = true;
 	a->window_end = dump_end;
+}
+
+void
+replay_applier_set_marker(replay_applier_t *a, mongoc_collection_t *meta, const char *target_ns,
+			  replay_marker_t *view)
+{
+	a->meta = meta;
+	a->target_ns = target_ns;
+	a->marker = view;
 }
 
 int64_t
@@ -588,8 +600,67 @@ target_command(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const ch
 	return ok;
 }
 
+/*
+ * Whether a unique or TTL index of ev is deferred rather than built
+ * (docs/DESIGN.md, "Replay rules"): only with a restore marker; a unique
+ * one while ev is inside the catch-up window and the deferred unique ones
+ * are not built, a TTL one until the cutover built the deferred TTL ones.
+ */
+static bool
+index_waits(const replay_applier_t *a, const replay_event_t *ev, bool ttl)
+{
+	if (!a->marker || !a->marker->found)
+		return false;
+	if (ttl)
+		return !a->marker->ttl_marked;
+	return !a->marker->unique_marked && !settled(a, ev);
+}
+
+/*
+ * Adds spec to the marker's deferred indexes (retime false), or sets the
+ * expireAfterSeconds of the deferred one the index part spec of a modify
+ * names (retime true; *deferred: whether one did), retrying transient
+ * errors.
+ */
+static bool
+marker_update(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, bool retime,
+	      bool *deferred, bson_error_t *error)
+{
+	const char *what = "updating the deferred indexes of the restore marker";
+	retry_t retry;
+	bool ok = false, done = false;
+
+	retry_init(&retry, 0);
+	while (!done) {
+		if (!ordered_may_send(a, &retry, what, &done, error))
+			continue;
+		ok = retime ? replay_marker_retime(a->meta, a->target_ns, a->marker, spec, deferred,
+						   error)
+			    : replay_marker_defer(a->meta, a->target_ns, a->marker, spec, error);
+		done = ok || !csm_error_is_transient(error, NULL) ||
+		       !retry_wait(&retry, what, error);
+	}
+	if (!ok && !csm_error_is_stopped(error))
+		csm_error_prefix(error, "cannot replay seq %" PRId64 " (%s)", ev->first_seq,
+				 ev->operation_type);
+	return ok;
+}
+
+/* Adds spec (a unique or TTL index) to the marker's deferred indexes. */
+static bool
+defer_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, const char *name,
+	    bool ttl, bson_error_t *error)
+{
+	if (!marker_update(a, ev, spec, false, NULL, error))
+		return false;
+	log_info("seq %" PRId64 ": %s index '%s' of '%s.%s' deferred: built %s", ev->first_seq,
+		 ttl ? "TTL" : "unique", name, a->db, a->coll,
+		 ttl ? "at the cutover (--drain)" : "with the deferred unique indexes");
+	return true;
+}
+
 /* One index of a createIndexes or dropIndexes event, applied to the target:
- * built (unique and TTL ones are not: logged) or dropped. */
+ * built (a unique or TTL one may wait: index_waits) or dropped. */
 static bool
 apply_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, bool create,
 	    bson_error_t *error)
@@ -598,17 +669,14 @@ apply_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, b
 	bson_iter_t iter;
 	const char *name = "";
 	char *what;
-	bool ok = true;
+	bool ok = true, ttl = bson_has_field(spec, "expireAfterSeconds");
 
 	if (bson_iter_init_find(&iter, spec, "name") && BSON_ITER_HOLDS_UTF8(&iter))
 		name = bson_iter_utf8(&iter, NULL);
-	if (create && (bson_has_field(spec, "expireAfterSeconds") ||
-		       (bson_iter_init_find(&iter, spec, "unique") && bson_iter_as_bool(&iter)))) {
-		log_warn("seq %" PRId64 ": index '%s' of '%s.%s' is unique or TTL: replay does not "
-			 "build it (the catch-up window); build it on the target after the drain",
-			 ev->first_seq, name, a->db, a->coll);
-		return true;
-	}
+	if (create &&
+	    (ttl || (bson_iter_init_find(&iter, spec, "unique") && bson_iter_as_bool(&iter))) &&
+	    index_waits(a, ev, ttl))
+		return defer_index(a, ev, spec, name, ttl, error);
 	what = bson_strdup_printf("%s index '%s' of '%s.%s' on the target (seq %" PRId64 ")",
 				  create ? "building" : "dropping", name, a->db, a->coll,
 				  ev->first_seq);
@@ -633,18 +701,122 @@ apply_index(replay_applier_t *a, const replay_event_t *ev, const bson_t *spec, b
 }
 
 /*
- * An expanded DDL event (docs/DESIGN.md, "Replay rules"): createIndexes and
- * dropIndexes are applied in order, after every write before them; any
- * other is logged.
+ * The index part of a modify event the target mirrors: its name or
+ * keyPattern and expireAfterSeconds, into cmd (*any set). An index still
+ * deferred in the restore marker (TTL ones before the cutover) has its
+ * spec there changed instead.
+ */
+static bool
+modify_index(replay_applier_t *a, const replay_event_t *ev, bson_iter_t *index, bson_t *cmd,
+	     bool *any, bson_error_t *error)
+{
+	bson_iter_t iter;
+	bson_t sub, part = BSON_INITIALIZER;
+	bool deferred = false, ok = true;
+
+	if (!BSON_ITER_HOLDS_DOCUMENT(index) || !bson_iter_recurse(index, &iter) ||
+	    !bson_iter_find(&iter, "expireAfterSeconds") || !bson_iter_recurse(index, &iter)) {
+		log_info("seq %" PRId64 ": modify of '%s.%s': option 'index' without "
+			 "expireAfterSeconds is not replayed",
+			 ev->first_seq, a->db, a->coll);
+		bson_destroy(&part);
+		return true;
+	}
+	while (bson_iter_next(&iter)) {
+		const char *k = bson_iter_key(&iter);
+
+		if (strcmp(k, "expireAfterSeconds") == 0 || strcmp(k, "name") == 0 ||
+		    strcmp(k, "keyPattern") == 0)
+			bson_append_iter(&part, k, -1, &iter);
+	}
+	if (a->marker && a->marker->found && !a->marker->ttl_marked)
+		ok = marker_update(a, ev, &part, true, &deferred, error);
+	if (ok && deferred) {
+		log_info("seq %" PRId64 ": modify of '%s.%s': deferred index's expireAfterSeconds "
+			 "changed in the restore marker",
+			 ev->first_seq, a->db, a->coll);
+	} else if (ok) {
+		BSON_APPEND_DOCUMENT_BEGIN(cmd, "index", &sub);
+		bson_concat(&sub, &part);
+		bson_append_document_end(cmd, &sub);
+		*any = true;
+	}
+	bson_destroy(&part);
+	return ok;
+}
+
+/*
+ * A modify (collMod) event: the options the target must mirror (an
+ * index's expireAfterSeconds, validator, validationLevel,
+ * validationAction) run as one collMod on the target, in order; the
+ * others are logged and skipped.
+ */
+static bool
+apply_modify(replay_applier_t *a, const replay_event_t *ev, bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER, desc;
+	bson_iter_t iter;
+	const uint8_t *data;
+	uint32_t len;
+	bool any = false, ok;
+	char *what;
+
+	BSON_APPEND_UTF8(&cmd, "collMod", a->coll);
+	bson_init(&desc);
+	if (bson_iter_init_find(&iter, ev->event, "operationDescription") &&
+	    BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+		bson_iter_document(&iter, &len, &data);
+		bson_destroy(&desc);
+		bson_init_static(&desc, data, len);
+	}
+	bson_iter_init(&iter, &desc);
+	while (bson_iter_next(&iter)) {
+		const char *k = bson_iter_key(&iter);
+
+		if (strcmp(k, "validator") == 0 || strcmp(k, "validationLevel") == 0 ||
+		    strcmp(k, "validationAction") == 0)
+			any = bson_append_iter(&cmd, k, -1, &iter);
+		else if (strcmp(k, "index") == 0) {
+			if (!modify_index(a, ev, &iter, &cmd, &any, error)) {
+				bson_destroy(&desc);
+				bson_destroy(&cmd);
+				return false;
+			}
+		} else
+			log_info("seq %" PRId64 ": modify of '%s.%s': option '%s' is not replayed",
+				 ev->first_seq, a->db, a->coll, k);
+	}
+	bson_destroy(&desc);
+	if (!any) {
+		bson_destroy(&cmd);
+		return true;
+	}
+	what = bson_strdup_printf("mirroring modify of '%s.%s' on the target (seq %" PRId64 ")",
+				  a->db, a->coll, ev->first_seq);
+	ok = target_command(a, &cmd, 0, what, error);
+	if (!ok && !csm_error_is_stopped(error))
+		csm_error_prefix(error, "cannot replay seq %" PRId64 " (modify)", ev->first_seq);
+	else if (ok)
+		log_info("seq %" PRId64 ": %s", ev->first_seq, what);
+	bson_free(what);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+/*
+ * An expanded DDL event (docs/DESIGN.md, "Replay rules"): createIndexes,
+ * dropIndexes and modify are applied in order, after every write before
+ * them; any other is logged.
  */
 static bool
 apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t *ev,
 	  bson_error_t *error)
 {
 	bool create = strcmp(ev->operation_type, "createIndexes") == 0;
+	bool modify = strcmp(ev->operation_type, "modify") == 0;
 	bson_iter_t iter, indexes;
 
-	if (!create && strcmp(ev->operation_type, "dropIndexes") != 0) {
+	if (!create && !modify && strcmp(ev->operation_type, "dropIndexes") != 0) {
 		log_info("seq %" PRId64 ": '%s' event changes no document; nothing to apply "
 			 "(collection options are not replayed)",
 			 ev->first_seq, ev->operation_type);
@@ -653,6 +825,8 @@ apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t
 	if (!apply_ops(a, batch, error))
 		return false;
 	apply_op_list_clear(&a->ops);
+	if (modify)
+		return apply_modify(a, ev, error);
 	if (!bson_iter_init(&iter, ev->event) ||
 	    !bson_iter_find_descendant(&iter, "operationDescription.indexes", &indexes) ||
 	    !BSON_ITER_HOLDS_ARRAY(&indexes) || !bson_iter_recurse(&indexes, &iter)) {

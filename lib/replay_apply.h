@@ -15,6 +15,7 @@
 #include "lease.h"
 #include "optime.h"
 #include "replay_batch.h"
+#include "replay_meta.h"
 
 typedef struct replay_applier replay_applier_t;
 
@@ -68,6 +69,16 @@ int64_t replay_applier_fallbacks(const replay_applier_t *applier);
  * error after the dump end stops replay (65).
  */
 void replay_applier_set_window(replay_applier_t *applier, optime_t dump_end);
+
+/*
+ * Gives the applier the restore marker of target_ns (view and meta
+ * borrowed; must outlive the applier): a unique or TTL index of a
+ * createIndexes event that must still wait (docs/DESIGN.md, "Replay
+ * rules") is added to its deferred indexes. Without one (view->found
+ * false, or never called) such an index is built at once.
+ */
+void replay_applier_set_marker(replay_applier_t *applier, mongoc_collection_t *meta,
+			       const char *target_ns, replay_marker_t *view);
 int64_t replay_applier_window_skips(const replay_applier_t *applier);
 
 /*

@@ -61,6 +61,8 @@ replay_marker_view(replay_marker_t *view, const restore_marker_t *marker)
 	}
 	view->unique_created = view->n_unique == 0 || marker->unique_created_ms != 0;
 	view->ttl_created = view->n_ttl == 0 || marker->ttl_created_ms != 0;
+	view->unique_marked = marker->unique_created_ms != 0;
+	view->ttl_marked = marker->ttl_created_ms != 0;
 }
 
 bool
@@ -180,8 +182,150 @@ replay_marker_create_deferred(mongoc_collection_t *meta, mongoc_collection_t *ta
 	if (!marker_set_created(meta, target_ns, ttl, error))
 		return false;
 	if (ttl)
-		view->ttl_created = true;
+		view->ttl_created = view->ttl_marked = true;
 	else
-		view->unique_created = true;
+		view->unique_created = view->unique_marked = true;
 	return true;
+}
+
+/* Whether the array specs holds an index named name. */
+static bool
+has_spec_named(const bson_t *specs, const char *name)
+{
+	bson_iter_t iter;
+
+	if (!bson_iter_init(&iter, specs))
+		return false;
+	while (bson_iter_next(&iter)) {
+		bson_t spec;
+		const uint8_t *data;
+		uint32_t len;
+
+		if (!BSON_ITER_HOLDS_DOCUMENT(&iter))
+			continue;
+		bson_iter_document(&iter, &len, &data);
+		if (bson_init_static(&spec, data, len) && strcmp(spec_name(&spec), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool
+replay_marker_defer(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+		    const bson_t *spec, bson_error_t *error)
+{
+	restore_marker_t marker;
+	bool found, ok = true;
+
+	if (!marker_read(meta, target_ns, &marker, &found, error)) {
+		csm_error_prefix(error, "cannot read the restore marker of '%s'", target_ns);
+		return false;
+	}
+	if (!found) {
+		csm_error_set(error, CSM_EXIT_DATAERR,
+			      "the restore marker of '%s' is gone: cannot defer index '%s'",
+			      target_ns, spec_name(spec));
+		return false;
+	}
+	if (!has_spec_named(&marker.deferred_indexes, spec_name(spec))) {
+		char key[16];
+
+		bson_snprintf(key, sizeof key, "%u", bson_count_keys(&marker.deferred_indexes));
+		BSON_APPEND_DOCUMENT(&marker.deferred_indexes, key, spec);
+		ok = marker_write(meta, &marker, error);
+	}
+	if (ok)
+		replay_marker_view(view, &marker);
+	restore_marker_cleanup(&marker);
+	return ok;
+}
+
+/* Whether spec is the index that index (a modify's name or keyPattern) names. */
+static bool
+spec_matches(const bson_t *spec, const bson_t *index)
+{
+	bson_iter_t iter, key;
+
+	if (bson_iter_init_find(&iter, index, "name") && BSON_ITER_HOLDS_UTF8(&iter))
+		return strcmp(bson_iter_utf8(&iter, NULL), spec_name(spec)) == 0;
+	if (bson_iter_init_find(&iter, index, "keyPattern") && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+	    bson_iter_init_find(&key, spec, "key") && BSON_ITER_HOLDS_DOCUMENT(&key)) {
+		bson_t a, b;
+		const uint8_t *data;
+		uint32_t len;
+
+		bson_iter_document(&iter, &len, &data);
+		bson_init_static(&a, data, len);
+		bson_iter_document(&key, &len, &data);
+		bson_init_static(&b, data, len);
+		return bson_equal(&a, &b);
+	}
+	return false;
+}
+
+/* specs (an array) again into out, the one index names with its
+ * expireAfterSeconds from index; *matched tells whether one did. */
+static void
+retime_specs(const bson_t *specs, const bson_t *index, bson_t *out, bool *matched)
+{
+	bson_iter_t iter, ttl;
+	uint32_t n = 0;
+
+	*matched = false;
+	bson_iter_init_find(&ttl, index, "expireAfterSeconds");
+	bson_iter_init(&iter, specs);
+	while (bson_iter_next(&iter)) {
+		bson_t spec, fresh;
+		const uint8_t *data;
+		uint32_t len;
+		char key[16];
+
+		bson_snprintf(key, sizeof key, "%u", n++);
+		if (!BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+			bson_append_iter(out, key, -1, &iter);
+			continue;
+		}
+		bson_iter_document(&iter, &len, &data);
+		bson_init_static(&spec, data, len);
+		if (!spec_matches(&spec, index)) {
+			BSON_APPEND_DOCUMENT(out, key, &spec);
+			continue;
+		}
+		*matched = true;
+		bson_init(&fresh);
+		bson_copy_to_excluding_noinit(&spec, &fresh, "expireAfterSeconds", NULL);
+		bson_append_iter(&fresh, "expireAfterSeconds", -1, &ttl);
+		BSON_APPEND_DOCUMENT(out, key, &fresh);
+		bson_destroy(&fresh);
+	}
+}
+
+bool
+replay_marker_retime(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+		     const bson_t *index, bool *deferred, bson_error_t *error)
+{
+	restore_marker_t marker;
+	bson_t specs = BSON_INITIALIZER;
+	bool found, ok = true;
+
+	*deferred = false;
+	if (!marker_read(meta, target_ns, &marker, &found, error)) {
+		csm_error_prefix(error, "cannot read the restore marker of '%s'", target_ns);
+		bson_destroy(&specs);
+		return false;
+	}
+	if (found)
+		retime_specs(&marker.deferred_indexes, index, &specs, deferred);
+	if (*deferred) {
+		bson_destroy(&marker.deferred_indexes);
+		bson_steal(&marker.deferred_indexes, &specs);
+		bson_init(&specs);
+		ok = marker_write(meta, &marker, error);
+		if (ok)
+			replay_marker_view(view, &marker);
+	}
+	bson_destroy(&specs);
+	if (found)
+		restore_marker_cleanup(&marker);
+	return ok;
 }

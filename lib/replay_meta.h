@@ -26,6 +26,8 @@ typedef struct replay_marker {
 	size_t n_ttl;
 	bool unique_created; /* uniqueCreatedAt is set (or nothing to create) */
 	bool ttl_created;    /* ttlCreatedAt is set (or nothing to create) */
+	bool unique_marked;  /* uniqueCreatedAt is set */
+	bool ttl_marked;     /* ttlCreatedAt is set */
 } replay_marker_t;
 
 /* An empty view (no marker: nothing deferred); replay_marker_cleanup()
@@ -60,5 +62,26 @@ bool replay_marker_load(mongoc_collection_t *meta, const char *target_ns, replay
 bool replay_marker_create_deferred(mongoc_collection_t *meta, mongoc_collection_t *target,
 				   const char *target_ns, replay_marker_t *view, bool ttl,
 				   bson_error_t *error);
+
+/*
+ * Adds spec (a unique or TTL index of a createIndexes event) to the
+ * deferredIndexes of the restore marker of target_ns (w: majority, j:
+ * true; nothing when one of that name is there already) and refills view
+ * from it, so that it is built with the other deferred ones ("The catch-up
+ * window"). false + the driver's error (the caller retries transient ones;
+ * deferring again is harmless); a marker gone meanwhile is exit 65.
+ */
+bool replay_marker_defer(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+			 const bson_t *spec, bson_error_t *error);
+
+/*
+ * A modify event's index part (name or keyPattern, expireAfterSeconds) for
+ * an index that is still deferred: sets expireAfterSeconds of the deferred
+ * spec it names in the restore marker of target_ns (w: majority, j: true)
+ * and refills view; *deferred tells whether one matched (then the target
+ * has no such index to modify yet). false + the driver's error.
+ */
+bool replay_marker_retime(mongoc_collection_t *meta, const char *target_ns, replay_marker_t *view,
+			  const bson_t *index, bool *deferred, bson_error_t *error);
 
 #endif

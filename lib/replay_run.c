@@ -334,6 +334,7 @@ load_marker(replay_loop_t *loop, bson_error_t *error)
 			return step;
 	}
 	retry_reset(&loop->retry);
+	replay_applier_set_marker(loop->s->applier, loop->s->meta, loop->s->target_ns, m);
 	if (m->found && !optime_is_zero(m->dump_end)) {
 		replay_applier_set_window(loop->s->applier, m->dump_end);
 		replay_txn_set_window(loop->s->txn, m->dump_end);

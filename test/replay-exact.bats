@@ -86,14 +86,88 @@ assert c.cdc.count_documents({"status": "pending"}) == 3'
 	exact old_ambiguous expanded "${DB}_new"
 }
 
-@test "ddl_create_drop_index_events.js: createIndexes and dropIndexes are applied in order; unique and TTL ones are left to the cutover" {
+@test "ddl_create_drop_index_events.js: createIndexes and dropIndexes are applied in order; a unique one past the window at once, a TTL one deferred to the cutover" {
 	exact indexes expanded
-	[[ "$output" == *"index 'u_1' of '$DB.c' is unique or TTL: replay does not build it"* ]]
-	[[ "$output" == *"index 't_1' of '$DB.c' is unique or TTL"* ]]
+	[[ "$output" == *"building index 'u_1' of '$DB.c' on the target"* ]]
+	[[ "$output" == *"TTL index 't_1' of '$DB.c' deferred: built at the cutover (--drain)"* ]]
+	[[ "$output" == *"created deferred TTL index 't_1' on '$DB.c'"* ]]
 	pyrun "$TGT_URI" '
 info = client[db_name].c.index_information()
-assert sorted(info) == ["_id_", "c_b"], sorted(info)
-assert info["c_b"]["key"] == [("c", -1), ("b", 1)] and info["c_b"]["sparse"], info["c_b"]'
+assert sorted(info) == ["_id_", "c_b", "t_1", "u_1"], sorted(info)
+assert info["c_b"]["key"] == [("c", -1), ("b", 1)] and info["c_b"]["sparse"], info["c_b"]
+assert info["u_1"]["unique"] and info["t_1"]["expireAfterSeconds"] == 3600, info
+m = client[db_name].cdc_meta.find_one({"_id": "restore:%s.c" % db_name})
+assert [s["name"] for s in m["deferredIndexes"]] == ["t_1"], m
+assert "ttlCreatedAt" in m and "uniqueCreatedAt" not in m, m'
+}
+
+@test "ddl_create_drop_index_events.js inside the catch-up window: the unique index joins the marker's deferred ones and is built with them" {
+	case_ok stage indexes "$SRC_URI" "$TGT_URI" "$DB" expanded
+	# The dump ended after every event: all of them are inside the window.
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+db = client[db_name]
+last = db.cdc.find_one(sort=[("seq", -1)])["clusterTime"]
+db.cdc_meta.update_one({"_id": "restore:%s.c" % db_name}, {"$set": {"dumpEndTime": last}})'
+	run -0 replay "$DB" --drain
+	# deferred when its event was applied, built with the others at the end
+	[[ "$output" == *"unique index 'u_1' of '$DB.c' deferred: built with the deferred unique indexes"*"created deferred unique index 'u_1' on '$DB.c'"* ]]
+	[[ "$output" != *"building index 'u_1'"* ]]
+	pyrun "$TGT_URI" '
+m = client[db_name].cdc_meta.find_one({"_id": "restore:%s.c" % db_name})
+assert [s["name"] for s in m["deferredIndexes"]] == ["u_1", "t_1"], m
+assert "uniqueCreatedAt" in m and "ttlCreatedAt" in m, m'
+	case_ok compare "$SRC_URI" "$TGT_URI" "$DB"
+	pyrun "$TGT_URI" '
+info = client[db_name].c.index_information()
+assert sorted(info) == ["_id_", "c_b", "t_1", "u_1"], sorted(info)
+assert info["u_1"]["unique"], info'
+}
+
+@test "ddl_coll_mod_event.js: a TTL index's expireAfterSeconds and the validator are mirrored in order; other options are logged" {
+	case_ok stage modify "$SRC_URI" "$TGT_URI" "$DB" expanded
+	# restore built the TTL index (ttlCreatedAt: the cutover is done)
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+import datetime
+db = client[db_name]
+db.c.create_index([("t", 1)], name="t_1", expireAfterSeconds=3600)
+db.cdc_meta.update_one({"_id": "restore:%s.c" % db_name},
+                       {"$set": {"ttlCreatedAt": datetime.datetime.utcnow()}})'
+	run -0 replay "$DB" --drain
+	case_ok compare "$SRC_URI" "$TGT_URI" "$DB"
+	[[ "$output" == *"mirroring modify of '$DB.c' on the target (seq 2)"* ]]
+	[[ "$output" == *"mirroring modify of '$DB.c' on the target (seq 3)"* ]]
+	[[ "$output" == *"modify of '$DB.c': option 'changeStreamPreAndPostImages' is not replayed"* ]]
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+db = client[db_name]
+assert db.c.index_information()["t_1"]["expireAfterSeconds"] == 60, db.c.index_information()
+opts = db.c.options()
+assert opts.get("validator") == {"a": {"$exists": True}}, opts
+assert opts.get("validationLevel") == "moderate" and opts.get("validationAction") == "warn", opts
+assert "changeStreamPreAndPostImages" not in opts, opts'
+}
+
+@test "ddl_coll_mod_event.js, a TTL index still deferred to the cutover: the marker's spec takes the new expireAfterSeconds" {
+	case_ok stage modify "$SRC_URI" "$TGT_URI" "$DB" expanded
+	# restore deferred the TTL index (--defer-constraints)
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+from bson.son import SON
+spec = SON([("v", 2), ("key", {"t": 1}), ("name", "t_1"), ("expireAfterSeconds", 3600)])
+client[db_name].cdc_meta.update_one({"_id": "restore:%s.c" % db_name},
+                                    {"$set": {"deferredIndexes": [spec]}})'
+	run -0 replay "$DB" --drain
+	[[ "$output" == *"seq 2: modify of '$DB.c': deferred index's expireAfterSeconds changed in the restore marker"*"created deferred TTL index 't_1' on '$DB.c'"* ]]
+	case_ok compare "$SRC_URI" "$TGT_URI" "$DB"
+	# shellcheck disable=SC2016 # Python, not shell
+	pyrun "$TGT_URI" '
+db = client[db_name]
+assert db.c.index_information()["t_1"]["expireAfterSeconds"] == 60, db.c.index_information()
+assert db.c.options().get("validator") == {"a": {"$exists": True}}, db.c.options()
+m = db.cdc_meta.find_one({"_id": "restore:%s.c" % db_name})
+assert m["deferredIndexes"][0]["expireAfterSeconds"] == 60 and "ttlCreatedAt" in m, m'
 }
 
 @test "cdc-verify --ignore-field-order counts documents equal up to field order apart; by default they differ" {

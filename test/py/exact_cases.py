@@ -154,8 +154,28 @@ def indexes(c):
     return writes
 
 
+def modify(c):
+    """jstests/change_streams/ddl_coll_mod_event.js: collMod of
+    a TTL index's expireAfterSeconds and of the validator between writes;
+    the TTL index t_1 is there before the stream (the test builds it on the
+    target as restore would)."""
+    c.insert_one({"_id": 1, "a": 1, "t": 1})
+    c.create_index([("t", 1)], name="t_1", expireAfterSeconds=3600)
+    db = c.database
+
+    def writes():
+        c.update_one({"_id": 1}, {"$set": {"a": 2}})
+        db.command("collMod", "c", index={"name": "t_1", "expireAfterSeconds": 60})
+        db.command("collMod", "c", validator={"a": {"$exists": True}},
+                   validationLevel="moderate", validationAction="warn")
+        db.command("collMod", "c", changeStreamPreAndPostImages={"enabled": True})
+        c.insert_one({"_id": 2, "a": 3})
+    return writes
+
+
 SCENARIOS = {
     "indexes": indexes,
+    "modify": modify,
     "expanded_update_description": expanded_update_description,
     "pipeline_updates": pipeline_updates,
     "dollar_documents": dollar_documents,
