@@ -375,28 +375,10 @@ typedef struct txn_record {
 #define TXN_BUCKETS 1024
 static txn_record_t *txn_table[TXN_BUCKETS];
 
-static bool
-lsid_bytes(const bson_t *lsid, uint8_t out[16])
-{
-	bson_iter_t it;
-	bson_subtype_t st;
-	uint32_t len;
-	const uint8_t *data;
-	if (!lsid || !bson_iter_init_find(&it, lsid, "id") || !BSON_ITER_HOLDS_BINARY(&it))
-		return false;
-	bson_iter_binary(&it, &st, &len, &data);
-	memset(out, 0, 16);
-	memcpy(out, data, len < 16 ? len : 16);
-	return true;
-}
-
 static size_t
 txn_bucket(const uint8_t lsid[16])
 {
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ lsid[i]) * 16777619u;
-	return h % TXN_BUCKETS;
+	return txn_lsid_bucket(lsid, TXN_BUCKETS);
 }
 
 static txn_record_t *
@@ -439,7 +421,7 @@ end_sessions(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			continue;
 		bson_iter_document(&el, &l, &d);
 		bson_init_static(&lsid, d, l);
-		if (!lsid_bytes(&lsid, id))
+		if (!txn_lsid_id(&lsid, id))
 			continue;
 		txn_end_session(id);
 		for (txn_record_t **p = &txn_table[txn_bucket(id)]; *p; p = &(*p)->next) {
@@ -613,7 +595,7 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	uint8_t lsid_id[16];
 	txn_record_t *rec = NULL;
 	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 &&
-			 !tc.has_autocommit && lsid_bytes(ctx.lsid, lsid_id);
+			 !tc.has_autocommit && txn_lsid_id(ctx.lsid, lsid_id);
 	if (retryable) {
 		rec = txn_lookup(lsid_id);
 		if (rec && rec->txn_number == ctx.txn_number) {

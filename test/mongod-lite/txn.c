@@ -41,8 +41,8 @@ static int64_t lifetime_s = TXN_DEFAULT_LIFETIME_S;
 static __thread txn_session_t *current;
 static __thread txn_session_t *command_session;
 
-static bool
-lsid_id(const bson_t *lsid, uint8_t out[16])
+bool
+txn_lsid_id(const bson_t *lsid, uint8_t out[16])
 {
 	bson_iter_t it;
 	bson_subtype_t st;
@@ -57,13 +57,19 @@ lsid_id(const bson_t *lsid, uint8_t out[16])
 	return true;
 }
 
+size_t
+txn_lsid_bucket(const uint8_t lsid[16], size_t buckets)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ lsid[i]) * 16777619u;
+	return h % buckets;
+}
+
 static size_t
 bucket(const uint8_t lsid[16])
 {
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < 16; i++)
-		h = (h ^ lsid[i]) * 16777619u;
-	return h % TXN_BUCKETS;
+	return txn_lsid_bucket(lsid, TXN_BUCKETS);
 }
 
 static txn_session_t *
@@ -428,7 +434,7 @@ txn_begin_command(command_ctx_t *ctx, txn_cmd_t *tc, bson_error_t *error)
 			  "or mongos");
 		return false;
 	}
-	if (bson_iter_as_bool(&it) || !lsid_id(ctx->lsid, id) || ctx->txn_number < 0) {
+	if (bson_iter_as_bool(&it) || !txn_lsid_id(ctx->lsid, id) || ctx->txn_number < 0) {
 		cmd_error(error, 72,
 			  "autocommit:false needs an lsid and a txnNumber, and "
 			  "autocommit can only be false");

@@ -103,4 +103,9 @@ void txn_server_status(bson_t *reply);
 /* getParameter's transactionLifetimeLimitSeconds (appended when asked or all). */
 bool txn_get_parameter(const bson_t *cmd, bool all, bson_t *reply);
 
+/* The 16 bytes of a session id {id: UUID} (false: none); the session
+ * tables of retryable writes and of transactions hash them alike. */
+bool txn_lsid_id(const bson_t *lsid, uint8_t out[16]);
+size_t txn_lsid_bucket(const uint8_t lsid[16], size_t buckets);
+
 #endif
