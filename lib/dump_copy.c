@@ -19,6 +19,7 @@
 #include "bsoncmp.h"
 #include "clock.h"
 #include "error.h"
+#include "first_error.h"
 #include "fsutil.h"
 #include "stop.h"
 
@@ -116,9 +117,7 @@ typedef struct copy_shared {
 	const char *partial;
 	dump_plan_t *plan;
 	progress_t *progress;
-	pthread_mutex_t lock; /* guards failed and error */
-	bool failed;
-	bson_error_t error;
+	first_error_t failure; /* the partition that failed first */
 } copy_shared_t;
 
 /*
@@ -170,28 +169,6 @@ typedef struct part_file {
 	syncer_t syncer;
 	chaser_t chaser; /* started for a plan of one partition */
 } part_file_t;
-
-static bool
-shared_failed(copy_shared_t *shared)
-{
-	bool failed;
-
-	pthread_mutex_lock(&shared->lock);
-	failed = shared->failed;
-	pthread_mutex_unlock(&shared->lock);
-	return failed;
-}
-
-static void
-shared_fail(copy_shared_t *shared, const bson_error_t *error)
-{
-	pthread_mutex_lock(&shared->lock);
-	if (!shared->failed) {
-		shared->failed = true;
-		memcpy(&shared->error, error, sizeof shared->error);
-	}
-	pthread_mutex_unlock(&shared->lock);
-}
 
 /* Tells the chaser that the file holds bytes (or, finished, all it will). */
 static void
@@ -571,7 +548,7 @@ part_read(copy_shared_t *shared, int k, mongoc_cursor_t *cursor, part_file_t *fi
 	const bson_t *doc;
 
 	while (mongoc_cursor_next(cursor, &doc)) {
-		if (stop_requested() || shared_failed(shared)) {
+		if (stop_requested() || first_error_get(&shared->failure, NULL)) {
 			csm_error_stopped(error,
 					  "stopped by a signal while dumping '%s' after %" PRId64
 					  " documents (partition %d)",
@@ -657,7 +634,7 @@ part_main(void *arg)
 	bson_error_t error;
 
 	if (!part_copy(job->shared, job->k, &error))
-		shared_fail(job->shared, &error);
+		first_error_set(&job->shared->failure, &error);
 	return NULL;
 }
 
@@ -671,7 +648,7 @@ dump_copy_run(mongoc_client_pool_t *pool, const char *db, const char *coll, cons
 
 	shared.plan = plan;
 	shared.progress = progress;
-	pthread_mutex_init(&shared.lock, NULL);
+	first_error_init(&shared.failure);
 	memset(jobs, 0, sizeof jobs);
 	for (int k = 0; k < plan->nparts; k++) {
 		if (plan->parts[k].done)
@@ -681,7 +658,7 @@ dump_copy_run(mongoc_client_pool_t *pool, const char *db, const char *coll, cons
 		if (pthread_create(&jobs[k].thread, NULL, part_main, &jobs[k]) != 0) {
 			csm_error_set(error, CSM_EXIT_SOFTWARE, "cannot start a dump thread: %s",
 				      strerror(errno));
-			shared_fail(&shared, error);
+			first_error_set(&shared.failure, error);
 			break;
 		}
 		jobs[k].started = true;
@@ -689,11 +666,9 @@ dump_copy_run(mongoc_client_pool_t *pool, const char *db, const char *coll, cons
 	for (int k = 0; k < plan->nparts; k++)
 		if (jobs[k].started)
 			pthread_join(jobs[k].thread, NULL);
-	if (shared.failed) {
-		memcpy(error, &shared.error, sizeof *error);
+	if (first_error_get(&shared.failure, error))
 		ok = false;
-	}
-	pthread_mutex_destroy(&shared.lock);
+	first_error_destroy(&shared.failure);
 	return ok;
 }
 

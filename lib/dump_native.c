@@ -17,6 +17,7 @@
 
 #include "catalog.h"
 #include "error.h"
+#include "first_error.h"
 #include "log.h"
 #include "retry.h"
 #include "server_codes.h"
@@ -141,11 +142,10 @@ typedef struct restore_shared {
 	const char *coll;
 	progress_t *progress;
 	lease_t *lease;       /* borrowed, thread-safe (lease_open's); NULL: none */
-	pthread_mutex_t lock; /* guards the fields below */
+	pthread_mutex_t lock; /* guards the counts */
 	int64_t inserted;
 	int64_t duplicates;
-	bool failed;
-	bson_error_t error;
+	first_error_t failure; /* the worker that failed first */
 } restore_shared_t;
 
 typedef struct worker {
@@ -183,28 +183,6 @@ batch_append(batch_t *batch, const uint8_t *data, size_t len)
 	memcpy(batch->data + batch->len, data, len);
 	batch->len += len;
 	batch->ndocs++;
-}
-
-static bool
-shared_failed(restore_shared_t *shared)
-{
-	bool failed;
-
-	pthread_mutex_lock(&shared->lock);
-	failed = shared->failed;
-	pthread_mutex_unlock(&shared->lock);
-	return failed;
-}
-
-static void
-shared_fail(restore_shared_t *shared, const bson_error_t *error)
-{
-	pthread_mutex_lock(&shared->lock);
-	if (!shared->failed) {
-		shared->failed = true;
-		memcpy(&shared->error, error, sizeof shared->error);
-	}
-	pthread_mutex_unlock(&shared->lock);
 }
 
 /* error (in domain) from a server error document {code, errmsg} at doc. */
@@ -405,18 +383,18 @@ worker_main(void *arg)
 			break;
 		/* After a failure or a stop the rest is drained unsent; a batch
 		 * left unsent by a stop fails the restore (no marker). */
-		if (!shared_failed(shared) && stop_requested()) {
+		if (!first_error_get(&shared->failure, NULL) && stop_requested()) {
 			csm_error_stopped(&error, "stopped by a signal while restoring '%s.%s'",
 					  shared->db, shared->coll);
-			shared_fail(shared, &error);
-		} else if (!shared_failed(shared)) {
+			first_error_set(&shared->failure, &error);
+		} else if (!first_error_get(&shared->failure, NULL)) {
 			if (insert_batch(collection, batch, shared, &error)) {
 				progress_add(shared->progress, batch->ndocs, (int64_t)batch->len);
 			} else {
 				if (!csm_error_is_stopped(&error))
 					csm_error_prefix(&error, "cannot insert into '%s.%s'",
 							 shared->db, shared->coll);
-				shared_fail(shared, &error);
+				first_error_set(&shared->failure, &error);
 			}
 		}
 		batch_free(batch);
@@ -487,7 +465,7 @@ feed_workers(dump_in_t *in, worker_t *workers, int jobs, restore_shared_t *share
 	int next_worker = 0;
 	bool read_failed = false;
 
-	while (!shared_failed(shared)) {
+	while (!first_error_get(&shared->failure, NULL)) {
 		bool eof = false;
 		const bson_t *doc;
 
@@ -574,6 +552,7 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	shared.progress = progress;
 	shared.lease = lease;
 	pthread_mutex_init(&shared.lock, NULL);
+	first_error_init(&shared.failure);
 	if (jobs < 1)
 		jobs = 1;
 	in = dump_in_open(bson_path, gzip, error);
@@ -589,10 +568,8 @@ dump_native_restore_data(mongoc_client_pool_t *pool, const char *db, const char 
 	stats->read.documents = stats->documents;
 	stats->read.bytes = dump_in_offset(in);
 	dump_in_sha256(in, stats->read.sha256);
-	if (ok && shared.failed) {
-		memcpy(error, &shared.error, sizeof *error);
+	if (ok && first_error_get(&shared.failure, error))
 		ok = false;
-	}
 	if (ok) {
 		ok = dump_in_close(in, true, error);
 		in = NULL;
@@ -602,6 +579,7 @@ cleanup:
 	if (in != NULL)
 		dump_in_close(in, false, NULL);
 	workers_free(workers, jobs);
+	first_error_destroy(&shared.failure);
 	pthread_mutex_destroy(&shared.lock);
 	return ok;
 }
