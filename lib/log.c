@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -291,13 +292,39 @@ log_install_driver_handler(void)
  * constructor (ELF gABI, DT_PREINIT_ARRAY), so the handler is installed
  * here, in every program linked with this file; it queues messages until
  * the program has chosen its log format (conn_global_init()) or exits.
+ *
+ * It also removes a stale shared-memory segment of the driver's counters
+ * named for this pid: each process makes "/mongoc-<pid>" (O_EXCL) and
+ * removes it at exit, so one that exists now was left by a killed process
+ * whose pid came round again, and would make the driver warn "Falling back
+ * to malloc for counters" for nothing. (MONGOC_DISABLE_SHM cannot be set
+ * from here: libc's own initialisation, which runs later, resets environ.)
  */
+/* Removes "/mongoc-<pid>", formatted by hand: stdio is not set up yet. */
+static void
+forget_stale_counters(void)
+{
+	char name[32] = "/mongoc-", digits[16];
+	unsigned pid = (unsigned)getpid();
+	size_t n = 0, at = strlen(name);
+
+	do {
+		digits[n++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid > 0);
+	while (n > 0)
+		name[at++] = digits[--n];
+	name[at] = '\0';
+	shm_unlink(name);
+}
+
 static void
 log_preinit(int argc, char **argv, char **envp)
 {
 	(void)argc;
 	(void)argv;
 	(void)envp;
+	forget_stale_counters();
 	early_open = true;
 	log_install_driver_handler();
 	/* A program that ends before conn_global_init() (--help, misuse)

@@ -53,15 +53,6 @@ progressed() {
 	grep -qs "\"documents\" : { \"\$numberLong\" : \"[1-9]" "$PARTIAL"/*.checkpoint.json
 }
 
-# forget_shm SIGNAL PID: after a kill -9, the shared memory segment that
-# libmongoc's counters left (a later process given the same pid would warn
-# "Falling back to malloc for counters" on stderr).
-forget_shm() {
-	if [[ "$1" == KILL ]]; then
-		rm -f "/dev/shm/mongoc-$2"
-	fi
-}
-
 # dump_until SIGNAL [dump-wrap dump options...]: a dump of MIX_DB.docs,
 # slowed down, sent SIGNAL once a checkpoint shows progress; status is its
 # exit code.
@@ -73,7 +64,6 @@ dump_until() {
 	local pid=$!
 	wait_until 30 progressed
 	signal_and_reap "$signal" "$pid"
-	forget_shm "$signal" "$pid"
 	slow_getmore off
 }
 
@@ -232,7 +222,6 @@ assert ids == [1, 'b', True], ids" "$OUT/$DB/few.bson"
 	local pid=$!
 	wait_until 30 pyrun "$TGT_URI" 'assert client[db_name].docs.estimated_document_count() > 0'
 	signal_and_reap KILL "$pid"
-	forget_shm KILL "$pid"
 	pyrun "$TGT_URI" 'client.admin.command("configureFailPoint", "failCommand", mode="off")'
 	run -0 dump-wrap restore --db "$MIX_DB" --coll docs --in "$REF" --to-db "$DB"
 	[[ "$output" =~ "restored $((MIX_N + 2)) documents".*"("[0-9]+" inserted, "[1-9][0-9]*" duplicate keys skipped)" ]]

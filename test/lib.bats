@@ -120,7 +120,7 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_log driver_messages
 }
 
-@test "libmongoc's load-time warning (no shared memory for its counters) comes through the logger in every program" {
+@test "a shared-memory segment of libmongoc's counters that a killed process left under the same pid makes no program warn" {
 	export SOURCE_URI="mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200"
 	export TARGET_URI="$SOURCE_URI"
 	local -a runs=(
@@ -130,24 +130,24 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 		"dump-wrap restore --in $BATS_TEST_TMPDIR/dump"
 		"cdc-replay"
 		"cdc-verify"
+		"cdc-status --state-dir $BATS_TEST_TMPDIR"
 	)
 	local cmd pid
 	for cmd in "${runs[@]}"; do
-		# libmongoc's load-time mongoc_init() shm_open()s "/mongoc-PID"
-		# with O_EXCL: a file of that name makes it fall back to malloc and
-		# warn. exec keeps the pid, so the file is made first.
+		# With the counters on, libmongoc's load-time mongoc_init()
+		# shm_open()s "/mongoc-PID" with O_EXCL, so the segment of a killed
+		# process whose pid came round again makes it warn "Falling back to
+		# malloc for counters". exec keeps the pid, so the stale segment is
+		# made first.
 		# shellcheck disable=SC2086 # cmd is a word list
 		bash -c 'echo $$ >"$0"; : >"/dev/shm/mongoc-$$"; exec "$@"' "$BATS_TEST_TMPDIR/pid" \
 			$cmd --db d --coll c --log-format json 2>"$BATS_TEST_TMPDIR/err" || true
 		pid="$(cat "$BATS_TEST_TMPDIR/pid")"
 		rm -f "/dev/shm/mongoc-$pid"
 		cat "$BATS_TEST_TMPDIR/err"
-		"$PY" -c '
-import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-warned = [o for o in lines if o["msg"] == "driver (mongoc): Falling back to malloc for counters."]
-assert warned and warned[0]["level"] == "warn" and warned[0]["prog"] == sys.argv[2], lines
-' "$BATS_TEST_TMPDIR/err" "${cmd%% *}"
+		# It ran (and said why it stopped), and the driver kept quiet.
+		grep -q '"level"' "$BATS_TEST_TMPDIR/err"
+		run -1 grep -F "counters" "$BATS_TEST_TMPDIR/err"
 	done
 }
 
