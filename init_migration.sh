@@ -31,7 +31,8 @@
 #                         document as it is later, when looked up; it can
 #                         collide with a unique index during the catch-up),
 #                         required or whenAvailable (the post-image as of
-#                         the event; the collection must keep post-images)
+#                         the event; the collection, with DB --all every
+#                         collection, must keep post-images)
 #   --no-dump             capture only (rollback sync after cutover: the
 #                         target already holds the data)
 #   --force               start over even though a token exists or capture
