@@ -31,7 +31,8 @@
 #                         document as it is later, when looked up; it can
 #                         collide with a unique index during the catch-up),
 #                         required or whenAvailable (the post-image as of
-#                         the event; the collection must keep post-images)
+#                         the event; the collection, with DB --all every
+#                         collection, must keep post-images)
 #   --no-dump             capture only (rollback sync after cutover: the
 #                         target already holds the data)
 #   --force               start over even though a token exists or capture
@@ -413,7 +414,9 @@ database_mode() {
 		return 0
 	fi
 	capture_bin="$(find_bin cdc-capture)"
-	next_if_capture_fails="restart it with: $prog --resume-capture --state-dir $state_dir - - $db --all"
+	next_if_capture_fails="restart it with: $prog --resume-capture --state-dir $state_dir - - $db ${sel[*]/--all-colls/--all}"
+	# Before the dumps (e.g. --full-document required refused): they are still to run.
+	[[ "$mode" == resume ]] || next_if_capture_fails="finish phase 1 with: $prog --resume-dump --state-dir $state_dir - - $db ${sel[*]/--all-colls/--all}"
 	[[ "$mode" == init || -f "$token_file" ]] || die 66 "no position file '$token_file':" \
 		"'$ns' was never started here (or give the right --state-dir)"
 	if [[ "$mode" == resume ]]; then

@@ -66,8 +66,9 @@
 # every one is replayed by its own cdc-replay, all at once. A collection
 # stopped at a drop or rename does not stop the others; --drain exits 0
 # when all drained, 4 when all drained except some stopped at a drop or
-# rename (named on stderr); --verify runs cdc-verify --all after a drain
-# that exits 0. --to-db and
+# rename (named on stderr); --verify then runs cdc-verify --all (less the
+# stopped ones, --except): 1 when a collection differs, else the drain's 0
+# or 4. --to-db and
 # --to-coll are for one collection.
 #
 # Files in the state directory, mode 0600:
@@ -368,6 +369,29 @@ db_report() {
 	fi
 }
 
+# db_verify: --verify once every replay drained or stopped at a drop or
+# rename: cdc-verify --all, less those stopped (--except). Differences (1)
+# or a failed verify exit with its status; equal returns, and db_report
+# then exits 4 if some stopped, else 0.
+db_verify() {
+	local -a except=()
+	((db_failed == 0 && !stop_requested)) || return 0
+	trap on_signal INT TERM
+	printf '== %s: verify every collection of the source against the target' "$db"
+	if [[ -n "$db_stopped_at_ddl" ]]; then
+		except=(--except "$(tr ' ' ',' <<<"${db_stopped_at_ddl# }")")
+		printf ' except those stopped at a drop or rename:%s' "$db_stopped_at_ddl"
+	fi
+	printf '\n'
+	run_child "$(find_bin cdc-verify)" --all --db "$db" "${staging_args[@]}" "${except[@]}"
+	if ((stop_requested && child_status != 0 && child_status != 1)); then
+		printf '%s: stopped by a signal before cdc-verify completed: the target is NOT' "$prog" >&2
+		printf ' verified; run the same command again\n' >&2
+		exit 75
+	fi
+	((child_status == 0)) || exit "$child_status"
+}
+
 # database_mode: DB --all: each collection restored once, then every one
 # replayed, one cdc-replay each, all at once (README "Database mode").
 database_mode() {
@@ -401,12 +425,8 @@ database_mode() {
 		db_run "$coll" "$replay_bin" "${replay_args[@]}"
 	done
 	db_wait_all
+	((!verify)) || db_verify
 	db_report
-	if ((verify)); then
-		printf '== %s: verify every collection of the source against the target\n' "$db"
-		run_child "$(find_bin cdc-verify)" --all --db "$db" "${staging_args[@]}"
-		exit "$child_status"
-	fi
 	exit 0
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "catalog.h"
 #include "error.h"
 #include "log.h"
 
@@ -156,34 +157,13 @@ capture_source_has_split_stage(const capture_source_t *src)
 bool
 capture_source_post_images(capture_source_t *src, bool *enabled, bson_error_t *error)
 {
-	mongoc_database_t *db = mongoc_client_get_database(src->client, src->db);
-	bson_t opts = BSON_INITIALIZER, filter;
-	mongoc_cursor_t *cursor;
-	const bson_t *info;
-	bool ok;
+	bool exists;
 
-	*enabled = false;
-	BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
-	BSON_APPEND_UTF8(&filter, "name", src->coll_name);
-	bson_append_document_end(&opts, &filter);
-	cursor = mongoc_database_find_collections_with_opts(db, &opts);
-	while (mongoc_cursor_next(cursor, &info)) {
-		bson_iter_t it;
-
-		if (bson_iter_init(&it, info) &&
-		    bson_iter_find_descendant(&it, "options.changeStreamPreAndPostImages.enabled",
-					      &it) &&
-		    BSON_ITER_HOLDS_BOOL(&it))
-			*enabled = bson_iter_bool(&it);
-	}
-	ok = !mongoc_cursor_error(cursor, error);
-	if (!ok)
-		csm_error_prefix(error, "cannot read the options of '%s.%s' on the source", src->db,
-				 src->coll_name);
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(&opts);
-	mongoc_database_destroy(db);
-	return ok;
+	if (catalog_post_images(src->client, src->db, src->coll_name, &exists, enabled, error))
+		return true;
+	csm_error_prefix(error, "cannot read the options of '%s.%s' on the source", src->db,
+			 src->coll_name);
+	return false;
 }
 
 bool

@@ -438,6 +438,50 @@ open_namespaces(capture_db_t *run, bson_error_t *error)
 	return ok;
 }
 
+/*
+ * --full-document required|whenAvailable: post-images are kept per
+ * collection and the stream's option applies to all, so each collection
+ * captured must keep them (required: 64 naming those that do not, before
+ * anything is staged; whenAvailable: a warning naming them, their updates
+ * are staged with their description). One created later is the server's
+ * to refuse ("Database mode").
+ */
+static bool
+check_post_images(capture_db_t *run, bson_error_t *error)
+{
+	bson_string_t *without = bson_string_new(NULL);
+	size_t i, n = 0;
+	bool ok = true, exists, enabled;
+
+	for (i = 0; ok && i < run->set.n; i++) {
+		const dbns_t *x = run->set.ns[i];
+
+		if (x->state != DBNS_CAPTURING && x->state != DBNS_SKIPPING)
+			continue;
+		ok = catalog_post_images(run->source, run->config->db, x->coll, &exists, &enabled,
+					 error);
+		/* One gone meanwhile stops at its drop, which the stream holds. */
+		if (ok && exists && !enabled)
+			bson_string_append_printf(without, "%s%s", n++ ? ", " : "", x->coll);
+	}
+	if (ok && n && strcmp(run->config->post_image, "required") == 0) {
+		csm_error_set(error, CSM_EXIT_USAGE,
+			      "--full-document required needs post-images, and these collections "
+			      "of '%s' on the source do not keep them: %s; enable them with "
+			      "collMod changeStreamPreAndPostImages: {enabled: true} (MongoDB "
+			      "6.0+), or capture with --full-document default",
+			      run->config->db, without->str);
+		ok = false;
+	} else if (ok && n) {
+		log_warn("these collections of '%s' on the source keep no post-images: with "
+			 "--full-document whenAvailable their updates are staged with their "
+			 "description only: %s",
+			 run->config->db, without->str);
+	}
+	bson_string_free(without, true);
+	return ok;
+}
+
 static bool
 open_source(capture_db_t *run, bson_error_t *error)
 {
@@ -447,6 +491,7 @@ open_source(capture_db_t *run, bson_error_t *error)
 	if (!(run->src = capture_source_new(run->source, config->db, NULL, error)))
 		return false;
 	opts.update_lookup = config->update_lookup;
+	opts.post_image = config->post_image;
 	opts.split_events = !config->split_never && capture_source_has_split_stage(run->src);
 	opts.expanded_events = capture_source_has_expanded_events(run->src);
 	opts.batch_size = (int32_t)config->batch_size;
@@ -481,6 +526,7 @@ capture_db_new(const capture_config_t *config, const collset_t *colls, const cha
 		goto fail;
 	run->set.target = run->target;
 	if (!open_source(run, error) || !open_namespaces(run, error) ||
+	    (config->post_image && !check_post_images(run, error)) ||
 	    !dbns_write_position(&run->set, NULL, OPTIME_ZERO, error))
 		goto fail;
 	run->last_status_ms = run->last_pos_ms = clock_mono_ms();

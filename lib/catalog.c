@@ -91,3 +91,19 @@ catalog_list_collections(mongoc_client_t *client, const char *db, char ***names,
 	mongoc_database_destroy(database);
 	return ok;
 }
+
+bool
+catalog_post_images(mongoc_client_t *client, const char *db, const char *coll, bool *exists,
+		    bool *enabled, bson_error_t *error)
+{
+	bson_t info;
+	bson_iter_t iter;
+	bool ok = catalog_collection_info(client, db, coll, exists, &info, error);
+
+	*enabled = ok && *exists && bson_iter_init(&iter, &info) &&
+		   bson_iter_find_descendant(&iter, "options.changeStreamPreAndPostImages.enabled",
+					     &iter) &&
+		   BSON_ITER_HOLDS_BOOL(&iter) && bson_iter_bool(&iter);
+	bson_destroy(&info);
+	return ok;
+}

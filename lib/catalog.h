@@ -37,4 +37,12 @@ bool catalog_source_collection(mongoc_client_t *client, const char *db, const ch
 bool catalog_list_collections(mongoc_client_t *client, const char *db, char ***names, size_t *n,
 			      bson_error_t *error);
 
+/*
+ * Whether db.coll keeps change stream post-images: its
+ * changeStreamPreAndPostImages option (MongoDB 6.0+) is enabled. *exists as
+ * above; a missing collection keeps none. false + error as above.
+ */
+bool catalog_post_images(mongoc_client_t *client, const char *db, const char *coll, bool *exists,
+			 bool *enabled, bson_error_t *error);
+
 #endif

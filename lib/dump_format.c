@@ -868,12 +868,15 @@ dump_publish(const char *partial_root, const char *root, const char *db, const c
 		bson_free(to);
 		to = NULL;
 	}
-	/* An old record must never vouch for a new data file. */
-	to = dump_file_path(root, db, coll, DUMP_RECORD_SUFFIX, false);
-	if (!unlink_if_present(to, error))
-		goto cleanup;
-	bson_free(to);
-	to = NULL;
+	/* An old record must never vouch for a new data file, nor an old
+	 * dump-end time stand for a new dump that recorded none. */
+	for (size_t k = 1; k < sizeof suffixes / sizeof suffixes[0]; k++) {
+		to = dump_file_path(root, db, coll, suffixes[k], false);
+		if (!unlink_if_present(to, error))
+			goto cleanup;
+		bson_free(to);
+		to = NULL;
+	}
 	if (!fs_fsync_dir(dir, error))
 		goto cleanup;
 	for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {

@@ -172,7 +172,7 @@ bool dump_in_close(dump_in_t *in, bool check, bson_error_t *error);
 
 /*
  * Moves the files of a finished dump of db.coll from partial_root to root:
- * the old metadata, data and integrity files first out, then the data,
+ * the old metadata, data, dump-end and integrity files first out, then the data,
  * dump-end, integrity and prelude files, then the new metadata file, so
  * that at every moment a metadata file means a complete dump. Removes
  * partial_root afterwards.

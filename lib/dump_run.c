@@ -619,6 +619,94 @@ marker_write_retried(restore_t *r, const restore_marker_t *marker, bson_error_t 
 	return ok;
 }
 
+/* The name of the index spec at it (an array element), or NULL; *ttl
+ * tells whether it has expireAfterSeconds. */
+static const char *
+spec_name(const bson_iter_t *it, bool *ttl)
+{
+	bson_iter_t field;
+	const char *name = NULL;
+
+	*ttl = false;
+	if (!BSON_ITER_HOLDS_DOCUMENT(it) || !bson_iter_recurse(it, &field))
+		return NULL;
+	while (bson_iter_next(&field)) {
+		if (strcmp(bson_iter_key(&field), "expireAfterSeconds") == 0)
+			*ttl = true;
+		else if (strcmp(bson_iter_key(&field), "name") == 0 && BSON_ITER_HOLDS_UTF8(&field))
+			name = bson_iter_utf8(&field, NULL);
+	}
+	return name;
+}
+
+/* True when every deferred spec of one kind (ttl: with expireAfterSeconds)
+ * names an index the target collection has now. */
+static bool
+deferred_on_target(const bson_t *deferred, const bson_t *indexes, bool ttl)
+{
+	bson_iter_t it, index;
+	const char *name, *other;
+	bool is_ttl, other_ttl, present;
+
+	if (!bson_iter_init(&it, deferred))
+		return false;
+	while (bson_iter_next(&it)) {
+		if (!(name = spec_name(&it, &is_ttl)))
+			return false;
+		if (is_ttl != ttl)
+			continue;
+		present = false;
+		if (!bson_iter_init(&index, indexes))
+			return false;
+		while (!present && bson_iter_next(&index))
+			present =
+				(other = spec_name(&index, &other_ttl)) && strcmp(other, name) == 0;
+		if (!present)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A restore replaces the marker whole; uniqueCreatedAt and ttlCreatedAt of
+ * the one before stay when the indexes they vouch for are on the target
+ * now (documents added to a collection replay had finished), so replay does
+ * not wait for a window it already passed. After --drop, or a collection
+ * dropped meanwhile, they are gone: replay builds the indexes again.
+ */
+static bool
+restore_keep_created(restore_t *r, restore_marker_t *marker, bson_error_t *error)
+{
+	restore_marker_t old;
+	dump_metadata_t now;
+	bool found = false, ok;
+
+	if (!marker_read(r->meta, r->target_ns, &old, &found, error)) {
+		csm_error_prefix(error, "cannot read the restore marker of '%s'", r->target_ns);
+		return false;
+	}
+	if (!found)
+		return true;
+	dump_metadata_init(&now);
+	ok = (!old.unique_created_ms && !old.ttl_created_ms) ||
+	     dump_native_read_metadata(r->client, r->to_db, r->to_coll, &now, error);
+	if (ok && old.unique_created_ms &&
+	    deferred_on_target(&marker->deferred_indexes, &now.indexes, false))
+		marker->unique_created_ms = old.unique_created_ms;
+	if (ok && old.ttl_created_ms &&
+	    deferred_on_target(&marker->deferred_indexes, &now.indexes, true))
+		marker->ttl_created_ms = old.ttl_created_ms;
+	if (ok && (marker->unique_created_ms || marker->ttl_created_ms))
+		log_info("'%s' keeps the deferred indexes cdc-replay built before (%s%s): its "
+			 "restore marker still says so",
+			 r->target_ns, marker->unique_created_ms ? "unique" : "",
+			 marker->ttl_created_ms ? (marker->unique_created_ms ? ", TTL" : "TTL")
+						: "");
+	dump_metadata_cleanup(&now);
+	restore_marker_cleanup(&old);
+	return ok;
+}
+
 /*
  * After the data: the indexes (unique and TTL ones deferred into the marker
  * with --defer-constraints), then the restore marker. *built and
@@ -643,7 +731,7 @@ restore_finish(restore_t *r, int *built, int *deferred_count, bson_error_t *erro
 	marker.documents = r->stats.documents;
 	marker.dump_end = r->dump_end;
 	/* A restore that lost its lease writes no marker: it counts as not done. */
-	if (!lease_hold(r->lease, error))
+	if (!restore_keep_created(r, &marker, error) || !lease_hold(r->lease, error))
 		goto cleanup;
 	if (!marker_write_retried(r, &marker, error)) {
 		csm_error_prefix(error, "restored '%s' but cannot write its restore marker",

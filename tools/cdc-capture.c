@@ -45,7 +45,8 @@ static const cli_exit_t exit_codes[] = {
 	{CSM_EXIT_HISTORY_LOST, "migrate the collection again from init"},
 	{CSM_EXIT_DDL, "the event is staged; cdc-replay applies every event before it"},
 	{CSM_EXIT_USAGE, "also a collection named like the staging collections (--staging-coll), "
-			 "--full-document required on a collection without post-images"},
+			 "--full-document required on a collection without post-images (database "
+			 "mode: any of them at start)"},
 	{CSM_EXIT_DATAERR, "a corrupt token file, a resume token the source rejects, or a token "
 			   "file token-probe wrote after events were staged (start over)"},
 	{CSM_EXIT_NOINPUT, "no token file and nothing staged: run token-probe first"},
@@ -91,7 +92,9 @@ usage(FILE *out)
 	      "                          it can run ahead of other documents, see README),\n"
 	      "                          required or whenAvailable (the post-image as of\n"
 	      "                          the event: the collection must have\n"
-	      "                          changeStreamPreAndPostImages, MongoDB 6.0+)\n"
+	      "                          changeStreamPreAndPostImages, MongoDB 6.0+;\n"
+	      "                          database mode: every collection at start, else\n"
+	      "                          required is 64 naming them, whenAvailable warns)\n"
 	      "  --split-events MODE     auto (default: $changeStreamSplitLargeEvent when the\n"
 	      "                          source has it) or never\n"
 	      "  --batch-size N          events per staged batch (default: 1000)\n"
@@ -278,13 +281,6 @@ main(int argc, char **argv)
 		csm_error_set(
 			&error, CSM_EXIT_USAGE,
 			"--all-colls takes every collection: not with --colls or --colls-file");
-		goto misuse;
-	}
-	if (common.db_only && config.post_image) {
-		csm_error_set(&error, CSM_EXIT_USAGE,
-			      "--full-document %s is for one collection (--coll): post-images are "
-			      "enabled per collection",
-			      config.post_image);
 		goto misuse;
 	}
 	if (list) {

@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "cli.h"
+#include "collset.h"
 #include "conn.h"
 #include "error.h"
 #include "exitcodes.h"
@@ -26,6 +27,7 @@ enum {
 	OPT_ALL,
 	OPT_STAGING_COLL,
 	OPT_IGNORE_FIELD_ORDER,
+	OPT_EXCEPT,
 };
 
 static const cli_exit_t exit_codes[] = {
@@ -42,7 +44,8 @@ static const char usage_text[] =
 	"usage: cdc-verify --db DB --coll COLL [--to-db DB2] [--to-coll COLL2]\n"
 	"                  [--sample N] [--max-report K] [--ignore-field-order]\n"
 	"                  [options]\n"
-	"       cdc-verify --all --db DB [--to-db DB2] [--sample N] [options]\n"
+	"       cdc-verify --all --db DB [--to-db DB2] [--except A,B] [--sample N]\n"
+	"                  [options]\n"
 	"\n"
 	"Compares SOURCE db.coll with TARGET db2.coll2: the counts, then every\n"
 	"document by _id (byte-equal BSON), reading both in _id order with bounded\n"
@@ -59,7 +62,8 @@ static const char usage_text[] =
 	"  COLL: different (N missing, N extra, N different)\n"
 	"  COLL: missing on target\n"
 	"  COLL: only on the target (not compared: dropped or renamed on the source)\n"
-	"  total: N collections, N equal, N different\n"
+	"  COLL: not compared (--except)\n"
+	"  total: N collections, N equal, N different[, N not compared]\n"
 	"exit 1 when any collection of the source differs or is missing.\n"
 	"\n"
 	"options:\n"
@@ -76,6 +80,8 @@ static const char usage_text[] =
 	"  --batch-size N          documents per find batch (default: the "
 	"server's)\n"
 	"  --all                   every collection of DB (no --coll, --to-coll)\n"
+	"  --except A,B            with --all: leave these collections out (e.g. those\n"
+	"                          stopped at a drop or rename); each gets its line\n"
 	"  --staging-coll NAME     with --all: the staging collection on the target,\n"
 	"                          never compared (default: cdc)\n" CONN_USAGE_SOURCE
 		CONN_USAGE_TARGET CLI_USAGE_LOG CLI_USAGE_HELP;
@@ -122,13 +128,26 @@ verify_one(mongoc_client_t *source, mongoc_client_t *target, verify_opts_t *opts
 	return true;
 }
 
-/* --all: every collection of the source's db; true + *rc, or false + error. */
+/* The totals line of --all. */
+static void
+print_totals(size_t n, size_t n_equal, size_t n_except)
+{
+	printf("total: %zu collections, %zu equal, %zu different", n, n_equal, n - n_equal);
+	if (n_except)
+		printf(", %zu not compared", n_except);
+	putchar('\n');
+}
+
+/*
+ * --all: every collection of the source's db but those in except; true +
+ * *rc, or false + error.
+ */
 static bool
 verify_all(mongoc_client_t *source, mongoc_client_t *target, verify_opts_t *opts,
-	   const char *staging, int *rc, bson_error_t *error)
+	   const char *staging, const collset_t *except, int *rc, bson_error_t *error)
 {
 	char **src_names = NULL, **dst_names = NULL, *meta = bson_strdup_printf("%s_meta", staging);
-	size_t n_src = 0, n_dst = 0, i, n_equal = 0, n = 0;
+	size_t n_src = 0, n_dst = 0, i, n_equal = 0, n = 0, n_except = 0;
 
 	opts->out = stdout;
 	bool ok = false, equal;
@@ -144,6 +163,11 @@ verify_all(mongoc_client_t *source, mongoc_client_t *target, verify_opts_t *opts
 	for (i = 0; i < n_src; i++) {
 		if (!strcmp(src_names[i], staging) || !strcmp(src_names[i], meta))
 			continue;
+		if (collset_has(except, src_names[i])) {
+			printf("%s: not compared (--except)\n", src_names[i]);
+			n_except++;
+			continue;
+		}
 		if (!verify_one(source, target, opts, src_names[i],
 				has_name(dst_names, src_names[i]), &equal, error))
 			goto done;
@@ -156,7 +180,7 @@ verify_all(mongoc_client_t *source, mongoc_client_t *target, verify_opts_t *opts
 			printf("%s: only on the target (not compared: dropped or renamed on the "
 			       "source)\n",
 			       dst_names[i]);
-	printf("total: %zu collections, %zu equal, %zu different\n", n, n_equal, n - n_equal);
+	print_totals(n, n_equal, n_except);
 	*rc = n_equal == n ? CSM_EXIT_OK : CSM_EXIT_DIFFERENT;
 	ok = true;
 done:
@@ -170,7 +194,8 @@ done:
 
 /* Compares the collections and prints the verdict; returns the exit code. */
 static int
-verify(const cli_common_t *common, verify_opts_t *opts, const char *all_staging)
+verify(const cli_common_t *common, verify_opts_t *opts, const char *all_staging,
+       const collset_t *except)
 {
 	mongoc_client_t *source = NULL;
 	mongoc_client_t *target = NULL;
@@ -190,7 +215,7 @@ verify(const cli_common_t *common, verify_opts_t *opts, const char *all_staging)
 	opts->to_db = common->to_db;
 	opts->to_coll = common->to_coll;
 	if (all_staging) {
-		if (!verify_all(source, target, opts, all_staging, &rc, &error))
+		if (!verify_all(source, target, opts, all_staging, except, &rc, &error))
 			goto fail;
 		if (fflush(stdout) == 0 && !ferror(stdout))
 			goto done;
@@ -236,12 +261,14 @@ main(int argc, char **argv)
 		{"all", no_argument, NULL, OPT_ALL},
 		{"staging-coll", required_argument, NULL, OPT_STAGING_COLL},
 		{"ignore-field-order", no_argument, NULL, OPT_IGNORE_FIELD_ORDER},
+		{"except", required_argument, NULL, OPT_EXCEPT},
 		CONN_LONGOPTS_SOURCE,
 		CONN_LONGOPTS_TARGET,
 		CLI_LONGOPTS_END,
 	};
 	cli_common_t common;
 	verify_opts_t opts;
+	collset_t except;
 	bson_error_t error = {0};
 	int64_t number;
 	const char *staging = "cdc";
@@ -250,6 +277,7 @@ main(int argc, char **argv)
 
 	cli_common_init(&common, PROGRAM, usage);
 	verify_opts_init(&opts);
+	collset_init(&except);
 	while ((opt = getopt_long(argc, argv, CLI_SHORTOPTS, longopts, NULL)) != -1) {
 		if ((taken = cli_take_common(&common, opt, optarg, &rc)) != 0) {
 			if (taken < 0)
@@ -282,6 +310,10 @@ main(int argc, char **argv)
 		case OPT_IGNORE_FIELD_ORDER:
 			opts.ignore_field_order = true;
 			break;
+		case OPT_EXCEPT:
+			if (!collset_add_list(&except, optarg, &error))
+				goto misuse;
+			break;
 		}
 	}
 	if (!cli_common_end(&common, argc - optind, argv + optind, &error))
@@ -291,13 +323,18 @@ main(int argc, char **argv)
 			      "--all compares every collection: no --to-coll");
 		goto misuse;
 	}
+	if (except.n && !common.db_only) {
+		csm_error_set(&error, CSM_EXIT_USAGE, "--except is for --all");
+		goto misuse;
+	}
 	if (!cli_common_start(&common, true, true, &error))
 		goto misuse;
-	rc = verify(&common, &opts, common.db_only ? staging : NULL);
+	rc = verify(&common, &opts, common.db_only ? staging : NULL, &except);
 	goto cleanup;
 
 misuse:
 	rc = cli_common_misuse(&common, &error);
 cleanup:
+	collset_cleanup(&except);
 	return cli_common_finish(&common, rc);
 }

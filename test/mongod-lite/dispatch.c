@@ -446,6 +446,10 @@ dispatch_append_cluster_time(bson_t *reply)
 	uint8_t zeros[20] = {0};
 	bson_t ct, sig;
 
+	/* MongoDB gossips the cluster time on replica sets and sharded
+	 * clusters only: a standalone's replies carry neither. */
+	if (server_config.standalone)
+		return;
 	oplog_last_time(&t, &i);
 	bson_append_document_begin(reply, "$clusterTime", -1, &ct);
 	BSON_APPEND_TIMESTAMP(&ct, "clusterTime", t, i);

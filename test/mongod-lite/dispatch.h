@@ -28,7 +28,8 @@ extern mlite_stats_t mlite_stats;
  */
 bool dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t *reply);
 
-/* Appends $clusterTime and operationTime for the newest oplog time. */
+/* Appends $clusterTime and operationTime for the newest oplog time
+ * (nothing on a standalone). */
 void dispatch_append_cluster_time(bson_t *reply);
 
 #endif
