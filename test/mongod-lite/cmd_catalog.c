@@ -152,7 +152,8 @@ index_options_old(scoll_t *c, const bson_t *cmd, bson_t *o2)
 	bson_iter_init(&opt, &spec);
 	while (bson_iter_next(&opt)) {
 		const char *k = bson_iter_key(&opt);
-		bool flag = !strcmp(k, "hidden") || !strcmp(k, "prepareUnique") || !strcmp(k, "unique");
+		bool flag =
+			!strcmp(k, "hidden") || !strcmp(k, "prepareUnique") || !strcmp(k, "unique");
 		if (!flag && strcmp(k, "expireAfterSeconds"))
 			continue;
 		if (bson_iter_init_find(&was, &ix->spec, k))

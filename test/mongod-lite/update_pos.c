@@ -120,7 +120,8 @@ merge_name(const char *name, size_t n, const char **id, size_t *idlen, bson_erro
 	}
 	if (*idlen == n && memcmp(*id, name, n) == 0)
 		return true;
-	cmd_error(error, 9, AF_CONTEXT "Expected a single top-level field name, found '%.*s' and '%.*s'",
+	cmd_error(error, 9,
+		  AF_CONTEXT "Expected a single top-level field name, found '%.*s' and '%.*s'",
 		  (int)*idlen, *id, (int)n, name);
 	return false;
 }
@@ -175,7 +176,8 @@ check_filter(const bson_value_t *f, const char *field, uint32_t i, const char **
 {
 	bson_t filter;
 	if (f->value_type != BSON_TYPE_DOCUMENT) {
-		cmd_error(error, 14, "BSON field '%s.%u' is the wrong type '%s', expected type 'object'",
+		cmd_error(error, 14,
+			  "BSON field '%s.%u' is the wrong type '%s', expected type 'object'",
 			  field, i, f->value_type == BSON_TYPE_UTF8 ? "string" : "other");
 		return false;
 	}
@@ -193,8 +195,9 @@ check_filter(const bson_value_t *f, const char *field, uint32_t i, const char **
 	if (!placeholder_of(f->value.v_doc.data, f->value.v_doc.data_len, id, idlen, error))
 		return false;
 	if (!*id) {
-		cmd_error(error, 9,
-			  "Cannot use an expression without a top-level field name in arrayFilters");
+		cmd_error(
+			error, 9,
+			"Cannot use an expression without a top-level field name in arrayFilters");
 		return false;
 	}
 	if (!valid_placeholder(*id, *idlen)) {
@@ -239,7 +242,8 @@ check_filters(const bson_value_t *filters, const char *field, idset_t *ids, bson
 			return false;
 		if (idset_find(ids, id, n) >= 0) {
 			cmd_error(error, 9,
-				  "Found multiple array filters with the same top-level field name %.*s",
+				  "Found multiple array filters with the same top-level field name "
+				  "%.*s",
 				  (int)n, id);
 			return false;
 		}
@@ -273,7 +277,8 @@ check_positional(const char *path, bson_error_t *error)
 		p += n + 1;
 	}
 	if (count > 1) {
-		cmd_error(error, 2, "Too many positional (i.e. '$') elements found in path '%s'", path);
+		cmd_error(error, 2, "Too many positional (i.e. '$') elements found in path '%s'",
+			  path);
 		return false;
 	}
 	if (first) {
@@ -297,16 +302,18 @@ check_identifiers(const char *path, idset_t *ids, bson_error_t *error)
 		if (is_identifier(p, n, &id, &idlen)) {
 			if (k == 0) {
 				cmd_error(error, 2,
-					  "Cannot have array filter identifier (i.e. '$[<id>]') element "
+					  "Cannot have array filter identifier (i.e. '$[<id>]') "
+					  "element "
 					  "in the first position in path '%s'",
 					  path);
 				return false;
 			}
 			int at = idlen ? idset_find(ids, id, idlen) : 0;
 			if (at < 0) {
-				cmd_error(error, 2,
-					  "No array filter found for identifier '%.*s' in path '%s'",
-					  (int)idlen, id, path);
+				cmd_error(
+					error, 2,
+					"No array filter found for identifier '%.*s' in path '%s'",
+					(int)idlen, id, path);
 				return false;
 			}
 			if (idlen)
@@ -330,8 +337,9 @@ check_node_kinds(const char *a, const char *b, bson_error_t *error)
 		if (na != nb || memcmp(pa, pb, na) != 0) {
 			if (ia == ib || pb == b)
 				return true;
-			cmd_error(error, 40, "Updating the path '%s' would create a conflict at '%.*s'",
-				  b, (int)(pb - b - 1), b);
+			cmd_error(error, 40,
+				  "Updating the path '%s' would create a conflict at '%.*s'", b,
+				  (int)(pb - b - 1), b);
 			return false;
 		}
 		if (!pa[na] || !pb[nb])
@@ -401,8 +409,9 @@ upos_check(const bson_value_t *u, update_kind_t kind, const bson_value_t *filter
 	idset_t ids = {.n = 0};
 
 	if (filters && filters->value_type != BSON_TYPE_ARRAY) {
-		cmd_error(error, 14, "BSON field '%s' is the wrong type '%s', expected type 'array'",
-			  field, filters->value_type == BSON_TYPE_DOCUMENT ? "object" : "other");
+		cmd_error(error, 14,
+			  "BSON field '%s' is the wrong type '%s', expected type 'array'", field,
+			  filters->value_type == BSON_TYPE_DOCUMENT ? "object" : "other");
 		return false;
 	}
 	if (kind == UPDATE_REPLACEMENT)
@@ -422,7 +431,8 @@ upos_check(const bson_value_t *u, update_kind_t kind, const bson_value_t *filter
 			continue;
 		bson_string_t *s = bson_string_new(NULL);
 		render(s, u);
-		cmd_error(error, 9, "The array filter for identifier '%.*s' was not used in the update %s",
+		cmd_error(error, 9,
+			  "The array filter for identifier '%.*s' was not used in the update %s",
 			  (int)ids.len[i], ids.id[i], s->str);
 		bson_string_free(s, true);
 		return false;
@@ -466,7 +476,8 @@ element_matches(const bson_value_t *e, const char *rest, const bson_value_t *con
 
 	if (!rest) {
 		if (cond->value_type == BSON_TYPE_DOCUMENT &&
-		    bson_iter_init_from_data(&it, cond->value.v_doc.data, cond->value.v_doc.data_len) &&
+		    bson_iter_init_from_data(&it, cond->value.v_doc.data,
+					     cond->value.v_doc.data_len) &&
 		    bson_iter_next(&it) && strcmp(bson_iter_key(&it), "$elemMatch") == 0)
 			return query_match_value(e, bson_iter_value(&it));
 		bson_init(&tmp);
@@ -507,7 +518,8 @@ key_of(const char *path, const bson_value_t *cond, const uint8_t *data, uint32_t
 	for (const char *p = path;;) {
 		size_t n = comp_len(p);
 		const char *rest = p[n] ? p + n + 1 : NULL;
-		if (!bson_iter_init_from_data(&it, data, len) || !bson_iter_find_w_len(&it, p, (int)n))
+		if (!bson_iter_init_from_data(&it, data, len) ||
+		    !bson_iter_find_w_len(&it, p, (int)n))
 			return -1;
 		if (BSON_ITER_HOLDS_ARRAY(&it) && !(rest && is_index(rest, comp_len(rest)))) {
 			long i = 0;
@@ -713,8 +725,8 @@ expand_from(upos_t *pos, bson_string_t *prefix, const char *p, size_t entry, bso
 		if (prefix->len)
 			bson_string_append_c(prefix, '.');
 		if (is_positional(p, n)) {
-			long key = pos->query ? match_key(bson_get_data(pos->query), pos->query->len,
-							  pos->doc)
+			long key = pos->query ? match_key(bson_get_data(pos->query),
+							  pos->query->len, pos->doc)
 					      : -1;
 			if (key < 0) {
 				cmd_error(error, 2,
