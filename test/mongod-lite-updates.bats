@@ -7,9 +7,11 @@
 setup_file() {
 	load helpers
 	mlite_start U
+	mlite_start T
 }
 
 teardown_file() {
+	mlite_stop T
 	mlite_stop U
 }
 
@@ -57,4 +59,14 @@ setup() {
 
 @test "ddl_coll_mod_event.js testCollModIndex: an index modify event has stateBeforeChange.indexOptions" {
 	case_ok index-modify "$U_URI" "$DB"
+}
+
+@test "positional updates and arrays set past their end replay byte-identical (with and without disambiguatedPaths)" {
+	export TARGET_URI="$T_URI" SOURCE_URI="$U_URI"
+	for shape in expanded old; do
+		case_ok stage-positional "$U_URI" "$T_URI" "${DB}_$shape" "$shape"
+		run -0 timeout 60 cdc-replay --db "${DB}_$shape" --coll c --status-interval 0 --drain
+		echo "$output"
+		"$PY" "$REPO_ROOT/test/py/exact_cases.py" compare "$U_URI" "$T_URI" "${DB}_$shape"
+	done
 }

@@ -399,7 +399,39 @@ def case_index_modify(uri, dbname):
     print("ok")
 
 
+# ------------------------------------------------ replayed
+
+def positional_writes(c):
+    """The exact_cases.py scenario of this file's updates: positional
+    paths, an array set past its end with a value only a pipeline writes
+    exactly (a dotted name inside), and a nested one created as a
+    document."""
+    c.insert_one(SON([("_id", 1), ("arr", [1]), ("nums", [5, 1, 7]),
+                      ("docs", [{"k": 1}, {"k": 2}, {"k": 1}])]))
+
+    def writes():
+        k = {"_id": 1}
+        c.update_one(k, {"$set": {"arr.3": {"x.y": 1}}})
+        c.update_one(k, {"$set": {"arr.5.c": {"x.y": 2}}})
+        c.update_one({"_id": 1, "nums": {"$gt": 6}}, {"$inc": {"nums.$": 1}})
+        c.update_one(k, {"$mul": {"nums.$[]": 2}})
+        c.update_one(k, {"$set": {"docs.$[d].k": {"x.y": 3}}}, array_filters=[{"d.k": 1}])
+        c.update_one(k, {"$set": {"docs.$[d].n": 0}}, array_filters=[{"d.k": 2}])
+    return writes
+
+
+def stage_positional(src_uri, tgt_uri, dbname, shape):
+    """Stages positional_writes' events on TGT as cdc-capture would
+    (exact_cases.py stage)."""
+    import exact_cases
+    exact_cases.SCENARIOS["positional"] = positional_writes
+    exact_cases.stage("positional", src_uri, tgt_uri, dbname, shape)
+
+
 def main():
+    if sys.argv[1] == "stage-positional":
+        stage_positional(*sys.argv[2:6])
+        return
     fn = globals().get("case_" + sys.argv[1].replace("-", "_"))
     if fn is None:
         fail("unknown case %r" % sys.argv[1])
