@@ -588,6 +588,34 @@ append_current(bson_t *out, const char *key, const path_comp_t *c, size_t k)
 	bson_append_document_end(out, &op);
 }
 
+/* Appends under key the nulls that pad the array at c[0..k) up to index
+ * i, as MongoDB pads an array set past its end: [null x i] from the
+ * array's size on (none when it has i elements or more). */
+static void
+append_padding(bson_t *out, const char *key, const path_comp_t *c, size_t k, int32_t i)
+{
+	bson_t op, args, lit, nulls, size;
+	char slot[16];
+	const char *slot_key;
+
+	BSON_APPEND_DOCUMENT_BEGIN(out, key, &op);
+	BSON_APPEND_ARRAY_BEGIN(&op, "$slice", &args);
+	BSON_APPEND_DOCUMENT_BEGIN(&args, "0", &lit);
+	BSON_APPEND_ARRAY_BEGIN(&lit, "$literal", &nulls);
+	for (int32_t n = 0; n < i; n++) {
+		bson_uint32_to_string((uint32_t)n, &slot_key, slot, sizeof slot);
+		BSON_APPEND_NULL(&nulls, slot_key);
+	}
+	bson_append_array_end(&lit, &nulls);
+	bson_append_document_end(&args, &lit);
+	BSON_APPEND_DOCUMENT_BEGIN(&args, "1", &size);
+	append_current(&size, "$size", c, k);
+	bson_append_document_end(&args, &size);
+	BSON_APPEND_INT32(&args, "2", i);
+	bson_append_array_end(&op, &args);
+	bson_append_document_end(out, &op);
+}
+
 /* Appends under key the value at c[0..k) once leaf is applied at c[0..n). */
 static void
 append_rebuilt(bson_t *out, const char *key, const path_comp_t *c, size_t n, size_t k,
@@ -639,6 +667,8 @@ append_rebuilt(bson_t *out, const char *key, const path_comp_t *c, size_t n, siz
 			BSON_APPEND_INT32(&slice, "1", i);
 			bson_append_array_end(&part, &slice);
 			bson_append_document_end(&args, &part);
+			bson_uint32_to_string(slot_n++, &slot_key, slot, sizeof slot);
+			append_padding(&args, slot_key, c, k, i);
 		}
 		bson_uint32_to_string(slot_n++, &slot_key, slot, sizeof slot);
 		BSON_APPEND_ARRAY_BEGIN(&args, slot_key, &part);

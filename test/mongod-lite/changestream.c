@@ -515,6 +515,9 @@ append_ddl_description(bson_t *doc, const cs_entry_t *e, const cs_class_t *c)
 	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		bson_append_document_begin(doc, "stateBeforeChange", -1, &sub);
 		bson_append_iter(&sub, "collectionOptions", -1, &it);
+		if (bson_iter_init_find(&it, &e->o2, "indexOptions_old") &&
+		    BSON_ITER_HOLDS_DOCUMENT(&it))
+			bson_append_iter(&sub, "indexOptions", -1, &it);
 		bson_append_document_end(doc, &sub);
 	}
 }

@@ -112,6 +112,59 @@ cmd_create(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	return ok;
 }
 
+/* The index collMod's index option names (by name or keyPattern). */
+static const sindex_t *
+coll_mod_index(scoll_t *c, const bson_t *spec)
+{
+	bson_iter_t it;
+	if (bson_iter_init_find(&it, spec, "name") && BSON_ITER_HOLDS_UTF8(&it))
+		return store_find_index(c, bson_iter_utf8(&it, NULL));
+	if (!bson_iter_init_find(&it, spec, "keyPattern") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return NULL;
+	bson_t key;
+	const uint8_t *d;
+	uint32_t l;
+	bson_iter_document(&it, &l, &d);
+	bson_init_static(&key, d, l);
+	for (const sindex_t *ix = c->indexes; ix; ix = ix->next)
+		if (bson_equal(&ix->key, &key))
+			return ix;
+	return NULL;
+}
+
+/* o2's indexOptions_old: the value before of each index option collMod
+ * changes (hidden and the unique flags false when unset), as MongoDB's
+ * op observer logs it for the modify event's stateBeforeChange. */
+static void
+index_options_old(scoll_t *c, const bson_t *cmd, bson_t *o2)
+{
+	bson_iter_t it, opt, was;
+	if (!bson_iter_init_find(&it, cmd, "index") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return;
+	const uint8_t *d;
+	uint32_t l;
+	bson_t spec, old = BSON_INITIALIZER;
+	bson_iter_document(&it, &l, &d);
+	bson_init_static(&spec, d, l);
+	const sindex_t *ix = coll_mod_index(c, &spec);
+	if (!ix)
+		return;
+	bson_iter_init(&opt, &spec);
+	while (bson_iter_next(&opt)) {
+		const char *k = bson_iter_key(&opt);
+		bool flag =
+			!strcmp(k, "hidden") || !strcmp(k, "prepareUnique") || !strcmp(k, "unique");
+		if (!flag && strcmp(k, "expireAfterSeconds"))
+			continue;
+		if (bson_iter_init_find(&was, &ix->spec, k))
+			bson_append_iter(&old, k, -1, &was);
+		else if (flag)
+			BSON_APPEND_BOOL(&old, k, false);
+	}
+	BSON_APPEND_DOCUMENT(o2, "indexOptions_old", &old);
+	bson_destroy(&old);
+}
+
 bool
 cmd_coll_mod(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 {
@@ -127,6 +180,7 @@ cmd_coll_mod(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_concat(&before, &c->options);
 	bson_init(&old_options);
 	BSON_APPEND_DOCUMENT(&old_options, "collectionOptions_old", &before);
+	index_options_old(c, ctx->cmd, &old_options);
 	bson_destroy(&before);
 	if (!store_coll_mod(c, ctx->cmd, error)) {
 		bson_destroy(&old_options);

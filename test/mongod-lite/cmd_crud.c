@@ -13,6 +13,7 @@
 #include "server.h"
 #include "store.h"
 #include "update.h"
+#include "update_pos.h"
 
 /* ---- shared pieces ---- */
 
@@ -295,8 +296,8 @@ moved_logged(command_ctx_t *ctx, scoll_t *c, const bson_t *old_key, const bson_t
  */
 static bool
 update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *q, const bson_t *old,
-	       const bson_value_t *u, bool *modified, bson_t *dup_info, bson_t **result,
-	       bson_error_t *error)
+	       const bson_value_t *u, const bson_t *filters, bool *modified, bson_t *dup_info,
+	       bson_t **result, bson_error_t *error)
 {
 	bson_t neu, ud;
 	update_kind_t kind;
@@ -305,7 +306,7 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *q, const bson_t *ol
 
 	*modified = false;
 	update_validate(u, &kind, &ignored);
-	if (!update_apply(old, u, NULL, &neu, &ud, error)) {
+	if (!update_apply(old, u, q, filters, &neu, &ud, error)) {
 		bson_destroy(&neu);
 		bson_destroy(&ud);
 		return false;
@@ -357,14 +358,15 @@ update_one_doc(command_ctx_t *ctx, scoll_t *c, const bson_t *q, const bson_t *ol
  * (when not NULL) receives a copy. */
 static bool
 upsert_insert(command_ctx_t *ctx, const char *coll, const bson_t *q, const bson_value_t *u,
-	      bson_t *id_out, bson_t *dup_info, bson_t **result, bson_error_t *error)
+	      const bson_t *filters, bson_t *id_out, bson_t *dup_info, bson_t **result,
+	      bson_error_t *error)
 {
 	bson_t doc;
 	scoll_t *c;
 	bson_iter_t it;
 
 	bson_init(id_out);
-	if (!update_apply(NULL, u, q, &doc, NULL, error) ||
+	if (!update_apply(NULL, u, q, filters, &doc, NULL, error) ||
 	    !cmd_coll_for_write(ctx, coll, &c, error)) {
 		bson_destroy(&doc);
 		return false;
@@ -395,8 +397,9 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_error_t err = {0};
 		bson_t dup_info = BSON_INITIALIZER, stmt, q = BSON_INITIALIZER;
 		bson_iter_t f;
-		const bson_value_t *u = NULL;
-		bson_value_t u_val;
+		const bson_value_t *u = NULL, *af = NULL;
+		bson_value_t u_val, af_val;
+		bson_t filters;
 		bool upsert = false, multi = false, ok = true;
 		update_kind_t kind;
 
@@ -420,6 +423,9 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 					upsert = bson_iter_as_bool(&f);
 				} else if (strcmp(k, "multi") == 0) {
 					multi = bson_iter_as_bool(&f);
+				} else if (strcmp(k, "arrayFilters") == 0) {
+					af_val = *bson_iter_value(&f);
+					af = &af_val;
 				}
 			}
 			if (ok && !u) {
@@ -429,7 +435,11 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				ok = false;
 			}
 			ok = ok && query_validate(&q, &err) && update_validate(u, &kind, &err) &&
+			     upos_check(u, kind, af, "update.updates.arrayFilters", &err) &&
 			     (!upsert || router_check_upsert(ctx->db, coll, &q, &err));
+			if (ok && af)
+				bson_init_static(&filters, af->value.v_doc.data,
+						 af->value.v_doc.data_len);
 			if (ok && multi && kind == UPDATE_REPLACEMENT) {
 				cmd_error(&err, 9,
 					  "multi update is not supported for replacement-style "
@@ -446,8 +456,8 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 				bool modified;
 				if (!old)
 					continue;
-				ok = update_one_doc(ctx, c, &q, old, u, &modified, &dup_info, NULL,
-						    &err);
+				ok = update_one_doc(ctx, c, &q, old, u, af ? &filters : NULL,
+						    &modified, &dup_info, NULL, &err);
 				if (ok) {
 					n++;
 					nmod += modified;
@@ -456,7 +466,8 @@ cmd_update(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 			free_keys(keys, nk);
 			if (ok && nk == 0 && upsert) {
 				bson_t id;
-				ok = upsert_insert(ctx, coll, &q, u, &id, &dup_info, NULL, &err);
+				ok = upsert_insert(ctx, coll, &q, u, af ? &filters : NULL, &id,
+						   &dup_info, NULL, &err);
 				if (ok) {
 					bson_t entry = BSON_INITIALIZER;
 					bson_iter_t idit;
@@ -591,7 +602,9 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_t query, sort, fields;
 	bool have_q, have_sort, have_fields;
 	bson_iter_t it;
-	const bson_value_t *u = NULL;
+	const bson_value_t *u = NULL, *af = NULL;
+	bson_value_t af_val;
+	bson_t filters;
 	update_kind_t kind;
 
 	if (!coll || !cmd_doc_field(ctx->cmd, "query", &query, &have_q, error) ||
@@ -606,8 +619,16 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		u_val = *bson_iter_value(&it);
 		u = &u_val;
 	}
+	if (bson_iter_init_find(&it, ctx->cmd, "arrayFilters")) {
+		af_val = *bson_iter_value(&it);
+		af = &af_val;
+	}
 	if (remove && u) {
 		cmd_error(error, 9, "Cannot specify both an update and remove=true");
+		return false;
+	}
+	if (remove && af) {
+		cmd_error(error, 9, "Cannot specify arrayFilters and remove=true");
 		return false;
 	}
 	if (!remove && !u) {
@@ -620,10 +641,13 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	}
 	if (!query_validate(&query, error) || (have_sort && !query_sort_validate(&sort, error)) ||
 	    (have_fields && !query_projection_validate(&fields, error)) ||
-	    (u && !update_validate(u, &kind, error)) ||
+	    (u && (!update_validate(u, &kind, error) ||
+		   !upos_check(u, kind, af, "findAndModify.arrayFilters", error))) ||
 	    (upsert && !router_check_upsert(ctx->db, coll, &query, error)))
 		return false;
 
+	if (af)
+		bson_init_static(&filters, af->value.v_doc.data, af->value.v_doc.data_len);
 	scoll_t *c = store_get_coll(ctx->db, coll);
 	const bson_t *old = first_match(c, &query, have_sort ? &sort : NULL);
 	bson_t leo = BSON_INITIALIZER;
@@ -641,7 +665,8 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		bson_t *neu = NULL;
 		bool modified;
 		bson_t *before = bson_copy(old);
-		ok = update_one_doc(ctx, c, &query, old, u, &modified, &dup_info, &neu, error);
+		ok = update_one_doc(ctx, c, &query, old, u, af ? &filters : NULL, &modified,
+				    &dup_info, &neu, error);
 		BSON_APPEND_INT32(&leo, "n", 1);
 		BSON_APPEND_BOOL(&leo, "updatedExisting", true);
 		if (ok) {
@@ -654,7 +679,8 @@ cmd_find_and_modify(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 		}
 	} else if (upsert) {
 		bson_t id, *doc = NULL;
-		ok = upsert_insert(ctx, coll, &query, u, &id, &dup_info, &doc, error);
+		ok = upsert_insert(ctx, coll, &query, u, af ? &filters : NULL, &id, &dup_info, &doc,
+				   error);
 		BSON_APPEND_INT32(&leo, "n", 1);
 		BSON_APPEND_BOOL(&leo, "updatedExisting", false);
 		if (ok && bson_iter_init_find(&it, &id, "_id"))

@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "query.h"
 #include "server.h"
+#include "update_pos.h"
 
 /* ---- a mutable document: containers expand lazily on first touch ---- */
 
@@ -233,6 +234,10 @@ mnode_path(mnode_t *root, const char *path, bool create, mnode_t **parent_out, b
 					return NULL;
 				while (cur->n <= idx)
 					mnode_push(cur, mnode_new("", 0));
+				/* padded with nulls, the new element a document
+				 * when the path goes on (pathsupport::createPathAt) */
+				if (dot)
+					mnode_make_container(cur->kids[idx], BSON_TYPE_DOCUMENT);
 			}
 			next = cur->kids[idx];
 		} else {
@@ -402,13 +407,17 @@ update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *error)
 
 /* What one modifier did at path, as MongoDB's log builder records it:
  * the value there now (REC_SET), a removal (REC_UNSET), or elements
- * appended to an array that held old_len (REC_APPEND). */
-typedef enum { REC_SET, REC_UNSET, REC_APPEND } rec_kind_t;
+ * appended to an array that held old_len (REC_APPEND); REC_GROUP is an
+ * array whose `$[...]` children reached several elements (update_pos.h). */
+typedef enum { REC_SET, REC_UNSET, REC_APPEND, REC_GROUP } rec_kind_t;
 
 typedef struct {
 	const char *path;
 	rec_kind_t kind;
 	size_t old_len;
+	bool no_log;  /* an array above it logs for it */
+	bool dynamic; /* a concrete path of a positional one */
+	const upos_group_t *group;
 } rec_t;
 
 typedef struct {
@@ -426,6 +435,8 @@ rec_add(recs_t *r, const char *path, rec_kind_t kind, size_t old_len)
 	r->recs[r->n].path = path;
 	r->recs[r->n].kind = kind;
 	r->recs[r->n].old_len = old_len;
+	r->recs[r->n].no_log = r->recs[r->n].dynamic = false;
+	r->recs[r->n].group = NULL;
 	r->n++;
 }
 
@@ -896,6 +907,7 @@ typedef struct {
 	const char *sort_path;
 	bson_value_t arg;
 	size_t seq;
+	bool no_log, dynamic;
 } uop_entry_t;
 
 /* MongoDB's order of two path components (pathsupport::
@@ -955,14 +967,68 @@ dollar_free_path(const char *path, bson_error_t *error)
 	return true;
 }
 
+/* Where an update's positional paths are resolved: the update's filter
+ * (`$`), its arrayFilters, and the positions they give (update_pos.h). */
+typedef struct {
+	const bson_t *query;
+	const bson_t *filters;
+	bson_t doc; /* the document before any modifier, when expanded */
+	upos_t pos;
+	bool expanded;
+} pos_ctx_t;
+
+/* Replaces each positional entry of *ops by the concrete paths it stands
+ * for in root, in order. */
+static bool
+expand_ops(mnode_t *root, uop_entry_t **ops, size_t *n, pos_ctx_t *pc, bson_error_t *error)
+{
+	bool any = false;
+	for (size_t k = 0; k < *n && !any; k++)
+		any = upos_is_dynamic((*ops)[k].path);
+	if (!any)
+		return true;
+	bson_init(&pc->doc);
+	mnode_kids_to(root, &pc->doc);
+	upos_init(&pc->pos, &pc->doc, pc->query, pc->filters);
+	pc->expanded = true;
+	for (size_t k = 0; k < *n; k++)
+		if (upos_is_dynamic((*ops)[k].path) &&
+		    !upos_expand(&pc->pos, (*ops)[k].path, k, error))
+			return false;
+	upos_finish(&pc->pos);
+	size_t total = *n + pc->pos.npaths, w = 0, next = 0;
+	uop_entry_t *out = malloc((total ? total : 1) * sizeof *out);
+	for (size_t k = 0; k < *n; k++) {
+		if (!upos_is_dynamic((*ops)[k].path)) {
+			out[w] = (*ops)[k];
+			out[w++].seq = next++;
+			continue;
+		}
+		for (size_t i = 0; i < pc->pos.npaths; i++) {
+			if (pc->pos.paths[i].entry != k)
+				continue;
+			out[w] = (*ops)[k];
+			out[w].path = out[w].sort_path = pc->pos.paths[i].path;
+			out[w].no_log = pc->pos.paths[i].no_log;
+			out[w].dynamic = true;
+			out[w++].seq = next++;
+		}
+	}
+	free(*ops);
+	*ops = out;
+	*n = w;
+	return true;
+}
+
 /*
  * Applies every modifier of u in MongoDB 5.0+'s order: by path, field
  * names as strings and array indexes by number, whatever order the
  * update lists them in. New fields therefore land in that order.
+ * Positional paths are first resolved into the paths they stand for.
  */
 static bool
-apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, recs_t *recs,
-		   bson_error_t *error)
+apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, pos_ctx_t *pc,
+		   recs_t *recs, bson_error_t *error)
 {
 	bson_iter_t it, fields;
 	uop_entry_t *ops = NULL;
@@ -983,6 +1049,7 @@ apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, recs_t 
 				return false;
 			}
 			uop_entry_t *e = &ops[n];
+			memset(e, 0, sizeof *e);
 			e->op = op;
 			e->path = e->sort_path = bson_iter_key(&fields);
 			e->arg = *bson_iter_value(&fields);
@@ -991,10 +1058,26 @@ apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, recs_t 
 				e->sort_path = e->arg.value.v_utf8.str;
 		}
 	}
+	if (!expand_ops(root, &ops, &n, pc, error)) {
+		free(ops);
+		return false;
+	}
 	if (n > 1)
 		qsort(ops, n, sizeof *ops, uop_entry_cmp);
-	for (size_t k = 0; k < n && ok; k++)
+	for (size_t k = 0; k < n && ok; k++) {
+		size_t before = recs->n;
 		ok = apply_op(root, ops[k].op, ops[k].path, &ops[k].arg, inserting, recs, error);
+		for (size_t r = before; r < recs->n; r++) {
+			recs->recs[r].no_log = ops[k].no_log;
+			recs->recs[r].dynamic = ops[k].dynamic;
+		}
+	}
+	for (size_t g = 0; ok && pc->expanded && g < pc->pos.ngroups; g++) {
+		if (!pc->pos.groups[g].logs)
+			continue;
+		rec_add(recs, pc->pos.groups[g].path, REC_GROUP, 0);
+		recs->recs[recs->n - 1].group = &pc->pos.groups[g];
+	}
 	free(ops);
 	return ok;
 }
@@ -1062,6 +1145,34 @@ log_appended(dd_node_t *diff, const bson_t *neu, const char *path, size_t old_le
 	}
 }
 
+/* An array whose `$[...]` children reached several elements logs for
+ * them (update_array_node.cpp): the whole array when more than one
+ * changed, the changed element when one did. */
+static void
+log_group(dd_node_t *diff, const bson_t *old, const bson_t *neu, const upos_group_t *g)
+{
+	size_t changed = 0, which = 0;
+	bson_iter_t oi, ni;
+
+	for (size_t k = 0; k < g->n; k++) {
+		char *p = bson_strdup_printf("%s.%zu", g->path, g->idx[k]);
+		bool had = lookup(old, p, &oi), has = lookup(neu, p, &ni);
+		if (had != has || (had && !identical(bson_iter_value(&oi), bson_iter_value(&ni)))) {
+			changed++;
+			which = g->idx[k];
+		}
+		bson_free(p);
+	}
+	if (changed > 1 && lookup(neu, g->path, &ni)) {
+		docdiff_log(diff, neu, g->path, DD_UPDATE, bson_iter_value(&ni));
+	} else if (changed == 1) {
+		char *p = bson_strdup_printf("%s.%zu", g->path, which);
+		if (lookup(neu, p, &ni))
+			docdiff_log(diff, neu, p, DD_UPDATE, bson_iter_value(&ni));
+		bson_free(p);
+	}
+}
+
 /* The updateDescription of an operator update, built as MongoDB's log
  * builder records each modifier. */
 static void
@@ -1072,8 +1183,13 @@ build_ud(const bson_t *old, const bson_t *neu, const recs_t *recs, bson_t *ud)
 	for (size_t i = 0; i < recs->n; i++) {
 		const char *path = recs->recs[i].path;
 		bson_iter_t oi, ni;
+		if (recs->recs[i].no_log)
+			continue;
 		bool had = lookup(old, path, &oi), has = lookup(neu, path, &ni);
 		switch (recs->recs[i].kind) {
+		case REC_GROUP:
+			log_group(diff, old, neu, recs->recs[i].group);
+			break;
 		case REC_SET:
 			if (!had)
 				log_created(diff, old, neu, path);
@@ -1207,9 +1323,32 @@ update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
 	return true;
 }
 
+/* 40 for two modifiers on one path, or one inside the other. */
+static bool
+no_conflicts(const recs_t *recs, bson_error_t *error)
+{
+	for (size_t i = 0; i < recs->n; i++) {
+		for (size_t j = i + 1; j < recs->n; j++) {
+			const rec_t *a = &recs->recs[i], *b = &recs->recs[j];
+			if (a->kind == REC_GROUP || b->kind == REC_GROUP ||
+			    !paths_conflict(a->path, b->path))
+				continue;
+			if (a->dynamic || b->dynamic)
+				cmd_error(error, 40, "Update created a conflict at '%s'",
+					  strlen(a->path) < strlen(b->path) ? a->path : b->path);
+			else
+				cmd_error(error, 40,
+					  "Updating the path '%s' would create a conflict at '%s'",
+					  b->path, a->path);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool
-update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc,
-	     bson_t *ud, bson_error_t *error)
+update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
+	     const bson_t *array_filters, bson_t *new_doc, bson_t *ud, bson_error_t *error)
 {
 	update_kind_t kind;
 	bson_t empty = BSON_INITIALIZER, built = BSON_INITIALIZER;
@@ -1217,6 +1356,7 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 	recs_t recs = {0};
 	bool ok = false;
 	bson_iter_t it;
+	pos_ctx_t pc = {.query = old ? query : NULL, .filters = array_filters};
 
 	bson_init(new_doc);
 	if (ud)
@@ -1260,19 +1400,9 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 	if (!old && !seed_from_query(root, query, error))
 		goto done;
 	if (kind == UPDATE_OPERATORS) {
-		if (!apply_ops_in_order(root, u, old == NULL, &recs, error))
+		if (!apply_ops_in_order(root, u, old == NULL, &pc, &recs, error) ||
+		    !no_conflicts(&recs, error))
 			goto done;
-		for (size_t i = 0; i < recs.n; i++) {
-			for (size_t j = i + 1; j < recs.n; j++) {
-				if (paths_conflict(recs.recs[i].path, recs.recs[j].path)) {
-					cmd_error(error, 40,
-						  "Updating the path '%s' would create a conflict "
-						  "at '%s'",
-						  recs.recs[j].path, recs.recs[i].path);
-					goto done;
-				}
-			}
-		}
 	} else if (!run_pipeline(&root, old, u, error)) {
 		goto done;
 	}
@@ -1302,6 +1432,10 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson
 	}
 	ok = true;
 done:
+	if (pc.expanded) {
+		upos_destroy(&pc.pos);
+		bson_destroy(&pc.doc);
+	}
 	mnode_free(root);
 	free(recs.recs);
 	bson_destroy(&empty);

@@ -19,18 +19,20 @@ bool update_validate(const bson_value_t *u, update_kind_t *kind, bson_error_t *e
 
 /*
  * Computes the new version of old (NULL when an upsert inserts: the
- * document then starts from query's equality fields) into new_doc
+ * document then starts from query's equality fields; otherwise query is
+ * what the positional `$` resolves against) into new_doc
  * (initialized by the call; _id first). For operator and pipeline updates
  * of an existing document, ud (when not NULL, initialized by the call)
  * receives {updatedFields, removedFields, truncatedArrays,
  * disambiguatedPaths} as MongoDB 7.0 reports them; it stays empty for a
  * pipeline update MongoDB logs as a replacement (its diff is not smaller
- * than the new document). false + error
+ * than the new document). array_filters: the command's arrayFilters
+ * (NULL when none; checked first with upos_check). false + error
  * (66 ImmutableField, 14 TypeMismatch, 40 ConflictingUpdateOperators, 28
  * PathNotViable, 2 BadValue).
  */
-bool update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query, bson_t *new_doc,
-		  bson_t *ud, bson_error_t *error);
+bool update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
+		  const bson_t *array_filters, bson_t *new_doc, bson_t *ud, bson_error_t *error);
 
 /* Copies doc into out (initialized by the call) with _id first, generating
  * an ObjectId when it has none. false + 2 when _id is an array, regex or

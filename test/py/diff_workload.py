@@ -10,7 +10,9 @@ STATE_DIR, the same documents byte for byte on TGT DB.c with a restore
 marker whose dump end is that moment (what dump-wrap restore leaves).
 run: CHANGES seeded random writes on SRC DB.c: operator updates ($set
 $unset $inc $mul $min $max $rename $currentDate $push with $each $slice
-$position $sort, $pull, $pop, $addToSet, array-index paths), pipeline
+$position $sort, $pull, $pop, $addToSet, array-index paths, also past an
+array's end), positional updates ($, $[], $[<identifier>] with
+arrayFilters), pipeline
 updates ($set/$unset/$replaceWith with $setField, $concatArrays, $slice,
 $mergeObjects, $literal), replaces, deletes, inserts; documents hold nested
 objects and arrays, numeric field names, dotted and '$' names (written as
@@ -50,19 +52,6 @@ DOCS = 60
 
 def raw(doc):
     return RawBSONDocument(bson.BSON.encode(doc))
-
-
-def index_guard(_id, update):
-    """The filter of an operator update: its array-index paths must exist.
-    (Setting an index past the end pads with nulls; the test server's
-    event for that lacks the padding, a server bug reported apart.)"""
-    flt = SON([("_id", _id)])
-    for spec in update.values():
-        for path in spec:
-            parts = path.split(".")
-            if len(parts) > 1 and parts[0] in ("arr", "nums") and parts[1].isdigit():
-                flt[path] = {"$exists": True}
-    return flt
 
 
 class Gen:
@@ -153,6 +142,31 @@ class Gen:
         ]
         return r.choice(ops)()
 
+    def positional_update(self, _id):
+        """(filter, update, arrayFilters): $ (the element the filter
+        matched), $[] and $[<identifier>], on the number array and on the
+        documents of arr."""
+        r = self.r
+        t = r.randrange(100)
+        ops = [
+            lambda: ({"_id": _id, "nums": {"$gte": t}}, {"$inc": {"nums.$": r.randrange(1, 9)}},
+                     None),
+            lambda: ({"_id": _id, "nums": t}, {"$set": {"nums.$": self.value(2)}}, None),
+            lambda: ({"_id": _id, "arr.k": {"$exists": True}},
+                     {"$set": {"arr.$.k": self.value(2)}}, None),
+            lambda: ({"_id": _id}, {"$inc": {"nums.$[]": r.randrange(1, 9)}}, None),
+            lambda: ({"_id": _id}, {"$mul": {"nums.$[x]": r.choice([2, 0.5])}},
+                     [{"x": {"$lt": t}}]),
+            lambda: ({"_id": _id}, {"$set": SON([("nums.$[x]", t), ("nums.$[y]", -t)])},
+                     [{"x": {"$gte": 50}}, {"y": {"$lt": 10}}]),
+            lambda: ({"_id": _id}, {"$set": {"arr.$[e].k": self.value(2)}},
+                     [{"e.k": {"$exists": True}}]),
+            lambda: ({"_id": _id}, {"$unset": {"arr.$[e].m": ""}}, [{"e.m": {"$exists": True}}]),
+            lambda: ({"_id": _id}, {"$set": {"arr.$[e]": self.value(1)}},
+                     [{"e": {"$type": "number"}}]),
+        ]
+        return r.choice(ops)()
+
     def pipeline_update(self):
         r = self.r
         name = r.choice(DOTTED + DOLLAR)
@@ -191,9 +205,12 @@ class Gen:
             coll.replace_one({"_id": _id}, raw(self.obj(1)))
         elif x < 0.18:
             coll.delete_one({"_id": _id})
-        elif x < 0.6:
+        elif x < 0.5:
             update = self.operator_update()
-            coll.update_one(index_guard(_id, update), update)
+            coll.update_one({"_id": _id}, update)
+        elif x < 0.6:
+            flt, update, filters = self.positional_update(_id)
+            coll.update_one(flt, update, array_filters=filters)
         else:
             coll.update_one({"_id": _id}, self.pipeline_update())
 
