@@ -114,6 +114,7 @@ store_create_coll(const char *db, const char *coll, const bson_t *options, scoll
 		*p = d;
 	}
 	c = store_calloc(sizeof *c);
+	coll_lock_init(&c->lock);
 	c->name = strdup(coll);
 	c->db = d;
 	if (options)
@@ -201,6 +202,7 @@ coll_free(scoll_t *c)
 		c->indexes = n;
 	}
 	bson_destroy(&c->options);
+	pthread_rwlock_destroy(&c->lock);
 	free(c->name);
 	free(c);
 }
@@ -1077,6 +1079,7 @@ store_clone_coll(const scoll_t *src)
 	scoll_t *c = store_calloc(sizeof *c);
 	sindex_t **tail = &c->indexes;
 
+	coll_lock_init(&c->lock);
 	c->name = strdup(src->name);
 	c->db = src->db;
 	bson_copy_to(&src->options, &c->options);

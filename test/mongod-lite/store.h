@@ -34,6 +34,7 @@ bool store_pre_post_images_enabled(const char *db, const char *coll);
 
 /* ---- The storage API used by the command handlers (part 1). ---- */
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "tree.h"
@@ -67,6 +68,9 @@ typedef struct scoll {
 	sindex_t *indexes;    /* besides _id_, in creation order */
 	int64_t data_size;    /* sum of document sizes */
 	bool pre_post_images; /* changeStreamPreAndPostImages.enabled */
+	/* Held (lock.h) by the commands that run with server_lock shared:
+	 * shared to read, exclusive to write. */
+	pthread_rwlock_t lock;
 	struct scoll *next;
 } scoll_t;
 

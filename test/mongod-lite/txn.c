@@ -118,7 +118,7 @@ txn_abort(txn_session_t *s, const char *reason)
 	snprintf(s->abort_reason, sizeof s->abort_reason, "%s", reason);
 	server_log(1, "transaction %" PRId64 " aborted: %s", s->txn_number, reason);
 	/* writers outside waiting for this document may go on */
-	pthread_cond_broadcast(&server_oplog_cond);
+	server_oplog_broadcast();
 }
 
 static void
@@ -192,6 +192,12 @@ conflicts(const txn_session_t *s, const char *ns, const bson_t *o2)
 			return true;
 	}
 	return false;
+}
+
+bool
+txn_any_open(void)
+{
+	return total_started != total_committed + total_aborted;
 }
 
 bool
