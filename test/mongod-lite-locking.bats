@@ -29,3 +29,7 @@ setup() {
 @test "transactions beside plain writers: no transfer is seen half done and no plain write is lost" {
 	case_ok txn-beside-writers "$L_URI" "$DB"
 }
+
+@test "a transaction's snapshot stays as it was while thousands of outside writes rebalance the collection" {
+	case_ok snapshot-under-churn "$L_URI" "$DB"
+}

@@ -133,9 +133,10 @@ const bson_t *store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bs
 /* Deletes the stored document old. */
 void store_delete(scoll_t *c, const bson_t *old);
 
-/* A detached copy of c (documents, options, indexes): a transaction's
+/* A detached copy of c (documents, options, indexes), in time independent
+ * of its size (the trees are shared, tree.h): a transaction's
  * private view (txn.h). Not in any database; free with store_free_clone. */
-scoll_t *store_clone_coll(const scoll_t *c);
+scoll_t *store_clone_coll(scoll_t *c);
 void store_free_clone(scoll_t *c);
 
 /* Zeroed memory aligned for structs that hold a bson_t (which demands 128

@@ -183,10 +183,47 @@ def case_txn_beside_writers(uri, dbname):
     print("ok")
 
 
+def case_snapshot_under_churn(uri, dbname):
+    """jstests/core/txns/repeatable_reads_in_transaction.js, at size: a
+    transaction's snapshot shares the collection's trees (test/mongod-lite/
+    tree.h); thousands of outside inserts, updates and deletes, which
+    rebalance them, change neither what the transaction reads nor, after
+    its commit, anything but what each side wrote."""
+    client = client_for(uri)
+    c = client[dbname].churn
+    c.create_index([("k", ASCENDING)])
+    c.insert_many([{"_id": i, "k": i % 97, "v": 0} for i in range(3000)])
+    before = {d["_id"]: d for d in c.find()}
+    with client.start_session() as s:
+        s.start_transaction()
+        eq(c.count_documents({}, session=s), 3000, "snapshot count")
+        c.update_one({"_id": 5000}, {"$set": {"k": 1, "v": "txn"}}, upsert=True, session=s)
+        c.update_one({"_id": 7}, {"$set": {"v": "txn"}}, session=s)
+        c.insert_many([{"_id": i, "k": i % 13, "v": 1} for i in range(3000, 4500)])
+        c.delete_many({"_id": {"$gte": 1000, "$lt": 2500}})
+        c.update_many({"_id": {"$lt": 1000, "$ne": 7}}, {"$inc": {"v": 1}, "$set": {"k": -1}})
+        inside = {d["_id"]: d for d in c.find({}, session=s)}
+        want = dict(before)
+        want[5000] = {"_id": 5000, "k": 1, "v": "txn"}
+        want[7] = dict(before[7], v="txn")
+        eq(inside, want, "the transaction's view")
+        eq(c.count_documents({"k": -1}, session=s), 0, "index view inside")
+        s.commit_transaction()
+    after = {d["_id"]: d for d in c.find()}
+    eq(len(after), 3000 - 1500 + 1500 + 1, "documents after the commit")
+    eq(after[5000]["v"], "txn", "the transaction's insert")
+    eq(after[7]["v"], "txn", "the transaction's update")
+    eq(after[8], {"_id": 8, "k": -1, "v": 1}, "an outside update")
+    check(1500 not in after and 4000 in after, "outside delete and insert")
+    eq(c.count_documents({"k": -1}), 999, "the index after the commit")
+    print("ok")
+
+
 CASES = {
     "reader-beside-writer": case_reader_beside_writer,
     "oplog-order": case_oplog_order,
     "txn-beside-writers": case_txn_beside_writers,
+    "snapshot-under-churn": case_snapshot_under_churn,
 }
 
 if __name__ == "__main__":
