@@ -1,8 +1,9 @@
 /*
  * Storage: databases -> collections -> documents ordered by _id under BSON
  * comparison order, with unique secondary indexes. Calls with server_lock
- * held. (mongod-lite part 1 owns this file and may add to it; the functions
- * below are what part 2 — oplog, journal, change streams — relies on.)
+ * held exclusively, or shared with the collection's lock (lock.h): then
+ * only that collection is read or written. (mongod-lite part 1 owns this file and may add to it;
+ * the functions below are what part 2 — oplog, journal, change streams — relies on.)
  */
 #ifndef MLITE_STORE_H
 #define MLITE_STORE_H
