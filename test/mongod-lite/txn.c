@@ -279,7 +279,8 @@ txn_note_write(const bson_t *entry, bool *recorded, bson_error_t *error)
 		*recorded = true;
 		return record(current, entry, error);
 	}
-	if (!entry_key(entry, &ns, &o2))
+	/* with no transaction open no session holds a document */
+	if (!txn_any_open() || !entry_key(entry, &ns, &o2))
 		return true;
 	for (size_t b = 0; b < TXN_BUCKETS; b++)
 		for (txn_session_t *o = sessions[b]; o; o = o->next)
