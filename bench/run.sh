@@ -12,7 +12,7 @@
 #   BENCH_SCALE   fraction of the full sizes, e.g. 0.01 (default 1)
 #   BENCH_RUNS    runs per figure; the median is reported (default 3)
 #   BENCH_ONLY    comma-separated subset of dump,restore,capture,replay,e2e,
-#                 dbmode, dbreplay, replay-txn and staging (staging is not run
+#                 dbmode, dbreplay, replay-txn, replay-reader and staging (staging is not run
 #                 by default: ten times e2e's follow)
 #   BENCH_RESULTS where the table goes (default bench/results.md)
 #   BENCH_PLOT    where the lag plot goes (default bench/lag.png)
@@ -29,7 +29,7 @@ MLITE="$CSM_BUILD/mongod-lite"
 DRIVERS="$CSM_BUILD/bench"
 BENCH_SCALE="${BENCH_SCALE:-1}"
 BENCH_RUNS="${BENCH_RUNS:-3}"
-BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode,dbreplay,replay-txn}"
+BENCH_ONLY="${BENCH_ONLY:-dump,restore,capture,replay,e2e,dbmode,dbreplay,replay-txn,replay-reader}"
 BENCH_RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results.md}"
 BENCH_PLOT="${BENCH_PLOT:-$BENCH_DIR/lag.png}"
 PY=/usr/bin/python3
@@ -731,6 +731,73 @@ measure_replay() {
 	server_stop TGT
 }
 
+# staging_reader URI DB STOPFILE OUT: reads the oldest 1000 pending events of
+# DB.cdc sorted by seq (replay's staging read), back to back, until STOPFILE
+# exists; writes "ready" to OUT.ready after its first read, then "reads
+# p90_ms" to OUT.
+staging_reader() {
+	"$PY" - "$@" <<'PYEOF'
+import os, sys, time
+import pymongo
+uri, db, stop, out = sys.argv[1:5]
+coll = pymongo.MongoClient(uri)[db].cdc
+took = []
+while not os.path.exists(stop):
+    t = time.monotonic()
+    list(coll.find({"ns": "rdr.events", "status": "pending"}).sort("seq", 1).limit(1000))
+    took.append(time.monotonic() - t)
+    if len(took) == 1:
+        open(out + ".ready", "w").write("ready\n")
+took.sort()
+p90 = took[int(len(took) * 0.9)] * 1000 if took else 0
+open(out, "w").write("%d %.1f\n" % (len(took), p90))
+PYEOF
+}
+
+# replay-reader: the replay limit (limit_bulk) beside a staging reader of
+# another database, as cdc-replay's reader thread runs beside its writes,
+# against limit_bulk alone: how much the server lets a reader of one
+# collection and the writes to another overlap.
+measure_replay_reader() {
+	local n r db json reader_pid stop
+	n="$(scaled "$EVENTS_FULL")"
+	server_start TGT --oplog-max-entries 1000
+	"$DRIVERS/stage_events" "$TGT_URI" rdr rdr.events 20000 "$EVENT_DOC_SIZE" >/dev/null
+	local alone=() beside=() ratios=() reads=() p90s=()
+	for ((r = 1; r <= BENCH_RUNS; r++)); do
+		say "replay limit alone and beside a staging reader: run $r/$BENCH_RUNS"
+		db="rdra_$r"
+		"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.events" "$n" "$EVENT_DOC_SIZE" >/dev/null
+		json="$("$DRIVERS/limit_bulk" "$TGT_URI" "$db" cdc "$db.events" lim "$REPLAY_BATCH")"
+		alone+=("$(jget "$json" events_per_s)")
+		drop_db "$TGT_URI" "$db"
+		db="rdrb_$r"
+		"$DRIVERS/stage_events" "$TGT_URI" "$db" "$db.events" "$n" "$EVENT_DOC_SIZE" >/dev/null
+		stop="$WORK/reader-stop-$r"
+		staging_reader "$TGT_URI" rdr "$stop" "$WORK/reader-$r" &
+		reader_pid=$!
+		PIDS+=("$reader_pid")
+		wait_log "$WORK/reader-$r.ready" ready 60 || die "the staging reader did not start"
+		json="$("$DRIVERS/limit_bulk" "$TGT_URI" "$db" cdc "$db.events" lim "$REPLAY_BATCH")"
+		: >"$stop"
+		wait "$reader_pid" || die "the staging reader failed"
+		forget "$reader_pid"
+		beside+=("$(jget "$json" events_per_s)")
+		ratios+=("$(calc "${beside[-1]} / ${alone[-1]}")")
+		read -r n_reads p90 <"$WORK/reader-$r"
+		reads+=("$n_reads")
+		p90s+=("$p90")
+		drop_db "$TGT_URI" "$db"
+	done
+	row "replay limit beside a staging reader" \
+		"$(printf '%.0f events/s; reader p90 %s ms, %s reads' "$(median "${beside[@]}")" \
+			"$(median "${p90s[@]}")" "$(median "${reads[@]}")")" \
+		"$(printf 'ordered bulk x%s alone: %.0f events/s' "$REPLAY_BATCH" \
+			"$(median "${alone[@]}")")" \
+		"$(printf '%.2f' "$(median "${ratios[@]}")")" "-" "-"
+	server_stop TGT
+}
+
 # replay-txn: the same events staged as source transactions (each applied
 # in one target transaction with its mark) and without (bulk writes); the
 # limit is the run without.
@@ -973,6 +1040,11 @@ write_results() {
 		echo "  lsid/txnNumber (cdc-replay applies each in one target transaction with"
 		echo "  its mark) and once without (the limit: ordinary batches); \`cdc-replay"
 		echo "  --drain\` wall time for each."
+		echo "- replay limit beside a staging reader: \`limit_bulk\` while a pymongo loop"
+		echo "  reads the oldest 1000 pending events of another database's staging"
+		echo "  collection (sorted by seq, as cdc-replay's reader), back to back; limit:"
+		echo "  \`limit_bulk\` alone on the same server; the reader's p90 read time and"
+		echo "  how many reads it made during the writes."
 		echo "- end to end: \`rate_writer\` at $E2E_RATE ops/s throughout token-probe, cdc-capture,"
 		echo "  dump, restore (\`--once --defer-constraints\`, as sync_migration.sh) and"
 		echo "  cdc-replay, run as the drivers run them; lag from cdc-replay's JSON status"
@@ -1041,7 +1113,7 @@ main() {
 	IFS=',' read -r -a measures <<<"$BENCH_ONLY"
 	for measure in "${measures[@]}"; do
 		case "$measure" in
-		dump | restore | capture | replay | e2e | dbmode | dbreplay | replay-txn | staging) ;;
+		dump | restore | capture | replay | e2e | dbmode | dbreplay | replay-txn | replay-reader | staging) ;;
 		*) die "unknown measure '$measure' in BENCH_ONLY" ;;
 		esac
 		if ! bash "${BASH_SOURCE[0]}" measure "${measure//-/_}"; then

@@ -15,7 +15,7 @@
  * up to seq); frag = fragment number (1-based) of a split event, else 0.
  *
  * Waiting. getMore scans what is there; when that yields nothing it waits on
- * server_oplog_cond (server_lock released) until an append, the deadline or
+ * server_oplog_wait (server_lock released) until an append, the deadline or
  * shutdown, then scans again.
  */
 #include "changestream.h"
@@ -1098,7 +1098,7 @@ cs_next_batch(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batc
 		if (!ok || n > 0 || *exhausted || server_shutting_down ||
 		    deadline_passed(&deadline))
 			break;
-		pthread_cond_timedwait(&server_oplog_cond, &server_lock, &deadline);
+		server_oplog_wait(&deadline);
 	}
 	if (ok)
 		append_token(extra, "postBatchResumeToken", st->pbrt);
@@ -1111,7 +1111,7 @@ cs_destroy(void *state)
 	state_free(state);
 }
 
-static const cursor_ops_t cs_ops = {cs_next_batch, cs_destroy};
+static const cursor_ops_t cs_ops = {cs_next_batch, cs_destroy, false};
 
 /* ------------------------------------------------------------------ open */
 

@@ -16,6 +16,13 @@
 
 static time_t started_at;
 
+/* A counter updated atomically (dispatch.h). */
+static int64_t
+counter_value(const int64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
 __attribute__((constructor)) static void
 note_start(void)
 {
@@ -137,17 +144,19 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	BSON_APPEND_INT64(reply, "uptimeEstimate", (int64_t)up);
 	BSON_APPEND_DATE_TIME(reply, "localTime", clock_wall_ms());
 	BSON_APPEND_DOCUMENT_BEGIN(reply, "connections", &sub);
-	BSON_APPEND_INT32(&sub, "current", (int32_t)mlite_stats.connections_current);
+	BSON_APPEND_INT32(&sub, "current",
+			  (int32_t)counter_value(&mlite_stats.connections_current));
 	BSON_APPEND_INT32(&sub, "available", 100000);
-	BSON_APPEND_INT32(&sub, "totalCreated", (int32_t)mlite_stats.connections_total);
+	BSON_APPEND_INT32(&sub, "totalCreated",
+			  (int32_t)counter_value(&mlite_stats.connections_total));
 	BSON_APPEND_INT32(&sub, "active", 1);
 	bson_append_document_end(reply, &sub);
 	BSON_APPEND_DOCUMENT_BEGIN(reply, "opcounters", &sub);
-	BSON_APPEND_INT64(&sub, "insert", mlite_stats.insert);
-	BSON_APPEND_INT64(&sub, "query", mlite_stats.query);
-	BSON_APPEND_INT64(&sub, "update", mlite_stats.update);
-	BSON_APPEND_INT64(&sub, "delete", mlite_stats.delete_);
-	BSON_APPEND_INT64(&sub, "getmore", mlite_stats.getmore);
+	BSON_APPEND_INT64(&sub, "insert", counter_value(&mlite_stats.insert));
+	BSON_APPEND_INT64(&sub, "query", counter_value(&mlite_stats.query));
+	BSON_APPEND_INT64(&sub, "update", counter_value(&mlite_stats.update));
+	BSON_APPEND_INT64(&sub, "delete", counter_value(&mlite_stats.delete_));
+	BSON_APPEND_INT64(&sub, "getmore", counter_value(&mlite_stats.getmore));
 	BSON_APPEND_INT64(&sub, "command", mlite_stats.command);
 	bson_append_document_end(reply, &sub);
 	/* mongod-lite's own: hello/isMaster commands answered */

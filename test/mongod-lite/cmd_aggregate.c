@@ -110,7 +110,7 @@ eval_append(const bson_value_t *expr, const bson_t *doc, bson_t *out, const char
 	return true;
 }
 
-static const bson_t *agg_sort_spec;
+static __thread const bson_t *agg_sort_spec; /* for qsort */
 
 static int
 item_cmp(const void *a, const void *b)

@@ -937,9 +937,9 @@ find_destroy(void *state)
 	free(s);
 }
 
-static const cursor_ops_t find_ops = {find_next, find_destroy};
+static const cursor_ops_t find_ops = {find_next, find_destroy, true};
 
-static const bson_t *sort_spec; /* for qsort; server_lock serializes */
+static __thread const bson_t *sort_spec; /* for qsort */
 
 static int
 sort_docs_cmp(const void *a, const void *b)

@@ -21,11 +21,22 @@ struct cursor {
 static struct cursor *table[BUCKETS];
 static int64_t open_count;
 static uint64_t id_state = 0x2545F4914F6CDD1Dull;
+/* Guards the table, open_count, id_state and in_use/killed. */
+static pthread_mutex_t table_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t
 bucket(int64_t id)
 {
 	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ull >> 56) % BUCKETS;
+}
+
+static struct cursor *
+find_locked(int64_t id)
+{
+	for (struct cursor *c = table[bucket(id)]; c; c = c->next)
+		if (c->id == id && !c->killed)
+			return c;
+	return NULL;
 }
 
 static int64_t
@@ -37,7 +48,7 @@ new_id(void)
 		id_state ^= id_state >> 7;
 		id_state ^= id_state << 17;
 		int64_t id = (int64_t)(id_state & 0x3fffffffffffffffull);
-		if (id > 0 && !cursor_find(id))
+		if (id > 0 && !find_locked(id))
 			return id;
 	}
 }
@@ -46,24 +57,36 @@ int64_t
 cursor_register(const char *ns, const cursor_ops_t *ops, void *state)
 {
 	struct cursor *c = calloc(1, sizeof *c);
-	c->id = new_id();
 	c->ns = strdup(ns);
 	c->ops = ops;
 	c->state = state;
+	pthread_mutex_lock(&table_mutex);
+	c->id = new_id();
 	size_t b = bucket(c->id);
 	c->next = table[b];
 	table[b] = c;
 	open_count++;
+	pthread_mutex_unlock(&table_mutex);
 	return c->id;
 }
 
 cursor_t *
 cursor_find(int64_t id)
 {
-	for (struct cursor *c = table[bucket(id)]; c; c = c->next)
-		if (c->id == id && !c->killed)
-			return c;
-	return NULL;
+	pthread_mutex_lock(&table_mutex);
+	struct cursor *c = find_locked(id);
+	pthread_mutex_unlock(&table_mutex);
+	return c;
+}
+
+bool
+cursor_is_local(int64_t id, const char *ns)
+{
+	pthread_mutex_lock(&table_mutex);
+	struct cursor *c = find_locked(id);
+	bool local = c && c->ops->local && strcmp(c->ns, ns) == 0;
+	pthread_mutex_unlock(&table_mutex);
+	return local;
 }
 
 const char *
@@ -103,19 +126,22 @@ destroy(struct cursor *c)
 void
 cursor_kill(int64_t id)
 {
-	struct cursor *c = cursor_find(id);
-	if (!c)
-		return;
-	if (c->in_use)
+	pthread_mutex_lock(&table_mutex);
+	struct cursor *c = find_locked(id);
+	if (c && c->in_use)
 		c->killed = true;
-	else
+	else if (c)
 		destroy(c);
+	pthread_mutex_unlock(&table_mutex);
 }
 
 int64_t
 cursor_open_count(void)
 {
-	return open_count;
+	pthread_mutex_lock(&table_mutex);
+	int64_t n = open_count;
+	pthread_mutex_unlock(&table_mutex);
+	return n;
 }
 
 bool
@@ -201,23 +227,28 @@ bool
 cursor_get_more(int64_t id, const char *ns, int32_t batch_size, int64_t max_time_ms, bson_t *reply,
 		bson_error_t *error)
 {
-	struct cursor *c = cursor_find(id);
 	bson_t extra = BSON_INITIALIZER, cur;
 	bool exhausted = false;
 
+	pthread_mutex_lock(&table_mutex);
+	struct cursor *c = find_locked(id);
 	if (!c || (ns && strcmp(c->ns, ns) != 0)) {
+		pthread_mutex_unlock(&table_mutex);
 		cmd_error(error, 43, "cursor id %" PRId64 " not found", id);
 		bson_destroy(&extra);
 		return false;
 	}
 	if (c->in_use) {
+		pthread_mutex_unlock(&table_mutex);
 		cmd_error(error, 43, "cursor id %" PRId64 " is in use by another getMore", id);
 		bson_destroy(&extra);
 		return false;
 	}
 	c->in_use = true;
+	pthread_mutex_unlock(&table_mutex);
 	bool ok = fill_batch(reply, "nextBatch", c->ops, c->state, batch_size, max_time_ms,
 			     &exhausted, &cur, &extra, error);
+	pthread_mutex_lock(&table_mutex);
 	c->in_use = false;
 	if (c->killed && ok) {
 		cmd_error(error, 43, "cursor id %" PRId64 " was killed", id);
@@ -233,6 +264,7 @@ cursor_get_more(int64_t id, const char *ns, int32_t batch_size, int64_t max_time
 	} else {
 		close_cursor_doc(reply, &cur, id, c->ns, &extra);
 	}
+	pthread_mutex_unlock(&table_mutex);
 	bson_destroy(&extra);
 	return ok;
 }
@@ -272,7 +304,7 @@ doclist_destroy(void *state)
 	free(dl);
 }
 
-const cursor_ops_t cursor_doclist_ops = {doclist_next, doclist_destroy};
+const cursor_ops_t cursor_doclist_ops = {doclist_next, doclist_destroy, true};
 
 void *
 cursor_doclist_new(bson_t **docs, size_t n)

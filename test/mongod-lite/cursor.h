@@ -1,7 +1,8 @@
 /*
  * Server-side cursors: an id -> cursor registry with a small vtable so find,
  * aggregate and change-stream cursors share getMore/killCursors. All calls
- * with server_lock held.
+ * with server_lock held; the registry has its own mutex, so getMores of
+ * cursors on different collections may run side by side (lock.h).
  */
 #ifndef MLITE_CURSOR_H
 #define MLITE_CURSOR_H
@@ -15,20 +16,28 @@ typedef struct cursor_ops {
 	 * Appends up to batch_size documents (0 = no count limit; stay under
 	 * 16 MiB of documents per batch) to the BSON array builder `batch`,
 	 * numbering keys from 0. Sets *exhausted when nothing is left. May wait
-	 * (tailable awaitData) up to max_time_ms by pthread_cond_timedwait on
-	 * server_oplog_cond. extra receives cursor-level fields to add beside
+	 * (tailable awaitData) up to max_time_ms in server_oplog_wait (lock.h).
+	 * extra receives cursor-level fields to add beside
 	 * nextBatch (postBatchResumeToken). false + error on failure.
 	 */
 	bool (*next_batch)(void *state, int32_t batch_size, int64_t max_time_ms, bson_t *batch,
 			   bson_t *extra, bool *exhausted, bson_error_t *error);
 	void (*destroy)(void *state);
+	/* next_batch reads nothing but the cursor's own collection (or its
+	 * own documents) and never waits: its getMore may run with
+	 * server_lock shared and the collection's lock held (lock.h). */
+	bool local;
 } cursor_ops_t;
 
 /* Registers a cursor on ns ("db.coll" or "db.$cmd.aggregate"); returns its
  * id (> 0). The registry owns state from now on. */
 int64_t cursor_register(const char *ns, const cursor_ops_t *ops, void *state);
 
-/* Finds a live cursor; NULL when unknown. */
+/* True when cursor id is live, on ns, and its ops are local. */
+bool cursor_is_local(int64_t id, const char *ns);
+
+/* Finds a live cursor; NULL when unknown. Borrowed: valid while
+ * server_lock stays held exclusively. */
 typedef struct cursor cursor_t;
 cursor_t *cursor_find(int64_t id);
 const char *cursor_ns(const cursor_t *c);

@@ -10,6 +10,7 @@
 #include "cmd_auth.h"
 #include "cmds.h"
 #include "command.h"
+#include "cursor.h"
 #include "failpoint.h"
 #include "oplog.h"
 #include "router.h"
@@ -276,6 +277,36 @@ cmd_coll_arg(command_ctx_t *ctx, bson_error_t *error)
 	return coll;
 }
 
+static pthread_key_t entry_key;
+static pthread_once_t entry_once = PTHREAD_ONCE_INIT;
+
+static void
+entry_free(void *entry)
+{
+	bson_destroy(entry);
+}
+
+static void
+entry_key_init(void)
+{
+	if (pthread_key_create(&entry_key, entry_free) != 0)
+		abort();
+}
+
+/* The thread's oplog entry buffer, emptied; freed when the thread ends. */
+static bson_t *
+entry_buffer(void)
+{
+	pthread_once(&entry_once, entry_key_init);
+	bson_t *entry = pthread_getspecific(entry_key);
+	if (!entry) {
+		entry = bson_new();
+		pthread_setspecific(entry_key, entry);
+	}
+	bson_reinit(entry);
+	return entry;
+}
+
 /* Builds and appends an entry; ui (16 bytes): the collection's UUID for a
  * "c" entry, looked up for a write. */
 static bool
@@ -283,15 +314,14 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 	     const bson_t *o2, const bson_t *ud, const bson_t *pre, const uint8_t *ui,
 	     bson_error_t *error)
 {
-	/* one buffer reused for every entry (server_lock is held): a fresh
+	/* one buffer per thread reused for every entry: a fresh
 	 * megabyte-class allocation per write fragments the heap */
-	static bson_t entry = BSON_INITIALIZER;
+	bson_t *entry = entry_buffer();
 	char ns[512];
 
-	bson_reinit(&entry);
 	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll ? coll : "$cmd");
-	BSON_APPEND_UTF8(&entry, "op", op);
-	BSON_APPEND_UTF8(&entry, "ns", ns);
+	BSON_APPEND_UTF8(entry, "op", op);
+	BSON_APPEND_UTF8(entry, "ns", ns);
 	/* a write names its collection's UUID, as MongoDB's entries do
 	 * (showExpandedEvents reports it as collectionUUID) */
 	scoll_t *target =
@@ -299,23 +329,23 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 	if (target)
 		ui = target->uuid;
 	if (ui)
-		BSON_APPEND_BINARY(&entry, "ui", BSON_SUBTYPE_UUID, ui, 16);
-	BSON_APPEND_DOCUMENT(&entry, "o", o);
+		BSON_APPEND_BINARY(entry, "ui", BSON_SUBTYPE_UUID, ui, 16);
+	BSON_APPEND_DOCUMENT(entry, "o", o);
 	if (o2)
-		BSON_APPEND_DOCUMENT(&entry, "o2", o2);
+		BSON_APPEND_DOCUMENT(entry, "o2", o2);
 	if (ud)
-		BSON_APPEND_DOCUMENT(&entry, "ud", ud);
+		BSON_APPEND_DOCUMENT(entry, "ud", ud);
 	if (pre)
-		BSON_APPEND_DOCUMENT(&entry, "pre", pre);
+		BSON_APPEND_DOCUMENT(entry, "pre", pre);
 	if (ctx->lsid && ctx->txn_number >= 0) {
-		BSON_APPEND_DOCUMENT(&entry, "lsid", ctx->lsid);
-		BSON_APPEND_INT64(&entry, "txnNumber", ctx->txn_number);
+		BSON_APPEND_DOCUMENT(entry, "lsid", ctx->lsid);
+		BSON_APPEND_INT64(entry, "txnNumber", ctx->txn_number);
 	}
 	/* a statement of a transaction waits in it for the commit */
 	bool recorded;
-	if (!txn_note_write(&entry, &recorded, error))
+	if (!txn_note_write(entry, &recorded, error))
 		return false;
-	return recorded || oplog_append(&entry, error);
+	return recorded || oplog_append(entry, error);
 }
 
 bool
@@ -374,6 +404,9 @@ typedef struct txn_record {
 
 #define TXN_BUCKETS 1024
 static txn_record_t *txn_table[TXN_BUCKETS];
+/* Guards txn_table and its records: writes on the fast path share
+ * server_lock (lock.h). endSessions frees records with it exclusive. */
+static pthread_mutex_t txn_table_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t
 txn_bucket(const uint8_t lsid[16])
@@ -477,16 +510,47 @@ count_command(const char *name, const command_entry_t *e)
 		mlite_stats.command++;
 		return;
 	}
-	if (strcmp(name, "insert") == 0)
-		mlite_stats.insert++;
-	else if (strcmp(name, "update") == 0)
-		mlite_stats.update++;
-	else if (strcmp(name, "delete") == 0)
-		mlite_stats.delete_++;
-	else if (strcmp(name, "find") == 0)
-		mlite_stats.query++;
-	else
-		mlite_stats.getmore++;
+	int64_t *n = strcmp(name, "insert") == 0   ? &mlite_stats.insert
+		     : strcmp(name, "update") == 0 ? &mlite_stats.update
+		     : strcmp(name, "delete") == 0 ? &mlite_stats.delete_
+		     : strcmp(name, "find") == 0   ? &mlite_stats.query
+						   : &mlite_stats.getmore;
+	__atomic_fetch_add(n, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * The collection a command may run on with server_lock shared (lock.h), and
+ * in which mode it takes that collection's lock; NULL when it must hold
+ * server_lock exclusively. The fast path: find, getMore of a find cursor,
+ * insert, update and delete of one existing collection, while no
+ * transaction is open anywhere (one starting waits for server_lock
+ * exclusively), not as a router. Call with server_lock shared.
+ */
+static scoll_t *
+fast_path_coll(const command_ctx_t *ctx, const command_entry_t *entry, const txn_cmd_t *tc,
+	       lock_mode_t *mode)
+{
+	bson_iter_t it;
+	const char *coll;
+	bool get_more = strcmp(ctx->name, "getMore") == 0;
+
+	if (!entry || !(entry->flags & F_CRUD) || server_config.router || tc->has_autocommit ||
+	    !ctx->db || !ctx->db[0] || txn_any_open())
+		return NULL;
+	if (!bson_iter_init_find(&it, ctx->cmd, get_more ? "collection" : ctx->name) ||
+	    !BSON_ITER_HOLDS_UTF8(&it))
+		return NULL;
+	coll = bson_iter_utf8(&it, NULL);
+	if (get_more) {
+		char ns[512];
+		int64_t id;
+		snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll);
+		if (!bson_iter_init_find(&it, ctx->cmd, "getMore") || !cmd_as_int64(&it, &id) ||
+		    !cursor_is_local(id, ns))
+			return NULL;
+	}
+	*mode = get_more || strcmp(ctx->name, "find") == 0 ? LOCK_SHARED : LOCK_EXCLUSIVE;
+	return store_get_coll(ctx->db, coll);
 }
 
 static void
@@ -509,7 +573,7 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	txn_cmd_t tc = {0};
 
 	if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it)) {
-		pthread_mutex_lock(&server_lock);
+		server_lock_take(LOCK_EXCLUSIVE);
 		cmd_error(&error, 9, "empty command document");
 		goto reply_error;
 	}
@@ -544,12 +608,19 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 		}
 	}
 
-	pthread_mutex_lock(&server_lock);
+	const command_entry_t *entry = find_command(ctx.name);
+	lock_mode_t coll_mode = LOCK_NONE;
+	txn_classify(&ctx, &tc);
+	server_lock_take(LOCK_SHARED);
+	scoll_t *fast = fast_path_coll(&ctx, entry, &tc, &coll_mode);
+	if (!fast) {
+		server_unlock();
+		server_lock_take(LOCK_EXCLUSIVE);
+	}
 	if (!ctx.db || !ctx.db[0]) {
 		cmd_error(&error, 40571, "OP_MSG requests require a $db argument");
 		goto reply_error;
 	}
-	const command_entry_t *entry = find_command(ctx.name);
 	count_command(ctx.name, entry);
 	server_log(2, "conn%" PRId64 " %s.%s", conn->id, ctx.db, ctx.name);
 
@@ -564,9 +635,11 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 			entry && (entry->flags & F_WRITE), &fp);
 	if (fp.fire) {
 		if (fp.block_ms > 0) {
-			pthread_mutex_unlock(&server_lock);
+			/* the catalog may change meanwhile: go on alone */
+			server_unlock();
 			sleep_ms(fp.block_ms);
-			pthread_mutex_lock(&server_lock);
+			server_lock_take(LOCK_EXCLUSIVE);
+			fast = NULL;
 		}
 		if (fp.close_connection) {
 			server_log(1, "conn%" PRId64 ": fail point closes the connection on '%s'",
@@ -601,39 +674,50 @@ dispatch_command(conn_t *conn, const bson_t *cmd, const char *legacy_db, bson_t 
 	bool retryable = (entry->flags & F_RETRYABLE) && ctx.txn_number >= 0 &&
 			 !tc.has_autocommit && txn_lsid_id(ctx.lsid, lsid_id);
 	if (retryable) {
+		pthread_mutex_lock(&txn_table_mutex);
 		rec = txn_lookup(lsid_id);
 		if (rec && rec->txn_number == ctx.txn_number) {
+			bson_concat(reply, &rec->reply);
+			pthread_mutex_unlock(&txn_table_mutex);
 			server_log(1,
 				   "conn%" PRId64 ": retried %s (txnNumber %" PRId64
 				   ") answered from its first reply",
 				   conn->id, ctx.name, ctx.txn_number);
-			bson_concat(reply, &rec->reply);
 			ok = true;
 			goto finish;
 		}
 		if (rec && rec->txn_number > ctx.txn_number) {
+			int64_t newer = rec->txn_number;
+			pthread_mutex_unlock(&txn_table_mutex);
 			cmd_error(&error, 225,
 				  "Retryable write with txnNumber %" PRId64
 				  " is prohibited on session because a newer "
 				  "retryable write with txnNumber %" PRId64
 				  " has already started on this session.",
-				  ctx.txn_number, rec->txn_number);
+				  ctx.txn_number, newer);
 			failpoint_action_cleanup(&fp);
 			goto reply_error;
 		}
+		pthread_mutex_unlock(&txn_table_mutex);
 	}
 
+	if (fast)
+		coll_lock_take(&fast->lock, coll_mode);
 	ok = entry->fn(&ctx, reply, &error);
+	if (fast)
+		coll_lock_release(&fast->lock);
 	if (!txn_end_command(&tc, ok, reply, &error))
 		ok = false;
 	if (ok && (entry->flags & F_WRITE) && ctx.wants_durable && !oplog_sync(&error))
 		ok = false;
 	if (ok && retryable) {
-		if (!rec)
+		pthread_mutex_lock(&txn_table_mutex);
+		if (!(rec = txn_lookup(lsid_id)))
 			rec = txn_create(lsid_id);
 		rec->txn_number = ctx.txn_number;
 		bson_destroy(&rec->reply);
 		bson_copy_to(reply, &rec->reply);
+		pthread_mutex_unlock(&txn_table_mutex);
 	}
 finish:
 	/* As MongoDB's write concern wait: after the command, whether it
@@ -669,7 +753,7 @@ reply_error:
 	server_log(error.code == 59 ? 0 : 1, "conn%" PRId64 " %s: error %u: %s", conn->id,
 		   ctx.name ? ctx.name : "?", error.code, error.message);
 done:
-	pthread_mutex_unlock(&server_lock);
+	server_unlock();
 	bson_destroy(&body);
 	return keep;
 }

@@ -11,7 +11,9 @@
 
 #include "wire.h"
 
-/* Counters serverStatus shows; updated with server_lock held. */
+/* Counters serverStatus shows: the connections and the CRUD opcounters are
+ * updated atomically (commands on the fast path share server_lock, lock.h),
+ * the others with server_lock held exclusively. */
 typedef struct mlite_stats {
 	int64_t insert, query, update, delete_, getmore, command;
 	int64_t hellos;

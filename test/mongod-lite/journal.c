@@ -368,7 +368,7 @@ journal_sync(journal_t *j, bson_error_t *error)
 	}
 	/* Group commit: wait for the flusher with server_lock released, so
 	 * other writers can join this fsync. */
-	pthread_mutex_unlock(&server_lock);
+	lock_mode_t mode = server_lock_release();
 	pthread_mutex_lock(&j->mutex);
 	uint64_t target = j->written;
 	j->waiters++;
@@ -386,7 +386,7 @@ journal_sync(journal_t *j, bson_error_t *error)
 	if (--j->waiters == 0 && j->stop)
 		pthread_cond_broadcast(&j->synced_cond);
 	pthread_mutex_unlock(&j->mutex);
-	pthread_mutex_lock(&server_lock);
+	server_lock_retake(mode);
 	return ok;
 }
 

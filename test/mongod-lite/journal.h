@@ -33,7 +33,8 @@ journal_t *journal_open(const char *dbpath, sync_policy_t policy, journal_replay
 			void *ctx, bson_error_t *error);
 
 /* Appends one record with a single write. false + error on I/O failure
- * (the file is cut back to the previous record). Call with server_lock. */
+ * (the file is cut back to the previous record). Call with server_lock and
+ * the oplog mutex held (lock.h), which order the appends. */
 bool journal_append(journal_t *j, const bson_t *entry, bson_error_t *error);
 
 /*

@@ -32,8 +32,6 @@ server_config_t server_config = {
 	.shards = 2,
 };
 char server_me[256];
-pthread_mutex_t server_lock = PTHREAD_MUTEX_INITIALIZER;
-pthread_cond_t server_oplog_cond = PTHREAD_COND_INITIALIZER;
 volatile sig_atomic_t server_shutting_down;
 
 static void
@@ -260,8 +258,9 @@ main(int argc, char **argv)
 	 * heap the documents live in. Freed heap memory is kept, not trimmed. */
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
-	/* Commands run one at a time under server_lock: one arena that grows in
-	 * large steps beats per-thread arenas growing a few pages at a time. */
+	/* Most commands run one at a time under server_lock, a few side by
+	 * side (lock.h): one arena that grows in large steps beats per-thread
+	 * arenas growing a few pages at a time. */
 	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_TOP_PAD, 64 * 1024 * 1024);
 
@@ -305,9 +304,9 @@ main(int argc, char **argv)
 	else
 		snprintf(server_me, sizeof server_me, "%s:%d", server_config.bind_addr, port);
 
-	pthread_mutex_lock(&server_lock);
+	server_lock_take(LOCK_EXCLUSIVE);
 	bool inited = oplog_init(&error);
-	pthread_mutex_unlock(&server_lock);
+	server_unlock();
 	if (!inited) {
 		fprintf(stderr, "mongod-lite: cannot load the journal: %s\n", error.message);
 		rc = 74;
@@ -353,10 +352,8 @@ main(int argc, char **argv)
 			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
 			snprintf(c->peer, sizeof c->peer, "[%s]:%d", host, ntohs(sin6->sin6_port));
 		}
-		pthread_mutex_lock(&server_lock);
-		mlite_stats.connections_current++;
-		mlite_stats.connections_total++;
-		pthread_mutex_unlock(&server_lock);
+		__atomic_fetch_add(&mlite_stats.connections_current, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&mlite_stats.connections_total, 1, __ATOMIC_RELAXED);
 		pthread_t th;
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
@@ -365,9 +362,7 @@ main(int argc, char **argv)
 			server_log(0, "cannot start a connection thread: %s", strerror(errno));
 			close(fd);
 			free(c);
-			pthread_mutex_lock(&server_lock);
-			mlite_stats.connections_current--;
-			pthread_mutex_unlock(&server_lock);
+			__atomic_fetch_sub(&mlite_stats.connections_current, 1, __ATOMIC_RELAXED);
 		}
 		pthread_attr_destroy(&attr);
 	}
@@ -375,8 +370,8 @@ main(int argc, char **argv)
 	rc = 0;
 cleanup:
 	server_shutting_down = 1;
-	pthread_mutex_lock(&server_lock);
-	pthread_cond_broadcast(&server_oplog_cond);
+	server_lock_take(LOCK_EXCLUSIVE);
+	server_oplog_broadcast();
 	if (listener >= 0)
 		close(listener);
 	oplog_shutdown();

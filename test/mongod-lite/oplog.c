@@ -218,11 +218,13 @@ oplog_append(const bson_t *entry, bson_error_t *error)
 {
 	uint32_t t, i;
 
+	server_oplog_lock();
 	next_time(&t, &i);
-	if (!append_at(entry, t, i, error))
-		return false;
-	pthread_cond_broadcast(&server_oplog_cond);
-	return true;
+	bool ok = append_at(entry, t, i, error);
+	if (ok)
+		server_oplog_broadcast();
+	server_oplog_unlock();
+	return ok;
 }
 
 bool
@@ -231,10 +233,12 @@ oplog_append_group(bson_t *const *entries, size_t n, bson_error_t *error)
 	uint32_t t, i;
 	bool ok = true;
 
+	server_oplog_lock();
 	next_time(&t, &i);
 	for (size_t k = 0; k < n && ok; k++)
 		ok = append_at(entries[k], t, i, error);
-	pthread_cond_broadcast(&server_oplog_cond);
+	server_oplog_broadcast();
+	server_oplog_unlock();
 	return ok;
 }
 
@@ -247,10 +251,12 @@ oplog_sync(bson_error_t *error)
 void
 oplog_last_time(uint32_t *t, uint32_t *i)
 {
+	server_oplog_lock();
 	if (last_t == 0)
 		next_time(&last_t, &last_i);
 	*t = last_t;
 	*i = last_i;
+	server_oplog_unlock();
 }
 
 void
@@ -258,12 +264,14 @@ oplog_current_time(uint32_t *t, uint32_t *i)
 {
 	uint32_t now = (uint32_t)time(NULL);
 
+	server_oplog_lock();
 	if (now > last_t) {
 		last_t = now;
 		last_i = 1;
 	}
 	*t = last_t;
 	*i = last_i;
+	server_oplog_unlock();
 }
 
 void

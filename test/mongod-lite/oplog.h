@@ -1,7 +1,9 @@
 /*
  * The oplog: every write appends an entry with a strictly increasing cluster
  * time (the entries of one transaction share theirs). Change streams read it; the journal
- * (--dbpath) persists it and replays it at start. Calls with server_lock held.
+ * (--dbpath) persists it and replays it at start. Calls with server_lock held;
+ * the writers' calls (appends, the times) take the oplog mutex (lock.h), so
+ * commands holding server_lock shared may append side by side.
  *
  * Entry format (a BSON document; the writer supplies all but ts/wall/seq):
  *   ts    Timestamp (t = unix seconds, i = counter within the second)
@@ -68,7 +70,8 @@ void oplog_last_time(uint32_t *t, uint32_t *i);
  * entry; the next append gets a later time. */
 void oplog_current_time(uint32_t *t, uint32_t *i);
 
-/* --- Readers (change streams). Calls with server_lock held. --- */
+/* --- Readers (change streams, transactions). Calls with server_lock held
+ * exclusively: no append runs meanwhile. --- */
 
 /* The seq of the oldest and of the newest entry held; *first = *last + 1
  * when none is held. *first > 1 once entries have fallen off. */

@@ -1,11 +1,10 @@
 /*
- * Process-wide state of mongod-lite shared by every file: the configuration,
- * the one big lock, and the condition change-stream getMores wait on.
+ * Process-wide state of mongod-lite shared by every file: the configuration
+ * and the locks.
  *
  * Concurrency model: one thread per connection; every command runs with
- * server_lock held (simple, and fast enough: the toolkit's benchmarks must
- * not be limited by us). Waits (awaitData getMore, blockConnection) release
- * the lock through pthread_cond_timedwait / by unlocking while sleeping.
+ * server_lock held, shared or exclusive (lock.h). Waits (awaitData getMore,
+ * blockConnection, group commit) release it while they wait.
  */
 #ifndef MLITE_SERVER_H
 #define MLITE_SERVER_H
@@ -39,10 +38,7 @@ extern server_config_t server_config;
 /* "host:port" this server calls itself (hello's me/hosts). */
 extern char server_me[256];
 
-/* Held while a command runs. */
-extern pthread_mutex_t server_lock;
-/* Broadcast (under server_lock) after every oplog append and at shutdown. */
-extern pthread_cond_t server_oplog_cond;
+#include "lock.h"
 /* Set by SIGTERM/SIGINT; waits end early when it is. */
 extern volatile sig_atomic_t server_shutting_down;
 

@@ -114,6 +114,7 @@ store_create_coll(const char *db, const char *coll, const bson_t *options, scoll
 		*p = d;
 	}
 	c = store_calloc(sizeof *c);
+	coll_lock_init(&c->lock);
 	c->name = strdup(coll);
 	c->db = d;
 	if (options)
@@ -201,6 +202,7 @@ coll_free(scoll_t *c)
 		c->indexes = n;
 	}
 	bson_destroy(&c->options);
+	pthread_rwlock_destroy(&c->lock);
 	free(c->name);
 	free(c);
 }
@@ -589,7 +591,7 @@ index_move(scoll_t *c, sindex_t *ix, const bson_t *from, const bson_t *to, bson_
 	bool has_f = index_key(ix, from, &kf), has_t = index_key(ix, to, &kt), ok = true;
 
 	if (has_f && has_t && same_key(&kf, &kt)) {
-		tree_node_t *n = tree_find(&ix->tree, bson_get_data(&kf), kf.len);
+		tree_node_t *n = tree_find_own(&ix->tree, bson_get_data(&kf), kf.len);
 		if (n)
 			n->val = (void *)to;
 	} else {
@@ -668,17 +670,20 @@ store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bson_t *dup_info
 
 	store_id_key(old, &key);
 	tree_node_t *n = tree_find(&c->docs, bson_get_data(&key), key.len);
-	bson_destroy(&key);
 	if (!n || n->val != old) {
+		bson_destroy(&key);
 		cmd_error(error, 1, "replace of a document that is not stored");
 		return NULL;
 	}
 	bson_t *stored = doc_new(doc);
 	if (c->indexes && !index_rekey(c, old, stored, dup_info, error)) {
+		bson_destroy(&key);
 		free_doc(stored);
 		return NULL;
 	}
 	c->data_size += (int64_t)stored->len - (int64_t)old->len;
+	n = tree_find_own(&c->docs, bson_get_data(&key), key.len);
+	bson_destroy(&key);
 	n->val = stored;
 	free_doc((bson_t *)old);
 	return stored;
@@ -1072,11 +1077,12 @@ store_apply_oplog_entry(const bson_t *entry, bson_error_t *error)
 }
 
 scoll_t *
-store_clone_coll(const scoll_t *src)
+store_clone_coll(scoll_t *src)
 {
 	scoll_t *c = store_calloc(sizeof *c);
 	sindex_t **tail = &c->indexes;
 
+	coll_lock_init(&c->lock);
 	c->name = strdup(src->name);
 	c->db = src->db;
 	bson_copy_to(&src->options, &c->options);
@@ -1084,7 +1090,7 @@ store_clone_coll(const scoll_t *src)
 	c->pre_post_images = src->pre_post_images;
 	c->data_size = src->data_size;
 	tree_copy(&c->docs, &src->docs, doc_ref);
-	for (const sindex_t *ix = src->indexes; ix; ix = ix->next) {
+	for (sindex_t *ix = src->indexes; ix; ix = ix->next) {
 		sindex_t *nix = store_calloc(sizeof *nix);
 		nix->name = strdup(ix->name);
 		bson_copy_to(&ix->spec, &nix->spec);

@@ -1,8 +1,9 @@
 /*
  * Storage: databases -> collections -> documents ordered by _id under BSON
  * comparison order, with unique secondary indexes. Calls with server_lock
- * held. (mongod-lite part 1 owns this file and may add to it; the functions
- * below are what part 2 — oplog, journal, change streams — relies on.)
+ * held exclusively, or shared with the collection's lock (lock.h): then
+ * only that collection is read or written. (mongod-lite part 1 owns this file and may add to it;
+ * the functions below are what part 2 — oplog, journal, change streams — relies on.)
  */
 #ifndef MLITE_STORE_H
 #define MLITE_STORE_H
@@ -34,6 +35,7 @@ bool store_pre_post_images_enabled(const char *db, const char *coll);
 
 /* ---- The storage API used by the command handlers (part 1). ---- */
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "tree.h"
@@ -67,6 +69,9 @@ typedef struct scoll {
 	sindex_t *indexes;    /* besides _id_, in creation order */
 	int64_t data_size;    /* sum of document sizes */
 	bool pre_post_images; /* changeStreamPreAndPostImages.enabled */
+	/* Held (lock.h) by the commands that run with server_lock shared:
+	 * shared to read, exclusive to write. */
+	pthread_rwlock_t lock;
 	struct scoll *next;
 } scoll_t;
 
@@ -129,9 +134,10 @@ const bson_t *store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bs
 /* Deletes the stored document old. */
 void store_delete(scoll_t *c, const bson_t *old);
 
-/* A detached copy of c (documents, options, indexes): a transaction's
+/* A detached copy of c (documents, options, indexes), in time independent
+ * of its size (the trees are shared, tree.h): a transaction's
  * private view (txn.h). Not in any database; free with store_free_clone. */
-scoll_t *store_clone_coll(const scoll_t *c);
+scoll_t *store_clone_coll(scoll_t *c);
 void store_free_clone(scoll_t *c);
 
 /* Zeroed memory aligned for structs that hold a bson_t (which demands 128

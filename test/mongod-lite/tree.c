@@ -19,10 +19,49 @@ fix_height(tree_node_t *n)
 	n->height = (hl > hr ? hl : hr) + 1;
 }
 
+/*
+ * Nodes may be shared by the trees tree_copy made (refs counts the parents
+ * and roots pointing at a node): a node is copied before it changes when
+ * another tree holds it too, and the copy takes over this tree's reference.
+ */
 static tree_node_t *
-rotate_right(tree_node_t *n)
+own(tree_t *t, tree_node_t *n)
 {
-	tree_node_t *l = n->left;
+	if (!n || n->refs == 1)
+		return n;
+	tree_node_t *c = malloc(sizeof *c + n->keylen);
+	if (!c)
+		abort();
+	memcpy(c, n, sizeof *c + n->keylen);
+	c->refs = 1;
+	if (c->left)
+		c->left->refs++;
+	if (c->right)
+		c->right->refs++;
+	if (t->ref_val)
+		t->ref_val(c->val);
+	n->refs--;
+	return c;
+}
+
+/* Drops one reference to n; frees what nobody holds any more. */
+static void
+release(tree_node_t *n, void (*free_val)(void *))
+{
+	while (n && --n->refs == 0) {
+		tree_node_t *right = n->right;
+		release(n->left, free_val);
+		if (free_val)
+			free_val(n->val);
+		free(n);
+		n = right;
+	}
+}
+
+static tree_node_t *
+rotate_right(tree_t *t, tree_node_t *n)
+{
+	tree_node_t *l = n->left = own(t, n->left);
 	n->left = l->right;
 	l->right = n;
 	fix_height(n);
@@ -31,9 +70,9 @@ rotate_right(tree_node_t *n)
 }
 
 static tree_node_t *
-rotate_left(tree_node_t *n)
+rotate_left(tree_t *t, tree_node_t *n)
 {
-	tree_node_t *r = n->right;
+	tree_node_t *r = n->right = own(t, n->right);
 	n->right = r->left;
 	r->left = n;
 	fix_height(n);
@@ -41,20 +80,25 @@ rotate_left(tree_node_t *n)
 	return r;
 }
 
+/* n: owned by t. */
 static tree_node_t *
-balance(tree_node_t *n)
+balance(tree_t *t, tree_node_t *n)
 {
 	fix_height(n);
 	int bf = height(n->left) - height(n->right);
 	if (bf > 1) {
-		if (height(n->left->left) < height(n->left->right))
-			n->left = rotate_left(n->left);
-		return rotate_right(n);
+		if (height(n->left->left) < height(n->left->right)) {
+			n->left = own(t, n->left);
+			n->left = rotate_left(t, n->left);
+		}
+		return rotate_right(t, n);
 	}
 	if (bf < -1) {
-		if (height(n->right->right) < height(n->right->left))
-			n->right = rotate_right(n->right);
-		return rotate_left(n);
+		if (height(n->right->right) < height(n->right->left)) {
+			n->right = own(t, n->right);
+			n->right = rotate_right(t, n->right);
+		}
+		return rotate_left(t, n);
 	}
 	return n;
 }
@@ -79,7 +123,7 @@ tree_find(const tree_t *t, const uint8_t *key, uint32_t keylen)
 }
 
 static tree_node_t *
-insert_rec(tree_node_t *n, tree_node_t *fresh, tree_node_t **existing, bool *inserted)
+insert_rec(tree_t *t, tree_node_t *n, tree_node_t *fresh, tree_node_t **existing, bool *inserted)
 {
 	if (!n) {
 		*inserted = true;
@@ -91,11 +135,12 @@ insert_rec(tree_node_t *n, tree_node_t *fresh, tree_node_t **existing, bool *ins
 			*existing = n;
 		return n;
 	}
+	n = own(t, n);
 	if (c < 0)
-		n->left = insert_rec(n->left, fresh, existing, inserted);
+		n->left = insert_rec(t, n->left, fresh, existing, inserted);
 	else
-		n->right = insert_rec(n->right, fresh, existing, inserted);
-	return *inserted ? balance(n) : n;
+		n->right = insert_rec(t, n->right, fresh, existing, inserted);
+	return *inserted ? balance(t, n) : n;
 }
 
 tree_node_t *
@@ -107,11 +152,12 @@ tree_insert(tree_t *t, const uint8_t *key, uint32_t keylen, void *val, tree_node
 	if (!fresh)
 		abort();
 	fresh->left = fresh->right = NULL;
+	fresh->refs = 1;
 	fresh->height = 1;
 	fresh->val = val;
 	fresh->keylen = keylen;
 	memcpy(fresh->key, key, keylen);
-	t->root = insert_rec(t->root, fresh, existing, &inserted);
+	t->root = insert_rec(t, t->root, fresh, existing, &inserted);
 	if (!inserted) {
 		free(fresh);
 		return NULL;
@@ -120,39 +166,43 @@ tree_insert(tree_t *t, const uint8_t *key, uint32_t keylen, void *val, tree_node
 	return fresh;
 }
 
-/* Detaches the minimum of subtree n into *min; returns the new subtree. */
+/* Detaches the minimum of subtree n (owned) into *min (owned); returns
+ * the new subtree. */
 static tree_node_t *
-detach_min(tree_node_t *n, tree_node_t **min)
+detach_min(tree_t *t, tree_node_t *n, tree_node_t **min)
 {
 	if (!n->left) {
 		*min = n;
 		return n->right;
 	}
-	n->left = detach_min(n->left, min);
-	return balance(n);
+	n->left = detach_min(t, own(t, n->left), min);
+	return balance(t, n);
 }
 
 static tree_node_t *
-remove_rec(tree_node_t *n, const uint8_t *key, uint32_t keylen, tree_node_t **removed)
+remove_rec(tree_t *t, tree_node_t *n, const uint8_t *key, uint32_t keylen, tree_node_t **removed)
 {
 	if (!n)
 		return NULL;
 	int c = cmp_key(key, keylen, n);
+	if (c != 0 && !(c < 0 ? n->left : n->right))
+		return n; /* absent: nothing changes */
+	n = own(t, n);
 	if (c < 0) {
-		n->left = remove_rec(n->left, key, keylen, removed);
+		n->left = remove_rec(t, n->left, key, keylen, removed);
 	} else if (c > 0) {
-		n->right = remove_rec(n->right, key, keylen, removed);
+		n->right = remove_rec(t, n->right, key, keylen, removed);
 	} else {
 		*removed = n;
 		if (!n->left || !n->right)
 			return n->left ? n->left : n->right;
 		tree_node_t *min;
-		tree_node_t *right = detach_min(n->right, &min);
+		tree_node_t *right = detach_min(t, own(t, n->right), &min);
 		min->left = n->left;
 		min->right = right;
-		return balance(min);
+		return balance(t, min);
 	}
-	return *removed ? balance(n) : n;
+	return *removed ? balance(t, n) : n;
 }
 
 bool
@@ -160,7 +210,7 @@ tree_remove(tree_t *t, const uint8_t *key, uint32_t keylen, void **val)
 {
 	tree_node_t *removed = NULL;
 
-	t->root = remove_rec(t->root, key, keylen, &removed);
+	t->root = remove_rec(t, t->root, key, keylen, &removed);
 	if (!removed)
 		return false;
 	if (val)
@@ -170,46 +220,34 @@ tree_remove(tree_t *t, const uint8_t *key, uint32_t keylen, void **val)
 	return true;
 }
 
-static void
-clear_rec(tree_node_t *n, void (*free_val)(void *))
+tree_node_t *
+tree_find_own(tree_t *t, const uint8_t *key, uint32_t keylen)
 {
-	while (n) {
-		tree_node_t *right = n->right;
-		clear_rec(n->left, free_val);
-		if (free_val)
-			free_val(n->val);
-		free(n);
-		n = right;
+	tree_node_t **link = &t->root;
+	while (*link) {
+		int c = cmp_key(key, keylen, *link);
+		*link = own(t, *link);
+		if (c == 0)
+			return *link;
+		link = c < 0 ? &(*link)->left : &(*link)->right;
 	}
-}
-
-static tree_node_t *
-copy_rec(const tree_node_t *n, void (*ref_val)(void *))
-{
-	if (!n)
-		return NULL;
-	tree_node_t *c = malloc(sizeof *c + n->keylen);
-	if (!c)
-		abort();
-	memcpy(c, n, sizeof *c + n->keylen);
-	if (ref_val)
-		ref_val(c->val);
-	c->left = copy_rec(n->left, ref_val);
-	c->right = copy_rec(n->right, ref_val);
-	return c;
+	return NULL;
 }
 
 void
-tree_copy(tree_t *to, const tree_t *from, void (*ref_val)(void *))
+tree_copy(tree_t *to, tree_t *from, void (*ref_val)(void *))
 {
-	to->root = copy_rec(from->root, ref_val);
+	to->root = from->root;
+	if (to->root)
+		to->root->refs++;
 	to->count = from->count;
+	to->ref_val = from->ref_val = ref_val;
 }
 
 void
 tree_clear(tree_t *t, void (*free_val)(void *))
 {
-	clear_rec(t->root, free_val);
+	release(t->root, free_val);
 	t->root = NULL;
 	t->count = 0;
 }

@@ -1,8 +1,11 @@
 /*
  * An AVL tree keyed by index keys: raw BSON documents {"": v1, "": v2...}
  * ordered by order_keys. Each node owns a copy of its key and carries an
- * opaque value the caller owns. Node addresses are stable while the node is
- * in the tree. Iterators are invalidated by any insert or remove.
+ * opaque value the caller owns. tree_copy shares every node between the two
+ * trees (constant time); a change to either copies the nodes on its path
+ * first (path copying), so the other does not see it. A node address stays
+ * valid until the next change to a tree holding it; iterators are
+ * invalidated by any change.
  */
 #ifndef MLITE_TREE_H
 #define MLITE_TREE_H
@@ -14,6 +17,7 @@
 typedef struct tree_node {
 	struct tree_node *left, *right;
 	int height;
+	int refs; /* parents and roots pointing here (trees sharing it) */
 	void *val;
 	uint32_t keylen;
 	uint8_t key[];
@@ -22,6 +26,7 @@ typedef struct tree_node {
 typedef struct tree {
 	tree_node_t *root;
 	size_t count;
+	void (*ref_val)(void *); /* tree_copy's: called for a copied node's value */
 } tree_t;
 
 #define TREE_MAX_DEPTH 96
@@ -44,11 +49,18 @@ tree_node_t *tree_insert(tree_t *t, const uint8_t *key, uint32_t keylen, void *v
  * false when absent. */
 bool tree_remove(tree_t *t, const uint8_t *key, uint32_t keylen, void **val);
 
-/* Makes to (empty) a copy of from with the same shape, keys and values,
- * calling ref_val(val) for each value when not NULL. */
-void tree_copy(tree_t *to, const tree_t *from, void (*ref_val)(void *));
+/* The node with an equal key, or NULL, made this tree's own (copied when
+ * shared) so that its val may be changed. */
+tree_node_t *tree_find_own(tree_t *t, const uint8_t *key, uint32_t keylen);
 
-/* Frees every node, calling free_val(val) first when not NULL. */
+/* Makes to (empty) a copy of from with the same keys and values, sharing
+ * from's nodes; ref_val (may be NULL) is called for the value of each node
+ * either tree copies from now on (the copy holds one more reference). */
+void tree_copy(tree_t *to, tree_t *from, void (*ref_val)(void *));
+
+/* Empties t, freeing the nodes no other tree holds, calling free_val(val)
+ * first when not NULL (tree_remove on a shared node: its value is given a
+ * reference by ref_val, which the caller then holds). */
 void tree_clear(tree_t *t, void (*free_val)(void *));
 
 /*

@@ -118,7 +118,7 @@ txn_abort(txn_session_t *s, const char *reason)
 	snprintf(s->abort_reason, sizeof s->abort_reason, "%s", reason);
 	server_log(1, "transaction %" PRId64 " aborted: %s", s->txn_number, reason);
 	/* writers outside waiting for this document may go on */
-	pthread_cond_broadcast(&server_oplog_cond);
+	server_oplog_broadcast();
 }
 
 static void
@@ -192,6 +192,12 @@ conflicts(const txn_session_t *s, const char *ns, const bson_t *o2)
 			return true;
 	}
 	return false;
+}
+
+bool
+txn_any_open(void)
+{
+	return total_started != total_committed + total_aborted;
 }
 
 bool
@@ -273,7 +279,8 @@ txn_note_write(const bson_t *entry, bool *recorded, bson_error_t *error)
 		*recorded = true;
 		return record(current, entry, error);
 	}
-	if (!entry_key(entry, &ns, &o2))
+	/* with no transaction open no session holds a document */
+	if (!txn_any_open() || !entry_key(entry, &ns, &o2))
 		return true;
 	for (size_t b = 0; b < TXN_BUCKETS; b++)
 		for (txn_session_t *o = sessions[b]; o; o = o->next)

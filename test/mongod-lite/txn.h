@@ -65,6 +65,9 @@ bool txn_end_command(const txn_cmd_t *tc, bool ok, const bson_t *reply, bson_err
 void txn_error_labels(const txn_cmd_t *tc, const bson_error_t *error, bool write_concern_error,
 		      bson_t *body);
 
+/* True when some session has an open transaction. */
+bool txn_any_open(void);
+
 /* True while the thread runs a statement of an open transaction. */
 bool txn_active(void);
 

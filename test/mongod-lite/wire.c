@@ -392,9 +392,7 @@ wire_serve(void *arg)
 	}
 	server_log(2, "conn%" PRId64 " %s: end connection", c->id, c->peer);
 	close(c->fd);
-	pthread_mutex_lock(&server_lock);
-	mlite_stats.connections_current--;
-	pthread_mutex_unlock(&server_lock);
+	__atomic_fetch_sub(&mlite_stats.connections_current, 1, __ATOMIC_RELAXED);
 	free(c->buf);
 	free(c->cmd_buf);
 	free(c->reply_buf);
