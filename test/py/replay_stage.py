@@ -39,8 +39,11 @@ def main():
     last_event = time.time()
     last_idle_cp = 0.0
     watch_coll = src[db].get_collection(coll, codec_options=opts)
+    # The stream's own session: its operation_time is that of the last
+    # getMore reply, the point an empty batch has read up to.
+    session = src.start_session(causal_consistency=False)
     with watch_coll.watch(start_at_operation_time=last_ct, full_document=full_document,
-                          max_await_time_ms=100) as stream:
+                          max_await_time_ms=100, session=session) as stream:
         while True:
             ev = stream.try_next()
             if ev is not None:
@@ -55,10 +58,12 @@ def main():
                 buf = []
                 write_checkpoint(tgt, db, ns, last_ct, seq - 1)
             if ev is None:
-                # Idle: the source has nothing newer, so capture's position
-                # is the source's current time (cdc-capture uses the
-                # getMore's operationTime the same way).
-                now = src.admin.command("ping").get("operationTime")
+                # Idle: the source had nothing newer when it answered the
+                # empty getMore, so capture's position is that reply's
+                # operationTime, as cdc-capture takes it. (A ping sent now
+                # would be later than what the getMore read: a write in
+                # between would be counted as staged without being so.)
+                now = session.operation_time
                 if now is not None and now > last_ct:
                     last_ct = now
                 if time.time() - last_idle_cp > 0.3:
