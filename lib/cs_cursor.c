@@ -75,6 +75,11 @@ run(cs_cursor_t *c, const bson_t *cmd, bool read)
 	bson_destroy(&opts);
 	if (!ok) {
 		c->failed = true;
+		/* The connection failed: a killCursors now would wait on the
+		 * same trouble; the server reaps the idle cursor itself. */
+		if (c->error.domain == MONGOC_ERROR_STREAM ||
+		    c->error.domain == MONGOC_ERROR_SERVER_SELECTION)
+			c->id = 0;
 		bson_destroy(&c->error_reply);
 		bson_steal(&c->error_reply, &reply);
 		return false;
