@@ -124,3 +124,9 @@ assert client[db_name].nd.count_documents({}) == 3'
 	stop_capture
 	mlite_stop OLD
 }
+
+@test "unit: capture's own change-stream cursor: event and empty-batch resume tokens, resume, invalidate closes it, the server's error and reply, killCursors on close" {
+	run -0 env CSM_TEST_URI="$SRC_URI" CSM_TEST_DB="$DB" "$CSM_BUILD/test/test_cs_cursor"
+	echo "$output"
+	[[ "$output" == *"ok tokens"*"ok invalidate"*"ok error"*"ok kill"* ]]
+}
