@@ -98,6 +98,7 @@ take_ns(cs_cursor_t *c, const char *ns)
 	if (!dot || dot == ns || !dot[1])
 		return false;
 	bson_free(c->db);
+	bson_free(c->coll);
 	c->db = bson_strndup(ns, (size_t)(dot - ns));
 	c->coll = bson_strdup(dot + 1);
 	return true;
