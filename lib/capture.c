@@ -5,7 +5,6 @@
 
 #include "capture.h"
 #include "error.h"
-#include "log.h"
 
 struct capture_source {
 	mongoc_client_t *client; /* borrowed */
