@@ -6,12 +6,9 @@
 #include "capture.h"
 #include "catalog.h"
 #include "error.h"
-#include "log.h"
 
 struct capture_source {
-	mongoc_client_t *client;     /* borrowed */
-	mongoc_collection_t *coll;   /* NULL for a database stream */
-	mongoc_database_t *database; /* ... which watches this */
+	mongoc_client_t *client; /* borrowed */
 	mongoc_apm_callbacks_t *apm;
 	bool has_split;
 	bool has_expanded;
@@ -69,18 +66,6 @@ capture_version_has_expanded_events(const bson_t *build_info)
 }
 
 bool
-capture_driver_has_expanded_events(void)
-{
-#if MONGOC_CHECK_VERSION(1, 24, 0)
-	return true;
-#else
-	/* Older drivers send unknown watch options as aggregate options,
-	 * which the server refuses: the stage cannot have it. */
-	return false;
-#endif
-}
-
-bool
 capture_version_has_split_stage(const bson_t *build_info)
 {
 	int64_t v[3];
@@ -109,20 +94,10 @@ capture_source_new(mongoc_client_t *client, const char *db, const char *coll, bs
 	}
 	src = bson_malloc0(sizeof *src);
 	src->client = client;
-	if (coll)
-		src->coll = mongoc_client_get_collection(client, db, coll);
-	else
-		src->database = mongoc_client_get_database(client, db);
 	src->db = bson_strdup(db);
 	src->coll_name = bson_strdup(coll);
 	src->has_split = capture_version_has_split_stage(&reply);
 	src->has_expanded = capture_version_has_expanded_events(&reply);
-	if (src->has_expanded && !capture_driver_has_expanded_events())
-		log_warn("the source has showExpandedEvents but this build's libmongoc (%s) "
-			 "cannot ask for it: update events come without disambiguatedPaths "
-			 "and DDL events without create/createIndexes/dropIndexes/modify; "
-			 "cdc-replay reads dotted paths against the target document",
-			 MONGOC_VERSION_S);
 	if (bson_iter_init_find(&it, &reply, "version") && BSON_ITER_HOLDS_UTF8(&it))
 		bson_strncpy(src->version, bson_iter_utf8(&it, NULL), sizeof src->version);
 	bson_destroy(&reply);
@@ -141,8 +116,6 @@ capture_source_destroy(capture_source_t *src)
 		return;
 	mongoc_client_set_apm_callbacks(src->client, NULL, NULL);
 	mongoc_apm_callbacks_destroy(src->apm);
-	mongoc_collection_destroy(src->coll);
-	mongoc_database_destroy(src->database);
 	bson_free(src->db);
 	bson_free(src->coll_name);
 	bson_free(src);
@@ -169,7 +142,7 @@ capture_source_post_images(capture_source_t *src, bool *enabled, bson_error_t *e
 bool
 capture_source_has_expanded_events(const capture_source_t *src)
 {
-	return src->has_expanded && capture_driver_has_expanded_events();
+	return src->has_expanded;
 }
 
 const char *
@@ -185,14 +158,25 @@ capture_source_op_time(const capture_source_t *src, optime_t *out)
 	return src->have_op_time;
 }
 
-mongoc_change_stream_t *
+cs_cursor_t *
 capture_stream_open(capture_source_t *src, const bson_t *resume_token,
 		    const capture_stream_opts_t *opts)
 {
-	bson_t pipeline = BSON_INITIALIZER, watch_opts = BSON_INITIALIZER, stages, stage, empty;
-	mongoc_change_stream_t *stream;
+	bson_t stages = BSON_INITIALIZER, stage, empty;
+	cs_cursor_opts_t cs = {
+		.db = src->db,
+		.coll = src->coll_name,
+		.full_document = opts->post_image      ? opts->post_image
+				 : opts->update_lookup ? "updateLookup"
+						       : "default",
+		.resume_after = resume_token,
+		.show_expanded_events = opts->expanded_events,
+		.stages = &stages,
+		.batch_size = opts->batch_size,
+		.max_await_ms = opts->max_await_ms,
+	};
+	cs_cursor_t *stream;
 
-	BSON_APPEND_ARRAY_BEGIN(&pipeline, "pipeline", &stages);
 	if (opts->match)
 		BSON_APPEND_DOCUMENT(&stages, "0", opts->match);
 	if (opts->split_events) {
@@ -202,26 +186,8 @@ capture_stream_open(capture_source_t *src, const bson_t *resume_token,
 		bson_append_document_end(&stage, &empty);
 		bson_append_document_end(&stages, &stage);
 	}
-	bson_append_array_end(&pipeline, &stages);
-
-	BSON_APPEND_UTF8(&watch_opts, "fullDocument",
-			 opts->post_image      ? opts->post_image
-			 : opts->update_lookup ? "updateLookup"
-					       : "default");
-	if (opts->expanded_events)
-		BSON_APPEND_BOOL(&watch_opts, "showExpandedEvents", true);
-	BSON_APPEND_DOCUMENT(&watch_opts, "resumeAfter", resume_token);
-	if (opts->batch_size > 0)
-		BSON_APPEND_INT32(&watch_opts, "batchSize", opts->batch_size);
-	if (opts->max_await_ms > 0)
-		BSON_APPEND_INT64(&watch_opts, "maxAwaitTimeMS", opts->max_await_ms);
-
-	if (src->coll)
-		stream = mongoc_collection_watch(src->coll, &pipeline, &watch_opts);
-	else
-		stream = mongoc_database_watch(src->database, &pipeline, &watch_opts);
-	bson_destroy(&watch_opts);
-	bson_destroy(&pipeline);
+	stream = cs_cursor_open(src->client, &cs);
+	bson_destroy(&stages);
 	return stream;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "checkpoint.h"
+#include "cs_cursor.h"
 #include "optime.h"
 #include "staging.h"
 #include "tokenfile.h"
@@ -55,14 +56,11 @@ bool capture_version_has_split_stage(const bson_t *build_info);
 /*
  * True when the source's change streams take showExpandedEvents (6.0+:
  * the DDL events create, createIndexes, dropIndexes, modify...; from 6.1
- * also updateDescription.disambiguatedPaths) and this build's libmongoc
- * (1.24+) can put it in the $changeStream stage.
+ * also updateDescription.disambiguatedPaths). A 5.0 source gets neither.
  */
 bool capture_source_has_expanded_events(const capture_source_t *src);
-/* The server half of it on a buildInfo reply: versionArray 6.0+. */
+/* The same decision on a buildInfo reply: versionArray 6.0+. */
 bool capture_version_has_expanded_events(const bson_t *build_info);
-/* Whether this build's libmongoc can ask for showExpandedEvents. */
-bool capture_driver_has_expanded_events(void);
 
 /*
  * Whether the source collection has changeStreamPreAndPostImages enabled
@@ -81,11 +79,11 @@ bool capture_source_op_time(const capture_source_t *src, optime_t *out);
 
 /*
  * Opens the change stream resuming after resume_token (resumeAfter; must
- * not be empty). Never NULL: errors are in
- * mongoc_change_stream_error_document. The caller destroys it.
+ * not be empty). Never NULL: errors are in cs_cursor_error. The caller
+ * destroys it.
  */
-mongoc_change_stream_t *capture_stream_open(capture_source_t *src, const bson_t *resume_token,
-					    const capture_stream_opts_t *opts);
+cs_cursor_t *capture_stream_open(capture_source_t *src, const bson_t *resume_token,
+				 const capture_stream_opts_t *opts);
 
 /* Where to resume. */
 typedef struct capture_start {

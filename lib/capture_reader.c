@@ -109,13 +109,13 @@ capture_reader_open(capture_reader_t *r, const bson_t *resume_token, bson_error_
 	if (r->mode != CAPTURE_READ_FULL)
 		opts.batch_size = 1;
 	r->stream = capture_stream_open(r->src, resume_token, &opts);
-	return !mongoc_change_stream_error_document(r->stream, error, reply);
+	return !cs_cursor_error(r->stream, error, reply);
 }
 
 void
 capture_reader_close(capture_reader_t *r)
 {
-	mongoc_change_stream_destroy(r->stream);
+	cs_cursor_destroy(r->stream);
 	r->stream = NULL;
 }
 
@@ -123,13 +123,12 @@ bool
 capture_reader_next(capture_reader_t *r, const bson_t **event, bson_error_t *error,
 		    const bson_t **reply)
 {
-	if (mongoc_change_stream_next(r->stream, event)) {
+	if (cs_cursor_next(r->stream, event)) {
 		r->idle = false;
 		retry_reset(&r->retry);
 		return true;
 	}
-	*event = NULL;
-	return !mongoc_change_stream_error_document(r->stream, error, reply);
+	return !cs_cursor_error(r->stream, error, reply);
 }
 
 bool
@@ -161,7 +160,7 @@ capture_reader_batch_empty(capture_reader_t *r, const bson_t **pbrt)
 		return false;
 	r->idle = true;
 	if (r->stream)
-		*pbrt = mongoc_change_stream_get_resume_token(r->stream);
+		*pbrt = cs_cursor_resume_token(r->stream);
 	return true;
 }
 

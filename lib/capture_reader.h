@@ -57,9 +57,9 @@ capture_verdict_t capture_stream_verdict(const bson_error_t *error, const bson_t
 					 bool has_split, const char *ns, bson_error_t *out);
 
 typedef struct capture_reader {
-	capture_source_t *src;          /* borrowed */
-	capture_stream_opts_t opts;     /* as configured */
-	mongoc_change_stream_t *stream; /* owned; NULL while closed */
+	capture_source_t *src;      /* borrowed */
+	capture_stream_opts_t opts; /* as configured */
+	cs_cursor_t *stream;        /* owned; NULL while closed */
 	capture_read_mode_t mode;
 	int64_t mode_events; /* events read in NARROW mode */
 	retry_t retry;       /* backoff of reopens after transient errors */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "apply.h"
+#include "bsoncmp.h"
+#include "bsonfield.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -573,15 +575,18 @@ event_ops(replay_applier_t *a, const replay_batch_t *batch, size_t i, bson_error
 }
 
 /* Runs cmd on the target database, waiting for the lease and retrying
- * transient errors; a server error with code ok_code is success. */
+ * transient errors; a server error with code ok_code is success. out (when
+ * not NULL) receives the reply of a success. */
 static bool
-target_command(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const char *what,
-	       bson_error_t *error)
+target_command_reply(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const char *what,
+		     bson_t *out, bson_error_t *error)
 {
 	mongoc_database_t *db = mongoc_client_get_database(a->client, a->db);
 	retry_t retry;
 	bool ok = false, done = false;
 
+	if (out)
+		bson_init(out);
 	retry_init(&retry, 0);
 	while (!done) {
 		bson_t reply;
@@ -592,12 +597,23 @@ target_command(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const ch
 		     csm_error_server_code(error, &reply) == ok_code;
 		if (!ok)
 			csm_error_keep_transient(error, &reply);
+		else if (out) {
+			bson_destroy(out);
+			bson_copy_to(&reply, out);
+		}
 		done = ok || !csm_error_is_transient(error, NULL) ||
 		       !retry_wait(&retry, what, error);
 		bson_destroy(&reply);
 	}
 	mongoc_database_destroy(db);
 	return ok;
+}
+
+static bool
+target_command(replay_applier_t *a, const bson_t *cmd, int32_t ok_code, const char *what,
+	       bson_error_t *error)
+{
+	return target_command_reply(a, cmd, ok_code, what, NULL, error);
 }
 
 /*
@@ -803,10 +819,118 @@ apply_modify(replay_applier_t *a, const replay_event_t *ev, bson_error_t *error)
 	return ok;
 }
 
+/* The options of the target collection (listCollections) into *options;
+ * *found false when it does not exist. */
+static bool
+target_options(replay_applier_t *a, const replay_event_t *ev, bool *found, bson_t *options,
+	       bson_error_t *error)
+{
+	bson_t cmd = BSON_INITIALIZER, filter, reply;
+	bson_iter_t it;
+	char *what = bson_strdup_printf("listing '%s.%s' on the target (seq %" PRId64 ")", a->db,
+					a->coll, ev->first_seq);
+	bool ok;
+
+	*found = false;
+	BSON_APPEND_INT32(&cmd, "listCollections", 1);
+	BSON_APPEND_DOCUMENT_BEGIN(&cmd, "filter", &filter);
+	BSON_APPEND_UTF8(&filter, "name", a->coll);
+	bson_append_document_end(&cmd, &filter);
+	ok = target_command_reply(a, &cmd, 0, what, &reply, error);
+	if (ok && bson_iter_init(&it, &reply) &&
+	    bson_iter_find_descendant(&it, "cursor.firstBatch.0", &it) &&
+	    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+		bson_t info;
+		const uint8_t *data;
+		uint32_t len;
+
+		bson_iter_document(&it, &len, &data);
+		*found = bson_init_static(&info, data, len);
+		if (*found)
+			bsonfield_document(&info, "options", options);
+	}
+	bson_destroy(&reply);
+	bson_destroy(&cmd);
+	bson_free(what);
+	return ok;
+}
+
+/* Appends to names (", "-separated) each option of want that have lacks or
+ * holds otherwise, and each one only have holds. */
+static void
+options_differ(const bson_t *want, const bson_t *have, bson_string_t *names)
+{
+	bson_iter_t it, other;
+
+	if (bson_iter_init(&it, want))
+		while (bson_iter_next(&it))
+			if (!bson_iter_init_find(&other, have, bson_iter_key(&it)) ||
+			    bsoncmp_value(bson_iter_value(&it), bson_iter_value(&other)) != 0)
+				bson_string_append_printf(names, "%s%s", names->len ? ", " : "",
+							  bson_iter_key(&it));
+	if (bson_iter_init(&it, have))
+		while (bson_iter_next(&it))
+			if (!bson_has_field(want, bson_iter_key(&it)))
+				bson_string_append_printf(names, "%s%s", names->len ? ", " : "",
+							  bson_iter_key(&it));
+}
+
 /*
- * An expanded DDL event (docs/DESIGN.md, "Replay rules"): createIndexes,
- * dropIndexes and modify are applied in order, after every write before
- * them; any other is logged.
+ * A create event: the target collection is created with the event's
+ * options (operationDescription but idIndex) unless it exists (restored,
+ * or created by an earlier run): then options that differ are named in a
+ * warning, and replay goes on.
+ */
+static bool
+apply_create(replay_applier_t *a, const replay_event_t *ev, bson_error_t *error)
+{
+	bson_t desc = BSON_INITIALIZER, want = BSON_INITIALIZER, have = BSON_INITIALIZER;
+	bson_t cmd = BSON_INITIALIZER;
+	bson_string_t *names = bson_string_new("");
+	bson_iter_t it;
+	bool found = false, ok;
+	char *what = NULL;
+
+	bsonfield_document(ev->event, "operationDescription", &desc);
+	if (bson_iter_init(&it, &desc))
+		while (bson_iter_next(&it))
+			if (strcmp(bson_iter_key(&it), "idIndex") != 0)
+				bson_append_iter(&want, NULL, 0, &it);
+	ok = target_options(a, ev, &found, &have, error);
+	if (ok && found) {
+		options_differ(&want, &have, names);
+		if (names->len)
+			log_warn("seq %" PRId64 ": create of '%s.%s': the target collection exists "
+				 "with other options (%s); it is kept as it is",
+				 ev->first_seq, a->db, a->coll, names->str);
+		else
+			log_info("seq %" PRId64 ": create of '%s.%s': the target collection "
+				 "exists with the same options",
+				 ev->first_seq, a->db, a->coll);
+	} else if (ok) {
+		what = bson_strdup_printf("creating '%s.%s' on the target (seq %" PRId64 ")", a->db,
+					  a->coll, ev->first_seq);
+		BSON_APPEND_UTF8(&cmd, "create", a->coll);
+		bson_concat(&cmd, &want);
+		ok = target_command(a, &cmd, SERVER_NAMESPACE_EXISTS, what, error);
+		if (ok)
+			log_info("seq %" PRId64 ": %s", ev->first_seq, what);
+	}
+	if (!ok && !csm_error_is_stopped(error))
+		csm_error_prefix(error, "cannot replay seq %" PRId64 " (create)", ev->first_seq);
+	bson_string_free(names, true);
+	bson_free(what);
+	bson_destroy(&cmd);
+	bson_destroy(&have);
+	bson_destroy(&want);
+	bson_destroy(&desc);
+	return ok;
+}
+
+/*
+ * An expanded DDL event (docs/DESIGN.md, "Replay rules"): create,
+ * createIndexes, dropIndexes and modify are applied in order, after every
+ * write before them; any other is logged.
  */
 static bool
 apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t *ev,
@@ -814,11 +938,11 @@ apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t
 {
 	bool create = strcmp(ev->operation_type, "createIndexes") == 0;
 	bool modify = strcmp(ev->operation_type, "modify") == 0;
+	bool coll = strcmp(ev->operation_type, "create") == 0;
 	bson_iter_t iter, indexes;
 
-	if (!create && !modify && strcmp(ev->operation_type, "dropIndexes") != 0) {
-		log_info("seq %" PRId64 ": '%s' event changes no document; nothing to apply "
-			 "(collection options are not replayed)",
+	if (!create && !modify && !coll && strcmp(ev->operation_type, "dropIndexes") != 0) {
+		log_info("seq %" PRId64 ": '%s' event changes no document; nothing to apply",
 			 ev->first_seq, ev->operation_type);
 		return true;
 	}
@@ -827,6 +951,8 @@ apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t
 	apply_op_list_clear(&a->ops);
 	if (modify)
 		return apply_modify(a, ev, error);
+	if (coll)
+		return apply_create(a, ev, error);
 	if (!bson_iter_init(&iter, ev->event) ||
 	    !bson_iter_find_descendant(&iter, "operationDescription.indexes", &indexes) ||
 	    !BSON_ITER_HOLDS_ARRAY(&indexes) || !bson_iter_recurse(&indexes, &iter)) {

@@ -232,6 +232,6 @@ assert pits == [1, 2], pits'
 	run -0 "$PY" "$REPO_ROOT/test/py/diff_workload.py" compare "$SRC_URI" "$TGT_URI" "$DB" 7
 }
 
-@test "unit: cdc-capture asks for showExpandedEvents on 6.0+ sources, when its libmongoc can put it in the stage" {
+@test "unit: cdc-capture asks for showExpandedEvents on 6.0+ sources, by the server's version alone" {
 	unit test_capture_expanded
 }

@@ -1183,7 +1183,9 @@ parse_spec(cs_state_t *st, const bson_t *spec, cs_spec_t *out, bson_error_t *err
 			bson_iter_timestamp(&it, &out->start_t, &out->start_i);
 		} else if (strcmp(k, "allChangesForCluster") == 0) {
 			out->all_changes_for_cluster = bson_iter_as_bool(&it);
-		} else if (strcmp(k, "showExpandedEvents") == 0) {
+		} else if (strcmp(k, "showExpandedEvents") == 0 &&
+			   server_config.version_array[0] >= 6) {
+			/* 6.0 added it: an unknown field to 5.0 (below) */
 			st->expanded = bson_iter_as_bool(&it);
 		} else if (strcmp(k, "allowToRunOnConfigDB") == 0 ||
 			   strcmp(k, "allowToRunOnSystemNS") == 0 ||

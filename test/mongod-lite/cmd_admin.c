@@ -107,12 +107,12 @@ cmd_build_info(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	bson_t arr;
 	(void)ctx;
 	(void)error;
-	BSON_APPEND_UTF8(reply, "version", "7.0.0");
+	BSON_APPEND_UTF8(reply, "version", server_config.version);
 	BSON_APPEND_UTF8(reply, "gitVersion", "mongod-lite");
 	BSON_APPEND_ARRAY_BEGIN(reply, "versionArray", &arr);
-	BSON_APPEND_INT32(&arr, "0", 7);
-	BSON_APPEND_INT32(&arr, "1", 0);
-	BSON_APPEND_INT32(&arr, "2", 0);
+	BSON_APPEND_INT32(&arr, "0", server_config.version_array[0]);
+	BSON_APPEND_INT32(&arr, "1", server_config.version_array[1]);
+	BSON_APPEND_INT32(&arr, "2", server_config.version_array[2]);
 	BSON_APPEND_INT32(&arr, "3", 0);
 	bson_append_array_end(reply, &arr);
 	BSON_APPEND_INT32(reply, "bits", 64);
@@ -135,7 +135,7 @@ cmd_server_status(command_ctx_t *ctx, bson_t *reply, bson_error_t *error)
 	if (gethostname(host, sizeof host) != 0)
 		snprintf(host, sizeof host, "localhost");
 	BSON_APPEND_UTF8(reply, "host", host);
-	BSON_APPEND_UTF8(reply, "version", "7.0.0");
+	BSON_APPEND_UTF8(reply, "version", server_config.version);
 	BSON_APPEND_UTF8(reply, "process", server_config.router ? "mongos" : "mongod");
 	BSON_APPEND_INT64(reply, "pid", (int64_t)getpid());
 	time_t up = time(NULL) - started_at;

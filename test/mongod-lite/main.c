@@ -30,6 +30,8 @@ server_config_t server_config = {
 	.sync_policy = SYNC_BATCH,
 	.oplog_max_entries = 1000000,
 	.shards = 2,
+	.version = "7.0.0",
+	.version_array = {7, 0, 0},
 };
 char server_me[256];
 volatile sig_atomic_t server_shutting_down;
@@ -43,7 +45,7 @@ usage(FILE *out)
 		"                   [--dbpath DIR] [--sync-policy always|batch|none]\n"
 		"                   [--oplog-max-entries N]\n"
 		"                   [--auth-user USER --auth-password-file FILE]\n"
-		"                   [--router [--shards N]]\n"
+		"                   [--router [--shards N]] [--server-version X.Y.Z]\n"
 		"\n"
 		"A MongoDB-wire-compatible test server: a one-node replica set primary\n"
 		"(or a standalone) on a loopback port. --port 0 picks a free port and\n"
@@ -52,7 +54,10 @@ usage(FILE *out)
 		"authentication (authSource $external) as USER with the password\n"
 		"held in FILE; without it, any PLAIN credentials are accepted.\n"
 		"--router answers as a MongoDB 7.0 mongos in front of N shards (default 2)\n"
-		"that share one store.\n");
+		"that share one store.\n"
+		"--server-version reports X.Y.Z (default 7.0.0) in buildInfo and\n"
+		"serverStatus; below 6.0 $changeStream refuses showExpandedEvents as\n"
+		"MongoDB 5.0 does.\n");
 }
 
 /* Says what is wrong with the command line and how to use it, on stderr;
@@ -142,6 +147,21 @@ reexec_with_huge_pages(char **argv)
 	unsetenv("GLIBC_TUNABLES");
 }
 
+/* "X.Y.Z" into server_config.version and version_array. */
+static bool
+parse_version(const char *s)
+{
+	int v[3], used = 0;
+
+	if (strlen(s) >= sizeof server_config.version ||
+	    sscanf(s, "%d.%d.%d%n", &v[0], &v[1], &v[2], &used) != 3 || s[used] || v[0] < 0 ||
+	    v[1] < 0 || v[2] < 0)
+		return false;
+	memcpy(server_config.version_array, v, sizeof v);
+	snprintf(server_config.version, sizeof server_config.version, "%s", s);
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -160,6 +180,7 @@ main(int argc, char **argv)
 		{"auth-password-file", required_argument, NULL, 'P'},
 		{"router", no_argument, NULL, 'R'},
 		{"shards", required_argument, NULL, 'S'},
+		{"server-version", required_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -230,6 +251,10 @@ main(int argc, char **argv)
 			if (!parse_number(optarg, 1, 64, &n))
 				return misuse("invalid --shards '%s'", optarg);
 			server_config.shards = (int)n;
+			break;
+		case 'V':
+			if (!parse_version(optarg))
+				return misuse("invalid --server-version '%s'", optarg);
 			break;
 		case 'h':
 			usage(stdout);

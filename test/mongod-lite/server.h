@@ -32,6 +32,8 @@ typedef struct server_config {
 	const char *auth_password; /* read from --auth-password-file */
 	bool router;               /* --router: answer as a mongos (router.h) */
 	int shards;                /* --shards N behind the router, default 2 */
+	char version[32];          /* --server-version X.Y.Z, default "7.0.0" */
+	int version_array[3];      /* its numbers */
 } server_config_t;
 
 extern server_config_t server_config;

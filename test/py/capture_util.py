@@ -97,22 +97,29 @@ def workload(uri, db, coll, total, writers=4, seed=1):
 
 
 def reference_events(uri, db, coll, token, full_document=None, split=False):
-    """Every event after token, read by pymongo (a client nobody here wrote)."""
+    """Every event after token, read by hand with aggregate and getMore (this
+    pymongo cannot ask for showExpandedEvents), as cdc-capture asks: with
+    showExpandedEvents on a 6.0+ source."""
     client = connect(uri)
-    pipeline = [{"$changeStreamSplitLargeEvent": {}}] if split else []
-    kwargs = {"resume_after": token, "max_await_time_ms": 300, "batch_size": 5000}
-    if full_document:
-        kwargs["full_document"] = full_document
-    events = []
-    with client[db][coll].watch(pipeline, **kwargs) as stream:
-        empty = 0
-        while empty < 2:
-            ev = stream.try_next()
-            if ev is None:
-                empty += 1
-                continue
-            empty = 0
-            events.append(ev)
+    spec = {"resumeAfter": token, "fullDocument": full_document or "default"}
+    if client.admin.command("buildInfo")["versionArray"][0] >= 6:
+        spec["showExpandedEvents"] = True
+    pipeline = [{"$changeStream": spec}]
+    if split:
+        pipeline.append({"$changeStreamSplitLargeEvent": {}})
+    database = client[db]
+    cursor = database.command("aggregate", coll, pipeline=pipeline,
+                              cursor={"batchSize": 5000})["cursor"]
+    events = list(cursor["firstBatch"])
+    empty = 0
+    while empty < 2 and cursor["id"]:
+        cursor = database.command("getMore", cursor["id"], collection=coll, batchSize=5000,
+                                  maxTimeMS=300)["cursor"]
+        batch = cursor["nextBatch"]
+        empty = 0 if batch else empty + 1
+        events.extend(batch)
+    if cursor["id"]:
+        database.command("killCursors", coll, cursors=[cursor["id"]])
     return events
 
 

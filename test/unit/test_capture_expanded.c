@@ -1,7 +1,6 @@
 /*
  * Unit tests of when cdc-capture asks for showExpandedEvents (lib/capture.h):
- * 6.0+ sources by buildInfo's versionArray, and only with a libmongoc that
- * puts the option in the $changeStream stage.
+ * 6.0+ sources by buildInfo's versionArray, the server's version alone.
  */
 #include <mongoc/mongoc.h>
 
@@ -33,17 +32,8 @@ case_versions(void)
 	CHECK(!capture_version_has_expanded_events(&empty));
 }
 
-static void
-case_driver(void)
-{
-	/* libmongoc 1.24 added the option to the stage; before, it would be
-	 * sent as an aggregate option, which the server refuses. */
-	CHECK(capture_driver_has_expanded_events() == MONGOC_CHECK_VERSION(1, 24, 0));
-}
-
 static const unit_case_t cases[] = {
 	{"versions", case_versions},
-	{"driver", case_driver},
 };
 
 UNIT_MAIN(cases)
