@@ -11,10 +11,8 @@
 #include "log.h"
 #include "retry.h"
 #include "staging_format.h"
+#include "txn_record.h"
 
-/* Fields of a change event of a transaction (the server's names). */
-#define EVENT_F_LSID "lsid"
-#define EVENT_F_TXN_NUMBER "txnNumber"
 /* hello's wire versions of 4.0 (replica set transactions) and 4.2 (mongos). */
 #define WIRE_VERSION_REPLSET_TXN 7
 #define WIRE_VERSION_SHARDED_TXN 8
@@ -40,65 +38,10 @@ struct replay_txn {
 	char split_warned[96];            /* the last transaction told to be split */
 };
 
-/* The transaction of an event: lsid and txnNumber; false when it has none. */
-typedef struct txn_key {
-	const uint8_t *lsid;
-	uint32_t lsid_len;
-	int64_t txn_number;
-	optime_t cluster_time;
-} txn_key_t;
-
-static bool
-doc_txn_key(const bson_t *event, optime_t cluster_time, txn_key_t *key)
-{
-	bson_iter_t it;
-
-	memset(key, 0, sizeof *key);
-	key->cluster_time = cluster_time;
-	if (!event || !bson_iter_init_find(&it, event, EVENT_F_TXN_NUMBER) ||
-	    !BSON_ITER_HOLDS_INT64(&it))
-		return false;
-	key->txn_number = bson_iter_int64(&it);
-	if (!bson_iter_init_find(&it, event, EVENT_F_LSID) || !BSON_ITER_HOLDS_DOCUMENT(&it))
-		return false;
-	bson_iter_document(&it, &key->lsid_len, &key->lsid);
-	return true;
-}
-
 static bool
 event_key(const replay_event_t *ev, txn_key_t *key)
 {
-	return doc_txn_key(ev->event, ev->cluster_time, key);
-}
-
-static bool
-same_txn(const txn_key_t *a, const txn_key_t *b)
-{
-	return a->txn_number == b->txn_number && a->lsid_len == b->lsid_len &&
-	       memcmp(a->lsid, b->lsid, a->lsid_len) == 0 &&
-	       optime_cmp(a->cluster_time, b->cluster_time) == 0;
-}
-
-/* "txnNumber 7 of session 5f0c...e1 at (t, i)" (the lsid's id in hex) for
- * messages; bson_free() it. */
-static char *
-txn_describe(const txn_key_t *key)
-{
-	bson_t lsid;
-	bson_iter_t it;
-	char hex[33] = "?";
-
-	if (bson_init_static(&lsid, key->lsid, key->lsid_len) &&
-	    bson_iter_init_find(&it, &lsid, "id") && BSON_ITER_HOLDS_BINARY(&it)) {
-		bson_subtype_t st;
-		uint32_t len;
-		const uint8_t *id;
-		bson_iter_binary(&it, &st, &len, &id);
-		for (uint32_t k = 0; k < len && k < 16; k++)
-			snprintf(hex + 2 * k, 3, "%02x", id[k]);
-	}
-	return bson_strdup_printf("txnNumber %" PRId64 " of session %s at (%u, %u)",
-				  key->txn_number, hex, key->cluster_time.t, key->cluster_time.i);
+	return txn_key_of(ev->event, ev->cluster_time, key);
 }
 
 replay_txn_t *
@@ -179,7 +122,7 @@ next_staged(replay_txn_t *rt, int64_t seq, const txn_key_t *key, bool *found, bo
 		    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 			bson_iter_document(&it, &len, &data);
 			*same = bson_init_static(&event, data, len) &&
-				doc_txn_key(&event, t, &next) && same_txn(&next, key);
+				txn_key_of(&event, t, &next) && txn_key_same(&next, key);
 		} else {
 			*same = optime_cmp(t, key->cluster_time) == 0;
 		}
@@ -237,7 +180,7 @@ batch_full(const replay_txn_t *rt, const replay_batch_t *batch)
 static void
 warn_split(replay_txn_t *rt, const txn_key_t *key)
 {
-	char *what = txn_describe(key);
+	char *what = txn_key_describe(key);
 
 	if (strncmp(rt->split_warned, what, sizeof rt->split_warned - 1) != 0)
 		log_warn("source transaction %s of '%s' has more events than one batch holds "
@@ -257,7 +200,7 @@ replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t *erro
 	if (batch->len == 0 || !event_key(&batch->events[batch->len - 1], &last))
 		return true;
 	size_t start = batch->len - 1;
-	while (start > 0 && event_key(&batch->events[start - 1], &key) && same_txn(&key, &last))
+	while (start > 0 && event_key(&batch->events[start - 1], &key) && txn_key_same(&key, &last))
 		start--;
 	if (!next_staged(rt, batch->events[batch->len - 1].last_seq, &last, &found, &same, error))
 		return false;
@@ -417,7 +360,7 @@ apply_group(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, b
 	group_result_t r;
 
 	event_key(&batch->events[a], &key);
-	char *txn = txn_describe(&key);
+	char *txn = txn_key_describe(&key);
 	char *what = bson_strdup_printf(
 		"applying source transaction %s of '%s' as one target transaction (a "
 		"transaction a killed cdc-replay left open holds its documents until the "
@@ -480,7 +423,7 @@ replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_
 
 		for (b = a + 1; b < batch->len; b++) {
 			bool k = event_key(&batch->events[b], &key);
-			if (in_txn ? !k || !same_txn(&key, &first) : k)
+			if (in_txn ? !k || !txn_key_same(&key, &first) : k)
 				break;
 		}
 		if (in_txn && !wants_group(rt, &batch->events[a], error, &want))
