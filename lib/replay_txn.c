@@ -9,6 +9,7 @@
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "replay_xtxn.h"
 #include "retry.h"
 #include "staging_format.h"
 #include "txn_record.h"
@@ -19,8 +20,7 @@
 
 typedef enum { SUPPORT_UNKNOWN, SUPPORT_NO, SUPPORT_YES } support_t;
 
-/* How one try of a target transaction ended. */
-typedef enum { GROUP_DONE, GROUP_RETRY, GROUP_ORDINARY, GROUP_FAIL } group_result_t;
+typedef replay_txn_result_t group_result_t;
 
 struct replay_txn {
 	mongoc_client_t *client;
@@ -36,6 +36,7 @@ struct replay_txn {
 	support_t support;
 	mongoc_client_session_t *session; /* started at the first transaction */
 	char split_warned[96];            /* the last transaction told to be split */
+	replay_xtxn_t *xtxn;              /* NULL: no transactions across collections */
 };
 
 static bool
@@ -71,8 +72,17 @@ replay_txn_destroy(replay_txn_t *rt)
 		return;
 	if (rt->session)
 		mongoc_client_session_destroy(rt->session);
+	replay_xtxn_destroy(rt->xtxn);
 	bson_free(rt->ns);
 	bson_free(rt);
+}
+
+void
+replay_txn_set_cross(replay_txn_t *rt, const char *target_db)
+{
+	replay_xtxn_destroy(rt->xtxn);
+	rt->xtxn = replay_xtxn_new(rt->client, rt->staging, rt->meta, rt->lease, rt->ns, target_db,
+				   rt->max_docs);
 }
 
 void
@@ -261,9 +271,8 @@ target_supports(replay_txn_t *rt, bson_error_t *error)
 	return ok;
 }
 
-/* Sorts a failed try: retry (transient), the ordinary path, or stop. */
-static group_result_t
-group_failed(const bson_t *reply, bson_error_t *error)
+replay_txn_result_t
+replay_txn_failure(const bson_t *reply, bson_error_t *error)
 {
 	if (mongoc_error_has_label(reply, "TransientTransactionError") ||
 	    csm_error_is_transient(error, reply))
@@ -273,16 +282,15 @@ group_failed(const bson_t *reply, bson_error_t *error)
 	return GROUP_ORDINARY;
 }
 
-/* Commits, retrying the commit itself while its result is unknown. */
-static bool
-commit(replay_txn_t *rt, bson_t *reply, bson_error_t *error)
+bool
+replay_txn_commit(mongoc_client_session_t *session, bson_t *reply, bson_error_t *error)
 {
 	retry_t retry;
 
 	retry_init(&retry, 0);
 	for (;;) {
 		bson_destroy(reply);
-		if (mongoc_client_session_commit_transaction(rt->session, reply, error))
+		if (mongoc_client_session_commit_transaction(session, reply, error))
 			return true;
 		if (!mongoc_error_has_label(reply, "UnknownTransactionCommitResult") ||
 		    !retry_wait(&retry, "committing a source transaction on the target", error))
@@ -290,22 +298,21 @@ commit(replay_txn_t *rt, bson_t *reply, bson_error_t *error)
 	}
 }
 
-/* Writes events[a..b) in one ordered bulk in the session's transaction. */
-static bool
-write_events(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, bson_t *reply,
-	     bson_error_t *error)
+bool
+replay_txn_write(mongoc_client_session_t *session, mongoc_collection_t *target,
+		 const replay_event_t *events, size_t n, bson_t *reply, bson_error_t *error)
 {
 	apply_op_list_t ops;
 	bson_t opts = BSON_INITIALIZER;
 	mongoc_bulk_operation_t *bulk = NULL;
-	bool ok = mongoc_client_session_append(rt->session, &opts, error);
+	bool ok = mongoc_client_session_append(session, &opts, error);
 
 	apply_op_list_init(&ops);
-	for (size_t k = a; ok && k < b; k++)
-		if (batch->events[k].kind == APPLY_KIND_DATA)
-			ok = apply_event_ops(batch->events[k].event, k, &ops, error);
+	for (size_t k = 0; ok && k < n; k++)
+		if (events[k].kind == APPLY_KIND_DATA)
+			ok = apply_event_ops(events[k].event, k, &ops, error);
 	if (ok && ops.len > 0) {
-		bulk = mongoc_collection_create_bulk_operation_with_opts(rt->target, &opts);
+		bulk = mongoc_collection_create_bulk_operation_with_opts(target, &opts);
 		for (size_t k = 0; ok && k < ops.len; k++)
 			ok = apply_op_to_bulk(bulk, &ops.ops[k], error);
 		if (ok) {
@@ -331,16 +338,17 @@ group_once(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, bs
 	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
 	mongoc_transaction_opts_set_write_concern(topts, wc);
 	if (!rt->session && !(rt->session = mongoc_client_start_session(rt->client, NULL, error)))
-		result = group_failed(&reply, error);
+		result = replay_txn_failure(&reply, error);
 	else if (!lease_hold(rt->lease, error))
-		result = group_failed(&reply, error);
+		result = replay_txn_failure(&reply, error);
 	else if (!mongoc_client_session_start_transaction(rt->session, topts, error))
 		result = GROUP_ORDINARY;
-	else if (!write_events(rt, batch, a, b, &reply, error) ||
+	else if (!replay_txn_write(rt->session, rt->target, batch->events + a, b - a, &reply,
+				   error) ||
 		 !replay_batch_mark_done_in(rt->staging, rt->ns, batch->events[a].first_seq,
 					    batch->events[b - 1].last_seq, rt->session, error) ||
-		 !commit(rt, &reply, error))
-		result = group_failed(&reply, error);
+		 !replay_txn_commit(rt->session, &reply, error))
+		result = replay_txn_failure(&reply, error);
 	if (result != GROUP_DONE && rt->session &&
 	    mongoc_client_session_in_transaction(rt->session))
 		mongoc_client_session_abort_transaction(rt->session, NULL);
@@ -413,6 +421,23 @@ apply_ordinary(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b
 		mark(ctx, batch->events[a].first_seq, batch->events[b - 1].last_seq, error));
 }
 
+/* events[a..b), one source transaction to group: across collections
+ * (replay_xtxn.h) or of this one alone. */
+static group_result_t
+apply_txn(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, bson_error_t *error)
+{
+	switch (rt->xtxn ? replay_xtxn_apply(rt->xtxn, batch, a, b, error) : XTXN_ALONE) {
+	case XTXN_ALONE:
+		return apply_group(rt, batch, a, b, error);
+	case XTXN_DONE:
+		return GROUP_DONE;
+	case XTXN_ORDINARY:
+		return GROUP_ORDINARY;
+	default:
+		return GROUP_FAIL;
+	}
+}
+
 bool
 replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_fn mark, void *ctx,
 		 bson_error_t *error)
@@ -428,7 +453,7 @@ replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_
 		}
 		if (in_txn && !wants_group(rt, &batch->events[a], error, &want))
 			return false;
-		group_result_t r = want ? apply_group(rt, batch, a, b, error) : GROUP_ORDINARY;
+		group_result_t r = want ? apply_txn(rt, batch, a, b, error) : GROUP_ORDINARY;
 		if (r == GROUP_FAIL)
 			return false;
 		if (r == GROUP_ORDINARY && !apply_ordinary(rt, batch, a, b, mark, ctx, error))
