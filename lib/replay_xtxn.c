@@ -246,7 +246,8 @@ mark_before(replay_xtxn_t *x, const replay_batch_t *batch, size_t a, bson_error_
 	retry_t retry;
 
 	retry_init(&retry, 0);
-	while (!replay_batch_mark_done(x->staging, x->ns, batch->events[0].first_seq,
+	while (!lease_hold(x->lease, error) ||
+	       !replay_batch_mark_done(x->staging, x->ns, batch->events[0].first_seq,
 				       batch->events[a - 1].last_seq, error))
 		if (!csm_error_is_transient(error, NULL) ||
 		    !retry_wait(&retry, "marking the events before a source transaction done",
