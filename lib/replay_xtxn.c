@@ -28,6 +28,7 @@ struct replay_xtxn {
 	lease_t *lease;
 	char *ns, *db, *target_db; /* db: the source database of ns */
 	int64_t max_docs;
+	int64_t marked_through; /* seqs up to it are marked done by this run */
 	mongoc_client_session_t *session;
 };
 
@@ -238,21 +239,26 @@ maybe_warn(replay_xtxn_t *x, xwait_t *w)
 	bson_free(what);
 }
 
-/* Marks events[0..a) of batch done: applied, and the other participants
- * wait for nothing pending before their part. */
+/* Marks events[0..a) of batch done (those not marked by this run yet):
+ * applied, and the other participants wait for nothing pending before
+ * their part. */
 static bool
 mark_before(replay_xtxn_t *x, const replay_batch_t *batch, size_t a, bson_error_t *error)
 {
+	int64_t from = batch->events[0].first_seq, to = batch->events[a - 1].last_seq;
 	retry_t retry;
 
+	from = from > x->marked_through ? from : x->marked_through + 1;
+	if (from > to)
+		return true;
 	retry_init(&retry, 0);
 	while (!lease_hold(x->lease, error) ||
-	       !replay_batch_mark_done(x->staging, x->ns, batch->events[0].first_seq,
-				       batch->events[a - 1].last_seq, error))
+	       !replay_batch_mark_done(x->staging, x->ns, from, to, error))
 		if (!csm_error_is_transient(error, NULL) ||
 		    !retry_wait(&retry, "marking the events before a source transaction done",
 				error))
 			return false;
+	x->marked_through = to;
 	return true;
 }
 
@@ -399,6 +405,8 @@ cross(replay_xtxn_t *x, const replay_batch_t *batch, size_t a, size_t b, const t
 	else
 		while ((r = poll_once(x, &w, batch, a, b, &retry, what, error)) == GROUP_RETRY)
 			;
+	if (r == GROUP_DONE)
+		x->marked_through = batch->events[b - 1].last_seq;
 	if (r == GROUP_ORDINARY)
 		log_warn("cannot apply source transaction %s across %s as one target transaction: "
 			 "%s; applying the part of '%s' as the other events",

@@ -11,6 +11,12 @@ usage:
       ledger insert (no bal) into DB.a, every fifth one between two accounts
       of DB.a only. Touches READY_FILE after the first commit; prints
       {"committed": n}.
+  e2e_txndb.py stage-xtxns URI DB TXNS [across|alone]
+      Stages (as a database cdc-capture would) TXNS source transactions of
+      three events: an insert and an update in DB.a, an insert in DB.b (one
+      lsid and txnNumber, one clusterTime), with their transaction records
+      ("across"), or without ("alone": each collection's part is grouped by
+      itself, as before records existed), and checkpoints 86400 s ahead.
   e2e_txndb.py run --sync PATH --state-dir DIR --dump-dir DIR --db DB
                    --total N --stop-file F --log FILE
       Starts `sync_migration.sh --state-dir DIR --dump-dir DIR - DB --all`
@@ -84,6 +90,42 @@ def cmd_transfers(uri, db, accounts, stop_file, ready_file):
             open(ready_file, "w").close()
         time.sleep(0.01)
     print(json.dumps({"committed": committed}))
+
+
+def cmd_stage_xtxns(uri, db, txns, mode="across"):
+    import uuid
+    from bson import Binary, Int64
+    import replay_events as rev
+    client = pymongo.MongoClient(uri)
+    sim = {"a": rev.SimSource(db, "a"), "b": rev.SimSource(db, "b", seed=2)}
+    events = {"a": [], "b": []}
+    records = []
+    for t in range(int(txns)):
+        lsid = {"id": Binary(uuid.uuid4().bytes, 4)}
+        first = sim["a"].insert()
+        evs = [("a", first), ("a", sim["a"].update(first["documentKey"]["_id"])),
+               ("b", sim["b"].insert())]
+        parts = {}
+        for coll, ev in evs:
+            ev["lsid"] = lsid
+            ev["txnNumber"] = Int64(t + 1)
+            ev["clusterTime"] = first["clusterTime"]
+            events[coll].append(ev)
+            seq = len(events[coll])
+            lo, hi = parts.get(coll, (seq, seq))
+            parts[coll] = (min(lo, seq), max(hi, seq))
+        ct = first["clusterTime"]
+        records.append({
+            "_id": "txn:%s:%d:%d:%d" % (lsid["id"].hex(), t + 1, ct.time, ct.inc),
+            "lsid": lsid, "txnNumber": Int64(t + 1), "clusterTime": ct,
+            "parts": [{"ns": "%s.%s" % (db, c), "firstSeq": Int64(lo), "lastSeq": Int64(hi)}
+                      for c, (lo, hi) in sorted(parts.items())]})
+    if mode == "across":
+        client[db]["cdc_meta"].insert_many(records)
+    for coll in ("a", "b"):
+        ns = "%s.%s" % (db, coll)
+        rev.stage(client, db, ns, events[coll])
+        rev.checkpoint(client, db, ns, rev.now_ts(86400))
 
 
 def committed(admin):
@@ -274,6 +316,8 @@ def main():
         cmd_load(*sys.argv[2:5])
     elif cmd == "transfers":
         cmd_transfers(*sys.argv[2:7])
+    elif cmd == "stage-xtxns":
+        cmd_stage_xtxns(*sys.argv[2:6])
     elif cmd == "run":
         return cmd_run(sys.argv[2:])
     else:
