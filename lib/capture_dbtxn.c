@@ -36,6 +36,9 @@ capture_dbtxn_read(capture_dbtxn_t *t, const bson_t *event)
 	optime_t ct = OPTIME_ZERO;
 	bson_t lsid;
 
+	bool first = !t->started;
+
+	t->started = true;
 	optime_from_doc(event, EVENT_F_CLUSTER_TIME, &ct);
 	if (!txn_key_of(event, ct, &key)) {
 		t->open = false;
@@ -54,6 +57,7 @@ capture_dbtxn_read(capture_dbtxn_t *t, const bson_t *event)
 	e->key.lsid = bson_get_data(e->lsid);
 	e->key.lsid_len = e->lsid->len;
 	txn_record_init(&e->rec);
+	e->continued = first;
 	t->open = true;
 }
 
@@ -72,7 +76,7 @@ entry_due(const capture_dbtxn_t *t, size_t k)
 {
 	const capture_dbtxn_entry_t *e = &t->entries[k];
 
-	return e->dirty && (e->rec.n >= 2 || (t->open && k == t->n - 1));
+	return e->dirty && (e->rec.n >= 2 || e->continued || (t->open && k == t->n - 1));
 }
 
 bool

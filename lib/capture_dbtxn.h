@@ -12,7 +12,8 @@
  *
  * A record is written when the transaction has parts in two collections,
  * or when it may go on past what is staged now (the last event read is
- * one of its): a capture restarted in its middle then adds the rest.
+ * one of its), or when it may have begun before (the first event read):
+ * a capture restarted in its middle then adds the rest.
  */
 #ifndef CSM_CAPTURE_DBTXN_H
 #define CSM_CAPTURE_DBTXN_H
@@ -27,13 +28,15 @@ typedef struct capture_dbtxn_entry {
 	bson_t *lsid; /* owned copy; key.lsid points into it */
 	txn_key_t key;
 	txn_record_t rec;
-	bool dirty; /* parts added since it was last written */
+	bool dirty;     /* parts added since it was last written */
+	bool continued; /* the first read: it may have begun before the resume point */
 } capture_dbtxn_entry_t;
 
 typedef struct capture_dbtxn {
 	capture_dbtxn_entry_t *entries; /* transactions read since the last flush */
 	size_t n, cap;
-	bool open; /* the last event read is of entries[n - 1] */
+	bool open;    /* the last event read is of entries[n - 1] */
+	bool started; /* an event was read since the stream (re)started */
 } capture_dbtxn_t;
 
 void capture_dbtxn_init(capture_dbtxn_t *t);

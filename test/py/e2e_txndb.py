@@ -17,7 +17,7 @@ usage:
       lsid and txnNumber, one clusterTime), with their transaction records
       ("across"), or without ("alone": each collection's part is grouped by
       itself, as before records existed), and checkpoints 86400 s ahead.
-  e2e_txndb.py run --sync PATH --state-dir DIR --dump-dir DIR --db DB
+  e2e_txndb.py run --init PATH --sync PATH --state-dir DIR --dump-dir DIR --db DB
                    --total N --stop-file F --log FILE
       Starts `sync_migration.sh --state-dir DIR --dump-dir DIR - DB --all`
       (following) and a reader that, once replay of both collections has
@@ -26,7 +26,9 @@ usage:
       DB.a -9 while a target transaction of cdc-replay is held open (its
       commit blocked by failCommand), then the cdc-replay of DB.b -9; after
       each checks sync_migration.sh exited 137, starts it again and times how
-      long replay takes to go on. Then creates F, waits for nothing to be
+      long replay takes to go on. Then twice kills cdc-capture -9 after a
+      few more staged events and resumes it (`init_migration.sh
+      --resume-capture`, given as --init). Then creates F, waits for nothing to be
       pending, and stops sync with SIGTERM (exit 0). Prints
       {"reads": n, "skipped": n, "broken": [...], "waits": [...]}.
 
@@ -248,6 +250,20 @@ def kill_replay(args, procs, log, count, admin, coll, in_commit):
     return time.monotonic() - t0
 
 
+def kill_capture(args, log, count):
+    """Kills cdc-capture -9 once it has staged a few more events, and resumes it."""
+    n = count() + random.randint(1, 30)
+    wait_for("capture to stage past %d" % n, lambda: count() > n, timeout=60, interval=0.05)
+    with open(os.path.join(args.state_dir, "%s.capture.pid" % args.db)) as f:
+        pid = int(f.read().strip())
+    os.kill(pid, signal.SIGKILL)
+    wait_for("capture %d to die" % pid, lambda: not alive(pid))
+    rc = subprocess.call([args.init, "--resume-capture", "--state-dir", args.state_dir,
+                          "-", "-", args.db, "--all"], stdout=log, stderr=subprocess.STDOUT)
+    if rc != 0:
+        raise SystemExit("init_migration.sh --resume-capture exited %d" % rc)
+
+
 def stop_sync(sync):
     """After a failure: SIGTERM to sync_migration.sh, SIGKILL after 20 s."""
     if sync.poll() is not None:
@@ -262,7 +278,7 @@ def stop_sync(sync):
 
 def cmd_run(argv):
     p = argparse.ArgumentParser()
-    for opt in ("--sync", "--state-dir", "--dump-dir", "--db", "--stop-file", "--log"):
+    for opt in ("--init", "--sync", "--state-dir", "--dump-dir", "--db", "--stop-file", "--log"):
         p.add_argument(opt, required=True)
     p.add_argument("--total", type=int, required=True)
     args = p.parse_args(argv)
@@ -287,6 +303,10 @@ def cmd_run(argv):
         reads = reader.reads
         wait_for("more reads", lambda: reader.reads >= reads + 20 or reader.error, timeout=60)
         waits.append(round(kill_replay(args, procs, log, count, admin, "b", False), 1))
+        reads = reader.reads
+        wait_for("more reads", lambda: reader.reads >= reads + 20 or reader.error, timeout=60)
+        for _ in range(2):
+            kill_capture(args, log, lambda: staged.count_documents({}))
         reads = reader.reads
         wait_for("more reads", lambda: reader.reads >= reads + 20 or reader.error, timeout=60)
         open(args.stop_file, "w").close()
