@@ -176,10 +176,15 @@ part_check(replay_xtxn_t *x, part_view_t *v, bool own, bson_error_t *error)
 		v->state = PART_READY;
 		return true;
 	}
-	if (n == 0 &&
-	    !count_range(x, p->ns, p->first_seq, p->last_seq, STAGING_STATUS_DONE, &n, error))
+	if (n != 0)
+		return true; /* partly staged, or partly applied on its own: wait */
+	if (!count_range(x, p->ns, p->first_seq, p->last_seq, STAGING_STATUS_DONE, &n, error))
 		return false;
-	if (n == span)
+	/* none of it pending and some later event staged: applied, and maybe
+	 * purged (--purge-applied) */
+	if (n != span && !count_range(x, p->ns, p->last_seq + 1, INT64_MAX, NULL, &n, error))
+		return false;
+	if (n > 0)
 		v->state = PART_DONE;
 	return true;
 }
