@@ -134,4 +134,10 @@ for i in range(3):
 	wait "$replay_a"
 	[ "$(pyrun "$DST_URI" 'print(client[db_name].a.count_documents({}))')" = 3 ]
 	[ "$(pyrun "$DST_URI" 'print(client[db_name].b.count_documents({}))')" = 4 ]
+	# Cleanup takes the transactions' records with the collections they name.
+	signal_and_reap TERM "${REPLAY_PIDS[0]}"
+	TARGET_URI="$DST_URI" run -0 cdc-cleanup --db "$DB" --coll a
+	[[ "$output" == *"removed 3 records of transactions across '$DB.a'"* ]]
+	TARGET_URI="$DST_URI" run -0 cdc-cleanup --db "$DB" --coll b
+	[[ "$output" == *"no collection is migrating any more"* ]]
 }
