@@ -19,6 +19,10 @@
  * and the ordinary path gives its verdict). A transaction with more events
  * than one batch holds (--batch-size, 16 MiB of staged events) is applied
  * in one target transaction per batch, with a warning naming it.
+ *
+ * A transaction a database capture staged in several collections (its
+ * record, txn_record.h) goes in one target transaction with every
+ * collection's part (replay_xtxn.h), once replay_txn_set_cross() is called.
  */
 #ifndef CSM_REPLAY_TXN_H
 #define CSM_REPLAY_TXN_H
