@@ -7,12 +7,14 @@
 
 #include "capture.h"
 #include "capture_dbns.h"
+#include "capture_dbtxn.h"
 #include "capture_reader.h"
 #include "catalog.h"
 #include "clock.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "marker.h"
 #include "staging_format.h"
 #include "stop.h"
 
@@ -27,6 +29,8 @@ struct capture_db {
 	capture_reader_t reader;
 	bson_t match;
 	dbns_set_t set;
+	capture_dbtxn_t txn;       /* records of transactions across collections */
+	mongoc_collection_t *meta; /* where they go; NULL until the first */
 	/* The newest event read and handled: staged once the batches are. */
 	bson_t read_token;
 	optime_t read_time;
@@ -60,6 +64,25 @@ maybe_status(capture_db_t *run)
 		all_status(run, run->reader.idle ? "idle" : "streaming", false);
 }
 
+/* The records of transactions across collections, before their events are
+ * staged (capture_dbtxn.h), under every namespace's lease. */
+static bool
+flush_txn_records(capture_db_t *run, bson_error_t *error)
+{
+	if (!capture_dbtxn_due(&run->txn))
+		return true;
+	for (size_t i = 0; i < run->set.n; i++)
+		if (run->set.ns[i]->state == DBNS_CAPTURING && run->set.ns[i]->lease &&
+		    !lease_hold(run->set.ns[i]->lease, error))
+			return false;
+	if (!run->meta) {
+		char *name = marker_meta_coll_name(run->config->staging_coll);
+		run->meta = mongoc_client_get_collection(run->target, run->config->db, name);
+		bson_free(name);
+	}
+	return capture_dbtxn_flush(&run->txn, run->meta, error);
+}
+
 /*
  * Stages every batch, then moves every namespace and the position file to
  * the newest event read: all before it is staged.
@@ -69,6 +92,8 @@ flush_all(capture_db_t *run, bson_error_t *error)
 {
 	size_t i;
 
+	if (!flush_txn_records(run, error))
+		return false;
 	for (i = 0; i < run->set.n; i++) {
 		capture_ns_t *cns = &run->set.ns[i]->cns;
 
@@ -245,8 +270,11 @@ feed(capture_db_t *run, dbns_t *x, const bson_t *event, const char *optype, bson
 		}
 		return true;
 	}
+	int64_t first = x->cns.batch.first_seq + (int64_t)x->cns.batch.n;
 	if (!capture_ns_add(&x->cns, event, error))
 		return false;
+	capture_dbtxn_part(&run->txn, x->cns.ns, first,
+			   x->cns.batch.first_seq + (int64_t)x->cns.batch.n - 1);
 	if (!run->pending++)
 		run->first_pending_ms = clock_mono_ms();
 	if (capture_is_ddl(optype))
@@ -302,6 +330,7 @@ take_event(capture_db_t *run, const bson_t *event, bson_error_t *error)
 	event_str(event, "to.coll", to_coll, sizeof to_coll);
 	event_str(event, "to.db", to_db, sizeof to_db);
 	note_read(run, event);
+	capture_dbtxn_read(&run->txn, event);
 	if (!strcmp(optype, "dropDatabase") || !strcmp(optype, "invalidate"))
 		return stop_all(run, optype, error);
 	if (!ns_for(run, coll, false, &x, error))
@@ -550,6 +579,8 @@ capture_db_destroy(capture_db_t *run)
 	capture_source_destroy(run->src);
 	bson_destroy(&run->match);
 	bson_destroy(&run->read_token);
+	capture_dbtxn_cleanup(&run->txn);
+	mongoc_collection_destroy(run->meta);
 	mongoc_client_destroy(run->source);
 	mongoc_client_destroy(run->target);
 	bson_free(run);

@@ -108,7 +108,8 @@ hold_leases(cleanup_t *c, bson_error_t *error)
 	return true;
 }
 
-/* The staged events, the checkpoint and the restore markers of ns. */
+/* The staged events, the checkpoint, the restore markers of ns and the
+ * records of the transactions across collections that name it. */
 static bool
 remove_documents(cleanup_t *c, bson_error_t *error)
 {
@@ -132,6 +133,12 @@ remove_documents(cleanup_t *c, bson_error_t *error)
 	ok = ok && hold_leases(c, error) && delete_all(c->meta, &filter, &n, error);
 	if (ok && n > 0)
 		fprintf(c->out, "removed the restore marker of '%s'\n", c->targets[0]);
+	bson_reinit(&filter);
+	BSON_APPEND_UTF8(&filter, META_F_PARTS "." META_F_NS, c->ns);
+	ok = ok && hold_leases(c, error) && delete_all(c->meta, &filter, &n, error);
+	if (ok && n > 0)
+		fprintf(c->out, "removed %" PRId64 " records of transactions across '%s'\n", n,
+			c->ns);
 	if (!ok)
 		csm_error_prefix(error, "cannot clean up '%s' on the target", c->ns);
 	bson_free(id);

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "bsonfield.h"
 #include "clock.h"
 #include "error.h"
 #include "exitcodes.h"
@@ -306,6 +307,14 @@ bool
 replay_batch_mark_done_in(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
 			  int64_t last_seq, mongoc_client_session_t *session, bson_error_t *error)
 {
+	return replay_batch_claim_in(staging, ns, first_seq, last_seq, session, NULL, error);
+}
+
+bool
+replay_batch_claim_in(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
+		      int64_t last_seq, mongoc_client_session_t *session, int64_t *marked,
+		      bson_error_t *error)
+{
 	bson_t reply = BSON_INITIALIZER;
 	bson_t filter = BSON_INITIALIZER;
 	bson_t update = BSON_INITIALIZER;
@@ -319,6 +328,8 @@ replay_batch_mark_done_in(mongoc_collection_t *staging, const char *ns, int64_t 
 	BSON_APPEND_INT64(&range, "$gte", first_seq);
 	BSON_APPEND_INT64(&range, "$lte", last_seq);
 	bson_append_document_end(&filter, &range);
+	if (marked)
+		BSON_APPEND_UTF8(&filter, STAGED_F_STATUS, STAGING_STATUS_PENDING);
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	BSON_APPEND_UTF8(&set, STAGED_F_STATUS, STAGING_STATUS_DONE);
 	BSON_APPEND_DATE_TIME(&set, STAGED_F_APPLIED_AT, clock_wall_ms());
@@ -334,6 +345,8 @@ replay_batch_mark_done_in(mongoc_collection_t *staging, const char *ns, int64_t 
 	ok = ok && mongoc_collection_update_many(staging, &filter, &update, &opts, &reply, error);
 	if (!ok)
 		csm_error_keep_transient(error, &reply);
+	if (ok && marked)
+		*marked = bsonfield_int64(&reply, "modifiedCount", 0);
 	bson_destroy(&reply);
 	if (!ok)
 		csm_error_prefix(error, "cannot mark seq %" PRId64 "..%" PRId64 " of '%s' done",

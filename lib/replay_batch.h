@@ -80,6 +80,12 @@ bool replay_batch_mark_done_in(mongoc_collection_t *staging, const char *ns, int
 			       int64_t last_seq, mongoc_client_session_t *session,
 			       bson_error_t *error);
 
+/* As replay_batch_mark_done_in, of the pending ones only: *marked says how
+ * many it marked (fewer than the range holds: another writer marked them). */
+bool replay_batch_claim_in(mongoc_collection_t *staging, const char *ns, int64_t first_seq,
+			   int64_t last_seq, mongoc_client_session_t *session, int64_t *marked,
+			   bson_error_t *error);
+
 /* "seq 12 (update of {"_id": 3})": a caller-freed (bson_free) description of
  * an event for messages. */
 char *replay_event_describe(const replay_event_t *ev);

@@ -163,6 +163,8 @@ replay_session_open(const char *target_uri, const replay_opts_t *opts, bson_erro
 	s->upkeep = replay_upkeep_new(opts, s->staging, s->ns, s->lease);
 	s->txn = replay_txn_new(s->client, s->applier, s->target, s->staging, s->meta, s->lease,
 				s->ns, opts->batch_size, REPLAY_MAX_BATCH_BYTES);
+	if (strcmp(to_coll, opts->coll) == 0) /* the other collections keep their names too */
+		replay_txn_set_cross(s->txn, to_db);
 	log_info("replaying '%s' from '%s.%s' onto '%s' (batch %" PRId64 ", workers %" PRId64 "%s)",
 		 s->ns, opts->db, opts->staging_coll, s->target_ns, opts->batch_size, opts->workers,
 		 opts->drain ? ", drain" : "");

@@ -9,20 +9,18 @@
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
+#include "replay_xtxn.h"
 #include "retry.h"
 #include "staging_format.h"
+#include "txn_record.h"
 
-/* Fields of a change event of a transaction (the server's names). */
-#define EVENT_F_LSID "lsid"
-#define EVENT_F_TXN_NUMBER "txnNumber"
 /* hello's wire versions of 4.0 (replica set transactions) and 4.2 (mongos). */
 #define WIRE_VERSION_REPLSET_TXN 7
 #define WIRE_VERSION_SHARDED_TXN 8
 
 typedef enum { SUPPORT_UNKNOWN, SUPPORT_NO, SUPPORT_YES } support_t;
 
-/* How one try of a target transaction ended. */
-typedef enum { GROUP_DONE, GROUP_RETRY, GROUP_ORDINARY, GROUP_FAIL } group_result_t;
+typedef replay_txn_result_t group_result_t;
 
 struct replay_txn {
 	mongoc_client_t *client;
@@ -38,67 +36,13 @@ struct replay_txn {
 	support_t support;
 	mongoc_client_session_t *session; /* started at the first transaction */
 	char split_warned[96];            /* the last transaction told to be split */
+	replay_xtxn_t *xtxn;              /* NULL: no transactions across collections */
 };
-
-/* The transaction of an event: lsid and txnNumber; false when it has none. */
-typedef struct txn_key {
-	const uint8_t *lsid;
-	uint32_t lsid_len;
-	int64_t txn_number;
-	optime_t cluster_time;
-} txn_key_t;
-
-static bool
-doc_txn_key(const bson_t *event, optime_t cluster_time, txn_key_t *key)
-{
-	bson_iter_t it;
-
-	memset(key, 0, sizeof *key);
-	key->cluster_time = cluster_time;
-	if (!event || !bson_iter_init_find(&it, event, EVENT_F_TXN_NUMBER) ||
-	    !BSON_ITER_HOLDS_INT64(&it))
-		return false;
-	key->txn_number = bson_iter_int64(&it);
-	if (!bson_iter_init_find(&it, event, EVENT_F_LSID) || !BSON_ITER_HOLDS_DOCUMENT(&it))
-		return false;
-	bson_iter_document(&it, &key->lsid_len, &key->lsid);
-	return true;
-}
 
 static bool
 event_key(const replay_event_t *ev, txn_key_t *key)
 {
-	return doc_txn_key(ev->event, ev->cluster_time, key);
-}
-
-static bool
-same_txn(const txn_key_t *a, const txn_key_t *b)
-{
-	return a->txn_number == b->txn_number && a->lsid_len == b->lsid_len &&
-	       memcmp(a->lsid, b->lsid, a->lsid_len) == 0 &&
-	       optime_cmp(a->cluster_time, b->cluster_time) == 0;
-}
-
-/* "txnNumber 7 of session 5f0c...e1 at (t, i)" (the lsid's id in hex) for
- * messages; bson_free() it. */
-static char *
-txn_describe(const txn_key_t *key)
-{
-	bson_t lsid;
-	bson_iter_t it;
-	char hex[33] = "?";
-
-	if (bson_init_static(&lsid, key->lsid, key->lsid_len) &&
-	    bson_iter_init_find(&it, &lsid, "id") && BSON_ITER_HOLDS_BINARY(&it)) {
-		bson_subtype_t st;
-		uint32_t len;
-		const uint8_t *id;
-		bson_iter_binary(&it, &st, &len, &id);
-		for (uint32_t k = 0; k < len && k < 16; k++)
-			snprintf(hex + 2 * k, 3, "%02x", id[k]);
-	}
-	return bson_strdup_printf("txnNumber %" PRId64 " of session %s at (%u, %u)",
-				  key->txn_number, hex, key->cluster_time.t, key->cluster_time.i);
+	return txn_key_of(ev->event, ev->cluster_time, key);
 }
 
 replay_txn_t *
@@ -128,8 +72,17 @@ replay_txn_destroy(replay_txn_t *rt)
 		return;
 	if (rt->session)
 		mongoc_client_session_destroy(rt->session);
+	replay_xtxn_destroy(rt->xtxn);
 	bson_free(rt->ns);
 	bson_free(rt);
+}
+
+void
+replay_txn_set_cross(replay_txn_t *rt, const char *target_db)
+{
+	replay_xtxn_destroy(rt->xtxn);
+	rt->xtxn = replay_xtxn_new(rt->client, rt->staging, rt->meta, rt->lease, rt->ns, target_db,
+				   rt->max_docs);
 }
 
 void
@@ -179,7 +132,7 @@ next_staged(replay_txn_t *rt, int64_t seq, const txn_key_t *key, bool *found, bo
 		    BSON_ITER_HOLDS_DOCUMENT(&it)) {
 			bson_iter_document(&it, &len, &data);
 			*same = bson_init_static(&event, data, len) &&
-				doc_txn_key(&event, t, &next) && same_txn(&next, key);
+				txn_key_of(&event, t, &next) && txn_key_same(&next, key);
 		} else {
 			*same = optime_cmp(t, key->cluster_time) == 0;
 		}
@@ -237,7 +190,7 @@ batch_full(const replay_txn_t *rt, const replay_batch_t *batch)
 static void
 warn_split(replay_txn_t *rt, const txn_key_t *key)
 {
-	char *what = txn_describe(key);
+	char *what = txn_key_describe(key);
 
 	if (strncmp(rt->split_warned, what, sizeof rt->split_warned - 1) != 0)
 		log_warn("source transaction %s of '%s' has more events than one batch holds "
@@ -257,7 +210,7 @@ replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t *erro
 	if (batch->len == 0 || !event_key(&batch->events[batch->len - 1], &last))
 		return true;
 	size_t start = batch->len - 1;
-	while (start > 0 && event_key(&batch->events[start - 1], &key) && same_txn(&key, &last))
+	while (start > 0 && event_key(&batch->events[start - 1], &key) && txn_key_same(&key, &last))
 		start--;
 	if (!next_staged(rt, batch->events[batch->len - 1].last_seq, &last, &found, &same, error))
 		return false;
@@ -318,9 +271,8 @@ target_supports(replay_txn_t *rt, bson_error_t *error)
 	return ok;
 }
 
-/* Sorts a failed try: retry (transient), the ordinary path, or stop. */
-static group_result_t
-group_failed(const bson_t *reply, bson_error_t *error)
+replay_txn_result_t
+replay_txn_failure(const bson_t *reply, bson_error_t *error)
 {
 	if (mongoc_error_has_label(reply, "TransientTransactionError") ||
 	    csm_error_is_transient(error, reply))
@@ -330,16 +282,15 @@ group_failed(const bson_t *reply, bson_error_t *error)
 	return GROUP_ORDINARY;
 }
 
-/* Commits, retrying the commit itself while its result is unknown. */
-static bool
-commit(replay_txn_t *rt, bson_t *reply, bson_error_t *error)
+bool
+replay_txn_commit(mongoc_client_session_t *session, bson_t *reply, bson_error_t *error)
 {
 	retry_t retry;
 
 	retry_init(&retry, 0);
 	for (;;) {
 		bson_destroy(reply);
-		if (mongoc_client_session_commit_transaction(rt->session, reply, error))
+		if (mongoc_client_session_commit_transaction(session, reply, error))
 			return true;
 		if (!mongoc_error_has_label(reply, "UnknownTransactionCommitResult") ||
 		    !retry_wait(&retry, "committing a source transaction on the target", error))
@@ -347,22 +298,21 @@ commit(replay_txn_t *rt, bson_t *reply, bson_error_t *error)
 	}
 }
 
-/* Writes events[a..b) in one ordered bulk in the session's transaction. */
-static bool
-write_events(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, bson_t *reply,
-	     bson_error_t *error)
+bool
+replay_txn_write(mongoc_client_session_t *session, mongoc_collection_t *target,
+		 const replay_event_t *events, size_t n, bson_t *reply, bson_error_t *error)
 {
 	apply_op_list_t ops;
 	bson_t opts = BSON_INITIALIZER;
 	mongoc_bulk_operation_t *bulk = NULL;
-	bool ok = mongoc_client_session_append(rt->session, &opts, error);
+	bool ok = mongoc_client_session_append(session, &opts, error);
 
 	apply_op_list_init(&ops);
-	for (size_t k = a; ok && k < b; k++)
-		if (batch->events[k].kind == APPLY_KIND_DATA)
-			ok = apply_event_ops(batch->events[k].event, k, &ops, error);
+	for (size_t k = 0; ok && k < n; k++)
+		if (events[k].kind == APPLY_KIND_DATA)
+			ok = apply_event_ops(events[k].event, k, &ops, error);
 	if (ok && ops.len > 0) {
-		bulk = mongoc_collection_create_bulk_operation_with_opts(rt->target, &opts);
+		bulk = mongoc_collection_create_bulk_operation_with_opts(target, &opts);
 		for (size_t k = 0; ok && k < ops.len; k++)
 			ok = apply_op_to_bulk(bulk, &ops.ops[k], error);
 		if (ok) {
@@ -388,16 +338,17 @@ group_once(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, bs
 	mongoc_write_concern_set_w(wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
 	mongoc_transaction_opts_set_write_concern(topts, wc);
 	if (!rt->session && !(rt->session = mongoc_client_start_session(rt->client, NULL, error)))
-		result = group_failed(&reply, error);
+		result = replay_txn_failure(&reply, error);
 	else if (!lease_hold(rt->lease, error))
-		result = group_failed(&reply, error);
+		result = replay_txn_failure(&reply, error);
 	else if (!mongoc_client_session_start_transaction(rt->session, topts, error))
 		result = GROUP_ORDINARY;
-	else if (!write_events(rt, batch, a, b, &reply, error) ||
+	else if (!replay_txn_write(rt->session, rt->target, batch->events + a, b - a, &reply,
+				   error) ||
 		 !replay_batch_mark_done_in(rt->staging, rt->ns, batch->events[a].first_seq,
 					    batch->events[b - 1].last_seq, rt->session, error) ||
-		 !commit(rt, &reply, error))
-		result = group_failed(&reply, error);
+		 !replay_txn_commit(rt->session, &reply, error))
+		result = replay_txn_failure(&reply, error);
 	if (result != GROUP_DONE && rt->session &&
 	    mongoc_client_session_in_transaction(rt->session))
 		mongoc_client_session_abort_transaction(rt->session, NULL);
@@ -417,7 +368,7 @@ apply_group(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, b
 	group_result_t r;
 
 	event_key(&batch->events[a], &key);
-	char *txn = txn_describe(&key);
+	char *txn = txn_key_describe(&key);
 	char *what = bson_strdup_printf(
 		"applying source transaction %s of '%s' as one target transaction (a "
 		"transaction a killed cdc-replay left open holds its documents until the "
@@ -470,6 +421,23 @@ apply_ordinary(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b
 		mark(ctx, batch->events[a].first_seq, batch->events[b - 1].last_seq, error));
 }
 
+/* events[a..b), one source transaction to group: across collections
+ * (replay_xtxn.h) or of this one alone. */
+static group_result_t
+apply_txn(replay_txn_t *rt, const replay_batch_t *batch, size_t a, size_t b, bson_error_t *error)
+{
+	switch (rt->xtxn ? replay_xtxn_apply(rt->xtxn, batch, a, b, error) : XTXN_ALONE) {
+	case XTXN_ALONE:
+		return apply_group(rt, batch, a, b, error);
+	case XTXN_DONE:
+		return GROUP_DONE;
+	case XTXN_ORDINARY:
+		return GROUP_ORDINARY;
+	default:
+		return GROUP_FAIL;
+	}
+}
+
 bool
 replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_fn mark, void *ctx,
 		 bson_error_t *error)
@@ -480,12 +448,12 @@ replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_
 
 		for (b = a + 1; b < batch->len; b++) {
 			bool k = event_key(&batch->events[b], &key);
-			if (in_txn ? !k || !same_txn(&key, &first) : k)
+			if (in_txn ? !k || !txn_key_same(&key, &first) : k)
 				break;
 		}
 		if (in_txn && !wants_group(rt, &batch->events[a], error, &want))
 			return false;
-		group_result_t r = want ? apply_group(rt, batch, a, b, error) : GROUP_ORDINARY;
+		group_result_t r = want ? apply_txn(rt, batch, a, b, error) : GROUP_ORDINARY;
 		if (r == GROUP_FAIL)
 			return false;
 		if (r == GROUP_ORDINARY && !apply_ordinary(rt, batch, a, b, mark, ctx, error))

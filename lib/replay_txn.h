@@ -19,6 +19,10 @@
  * and the ordinary path gives its verdict). A transaction with more events
  * than one batch holds (--batch-size, 16 MiB of staged events) is applied
  * in one target transaction per batch, with a warning naming it.
+ *
+ * A transaction a database capture staged in several collections (its
+ * record, txn_record.h) goes in one target transaction with every
+ * collection's part (replay_xtxn.h), once replay_txn_set_cross() is called.
  */
 #ifndef CSM_REPLAY_TXN_H
 #define CSM_REPLAY_TXN_H
@@ -54,6 +58,11 @@ replay_txn_t *replay_txn_new(mongoc_client_t *client, replay_applier_t *applier,
 			     int64_t max_docs, size_t max_bytes);
 void replay_txn_destroy(replay_txn_t *rt);
 
+/* Source transactions that span collections of the source database are
+ * applied with the other collections' parts, onto <target_db>.<coll>
+ * (replay_xtxn.h). */
+void replay_txn_set_cross(replay_txn_t *rt, const char *target_db);
+
 /* The catch-up window ends at dump_end: transactions up to it are not grouped. */
 void replay_txn_set_window(replay_txn_t *rt, optime_t dump_end);
 
@@ -80,5 +89,24 @@ bool replay_txn_hold_open(replay_txn_t *rt, replay_batch_t *batch, bson_error_t 
  */
 bool replay_txn_apply(replay_txn_t *rt, const replay_batch_t *batch, replay_txn_mark_fn mark,
 		      void *ctx, bson_error_t *error);
+
+/* How one try of a target transaction ended (for replay_xtxn.c too). */
+typedef enum {
+	GROUP_DONE,     /* committed */
+	GROUP_RETRY,    /* transient: abort and try again */
+	GROUP_ORDINARY, /* refused as a whole: apply the events as the others */
+	GROUP_FAIL,     /* stop (error says why) */
+} replay_txn_result_t;
+
+/* Sorts a failed try by its reply and error. */
+replay_txn_result_t replay_txn_failure(const bson_t *reply, bson_error_t *error);
+
+/* Commits session's transaction, again while its result is unknown. */
+bool replay_txn_commit(mongoc_client_session_t *session, bson_t *reply, bson_error_t *error);
+
+/* Writes the data events[0..n) to target in one ordered bulk in session's
+ * transaction; reply holds the server's answer. */
+bool replay_txn_write(mongoc_client_session_t *session, mongoc_collection_t *target,
+		      const replay_event_t *events, size_t n, bson_t *reply, bson_error_t *error);
 
 #endif

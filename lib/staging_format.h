@@ -45,6 +45,10 @@
  *     deferredIndexes [index specs as in listIndexes] (unique and TTL ones,
  *     only with --defer-constraints), uniqueCreatedAt (Date) / ttlCreatedAt
  *     (Date) set by cdc-replay once it has built them.
+ *   transaction record, _id "txn:<lsid id>:<txnNumber>:<t>:<i>" — written
+ *   by a database capture for a source transaction staged in several
+ *   collections (txn_record.h): lsid, txnNumber, clusterTime,
+ *   parts [{ns, firstSeq, lastSeq}].
  */
 #ifndef CSM_STAGING_FORMAT_H
 #define CSM_STAGING_FORMAT_H
@@ -55,6 +59,7 @@
 #define STAGING_STATUS_DONE "done"
 #define STAGING_CHECKPOINT_ID_PREFIX "checkpoint:"
 #define STAGING_RESTORE_ID_PREFIX "restore:"
+#define STAGING_TXN_ID_PREFIX "txn:"
 /* Largest eventBytes slice: leaves room for the other fields under 16 MiB. */
 #define STAGING_CHUNK_BYTES (8 * 1024 * 1024)
 /* MongoDB's maximum document size. */
@@ -93,5 +98,10 @@
 #define META_F_DEFERRED_INDEXES "deferredIndexes"
 #define META_F_UNIQUE_CREATED_AT "uniqueCreatedAt"
 #define META_F_TTL_CREATED_AT "ttlCreatedAt"
+/* ... and of a cross-collection transaction record (txn_record.h). */
+#define META_F_LSID "lsid"
+#define META_F_TXN_NUMBER "txnNumber"
+#define META_F_PARTS "parts"
+#define META_F_FIRST_SEQ "firstSeq"
 
 #endif
