@@ -70,12 +70,30 @@ bool capture_version_has_expanded_events(const bson_t *build_info);
 bool capture_source_post_images(capture_source_t *src, bool *enabled, bson_error_t *error);
 
 /*
- * The operationTime of the newest aggregate/getMore reply on the source:
- * the cluster time a postBatchResumeToken of an empty batch stands for
- * (tokens are opaque; decoding them is not portable). false, and *out
- * zero, when none yet.
+ * The operationTime of the newest aggregate/getMore reply on the source.
+ * false, and *out zero, when none yet.
  */
 bool capture_source_op_time(const capture_source_t *src, optime_t *out);
+
+/*
+ * The cluster time an empty batch's postBatchResumeToken pbrt stands for,
+ * into *out: the reply's operationTime (capture_source_op_time), but never
+ * past the time the token itself begins with. A server computes the
+ * operationTime after the getMore read the oplog, so a write committed in
+ * between is later than what was read yet not later than the reply; the
+ * token is exactly what was read. Tokens are otherwise opaque; only their
+ * leading clusterTime is read (capture_token_time). false when there is no
+ * operationTime yet.
+ */
+bool capture_source_idle_time(const capture_source_t *src, const bson_t *pbrt, optime_t *out);
+
+/*
+ * The clusterTime a resume token begins with, into *out: `_data` is a hex
+ * KeyString whose first value is the event's (or the PBRT's) clusterTime,
+ * "82" then the Timestamp's 8 bytes big-endian (MongoDB 4.2+,
+ * src/mongo/db/pipeline/resume_token.cpp). false for any other form.
+ */
+bool capture_token_time(const bson_t *token, optime_t *out);
 
 /*
  * Opens the change stream resuming after resume_token (resumeAfter; must

@@ -364,7 +364,7 @@ batch_empty(capture_db_t *run, bson_error_t *error)
 	if (run->pending && !flush_all(run, error))
 		return false;
 	if (capture_reader_batch_empty(&run->reader, &pbrt) && pbrt && !bson_empty(pbrt)) {
-		capture_source_op_time(run->src, &op_time);
+		capture_source_idle_time(run->src, pbrt, &op_time);
 		bson_destroy(&run->read_token);
 		bson_copy_to(pbrt, &run->read_token);
 		run->read_time = op_time;

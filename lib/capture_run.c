@@ -128,7 +128,7 @@ batch_empty(capture_run_t *run, bson_error_t *error)
 		return false;
 	if (capture_reader_batch_empty(&run->reader, &pbrt)) {
 		if (pbrt) {
-			capture_source_op_time(run->src, &op_time);
+			capture_source_idle_time(run->src, pbrt, &op_time);
 			capture_ns_advance(cns, pbrt, op_time);
 		}
 		if (capture_ns_checkpoint_due(cns) &&

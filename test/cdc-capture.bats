@@ -478,6 +478,6 @@ assert "t" in s["clusterTime"] and s["state"] == "idle" and s["pending"] is None
 	check_exactly_once c
 }
 
-@test "restart resumes after the newest safe point; 6.0.9+/7.0 get the split stage; big events become chunks (unit)" {
+@test "restart resumes after the newest safe point; 6.0.9+/7.0 get the split stage; big events become chunks; a token's clusterTime is read as MongoDB encodes it (unit)" {
 	run -0 "$CSM_BUILD/test/test_capture"
 }

@@ -210,6 +210,37 @@ case_split_stage_versions(void)
 	CHECK(!capture_version_has_split_stage(&empty));
 }
 
+/* The clusterTime a resume token begins with, as MongoDB 4.2+ encodes it. */
+static void
+case_token_time(void)
+{
+	bson_t token = BSON_INITIALIZER;
+	optime_t t;
+
+	/* A 7.0 event token: 82, Timestamp(1671492295, 1), then the rest. */
+	set_token(&token, "8263A0F2C7000000012B022C0100296E5A1004");
+	CHECK(capture_token_time(&token, &t));
+	CHECK_INT(t.t, 1671492295);
+	CHECK_INT(t.i, 1);
+	/* A PBRT is a token like any: lower-case hex reads the same. */
+	set_token(&token, "82638f0e4b00000007");
+	CHECK(capture_token_time(&token, &t));
+	CHECK_INT(t.t, 0x638F0E4B);
+	CHECK_INT(t.i, 7);
+	/* Anything else is not read: too short, another first type, not hex. */
+	set_token(&token, "82638F0E4B");
+	CHECK(!capture_token_time(&token, &t));
+	set_token(&token, "3C638F0E4B0000000700");
+	CHECK(!capture_token_time(&token, &t));
+	set_token(&token, "82638F0E4B0000000Z");
+	CHECK(!capture_token_time(&token, &t));
+	bson_reinit(&token);
+	BSON_APPEND_INT32(&token, "_data", 1);
+	CHECK(!capture_token_time(&token, &t));
+	CHECK(!capture_token_time(NULL, &t));
+	bson_destroy(&token);
+}
+
 static bson_t *
 event_of_size(size_t payload, const char *optype, bool with_header)
 {
@@ -311,6 +342,7 @@ static const unit_case_t cases[] = {
 	{"start_newer_probe", case_start_newer_probe},
 	{"split_stage_versions", case_split_stage_versions},
 	{"staged_forms", case_staged_forms},
+	{"token_time", case_token_time},
 };
 
 UNIT_MAIN(cases)
