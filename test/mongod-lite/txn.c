@@ -121,6 +121,8 @@ txn_abort(txn_session_t *s, const char *reason)
 	server_oplog_broadcast();
 }
 
+static scoll_t *view_of(txn_session_t *s, scoll_t *c);
+
 static void
 txn_start(txn_session_t *s, int64_t txn_number)
 {
@@ -133,6 +135,12 @@ txn_start(txn_session_t *s, int64_t txn_number)
 	s->started_ms = clock_mono_ms();
 	s->snapshot_seq = last;
 	s->abort_reason[0] = '\0';
+	/* MongoDB reads every collection of a transaction as of one point, its
+	 * first operation's: a view of each now, not at its first use (the
+	 * copies take constant time, store.h). */
+	for (sdb_t *db = store_dbs(); db; db = db->next)
+		for (scoll_t *c = db->colls; c; c = c->next)
+			view_of(s, c);
 }
 
 /* ns and o2 (document key) of an oplog entry; false when it has none. */
@@ -220,12 +228,11 @@ txn_resume(void *txn)
 	current = txn;
 }
 
-scoll_t *
-txn_view(scoll_t *c)
+/* s's view of c: its copy, made now if s has none yet. */
+static scoll_t *
+view_of(txn_session_t *s, scoll_t *c)
 {
-	if (!current || !c)
-		return c;
-	for (txn_copy_t *x = current->copies; x; x = x->next)
+	for (txn_copy_t *x = s->copies; x; x = x->next)
 		if (x->real == c)
 			return x->copy;
 	txn_copy_t *x = calloc(1, sizeof *x);
@@ -233,9 +240,17 @@ txn_view(scoll_t *c)
 		abort();
 	x->real = c;
 	x->copy = store_clone_coll(c);
-	x->next = current->copies;
-	current->copies = x;
+	x->next = s->copies;
+	s->copies = x;
 	return x->copy;
+}
+
+scoll_t *
+txn_view(scoll_t *c)
+{
+	if (!current || !c)
+		return c;
+	return view_of(current, c);
 }
 
 static bool
