@@ -128,7 +128,7 @@ def cmd_stage_xtxns(uri, db, txns, mode="across"):
 
 
 class Reader(threading.Thread):
-    """Reads the total of a and b once replay has passed both dump ends."""
+    """Reads the total of a and b once replay has passed the latest dump end."""
 
     def __init__(self, uri, db, total):
         super().__init__(daemon=True)
@@ -141,13 +141,23 @@ class Reader(threading.Thread):
         self.stop = threading.Event()
         self.error = None
 
-    def passed_dump_end(self, coll):
+    def dump_end(self, coll):
+        m = self.db.cdc_meta.find_one({"_id": "restore:%s.%s" % (self.dbname, coll)})
+        return m.get("dumpEndTime") if m else None
+
+    def passed(self, coll, t):
         ns = "%s.%s" % (self.dbname, coll)
-        m = self.db.cdc_meta.find_one({"_id": "restore:" + ns})
-        if not m or "dumpEndTime" not in m:
-            return False
         return self.db.cdc.find_one({"ns": ns, "status": "done",
-                                     "clusterTime": {"$gt": m["dumpEndTime"]}}) is not None
+                                     "clusterTime": {"$gt": t}}) is not None
+
+    def consistent_from_now(self):
+        """Every collection's replay has passed the latest dump end: each
+        collection is dumped at its own time, so a transaction between two
+        dump ends is in one collection's dump and in the other's events."""
+        ends = [self.dump_end(c) for c in ("a", "b")]
+        if None in ends:
+            return False
+        return all(self.passed(c, max(ends)) for c in ("a", "b"))
 
     def read_once(self):
         sums = []
@@ -164,8 +174,7 @@ class Reader(threading.Thread):
 
     def run(self):
         try:
-            while not self.stop.is_set() and not (self.passed_dump_end("a") and
-                                                  self.passed_dump_end("b")):
+            while not self.stop.is_set() and not self.consistent_from_now():
                 time.sleep(0.05)
             while not self.stop.is_set():
                 self.read_once()
