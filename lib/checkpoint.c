@@ -6,6 +6,7 @@
 #include "bsonfield.h"
 #include "clock.h"
 #include "error.h"
+#include "meta_doc.h"
 #include "staging_format.h"
 
 void
@@ -38,33 +39,16 @@ checkpoint_read(mongoc_collection_t *meta, const char *ns, checkpoint_t *cp, boo
 		bson_error_t *error)
 {
 	char *id = bson_strdup_printf("%s%s", STAGING_CHECKPOINT_ID_PREFIX, ns);
-	mongoc_read_concern_t *rc = mongoc_read_concern_new();
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok = true;
+	bson_t doc;
+	bool ok;
 
-	*found = false;
 	checkpoint_cleanup(cp);
-	BSON_APPEND_UTF8(&filter, META_F_ID, id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	mongoc_read_concern_set_level(rc, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
-	mongoc_read_concern_append(rc, &opts);
-	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		*found = true;
-		checkpoint_from_bson(doc, cp);
-	}
-	if (mongoc_cursor_error(cursor, error)) {
+	ok = meta_doc_read(meta, id, &doc, found, error);
+	if (!ok)
 		csm_error_prefix(error, "cannot read the checkpoint of '%s'", ns);
-		checkpoint_cleanup(cp);
-		*found = false;
-		ok = false;
-	}
-	mongoc_cursor_destroy(cursor);
-	mongoc_read_concern_destroy(rc);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
+	else if (*found)
+		checkpoint_from_bson(&doc, cp);
+	bson_destroy(&doc);
 	bson_free(id);
 	return ok;
 }

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "meta_doc.h"
 #include "numparse.h"
 #include "retry.h"
 #include "staging_format.h"
@@ -207,28 +208,16 @@ state_from_doc(const bson_t *doc, lease_state_t *state)
 static bool
 read_state(mongoc_collection_t *meta, const char *doc_id, lease_state_t *state, bson_error_t *error)
 {
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	mongoc_read_concern_t *rc = mongoc_read_concern_new();
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok = true;
+	bson_t doc;
+	bool found, ok;
 
 	memset(state, 0, sizeof *state);
-	BSON_APPEND_UTF8(&filter, META_F_ID, doc_id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	mongoc_read_concern_set_level(rc, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
-	mongoc_read_concern_append(rc, &opts);
-	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc))
-		state_from_doc(doc, state);
-	if (mongoc_cursor_error(cursor, error)) {
+	ok = meta_doc_read(meta, doc_id, &doc, &found, error);
+	if (!ok)
 		csm_error_prefix(error, "cannot read the lease '%s'", doc_id);
-		ok = false;
-	}
-	mongoc_cursor_destroy(cursor);
-	mongoc_read_concern_destroy(rc);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
+	else if (found)
+		state_from_doc(&doc, state);
+	bson_destroy(&doc);
 	return ok;
 }
 

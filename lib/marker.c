@@ -6,6 +6,7 @@
 #include "bsonfield.h"
 #include "clock.h"
 #include "error.h"
+#include "meta_doc.h"
 #include "staging_format.h"
 
 void
@@ -69,34 +70,13 @@ marker_read(mongoc_collection_t *meta, const char *target_ns, restore_marker_t *
 	    bson_error_t *error)
 {
 	char *id = marker_id(target_ns);
-	mongoc_read_concern_t *read_concern = mongoc_read_concern_new();
-	mongoc_cursor_t *cursor;
-	bson_t filter = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER;
-	const bson_t *doc;
-	bool ok = true;
+	bson_t doc;
+	bool ok;
 
-	*found = false;
-	BSON_APPEND_UTF8(&filter, META_F_ID, id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	mongoc_read_concern_set_level(read_concern, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
-	mongoc_read_concern_append(read_concern, &opts);
-	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		*found = true;
-		if (marker != NULL)
-			marker_from_bson(doc, marker);
-	}
-	if (mongoc_cursor_error(cursor, error)) {
-		if (*found && marker != NULL)
-			restore_marker_cleanup(marker);
-		*found = false;
-		ok = false;
-	}
-	mongoc_cursor_destroy(cursor);
-	mongoc_read_concern_destroy(read_concern);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
+	ok = meta_doc_read(meta, id, &doc, found, error);
+	if (ok && *found && marker != NULL)
+		marker_from_bson(&doc, marker);
+	bson_destroy(&doc);
 	bson_free(id);
 	return ok;
 }

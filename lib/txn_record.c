@@ -7,6 +7,7 @@
 
 #include "bsonfield.h"
 #include "error.h"
+#include "meta_doc.h"
 #include "staging_format.h"
 
 /* Fields of a change event of a transaction (the server's names). */
@@ -198,32 +199,18 @@ txn_record_read(mongoc_collection_t *meta, const txn_key_t *key, txn_record_t *r
 		bson_error_t *error)
 {
 	char *id = record_id(key);
-	mongoc_read_concern_t *rc = mongoc_read_concern_new();
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor;
-	const bson_t *doc;
-	bool ok = true;
+	bson_t doc;
+	bool ok;
 
-	*found = false;
 	txn_record_cleanup(rec);
-	BSON_APPEND_UTF8(&filter, META_F_ID, id);
-	BSON_APPEND_INT64(&opts, "limit", 1);
-	mongoc_read_concern_set_level(rc, MONGOC_READ_CONCERN_LEVEL_MAJORITY);
-	mongoc_read_concern_append(rc, &opts);
-	cursor = mongoc_collection_find_with_opts(meta, &filter, &opts, NULL);
-	if (mongoc_cursor_next(cursor, &doc)) {
-		*found = true;
-		parts_from(doc, rec);
-	}
-	if (mongoc_cursor_error(cursor, error)) {
+	ok = meta_doc_read(meta, id, &doc, found, error);
+	if (!ok) {
 		csm_error_keep_transient(error, NULL);
 		csm_error_prefix(error, "cannot read the transaction record '%s'", id);
-		ok = false;
+	} else if (*found) {
+		parts_from(&doc, rec);
 	}
-	mongoc_cursor_destroy(cursor);
-	mongoc_read_concern_destroy(rc);
-	bson_destroy(&opts);
-	bson_destroy(&filter);
+	bson_destroy(&doc);
 	bson_free(id);
 	return ok;
 }
