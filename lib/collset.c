@@ -69,13 +69,13 @@ add_name(collset_t *set, const char *name, size_t len, const char *from, bson_er
 }
 
 bool
-collset_add_list(collset_t *set, const char *list, bson_error_t *error)
+collset_add_list(collset_t *set, const char *list, const char *option, bson_error_t *error)
 {
 	const char *p = list, *comma;
 
 	for (;;) {
 		comma = strchr(p, ',');
-		if (!add_name(set, p, comma ? (size_t)(comma - p) : strlen(p), "--colls", error))
+		if (!add_name(set, p, comma ? (size_t)(comma - p) : strlen(p), option, error))
 			return false;
 		if (!comma)
 			return true;

@@ -22,8 +22,9 @@ void collset_cleanup(collset_t *set);
 
 /* Adds one name (64 when empty or holding '/'); a repeated one once. */
 bool collset_add(collset_t *set, const char *name, bson_error_t *error);
-/* Adds the names of "a,b,c"; 64 on an empty name or one with '/'. */
-bool collset_add_list(collset_t *set, const char *list, bson_error_t *error);
+/* Adds the names of "a,b,c" given to option (named in errors); 64 on an
+ * empty name or one with '/'. */
+bool collset_add_list(collset_t *set, const char *list, const char *option, bson_error_t *error);
 /* Adds the names in file path; 66 when missing, 64 as above. */
 bool collset_add_file(collset_t *set, const char *path, bson_error_t *error);
 bool collset_has(const collset_t *set, const char *name);

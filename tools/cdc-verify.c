@@ -311,7 +311,7 @@ main(int argc, char **argv)
 			opts.ignore_field_order = true;
 			break;
 		case OPT_EXCEPT:
-			if (!collset_add_list(&except, optarg, &error))
+			if (!collset_add_list(&except, optarg, "--except", &error))
 				goto misuse;
 			break;
 		}

@@ -233,7 +233,7 @@ main(int argc, char **argv)
 			break;
 		case OPT_COLLS:
 			common.db_only = true;
-			if (!collset_add_list(&colls, optarg, &error))
+			if (!collset_add_list(&colls, optarg, "--colls", &error))
 				goto misuse;
 			break;
 		case OPT_COLLS_FILE:

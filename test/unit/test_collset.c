@@ -16,12 +16,14 @@ case_list_and_file(void)
 	FILE *f;
 
 	collset_init(&set);
-	CHECK(collset_add_list(&set, "a,b,a", &e));
+	CHECK(collset_add_list(&set, "a,b,a", "--colls", &e));
 	CHECK_INT((int)set.n, 2);
 	CHECK(collset_has(&set, "b") && !collset_has(&set, "c"));
-	CHECK(!collset_add_list(&set, "c,,d", &e));
+	CHECK(!collset_add_list(&set, "c,,d", "--colls", &e));
 	CHECK_INT(csm_exit_code(&e), CSM_EXIT_USAGE);
-	CHECK(!collset_add_list(&set, "x/y", &e));
+	CHECK(!collset_add_list(&set, "c,,d", "--except", &e));
+	CHECK(strstr(e.message, "--except names a collection ''") != NULL);
+	CHECK(!collset_add_list(&set, "x/y", "--colls", &e));
 	CHECK(mkdtemp(dir) != NULL);
 	path = bson_strdup_printf("%s/colls", dir);
 	CHECK(!collset_add_file(&set, path, &e));
@@ -47,7 +49,7 @@ case_staging_and_match(void)
 	char *json;
 
 	collset_init(&set);
-	CHECK(collset_add_list(&set, "orders,cdc_meta", &e));
+	CHECK(collset_add_list(&set, "orders,cdc_meta", "--colls", &e));
 	CHECK(!collset_check_staging(&set, "shop", "cdc", &e));
 	CHECK_INT(csm_exit_code(&e), CSM_EXIT_USAGE);
 	set.all = true;
