@@ -25,6 +25,17 @@
 
 #define DUMP_PROGRESS_EVERY 512
 #define DUMP_PART_BUFFER (256 * 1024)
+/*
+ * What the getMores of all partitions should bring at once, in bytes, and
+ * the least one cursor asks for. Without a batchSize the server fills a
+ * reply up to 16 MiB, and libmongoc holds about five times a reply per
+ * cursor (its read buffer, grown by doubling, and a copy): 60 MiB for one
+ * cursor, 170 MiB for four. Batches sized to these, from the average size
+ * of the documents read so far, keep the bytes in flight per round trip
+ * the same whatever --jobs is.
+ */
+#define DUMP_BATCH_BYTES (4 * 1024 * 1024)
+#define DUMP_BATCH_BYTES_MIN (1024 * 1024)
 
 /* ---- split ---- */
 
@@ -536,6 +547,21 @@ already_written(const dump_part_t *part, const bson_t *doc)
 	       bsoncmp_value(bson_iter_value(&a), bson_iter_value(&b)) == 0;
 }
 
+/* The next getMores' batchSize: a partition's share of DUMP_BATCH_BYTES
+ * in documents of the average size read so far. */
+static void
+size_batches(mongoc_cursor_t *cursor, int parts, int64_t docs, int64_t bytes)
+{
+	int64_t share = DUMP_BATCH_BYTES / parts;
+	int64_t n;
+
+	if (share < DUMP_BATCH_BYTES_MIN)
+		share = DUMP_BATCH_BYTES_MIN;
+	n = bytes > 0 ? share * docs / bytes : 1;
+
+	mongoc_cursor_set_batch_size(cursor, (uint32_t)(n < 1 ? 1 : n > 100000 ? 100000 : n));
+}
+
 /* Reads partition k's rest from cursor into file; false with error on a
  * stop, a failure elsewhere, a write or a cursor error. */
 static bool
@@ -543,11 +569,15 @@ part_read(copy_shared_t *shared, int k, mongoc_cursor_t *cursor, part_file_t *fi
 	  bson_error_t *error)
 {
 	dump_part_t *part = &shared->plan->parts[k];
-	int64_t pending_docs = 0, pending_bytes = 0;
+	int64_t pending_docs = 0, pending_bytes = 0, seen_docs = 0, seen_bytes = 0;
 	bool first = true;
 	const bson_t *doc;
 
 	while (mongoc_cursor_next(cursor, &doc)) {
+		if (seen_docs++ % DUMP_PROGRESS_EVERY == 0)
+			size_batches(cursor, shared->plan->nparts, seen_docs,
+				     seen_bytes + doc->len);
+		seen_bytes += doc->len;
 		if (stop_requested() || first_error_get(&shared->failure, NULL)) {
 			csm_error_stopped(error,
 					  "stopped by a signal while dumping '%s' after %" PRId64

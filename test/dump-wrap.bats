@@ -108,6 +108,18 @@ print('ok')" "$d/docs.metadata.json" "$d/docs.dump-end.json" "$BIG_DB.docs"
 	rss_within_budget "$kib"
 }
 
+@test "dump --jobs 4 of the same documents peaks under 64 MiB RSS and writes the same bytes" {
+	# Four cursors, each holding its server batch: 16 MiB batches made this
+	# ~170 MiB; batches sized to ~4 MiB keep it inside the budget.
+	local kib
+	run -0 /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/dump4.rss" \
+		dump-wrap dump --db "$BIG_DB" --coll docs --out "$OUT" --jobs 4
+	kib="$(tail -n1 "$BATS_TEST_TMPDIR/dump4.rss")"
+	echo "dump --jobs 4 peak RSS ${kib} KiB"
+	rss_within_budget "$kib"
+	cmp "$OUT/$BIG_DB/docs.bson" "$BIG_OUT/$BIG_DB/docs.bson"
+}
+
 @test "restore into another server gives identical documents, indexes and options, under 64 MiB RSS" {
 	run -0 /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/restore.rss" \
 		dump-wrap restore --db "$BIG_DB" --coll docs --in "$BIG_OUT" --jobs 4
