@@ -66,6 +66,11 @@
 #                         while it runs
 #   --jobs N              database mode: collections dumped at once
 #                         (default: 4)
+#   --dump-jobs N         each collection's dump reads N partitions of its
+#                         _id range at once (dump-wrap dump --jobs N, the
+#                         native engine then; 1..64, default 1); a dump
+#                         that did not complete continues only with the
+#                         same N (--resume-dump --dump-jobs N)
 #   -h, --help            print this help
 #
 # Database mode (DB --all, or DB --colls A,B,C; README "Database mode"):
@@ -192,8 +197,8 @@ dump_complete() {
 run_dump() {
 	local status=0
 	printf '== %s: dump to %s (dump-wrap dump) while capture stages changes\n' "$ns" "$dump_dir"
-	"$dump_bin" dump --db "$db" --coll "$coll" --out "$dump_dir" "${dump_throttle[@]}" ||
-		status=$?
+	"$dump_bin" dump --db "$db" --coll "$coll" --out "$dump_dir" "${dump_throttle[@]}" \
+		"${dump_split[@]}" || status=$?
 	if ((status == 66)) && [[ "$mode" == init ]]; then
 		# Nothing to migrate: the capture just started is of no use.
 		stop_capture "$capture_started"
@@ -298,7 +303,7 @@ start_capture() {
 # the drop.
 db_dump_one() {
 	local status=0
-	"$dump_bin" dump --db "$db" --coll "$1" --out "$dump_dir" || status=$?
+	"$dump_bin" dump --db "$db" --coll "$1" --out "$dump_dir" "${dump_split[@]}" || status=$?
 	if ((status == 66)); then
 		printf '%s: %s.%s is gone from the source: not dumped (its capture stops at its drop)\n' \
 			"$prog" "$db" "$1" >&2
@@ -451,6 +456,7 @@ EOF
 
 mode=init
 jobs=4
+dump_jobs=1
 state_dir=.
 dump_dir=./dump
 probe_method=dummy
@@ -476,6 +482,8 @@ while (($# > 0)); do
 	--full-document=*) full_document="${1#*=}"; shift ;;
 	--jobs) (($# > 1)) || usage_error "$1 needs a value"; jobs="$2"; shift 2 ;;
 	--jobs=*) jobs="${1#*=}"; shift ;;
+	--dump-jobs) (($# > 1)) || usage_error "$1 needs a value"; dump_jobs="$2"; shift 2 ;;
+	--dump-jobs=*) dump_jobs="${1#*=}"; shift ;;
 	--no-dump) no_dump=1; shift ;;
 	--force) force=1; shift ;;
 	--resume-capture) mode=resume; shift ;;
@@ -513,6 +521,11 @@ fi
 ((!drop_target)) || [[ "$mode" == cleanup ]] || usage_error "--drop-target needs --cleanup"
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || usage_error "invalid value '$jobs' for --jobs: expected a" \
 	"positive integer"
+{ [[ "$dump_jobs" =~ ^[1-9][0-9]?$ ]] && ((dump_jobs <= 64)); } ||
+	usage_error "invalid value '$dump_jobs' for --dump-jobs: expected 1..64"
+# Partitions are the native engine's: mongodump reads a collection with one.
+dump_split=()
+((dump_jobs == 1)) || dump_split=(--engine native --jobs "$dump_jobs")
 # Database mode: DB --all or DB --colls A,B,C in place of DB COLL.
 db_mode=""
 if (($# >= 1)) && [[ "${*: -1}" == --all ]]; then
@@ -605,6 +618,7 @@ restart_cmd+=" - - $(printf '%q %q' "$db" "$coll")   (with SOURCE_URI and TARGET
 # What to type to finish a dump that did not complete.
 resume_dump_cmd="$prog --resume-dump --state-dir $(printf '%q' "$state_dir")"
 resume_dump_cmd+=" --dump-dir $(printf '%q' "$dump_dir")"
+((dump_jobs == 1)) || resume_dump_cmd+=" --dump-jobs $dump_jobs"
 [[ -z "$staging_coll" ]] || resume_dump_cmd+=" --staging-coll $(printf '%q' "$staging_coll")"
 resume_dump_cmd+=" - - $(printf '%q %q' "$db" "$coll")   (with SOURCE_URI and TARGET_URI set)"
 if [[ "$mode" == resume ]] || ((no_dump)); then

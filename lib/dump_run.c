@@ -348,7 +348,7 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	mongoc_client_t *client = NULL;
 	dump_metadata_t metadata;
 	dump_plan_t plan;
-	char *tool = NULL, *partial = NULL;
+	char *tool = NULL, *partial = NULL, how[512] = "";
 	const char *engine;
 	int64_t started_ms = clock_mono_ms();
 	dump_record_t record = {0};
@@ -384,11 +384,14 @@ dump_run_dump(const dump_run_opts_t *opts, bson_error_t *error)
 	    !not_stopped("publishing the dump of", plan.ns, error) ||
 	    !dump_publish(partial, opts->root, opts->db, opts->coll, opts->gzip, error))
 		goto cleanup;
-	log_info("dumped %" PRId64 " documents (%.1f MB) of '%s'%s%s to '%s/%s' in %.1fs; "
+	if (tool)
+		snprintf(how, sizeof how, " with %s", tool);
+	else if (plan.nparts > 1)
+		snprintf(how, sizeof how, " in %d partitions", plan.nparts);
+	log_info("dumped %" PRId64 " documents (%.1f MB) of '%s'%s to '%s/%s' in %.1fs; "
 		 "dump-end time %u.%u",
-		 record.documents, (double)record.bytes / 1e6, plan.ns, tool ? " with " : "",
-		 tool ? tool : "", opts->root, opts->db, seconds_since(started_ms), dump_end.t,
-		 dump_end.i);
+		 record.documents, (double)record.bytes / 1e6, plan.ns, how, opts->root, opts->db,
+		 seconds_since(started_ms), dump_end.t, dump_end.i);
 	ok = true;
 
 cleanup:

@@ -291,6 +291,17 @@ assert client[db_name].cdc.count_documents({"ns": db_name + ".c", "event.documen
 	run -1 grep -i -e Zebra -e s3cr3t "$STATE/$DB.c.capture.log"
 }
 
+@test "init --dump-jobs N dumps one collection in N partitions; out of 1..64 it is 64" {
+	seed
+	run -64 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" --dump-jobs 65 - - "$DB" c
+	[[ "$output" == *"--dump-jobs"* ]]
+	[ ! -e "$STATE/$DB.c.token" ]
+	run -0 --separate-stderr "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" --dump-jobs 3 - - "$DB" c
+	[[ "$stderr" == *"dumped 50 documents"*"in 3 partitions"* ]]
+	run -0 --separate-stderr "$SYNC" --state-dir "$STATE" --dump-dir "$DUMP" --drain --verify - - "$DB" c
+	[[ "$output" == *"result: equal"* ]]
+}
+
 @test "a finished restore is not repeated: a rerun of sync goes straight to replay" {
 	seed
 	run -0 "$INIT" --state-dir "$STATE" --dump-dir "$DUMP" - - "$DB" c
