@@ -1,111 +1,51 @@
 /*
- * limit_bulk: the replay limit, the same writes as cdc-replay done as bare
- * ordered bulk writes.
+ * limit_bulk: the replay limit, the same writes as cdc-replay sends,
+ * without marking anything done.
  *
  * Usage: limit_bulk URI DB STAGING NS TARGET_COLL BATCH
  *
  * Reads the pending staged events of NS from DB.STAGING in seq order (one
- * cursor) and applies them to DB.TARGET_COLL as cdc-replay does the events
- * the synthetic workloads produce (docs/DESIGN.md, "Replay rules"):
- * insert/replace and update with fullDocument: replace by documentKey with
- * upsert; update: $set updatedFields / $unset removedFields; delete: delete
- * one by documentKey. Ordered bulk writes of BATCH events, without
- * client-side validation (as cdc-replay: the events came from a server). It marks
- * nothing done and keeps no state: what is left is the floor under replay.
+ * cursor), turns each BATCH of them into cdc-replay's write models
+ * (lib/apply.c, docs/DESIGN.md, "Replay rules") and applies them to
+ * DB.TARGET_COLL as one ordered bulk write arranged by document into the
+ * fewest write commands (lib/apply_order.c), as cdc-replay does with one
+ * worker. It marks nothing done and keeps no state: what is left is the
+ * floor under replay. An event that needs the target document read first,
+ * or is staged in parts, is an error (the synthetic workloads make none).
  * Prints {"events", "seconds", "events_per_s", "write_seconds"}: seconds is
  * read + write, write_seconds the time spent in bulk executes alone.
  */
-#include <string.h>
-
+#include "apply.h"
+#include "apply_order.h"
 #include "bench.h"
 #include "staging_format.h"
 
 #define PROG "limit_bulk"
 
-/* Appends the write for event to bulk; false when the event has a shape
- * the synthetic workloads never produce. */
+/* Sends ops as one ordered bulk, arranged by document; adds the time the
+ * execute took to *write_seconds. */
 static bool
-add_event(mongoc_bulk_operation_t *bulk, const bson_t *event)
+send_ops(mongoc_collection_t *target, apply_op_list_t *ops, apply_order_t *order,
+	 double *write_seconds, bson_error_t *error)
 {
-	bson_iter_t iter;
-	const char *type = NULL;
-	bson_t key = BSON_INITIALIZER, full = BSON_INITIALIZER, desc = BSON_INITIALIZER;
-	bson_t opts = BSON_INITIALIZER, update = BSON_INITIALIZER, child;
-	const uint8_t *data;
-	uint32_t len;
-	bool has_full = false, has_desc = false, ok = true;
+	bson_t opts = BSON_INITIALIZER;
+	mongoc_bulk_operation_t *bulk;
+	double t0;
+	bool ok = true;
 
-	if (!bson_iter_init(&iter, event))
-		return false;
-	while (bson_iter_next(&iter)) {
-		const char *name = bson_iter_key(&iter);
-
-		if (strcmp(name, "operationType") == 0 && BSON_ITER_HOLDS_UTF8(&iter)) {
-			type = bson_iter_utf8(&iter, NULL);
-		} else if (BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-			bson_iter_document(&iter, &len, &data);
-			if (strcmp(name, "documentKey") == 0) {
-				bson_destroy(&key);
-				bson_init_static(&key, data, len);
-			} else if (strcmp(name, "fullDocument") == 0) {
-				bson_destroy(&full);
-				bson_init_static(&full, data, len);
-				has_full = true;
-			} else if (strcmp(name, "updateDescription") == 0) {
-				bson_destroy(&desc);
-				bson_init_static(&desc, data, len);
-				has_desc = true;
-			}
-		}
-	}
-	if (type == NULL) {
-		ok = false;
-	} else if (strcmp(type, "delete") == 0) {
-		mongoc_bulk_operation_remove_one(bulk, &key);
-	} else if (has_full && (strcmp(type, "insert") == 0 || strcmp(type, "replace") == 0 ||
-				strcmp(type, "update") == 0)) {
-		BSON_APPEND_BOOL(&opts, "upsert", true);
-		BSON_APPEND_BOOL(&opts, "validate", false);
-		ok = mongoc_bulk_operation_replace_one_with_opts(bulk, &key, &full, &opts, NULL);
-	} else if (has_desc && strcmp(type, "update") == 0) {
-		bson_iter_t field;
-
-		if (bson_iter_init_find(&field, &desc, "updatedFields") &&
-		    BSON_ITER_HOLDS_DOCUMENT(&field)) {
-			bson_iter_document(&field, &len, &data);
-			if (len > 5) {
-				bson_init_static(&child, data, len);
-				BSON_APPEND_DOCUMENT(&update, "$set", &child);
-			}
-		}
-		if (bson_iter_init_find(&field, &desc, "removedFields") &&
-		    BSON_ITER_HOLDS_ARRAY(&field)) {
-			bson_iter_t name;
-			bson_t unset;
-
-			bson_iter_recurse(&field, &name);
-			if (bson_iter_next(&name)) {
-				BSON_APPEND_DOCUMENT_BEGIN(&update, "$unset", &unset);
-				do {
-					if (BSON_ITER_HOLDS_UTF8(&name))
-						BSON_APPEND_UTF8(&unset,
-								 bson_iter_utf8(&name, NULL), "");
-				} while (bson_iter_next(&name));
-				bson_append_document_end(&update, &unset);
-			}
-		}
-		BSON_APPEND_BOOL(&opts, "validate", false);
-		if (!bson_empty(&update))
-			ok = mongoc_bulk_operation_update_one_with_opts(bulk, &key, &update, &opts,
-									NULL);
-	} else {
-		ok = false;
-	}
-	bson_destroy(&update);
+	if (ops->len == 0)
+		return true;
+	apply_order_arrange(order, ops->ops, NULL, ops->len);
+	BSON_APPEND_BOOL(&opts, "ordered", true);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(target, &opts);
+	for (size_t i = 0; i < ops->len && ok; i++)
+		ok = apply_op_to_bulk(bulk, &ops->ops[order->order[i]], error);
+	t0 = bench_now();
+	ok = ok && mongoc_bulk_operation_execute(bulk, NULL, error) != 0;
+	*write_seconds += bench_now() - t0;
+	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(&opts);
-	bson_destroy(&desc);
-	bson_destroy(&full);
-	bson_destroy(&key);
+	apply_op_list_clear(ops);
 	return ok;
 }
 
@@ -115,17 +55,18 @@ main(int argc, char **argv)
 	mongoc_client_t *client = NULL;
 	mongoc_collection_t *staging = NULL, *target = NULL;
 	mongoc_cursor_t *cursor = NULL;
-	mongoc_bulk_operation_t *bulk = NULL;
-	bson_t filter = BSON_INITIALIZER, find_opts = BSON_INITIALIZER;
-	bson_t bulk_opts = BSON_INITIALIZER, sort;
+	apply_op_list_t ops;
+	apply_order_t order;
+	bson_t filter = BSON_INITIALIZER, find_opts = BSON_INITIALIZER, sort;
 	const bson_t *staged, *error_doc;
 	bson_error_t error;
-	bson_iter_t iter;
-	int64_t batch, events = 0, in_bulk = 0;
-	double started, seconds, write_seconds = 0, t0;
+	int64_t batch, events = 0, in_batch = 0;
+	double started, seconds, write_seconds = 0;
 	int rc = 1;
 
 	mongoc_init();
+	apply_op_list_init(&ops);
+	apply_order_init(&order);
 	if (argc != 7) {
 		fprintf(stderr, "usage: %s URI DB STAGING NS TARGET_COLL BATCH\n", PROG);
 		rc = 64;
@@ -144,7 +85,6 @@ main(int argc, char **argv)
 	BSON_APPEND_DOCUMENT_BEGIN(&find_opts, "sort", &sort);
 	BSON_APPEND_INT32(&sort, STAGED_F_SEQ, 1);
 	bson_append_document_end(&find_opts, &sort);
-	BSON_APPEND_BOOL(&bulk_opts, "ordered", true);
 
 	started = bench_now();
 	cursor = mongoc_collection_find_with_opts(staging, &filter, &find_opts, NULL);
@@ -152,39 +92,33 @@ main(int argc, char **argv)
 		bool more = mongoc_cursor_next(cursor, &staged);
 
 		if (more) {
-			uint32_t len;
-			const uint8_t *data;
 			bson_t event;
 
-			if (!bson_iter_init_find(&iter, staged, STAGED_F_EVENT) ||
-			    !BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-				bench_warn(PROG, "staged event without 'event' (chunked?)");
+			if (!apply_whole_event(staged, &event)) {
+				bench_warn(PROG, "staged event %lld is in parts",
+					   (long long)events);
 				goto cleanup;
 			}
-			bson_iter_document(&iter, &len, &data);
-			bson_init_static(&event, data, len);
-			if (bulk == NULL)
-				bulk = mongoc_collection_create_bulk_operation_with_opts(
-					target, &bulk_opts);
-			if (!add_event(bulk, &event)) {
-				bench_warn(PROG, "cannot apply staged event %lld",
+			if (!apply_event_ops(&event, (size_t)in_batch, &ops, &error)) {
+				bench_warn(PROG, "cannot apply staged event %lld: %s",
+					   (long long)events, error.message);
+				goto cleanup;
+			}
+			if (ops.needs_target) {
+				bench_warn(PROG, "staged event %lld needs the target document read",
 					   (long long)events);
 				goto cleanup;
 			}
 			events++;
-			in_bulk++;
+			in_batch++;
 		}
-		if (bulk != NULL && (in_bulk == batch || (!more && in_bulk > 0))) {
-			t0 = bench_now();
-			if (!mongoc_bulk_operation_execute(bulk, NULL, &error)) {
+		if (in_batch == batch || (!more && in_batch > 0)) {
+			if (!send_ops(target, &ops, &order, &write_seconds, &error)) {
 				bench_warn(PROG, "bulk write to '%s.%s' failed: %s", argv[2],
 					   argv[5], error.message);
 				goto cleanup;
 			}
-			write_seconds += bench_now() - t0;
-			mongoc_bulk_operation_destroy(bulk);
-			bulk = NULL;
-			in_bulk = 0;
+			in_batch = 0;
 		}
 		if (!more)
 			break;
@@ -200,9 +134,9 @@ main(int argc, char **argv)
 	       write_seconds);
 	rc = 0;
 cleanup:
-	mongoc_bulk_operation_destroy(bulk);
+	apply_order_destroy(&order);
+	apply_op_list_destroy(&ops);
 	mongoc_cursor_destroy(cursor);
-	bson_destroy(&bulk_opts);
 	bson_destroy(&find_opts);
 	bson_destroy(&filter);
 	mongoc_collection_destroy(target);

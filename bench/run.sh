@@ -724,7 +724,7 @@ measure_replay() {
 		ratio="$(printf '%.2f' "$(median "${ratios[@]}")")"
 		peak="$(max "${rss[@]}")"
 		row "replay --workers $workers" "$(printf '%.0f events/s' "$med")" \
-			"$(printf 'ordered bulk x%s: %.0f events/s' "$REPLAY_BATCH" \
+			"$(printf 'replay writes x%s, unmarked: %.0f events/s' "$REPLAY_BATCH" \
 				"$(median "${limits[@]}")")" \
 			"$ratio" "$peak" "$(goals "$ratio" "$peak" "$med")"
 	done
@@ -792,7 +792,7 @@ measure_replay_reader() {
 	row "replay limit beside a staging reader" \
 		"$(printf '%.0f events/s; reader p90 %s ms, %s reads' "$(median "${beside[@]}")" \
 			"$(median "${p90s[@]}")" "$(median "${reads[@]}")")" \
-		"$(printf 'ordered bulk x%s alone: %.0f events/s' "$REPLAY_BATCH" \
+		"$(printf 'replay writes x%s, unmarked, alone: %.0f events/s' "$REPLAY_BATCH" \
 			"$(median "${alone[@]}")")" \
 		"$(printf '%.2f' "$(median "${ratios[@]}")")" "-" "-"
 	server_stop TGT
@@ -1032,8 +1032,9 @@ write_results() {
 		echo "  same writes, first to last event received. Both are bounded by the writer."
 		echo "- replay: \`stage_events\` stages the same mix; \`cdc-replay --drain\` wall time;"
 		echo "  limit: \`limit_bulk\`, one sorted cursor over the pending events and the"
-		echo "  writes of the replay rules (docs/DESIGN.md, \"Replay rules\") as ordered"
-		echo "  bulks of $REPLAY_BATCH (no marking done). Every event of the mix takes the"
+		echo "  writes cdc-replay sends with one worker (docs/DESIGN.md, \"Replay rules\"):"
+		echo "  per $REPLAY_BATCH events one ordered bulk arranged by document into the"
+		echo "  fewest write commands, no marking done. Every event of the mix takes the"
 		echo "  operator fast path: none needs an exact pipeline write or a target read."
 		echo "- replay, source transactions: \`test/py/e2e_txn.py stage-txns\` stages"
 		echo "  transactions of $TXN_OPS events (an insert, then updates), once with their"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "apply_exact.h"
+#include "apply_order.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "staging_format.h"
@@ -56,20 +57,8 @@ op_list_push(apply_op_list_t *list, apply_op_kind_t kind, const bson_t *filter, 
 	op->doc = bson_new();
 	op->upsert = false;
 	op->event_index = event_index;
-	op->filter_hash = apply_hash_bytes(bson_get_data(filter), filter->len);
+	op->doc_hash = apply_order_doc_hash(filter);
 	return op;
-}
-
-uint32_t
-apply_hash_bytes(const uint8_t *data, size_t len)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= data[i];
-		h *= 16777619u;
-	}
-	return h;
 }
 
 apply_kind_t

@@ -38,11 +38,11 @@ typedef struct apply_op {
 	apply_op_kind_t kind;
 	/* Heap documents (bson_new), owned by the list: a bson_t must not be
 	 * moved by value, and the list grows by realloc. */
-	bson_t *filter;       /* the event's whole documentKey */
-	bson_t *doc;          /* replacement or update document; empty for delete */
-	bool upsert;          /* replace, or a pipeline writing a whole document */
-	size_t event_index;   /* which event of the caller's batch it comes from */
-	uint32_t filter_hash; /* FNV-1a of filter's bytes: worker partitioning */
+	bson_t *filter;     /* the event's whole documentKey */
+	bson_t *doc;        /* replacement or update document; empty for delete */
+	bool upsert;        /* replace, or a pipeline writing a whole document */
+	size_t event_index; /* which event of the caller's batch it comes from */
+	uint32_t doc_hash;  /* which document: apply_order_doc_hash(filter) */
 } apply_op_t;
 
 /* A growable list of ops; owns every op's documents. */
@@ -130,8 +130,5 @@ bool apply_whole_event(const bson_t *staged, bson_t *event);
  * itself split in fragments. NULL + exit 65 on a malformed or incomplete set.
  */
 bson_t *apply_reassemble(const bson_t *const *parts, size_t n, bson_error_t *error);
-
-/* FNV-1a over len bytes. */
-uint32_t apply_hash_bytes(const uint8_t *data, size_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "apply.h"
+#include "apply_order.h"
 #include "bsoncmp.h"
 #include "bsonfield.h"
 #include "error.h"
@@ -21,6 +22,8 @@ typedef struct lane {
 	size_t *op_index; /* indexes into applier->ops, in batch order */
 	size_t len;
 	size_t cap;
+	bool arrange;        /* send op_index arranged by document (apply_order.h) */
+	apply_order_t order; /* the arrangement */
 	bool ok;
 	pthread_t thread;
 } lane_t;
@@ -33,6 +36,7 @@ struct replay_applier {
 	int workers;
 	lane_t *lanes;
 	apply_op_list_t ops;
+	apply_order_t order; /* the single-worker arrangement */
 	int64_t fallbacks;
 	bool has_window;
 	optime_t window_end;
@@ -57,6 +61,9 @@ replay_applier_new(mongoc_client_pool_t *pool, mongoc_client_t *client, const ch
 	a->workers = workers < 1 ? 1 : workers;
 	a->lanes = bson_malloc0((size_t)a->workers * sizeof *a->lanes);
 	apply_op_list_init(&a->ops);
+	apply_order_init(&a->order);
+	for (int i = 0; i < a->workers; i++)
+		apply_order_init(&a->lanes[i].order);
 	return a;
 }
 
@@ -65,10 +72,13 @@ replay_applier_destroy(replay_applier_t *a)
 {
 	if (!a)
 		return;
-	for (int i = 0; i < a->workers; i++)
+	for (int i = 0; i < a->workers; i++) {
 		bson_free(a->lanes[i].op_index);
+		apply_order_destroy(&a->lanes[i].order);
+	}
 	bson_free(a->lanes);
 	apply_op_list_destroy(&a->ops);
+	apply_order_destroy(&a->order);
 	bson_free(a->db);
 	bson_free(a->coll);
 	bson_free(a);
@@ -153,10 +163,15 @@ lane_main(void *arg)
 	replay_applier_t *a = lane->applier;
 	mongoc_client_t *client = mongoc_client_pool_pop(a->pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, a->db, a->coll);
+	const size_t *order = lane->op_index;
 	bson_t reply;
 	bson_error_t error;
 
-	lane->ok = run_bulk(coll, &a->ops, lane->op_index, 0, lane->len, &reply, &error);
+	if (lane->arrange) {
+		apply_order_arrange(&lane->order, a->ops.ops, lane->op_index, lane->len);
+		order = lane->order.order;
+	}
+	lane->ok = run_bulk(coll, &a->ops, order, 0, lane->len, &reply, &error);
 	if (!lane->ok)
 		log_debug("parallel lane failed: %s", error.message);
 	bson_destroy(&reply);
@@ -165,9 +180,10 @@ lane_main(void *arg)
 	return NULL;
 }
 
-/* True when every lane applied its part. */
+/* True when every lane applied its part (arrange: each arranged by
+ * document). */
 static bool
-apply_parallel(replay_applier_t *a)
+apply_parallel(replay_applier_t *a, bool arrange)
 {
 	int started = 0;
 	bool ok = true;
@@ -175,7 +191,7 @@ apply_parallel(replay_applier_t *a)
 	for (int i = 0; i < a->workers; i++)
 		a->lanes[i].len = 0;
 	for (size_t i = 0; i < a->ops.len; i++) {
-		lane_t *lane = &a->lanes[a->ops.ops[i].filter_hash % (uint32_t)a->workers];
+		lane_t *lane = &a->lanes[a->ops.ops[i].doc_hash % (uint32_t)a->workers];
 
 		if (lane->len == lane->cap) {
 			lane->cap = lane->cap ? lane->cap * 2 : 256;
@@ -188,6 +204,7 @@ apply_parallel(replay_applier_t *a)
 		lane_t *lane = &a->lanes[i];
 
 		lane->applier = a;
+		lane->arrange = arrange;
 		lane->ok = false;
 		if (lane->len == 0) {
 			lane->ok = true;
@@ -482,21 +499,80 @@ apply_ordered(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *er
 	return ok;
 }
 
-/* Applies the ops built so far: in parallel lanes, else (or when a lane
- * fails) as one ordered stream. */
+/*
+ * Whether the ops may go out arranged by document (apply_order.h): no
+ * event of the batch is inside the catch-up window, whose writes the
+ * ordered path alone handles (it passes over what a newer dumped document
+ * refuses, and such a document may be met by a write of another _id that
+ * the target finds equal, under a collation).
+ */
+static bool
+may_arrange(const replay_applier_t *a, const replay_batch_t *batch)
+{
+	for (size_t i = 0; a->has_window && i < batch->len; i++) {
+		optime_t t = batch->events[i].cluster_time;
+
+		if (!optime_is_zero(t) && optime_cmp(t, a->window_end) <= 0)
+			return false;
+	}
+	return true;
+}
+
+/* The ops as one ordered bulk, arranged by document; true when it was
+ * sent and succeeded. *tried false when arranging saves no command. */
+static bool
+apply_arranged(replay_applier_t *a, const replay_batch_t *batch, bool *tried)
+{
+	mongoc_collection_t *coll;
+	bson_t reply;
+	bson_error_t error;
+	size_t runs = apply_order_runs(a->ops.ops, NULL, a->ops.len);
+	bool ok;
+
+	apply_order_arrange(&a->order, a->ops.ops, NULL, a->ops.len);
+	*tried = a->order.runs < runs;
+	if (!*tried)
+		return false;
+	log_debug("seq %" PRId64 "..%" PRId64 ": %zu writes arranged by document into %zu write "
+		  "commands (%zu in the batch's order)",
+		  batch->events[0].first_seq, batch->events[batch->len - 1].last_seq, a->ops.len,
+		  a->order.runs, runs);
+	coll = mongoc_client_get_collection(a->client, a->db, a->coll);
+	ok = run_bulk(coll, &a->ops, a->order.order, 0, a->ops.len, &reply, &error);
+	if (!ok)
+		log_debug("the bulk arranged by document failed: %s", error.message);
+	bson_destroy(&reply);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+/*
+ * Applies the ops built so far: arranged by document into the fewest
+ * write commands, in parallel lanes with --workers above 1 (each lane
+ * arranged); else, or when that fails in any way, as one ordered stream
+ * from the start (every rule is idempotent).
+ */
 static bool
 apply_ops(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
+	bool arrange, tried = true;
+
 	if (a->ops.len == 0)
 		return true;
-	/* Without the lease the ordered path waits for it or stops: no lane is sent. */
-	if (a->workers > 1 && a->ops.len > 1 && lease_allows(a)) {
-		if (apply_parallel(a))
+	arrange = may_arrange(a, batch);
+	/* Without the lease the ordered path waits for it or stops: nothing
+	 * else is sent. */
+	if (a->ops.len > 1 && (a->workers > 1 || arrange) && lease_allows(a)) {
+		if (a->workers > 1 ? apply_parallel(a, arrange) : apply_arranged(a, batch, &tried))
 			return true;
-		a->fallbacks++;
-		log_debug("seq %" PRId64 "..%" PRId64 ": a parallel lane failed; applying the "
-			  "batch again as one ordered stream",
-			  batch->events[0].first_seq, batch->events[batch->len - 1].last_seq);
+		if (tried) {
+			a->fallbacks++;
+			log_debug("seq %" PRId64 "..%" PRId64 ": %s failed; applying the batch "
+				  "again as one ordered stream",
+				  batch->events[0].first_seq,
+				  batch->events[batch->len - 1].last_seq,
+				  a->workers > 1 ? "a parallel lane" : "the arranged bulk");
+		}
 	}
 	return apply_ordered(a, batch, error);
 }

@@ -74,7 +74,7 @@ static const char usage_text[] =
 	"  --staging-coll NAME     staging collection (default: cdc)\n"
 	"  --batch-size N          staged documents per batch, 1..100000 (default 1000)\n"
 	"  --workers W             apply each batch in W parallel lanes split by\n"
-	"                          documentKey, 1..64 (default 1)\n"
+	"                          the documentKey's _id, 1..64 (default 1)\n"
 	"  --drain                 exit 0 once nothing is pending and capture has\n"
 	"                          caught up past the moment cdc-replay started\n"
 	"                          (cutover); creates the deferred TTL indexes;\n"
