@@ -10,6 +10,7 @@
 #include "apply_order.h"
 #include "bsoncmp.h"
 #include "bsonfield.h"
+#include "catalog.h"
 #include "error.h"
 #include "exitcodes.h"
 #include "log.h"
@@ -46,6 +47,7 @@ struct replay_applier {
 	const char *target_ns;     /* borrowed */
 	replay_marker_t *marker;   /* borrowed; NULL: none */
 	bool ops_failed;           /* the ops before an event failed, not the event */
+	int capped;                /* the target is capped: 1, not: 0, not asked yet: -1 */
 };
 
 replay_applier_t *
@@ -58,6 +60,7 @@ replay_applier_new(mongoc_client_pool_t *pool, mongoc_client_t *client, const ch
 	a->client = client;
 	a->db = bson_strdup(db);
 	a->coll = bson_strdup(coll);
+	a->capped = -1;
 	a->workers = workers < 1 ? 1 : workers;
 	a->lanes = bson_malloc0((size_t)a->workers * sizeof *a->lanes);
 	apply_op_list_init(&a->ops);
@@ -552,6 +555,42 @@ apply_arranged(replay_applier_t *a, const replay_batch_t *batch, bool *tried)
  * arranged); else, or when that fails in any way, as one ordered stream
  * from the start (every rule is idempotent).
  */
+/*
+ * Whether the target collection is capped: there the order of inserts is
+ * the collection's own (its natural order, and which documents it drops
+ * first when full), so nothing may be reordered across documents. Asked
+ * once, and again after a DDL event; a failed listing counts as capped
+ * for this batch (the ordered stream is always right).
+ */
+static bool
+target_capped(replay_applier_t *a)
+{
+	bson_t info;
+	bson_iter_t iter;
+	bson_error_t error;
+	bool exists;
+
+	if (a->capped >= 0)
+		return a->capped == 1;
+	if (!catalog_collection_info(a->client, a->db, a->coll, &exists, &info, &error)) {
+		log_debug("cannot tell whether '%s.%s' is capped (%s): this batch goes out in "
+			  "order",
+			  a->db, a->coll, error.message);
+		bson_destroy(&info);
+		return true;
+	}
+	a->capped = exists && bson_iter_init(&iter, &info) &&
+		    bson_iter_find_descendant(&iter, "options.capped", &iter) &&
+		    bson_iter_as_bool(&iter);
+	bson_destroy(&info);
+	if (a->capped)
+		log_info("'%s.%s' is capped on the target: its writes go out in the order of "
+			 "the staged events%s",
+			 a->db, a->coll,
+			 a->workers > 1 ? ", in one lane (--workers is not used)" : "");
+	return a->capped == 1;
+}
+
 static bool
 apply_ops(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 {
@@ -562,8 +601,19 @@ apply_ops(replay_applier_t *a, const replay_batch_t *batch, bson_error_t *error)
 	arrange = may_arrange(a, batch);
 	/* Without the lease the ordered path waits for it or stops: nothing
 	 * else is sent. */
-	if (a->ops.len > 1 && (a->workers > 1 || arrange) && lease_allows(a)) {
-		if (a->workers > 1 ? apply_parallel(a, arrange) : apply_arranged(a, batch, &tried))
+	if (a->ops.len > 1 && (a->workers > 1 || arrange) && !target_capped(a) && lease_allows(a)) {
+		bool ok;
+
+		if (a->workers > 1) {
+			log_debug("seq %" PRId64 "..%" PRId64 ": %zu writes in %d lanes%s",
+				  batch->events[0].first_seq,
+				  batch->events[batch->len - 1].last_seq, a->ops.len, a->workers,
+				  arrange ? ", each arranged by document" : "");
+			ok = apply_parallel(a, arrange);
+		} else {
+			ok = apply_arranged(a, batch, &tried);
+		}
+		if (ok)
 			return true;
 		if (tried) {
 			a->fallbacks++;
@@ -1025,6 +1075,7 @@ apply_ddl(replay_applier_t *a, const replay_batch_t *batch, const replay_event_t
 	if (!apply_ops(a, batch, error))
 		return false;
 	apply_op_list_clear(&a->ops);
+	a->capped = -1; /* a create may have made it, capped or not */
 	if (modify)
 		return apply_modify(a, ev, error);
 	if (coll)
