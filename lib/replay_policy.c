@@ -72,3 +72,11 @@ replay_lag_seconds(int64_t now_ms, int64_t pending, const checkpoint_t *cp, int6
 	lag = (double)(now_ms - covered) / 1000.0;
 	return lag < 0 ? 0.0 : lag;
 }
+
+long
+replay_idle_next_ms(long last_ms, int64_t idle_for_ms)
+{
+	if (last_ms <= 0 || idle_for_ms < REPLAY_IDLE_FAST_MS)
+		return REPLAY_IDLE_FIRST_MS;
+	return last_ms * 2 > REPLAY_IDLE_MAX_MS ? REPLAY_IDLE_MAX_MS : last_ms * 2;
+}

@@ -118,4 +118,19 @@ replay_unique_t replay_unique_decide(const replay_marker_t *marker, bool has_hea
 double replay_lag_seconds(int64_t now_ms, int64_t pending, const checkpoint_t *cp,
 			  int64_t last_event_ms);
 
+/*
+ * Caught up, cdc-replay polls for capture's next batch every
+ * REPLAY_IDLE_FIRST_MS for the first REPLAY_IDLE_FAST_MS of idleness (a
+ * busy source's batches come every --batch-ms, 200 ms by default: a longer
+ * sleep would add to every event's lag), then backs off, doubling up to
+ * REPLAY_IDLE_MAX_MS, so that a quiet collection costs one find a second.
+ */
+#define REPLAY_IDLE_FIRST_MS 50
+#define REPLAY_IDLE_FAST_MS 5000
+#define REPLAY_IDLE_MAX_MS 1000
+
+/* The next idle sleep in ms, the last having been last_ms (0: none) and
+ * the loop idle for idle_for_ms. */
+long replay_idle_next_ms(long last_ms, int64_t idle_for_ms);
+
 #endif

@@ -209,6 +209,10 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_replay_lag current_replay capture_behind pending no_position clock_skew
 }
 
+@test "an idle replay polls every 50 ms for 5 s, then backs off to once a second" {
+	unit test_replay_lag idle_polling
+}
+
 @test "the restore marker splits deferred indexes into unique and TTL ones and remembers what is built" {
 	unit test_replay marker_view
 }

@@ -1,6 +1,6 @@
 /*
- * Unit tests of the lag cdc-replay reports (replay_lag_seconds,
- * replay_policy.h), without a server.
+ * Unit tests of the lag cdc-replay reports (replay_lag_seconds) and of its
+ * idle polling (replay_idle_next_ms), replay_policy.h, without a server.
  */
 #include <string.h>
 
@@ -99,12 +99,34 @@ case_clock_skew(void)
 	CHECK_INT(LAG_MS(replay_lag_seconds(NOW_MS, 5, NULL, NOW_MS + 800)), 0);
 }
 
+/* Polling while idle: the first interval for REPLAY_IDLE_FAST_MS, then
+ * doubling up to REPLAY_IDLE_MAX_MS; a batch starts it over. */
+static void
+case_idle_polling(void)
+{
+	long ms = 0;
+	int64_t idle = 0;
+
+	CHECK_INT(replay_idle_next_ms(0, 0), REPLAY_IDLE_FIRST_MS);
+	while (idle < REPLAY_IDLE_FAST_MS) {
+		ms = replay_idle_next_ms(ms, idle);
+		CHECK_INT(ms, REPLAY_IDLE_FIRST_MS);
+		idle += ms;
+	}
+	CHECK_INT(replay_idle_next_ms(ms, idle), 2 * REPLAY_IDLE_FIRST_MS);
+	CHECK_INT(replay_idle_next_ms(800, idle + 3000), REPLAY_IDLE_MAX_MS);
+	CHECK_INT(replay_idle_next_ms(REPLAY_IDLE_MAX_MS, idle + 60000), REPLAY_IDLE_MAX_MS);
+	/* 0: the last turn applied a batch. */
+	CHECK_INT(replay_idle_next_ms(0, idle + 60000), REPLAY_IDLE_FIRST_MS);
+}
+
 static const unit_case_t cases[] = {
 	{"current_replay", case_current_replay},
 	{"capture_behind", case_capture_behind},
 	{"pending", case_pending},
 	{"no_position", case_no_position},
 	{"clock_skew", case_clock_skew},
+	{"idle_polling", case_idle_polling},
 };
 
 UNIT_MAIN(cases)
