@@ -55,15 +55,28 @@ replay_unique_decide(const replay_marker_t *marker, bool has_head, optime_t head
 double
 replay_lag_seconds(int64_t now_ms, int64_t pending, const checkpoint_t *cp, int64_t last_event_ms)
 {
+	int64_t covered = last_event_ms;
 	double lag;
 
-	if (pending == 0 && cp && cp->heartbeat_ms > 0)
-		lag = (double)(now_ms - cp->heartbeat_ms) / 1000.0;
-	else if (pending == 0 && !cp)
-		lag = 0.0;
-	else if (last_event_ms > 0)
-		lag = (double)(now_ms - last_event_ms) / 1000.0;
-	else
+	if (pending == 0 && !cp)
+		return 0.0;
+	if (pending == 0) {
+		int64_t position = cp->cluster_time.t > 0 ? (int64_t)cp->cluster_time.t * 1000
+							  : cp->heartbeat_ms;
+
+		if (position > covered)
+			covered = position;
+	}
+	if (covered <= 0)
 		return -1.0;
+	lag = (double)(now_ms - covered) / 1000.0;
 	return lag < 0 ? 0.0 : lag;
+}
+
+long
+replay_idle_next_ms(long last_ms, int64_t idle_for_ms)
+{
+	if (last_ms <= 0 || idle_for_ms < REPLAY_IDLE_FAST_MS)
+		return REPLAY_IDLE_FIRST_MS;
+	return last_ms * 2 > REPLAY_IDLE_MAX_MS ? REPLAY_IDLE_MAX_MS : last_ms * 2;
 }

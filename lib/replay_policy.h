@@ -104,14 +104,33 @@ replay_unique_t replay_unique_decide(const replay_marker_t *marker, bool has_hea
 				     optime_t head_time, const checkpoint_t *cp, bool found);
 
 /*
- * The lag, in seconds, at wall clock now_ms: while nothing is pending, how
- * old capture's heartbeat is (cp, NULL when there is no checkpoint or it
- * could not be read: then 0), else how old the last applied event is
- * (last_event_ms: its wallTime, else its clusterTime, in Unix ms; 0 when
- * none was applied). pending < 0 means unknown. Never negative; -1 when
- * nothing tells (no event applied while events are pending).
+ * The lag, in seconds, at wall clock now_ms: now minus the newest source
+ * time up to which the target is known to hold every write. Events pending
+ * (or pending < 0: unknown): the last applied event's (last_event_ms: its
+ * wallTime, else its clusterTime, in Unix ms; 0 when none was applied).
+ * Nothing pending: the target holds everything capture staged, so the newer
+ * of that and the position capture's checkpoint cp names (its clusterTime;
+ * without one, its heartbeatAt). Not the heartbeat alone: capture writes it
+ * while it works through a backlog too, so a capture that is behind shows
+ * its lag here as well. cp NULL (no checkpoint, or it could not be read)
+ * with nothing pending: 0. Never negative; -1 when nothing tells.
  */
 double replay_lag_seconds(int64_t now_ms, int64_t pending, const checkpoint_t *cp,
 			  int64_t last_event_ms);
+
+/*
+ * Caught up, cdc-replay polls for capture's next batch every
+ * REPLAY_IDLE_FIRST_MS for the first REPLAY_IDLE_FAST_MS of idleness (a
+ * busy source's batches come every --batch-ms, 200 ms by default: a longer
+ * sleep would add to every event's lag), then backs off, doubling up to
+ * REPLAY_IDLE_MAX_MS, so that a quiet collection costs one find a second.
+ */
+#define REPLAY_IDLE_FIRST_MS 50
+#define REPLAY_IDLE_FAST_MS 5000
+#define REPLAY_IDLE_MAX_MS 1000
+
+/* The next idle sleep in ms, the last having been last_ms (0: none) and
+ * the loop idle for idle_for_ms. */
+long replay_idle_next_ms(long last_ms, int64_t idle_for_ms);
 
 #endif

@@ -33,8 +33,6 @@
 /* A batch stops growing past this many staged bytes (one event may exceed
  * it): memory stays bounded by the batch size whatever the events weigh. */
 #define REPLAY_MAX_BATCH_BYTES ((size_t)16 * 1024 * 1024)
-#define REPLAY_IDLE_FIRST_MS 50
-#define REPLAY_IDLE_MAX_MS 1000
 
 struct replay_session {
 	const replay_opts_t *opts;
@@ -97,7 +95,8 @@ typedef struct replay_loop {
 	retry_t retry;          /* reading, the drain check, deferred indexes */
 	bool drain;             /* --drain, or SIGUSR1 asked for it */
 	int64_t drain_start_ms; /* clock_wall_ms() when the run (or the drain) began */
-	long idle_ms;
+	long idle_ms;           /* the last idle sleep; 0: the last turn applied a batch */
+	int64_t idle_since_ms;  /* clock_mono_ms() of the first idle turn */
 	bool unique_waiting_logged;
 	bool drain_warned;            /* the missing checkpoint was told */
 	int64_t drain_warned_ms;      /* clock_mono_ms() of the last "capture does not run" */
@@ -672,15 +671,15 @@ drain_out_of_time(replay_loop_t *loop, bson_error_t *error)
 	return STEP_FAIL;
 }
 
-/* Caught up: wait for capture, without busy looping. */
+/* Caught up: wait for capture, without busy looping (replay_idle_next_ms). */
 static void
 idle_wait(replay_loop_t *loop)
 {
 	if (loop->batch.waiting_for_parts)
 		log_debug("waiting for the remaining parts of a split event of '%s'", loop->s->ns);
-	loop->idle_ms = loop->idle_ms ? loop->idle_ms * 2 : REPLAY_IDLE_FIRST_MS;
-	if (loop->idle_ms > REPLAY_IDLE_MAX_MS)
-		loop->idle_ms = REPLAY_IDLE_MAX_MS;
+	if (loop->idle_ms == 0)
+		loop->idle_since_ms = clock_mono_ms();
+	loop->idle_ms = replay_idle_next_ms(loop->idle_ms, clock_mono_ms() - loop->idle_since_ms);
 	stop_sleep_ms(loop->idle_ms);
 }
 

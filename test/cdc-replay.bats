@@ -394,11 +394,12 @@ assert sorted(d["_id"] for d in client[db_name].c.find()) == list(range(51, 101)
 	echo "$output"
 }
 
-@test "status line: JSON with events, rate, pending and lag from the checkpoint when idle" {
+@test "status line: JSON with events, rate, pending and lag from the checkpoint's position when idle" {
 	py '
 e = rc.Events(db_name, "c")
 rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 21)])
-rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(rc.T0, 20), heartbeat=rev.datetime.datetime.utcnow() - rev.datetime.timedelta(seconds=30))'
+now = rev.datetime.datetime.now(rev.datetime.timezone.utc)
+rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(int(now.timestamp()) - 30, 20), heartbeat=now.replace(tzinfo=None))'
 	replay_bg --coll c --status-interval 1 --log-format json
 	local pid=$REPLAY_PID
 	wait_until 20 grep -q '"msg": *"status"' "$BATS_TEST_TMPDIR/log"

@@ -205,8 +205,12 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_replay unique_nothing_to_do unique_head_in_window unique_capture
 }
 
-@test "replay's lag is the heartbeat's age when idle, the last event's age when busy, never negative" {
-	unit test_replay lag
+@test "replay's lag: the last event's age when busy; when idle, the newer of it and capture's position, not the heartbeat; never negative" {
+	unit test_replay_lag current_replay capture_behind pending no_position clock_skew
+}
+
+@test "an idle replay polls every 50 ms for 5 s, then backs off to once a second" {
+	unit test_replay_lag idle_polling
 }
 
 @test "the restore marker splits deferred indexes into unique and TTL ones and remembers what is built" {

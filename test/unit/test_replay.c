@@ -1,7 +1,7 @@
 /*
  * Unit tests of cdc-replay's decisions without a server (replay_policy.h):
- * when --drain is complete, when the deferred unique indexes may be built,
- * the lag of the status line; and of the pieces they stand on: the restore
+ * when --drain is complete, when the deferred unique indexes may be built
+ * (the lag of the status line: test_replay_lag.c); and of the pieces they stand on: the restore
  * marker's view (replay_meta.h) and the catch-up window's skip rule
  * (replay_apply.h).
  */
@@ -201,33 +201,6 @@ case_unique_capture(void)
 		  REPLAY_UNIQUE_BUILD);
 }
 
-/* Lag values are exact for these inputs; compare in milliseconds. */
-#define LAG_MS(x) ((long long)((x)*1000.0 + ((x) < 0 ? -0.5 : 0.5)))
-
-static void
-case_lag(void)
-{
-	int64_t now = START_MS;
-	checkpoint_t cp = make_cp(T0, 0, now - 30000, "running");
-
-	/* Idle: the age of capture's heartbeat. */
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, 0, &cp, now - 5000)), 30000);
-	/* Idle without a checkpoint: nothing to be behind. */
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, 0, NULL, now - 5000)), 0);
-	/* Events pending (or an unknown count): the age of the last applied. */
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, 12, &cp, now - 5000)), 5000);
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, -1, NULL, now - 2500)), 2500);
-	/* A checkpoint without heartbeat while idle: the last event too. */
-	cp.heartbeat_ms = 0;
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, 0, &cp, now - 7000)), 7000);
-	/* Nothing tells: unknown. */
-	CHECK(replay_lag_seconds(now, 3, &cp, 0) < 0);
-	/* Clocks a little apart never give a negative lag. */
-	cp.heartbeat_ms = now + 800;
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, 0, &cp, 0)), 0);
-	CHECK_INT(LAG_MS(replay_lag_seconds(now, 5, NULL, now + 800)), 0);
-}
-
 static void
 append_spec(bson_t *array, const char *key, const char *name, bool ttl)
 {
@@ -307,7 +280,6 @@ static const unit_case_t cases[] = {
 	{"unique_nothing_to_do", case_unique_nothing_to_do},
 	{"unique_head_in_window", case_unique_head_in_window},
 	{"unique_capture", case_unique_capture},
-	{"lag", case_lag},
 	{"marker_view", case_marker_view},
 	{"window_skip", case_window_skip},
 };

@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# cdc-replay's lagSeconds with nothing pending: the target holds everything
+# capture staged, so it is as far behind as capture's position says, not
+# as old as capture's heartbeat (docs/DESIGN.md, "Logs and status lines").
+
+setup_file() {
+	load helpers
+	mlite_start TGT
+}
+
+teardown_file() {
+	load helpers
+	mlite_stop TGT
+}
+
+setup() {
+	load helpers
+	test_db
+	export TARGET_URI="$TGT_URI"
+	REPLAY_PID=
+}
+
+teardown() {
+	if [[ -n "$REPLAY_PID" ]] && kill -0 "$REPLAY_PID" 2>/dev/null; then
+		kill -KILL "$REPLAY_PID"
+		cat "$BATS_TEST_TMPDIR/log" >&2 || true
+	fi
+}
+
+py() {
+	pyrun "$TGT_URI" "import datetime, replay_cases as rc, replay_events as rev
+now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+$1" "${@:2}"
+}
+
+# last_idle_lag: lagSeconds of the newest idle status line with 20 events.
+last_idle_lag() {
+	"$PY" -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+st = [l for l in lines if l.get("msg") == "status" and l.get("state") == "idle"
+      and l.get("events") == 20 and l.get("pending") == 0]
+print(st[-1]["lagSeconds"] if st else "none")' "$BATS_TEST_TMPDIR/log"
+}
+
+has_idle_lag() {
+	[[ "$(last_idle_lag)" != none ]]
+}
+
+@test "nothing pending, capture two minutes behind with a fresh heartbeat: replay's lag says so until capture catches up" {
+	# What a capture working through a backlog leaves: events two minutes
+	# old, staged as fast as replay applies them, and a checkpoint written
+	# just now at the position of the last one.
+	py '
+e = rc.Events(db_name, "c", t=now - 120)
+rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 21)])
+rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(now - 120, 20))'
+	cdc-replay --db "$DB" --coll c --status-interval 1 --log-format json \
+		>>"$BATS_TEST_TMPDIR/log" 2>&1 3>&- &
+	REPLAY_PID=$!
+	wait_until 20 has_idle_lag
+	local lag
+	lag="$(last_idle_lag)"
+	awk -v l="$lag" 'BEGIN { exit !(l >= 115 && l <= 180) }' || {
+		cat "$BATS_TEST_TMPDIR/log"
+		false
+	}
+	# cdc-status counts it the same way.
+	run -0 --separate-stderr cdc-status --db "$DB" --coll c --json
+	"$PY" -c '
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["pending"] == 0 and 115 <= j["replayLagSeconds"] <= 180, j' "$output"
+	# Capture reaches the present: the next idle lines show it.
+	py 'rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(now + 1, 1))'
+	wait_until 20 bash -c "grep '\"idle\"' '$BATS_TEST_TMPDIR/log' | tail -n 1 |
+		grep -q '\"lagSeconds\": *[0-4]\.'"
+	kill -TERM "$REPLAY_PID"
+	wait "$REPLAY_PID"
+	REPLAY_PID=
+}
