@@ -368,6 +368,8 @@ batch_empty(capture_db_t *run, bson_error_t *error)
 		bson_destroy(&run->read_token);
 		bson_copy_to(pbrt, &run->read_token);
 		run->read_time = op_time;
+		for (size_t i = 0; i < run->set.n; i++)
+			capture_ns_caught_up(&run->set.ns[i]->cns, run->reader.asked_ms);
 		if (!flush_all(run, error))
 			return false;
 	}

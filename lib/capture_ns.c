@@ -401,10 +401,23 @@ capture_ns_advance(capture_ns_t *cns, const bson_t *token, optime_t cluster_time
 		set_position(cns, token, cluster_time);
 }
 
+void
+capture_ns_caught_up(capture_ns_t *cns, int64_t wall_ms)
+{
+	if (wall_ms > cns->cp.caught_up_ms)
+		cns->cp.caught_up_ms = wall_ms;
+}
+
 bool
 capture_ns_status_due(const capture_ns_t *cns)
 {
 	return clock_mono_ms() - cns->last_status_ms >= cns->limits.status_ms;
+}
+
+static int64_t
+newest_ms(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
 }
 
 void
@@ -423,11 +436,15 @@ capture_ns_status(capture_ns_t *cns, const char *state, const optime_t *source_t
 		.cluster_time = source_time ? *source_time : cns->resume_time,
 	};
 
-	/* Idle and caught up, the source's own time says how far we are. */
+	/* Idle and caught up, the source's own time says how far we are, or
+	 * when the getMore that found nothing went out, if that is later. */
 	if (!source_time && cns->last_wall_ms)
 		line.lag_seconds = (double)(clock_wall_ms() - cns->last_wall_ms) / 1000.0;
 	else if (line.cluster_time.t)
-		line.lag_seconds = (double)clock_wall_ms() / 1000.0 - (double)line.cluster_time.t;
+		line.lag_seconds = (double)(clock_wall_ms() -
+					    newest_ms((int64_t)line.cluster_time.t * 1000,
+						      source_time ? cns->cp.caught_up_ms : 0)) /
+				   1000.0;
 	if (line.lag_seconds < 0 && line.lag_seconds != -1)
 		line.lag_seconds = 0;
 	status_emit(&line, final, NULL);

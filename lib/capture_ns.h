@@ -128,6 +128,10 @@ bool capture_ns_checkpoint_due(const capture_ns_t *cns);
  */
 void capture_ns_advance(capture_ns_t *cns, const bson_t *token, optime_t cluster_time);
 
+/* A getMore sent at wall_ms (or after) found nothing past the position:
+ * the next checkpoint's caughtUpAt (checkpoint.h). Only moves forward. */
+void capture_ns_caught_up(capture_ns_t *cns, int64_t wall_ms);
+
 /* True when a status line is due. */
 bool capture_ns_status_due(const capture_ns_t *cns);
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "error.h"
 #include "log.h"
 #include "server_codes.h"
@@ -123,6 +124,7 @@ bool
 capture_reader_next(capture_reader_t *r, const bson_t **event, bson_error_t *error,
 		    const bson_t **reply)
 {
+	r->asked_ms = clock_wall_ms();
 	if (cs_cursor_next(r->stream, event)) {
 		r->idle = false;
 		retry_reset(&r->retry);

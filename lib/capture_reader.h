@@ -64,6 +64,8 @@ typedef struct capture_reader {
 	int64_t mode_events; /* events read in NARROW mode */
 	retry_t retry;       /* backoff of reopens after transient errors */
 	bool idle;           /* the last getMore came back empty */
+	int64_t asked_ms;    /* clock_wall_ms() as the last next() began: an empty
+			      * batch's getMore went out at or after it */
 } capture_reader_t;
 
 /* A closed reader of src (borrowed: must outlive it) with opts. */

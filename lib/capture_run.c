@@ -130,6 +130,7 @@ batch_empty(capture_run_t *run, bson_error_t *error)
 		if (pbrt) {
 			capture_source_idle_time(run->src, pbrt, &op_time);
 			capture_ns_advance(cns, pbrt, op_time);
+			capture_ns_caught_up(cns, run->reader.asked_ms);
 		}
 		if (capture_ns_checkpoint_due(cns) &&
 		    !capture_ns_checkpoint(cns, CHECKPOINT_STATE_RUNNING, NULL, false, error))

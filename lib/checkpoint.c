@@ -30,6 +30,7 @@ checkpoint_from_bson(const bson_t *doc, checkpoint_t *cp)
 	optime_from_doc(doc, META_F_CLUSTER_TIME, &cp->cluster_time);
 	cp->last_seq = bsonfield_int64(doc, META_F_LAST_SEQ, 0);
 	cp->heartbeat_ms = bsonfield_date(doc, META_F_HEARTBEAT_AT);
+	cp->caught_up_ms = bsonfield_date(doc, META_F_CAUGHT_UP_AT);
 	bsonfield_utf8(doc, META_F_STATE, cp->state, sizeof cp->state);
 	bsonfield_utf8(doc, META_F_STATE_DETAIL, cp->detail, sizeof cp->detail);
 }
@@ -71,6 +72,8 @@ checkpoint_write(mongoc_collection_t *meta, const char *ns, checkpoint_t *cp, bs
 	if (!optime_is_zero(cp->cluster_time))
 		optime_append(&set, META_F_CLUSTER_TIME, cp->cluster_time);
 	BSON_APPEND_DATE_TIME(&set, META_F_HEARTBEAT_AT, now);
+	if (cp->caught_up_ms > 0)
+		BSON_APPEND_DATE_TIME(&set, META_F_CAUGHT_UP_AT, cp->caught_up_ms);
 	BSON_APPEND_INT64(&set, META_F_LAST_SEQ, cp->last_seq);
 	BSON_APPEND_UTF8(&set, META_F_STATE, cp->state[0] ? cp->state : CHECKPOINT_STATE_RUNNING);
 	if (cp->detail[0])

@@ -19,8 +19,16 @@ typedef struct checkpoint {
 	optime_t cluster_time; /* of that position; zero when unknown */
 	int64_t last_seq;      /* highest seq staged when it was written */
 	int64_t heartbeat_ms;  /* heartbeatAt, Unix ms; set by checkpoint_write */
-	char state[32];        /* CHECKPOINT_STATE_*; "" when absent */
-	char detail[512];      /* stateDetail; "" for none */
+	/*
+	 * caughtUpAt, Unix ms (0: none): a getMore sent at this time or after
+	 * it found no event past the position, so once replay has applied
+	 * everything staged the target holds every write the stream had by
+	 * then (a real server's cluster time moves only every 10 s on a quiet
+	 * replica set: the position alone would say that much lag).
+	 */
+	int64_t caught_up_ms;
+	char state[32];   /* CHECKPOINT_STATE_*; "" when absent */
+	char detail[512]; /* stateDetail; "" for none */
 } checkpoint_t;
 
 #define CHECKPOINT_STATE_RUNNING "running"

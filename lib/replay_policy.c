@@ -66,6 +66,8 @@ replay_lag_seconds(int64_t now_ms, int64_t pending, const checkpoint_t *cp, int6
 
 		if (position > covered)
 			covered = position;
+		if (cp->caught_up_ms > covered)
+			covered = cp->caught_up_ms;
 	}
 	if (covered <= 0)
 		return -1.0;

@@ -257,10 +257,12 @@ status_from_target(replay_loop_t *loop, status_line_t *line)
 	bson_error_t error;
 	bool found = false;
 
-	if (!count_pending(loop->s, 0, &line->pending, &error))
-		log_debug("%s", error.message);
+	/* The checkpoint first: nothing pending after it was read means every
+	 * event staged before it was written is applied. */
 	checkpoint_init(&cp);
 	if (!checkpoint_read(loop->s->meta, loop->s->ns, &cp, &found, &error))
+		log_debug("%s", error.message);
+	if (!count_pending(loop->s, 0, &line->pending, &error))
 		log_debug("%s", error.message);
 	line->lag_seconds = replay_lag_seconds(clock_wall_ms(), line->pending, found ? &cp : NULL,
 					       loop->progress.last_event_ms);

@@ -88,6 +88,7 @@
 #define META_F_TOKEN "token"
 #define META_F_CLUSTER_TIME "clusterTime"
 #define META_F_HEARTBEAT_AT "heartbeatAt"
+#define META_F_CAUGHT_UP_AT "caughtUpAt"
 #define META_F_LAST_SEQ "lastSeq"
 #define META_F_STATE "state"
 #define META_F_STATE_DETAIL "stateDetail"

@@ -150,14 +150,18 @@ throttle_json(const status_view_t *v)
 		t->mb_per_sec < 0 ? json_null() : json_integer(t->mb_per_sec));
 }
 
-/* The lags: capture's from its checkpoint's clusterTime, replay's as its
+/* The lags: capture's from its checkpoint's clusterTime (caughtUpAt if later), replay's as its
  * status lines count it (replay_lag_seconds). */
 static void
 lags(const status_view_t *v, double *capture, double *replay)
 {
-	*capture = v->has_checkpoint && v->cp.cluster_time.t > 0
-			   ? age_s(v->now_ms, (int64_t)v->cp.cluster_time.t * 1000)
-			   : -1;
+	int64_t position = v->has_checkpoint && v->cp.cluster_time.t > 0
+				   ? (int64_t)v->cp.cluster_time.t * 1000
+				   : 0;
+
+	if (position > 0 && v->cp.caught_up_ms > position)
+		position = v->cp.caught_up_ms;
+	*capture = position > 0 ? age_s(v->now_ms, position) : -1;
 	*replay = replay_lag_seconds(v->now_ms, v->pending, v->has_checkpoint ? &v->cp : NULL,
 				     v->applied_wall_ms);
 	if (*replay >= 0)

@@ -205,8 +205,8 @@ assert lines[3]["level"] == "warn" and lines[3]["msg"].startswith("driver (clust
 	unit test_replay unique_nothing_to_do unique_head_in_window unique_capture
 }
 
-@test "replay's lag: the last event's age when busy; when idle, the newer of it and capture's position, not the heartbeat; never negative" {
-	unit test_replay_lag current_replay capture_behind pending no_position clock_skew
+@test "replay's lag: the last event's age when busy; when idle, the newest of it, capture's position and its caught-up getMore, not the heartbeat; never negative" {
+	unit test_replay_lag current_replay capture_behind quiet_source pending no_position clock_skew
 }
 
 @test "an idle replay polls every 50 ms for 5 s, then backs off to once a second" {

@@ -241,15 +241,17 @@ def now_ts(ahead=1):
     return Timestamp(int(time.time()) + ahead, 1)
 
 
-def checkpoint(client, db, ns, cluster_time, heartbeat=None, staging="cdc", state="running"):
+def checkpoint(client, db, ns, cluster_time, heartbeat=None, staging="cdc", state="running",
+               caught_up=None):
     """Writes capture's checkpoint for ns as cdc-capture would."""
     heartbeat = heartbeat or datetime.datetime.utcnow()
-    client[db][staging + "_meta"].replace_one(
-        {"_id": "checkpoint:" + ns},
-        SON([("_id", "checkpoint:" + ns), ("ns", ns), ("token", {"_data": "00"}),
-             ("clusterTime", cluster_time), ("heartbeatAt", heartbeat),
-             ("lastSeq", Int64(0)), ("state", state)]),
-        upsert=True)
+    fields = [("_id", "checkpoint:" + ns), ("ns", ns), ("token", {"_data": "00"}),
+              ("clusterTime", cluster_time), ("heartbeatAt", heartbeat),
+              ("lastSeq", Int64(0)), ("state", state)]
+    if caught_up is not None:
+        fields.append(("caughtUpAt", caught_up))
+    client[db][staging + "_meta"].replace_one({"_id": "checkpoint:" + ns}, SON(fields),
+                                              upsert=True)
 
 
 def target_state(client, db, coll):

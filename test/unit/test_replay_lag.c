@@ -58,6 +58,26 @@ case_capture_behind(void)
 	CHECK_INT(LAG_MS(replay_lag_seconds(NOW_MS, 0, &cp, 0)), 600000);
 }
 
+/* A quiet source: a real replica set's cluster time moves only with its
+ * 10 s no-op, so the position gets old while capture is caught up; the
+ * getMore that found nothing (caughtUpAt) says how current the target is.
+ * It never hides a capture behind: caughtUpAt is only written when a
+ * getMore found nothing past the position. */
+static void
+case_quiet_source(void)
+{
+	checkpoint_t cp = make_cp(T0 - 9, NOW_MS - 300);
+
+	CHECK_INT(LAG_MS(replay_lag_seconds(NOW_MS, 0, &cp, NOW_MS - 20000)), 9000);
+	cp.caught_up_ms = NOW_MS - 700;
+	CHECK_INT(LAG_MS(replay_lag_seconds(NOW_MS, 0, &cp, NOW_MS - 20000)), 700);
+	/* Pending events: the last applied one, as before. */
+	CHECK_INT(LAG_MS(replay_lag_seconds(NOW_MS, 4, &cp, NOW_MS - 20000)), 20000);
+	/* An older caughtUpAt than the position changes nothing. */
+	cp.caught_up_ms = NOW_MS - 60000;
+	CHECK_INT(LAG_MS(replay_lag_seconds(NOW_MS, 0, &cp, 0)), 9000);
+}
+
 /* Events pending: the age of the last applied one, whatever capture says. */
 static void
 case_pending(void)
@@ -121,11 +141,9 @@ case_idle_polling(void)
 }
 
 static const unit_case_t cases[] = {
-	{"current_replay", case_current_replay},
-	{"capture_behind", case_capture_behind},
-	{"pending", case_pending},
-	{"no_position", case_no_position},
-	{"clock_skew", case_clock_skew},
+	{"current_replay", case_current_replay}, {"capture_behind", case_capture_behind},
+	{"quiet_source", case_quiet_source},     {"pending", case_pending},
+	{"no_position", case_no_position},       {"clock_skew", case_clock_skew},
 	{"idle_polling", case_idle_polling},
 };
 
