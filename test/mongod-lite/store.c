@@ -441,11 +441,72 @@ index_value(const bson_t *doc, const char *path, bson_iter_t *out, bool *multike
 	}
 }
 
+/* One value of an index key: its type and value bytes (none for null). */
+typedef struct {
+	uint8_t type;
+	const uint8_t *val;
+	uint32_t len;
+} key_part_t;
+
+static void
+key_part(const bson_iter_t *it, key_part_t *part)
+{
+	uint32_t skip = 2 + bson_iter_key_len(it); /* type byte, name, NUL */
+	part->type = (uint8_t)bson_iter_type(it);
+	part->val = it->raw + it->off + skip;
+	part->len = it->next_off - it->off - skip;
+}
+
+/* parts[*n] (growing *parts, which starts as local, when full). */
+static key_part_t *
+key_slot(key_part_t **parts, size_t *n, size_t *cap, key_part_t *local)
+{
+	if (*n == *cap) {
+		key_part_t *grown = malloc(*cap * 2 * sizeof *grown);
+		if (!grown)
+			abort();
+		memcpy(grown, *parts, *n * sizeof *grown);
+		if (*parts != local)
+			free(*parts);
+		*parts = grown;
+		*cap *= 2;
+	}
+	return &(*parts)[(*n)++];
+}
+
+/* Writes {"": v1, "": v2...} of parts into key (initialized) in one go:
+ * index keys are built for every write, appending value by value through
+ * libbson costs more than finding the values. */
+static void
+key_write(const key_part_t *parts, size_t n, bson_t *key)
+{
+	uint32_t size = 5, w = 4;
+	for (size_t k = 0; k < n; k++)
+		size += 2 + parts[k].len;
+	uint8_t *buf = bson_reserve_buffer(key, size);
+	if (!buf)
+		abort();
+	for (size_t k = 0; k < n; k++) {
+		buf[w++] = parts[k].type;
+		buf[w++] = 0;
+		if (parts[k].len)
+			memcpy(buf + w, parts[k].val, parts[k].len);
+		w += parts[k].len;
+	}
+	buf[w] = 0;
+	uint32_t le = BSON_UINT32_TO_LE(size);
+	memcpy(buf, &le, sizeof le);
+}
+
+#define KEY_PARTS 16
+
 /* Builds ix's key for doc; false when the index skips doc (sparse with
  * every field missing, or outside the partial filter). */
 static bool
 index_key(sindex_t *ix, const bson_t *doc, bson_t *key)
 {
+	key_part_t local[KEY_PARTS], *parts = local;
+	size_t n = 0, cap = KEY_PARTS;
 	bson_iter_t kit, v;
 	bool any = false;
 
@@ -454,20 +515,22 @@ index_key(sindex_t *ix, const bson_t *doc, bson_t *key)
 		return false;
 	bson_iter_init(&kit, &ix->key);
 	while (bson_iter_next(&kit)) {
+		key_part_t *part = key_slot(&parts, &n, &cap, local);
 		if (index_value(doc, bson_iter_key(&kit), &v, &ix->multikey)) {
-			bson_append_iter(key, "", 0, &v);
+			key_part(&v, part);
 			any = true;
 		} else {
-			bson_append_null(key, "", 0);
+			*part = (key_part_t){BSON_TYPE_NULL, NULL, 0};
 		}
 	}
-	if (ix->sparse && !any) {
-		bson_reinit(key);
-		return false;
-	}
-	if (!ix->unique && bson_iter_init_find(&v, doc, "_id"))
-		bson_append_iter(key, "", 0, &v);
-	return true;
+	bool indexed = !ix->sparse || any;
+	if (indexed && !ix->unique && bson_iter_init_find(&v, doc, "_id"))
+		key_part(&v, key_slot(&parts, &n, &cap, local));
+	if (indexed)
+		key_write(parts, n, key);
+	if (parts != local)
+		free(parts);
+	return indexed;
 }
 
 /* Appends " field: value" text of a key value, mongod's dup-key style. */
