@@ -1,6 +1,7 @@
 /* The $set/$unset fast path of update_apply (see update_fast.h). */
 #include "update_fast.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "update.h"
@@ -177,43 +178,147 @@ write_doc(const fast_plan_t *p, const bson_t *old, bson_t *new_doc)
 	return true;
 }
 
-/* As MongoDB's log builder records top-level modifiers: changed fields,
- * then created ones, then removed ones, each in path order; no path is
- * ambiguous and no array is truncated. */
+/* What an op puts in the updateDescription: its $set element itself in
+ * updatedFields (changed or created), or its name in removedFields. */
+typedef enum { UD_CHANGED, UD_CREATED, UD_REMOVED } ud_pick_t;
+
+static bool
+picked(const fast_op_t *op, ud_pick_t pick)
+{
+	switch (pick) {
+	case UD_CHANGED:
+		return op->set && op->old_len && !update_identical(&op->old_val, &op->val);
+	case UD_CREATED:
+		return op->set && !op->old_len;
+	case UD_REMOVED:
+		return !op->set && op->old_len;
+	}
+	return false;
+}
+
+/* One removedFields element: {"<n>": "<key>"}; its size when p is NULL. */
+static uint32_t
+put_removed(uint8_t *p, uint32_t n, const fast_op_t *op)
+{
+	char buf[16];
+	const char *kp;
+	uint32_t kl = (uint32_t)bson_uint32_to_string(n, &kp, buf, sizeof buf);
+	uint32_t size = 1 + kl + 1 + 4 + op->klen + 1;
+	if (p) {
+		uint32_t le = BSON_UINT32_TO_LE(op->klen + 1);
+		p[0] = BSON_TYPE_UTF8;
+		memcpy(p + 1, kp, kl + 1);
+		memcpy(p + 2 + kl, &le, sizeof le);
+		memcpy(p + 6 + kl, op->key, op->klen);
+		p[6 + kl + op->klen] = 0;
+	}
+	return size;
+}
+
+static void
+put_len(uint8_t *p, uint32_t len)
+{
+	uint32_t le = BSON_UINT32_TO_LE(len);
+	memcpy(p, &le, sizeof le);
+}
+
+/* The updateDescription as MongoDB's log builder records top-level
+ * modifiers: changed fields, then created ones, then removed ones, each
+ * in path order; no path is ambiguous and no array is truncated. Written
+ * in one go: its four parts cost more through libbson than the document. */
 static void
 write_ud(const fast_plan_t *p, bson_t *ud)
 {
-	bson_t child;
-	char buf[16];
-	const char *kp;
-	uint32_t nremoved = 0;
+	static const uint8_t tail[] = {BSON_TYPE_ARRAY,
+				       't',
+				       'r',
+				       'u',
+				       'n',
+				       'c',
+				       'a',
+				       't',
+				       'e',
+				       'd',
+				       'A',
+				       'r',
+				       'r',
+				       'a',
+				       'y',
+				       's',
+				       0,
+				       5,
+				       0,
+				       0,
+				       0,
+				       0,
+				       BSON_TYPE_DOCUMENT,
+				       'd',
+				       'i',
+				       's',
+				       'a',
+				       'm',
+				       'b',
+				       'i',
+				       'g',
+				       'u',
+				       'a',
+				       't',
+				       'e',
+				       'd',
+				       'P',
+				       'a',
+				       't',
+				       'h',
+				       's',
+				       0,
+				       5,
+				       0,
+				       0,
+				       0,
+				       0};
+	uint32_t upd = 5, rem = 5, nrem = 0;
 
+	for (size_t k = 0; k < p->n; k++) {
+		if (picked(&p->op[k], UD_CHANGED) || picked(&p->op[k], UD_CREATED))
+			upd += p->op[k].raw_len;
+		else if (picked(&p->op[k], UD_REMOVED))
+			rem += put_removed(NULL, nrem++, &p->op[k]);
+	}
+	/* {updatedFields: {...}, removedFields: [...], <tail>} */
+	uint32_t size = 4 + (1 + 14 + upd) + (1 + 14 + rem) + (uint32_t)sizeof tail + 1;
 	bson_init(ud);
-	bson_append_document_begin(ud, "updatedFields", 13, &child);
-	for (size_t k = 0; k < p->n; k++) {
-		const fast_op_t *op = &p->op[k];
-		if (op->set && op->old_len && !update_identical(&op->old_val, &op->val))
-			bson_append_value(&child, op->key, (int)op->klen, &op->val);
+	uint8_t *buf = bson_reserve_buffer(ud, size);
+	if (!buf)
+		abort();
+	uint32_t w = 4;
+	put_len(buf, size);
+	buf[w++] = BSON_TYPE_DOCUMENT;
+	memcpy(buf + w, "updatedFields", 14);
+	w += 14;
+	put_len(buf + w, upd);
+	w += 4;
+	for (ud_pick_t pick = UD_CHANGED; pick <= UD_CREATED; pick++) {
+		for (size_t k = 0; k < p->n; k++) {
+			if (!picked(&p->op[k], pick))
+				continue;
+			memcpy(buf + w, p->op[k].raw, p->op[k].raw_len);
+			w += p->op[k].raw_len;
+		}
 	}
-	for (size_t k = 0; k < p->n; k++) {
-		const fast_op_t *op = &p->op[k];
-		if (op->set && !op->old_len)
-			bson_append_value(&child, op->key, (int)op->klen, &op->val);
-	}
-	bson_append_document_end(ud, &child);
-	bson_append_array_begin(ud, "removedFields", 13, &child);
-	for (size_t k = 0; k < p->n; k++) {
-		const fast_op_t *op = &p->op[k];
-		if (op->set || !op->old_len)
-			continue;
-		size_t kl = bson_uint32_to_string(nremoved++, &kp, buf, sizeof buf);
-		bson_append_utf8(&child, kp, (int)kl, op->key, (int)op->klen);
-	}
-	bson_append_array_end(ud, &child);
-	bson_append_array_begin(ud, "truncatedArrays", 15, &child);
-	bson_append_array_end(ud, &child);
-	bson_append_document_begin(ud, "disambiguatedPaths", 18, &child);
-	bson_append_document_end(ud, &child);
+	buf[w++] = 0;
+	buf[w++] = BSON_TYPE_ARRAY;
+	memcpy(buf + w, "removedFields", 14);
+	w += 14;
+	put_len(buf + w, rem);
+	w += 4;
+	nrem = 0;
+	for (size_t k = 0; k < p->n; k++)
+		if (picked(&p->op[k], UD_REMOVED))
+			w += put_removed(buf + w, nrem++, &p->op[k]);
+	buf[w++] = 0;
+	memcpy(buf + w, tail, sizeof tail);
+	w += (uint32_t)sizeof tail;
+	buf[w] = 0;
 }
 
 bool
