@@ -26,3 +26,7 @@ setup() {
 @test "as MongoDB documents \$set and \$unset: fields in place, new ones in path order, same value not modified, a unique clash changes nothing" {
 	case_ok expected "$F_URI" "$DB"
 }
+
+@test "an index walk finds what a full scan finds: equalities, ranges, mixed types, null, NaN, \$ne beside a range" {
+	case_ok plan-exact "$F_URI" "$DB"
+}

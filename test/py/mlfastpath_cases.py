@@ -163,5 +163,40 @@ def case_expected(uri, dbname):
     print("ok")
 
 
+# Filters an index walk's bounds may or may not stand for: each is run on
+# a collection with the index {a: 1, b: 1} (and _id) and on one with none,
+# where every document goes through the filter.
+FILTERS = [
+    {"a": 1}, {"a": 1.0}, {"a": Int64(1)}, {"a": 1, "b": "x"}, {"a": 1, "b": {"$gte": "x"}},
+    {"a": 1, "b": {"$gt": 1, "$lt": 9}}, {"a": 1, "b": {"$gte": 2, "$ne": 5}},
+    {"a": 1, "b": {"$gt": 1, "$gte": "a"}}, {"a": 1, "b": {"$lte": None}}, {"a": None},
+    {"a": float("nan")}, {"a": 1, "c": 1}, {"a": {"$eq": 2}}, {"a": 2, "b": {"$in": [1, 3]}},
+    {"_id": 3}, {"_id": {"$gt": 2, "$lte": 5}}, {"_id": 3, "a": 9}, {"a.x": 1},
+    {"a": {"x": 1}}, {"b": {"$gt": 0}}, {"a": 1, "b": {"$exists": False}},
+]
+
+
+def case_plan_exact(uri, dbname):
+    """The same filter finds the same documents with and without an index
+    (an index walk skips the filter only where its bounds say it all)."""
+    db = client_for(uri, document_class=SON)[dbname]
+    docs = [{"_id": 1, "a": 1, "b": "x"}, {"_id": 2, "a": 1.0, "b": 5}, {"_id": 3, "a": Int64(1), "b": 2},
+            {"_id": 4, "a": 1}, {"_id": 5, "a": None, "b": 3}, {"_id": 6, "b": 1},
+            {"_id": 7, "a": float("nan")}, {"_id": 8, "a": 1, "b": None, "c": 1},
+            {"_id": 9, "a": {"x": 1}}, {"_id": 10, "a": 2, "b": 3}, {"_id": 11, "a": 1, "b": "y"},
+            {"_id": 12, "a": 1, "b": 9}]
+    for name in ("plain", "indexed"):
+        db.drop_collection(name)
+        db[name].insert_many(docs)
+    db.indexed.create_index([("a", 1), ("b", 1)])
+    for f in FILTERS:
+        want = sorted(d["_id"] for d in db.plain.find(f))
+        eq(sorted(d["_id"] for d in db.indexed.find(f)), want, "find %r" % f)
+        reply = db.command("update", "indexed", updates=[{"q": f, "u": {"$set": {"m": 1}}, "multi": True}])
+        eq(reply["n"], len(want), "update_many %r: n" % f)
+        db.indexed.update_many({}, {"$unset": {"m": 1}})
+    print("ok")
+
+
 if __name__ == "__main__":
     globals()["case_" + sys.argv[1].replace("-", "_")](*sys.argv[2:])
