@@ -732,21 +732,20 @@ store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bson_t *dup_info
 	bson_t key;
 
 	store_id_key(old, &key);
-	tree_node_t *n = tree_find(&c->docs, bson_get_data(&key), key.len);
+	/* made this tree's own at once (one lookup, not two): harmless when
+	 * the replace then fails, the node holds what it held */
+	tree_node_t *n = tree_find_own(&c->docs, bson_get_data(&key), key.len);
+	bson_destroy(&key);
 	if (!n || n->val != old) {
-		bson_destroy(&key);
 		cmd_error(error, 1, "replace of a document that is not stored");
 		return NULL;
 	}
 	bson_t *stored = doc_new(doc);
 	if (c->indexes && !index_rekey(c, old, stored, dup_info, error)) {
-		bson_destroy(&key);
 		free_doc(stored);
 		return NULL;
 	}
 	c->data_size += (int64_t)stored->len - (int64_t)old->len;
-	n = tree_find_own(&c->docs, bson_get_data(&key), key.len);
-	bson_destroy(&key);
 	n->val = stored;
 	free_doc((bson_t *)old);
 	return stored;
