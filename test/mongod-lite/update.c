@@ -1323,6 +1323,31 @@ update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
 	return true;
 }
 
+/*
+ * A replacement that is the new document byte for byte (a replayed insert
+ * or replace: the whole document, _id first): _id first, one _id, of a
+ * type stored as is, and the old document's _id by value. The general
+ * path then builds the same bytes field by field.
+ */
+static bool
+replacement_as_is(const bson_t *old, const bson_t *repl)
+{
+	bson_iter_t it, oid_it;
+	if (!bson_iter_init(&it, repl) || !bson_iter_next(&it) || strcmp(bson_iter_key(&it), "_id"))
+		return false;
+	bson_type_t t = bson_iter_type(&it);
+	if (t == BSON_TYPE_ARRAY || t == BSON_TYPE_REGEX || t == BSON_TYPE_UNDEFINED ||
+	    t == BSON_TYPE_DOCUMENT)
+		return false;
+	if (old && (!bson_iter_init_find(&oid_it, old, "_id") ||
+		    order_values(bson_iter_value(&it), bson_iter_value(&oid_it)) != 0))
+		return false;
+	while (bson_iter_next(&it))
+		if (strcmp(bson_iter_key(&it), "_id") == 0)
+			return false;
+	return true;
+}
+
 /* 40 for two modifiers on one path, or one inside the other. */
 static bool
 no_conflicts(const recs_t *recs, bson_error_t *error)
@@ -1369,6 +1394,12 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
 	if (kind == UPDATE_REPLACEMENT) {
 		bson_t repl;
 		bson_init_static(&repl, u->value.v_doc.data, u->value.v_doc.data_len);
+		if (replacement_as_is(old, &repl)) {
+			bson_destroy(new_doc);
+			bson_copy_to(&repl, new_doc);
+			ok = true;
+			goto done;
+		}
 		bson_iter_t rid, oid_it;
 		bool has_id = bson_iter_init_find(&rid, &repl, "_id");
 		if (old && bson_iter_init_find(&oid_it, old, "_id")) {

@@ -113,6 +113,19 @@ def case_differential(uri, dbname):
     for v in (1, 2, 7, 11):
         eq(sorted(d["_id"] for d in db.fast.find({"u": v})),
            sorted(d["_id"] for d in db.general.find({"u": v})), "documents with u %r" % v)
+    # A replacement with _id first is stored as sent; with _id last it is
+    # rebuilt field by field: the same document either way, upserted or
+    # replacing one.
+    for j, fields in enumerate([[("a", 1), ("b", [1])], [("x", None)]]):
+        _id = 100 + j
+        for extra in ([], [("c", 2)]):
+            for name, body in (("fast", SON([("_id", _id)] + fields + extra)),
+                               ("general", SON(fields + extra + [("_id", _id)]))):
+                reply = db.command("update", name, updates=[{"q": {"_id": _id}, "u": body,
+                                                             "upsert": True}])
+                eq(reply["n"], 1, "replacement %r in %s" % (body, name))
+            eq(stored(db.fast, _id), stored(db.general, _id), "replacement %r" % (fields + extra))
+            modified += 1
     count = len(CASES) + modified
     eq(events(streams["fast"], count), events(streams["general"], count), "change events")
     eq(streams["fast"].get_more(), [], "no more events")
