@@ -307,6 +307,103 @@ entry_buffer(void)
 	return entry;
 }
 
+/* Writes entry elements at w (counting only, when buf is NULL): an entry
+ * is built for every write, and one copy of each part costs less than
+ * appending it through libbson. */
+typedef struct {
+	uint8_t *buf;
+	size_t w;
+} entry_writer_t;
+
+static void
+put(entry_writer_t *e, const void *src, size_t n)
+{
+	if (e->buf)
+		memcpy(e->buf + e->w, src, n);
+	e->w += n;
+}
+
+static void
+put_head(entry_writer_t *e, bson_type_t type, const char *key)
+{
+	uint8_t t = (uint8_t)type;
+	put(e, &t, 1);
+	put(e, key, strlen(key) + 1);
+}
+
+static void
+put_i32(entry_writer_t *e, uint32_t v)
+{
+	uint32_t le = BSON_UINT32_TO_LE(v);
+	put(e, &le, sizeof le);
+}
+
+static void
+put_utf8(entry_writer_t *e, const char *key, const char *a, size_t al, const char *b, size_t bl)
+{
+	put_head(e, BSON_TYPE_UTF8, key);
+	put_i32(e, (uint32_t)(al + bl + 1));
+	put(e, a, al);
+	put(e, b, bl);
+	put(e, "", 1);
+}
+
+static void
+put_doc(entry_writer_t *e, const char *key, const bson_t *doc)
+{
+	if (!doc)
+		return;
+	put_head(e, BSON_TYPE_DOCUMENT, key);
+	put(e, bson_get_data(doc), doc->len);
+}
+
+typedef struct {
+	const char *op, *db, *coll; /* coll: NULL for "$cmd" */
+	const bson_t *o, *o2, *ud, *pre, *lsid;
+	const uint8_t *ui;
+	int64_t txn_number; /* with lsid */
+} entry_parts_t;
+
+/* The entry's fields in their order: op, ns, ui, o, o2, ud, pre, lsid,
+ * txnNumber (oplog.h). */
+static void
+put_entry(entry_writer_t *e, const entry_parts_t *p)
+{
+	const char *c = p->coll ? p->coll : "$cmd";
+	size_t dl = strlen(p->db), cl = strlen(c);
+
+	e->w = 0;
+	put_i32(e, 0); /* the length, once known */
+	put_utf8(e, "op", p->op, strlen(p->op), "", 0);
+	put_head(e, BSON_TYPE_UTF8, "ns");
+	put_i32(e, (uint32_t)(dl + 1 + cl + 1));
+	put(e, p->db, dl);
+	put(e, ".", 1);
+	put(e, c, cl + 1);
+	if (p->ui) {
+		uint8_t subtype = BSON_SUBTYPE_UUID;
+		put_head(e, BSON_TYPE_BINARY, "ui");
+		put_i32(e, 16);
+		put(e, &subtype, 1);
+		put(e, p->ui, 16);
+	}
+	put_doc(e, "o", p->o);
+	put_doc(e, "o2", p->o2);
+	put_doc(e, "ud", p->ud);
+	put_doc(e, "pre", p->pre);
+	if (p->lsid) {
+		uint64_t le = BSON_UINT64_TO_LE((uint64_t)p->txn_number);
+		put_doc(e, "lsid", p->lsid);
+		put_head(e, BSON_TYPE_INT64, "txnNumber");
+		put(e, &le, sizeof le);
+	}
+	put(e, "", 1);
+	if (e->buf) {
+		uint32_t le = BSON_UINT32_TO_LE((uint32_t)e->w);
+		memcpy(e->buf, &le, sizeof le);
+	}
+}
+
 /* Builds and appends an entry; ui (16 bytes): the collection's UUID for a
  * "c" entry, looked up for a write. */
 static bool
@@ -317,30 +414,23 @@ append_entry(command_ctx_t *ctx, const char *op, const char *coll, const bson_t 
 	/* one buffer per thread reused for every entry: a fresh
 	 * megabyte-class allocation per write fragments the heap */
 	bson_t *entry = entry_buffer();
-	char ns[512];
+	entry_parts_t parts = {op, ctx->db, coll, o, o2, ud, pre, NULL, ui, ctx->txn_number};
+	entry_writer_t w = {NULL, 0};
 
-	snprintf(ns, sizeof ns, "%s.%s", ctx->db, coll ? coll : "$cmd");
-	BSON_APPEND_UTF8(entry, "op", op);
-	BSON_APPEND_UTF8(entry, "ns", ns);
 	/* a write names its collection's UUID, as MongoDB's entries do
 	 * (showExpandedEvents reports it as collectionUUID) */
 	scoll_t *target =
 		!ui && coll && strchr("iudr", op[0]) ? store_get_coll(ctx->db, coll) : NULL;
 	if (target)
-		ui = target->uuid;
-	if (ui)
-		BSON_APPEND_BINARY(entry, "ui", BSON_SUBTYPE_UUID, ui, 16);
-	BSON_APPEND_DOCUMENT(entry, "o", o);
-	if (o2)
-		BSON_APPEND_DOCUMENT(entry, "o2", o2);
-	if (ud)
-		BSON_APPEND_DOCUMENT(entry, "ud", ud);
-	if (pre)
-		BSON_APPEND_DOCUMENT(entry, "pre", pre);
-	if (ctx->lsid && ctx->txn_number >= 0) {
-		BSON_APPEND_DOCUMENT(entry, "lsid", ctx->lsid);
-		BSON_APPEND_INT64(entry, "txnNumber", ctx->txn_number);
+		parts.ui = target->uuid;
+	if (ctx->lsid && ctx->txn_number >= 0)
+		parts.lsid = ctx->lsid;
+	put_entry(&w, &parts);
+	if (w.w > INT32_MAX || !(w.buf = bson_reserve_buffer(entry, (uint32_t)w.w))) {
+		cmd_error(error, 10334, "oplog entry too large");
+		return false;
 	}
+	put_entry(&w, &parts);
 	/* a statement of a transaction waits in it for the commit */
 	bool recorded;
 	if (!txn_note_write(entry, &recorded, error))

@@ -175,35 +175,45 @@ next_time(uint32_t *t, uint32_t *i)
 	}
 }
 
-/* Appends entry at time {t, i}; wakes nobody. */
+/* Writes element key (of type, 8 bytes of value v) at p; its length. */
+static size_t
+put_fixed(uint8_t *p, bson_type_t type, const char *key, uint64_t v)
+{
+	size_t kl = strlen(key) + 1;
+	uint64_t le = BSON_UINT64_TO_LE(v);
+	p[0] = (uint8_t)type;
+	memcpy(p + 1, key, kl);
+	memcpy(p + 1 + kl, &le, sizeof le);
+	return 1 + kl + sizeof le;
+}
+
+/* ts, seq and wall: three elements of 8-byte values */
+#define HEAD_BYTES (3 * 9 + sizeof "ts" + sizeof "seq" + sizeof "wall")
+
+/* Appends entry at time {t, i}; wakes nobody. The entry's fields (none
+ * of them ts, seq or wall: the writer never supplies those) follow the
+ * three as one copy. */
 static bool
 append_at(const bson_t *entry, uint32_t t, uint32_t i, bson_error_t *error)
 {
-	bson_t full = BSON_INITIALIZER;
-	bson_iter_t it;
 	int64_t seq = first_seq + (int64_t)ring_count;
-	uint32_t len;
-	uint8_t *data;
+	uint32_t len = entry->len + (uint32_t)HEAD_BYTES;
+	uint8_t *data = bson_malloc(len);
+	size_t w = 4;
+	bson_t full;
 
-	int64_t wall = clock_wall_ms();
-	bson_append_timestamp(&full, "ts", 2, t, i);
-	bson_append_int64(&full, "seq", 3, seq);
-	bson_append_date_time(&full, "wall", 4, wall);
-	if (bson_iter_init(&it, entry)) {
-		while (bson_iter_next(&it)) {
-			const char *key = bson_iter_key(&it);
-			if (strcmp(key, "ts") == 0 || strcmp(key, "seq") == 0 ||
-			    strcmp(key, "wall") == 0)
-				continue;
-			bson_append_iter(&full, key, -1, &it);
-		}
-	}
+	w += put_fixed(data + w, BSON_TYPE_TIMESTAMP, "ts", (uint64_t)t << 32 | i);
+	w += put_fixed(data + w, BSON_TYPE_INT64, "seq", (uint64_t)seq);
+	w += put_fixed(data + w, BSON_TYPE_DATE_TIME, "wall", (uint64_t)clock_wall_ms());
+	memcpy(data + w, bson_get_data(entry) + 4, entry->len - 4);
+	uint32_t le = BSON_UINT32_TO_LE(len);
+	memcpy(data, &le, sizeof le);
+	bson_init_static(&full, data, len);
 	if (journal && !journal_append(journal, &full, error)) {
-		bson_destroy(&full);
+		bson_free(data);
 		return false;
 	}
-	data = bson_destroy_with_steal(&full, true, &len);
-	if (!data || !push(data, len, t, i)) {
+	if (!push(data, len, t, i)) {
 		bson_free(data);
 		cmd_error(error, 146, "out of memory appending to the oplog");
 		return false;

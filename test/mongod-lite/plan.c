@@ -219,6 +219,92 @@ bounds_for(plan_t *p, const bson_t *pattern, const bson_t *filter, const bson_t 
 	return score;
 }
 
+/* A value the walk's bounds compare as the matcher does: no null, NaN,
+ * decimal, document, array or regex (their matching has more to it). */
+static bool
+plain_value(const bson_value_t *v)
+{
+	switch (v->value_type) {
+	case BSON_TYPE_UTF8:
+	case BSON_TYPE_INT32:
+	case BSON_TYPE_INT64:
+	case BSON_TYPE_DATE_TIME:
+	case BSON_TYPE_OID:
+	case BSON_TYPE_BOOL:
+	case BSON_TYPE_TIMESTAMP:
+		return true;
+	case BSON_TYPE_DOUBLE:
+		return v->value.v_double == v->value.v_double;
+	default:
+		return false;
+	}
+}
+
+/* The range field's operators are all bounds the walk applies: $gt $gte
+ * $lt $lte of plain values of the range's type bracket. */
+static bool
+range_exact(const plan_t *p, const bson_value_t *cond)
+{
+	bson_iter_t in;
+	if (cond->value_type != BSON_TYPE_DOCUMENT ||
+	    !bson_iter_init_from_data(&in, cond->value.v_doc.data, cond->value.v_doc.data_len))
+		return false;
+	while (bson_iter_next(&in)) {
+		const char *op = bson_iter_key(&in);
+		const bson_value_t *v = bson_iter_value(&in);
+		if ((strcmp(op, "$gt") && strcmp(op, "$gte") && strcmp(op, "$lt") &&
+		     strcmp(op, "$lte")) ||
+		    !plain_value(v) || (int)order_type_rank(v->value_type) != p->range_rank)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether p's bounds are its whole filter: each top-level field of the
+ * filter is one of the pattern's equality fields (a plain value) or its
+ * range field, and the index is not multikey (usable() keeps such ones
+ * out). Then every key the walk accepts is a match and the filter need not
+ * run again for each document (a third of an update by _id, more of a
+ * staging read). Dotted and $ fields always go through the filter.
+ */
+static void
+mark_exact(plan_t *p, const bson_t *pattern)
+{
+	const char *fields[33];
+	size_t nf = 0, covered = p->neq + (p->range_rank >= 0 ? 1 : 0);
+	bson_iter_t it;
+
+	p->exact = false;
+	if (!p->filter || p->points || covered > 32)
+		return;
+	if (pattern) {
+		bson_iter_init(&it, pattern);
+		while (nf < covered && bson_iter_next(&it))
+			fields[nf++] = bson_iter_key(&it);
+	} else {
+		fields[nf++] = "_id";
+	}
+	if (nf < covered)
+		return;
+	bson_iter_init(&it, p->filter);
+	for (size_t seen = 0; bson_iter_next(&it); seen++) {
+		const char *key = bson_iter_key(&it);
+		size_t k = 0;
+		while (k < covered && strcmp(fields[k], key) != 0)
+			k++;
+		if (seen == covered || k == covered || strchr(key, '.') || key[0] == '$')
+			return;
+		if (k == p->neq ? !range_exact(p, bson_iter_value(&it)) : false)
+			return;
+	}
+	bson_iter_init(&it, &p->eq);
+	while (bson_iter_next(&it))
+		if (!plain_value(bson_iter_value(&it)))
+			return;
+	p->exact = true;
+}
+
 bool
 plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort, const char *index_name)
 {
@@ -235,6 +321,7 @@ plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort, const
 				return false;
 		}
 		bounds_for(p, p->ix ? &p->ix->key : NULL, filter, sort, &p->sorted, &p->reverse);
+		mark_exact(p, p->ix ? &p->ix->key : NULL);
 		return true;
 	}
 	/* the _id tree first; an index must do strictly better */
@@ -252,6 +339,7 @@ plan_init(plan_t *p, scoll_t *c, const bson_t *filter, const bson_t *sort, const
 	}
 	p->ix = best_ix;
 	bounds_for(p, best_ix ? &best_ix->key : NULL, filter, sort, &p->sorted, &p->reverse);
+	mark_exact(p, best_ix ? &best_ix->key : NULL);
 	return true;
 }
 
@@ -391,7 +479,7 @@ plan_next(plan_t *p, const uint8_t **key, uint32_t *keylen)
 		if (skip)
 			continue;
 		const bson_t *doc = n->val;
-		if (p->filter && !query_match(p->filter, bson_get_data(doc), doc->len))
+		if (p->filter && !p->exact && !query_match(p->filter, bson_get_data(doc), doc->len))
 			continue;
 		if (key) {
 			*key = n->key;

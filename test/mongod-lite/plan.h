@@ -30,6 +30,8 @@ typedef struct plan {
 	 * each value (sorted, distinct) as one more equality in turn */
 	bson_value_t *points; /* borrowed from filter; NULL when none */
 	size_t npoints, point;
+	/* the bounds say all the filter says: what the walk yields matches */
+	bool exact;
 	tree_iter_t it;
 } plan_t;
 

@@ -441,12 +441,136 @@ index_value(const bson_t *doc, const char *path, bson_iter_t *out, bool *multike
 	}
 }
 
-/* Builds ix's key for doc; false when the index skips doc (sparse with
- * every field missing, or outside the partial filter). */
-static bool
-index_key(sindex_t *ix, const bson_t *doc, bson_t *key)
+/* One value of an index key: its type and value bytes (none for null). */
+typedef struct {
+	uint8_t type;
+	const uint8_t *val;
+	uint32_t len;
+} key_part_t;
+
+static void
+key_part(const bson_iter_t *it, key_part_t *part)
 {
-	bson_iter_t kit, v;
+	uint32_t skip = 2 + bson_iter_key_len(it); /* type byte, name, NUL */
+	part->type = (uint8_t)bson_iter_type(it);
+	part->val = it->raw + it->off + skip;
+	part->len = it->next_off - it->off - skip;
+}
+
+/* The top-level fields of a document, found in one walk: a write builds
+ * the keys of every index (twice for a replace) from them instead of
+ * walking the document again for each key field. all is false when the
+ * document has more fields than fit (the keys then walk it). */
+#define DOC_FIELDS 32
+
+typedef struct {
+	bool all;
+	uint32_t n;
+	struct {
+		const char *key;
+		uint32_t klen;
+		key_part_t part;
+	} f[DOC_FIELDS];
+} doc_fields_t;
+
+static void
+doc_fields(const bson_t *doc, doc_fields_t *df)
+{
+	bson_iter_t it;
+
+	df->n = 0;
+	df->all = false;
+	if (!bson_iter_init(&it, doc))
+		return;
+	while (bson_iter_next(&it)) {
+		if (df->n == DOC_FIELDS)
+			return;
+		df->f[df->n].key = bson_iter_key(&it);
+		df->f[df->n].klen = bson_iter_key_len(&it);
+		key_part(&it, &df->f[df->n].part);
+		df->n++;
+	}
+	df->all = true;
+}
+
+/* The value at path for an index, as index_value finds it (a top-level
+ * name through df when df has every field; df may be NULL). */
+static bool
+index_part(const bson_t *doc, const doc_fields_t *df, const char *path, key_part_t *part,
+	   bool *multikey)
+{
+	bson_iter_t it;
+
+	if (df && df->all && !strchr(path, '.')) {
+		size_t len = strlen(path);
+		for (uint32_t k = 0; k < df->n; k++) {
+			if (df->f[k].klen != len || memcmp(df->f[k].key, path, len) != 0)
+				continue;
+			*part = df->f[k].part;
+			if (part->type == BSON_TYPE_ARRAY)
+				*multikey = true;
+			return true;
+		}
+		return false;
+	}
+	if (!index_value(doc, path, &it, multikey))
+		return false;
+	key_part(&it, part);
+	return true;
+}
+
+/* parts[*n] (growing *parts, which starts as local, when full). */
+static key_part_t *
+key_slot(key_part_t **parts, size_t *n, size_t *cap, key_part_t *local)
+{
+	if (*n == *cap) {
+		key_part_t *grown = malloc(*cap * 2 * sizeof *grown);
+		if (!grown)
+			abort();
+		memcpy(grown, *parts, *n * sizeof *grown);
+		if (*parts != local)
+			free(*parts);
+		*parts = grown;
+		*cap *= 2;
+	}
+	return &(*parts)[(*n)++];
+}
+
+/* Writes {"": v1, "": v2...} of parts into key (initialized) in one go:
+ * index keys are built for every write, appending value by value through
+ * libbson costs more than finding the values. */
+static void
+key_write(const key_part_t *parts, size_t n, bson_t *key)
+{
+	uint32_t size = 5, w = 4;
+	for (size_t k = 0; k < n; k++)
+		size += 2 + parts[k].len;
+	uint8_t *buf = bson_reserve_buffer(key, size);
+	if (!buf)
+		abort();
+	for (size_t k = 0; k < n; k++) {
+		buf[w++] = parts[k].type;
+		buf[w++] = 0;
+		if (parts[k].len)
+			memcpy(buf + w, parts[k].val, parts[k].len);
+		w += parts[k].len;
+	}
+	buf[w] = 0;
+	uint32_t le = BSON_UINT32_TO_LE(size);
+	memcpy(buf, &le, sizeof le);
+}
+
+#define KEY_PARTS 16
+
+/* Builds ix's key for doc (df: its fields, or NULL); false when the index
+ * skips doc (sparse with every field missing, or outside the partial
+ * filter). */
+static bool
+index_key(sindex_t *ix, const bson_t *doc, const doc_fields_t *df, bson_t *key)
+{
+	key_part_t local[KEY_PARTS], *parts = local;
+	size_t n = 0, cap = KEY_PARTS;
+	bson_iter_t kit;
 	bool any = false;
 
 	bson_init(key);
@@ -454,20 +578,23 @@ index_key(sindex_t *ix, const bson_t *doc, bson_t *key)
 		return false;
 	bson_iter_init(&kit, &ix->key);
 	while (bson_iter_next(&kit)) {
-		if (index_value(doc, bson_iter_key(&kit), &v, &ix->multikey)) {
-			bson_append_iter(key, "", 0, &v);
+		key_part_t *part = key_slot(&parts, &n, &cap, local);
+		if (index_part(doc, df, bson_iter_key(&kit), part, &ix->multikey)) {
 			any = true;
 		} else {
-			bson_append_null(key, "", 0);
+			*part = (key_part_t){BSON_TYPE_NULL, NULL, 0};
 		}
 	}
-	if (ix->sparse && !any) {
-		bson_reinit(key);
-		return false;
-	}
-	if (!ix->unique && bson_iter_init_find(&v, doc, "_id"))
-		bson_append_iter(key, "", 0, &v);
-	return true;
+	bool indexed = !ix->sparse || any;
+	bool no_array = false; /* _id is never one */
+	key_part_t id;
+	if (indexed && !ix->unique && index_part(doc, df, "_id", &id, &no_array))
+		*key_slot(&parts, &n, &cap, local) = id;
+	if (indexed)
+		key_write(parts, n, key);
+	if (parts != local)
+		free(parts);
+	return indexed;
 }
 
 /* Appends " field: value" text of a key value, mongod's dup-key style. */
@@ -538,9 +665,12 @@ id_pattern(bson_t *p)
 static bool
 index_add_all(scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *error)
 {
+	doc_fields_t df;
+
+	doc_fields(doc, &df);
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
 		bson_t key;
-		if (!index_key(ix, doc, &key)) {
+		if (!index_key(ix, doc, &df, &key)) {
 			bson_destroy(&key);
 			continue;
 		}
@@ -550,7 +680,7 @@ index_add_all(scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *err
 			/* undo the indexes before this one */
 			for (sindex_t *u = c->indexes; u != ix; u = u->next) {
 				bson_t k2;
-				if (index_key(u, doc, &k2))
+				if (index_key(u, doc, &df, &k2))
 					tree_remove(&u->tree, bson_get_data(&k2), k2.len, NULL);
 				bson_destroy(&k2);
 			}
@@ -564,9 +694,12 @@ index_add_all(scoll_t *c, const bson_t *doc, bson_t *dup_info, bson_error_t *err
 static void
 index_remove_all(scoll_t *c, const bson_t *doc)
 {
+	doc_fields_t df;
+
+	doc_fields(doc, &df);
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
 		bson_t key;
-		if (index_key(ix, doc, &key))
+		if (index_key(ix, doc, &df, &key))
 			tree_remove(&ix->tree, bson_get_data(&key), key.len, NULL);
 		bson_destroy(&key);
 	}
@@ -584,11 +717,12 @@ same_key(const bson_t *a, const bson_t *b)
  * Returns false (nothing changed in ix) when the new key clashes.
  */
 static bool
-index_move(scoll_t *c, sindex_t *ix, const bson_t *from, const bson_t *to, bson_t *dup_info,
-	   bson_error_t *error)
+index_move(scoll_t *c, sindex_t *ix, const bson_t *from, const doc_fields_t *df_from,
+	   const bson_t *to, const doc_fields_t *df_to, bson_t *dup_info, bson_error_t *error)
 {
 	bson_t kf, kt;
-	bool has_f = index_key(ix, from, &kf), has_t = index_key(ix, to, &kt), ok = true;
+	bool has_f = index_key(ix, from, df_from, &kf), has_t = index_key(ix, to, df_to, &kt);
+	bool ok = true;
 
 	if (has_f && has_t && same_key(&kf, &kt)) {
 		tree_node_t *n = tree_find_own(&ix->tree, bson_get_data(&kf), kf.len);
@@ -622,10 +756,14 @@ static bool
 index_rekey(scoll_t *c, const bson_t *old, const bson_t *stored, bson_t *dup_info,
 	    bson_error_t *error)
 {
+	doc_fields_t df_old, df_new;
+
+	doc_fields(old, &df_old);
+	doc_fields(stored, &df_new);
 	for (sindex_t *ix = c->indexes; ix; ix = ix->next) {
-		if (!index_move(c, ix, old, stored, dup_info, error)) {
+		if (!index_move(c, ix, old, &df_old, stored, &df_new, dup_info, error)) {
 			for (sindex_t *u = c->indexes; u != ix; u = u->next)
-				index_move(c, u, stored, old, NULL, NULL);
+				index_move(c, u, stored, &df_new, old, &df_old, NULL, NULL);
 			return false;
 		}
 	}
@@ -669,21 +807,20 @@ store_replace(scoll_t *c, const bson_t *old, const bson_t *doc, bson_t *dup_info
 	bson_t key;
 
 	store_id_key(old, &key);
-	tree_node_t *n = tree_find(&c->docs, bson_get_data(&key), key.len);
+	/* made this tree's own at once (one lookup, not two): harmless when
+	 * the replace then fails, the node holds what it held */
+	tree_node_t *n = tree_find_own(&c->docs, bson_get_data(&key), key.len);
+	bson_destroy(&key);
 	if (!n || n->val != old) {
-		bson_destroy(&key);
 		cmd_error(error, 1, "replace of a document that is not stored");
 		return NULL;
 	}
 	bson_t *stored = doc_new(doc);
 	if (c->indexes && !index_rekey(c, old, stored, dup_info, error)) {
-		bson_destroy(&key);
 		free_doc(stored);
 		return NULL;
 	}
 	c->data_size += (int64_t)stored->len - (int64_t)old->len;
-	n = tree_find_own(&c->docs, bson_get_data(&key), key.len);
-	bson_destroy(&key);
 	n->val = stored;
 	free_doc((bson_t *)old);
 	return stored;
@@ -836,7 +973,7 @@ store_create_index(scoll_t *c, const bson_t *spec, bool *created, bson_error_t *
 		tree_iter_seek(&ti, &c->docs, NULL, 0, false, false);
 		while ((n = tree_iter_next(&ti))) {
 			bson_t k;
-			if (index_key(ix, n->val, &k) &&
+			if (index_key(ix, n->val, NULL, &k) &&
 			    !tree_insert(&ix->tree, bson_get_data(&k), k.len, n->val, NULL)) {
 				dup_error(c, ix->name, &ix->key, &k, NULL, error);
 				bson_destroy(&k);

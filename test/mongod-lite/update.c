@@ -11,6 +11,7 @@
 #include "pipeline.h"
 #include "query.h"
 #include "server.h"
+#include "update_fast.h"
 #include "update_pos.h"
 
 /* ---- a mutable document: containers expand lazily on first touch ---- */
@@ -910,11 +911,8 @@ typedef struct {
 	bool no_log, dynamic;
 } uop_entry_t;
 
-/* MongoDB's order of two path components (pathsupport::
- * cmpPathsAndArrayIndexes): numbers without leading zeros by value, the
- * rest as strings. */
-static int
-component_cmp(const char *a, size_t al, const char *b, size_t bl)
+int
+update_component_cmp(const char *a, size_t al, const char *b, size_t bl)
 {
 	bool an = al > 0 && a[0] >= '0' && a[0] <= '9' && !(a[0] == '0' && al > 1);
 	bool bn = bl > 0 && b[0] >= '0' && b[0] <= '9' && !(b[0] == '0' && bl > 1);
@@ -935,7 +933,7 @@ uop_entry_cmp(const void *x, const void *y)
 		const char *da = strchr(a, '.'), *db = strchr(b, '.');
 		size_t al = da ? (size_t)(da - a) : strlen(a),
 		       bl = db ? (size_t)(db - b) : strlen(b);
-		int c = component_cmp(a, al, b, bl);
+		int c = update_component_cmp(a, al, b, bl);
 		if (c)
 			return c;
 		if (!da || !db) {
@@ -1082,9 +1080,8 @@ apply_ops_in_order(mnode_t *root, const bson_value_t *u, bool inserting, pos_ctx
 	return ok;
 }
 
-/* Values equal byte for byte (1 and 1.0 differ). */
-static bool
-identical(const bson_value_t *a, const bson_value_t *b)
+bool
+update_identical(const bson_value_t *a, const bson_value_t *b)
 {
 	if (a->value_type != b->value_type)
 		return false;
@@ -1157,7 +1154,8 @@ log_group(dd_node_t *diff, const bson_t *old, const bson_t *neu, const upos_grou
 	for (size_t k = 0; k < g->n; k++) {
 		char *p = bson_strdup_printf("%s.%zu", g->path, g->idx[k]);
 		bool had = lookup(old, p, &oi), has = lookup(neu, p, &ni);
-		if (had != has || (had && !identical(bson_iter_value(&oi), bson_iter_value(&ni)))) {
+		if (had != has ||
+		    (had && !update_identical(bson_iter_value(&oi), bson_iter_value(&ni)))) {
 			changed++;
 			which = g->idx[k];
 		}
@@ -1193,11 +1191,13 @@ build_ud(const bson_t *old, const bson_t *neu, const recs_t *recs, bson_t *ud)
 		case REC_SET:
 			if (!had)
 				log_created(diff, old, neu, path);
-			else if (has && !identical(bson_iter_value(&oi), bson_iter_value(&ni)))
+			else if (has &&
+				 !update_identical(bson_iter_value(&oi), bson_iter_value(&ni)))
 				docdiff_log(diff, neu, path, DD_UPDATE, bson_iter_value(&ni));
 			break;
 		case REC_UNSET:
-			if (had && has && !identical(bson_iter_value(&oi), bson_iter_value(&ni)))
+			if (had && has &&
+			    !update_identical(bson_iter_value(&oi), bson_iter_value(&ni)))
 				docdiff_log(diff, neu, path, DD_UPDATE, bson_iter_value(&ni));
 			else if (had && !has)
 				docdiff_log(diff, neu, path, DD_DELETE, NULL);
@@ -1323,6 +1323,31 @@ update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error)
 	return true;
 }
 
+/*
+ * A replacement that is the new document byte for byte (a replayed insert
+ * or replace: the whole document, _id first): _id first, one _id, of a
+ * type stored as is, and the old document's _id by value. The general
+ * path then builds the same bytes field by field.
+ */
+static bool
+replacement_as_is(const bson_t *old, const bson_t *repl)
+{
+	bson_iter_t it, oid_it;
+	if (!bson_iter_init(&it, repl) || !bson_iter_next(&it) || strcmp(bson_iter_key(&it), "_id"))
+		return false;
+	bson_type_t t = bson_iter_type(&it);
+	if (t == BSON_TYPE_ARRAY || t == BSON_TYPE_REGEX || t == BSON_TYPE_UNDEFINED ||
+	    t == BSON_TYPE_DOCUMENT)
+		return false;
+	if (old && (!bson_iter_init_find(&oid_it, old, "_id") ||
+		    order_values(bson_iter_value(&it), bson_iter_value(&oid_it)) != 0))
+		return false;
+	while (bson_iter_next(&it))
+		if (strcmp(bson_iter_key(&it), "_id") == 0)
+			return false;
+	return true;
+}
+
 /* 40 for two modifiers on one path, or one inside the other. */
 static bool
 no_conflicts(const recs_t *recs, bson_error_t *error)
@@ -1358,6 +1383,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
 	bson_iter_t it;
 	pos_ctx_t pc = {.query = old ? query : NULL, .filters = array_filters};
 
+	if (!array_filters && update_fast_apply(old, u, new_doc, ud))
+		return true;
 	bson_init(new_doc);
 	if (ud)
 		bson_init(ud);
@@ -1367,6 +1394,12 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
 	if (kind == UPDATE_REPLACEMENT) {
 		bson_t repl;
 		bson_init_static(&repl, u->value.v_doc.data, u->value.v_doc.data_len);
+		if (replacement_as_is(old, &repl)) {
+			bson_destroy(new_doc);
+			bson_copy_to(&repl, new_doc);
+			ok = true;
+			goto done;
+		}
 		bson_iter_t rid, oid_it;
 		bool has_id = bson_iter_init_find(&rid, &repl, "_id");
 		if (old && bson_iter_init_find(&oid_it, old, "_id")) {
@@ -1411,7 +1444,8 @@ update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
 		bson_iter_t a, b;
 		bool had = bson_iter_init_find(&a, old, "_id");
 		bool has = bson_iter_init_find(&b, &built, "_id");
-		if (had != has || (had && !identical(bson_iter_value(&a), bson_iter_value(&b)))) {
+		if (had != has ||
+		    (had && !update_identical(bson_iter_value(&a), bson_iter_value(&b)))) {
 			cmd_error(error, 66,
 				  "Performing an update on the path '_id' would modify the "
 				  "immutable field '_id'");

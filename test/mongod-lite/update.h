@@ -39,4 +39,13 @@ bool update_apply(const bson_t *old, const bson_value_t *u, const bson_t *query,
  * undefined. */
 bool update_id_first(const bson_t *doc, bson_t *out, bson_error_t *error);
 
+/* MongoDB's order of two path components (pathsupport::
+ * cmpPathsAndArrayIndexes): numbers without leading zeros by value, the
+ * rest as strings. <0, 0, >0. */
+int update_component_cmp(const char *a, size_t al, const char *b, size_t bl);
+
+/* Values equal byte for byte (1 and 1.0 differ): a modifier that leaves
+ * such a value logs nothing for it. */
+bool update_identical(const bson_value_t *a, const bson_value_t *b);
+
 #endif
