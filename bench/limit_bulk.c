@@ -2,19 +2,23 @@
  * limit_bulk: the replay limit, the same writes as cdc-replay sends,
  * without marking anything done.
  *
- * Usage: limit_bulk URI DB STAGING NS TARGET_COLL BATCH
+ * Usage: limit_bulk URI DB STAGING NS TARGET_COLL BATCH [staged-order]
  *
  * Reads the pending staged events of NS from DB.STAGING in seq order (one
  * cursor), turns each BATCH of them into cdc-replay's write models
  * (lib/apply.c, docs/DESIGN.md, "Replay rules") and applies them to
  * DB.TARGET_COLL as one ordered bulk write arranged by document into the
  * fewest write commands (lib/apply_order.c), as cdc-replay does with one
- * worker. It marks nothing done and keeps no state: what is left is the
+ * worker (with staged-order: each batch in the order it was staged, as
+ * cdc-replay sent it before it arranged them). It marks nothing done and
+ * keeps no state: what is left is the
  * floor under replay. An event that needs the target document read first,
  * or is staged in parts, is an error (the synthetic workloads make none).
  * Prints {"events", "seconds", "events_per_s", "write_seconds"}: seconds is
  * read + write, write_seconds the time spent in bulk executes alone.
  */
+#include <string.h>
+
 #include "apply.h"
 #include "apply_order.h"
 #include "bench.h"
@@ -22,8 +26,8 @@
 
 #define PROG "limit_bulk"
 
-/* Sends ops as one ordered bulk, arranged by document; adds the time the
- * execute took to *write_seconds. */
+/* Sends ops as one ordered bulk, arranged by document unless order is
+ * NULL; adds the time the execute took to *write_seconds. */
 static bool
 send_ops(mongoc_collection_t *target, apply_op_list_t *ops, apply_order_t *order,
 	 double *write_seconds, bson_error_t *error)
@@ -35,11 +39,12 @@ send_ops(mongoc_collection_t *target, apply_op_list_t *ops, apply_order_t *order
 
 	if (ops->len == 0)
 		return true;
-	apply_order_arrange(order, ops->ops, NULL, ops->len);
+	if (order)
+		apply_order_arrange(order, ops->ops, NULL, ops->len);
 	BSON_APPEND_BOOL(&opts, "ordered", true);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(target, &opts);
 	for (size_t i = 0; i < ops->len && ok; i++)
-		ok = apply_op_to_bulk(bulk, &ops->ops[order->order[i]], error);
+		ok = apply_op_to_bulk(bulk, &ops->ops[order ? order->order[i] : i], error);
 	t0 = bench_now();
 	ok = ok && mongoc_bulk_operation_execute(bulk, NULL, error) != 0;
 	*write_seconds += bench_now() - t0;
@@ -62,13 +67,17 @@ main(int argc, char **argv)
 	bson_error_t error;
 	int64_t batch, events = 0, in_batch = 0;
 	double started, seconds, write_seconds = 0;
+	bool arrange = true;
 	int rc = 1;
 
 	mongoc_init();
 	apply_op_list_init(&ops);
 	apply_order_init(&order);
-	if (argc != 7) {
-		fprintf(stderr, "usage: %s URI DB STAGING NS TARGET_COLL BATCH\n", PROG);
+	if (argc == 8 && strcmp(argv[7], "staged-order") == 0) {
+		arrange = false;
+	} else if (argc != 7) {
+		fprintf(stderr, "usage: %s URI DB STAGING NS TARGET_COLL BATCH [staged-order]\n",
+			PROG);
 		rc = 64;
 		goto cleanup;
 	}
@@ -113,7 +122,8 @@ main(int argc, char **argv)
 			in_batch++;
 		}
 		if (in_batch == batch || (!more && in_batch > 0)) {
-			if (!send_ops(target, &ops, &order, &write_seconds, &error)) {
+			if (!send_ops(target, &ops, arrange ? &order : NULL, &write_seconds,
+				      &error)) {
 				bench_warn(PROG, "bulk write to '%s.%s' failed: %s", argv[2],
 					   argv[5], error.message);
 				goto cleanup;
