@@ -9,20 +9,17 @@
 
 setup_file() {
 	load helpers
-	mlite_start TGT
-	mlite_start SRC
+	pair_start SRC TGT
 }
 
 teardown_file() {
 	load helpers
-	mlite_stop SRC
-	mlite_stop TGT
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export SOURCE_URI="$SRC_URI" TARGET_URI="$TGT_URI"
+	pair_setup
 }
 
 py() {

@@ -5,20 +5,17 @@
 
 setup_file() {
 	load helpers
-	mlite_start TGT
-	mlite_start SRC
+	pair_start SRC TGT
 }
 
 teardown_file() {
 	load helpers
-	mlite_stop SRC
-	mlite_stop TGT
+	pair_stop
 }
 
 setup() {
 	load helpers
-	test_db
-	export TARGET_URI="$TGT_URI"
+	pair_setup
 	REPLAY_PID=
 	CAP_PID=
 }
@@ -53,6 +50,30 @@ has_idle_lag() {
 	[[ "$(last_idle_lag)" != none ]]
 }
 
+# start_replay: cdc-replay of $DB.c in the background, a JSON status line
+# every second into the log.
+start_replay() {
+	cdc-replay --db "$DB" --coll c --status-interval 1 --log-format json \
+		>>"$BATS_TEST_TMPDIR/log" 2>&1 3>&- &
+	REPLAY_PID=$!
+}
+
+# idle_lag_between LO HI: once replay has written an idle status line, its
+# newest lag is within [LO, HI].
+idle_lag_between() {
+	wait_until 20 has_idle_lag
+	awk -v l="$(last_idle_lag)" -v lo="$1" -v hi="$2" 'BEGIN { exit !(l >= lo && l <= hi) }' || {
+		cat "$BATS_TEST_TMPDIR/log"
+		false
+	}
+}
+
+stop_replay() {
+	kill -TERM "$REPLAY_PID"
+	wait "$REPLAY_PID"
+	REPLAY_PID=''
+}
+
 @test "nothing pending, capture two minutes behind with a fresh heartbeat: replay's lag says so until capture catches up" {
 	# What a capture working through a backlog leaves: events two minutes
 	# old, staged as fast as replay applies them, and a checkpoint written
@@ -61,16 +82,8 @@ has_idle_lag() {
 e = rc.Events(db_name, "c", t=now - 120)
 rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 21)])
 rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(now - 120, 20))'
-	cdc-replay --db "$DB" --coll c --status-interval 1 --log-format json \
-		>>"$BATS_TEST_TMPDIR/log" 2>&1 3>&- &
-	REPLAY_PID=$!
-	wait_until 20 has_idle_lag
-	local lag
-	lag="$(last_idle_lag)"
-	awk -v l="$lag" 'BEGIN { exit !(l >= 115 && l <= 180) }' || {
-		cat "$BATS_TEST_TMPDIR/log"
-		false
-	}
+	start_replay
+	idle_lag_between 115 180
 	# cdc-status counts it the same way.
 	run -0 --separate-stderr cdc-status --db "$DB" --coll c --json
 	"$PY" -c '
@@ -81,9 +94,7 @@ assert j["pending"] == 0 and 115 <= j["replayLagSeconds"] <= 180, j' "$output"
 	py 'rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(now + 1, 1))'
 	wait_until 20 bash -c "grep '\"idle\"' '$BATS_TEST_TMPDIR/log' | tail -n 1 |
 		grep -q '\"lagSeconds\": *[0-4]\.'"
-	kill -TERM "$REPLAY_PID"
-	wait "$REPLAY_PID"
-	REPLAY_PID=
+	stop_replay
 }
 
 @test "nothing pending, a quiet source whose position is 9 s old: capture's caught-up getMore says the copy is current" {
@@ -94,24 +105,14 @@ e = rc.Events(db_name, "c", t=now - 9)
 rev.stage(client, db_name, db_name + ".c", [e.ev("insert", rc.k(i), fullDocument={"_id": i}) for i in range(1, 21)])
 rev.checkpoint(client, db_name, db_name + ".c", rev.Timestamp(now - 9, 20),
                caught_up=datetime.datetime.now(datetime.timezone.utc))'
-	cdc-replay --db "$DB" --coll c --status-interval 1 --log-format json \
-		>>"$BATS_TEST_TMPDIR/log" 2>&1 3>&- &
-	REPLAY_PID=$!
-	wait_until 20 has_idle_lag
-	local lag
-	lag="$(last_idle_lag)"
-	awk -v l="$lag" 'BEGIN { exit !(l < 3) }' || {
-		cat "$BATS_TEST_TMPDIR/log"
-		false
-	}
+	start_replay
+	idle_lag_between 0 2.9
 	run -0 --separate-stderr cdc-status --db "$DB" --coll c --json
 	"$PY" -c '
 import json, sys
 j = json.loads(sys.argv[1])
 assert j["pending"] == 0 and j["replayLagSeconds"] < 3 and j["captureLagSeconds"] < 3, j' "$output"
-	kill -TERM "$REPLAY_PID"
-	wait "$REPLAY_PID"
-	REPLAY_PID=
+	stop_replay
 }
 
 # idle_lags: "replay capture" lags of cdc-status once nothing is pending.
@@ -126,7 +127,6 @@ print(j["replayLagSeconds"], j["captureLagSeconds"])'
 @test "an idle capture writes caughtUpAt in its checkpoint; once everything is applied, the lags stay small" {
 	# capture's getMores that find nothing say how current the copy is (on
 	# a real replica set the cluster time moves only with its 10 s no-op).
-	export SOURCE_URI="$SRC_URI"
 	local state="$BATS_TEST_TMPDIR/state"
 	mkdir -p "$state"
 	pyrun "$SRC_URI" 'client[db_name].c.insert_many([{"_id": i} for i in range(100)])'
@@ -135,9 +135,7 @@ print(j["replayLagSeconds"], j["captureLagSeconds"])'
 		2>"$BATS_TEST_TMPDIR/capture.log" 3>&- &
 	CAP_PID=$!
 	pyrun "$SRC_URI" 'client[db_name].c.insert_many([{"_id": 100 + i} for i in range(50)])'
-	cdc-replay --db "$DB" --coll c --status-interval 1 --log-format json \
-		>>"$BATS_TEST_TMPDIR/log" 2>&1 3>&- &
-	REPLAY_PID=$!
+	start_replay
 	wait_until 20 pyrun "$TGT_URI" 'assert client[db_name].c.count_documents({}) == 50'
 	# Capture says when its getMore found nothing.
 	wait_until 10 pyrun "$TGT_URI" '
