@@ -721,6 +721,10 @@ loop_step(replay_loop_t *loop, bson_error_t *error)
 		return step == STEP_NEXT ? STEP_STOP : step;
 	}
 	drain_on_signal(loop);
+	replay_txn_set_deadline(s->txn,
+				loop->drain && s->opts->max_wait > 0
+					? loop->progress.started_ms + s->opts->max_wait * 1000
+					: 0);
 	if (loop->drain && replay_drain_out_of_time(loop->progress.started_ms, clock_mono_ms(),
 						    s->opts->max_wait)) {
 		step = flush_marks(loop, error);

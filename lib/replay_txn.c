@@ -86,6 +86,13 @@ replay_txn_set_cross(replay_txn_t *rt, const char *target_db)
 }
 
 void
+replay_txn_set_deadline(replay_txn_t *rt, int64_t deadline_ms)
+{
+	if (rt->xtxn)
+		replay_xtxn_set_deadline(rt->xtxn, deadline_ms);
+}
+
+void
 replay_txn_set_window(replay_txn_t *rt, optime_t dump_end)
 {
 	rt->dump_end = dump_end;

@@ -66,6 +66,10 @@ void replay_txn_set_cross(replay_txn_t *rt, const char *target_db);
 /* The catch-up window ends at dump_end: transactions up to it are not grouped. */
 void replay_txn_set_window(replay_txn_t *rt, optime_t dump_end);
 
+/* The --max-wait deadline of a wait across collections
+ * (replay_xtxn_set_deadline); nothing without replay_txn_set_cross(). */
+void replay_txn_set_deadline(replay_txn_t *rt, int64_t deadline_ms);
+
 /*
  * After a batch is read: drops from its end the events of a transaction
  * that may go on past what is staged, or whose rest was staged after the

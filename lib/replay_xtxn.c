@@ -29,6 +29,7 @@ struct replay_xtxn {
 	char *ns, *db, *target_db; /* db: the source database of ns */
 	int64_t max_docs;
 	int64_t marked_through; /* seqs up to it are marked done by this run */
+	int64_t deadline_ms;    /* clock_mono_ms() at which a wait ends (--max-wait); 0: none */
 	mongoc_client_session_t *session;
 };
 
@@ -66,6 +67,12 @@ replay_xtxn_new(mongoc_client_t *client, mongoc_collection_t *staging, mongoc_co
 	x->target_db = bson_strdup(target_db);
 	x->max_docs = max_docs;
 	return x;
+}
+
+void
+replay_xtxn_set_deadline(replay_xtxn_t *x, int64_t deadline_ms)
+{
+	x->deadline_ms = deadline_ms;
 }
 
 void
@@ -375,6 +382,16 @@ poll_once(replay_xtxn_t *x, xwait_t *w, const replay_batch_t *batch, size_t a, s
 		return retry_wait(retry, what, error) ? GROUP_RETRY : GROUP_FAIL;
 	}
 	maybe_warn(x, w);
+	if (x->deadline_ms > 0 && now >= x->deadline_ms) {
+		csm_error_set(
+			error, CSM_EXIT_TEMPFAIL,
+			"--drain of '%s' did not complete within --max-wait: it still waits to "
+			"apply a source transaction that spans collections, for the replays of "
+			"the others (it stays pending, with what follows it: run the same "
+			"command again to go on)",
+			x->ns);
+		return GROUP_FAIL;
+	}
 	if (!stop_sleep_ms(w->poll_ms)) {
 		csm_error_stopped(error,
 				  "stopped while '%s' waited to apply a source transaction "

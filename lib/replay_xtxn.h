@@ -50,6 +50,10 @@ replay_xtxn_t *replay_xtxn_new(mongoc_client_t *client, mongoc_collection_t *sta
 			       const char *target_db, int64_t max_docs);
 void replay_xtxn_destroy(replay_xtxn_t *x);
 
+/* A wait for the other parts ends with 75 at clock_mono_ms() deadline_ms
+ * (--max-wait of a drain); 0: no deadline. */
+void replay_xtxn_set_deadline(replay_xtxn_t *x, int64_t deadline_ms);
+
 /*
  * batch->events[a..b): one source transaction, whole, to be grouped. When
  * its record names other collections: marks events[0..a) done (applied

@@ -120,6 +120,14 @@ for i in range(3):
         s.with_transaction(lambda s: (d.a.insert_one({"_id": i}, session=s),
                                       d.b.insert_one({"_id": i}, session=s)))'
 	wait_until 20 bash -c "[ \"\$(\"$PY\" \"$REPO_ROOT/test/py/e2e_stage.py\" \"$DST_URI\" \"$DB\" \"$DB.b\" count)\" = 4 ]"
+	# A drain with --max-wait does not outlast it parked at the transaction.
+	local t0=$SECONDS
+	TARGET_URI="$DST_URI" run -75 --separate-stderr timeout 60 cdc-replay --db "$DB" --coll a \
+		--drain --max-wait 2 --status-interval 0
+	echo "$stderr"
+	[[ "$stderr" == *"--drain of '$DB.a' did not complete within --max-wait: it still waits to apply a source transaction that spans collections"* ]]
+	((SECONDS - t0 < 30))
+	[ "$(pyrun "$DST_URI" 'print(client[db_name].a.count_documents({}))')" = 0 ]
 	TARGET_URI="$DST_URI" cdc-replay --db "$DB" --coll a --drain --status-interval 0 \
 		>"$BATS_TEST_TMPDIR/replay-a.log" 2>&1 &
 	REPLAY_PIDS+=($!)
