@@ -82,18 +82,10 @@ bool capture_source_op_time(const capture_source_t *src, optime_t *out);
  * operationTime after the getMore read the oplog, so a write committed in
  * between is later than what was read yet not later than the reply; the
  * token is exactly what was read. Tokens are otherwise opaque; only their
- * leading clusterTime is read (capture_token_time). false when there is no
+ * leading clusterTime is read (optime_from_token). false when there is no
  * operationTime yet.
  */
 bool capture_source_idle_time(const capture_source_t *src, const bson_t *pbrt, optime_t *out);
-
-/*
- * The clusterTime a resume token begins with, into *out: `_data` is a hex
- * KeyString whose first value is the event's (or the PBRT's) clusterTime,
- * "82" then the Timestamp's 8 bytes big-endian (MongoDB 4.2+,
- * src/mongo/db/pipeline/resume_token.cpp). false for any other form.
- */
-bool capture_token_time(const bson_t *token, optime_t *out);
 
 /*
  * Opens the change stream resuming after resume_token (resumeAfter; must

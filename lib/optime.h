@@ -32,4 +32,13 @@ bool optime_from_doc(const bson_t *doc, const char *key, optime_t *out);
 /* Appends a as Timestamp field key of doc. */
 bool optime_append(bson_t *doc, const char *key, optime_t a);
 
+/*
+ * The clusterTime a resume token begins with, into *out: `_data` is a hex
+ * KeyString whose first value is the event's (or the PBRT's) clusterTime,
+ * "82" then the Timestamp's 8 bytes big-endian (MongoDB 4.2+,
+ * src/mongo/db/pipeline/resume_token.cpp). false for any other form
+ * (or no token). The only part of a token ever decoded.
+ */
+bool optime_from_token(const bson_t *token, optime_t *out);
+
 #endif

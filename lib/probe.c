@@ -106,31 +106,6 @@ cleanup:
 	return ok;
 }
 
-bool
-probe_token_time(const bson_t *token, optime_t *cluster_time)
-{
-	bson_iter_t iter;
-	const char *data;
-	uint32_t len;
-	char part[9];
-
-	if (!bson_iter_init_find(&iter, token, "_data") || !BSON_ITER_HOLDS_UTF8(&iter))
-		return false;
-	data = bson_iter_utf8(&iter, &len);
-	if (len < 18 || strncasecmp(data, "82", 2) != 0)
-		return false;
-	for (int k = 2; k < 18; k++) {
-		if (!strchr("0123456789abcdefABCDEF", data[k]))
-			return false;
-	}
-	memcpy(part, data + 2, 8);
-	part[8] = '\0';
-	cluster_time->t = (uint32_t)strtoul(part, NULL, 16);
-	memcpy(part, data + 10, 8);
-	cluster_time->i = (uint32_t)strtoul(part, NULL, 16);
-	return true;
-}
-
 /* The operationTime of a ping, when the server reports one. */
 static bool
 operation_time(mongoc_client_t *client, optime_t *op_time, bson_error_t *error)
@@ -216,7 +191,7 @@ probe_now(mongoc_client_t *client, mongoc_collection_t *collection, mongoc_datab
 	}
 	bson_destroy(token);
 	bson_copy_to(resume_token, token);
-	if (!probe_token_time(token, cluster_time))
+	if (!optime_from_token(token, cluster_time))
 		*cluster_time = before;
 	ok = true;
 
@@ -325,7 +300,7 @@ take_delete_point(const bson_t *event, const char *db, const char *coll, bson_t 
 	bson_destroy(token);
 	bson_copy_to(&view, token);
 	if (!optime_from_doc(event, "clusterTime", cluster_time))
-		probe_token_time(token, cluster_time);
+		optime_from_token(token, cluster_time);
 	return true;
 }
 

@@ -44,11 +44,4 @@ bool probe_check_source(mongoc_client_t *client, const char *db, const char *col
 bool probe_run(mongoc_client_t *client, const char *db, const char *coll, probe_method_t method,
 	       int64_t timeout_ms, bson_t *token, optime_t *cluster_time, bson_error_t *error);
 
-/*
- * The cluster time a resume token encodes: MongoDB's token _data is a hex
- * KeyString starting with 0x82 and the 8-byte Timestamp. False when token
- * is not of that form.
- */
-bool probe_token_time(const bson_t *token, optime_t *cluster_time);
-
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "optime.h"
 #include "staging.h"
 #include "staging_format.h"
 #include "unit.h"
@@ -219,25 +220,25 @@ case_token_time(void)
 
 	/* A 7.0 event token: 82, Timestamp(1671492295, 1), then the rest. */
 	set_token(&token, "8263A0F2C7000000012B022C0100296E5A1004");
-	CHECK(capture_token_time(&token, &t));
+	CHECK(optime_from_token(&token, &t));
 	CHECK_INT(t.t, 1671492295);
 	CHECK_INT(t.i, 1);
 	/* A PBRT is a token like any: lower-case hex reads the same. */
 	set_token(&token, "82638f0e4b00000007");
-	CHECK(capture_token_time(&token, &t));
+	CHECK(optime_from_token(&token, &t));
 	CHECK_INT(t.t, 0x638F0E4B);
 	CHECK_INT(t.i, 7);
 	/* Anything else is not read: too short, another first type, not hex. */
 	set_token(&token, "82638F0E4B");
-	CHECK(!capture_token_time(&token, &t));
+	CHECK(!optime_from_token(&token, &t));
 	set_token(&token, "3C638F0E4B0000000700");
-	CHECK(!capture_token_time(&token, &t));
+	CHECK(!optime_from_token(&token, &t));
 	set_token(&token, "82638F0E4B0000000Z");
-	CHECK(!capture_token_time(&token, &t));
+	CHECK(!optime_from_token(&token, &t));
 	bson_reinit(&token);
 	BSON_APPEND_INT32(&token, "_data", 1);
-	CHECK(!capture_token_time(&token, &t));
-	CHECK(!capture_token_time(NULL, &t));
+	CHECK(!optime_from_token(&token, &t));
+	CHECK(!optime_from_token(NULL, &t));
 	bson_destroy(&token);
 }
 
