@@ -12,8 +12,8 @@
  * expanded: v is an element of an array the path ended on. true = stop. */
 typedef bool (*visit_fn)(const bson_value_t *v, bool expanded, void *arg);
 
-static bool
-is_index(const char *s, size_t n)
+bool
+query_is_index(const char *s, size_t n)
 {
 	if (n == 0)
 		return false;
@@ -65,7 +65,7 @@ walk_value(bson_iter_t *it, const char *rest, visit_fn fn, void *arg)
 		size_t hl = dot ? (size_t)(dot - rest) : strlen(rest);
 		bool any = false;
 		bson_iter_array(it, &l, &d);
-		if (is_index(rest, hl)) {
+		if (query_is_index(rest, hl)) {
 			bson_iter_t el;
 			if (find_field(d, l, rest, hl, &el)) {
 				any = true;

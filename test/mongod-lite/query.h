@@ -39,6 +39,10 @@ void query_project(const bson_t *projection, const uint8_t *doc, uint32_t doclen
  * by number). false when absent. */
 bool query_lookup(const uint8_t *doc, uint32_t doclen, const char *path, bson_iter_t *out);
 
+/* Whether the n bytes at s, a path component, are all digits: an index
+ * into an array the path crosses. */
+bool query_is_index(const char *s, size_t n);
+
 /* When filter pins _id to one value ({_id: v} or {_id: {$eq: v}} with v not
  * an operator document, regex or array), points *id at it. */
 bool query_id_equality(const bson_t *filter, bson_iter_t *id);

@@ -496,17 +496,6 @@ element_matches(const bson_value_t *e, const char *rest, const bson_value_t *con
 	return m;
 }
 
-static bool
-is_index(const char *s, size_t n)
-{
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
 /* The index, in the first array path crosses, of the first element
  * through which cond holds; -1 when none. */
 static long
@@ -521,7 +510,7 @@ key_of(const char *path, const bson_value_t *cond, const uint8_t *data, uint32_t
 		if (!bson_iter_init_from_data(&it, data, len) ||
 		    !bson_iter_find_w_len(&it, p, (int)n))
 			return -1;
-		if (BSON_ITER_HOLDS_ARRAY(&it) && !(rest && is_index(rest, comp_len(rest)))) {
+		if (BSON_ITER_HOLDS_ARRAY(&it) && !(rest && query_is_index(rest, comp_len(rest)))) {
 			long i = 0;
 			bson_iter_recurse(&it, &el);
 			for (; bson_iter_next(&el); i++)
