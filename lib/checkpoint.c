@@ -58,7 +58,6 @@ bool
 checkpoint_write(mongoc_collection_t *meta, const char *ns, checkpoint_t *cp, bson_error_t *error)
 {
 	char *id = bson_strdup_printf("%s%s", STAGING_CHECKPOINT_ID_PREFIX, ns);
-	mongoc_write_concern_t *wc = mongoc_write_concern_new();
 	bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	bson_t set, unset;
 	int64_t now = clock_wall_ms();
@@ -85,15 +84,12 @@ checkpoint_write(mongoc_collection_t *meta, const char *ns, checkpoint_t *cp, bs
 		bson_append_document_end(&update, &unset);
 	}
 	BSON_APPEND_BOOL(&opts, "upsert", true);
-	mongoc_write_concern_set_wmajority(wc, 0);
-	mongoc_write_concern_set_journal(wc, true);
-	mongoc_write_concern_append(wc, &opts);
+	meta_doc_durable(&opts);
 	ok = mongoc_collection_update_one(meta, &selector, &update, &opts, NULL, error);
 	if (ok)
 		cp->heartbeat_ms = now;
 	else
 		csm_error_prefix(error, "cannot write the checkpoint of '%s'", ns);
-	mongoc_write_concern_destroy(wc);
 	bson_destroy(&opts);
 	bson_destroy(&update);
 	bson_destroy(&selector);

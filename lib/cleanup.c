@@ -10,6 +10,7 @@
 #include "lease.h"
 #include "log.h"
 #include "marker.h"
+#include "meta_doc.h"
 #include "server_codes.h"
 #include "staging_format.h"
 
@@ -26,17 +27,6 @@ typedef struct cleanup {
 	lease_t *leases[CLEANUP_MAX_TARGETS + 1];
 	size_t n_leases;
 } cleanup_t;
-
-static void
-durable(bson_t *opts)
-{
-	mongoc_write_concern_t *wc = mongoc_write_concern_new();
-
-	mongoc_write_concern_set_wmajority(wc, 0);
-	mongoc_write_concern_set_journal(wc, true);
-	mongoc_write_concern_append(wc, opts);
-	mongoc_write_concern_destroy(wc);
-}
 
 /* The target namespaces: those of the restore markers of ns, else ns. */
 static bool
@@ -90,7 +80,7 @@ delete_all(mongoc_collection_t *coll, const bson_t *filter, int64_t *n, bson_err
 	bson_t opts = BSON_INITIALIZER, reply;
 	bool ok;
 
-	durable(&opts);
+	meta_doc_durable(&opts);
 	ok = mongoc_collection_delete_many(coll, filter, &opts, &reply, error);
 	*n = ok ? bsonfield_int64(&reply, "deletedCount", 0) : 0;
 	bson_destroy(&reply);

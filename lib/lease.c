@@ -266,17 +266,6 @@ append_owner(bson_t *set, const lease_owner_t *owner)
 	bson_append_document_end(set, &child);
 }
 
-static void
-append_durable(bson_t *opts)
-{
-	mongoc_write_concern_t *wc = mongoc_write_concern_new();
-
-	mongoc_write_concern_set_wmajority(wc, 0);
-	mongoc_write_concern_set_journal(wc, true);
-	mongoc_write_concern_append(wc, opts);
-	mongoc_write_concern_destroy(wc);
-}
-
 /*
  * One conditional update of the lease document: filter (borrowed) must match
  * for it to apply. *matched tells whether it did (an upsert counts).
@@ -288,7 +277,7 @@ update_lease(lease_t *lease, bson_t *filter, bson_t *update, bool upsert, bool *
 	bson_t opts = BSON_INITIALIZER, reply;
 	bool ok;
 
-	append_durable(&opts);
+	meta_doc_durable(&opts);
 	if (upsert)
 		BSON_APPEND_BOOL(&opts, "upsert", true);
 	ok = mongoc_collection_update_one(lease->meta, filter, update, &opts, &reply, error);
@@ -692,7 +681,7 @@ lease_remove(lease_t *lease, bson_error_t *error)
 	filter = bson_new();
 	BCON_APPEND(filter, META_F_ID, BCON_UTF8(lease->doc_id), "term", BCON_INT64(lease->term),
 		    "owner.id", BCON_UTF8(lease->owner.id));
-	append_durable(&opts);
+	meta_doc_durable(&opts);
 	ok = mongoc_collection_delete_one(lease->meta, filter, &opts, NULL, error);
 	bson_destroy(&opts);
 	bson_destroy(filter);

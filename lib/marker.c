@@ -81,17 +81,6 @@ marker_read(mongoc_collection_t *meta, const char *target_ns, restore_marker_t *
 	return ok;
 }
 
-static void
-append_durable(bson_t *opts)
-{
-	mongoc_write_concern_t *write_concern = mongoc_write_concern_new();
-
-	mongoc_write_concern_set_wmajority(write_concern, 0);
-	mongoc_write_concern_set_journal(write_concern, true);
-	mongoc_write_concern_append(write_concern, opts);
-	mongoc_write_concern_destroy(write_concern);
-}
-
 bool
 marker_write(mongoc_collection_t *meta, const restore_marker_t *marker, bson_error_t *error)
 {
@@ -115,7 +104,7 @@ marker_write(mongoc_collection_t *meta, const restore_marker_t *marker, bson_err
 		BSON_APPEND_DATE_TIME(&doc, META_F_UNIQUE_CREATED_AT, marker->unique_created_ms);
 	if (marker->ttl_created_ms)
 		BSON_APPEND_DATE_TIME(&doc, META_F_TTL_CREATED_AT, marker->ttl_created_ms);
-	append_durable(&opts);
+	meta_doc_durable(&opts);
 	BSON_APPEND_BOOL(&opts, "upsert", true);
 	ok = mongoc_collection_replace_one(meta, &selector, &doc, &opts, NULL, error);
 	bson_destroy(&opts);
@@ -140,7 +129,7 @@ marker_set_created(mongoc_collection_t *meta, const char *target_ns, bool ttl, b
 	BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
 	BSON_APPEND_DATE_TIME(&set, field, clock_wall_ms());
 	bson_append_document_end(&update, &set);
-	append_durable(&opts);
+	meta_doc_durable(&opts);
 	ok = mongoc_collection_update_one(meta, &filter, &update, &opts, NULL, error);
 	if (!ok)
 		csm_error_prefix(error, "cannot set %s in the restore marker '%s'", field, id);

@@ -36,3 +36,14 @@ meta_doc_read(mongoc_collection_t *meta, const char *id, bson_t *doc, bool *foun
 	bson_destroy(&filter);
 	return ok;
 }
+
+void
+meta_doc_durable(bson_t *opts)
+{
+	mongoc_write_concern_t *wc = mongoc_write_concern_new();
+
+	mongoc_write_concern_set_wmajority(wc, 0);
+	mongoc_write_concern_set_journal(wc, true);
+	mongoc_write_concern_append(wc, opts);
+	mongoc_write_concern_destroy(wc);
+}

@@ -1,7 +1,8 @@
 /*
  * One document of the meta collection (docs/DESIGN.md, "Meta documents")
- * read by its _id with read concern majority: what the checkpoint, the
- * restore marker, a lease and a transaction record are each read with.
+ * read by its _id with read concern majority, and the write concern every
+ * write of one takes: what the checkpoint, the restore marker, a lease and
+ * a transaction record are each read and written with.
  */
 #ifndef CSM_META_DOC_H
 #define CSM_META_DOC_H
@@ -16,5 +17,9 @@
  */
 bool meta_doc_read(mongoc_collection_t *meta, const char *id, bson_t *doc, bool *found,
 		   bson_error_t *error);
+
+/* Appends to opts the write concern of a meta write: w: majority,
+ * journaled (a write that survives an election). */
+void meta_doc_durable(bson_t *opts);
 
 #endif

@@ -125,7 +125,6 @@ txn_record_write(mongoc_collection_t *meta, const txn_key_t *key, const txn_reco
 		 bson_error_t *error)
 {
 	char *id = record_id(key);
-	mongoc_write_concern_t *wc = mongoc_write_concern_new();
 	bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	bson_t on_insert, add, parts, each, part, lsid;
 	char idx[16];
@@ -154,13 +153,10 @@ txn_record_write(mongoc_collection_t *meta, const txn_key_t *key, const txn_reco
 	bson_append_document_end(&add, &parts);
 	bson_append_document_end(&update, &add);
 	BSON_APPEND_BOOL(&opts, "upsert", true);
-	mongoc_write_concern_set_wmajority(wc, 0);
-	mongoc_write_concern_set_journal(wc, true);
-	mongoc_write_concern_append(wc, &opts);
+	meta_doc_durable(&opts);
 	ok = mongoc_collection_update_one(meta, &selector, &update, &opts, NULL, error);
 	if (!ok)
 		csm_error_prefix(error, "cannot write the transaction record '%s'", id);
-	mongoc_write_concern_destroy(wc);
 	bson_destroy(&opts);
 	bson_destroy(&update);
 	bson_destroy(&selector);
