@@ -108,9 +108,10 @@ replay_unique_t replay_unique_decide(const replay_marker_t *marker, bool has_hea
  * time up to which the target is known to hold every write. Events pending
  * (or pending < 0: unknown): the last applied event's (last_event_ms: its
  * wallTime, else its clusterTime, in Unix ms; 0 when none was applied).
- * Nothing pending: the target holds everything capture staged, so the newer
- * of that and the position capture's checkpoint cp names (its clusterTime;
- * without one, its heartbeatAt). Not the heartbeat alone: capture writes it
+ * Nothing pending: the target holds everything capture staged, so the
+ * newest of that, the position capture's checkpoint cp names (its
+ * clusterTime; without one, its heartbeatAt) and cp's caughtUpAt (a getMore
+ * that found nothing past it). Not the heartbeat alone: capture writes it
  * while it works through a backlog too, so a capture that is behind shows
  * its lag here as well. cp NULL (no checkpoint, or it could not be read)
  * with nothing pending: 0. Never negative; -1 when nothing tells.
